@@ -1,0 +1,1 @@
+"""Alert receivers: where notifications go (console, Slack)."""

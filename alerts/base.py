@@ -1,0 +1,22 @@
+"""What a receiver is: something with a name that sends one alert or raises NotifyError."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from monitor.models import Alert
+
+
+class Notifier(Protocol):
+    """A configured receiver."""
+
+    name: str
+
+    def send(self, alert: Alert) -> None:
+        """Deliver ``alert``; raise NotifyError (retryable or not) when it did not go out."""
+        ...
+
+
+def fmt_reach(low: int, high: int) -> str:
+    """``1,200–2,400 people`` (or one number when the range is a point)."""
+    return f"{low:,} people" if low == high else f"{low:,}–{high:,} people"

@@ -1,0 +1,170 @@
+"""The Slack receiver: Block Kit messages through slack-sdk, by webhook or bot token.
+
+Everything taken from a post is untrusted. Slack's mrkdwn turns ``<!channel>``, ``<@U123>`` and
+``<https://x|label>`` into pings and links, so every untrusted string is escaped (``&``, ``<``,
+``>`` → entities, which Slack shows as the characters) in every field, the fallback ``text``
+included. Links are only built by us, only from http(s) URLs. Unfurls and ``link_names`` are off.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote, urlsplit
+
+from slack_sdk import WebClient, WebhookClient
+from slack_sdk.errors import SlackApiError
+
+from alerts.base import fmt_reach
+from monitor.errors import NotifyError
+from monitor.models import Alert
+
+HEADER_MAX = 150  # Slack's limit for a header block's text
+SECTION_MAX = 3000  # Slack's limit for a section's text
+BLOCKS_MAX = 50  # Slack's limit of blocks per message
+POSTS_SHOWN = 5
+EXCERPT = 400
+# Errors retrying cannot fix: a broken token, channel or webhook needs an admin.
+PERMANENT_ERRORS = {
+    "invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired", "channel_not_found",
+    "not_in_channel", "is_archived", "channel_is_archived", "missing_scope", "no_permission", "invalid_token",
+    "no_service", "no_service_id", "no_team", "team_disabled", "action_prohibited", "posting_to_general_channel_denied",
+    "invalid_blocks", "invalid_blocks_format", "msg_too_long", "no_text", "restricted_action",
+}
+
+
+def escape(value: object) -> str:
+    """Escape untrusted text for Slack mrkdwn: ``&``, ``<`` and ``>`` become entities."""
+    return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def link(url: str | None, label: str) -> str:
+    """A mrkdwn link, only for an http(s) URL; otherwise the escaped label alone."""
+    if not url:
+        return escape(label)
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return escape(label)
+    # Percent-encode what would end the link or start its label; keep the URL otherwise intact.
+    safe_url = quote(url, safe="/:?#[]@!$&'()*+,;=%~-._").replace("&", "&amp;")
+    return f"<{safe_url}|{escape(label).replace('|', '¦') or 'link'}>"
+
+
+def _truncate(value: str, limit: int) -> str:
+    return value if len(value) <= limit else value[: limit - 13] + "… (truncated)"
+
+
+def render(alert: Alert) -> tuple[str, list[dict]]:
+    """The fallback text and the Block Kit blocks for ``alert``."""
+    title = {"assassin": "Assassin", "spike": "Spike", "source_down": "Source down"}.get(alert.kind, alert.kind.title())
+    header = _truncate(f"{title}: {alert.brand} on {alert.source}", HEADER_MAX)
+    blocks: list[dict] = [
+        {"type": "header", "text": {"type": "plain_text", "text": header, "emoji": False}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": _truncate(f"*Why:* {escape(alert.reason)}", SECTION_MAX)}},
+    ]
+    for judged in alert.mentions[:POSTS_SHOWN]:
+        m, s, r = judged.mention, judged.score, judged.reach
+        excerpt = " ".join(m.text.split())
+        if len(excerpt) > EXCERPT:
+            excerpt = excerpt[: EXCERPT - 1] + "…"
+        who = escape(m.author_name or m.author or "unknown author")
+        if m.author and m.author_name and m.author != m.author_name:
+            who += f" ({escape(m.author)})"
+        if m.audience:
+            who += f", {m.audience:,} followers"
+        sentiment = f"{s.compound:+.2f}" if s.compound is not None else "unscored"
+        lines = [
+            f"*{link(m.url, m.title or '(untitled post)')}*",
+            f">{escape(excerpt)}" if excerpt else "_(no text)_",
+            f"by {who} · *{escape(s.bucket or 'unscored')}* · sentiment {sentiment}",
+            f"*Reach:* {fmt_reach(r.low, r.high)} _({escape(r.method)})_",
+        ]
+        if s.reasons:
+            lines.append("*Because:* " + escape("; ".join(s.reasons)))
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _truncate("\n".join(lines), SECTION_MAX)}})
+    hidden = len(alert.mentions) - POSTS_SHOWN
+    context = f"source {escape(alert.source)} · severity {escape(alert.severity)}"
+    if alert.mentions:
+        context += " · keywords: " + escape(", ".join(alert.mentions[0].match.keywords))
+    if hidden > 0:
+        context += f" · {hidden} more posts not shown"
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _truncate(context, SECTION_MAX)}]})
+    first = alert.mentions[0].mention if alert.mentions else None
+    text = f"{title} for {escape(alert.brand)}: {escape(alert.reason)}"
+    if first is not None:
+        text += f" — {escape(first.title or first.text[:140])}"
+    return _truncate(text, SECTION_MAX), blocks[:BLOCKS_MAX]
+
+
+class SlackNotifier:
+    """Sends alerts to Slack by incoming webhook or by bot token + channel.
+
+    slack-sdk's own retries are turned off: a retry inside a send could post twice, and the
+    outbox already retries with backoff and records each attempt.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        webhook_url: str | None = None,
+        token: str | None = None,
+        channel: str | None = None,
+        base_url: str | None = None,
+        timeout_seconds: int = 15,
+    ) -> None:
+        if bool(webhook_url) == bool(token):
+            raise ValueError("give exactly one of webhook_url or token")
+        self.name = name
+        self.channel = channel
+        self._webhook = WebhookClient(webhook_url, timeout=timeout_seconds, retry_handlers=[]) if webhook_url else None
+        self._web = None
+        if token:
+            kwargs = {"base_url": base_url.rstrip("/") + "/"} if base_url else {}
+            self._web = WebClient(token=token, timeout=timeout_seconds, retry_handlers=[], **kwargs)
+
+    def send(self, alert: Alert) -> None:
+        """Post the alert; translate every Slack or network failure into NotifyError."""
+        text, blocks = render(alert)
+        try:
+            if self._webhook is not None:
+                self._send_webhook(text, blocks)
+            else:
+                self._send_web(text, blocks)
+        except NotifyError:
+            raise
+        except SlackApiError as exc:
+            error = str(exc.response.get("error", "unknown_error"))
+            status = exc.response.status_code
+            retry_after = _retry_after(exc.response.headers) if status == 429 or error == "ratelimited" else None
+            retryable = error not in PERMANENT_ERRORS and (status >= 500 or status == 429 or error in ("ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"))
+            raise NotifyError(f"Slack refused the message: {error} (HTTP {status})", receiver=self.name, retryable=retryable, retry_after_seconds=retry_after) from exc
+        except (OSError, TimeoutError) as exc:  # urllib's URLError and socket timeouts are OSErrors
+            raise NotifyError(f"cannot reach Slack: {type(exc).__name__}: {exc}", receiver=self.name, retryable=True) from exc
+
+    def _send_web(self, text: str, blocks: list[dict]) -> None:
+        self._web.chat_postMessage(
+            channel=self.channel, text=text, blocks=blocks, unfurl_links=False, unfurl_media=False, link_names=False
+        )
+
+    def _send_webhook(self, text: str, blocks: list[dict]) -> None:
+        response = self._webhook.send(text=text, blocks=blocks, unfurl_links=False, unfurl_media=False)
+        if response.status_code == 200 and response.body.strip() == "ok":
+            return
+        body = (response.body or "").strip()[:100]
+        if response.status_code == 429:
+            raise NotifyError("Slack rate limited the webhook (HTTP 429)", receiver=self.name, retryable=True,
+                              retry_after_seconds=_retry_after(response.headers))
+        retryable = response.status_code >= 500 or (response.status_code == 200 and body not in PERMANENT_ERRORS)
+        if body in PERMANENT_ERRORS:
+            retryable = False
+        raise NotifyError(f"Slack webhook answered HTTP {response.status_code}: {body or 'no body'}", receiver=self.name, retryable=retryable)
+
+
+def _retry_after(headers: dict) -> float | None:
+    for key, value in (headers or {}).items():
+        if key.lower() == "retry-after":
+            value = value[0] if isinstance(value, list) else value
+            try:
+                return float(value)
+            except (TypeError, ValueError):
+                return None
+    return None

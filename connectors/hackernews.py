@@ -1,0 +1,117 @@
+"""Hacker News stories and comments through the Algolia HN Search API (``search_by_date``).
+
+One request per search term (Algolia ANDs the words of a query, so OR needs separate queries),
+newest first, paged back to the cursor: the highest ``created_at_i`` seen so far.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import ClassVar, Literal
+
+import httpx
+from pydantic import Field
+
+from connectors import http
+from connectors.base import SourceOptions
+from monitor.errors import ParseError
+from monitor.models import Duration, FetchResult, Mention, SourceState
+
+ITEM_URL = "https://news.ycombinator.com/item?id={}"
+
+
+class HackerNewsOptions(SourceOptions):
+    """Hacker News search options."""
+
+    type: Literal["hackernews"] = "hackernews"
+    base_url: str | None = Field(default="https://hn.algolia.com/api/v1", description="Algolia HN Search API root.")
+    query: list[str] | None = Field(
+        default=None, description="Search terms to send instead of the brands' keywords."
+    )
+    tags: list[Literal["story", "comment", "ask_hn", "show_hn", "poll"]] = Field(
+        default=["story", "comment"], description="Item types to search (ORed)."
+    )
+    hits_per_page: int = Field(default=100, ge=1, le=1000, description="Hits per page (Algolia allows up to 1000).")
+    max_pages: int = Field(default=5, ge=1, le=50, description="Pages per term per run: bounds a burst.")
+    first_run: Duration = Field(default="1d", description="How far back the first run looks.")
+
+
+def parse_hits(body: bytes, *, source: str, url: str) -> tuple[list[Mention], int]:
+    """Parse one ``search``/``search_by_date`` page into mentions and the page count."""
+    if not body.strip():
+        raise ParseError(f"empty body from {http.safe_url(url)}", source=source)
+    try:
+        payload = json.loads(body)
+    except ValueError as exc:
+        raise ParseError(f"{http.safe_url(url)} did not return JSON: {exc}", source=source) from exc
+    if not isinstance(payload, dict) or not isinstance(payload.get("hits"), list):
+        raise ParseError(f"{http.safe_url(url)} returned JSON without a 'hits' list", source=source)
+    mentions = []
+    for hit in payload["hits"]:
+        if not isinstance(hit, dict) or not hit.get("objectID") or hit.get("created_at_i") is None:
+            continue
+        tags = hit.get("_tags") or []
+        is_comment = "comment" in tags or hit.get("comment_text") is not None
+        text = (hit.get("comment_text") if is_comment else hit.get("story_text")) or ""
+        title = (hit.get("story_title") if is_comment else hit.get("title")) or ""
+        mentions.append(
+            Mention(
+                source=source,
+                source_type="hackernews",
+                id=str(hit["objectID"]),
+                url=ITEM_URL.format(hit["objectID"]),
+                title=title,
+                text=text,
+                published_at=datetime.fromtimestamp(int(hit["created_at_i"]), tz=timezone.utc),
+                author=hit.get("author") or "",
+                author_name=hit.get("author") or "",
+                metrics={
+                    "kind": "comment" if is_comment else "story",
+                    "points": hit.get("points"),
+                    "comments": hit.get("num_comments"),
+                    "front_page": "front_page" in tags,
+                    "link": hit.get("url") or hit.get("story_url"),
+                },
+                raw=hit,
+            )
+        )
+    pages = payload.get("nbPages")
+    return mentions, pages if isinstance(pages, int) else 1
+
+
+class HackerNewsConnector:
+    """Searches Hacker News stories and comments for the brands' terms."""
+
+    type: ClassVar[str] = "hackernews"
+    Options: ClassVar[type[SourceOptions]] = HackerNewsOptions
+
+    def __init__(self, client: httpx.Client) -> None:
+        self.client = client
+
+    def fetch(
+        self, options: HackerNewsOptions, *, terms: list[str], state: SourceState, now: datetime
+    ) -> FetchResult:
+        """Everything created at or after the cursor (or within ``first_run``), every term."""
+        since = int(state.cursor) if state.cursor else int((now - options.first_run).timestamp())
+        url = f"{options.base_url}/search_by_date"
+        newest = since
+        seen: dict[str, Mention] = {}
+        for term in options.query or terms:
+            for page in range(options.max_pages):
+                params = {
+                    "query": term,
+                    "tags": "(" + ",".join(options.tags) + ")",
+                    # ">=" not ">": two posts in the same second must not straddle runs; ids dedupe.
+                    "numericFilters": f"created_at_i>={since}",
+                    "hitsPerPage": options.hits_per_page,
+                    "page": page,
+                }
+                response = http.get(self.client, url, source=options.name, params=params)
+                mentions, pages = parse_hits(response.content, source=options.name, url=str(response.url))
+                for mention in mentions:
+                    seen.setdefault(mention.id, mention)
+                    newest = max(newest, int(mention.published_at.timestamp()))
+                if not mentions or page + 1 >= pages:
+                    break
+        return FetchResult(list(seen.values()), SourceState(cursor=str(newest)))

@@ -1,0 +1,1 @@
+"""Social media reputation monitor: the core (config, pipeline, judgement, store, CLI)."""

@@ -1,0 +1,251 @@
+"""The ``monitor`` command line (click)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import click
+import yaml
+from tabulate import tabulate
+
+from connectors.http import make_client
+from monitor import demo as demo_data
+from monitor.config import json_schema, load_config, missing_secrets, parse_config, redacted, resolve_database
+from monitor.errors import ConfigError
+from monitor.pipeline import Runtime, run_once
+from monitor.scheduler import Monitor, utcnow
+from monitor.store import Store, from_iso
+
+DEFAULT_CONFIG = "config.yaml"
+_CONTROL = {i: None for i in range(32) if i not in (10,)} | {127: None}
+
+
+def _clean(value: object, width: int | None = None) -> str:
+    """Untrusted text for the terminal: no control characters (ANSI escapes), one line, clipped."""
+    text = " ".join(str(value if value is not None else "").translate(_CONTROL).split())
+    if width and len(text) > width:
+        text = text[: width - 1] + "…"
+    return text
+
+
+def _setup_logging(verbose: int, quiet: bool) -> None:
+    level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", stream=sys.stderr)
+    # APScheduler logs every job start at INFO; keep the log about sources, not the scheduler.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING if verbose < 2 else logging.DEBUG)
+    logging.getLogger("httpx").setLevel(logging.WARNING if verbose < 2 else logging.DEBUG)
+
+
+def _load(ctx: click.Context, path: str | None = None):
+    path = path or ctx.obj["config"]
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        _print_problems(exc)
+        ctx.exit(1)
+
+
+def _print_problems(exc: ConfigError) -> None:
+    click.echo(f"{exc.path}: {len(exc.problems)} problem{'s' if len(exc.problems) != 1 else ''}:", err=True)
+    for problem in exc.problems:
+        click.echo(f"  {problem}", err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "-c", "config_path", default=DEFAULT_CONFIG, envvar="MONITOR_CONFIG", show_default=True,
+              type=click.Path(dir_okay=False), help="The config file (or set MONITOR_CONFIG).")
+@click.option("--db", default=None, help="SQLite database file (overrides MONITOR_DB and the config's database).")
+@click.option("-v", "--verbose", count=True, help="More logging (-vv for HTTP and scheduler details).")
+@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors.")
+@click.pass_context
+def main(ctx: click.Context, config_path: str, db: str | None, verbose: int, quiet: bool) -> None:
+    """Social media reputation monitor: hears advocates and assassins first."""
+    ctx.ensure_object(dict)
+    ctx.obj.update(config=config_path, db=db)
+    _setup_logging(verbose, quiet)
+
+
+@main.command()
+@click.pass_context
+def run(ctx: click.Context) -> None:
+    """Run continuously: every source on its schedule; config edits apply without restart."""
+    try:
+        monitor = Monitor(ctx.obj["config"], db=ctx.obj["db"])
+    except ConfigError as exc:
+        _print_problems(exc)
+        ctx.exit(1)
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: object) -> None:
+        logging.getLogger("monitor").info("received %s, stopping after running jobs finish", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    monitor.start()
+    try:
+        while not stop.wait(1.0):
+            pass
+    finally:
+        monitor.stop()
+    logging.getLogger("monitor").info("stopped")
+
+
+@main.command()
+@click.pass_context
+def once(ctx: click.Context) -> None:
+    """One pass over every source, then exit (non-zero if every source failed)."""
+    config = _load(ctx)
+    with Store(resolve_database(config, ctx.obj["db"])) as store, make_client(contact=config.contact) as client:
+        runtime = Runtime.build(config, client=client)
+        reports = run_once(runtime, store, now=utcnow())
+    failed = [r for r in reports if r.error]
+    for r in reports:
+        state = f"failed: {r.error}" if r.error else (
+            "not modified" if r.not_modified else f"{r.fetched} fetched, {r.matched} matched, {r.stored} new, {r.alerts} alerts")
+        click.echo(f"{r.source}: {state}")
+    if reports and len(failed) == len(reports):
+        click.echo("every source failed", err=True)
+        ctx.exit(1)
+
+
+@main.command("check-config")
+@click.argument("path", required=False, type=click.Path(dir_okay=False))
+@click.pass_context
+def check_config(ctx: click.Context, path: str | None) -> None:
+    """Validate PATH (default: --config); print it normalized, secrets hidden, or every error."""
+    config = _load(ctx, path)
+    click.echo(yaml.safe_dump(redacted(config), sort_keys=False, allow_unicode=True), nl=False)
+    for warning in missing_secrets(config):
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(f"{path or ctx.obj['config']}: OK ({len(config.brands)} brands, {len(config.sources)} sources, "
+               f"{len(config.receivers)} receivers)", err=True)
+
+
+@main.command("config-schema")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write to this file instead of standard output.")
+def config_schema(output: str | None) -> None:
+    """Print the JSON Schema of config.yaml (the repository publishes it as config.schema.json)."""
+    text = json.dumps(json_schema(), indent=2) + "\n"
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=False)
+
+
+def _database(ctx: click.Context) -> str:
+    if ctx.obj["db"] or os.environ.get("MONITOR_DB"):
+        return ctx.obj["db"] or os.environ["MONITOR_DB"]
+    return resolve_database(_load(ctx))
+
+
+@main.command()
+@click.argument("query")
+@click.option("--limit", "-n", default=20, show_default=True, help="At most this many results.")
+@click.option("--brand", help="Only this brand's mentions.")
+@click.option("--json", "as_json", is_flag=True, help="JSON lines instead of a table.")
+@click.pass_context
+def search(ctx: click.Context, query: str, limit: int, brand: str | None, as_json: bool) -> None:
+    """Full-text search over stored mentions (FTS5 syntax: words, "phrases", OR, NOT, prefix*)."""
+    with Store(_database(ctx)) as store:
+        rows = store.search(query, limit=limit, brand=brand)
+    if as_json:
+        for row in rows:
+            click.echo(json.dumps(row, ensure_ascii=False))
+        return
+    if not rows:
+        click.echo("no mentions match", err=True)
+        return
+    table = [
+        [
+            row["published_at"][:16].replace("T", " "), _clean(row["brand"], 16), row["bucket"] or "-",
+            f"{row['sentiment']:+.2f}" if row["sentiment"] is not None else "-", _clean(row["author"], 16),
+            _clean(row["title"] or row["text"], 50), _clean(row["url"], 60),
+        ]
+        for row in rows
+    ]
+    click.echo(tabulate(table, headers=["published (UTC)", "brand", "bucket", "sent.", "author", "title", "url"]))
+
+
+def _ago(value: str | None, now) -> str:
+    when = from_iso(value)
+    if when is None:
+        return "never"
+    seconds = int((now - when).total_seconds())
+    future = seconds < 0
+    seconds = abs(seconds)
+    text = f"{seconds}s" if seconds < 120 else f"{seconds // 60}m" if seconds < 7200 else f"{seconds // 3600}h" if seconds < 172800 else f"{seconds // 86400}d"
+    return f"in {text}" if future else f"{text} ago"
+
+
+@main.command()
+@click.pass_context
+def status(ctx: click.Context) -> None:
+    """Per source: last success, last error, next run, mentions stored; and the alert outbox."""
+    config = _load(ctx)
+    now = utcnow()
+    with Store(resolve_database(config, ctx.obj["db"])) as store:
+        rows = {r["name"]: r for r in store.sources_status()}
+        alert_counts = store.alert_counts()
+        failed = list(store.db.query("SELECT receiver, last_error FROM alerts WHERE status = 'failed' ORDER BY created_at DESC LIMIT 5"))
+    table = []
+    for options in config.sources:
+        row = rows.get(options.name, {})
+        table.append([
+            options.name, options.type, "off" if not options.enabled else str(options.every),
+            _ago(row.get("last_success_at"), now),
+            _clean(row.get("last_error"), 60) if row.get("error_count") else "-",
+            row.get("error_count", 0),
+            _ago(row.get("next_check_at"), now) if row.get("next_check_at") else "at start",
+            row.get("mentions_stored", 0),
+        ])
+    click.echo(tabulate(table, headers=["source", "type", "every", "last success", "last error", "fails", "next run", "mentions"]))
+    click.echo("")
+    click.echo("alerts: " + (", ".join(f"{n} {s}" for s, n in sorted(alert_counts.items())) or "none yet"))
+    for row in failed:
+        click.echo(f"  undeliverable to {row['receiver']}: {_clean(row['last_error'], 100)}")
+    for warning in missing_secrets(config):
+        click.echo(f"warning: {warning}")
+
+
+@main.command()
+@click.pass_context
+def demo(ctx: click.Context) -> None:
+    """See what the monitor does, offline, in seconds: the real pipeline over sample posts.
+
+    Writes a fresh demo database (data/demo.db, or --db), never your real one.
+    """
+    demo_db = ctx.obj["db"] or "data/demo.db"
+    started = time.perf_counter()
+    for suffix in ("", "-wal", "-shm"):
+        Path(demo_db + suffix).unlink(missing_ok=True)
+    now = utcnow()
+    with demo_data.serve(now) as base:
+        config = parse_config(demo_data.DEMO_CONFIG.format(base=base), path="demo config")
+        click.echo(f"Demo: sample posts served from {base}; brand 'Acme Cloud'; database {demo_db}\n")
+        with Store(demo_db) as store, make_client(contact=config.contact) as client:
+            runtime = Runtime.build(config, client=client)
+            reports = run_once(runtime, store, now=now)
+            buckets = Counter(r["bucket"] for r in store.db.query("SELECT bucket FROM mentions"))
+    for r in reports:
+        if r.error:
+            click.echo(f"{r.source}: failed: {r.error}", err=True)
+    stored = sum(r.stored for r in reports)
+    click.echo(
+        f"Stored {stored} mentions ({buckets['advocate']} advocates, {buckets['apathetic']} apathetic, "
+        f"{buckets['assassin']} assassins) in {time.perf_counter() - started:.1f}s. Explore them with:\n"
+        f"  monitor --db {demo_db} search refund\n"
+        f"  sqlite3 {demo_db} 'select brand, bucket, sentiment, reach_low, reach_high, title from mentions'"
+    )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,435 @@
+"""config.yaml → validated, immutable models, with errors that name the key path and the fix.
+
+Loading runs in three passes so an admin sees every problem at once: YAML syntax (with duplicate
+keys refused, since PyYAML would silently keep the last), then the structure (pydantic), then
+the meaning (keyword syntax, duplicate names, receivers that exist). Each problem reads
+``path: what is wrong — how to fix it`` and carries the line it is on.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from connectors import REGISTRY
+from connectors.base import check_http_url
+from monitor.errors import ConfigError
+from monitor.matching import KeywordSyntaxError, Matcher, compile_brand
+from monitor.models import Duration
+
+DEFAULT_DATABASE = "data/monitor.db"
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Shapes of real Slack secrets, so a pasted token is refused rather than stored in the file.
+_LITERAL_SECRET = re.compile(r"^(xox[abposr]-|xapp-|https?://)", re.IGNORECASE)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+def _env_name(value: str) -> str:
+    if _LITERAL_SECRET.match(value):
+        raise ValueError(
+            "looks like a literal secret — put it in an environment variable and write the variable's name here"
+        )
+    if not _ENV_NAME.match(value):
+        raise ValueError(f"{value!r} is not an environment variable name — write a name like SLACK_BOT_TOKEN")
+    return value
+
+
+class Brand(_Model):
+    """A watched brand and the rules that say a post is about it."""
+
+    name: str = Field(min_length=1, description="The brand's name, as alerts show it.")
+    keywords: list[str] = Field(
+        min_length=1,
+        description='Rules, any of which matches: words, "quoted phrases", AND/OR/NOT, parentheses, word*.',
+    )
+    exclude: list[str] = Field(default=[], description="Rules that reject a post even when a keyword matched.")
+    languages: list[str] = Field(default=[], description="ISO 639-1 codes; posts in other known languages are ignored.")
+    case_sensitive: bool = Field(default=False, description="Match keywords with their exact case.")
+
+    @field_validator("languages")
+    @classmethod
+    def _iso_codes(cls, value: list[str]) -> list[str]:
+        out = []
+        for code in value:
+            if not isinstance(code, str) or not re.fullmatch(r"[A-Za-z]{2,3}", code):
+                raise ValueError(f"{code!r} is not a language code — use ISO 639-1 codes such as en, fr, ja")
+            out.append(code.lower())
+        return out
+
+
+class Sentiment(_Model):
+    """Where the compound score's buckets begin (VADER's compound runs from -1 to 1)."""
+
+    advocate_above: float = Field(default=0.5, ge=-1, le=1, description="Compound at or above this: advocate.")
+    assassin_below: float = Field(default=-0.5, ge=-1, le=1, description="Compound at or below this: assassin.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Sentiment":
+        if self.assassin_below >= self.advocate_above:
+            raise ValueError("assassin_below must be lower than advocate_above — e.g. -0.5 and 0.5")
+        return self
+
+
+class ConsoleReceiver(_Model):
+    """Prints alerts on the terminal: the default when nothing else is configured."""
+
+    name: str = Field(min_length=1)
+    type: Literal["console"] = "console"
+
+
+class SlackReceiver(_Model):
+    """Posts to Slack through an incoming webhook, or a bot token and a channel."""
+
+    name: str = Field(min_length=1)
+    type: Literal["slack"] = "slack"
+    webhook_url_env: str | None = Field(default=None, description="Environment variable holding the webhook URL.")
+    token_env: str | None = Field(default=None, description="Environment variable holding a bot token (xoxb-…).")
+    channel: str | None = Field(default=None, description="Channel ID or #name, with token_env.")
+    base_url: str | None = Field(default=None, description="Slack Web API root, e.g. for GovSlack or a test server.")
+
+    _env = field_validator("webhook_url_env", "token_env")(classmethod(lambda cls, v: v if v is None else _env_name(v)))
+    _url = field_validator("base_url")(classmethod(lambda cls, v: check_http_url(v)))
+
+    @model_validator(mode="after")
+    def _one_way_in(self) -> "SlackReceiver":
+        if bool(self.webhook_url_env) == bool(self.token_env):
+            raise ValueError(
+                "set exactly one of webhook_url_env or token_env — e.g. webhook_url_env: SLACK_WEBHOOK_URL"
+            )
+        if self.token_env and not self.channel:
+            raise ValueError("a bot token needs a channel — add channel: '#alerts' (or a channel ID)")
+        return self
+
+    @property
+    def secret_env(self) -> str:
+        """The environment variable this receiver reads its secret from."""
+        return self.webhook_url_env or self.token_env or ""
+
+
+Receiver = Annotated[Union[ConsoleReceiver, SlackReceiver], Field(discriminator="type")]
+Source = Annotated[Union[tuple(c.Options for c in REGISTRY.values())], Field(discriminator="type")]  # type: ignore[valid-type]
+
+
+class Alerts(_Model):
+    """Which mentions alert, and where they go."""
+
+    buckets: list[Literal["assassin", "advocate", "apathetic"]] = Field(
+        default=["assassin"], description="Mention buckets that raise an alert."
+    )
+    receivers: list[str] | None = Field(default=None, description="Receiver names to notify (default: every receiver).")
+    backfill: Duration = Field(
+        default="0s",
+        description="On a source's first run, alert only on posts younger than this; older ones are stored quietly.",
+    )
+    max_age: Duration = Field(
+        default="2d", description="Never alert on a post older than this, however late it is first seen."
+    )
+    critical_reach: int = Field(
+        default=10000, ge=0, description="An alert whose reach range tops this is critical rather than a warning."
+    )
+
+
+class Config(_Model):
+    """The whole of config.yaml."""
+
+    contact: str = Field(default="", description="A URL or e-mail put in the User-Agent so APIs can reach you.")
+    database: str = Field(default=DEFAULT_DATABASE, description="SQLite file (overridden by --db or MONITOR_DB).")
+    sentiment: Sentiment = Sentiment()
+    brands: list[Brand] = Field(min_length=1)
+    sources: list[Source] = Field(default=[])
+    receivers: list[Receiver] = Field(default=[ConsoleReceiver(name="console")])
+    alerts: Alerts = Alerts()
+
+    def matcher(self) -> Matcher:
+        """Compile every brand's keyword rules (once per config)."""
+        return Matcher(
+            [
+                compile_brand(b.name, b.keywords, b.exclude, languages=b.languages, case_sensitive=b.case_sensitive)
+                for b in self.brands
+            ]
+        )
+
+    def source(self, name: str):
+        """The source called ``name``."""
+        return next(s for s in self.sources if s.name == name)
+
+
+def json_schema() -> dict:
+    """The JSON Schema of config.yaml, for editors (published as config.schema.json)."""
+    schema = Config.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "reputation monitor config.yaml"
+    return schema
+
+
+# --- loading ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the file."""
+
+    path: str
+    message: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"line {self.line}: " if self.line else ""
+        return f"{where}{self.path}: {self.message}" if self.path else f"{where}{self.message}"
+
+
+def _path(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that records where each key is and refuses duplicate keys."""
+
+
+def _construct_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: dict = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r} (first on line {seen[key]}) — keep only one", key_node.start_mark
+            )
+        seen[key] = key_node.start_mark.line + 1
+    return loader.construct_mapping(node, deep=deep)
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _lines(node: yaml.Node | None, path: tuple = (), out: dict | None = None) -> dict:
+    """Map each key path to its line number by walking the composed YAML tree."""
+    out = {} if out is None else out
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            sub = path + (key_node.value,)
+            out[sub] = key_node.start_mark.line + 1
+            _lines(value_node, sub, out)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            out[path + (i,)] = item.start_mark.line + 1
+            _lines(item, path + (i,), out)
+    return out
+
+
+def _line_of(lines: dict, loc: tuple) -> int | None:
+    while loc:
+        if loc in lines:
+            return lines[loc]
+        loc = loc[:-1]
+    return None
+
+
+def _unwrap(annotation: Any) -> list:
+    """The model classes an annotation can hold (through Optional, list, Annotated, Union)."""
+    origin = typing.get_origin(annotation)
+    if origin is Annotated:
+        return _unwrap(typing.get_args(annotation)[0])
+    if origin in (list, Union) or str(origin) == "types.UnionType":
+        return [m for arg in typing.get_args(annotation) for m in _unwrap(arg)]
+    return [annotation] if isinstance(annotation, type) and issubclass(annotation, BaseModel) else []
+
+
+def _model_at(loc: tuple, data: Any) -> type[BaseModel] | None:
+    """The model class that owns the mapping at ``loc`` (to suggest its keys)."""
+    candidates: list = [Config]
+    node = data
+    for part in loc:
+        if isinstance(part, int):
+            node = node[part] if isinstance(node, list) and part < len(node) else None
+            continue
+        if len(candidates) > 1:
+            # A discriminated union: the item's own type: says which model it is.
+            tag = node.get("type") if isinstance(node, dict) else None
+            candidates = [c for c in candidates if c.model_fields["type"].default == tag] or candidates[:1]
+        field = candidates[0].model_fields.get(part)
+        if field is None:
+            return None
+        node = node.get(part) if isinstance(node, dict) else None
+        candidates = _unwrap(field.annotation)
+        if not candidates:
+            return None
+    if len(candidates) > 1:
+        tag = node.get("type") if isinstance(node, dict) else None
+        candidates = [c for c in candidates if c.model_fields["type"].default == tag] or candidates[:1]
+    return candidates[0]
+
+
+def _drop_tags(loc: tuple) -> tuple:
+    """Pydantic puts a discriminated union's tag in the location; an admin never wrote it."""
+    tags = set(REGISTRY) | {"console", "slack"}
+    return tuple(p for i, p in enumerate(loc) if not (i and isinstance(loc[i - 1], int) and p in tags))
+
+
+def _describe(error: dict, loc: tuple, data: Any) -> str:
+    kind = error["type"]
+    given = error.get("input")
+    if kind == "extra_forbidden":
+        model = _model_at(loc[:-1], data)
+        known = list(model.model_fields) if model else []
+        close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        hint = f"did you mean '{close[0]}'?" if close else f"remove it (known keys: {', '.join(known)})"
+        return f"unknown key — {hint}"
+    if kind == "missing":
+        return "required — add this key"
+    if kind == "union_tag_invalid":
+        types = ", ".join(sorted(REGISTRY)) if loc and loc[0] == "sources" else "console, slack"
+        what = "connector" if loc and loc[0] == "sources" else "receiver"
+        return f"unknown {what} type {error['ctx']['tag']!r} — use one of: {types}"
+    if kind == "union_tag_not_found":
+        types = ", ".join(sorted(REGISTRY)) if loc and loc[0] == "sources" else "console, slack"
+        return f"missing type — add type: with one of: {types}"
+    if kind in ("value_error", "assertion_error"):
+        return str(error["ctx"]["error"])
+    if kind == "literal_error":
+        return f"{given!r} is not allowed — use one of: {error['ctx']['expected']}"
+    if kind == "too_short" and isinstance(given, list):
+        return "must not be empty — add at least one entry"
+    if kind.endswith("_type") or kind.endswith("_parsing"):
+        want = error["msg"].replace("Input should be ", "").split(",")[0].rstrip(".")
+        return f"expected {want}, got {given!r} — fix the value's type"
+    return f"{error['msg']} (got {given!r})"
+
+
+def _validate_structure(data: Any, lines: dict) -> tuple[Config | None, list[Problem]]:
+    try:
+        return Config.model_validate(data), []
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            loc = _drop_tags(tuple(error["loc"]))
+            if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+                loc += ("type",)
+            problems.append(Problem(_path(loc), _describe(error, loc, data), _line_of(lines, loc)))
+        return None, problems
+
+
+def _validate_meaning(data: dict, lines: dict) -> list[Problem]:
+    """Checks that need more than one value: keyword syntax, unique names, known receivers."""
+    problems: list[Problem] = []
+
+    def add(loc: tuple, message: str) -> None:
+        problems.append(Problem(_path(loc), message, _line_of(lines, loc)))
+
+    for section, what in (("brands", "brand"), ("sources", "source"), ("receivers", "receiver")):
+        items = data.get(section)
+        first: dict[str, int] = {}
+        for i, item in enumerate(items if isinstance(items, list) else []):
+            name = item.get("name") if isinstance(item, dict) else None
+            if not isinstance(name, str):
+                continue
+            if name in first:
+                add((section, i, "name"), f"duplicate name {name!r} (also {section}[{first[name]}]) — give each {what} a unique name")
+            else:
+                first[name] = i
+
+    brands = data.get("brands")
+    for i, brand in enumerate(brands if isinstance(brands, list) else []):
+        if not isinstance(brand, dict):
+            continue
+        for key in ("keywords", "exclude"):
+            rules = brand.get(key)
+            for j, rule in enumerate(rules if isinstance(rules, list) else []):
+                if not isinstance(rule, str):
+                    continue
+                try:
+                    compile_brand("check", [rule] if key == "keywords" else ["x"], [rule] if key == "exclude" else [])
+                except KeywordSyntaxError as exc:
+                    add(("brands", i, key, j), str(exc))
+
+    receivers = data.get("receivers")
+    known = {r.get("name") for r in receivers if isinstance(r, dict)} if isinstance(receivers, list) else {"console"}
+    alerts = data.get("alerts")
+    wanted = alerts.get("receivers") if isinstance(alerts, dict) else None
+    for i, name in enumerate(wanted if isinstance(wanted, list) else []):
+        if isinstance(name, str) and name not in known:
+            names = ", ".join(sorted(n for n in known if isinstance(n, str))) or "none defined"
+            add(("alerts", "receivers", i), f"unknown receiver {name!r} — use one of: {names}")
+    return problems
+
+
+def parse_config(text: str, *, path: str = "config.yaml") -> Config:
+    """Validate config text; raise ConfigError listing every problem."""
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+        data = yaml.load(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        message = f"{exc.problem}" if exc.problem else str(exc)
+        if exc.context and "duplicate key" not in message:
+            message = f"{exc.context}, {message}"
+        raise ConfigError([str(Problem("", f"invalid YAML: {message}", line))], path=path) from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError([f"invalid YAML: {exc}"], path=path) from exc
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(["the file must be a mapping of keys (brands:, sources:, …), not a list or a value"], path=path)
+    lines = _lines(node)
+    config, problems = _validate_structure(data, lines)
+    problems += _validate_meaning(data, lines)
+    seen, unique = set(), []
+    for p in sorted(problems, key=lambda p: (p.line or 0)):
+        if (p.path, p.message) not in seen:
+            seen.add((p.path, p.message))
+            unique.append(p)
+    if unique or config is None:
+        raise ConfigError([str(p) for p in unique], path=path)
+    return config
+
+
+def load_config(path: str | os.PathLike) -> Config:
+    """Read and validate config.yaml at ``path``."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ConfigError([f"no such file — create it (see config.yaml in the repository) or pass --config"], path=str(path)) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"cannot read the file: {exc}"], path=str(path)) from exc
+    return parse_config(text, path=str(path))
+
+
+def resolve_database(config: Config, override: str | None = None) -> str:
+    """The database file: --db, else MONITOR_DB, else the config's ``database``."""
+    return override or os.environ.get("MONITOR_DB") or config.database
+
+
+def missing_secrets(config: Config) -> list[str]:
+    """Warnings for receivers whose secret's environment variable is not set (never the value)."""
+    out = []
+    for i, receiver in enumerate(config.receivers):
+        env = getattr(receiver, "secret_env", "")
+        if env and not os.environ.get(env):
+            out.append(f"receivers[{i}] ({receiver.name}): environment variable {env} is not set — export it before running; this receiver is skipped until then")
+    return out
+
+
+def redacted(config: Config) -> dict:
+    """The normalized config as plain data, secrets shown only as set / not set."""
+    data = config.model_dump(mode="json")
+    for receiver in data["receivers"]:
+        for key in ("webhook_url_env", "token_env"):
+            if receiver.get(key):
+                state = "set" if os.environ.get(receiver[key]) else "NOT SET"
+                receiver[key] = f"{receiver[key]} ({state}, value hidden)"
+    return data

@@ -1,0 +1,138 @@
+"""``monitor demo``: the real pipeline over bundled sample posts, served from 127.0.0.1.
+
+Nothing leaves the machine: a local HTTP server plays a review blog's RSS feed and the Hacker
+News search API, and the real connectors, HTTP client, scorer, store and console receiver run
+against it, into a separate database.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Iterator
+from urllib.parse import parse_qs, urlsplit
+from xml.sax.saxutils import escape
+
+# (minutes ago, author, title, HTML text) for the review blog's feed.
+FEED_POSTS = [
+    (35, "dana.k", "Acme Cloud lost three days of our data",
+     "<p>We have been customers for four years. Last week Acme Cloud deleted our backups, support closed the "
+     "ticket twice and nobody called back. This is the worst, most infuriating experience I have ever had "
+     "with a vendor. We are cancelling and moving everything elsewhere. Never again!!</p>"),
+    (80, "sam.p", "Why our team loves Acme Cloud",
+     "<p>Setup took ten minutes, the dashboard is great and support answered in an hour. Brilliant product, "
+     "highly recommended.</p>"),
+    (120, "news desk", "Acme Cloud opens a region in Frankfurt",
+     "<p>The company said the region will be available to customers from March.</p>"),
+    (150, "lee", "Ten tips for sourdough", "<p>Nothing to do with any brand.</p>"),
+]
+
+# (minutes ago, id, kind, author, points, title, HTML text) for the Hacker News search API.
+HN_HITS = [
+    (20, "41000001", "story", "throwaway_ops", 240, "Acme Cloud outage took our production down for 9 hours",
+     "Status page was green the whole time. Terrible communication, angry customers, and no refund. "
+     "Awful."),
+    (50, "41000002", "comment", "pg_fan", None, "Ask HN: Which cloud do you use?",
+     "We moved to Acme Cloud last year and it has been fantastic &amp; cheap. Great support, too."),
+    (90, "41000003", "comment", "jdoe", None, "Ask HN: Which cloud do you use?",
+     "Acme Cloud billing is fine I guess."),
+]
+
+DEMO_CONFIG = """\
+contact: demo@example.invalid
+brands:
+  - name: Acme Cloud
+    keywords: ['"Acme Cloud"']
+    exclude: ['"Acme Cloud Fan Club"']
+sources:
+  - name: review-blog
+    type: rss
+    url: {base}/feed.xml
+    every: 10m
+  - name: hackernews
+    type: hackernews
+    base_url: {base}/api/v1
+    every: 10m
+receivers:
+  - name: console
+    type: console
+alerts:
+  buckets: [assassin]
+  # The demo alerts on its sample backlog; a real first run stores the backlog quietly.
+  backfill: 1d
+"""
+
+
+def render_feed(now: datetime) -> bytes:
+    """The sample review blog as RSS 2.0."""
+    items = []
+    for i, (ago, author, title, html) in enumerate(FEED_POSTS):
+        when = format_datetime(now - timedelta(minutes=ago))
+        items.append(
+            f"<item><title>{escape(title)}</title><link>https://reviews.example/post/{i}</link>"
+            f"<guid>https://reviews.example/post/{i}</guid><author>{escape(author)}</author>"
+            f"<pubDate>{when}</pubDate><description>{escape(html)}</description></item>"
+        )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Cloud Reviews</title>'
+        "<link>https://reviews.example/</link><language>en</language><description>Sample feed</description>"
+        + "".join(items) + "</channel></rss>"
+    ).encode()
+
+
+def render_hits(now: datetime, since: int = 0) -> bytes:
+    """The sample Hacker News search page, as Algolia returns it."""
+    hits = []
+    for ago, ident, kind, author, points, title, text in HN_HITS:
+        created = int((now - timedelta(minutes=ago)).timestamp())
+        if created < since:
+            continue
+        story = kind == "story"
+        hits.append({
+            "objectID": ident, "author": author, "created_at_i": created,
+            "created_at": datetime.fromtimestamp(created, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "title": title if story else None, "story_title": None if story else title,
+            "story_text": text if story else None, "comment_text": None if story else text,
+            "points": points, "num_comments": 57 if story else None, "url": None,
+            "_tags": [kind, f"author_{author}", f"story_{ident}"],
+        })
+    return json.dumps({"hits": hits, "nbHits": len(hits), "page": 0, "nbPages": 1, "hitsPerPage": 100}).encode()
+
+
+@contextmanager
+def serve(now: datetime) -> Iterator[str]:
+    """Serve the sample data on 127.0.0.1 (a free port) and yield its base URL."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the http.server API
+            url = urlsplit(self.path)
+            if url.path == "/feed.xml":
+                body, kind = render_feed(now), "application/rss+xml"
+            elif url.path == "/api/v1/search_by_date":
+                filters = parse_qs(url.query).get("numericFilters", [""])[0]
+                since = int(filters.split("=")[-1]) if "=" in filters else 0
+                body, kind = render_hits(now, since), "application/json"
+            else:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -1,0 +1,264 @@
+"""Keyword rules: parsing ``"quoted phrases"``, ``AND``/``OR``/``NOT`` and parentheses, and matching.
+
+A rule is compiled once per config into a small tree of regular expressions; matching a post
+walks that tree, testing each term at most once. Terms match whole words, case-insensitively
+unless the brand asks otherwise; ``word*`` matches a prefix. Adjacent terms without an
+operator are ANDed, as in most search boxes. Only upper-case AND/OR/NOT are operators, so a
+brand called "Salt and Pepper" still works when quoted.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable, Iterable, Sequence
+
+from monitor.models import Match
+
+
+class KeywordSyntaxError(ValueError):
+    """A keyword rule cannot be parsed; ``problem`` and ``fix`` become the config error."""
+
+    def __init__(self, problem: str, fix: str) -> None:
+        self.problem = problem
+        self.fix = fix
+        super().__init__(f"{problem} — {fix}")
+
+
+_TOKEN = re.compile(r'\s*(?:(?P<lp>\()|(?P<rp>\))|"(?P<phrase>[^"]*)"|(?P<quote>")|(?P<word>[^\s()"]+))')
+_OPERATORS = {"AND", "OR", "NOT"}
+
+
+@dataclass(frozen=True)
+class Term:
+    """A word, prefix or phrase; ``text`` is how a search API should be sent it."""
+
+    text: str
+    phrase: bool = False
+
+
+def _tokenize(rule: str) -> list[tuple[str, str]]:
+    tokens: list[tuple[str, str]] = []
+    pos = 0
+    rule = rule.rstrip()
+    while pos < len(rule):
+        m = _TOKEN.match(rule, pos)
+        if m is None:  # pragma: no cover - the word class takes every other character
+            raise KeywordSyntaxError(f"cannot read {rule[pos:]!r}", "check the rule's syntax")
+        pos = m.end()
+        if m.group("lp"):
+            tokens.append(("(", "("))
+        elif m.group("rp"):
+            tokens.append((")", ")"))
+        elif m.group("quote"):
+            raise KeywordSyntaxError(f"unbalanced quote in {rule!r}", "close the quote")
+        elif m.group("phrase") is not None:
+            phrase = " ".join(m.group("phrase").split())
+            if not phrase:
+                raise KeywordSyntaxError(f"empty phrase in {rule!r}", "put words between the quotes")
+            tokens.append(("phrase", phrase))
+        else:
+            word = m.group("word")
+            tokens.append(("op", word) if word in _OPERATORS else ("word", word))
+    return tokens
+
+
+class _Parser:
+    """Recursive descent: or := and (OR and)*; and := not (AND? not)*; not := NOT not | atom."""
+
+    def __init__(self, rule: str) -> None:
+        self.rule = rule
+        self.tokens = _tokenize(rule)
+        self.pos = 0
+
+    def parse(self) -> tuple:
+        if not self.tokens:
+            raise KeywordSyntaxError("empty keyword rule", "write at least one word or \"phrase\"")
+        node = self._or()
+        if self.pos < len(self.tokens):
+            kind, _ = self.tokens[self.pos]
+            if kind == ")":
+                raise KeywordSyntaxError(
+                    f"unbalanced parenthesis in {self.rule!r}", "remove the extra ')' or add a '('"
+                )
+            raise KeywordSyntaxError(f"unexpected {self.tokens[self.pos][1]!r} in {self.rule!r}", "check the operators")
+        return node
+
+    def _peek(self) -> tuple[str, str] | None:
+        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
+
+    def _or(self) -> tuple:
+        nodes = [self._and()]
+        while self._peek() == ("op", "OR"):
+            self.pos += 1
+            nodes.append(self._and())
+        return nodes[0] if len(nodes) == 1 else ("or", *nodes)
+
+    def _and(self) -> tuple:
+        nodes = [self._not()]
+        while True:
+            tok = self._peek()
+            if tok == ("op", "AND"):
+                self.pos += 1
+                nodes.append(self._not())
+            elif tok is not None and (tok[0] in ("word", "phrase", "(") or tok == ("op", "NOT")):
+                nodes.append(self._not())
+            else:
+                break
+        return nodes[0] if len(nodes) == 1 else ("and", *nodes)
+
+    def _not(self) -> tuple:
+        if self._peek() == ("op", "NOT"):
+            self.pos += 1
+            return ("not", self._not())
+        return self._atom()
+
+    def _atom(self) -> tuple:
+        tok = self._peek()
+        if tok is None:
+            last = self.tokens[-1][1]
+            if last in _OPERATORS:
+                raise KeywordSyntaxError(f"{last} at the end of {self.rule!r}", f"put a term after {last}")
+            raise KeywordSyntaxError(f"unbalanced parenthesis in {self.rule!r}", "add the missing ')'")
+        kind, value = tok
+        if kind == "(":
+            self.pos += 1
+            node = self._or()
+            if self._peek() != (")", ")"):
+                raise KeywordSyntaxError(f"unbalanced parenthesis in {self.rule!r}", "add the missing ')'")
+            self.pos += 1
+            return node
+        if kind in ("word", "phrase"):
+            self.pos += 1
+            return ("term", Term(value, phrase=kind == "phrase"))
+        if kind == ")":
+            raise KeywordSyntaxError(f"empty parentheses or a missing term before ')' in {self.rule!r}", "put a term inside the parentheses")
+        raise KeywordSyntaxError(f"{value} without a term before it in {self.rule!r}", f"put a term on both sides of {value}")
+
+
+def parse_rule(rule: str) -> tuple:
+    """Parse one keyword rule into a tree of ("and"|"or"|"not"|"term", ...) tuples."""
+    return _Parser(rule).parse()
+
+
+def _term_pattern(term: Term) -> str:
+    words = term.text.split()
+    parts = []
+    for i, word in enumerate(words):
+        if word.endswith("*") and len(word) > 1 and i == len(words) - 1:
+            parts.append(re.escape(word[:-1]) + r"\w*")
+        else:
+            parts.append(re.escape(word))
+    # Phrases tolerate any run of spaces or punctuation between words ("Acme-Cloud", "Acme  Cloud").
+    return r"(?<!\w)" + r"[\W_]+".join(parts) + r"(?!\w)"
+
+
+def positive_terms(node: tuple) -> list[Term]:
+    """Terms a post must contain for the rule to match: what a search API should be asked for."""
+    kind = node[0]
+    if kind == "term":
+        return [node[1]]
+    if kind == "not":
+        return []
+    out: list[Term] = []
+    for child in node[1:]:
+        out.extend(positive_terms(child))
+    return out
+
+
+Predicate = Callable[[str, dict], bool]
+
+
+def _compile(node: tuple, flags: int) -> Predicate:
+    kind = node[0]
+    if kind == "term":
+        regex = re.compile(_term_pattern(node[1]), flags)
+
+        def has_term(text: str, seen: dict) -> bool:
+            hit = seen.get(regex)
+            if hit is None:
+                hit = seen[regex] = regex.search(text) is not None
+            return hit
+
+        return has_term
+    if kind == "not":
+        inner = _compile(node[1], flags)
+        return lambda text, seen: not inner(text, seen)
+    children = [_compile(child, flags) for child in node[1:]]
+    if kind == "and":
+        return lambda text, seen: all(child(text, seen) for child in children)
+    return lambda text, seen: any(child(text, seen) for child in children)
+
+
+@dataclass(frozen=True)
+class BrandRules:
+    """One brand's compiled rules."""
+
+    name: str
+    keywords: tuple[tuple[str, Predicate], ...]
+    exclude: tuple[Predicate, ...]
+    languages: frozenset[str]
+    terms: tuple[Term, ...]
+
+
+class Matcher:
+    """Every brand's keyword rules, compiled once per config."""
+
+    def __init__(self, brands: Sequence[BrandRules]) -> None:
+        self.brands = tuple(brands)
+        # One cheap alternation of every term rejects most unrelated posts before any rule runs.
+        patterns = {_term_pattern(t) for b in self.brands for t in b.terms}
+        self._prefilter = (
+            re.compile("|".join(sorted(patterns)), re.IGNORECASE) if patterns else None
+        )
+
+    def match(self, text: str, language: str | None = None) -> Match | None:
+        """The brands whose rules ``text`` satisfies (exclusions win), or None."""
+        if self._prefilter is None or self._prefilter.search(text) is None:
+            return None
+        brands: list[str] = []
+        keywords: list[str] = []
+        seen: dict = {}
+        for brand in self.brands:
+            if language and brand.languages and language not in brand.languages:
+                continue
+            hits = [rule for rule, pred in brand.keywords if pred(text, seen)]
+            if not hits or any(pred(text, seen) for pred in brand.exclude):
+                continue
+            brands.append(brand.name)
+            keywords.extend(h for h in hits if h not in keywords)
+        return Match(tuple(brands), tuple(keywords)) if brands else None
+
+    def search_terms(self) -> list[str]:
+        """Distinct positive terms of every brand, phrases quoted: the queries to send a search API."""
+        out: list[str] = []
+        for brand in self.brands:
+            for term in brand.terms:
+                text = f'"{term.text}"' if term.phrase else term.text
+                if text not in out:
+                    out.append(text)
+        return out
+
+
+def compile_brand(
+    name: str,
+    keywords: Iterable[str],
+    exclude: Iterable[str] = (),
+    *,
+    languages: Iterable[str] = (),
+    case_sensitive: bool = False,
+) -> BrandRules:
+    """Compile one brand's rules; raises KeywordSyntaxError for the first bad rule."""
+    flags = 0 if case_sensitive else re.IGNORECASE
+    compiled, terms = [], []
+    for rule in keywords:
+        tree = parse_rule(rule)
+        if not positive_terms(tree):
+            raise KeywordSyntaxError(
+                f"{rule!r} has no term outside NOT, so it would match every post",
+                "add a term to look for, and put exclusions under exclude",
+            )
+        compiled.append((rule, _compile(tree, flags)))
+        terms.extend(t for t in positive_terms(tree) if t not in terms)
+    excluded = tuple(_compile(parse_rule(rule), flags) for rule in exclude)
+    return BrandRules(name, tuple(compiled), excluded, frozenset(languages), tuple(terms))

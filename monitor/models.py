@@ -1,0 +1,162 @@
+"""The data that flows through the pipeline: what connectors yield, what judgement adds, alerts.
+
+Connectors, judgement, the store and alerts all speak these types and nothing else, so none of
+them needs to know another's internals.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Mapping
+
+from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
+
+BUCKETS = ("advocate", "apathetic", "assassin")
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    """One public post or review as a source gave it. Every string in it is untrusted."""
+
+    source: str
+    id: str
+    url: str | None
+    text: str
+    published_at: datetime
+    title: str = ""
+    author: str = ""
+    author_name: str = ""
+    language: str | None = None
+    audience: int | None = None
+    metrics: Mapping[str, Any] = field(default_factory=dict)
+    raw: Any = None
+    source_type: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SourceState:
+    """What the store remembers of a source between runs, handed to its connector."""
+
+    cursor: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """What one fetch produced, and the state to remember for the next one."""
+
+    mentions: list[Mention]
+    state: SourceState
+    not_modified: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """Which brands a mention is about, and which of their keyword rules fired."""
+
+    brands: tuple[str, ...]
+    keywords: tuple[str, ...]
+
+    @property
+    def brand(self) -> str:
+        """The first matching brand in config order: the one the mention is filed under."""
+        return self.brands[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    """Sentiment of a mention. ``compound`` and ``bucket`` are None when it was left unscored."""
+
+    compound: float | None
+    bucket: str | None
+    reasons: tuple[str, ...] = ()
+    unscored_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reach:
+    """How many people a mention is likely to reach: always a range with the method used."""
+
+    low: int
+    high: int
+    method: str
+
+
+@dataclass(frozen=True, slots=True)
+class Judged:
+    """A mention with everything the monitor concluded about it."""
+
+    mention: Mention
+    match: Match
+    score: Score
+    reach: Reach
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """A notification to send. ``key`` is its idempotency key in the notification log."""
+
+    key: str
+    kind: str
+    brand: str
+    source: str
+    severity: str
+    reason: str
+    mentions: tuple[Judged, ...] = ()
+    created_at: datetime | None = None
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """The alert's labels, as routes and silences will match them."""
+        bucket = self.mentions[0].score.bucket if self.mentions else None
+        return {
+            "kind": self.kind,
+            "brand": self.brand,
+            "source": self.source,
+            "severity": self.severity,
+            "bucket": bucket or "",
+        }
+
+
+_DURATION_PART = re.compile(r"(\d+)\s*(s|m|h|d|w)")
+_DURATION = re.compile(r"^\s*(?:\d+\s*[smhdw]\s*)+$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(value: object) -> timedelta:
+    """Read ``30s``, ``10m``, ``2h``, ``1d``, ``1w`` or a sum like ``1h30m`` into a timedelta."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise ValueError(f"bad duration {value!r} — write it like 30s, 10m, 2h or 1d")
+    if isinstance(value, int) or not _DURATION.match(value):
+        raise ValueError(f"bad duration {value!r} — write it like 30s, 10m, 2h or 1d")
+    seconds = sum(int(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART.findall(value))
+    return timedelta(seconds=seconds)
+
+
+def format_duration(value: timedelta) -> str:
+    """The shortest ``1h30m`` form of a timedelta, as config.yaml writes it."""
+    seconds = int(value.total_seconds())
+    if seconds == 0:
+        return "0s"
+    out = ""
+    for unit in ("w", "d", "h", "m", "s"):
+        n, seconds = divmod(seconds, _UNIT_SECONDS[unit])
+        if n:
+            out += f"{n}{unit}"
+    return out
+
+
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(parse_duration),
+    PlainSerializer(format_duration, return_type=str),
+    WithJsonSchema(
+        {"type": "string", "pattern": r"^\s*(\d+\s*[smhdw]\s*)+$", "examples": ["30s", "10m", "2h", "1d"]}
+    ),
+]
+"""A config duration: ``10m`` in YAML, a timedelta inside."""

@@ -1,0 +1,306 @@
+"""The pipeline, as plain functions: fetch → normalize → match → dedupe → score → store → alert.
+
+``run_source`` is the one isolation point: it catches ``ConnectorError``, records it on the
+source's row and returns. Any other exception is a bug and propagates to the caller.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+import httpx
+
+from alerts.base import Notifier
+from alerts.console import ConsoleNotifier
+from alerts.slack import SlackNotifier
+from connectors import REGISTRY
+from connectors.base import SourceOptions
+from monitor.config import Config, ConsoleReceiver, SlackReceiver
+from monitor.errors import ConnectorError, NotifyError, RateLimited
+from monitor.matching import Matcher
+from monitor.models import Alert, Judged, Match, Mention
+from monitor.reach import estimate_reach
+from monitor.sentiment import Scorer, score
+from monitor.store import Store, alert_from_dict, from_iso
+from monitor.text import html_to_text
+
+log = logging.getLogger("monitor")
+
+MAX_BACKOFF = timedelta(hours=6)
+DELIVERY_BACKOFF = (timedelta(seconds=30), timedelta(hours=1))
+
+
+@dataclass
+class Runtime:
+    """Everything a run needs, built once per config: swapped whole when config.yaml changes."""
+
+    config: Config
+    matcher: Matcher
+    scorer: Scorer
+    client: httpx.Client
+    notifiers: dict[str, Notifier]
+    unavailable: dict[str, str] = field(default_factory=dict)
+    delivery_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def build(
+        cls,
+        config: Config,
+        *,
+        client: httpx.Client,
+        scorer: Scorer | None = None,
+        notifiers: dict[str, Notifier] | None = None,
+        delivery_lock: threading.Lock | None = None,
+    ) -> "Runtime":
+        """Compile the config's rules and build its receivers (reading their secrets from the environment)."""
+        built, unavailable = build_notifiers(config) if notifiers is None else (notifiers, {})
+        return cls(
+            config=config,
+            matcher=config.matcher(),
+            scorer=scorer or Scorer(),
+            client=client,
+            notifiers=built,
+            unavailable=unavailable,
+            delivery_lock=delivery_lock or threading.Lock(),
+        )
+
+
+def build_notifiers(config: Config) -> tuple[dict[str, Notifier], dict[str, str]]:
+    """Receivers that can send, and why each other one cannot (a secret not set)."""
+    notifiers: dict[str, Notifier] = {}
+    unavailable: dict[str, str] = {}
+    for receiver in config.receivers:
+        if isinstance(receiver, ConsoleReceiver):
+            notifiers[receiver.name] = ConsoleNotifier(receiver.name)
+        elif isinstance(receiver, SlackReceiver):
+            secret = os.environ.get(receiver.secret_env, "")
+            if not secret:
+                unavailable[receiver.name] = f"environment variable {receiver.secret_env} is not set"
+                continue
+            notifiers[receiver.name] = SlackNotifier(
+                receiver.name,
+                webhook_url=secret if receiver.webhook_url_env else None,
+                token=secret if receiver.token_env else None,
+                channel=receiver.channel,
+                base_url=receiver.base_url,
+            )
+    return notifiers, unavailable
+
+
+# --- stages ----------------------------------------------------------------------------------
+
+
+def normalize(mention: Mention) -> Mention:
+    """Plain text for title and body (HTML stripped, entities decoded), language code lower-cased."""
+    return replace(
+        mention,
+        title=html_to_text(mention.title),
+        text=html_to_text(mention.text),
+        language=mention.language.lower() if mention.language else None,
+    )
+
+
+def match(mentions: list[Mention], matcher: Matcher) -> list[tuple[Mention, Match]]:
+    """Keep the mentions some brand's rules match, with the match."""
+    out = []
+    for mention in mentions:
+        found = matcher.match(f"{mention.title}\n{mention.text}", mention.language)
+        if found is not None:
+            out.append((mention, found))
+    return out
+
+
+def dedupe(matched: list[tuple[Mention, Match]], known: set[str]) -> list[tuple[Mention, Match]]:
+    """Drop mentions already stored (``known`` ids) and repeats within the batch."""
+    out, seen = [], set(known)
+    for mention, found in matched:
+        if mention.id not in seen:
+            seen.add(mention.id)
+            out.append((mention, found))
+    return out
+
+
+def scored_text(mention: Mention) -> str:
+    """The words the author wrote: a comment's title is its story's, not the commenter's."""
+    if mention.metrics.get("kind") == "comment" or not mention.title:
+        return mention.text
+    return f"{mention.title}.\n{mention.text}" if mention.text else mention.title
+
+
+def judge(mention: Mention, found: Match, scorer: Scorer, config: Config) -> Judged:
+    """Score, bucket and reach for one matched mention."""
+    result = score(
+        scorer,
+        scored_text(mention),
+        mention.language,
+        advocate_above=config.sentiment.advocate_above,
+        assassin_below=config.sentiment.assassin_below,
+    )
+    return Judged(mention, found, result, estimate_reach(mention))
+
+
+def decide_alerts(new: list[Judged], *, config: Config, first_run: bool, now: datetime) -> list[Alert]:
+    """An alert per new mention in an alerting bucket, except old posts and a first run's backlog."""
+    window = config.alerts.backfill if first_run else config.alerts.max_age
+    alerts = []
+    for judged in new:
+        m, s = judged.mention, judged.score
+        if s.bucket not in config.alerts.buckets or m.published_at < now - window:
+            continue
+        severity = "critical" if judged.reach.high >= config.alerts.critical_reach else "warning"
+        alerts.append(
+            Alert(
+                key=f"{s.bucket}:{m.source}:{m.id}",
+                kind="assassin" if s.bucket == "assassin" else "mention",
+                brand=judged.match.brand,
+                source=m.source,
+                severity=severity,
+                reason=f"{s.bucket} mention: " + "; ".join(s.reasons),
+                mentions=(judged,),
+                created_at=now,
+            )
+        )
+    return alerts
+
+
+def backoff(every: timedelta, failures: int, retry_after_seconds: float | None = None) -> timedelta:
+    """Wait before retrying a failing source: doubling from its interval, at most MAX_BACKOFF."""
+    wait = min(every * (2 ** max(0, failures - 1)), MAX_BACKOFF)
+    if retry_after_seconds:
+        wait = max(wait, timedelta(seconds=retry_after_seconds))
+    return wait
+
+
+def is_due(row: dict | None, now: datetime) -> bool:
+    """Whether a source should run now (never ran, or its next check has come)."""
+    if not row or not row.get("next_check_at"):
+        return True
+    return from_iso(row["next_check_at"]) <= now
+
+
+# --- runs --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SourceReport:
+    """What one source run did."""
+
+    source: str
+    fetched: int = 0
+    matched: int = 0
+    stored: int = 0
+    alerts: int = 0
+    not_modified: bool = False
+    error: str | None = None
+
+
+def run_source(options: SourceOptions, runtime: Runtime, store: Store, *, now: datetime) -> SourceReport:
+    """Run one source end to end; a ConnectorError is recorded and reported, never raised."""
+    config = runtime.config
+    first_run = store.ensure_source(options.name, options.type, now=now)
+    connector = REGISTRY[options.type](runtime.client)
+    try:
+        result = connector.fetch(
+            options, terms=runtime.matcher.search_terms(), state=store.source_state(options.name), now=now
+        )
+    except ConnectorError as exc:
+        row = store.source_row(options.name) or {}
+        failures = int(row.get("error_count") or 0) + 1
+        retry_after = exc.retry_after_seconds if isinstance(exc, RateLimited) else None
+        retry_at = now + backoff(options.every, failures, retry_after)
+        store.record_failure(options.name, str(exc), now=now, next_check_at=retry_at)
+        log.warning("source %s failed (%d in a row): %s; next try at %s", options.name, failures, exc, retry_at.isoformat(timespec="seconds"))
+        return SourceReport(options.name, error=str(exc))
+
+    mentions = [normalize(m) for m in result.mentions]
+    matched = match(mentions, runtime.matcher)
+    fresh = dedupe(matched, store.known_ids(options.name, [m.id for m, _ in matched]))
+    judged = [judge(m, found, runtime.scorer, config) for m, found in fresh]
+    stored = store.save_mentions(judged, fetched_at=now)
+    alerts = decide_alerts(stored, config=config, first_run=first_run, now=now)
+    queued = enqueue(alerts, runtime, store, now=now)
+    store.record_success(options.name, result.state, now=now, next_check_at=now + options.every)
+    log.info(
+        "source %s: %d fetched, %d matched, %d new, %d alerts%s",
+        options.name, len(mentions), len(matched), len(stored), queued,
+        " (first run: backlog stored without alerts)" if first_run and stored and not alerts else "",
+    )
+    return SourceReport(options.name, len(mentions), len(matched), len(stored), queued, result.not_modified)
+
+
+def receivers_for(config: Config) -> list[str]:
+    """The receivers alerts go to: the configured list, or every receiver."""
+    return list(config.alerts.receivers) if config.alerts.receivers is not None else [r.name for r in config.receivers]
+
+
+def enqueue(alerts: list[Alert], runtime: Runtime, store: Store, *, now: datetime) -> int:
+    """Put alerts in the outbox, once per receiver; return how many were new."""
+    count = 0
+    for alert in alerts:
+        for receiver in receivers_for(runtime.config):
+            count += store.enqueue_alert(alert, receiver, now=now)
+    return count
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    """What one delivery round did."""
+
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+    waiting: int = 0
+
+
+def deliver(runtime: Runtime, store: Store, *, now: datetime) -> DeliveryReport:
+    """Send every due notification in the outbox; one thread at a time, so nothing goes twice."""
+    sent = retrying = failed = waiting = 0
+    paused: set[str] = set()
+    with runtime.delivery_lock:
+        for row in store.due_alerts(now=now, limit=1000):
+            receiver = row["receiver"]
+            notifier = runtime.notifiers.get(receiver)
+            if notifier is None or receiver in paused:
+                waiting += 1
+                continue
+            try:
+                notifier.send(alert_from_dict(json.loads(row["payload"])))
+            except NotifyError as exc:
+                attempts = row["attempts"] + 1
+                if exc.retryable:
+                    wait = min(DELIVERY_BACKOFF[0] * (2 ** (attempts - 1)), DELIVERY_BACKOFF[1])
+                    if exc.retry_after_seconds:
+                        wait = max(wait, timedelta(seconds=exc.retry_after_seconds))
+                        paused.add(receiver)  # a 429 covers the receiver, not just this message
+                    store.mark_failed(row["key"], str(exc), now=now, retry_at=now + wait)
+                    retrying += 1
+                    log.warning("receiver %s: %s; retrying in %ss", receiver, exc, int(wait.total_seconds()))
+                else:
+                    store.mark_failed(row["key"], str(exc), now=now, retry_at=None)
+                    failed += 1
+                    log.error("receiver %s: %s; not retrying (fix the receiver's configuration)", receiver, exc)
+                continue
+            store.mark_sent(row["key"], now=now)
+            sent += 1
+    for name, why in runtime.unavailable.items():
+        if waiting:
+            log.warning("receiver %s cannot send: %s; its alerts wait in the outbox", name, why)
+    return DeliveryReport(sent, retrying, failed, waiting)
+
+
+def run_once(runtime: Runtime, store: Store, *, now: datetime, only_due: bool = False) -> list[SourceReport]:
+    """One pass over every enabled source, then deliver what they raised."""
+    reports = []
+    for options in runtime.config.sources:
+        if not options.enabled:
+            continue
+        if only_due and not is_due(store.source_row(options.name), now):
+            continue
+        reports.append(run_source(options, runtime, store, now=now))
+    deliver(runtime, store, now=now)
+    return reports

@@ -1,0 +1,166 @@
+"""``monitor run``: one APScheduler job per source, and config.yaml reloaded without restart.
+
+Jobs run on pool threads, so each opens its own Store (an sqlite3 connection belongs to one
+thread). Whether a source is due is decided by the store's ``next_check_at`` (which carries
+failure backoff and survives restarts); the scheduler only wakes jobs up. A config edit is
+validated first: a valid one replaces the runtime and the jobs, an invalid one is logged with
+every problem and the last good config keeps running.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import threading
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Callable
+
+import httpx
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from connectors.http import make_client
+from monitor.config import Config, load_config, resolve_database
+from monitor.errors import ConfigError
+from monitor.pipeline import Runtime, deliver, is_due, run_source
+from monitor.sentiment import Scorer
+from monitor.store import Store
+
+log = logging.getLogger("monitor.scheduler")
+
+DELIVERY_EVERY = timedelta(seconds=30)
+WATCH_EVERY = timedelta(seconds=5)
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware (the default clock)."""
+    return datetime.now(timezone.utc)
+
+
+class Monitor:
+    """The long-running monitor: a scheduler, the current runtime, and the config file it watches."""
+
+    def __init__(
+        self,
+        config_path: str | Path,
+        *,
+        db: str | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        client_factory: Callable[..., httpx.Client] = make_client,
+    ) -> None:
+        self.config_path = Path(config_path)
+        self.db_override = db
+        self.clock = clock
+        self.client_factory = client_factory
+        self.scheduler = BackgroundScheduler(timezone=timezone.utc)
+        self.scorer = Scorer()
+        self.delivery_lock = threading.Lock()
+        self._reload_lock = threading.Lock()
+        config = load_config(self.config_path)  # an invalid file at start is fatal: nothing to fall back to
+        self._fingerprint = self._read_fingerprint()
+        self.db_path = resolve_database(config, db)
+        self.runtime = self._build(config, client=None)
+
+    def _read_fingerprint(self) -> str | None:
+        try:
+            return hashlib.sha256(self.config_path.read_bytes()).hexdigest()
+        except OSError:
+            return None
+
+    def _build(self, config: Config, *, client: httpx.Client | None) -> Runtime:
+        if client is None or config.contact != self.runtime.config.contact:
+            client = self.client_factory(contact=config.contact)
+        runtime = Runtime.build(config, client=client, scorer=self.scorer, delivery_lock=self.delivery_lock)
+        for name, why in runtime.unavailable.items():
+            log.warning("receiver %s is skipped: %s", name, why)
+        return runtime
+
+    # --- jobs --------------------------------------------------------------------------------
+
+    def run_source_job(self, name: str) -> None:
+        """Run source ``name`` if it is still configured and due (backoff is kept in the store)."""
+        runtime = self.runtime
+        options = next((s for s in runtime.config.sources if s.name == name and s.enabled), None)
+        if options is None:
+            return
+        now = self.clock()
+        with Store(self.db_path) as store:
+            if not is_due(store.source_row(name), now):
+                return
+            run_source(options, runtime, store, now=now)
+            deliver(runtime, store, now=self.clock())
+
+    def deliver_job(self) -> None:
+        """Retry notifications whose next attempt has come."""
+        with Store(self.db_path) as store:
+            deliver(self.runtime, store, now=self.clock())
+
+    def reload_if_changed(self) -> bool:
+        """Reload config.yaml if its content changed; True if a new config took effect."""
+        with self._reload_lock:
+            fingerprint = self._read_fingerprint()
+            if fingerprint is None or fingerprint == self._fingerprint:
+                return False
+            self._fingerprint = fingerprint
+            try:
+                config = load_config(self.config_path)
+            except ConfigError as exc:
+                log.error(
+                    "%s changed but is invalid; still running the last good config. Problems:\n  %s",
+                    self.config_path, "\n  ".join(exc.problems),
+                )
+                return False
+            if resolve_database(config, self.db_override) != self.db_path:
+                log.warning("database changed in %s; restart the monitor to switch to it", self.config_path)
+            old = self.runtime
+            self.runtime = self._build(config, client=old.client)
+            if self.runtime.client is not old.client:
+                old.client.close()
+            self.sync_jobs(previous=old.config)
+            log.info("reloaded %s: %d brands, %d sources", self.config_path, len(config.brands), len(config.sources))
+            return True
+
+    def sync_jobs(self, previous: Config | None = None) -> None:
+        """Make the scheduler's jobs match the current sources; keep timers of unchanged ones."""
+        current = {s.name: s for s in self.runtime.config.sources if s.enabled}
+        before = {s.name: s for s in previous.sources if s.enabled} if previous else {}
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith("source:") and job.id[7:] not in current:
+                job.remove()
+                log.info("source %s removed from the schedule", job.id[7:])
+        for name, options in current.items():
+            if name in before and before[name].every == options.every and self.scheduler.get_job(f"source:{name}"):
+                continue
+            every = options.every.total_seconds()
+            self.scheduler.add_job(
+                self.run_source_job,
+                IntervalTrigger(seconds=every, jitter=min(60.0, every / 10)),
+                args=[name],
+                id=f"source:{name}",
+                name=f"source {name}",
+                max_instances=1,  # never two runs of one source at once
+                coalesce=True,
+                misfire_grace_time=int(every),
+                replace_existing=True,
+                next_run_time=datetime.now(timezone.utc) + timedelta(seconds=random.uniform(0, min(5.0, every / 10))),
+            )
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Schedule every source, the delivery retries and the config watcher, and start."""
+        self.sync_jobs()
+        self.scheduler.add_job(self.deliver_job, IntervalTrigger(seconds=DELIVERY_EVERY.total_seconds()),
+                               id="deliver", max_instances=1, coalesce=True, replace_existing=True)
+        self.scheduler.add_job(self.reload_if_changed, IntervalTrigger(seconds=WATCH_EVERY.total_seconds()),
+                               id="watch-config", max_instances=1, coalesce=True, replace_existing=True)
+        self.scheduler.start()
+        log.info("monitor running: %d sources, database %s", len(self.runtime.config.sources), self.db_path)
+
+    def stop(self) -> None:
+        """Stop scheduling and wait for running jobs to finish."""
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
+        self.runtime.client.close()

@@ -1,0 +1,387 @@
+"""The SQLite store: mentions, source state, and the alert outbox / notification log.
+
+The schema is a public interface (PR teams query it; see the README's "Database" section).
+Migrations run on open, in order, recorded in ``PRAGMA user_version``. WAL lets readers (the
+CLI, datasette) read while the monitor writes. Every value from a post reaches SQL only as a
+bound parameter.
+
+An sqlite3 connection belongs to the thread that opened it: open one Store per job.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import sqlite_utils
+
+from monitor.errors import MonitorError
+from monitor.models import Alert, Judged, Match, Mention, Reach, Score, SourceState
+
+ISO = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def to_iso(value: datetime | None) -> str | None:
+    """A UTC timestamp as stored: ``2026-11-23T12:00:00Z`` (sorts as text, SQLite reads it)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value!r}: every time in the monitor is timezone-aware")
+    return value.astimezone(timezone.utc).strftime(ISO)
+
+
+def from_iso(value: str | None) -> datetime | None:
+    """Read a stored timestamp back as an aware UTC datetime."""
+    if not value:
+        return None
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str, sort_keys=True)
+
+
+def _v1(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE mentions (
+            source TEXT NOT NULL,
+            id TEXT NOT NULL,
+            source_type TEXT NOT NULL,
+            url TEXT,
+            author TEXT,
+            author_name TEXT,
+            title TEXT,
+            text TEXT,
+            published_at TEXT NOT NULL,
+            fetched_at TEXT NOT NULL,
+            brand TEXT NOT NULL,
+            brands TEXT NOT NULL,
+            matched_keywords TEXT NOT NULL,
+            language TEXT,
+            sentiment REAL,
+            bucket TEXT,
+            bucket_reasons TEXT,
+            unscored_reason TEXT,
+            audience INTEGER,
+            metrics TEXT,
+            reach_low INTEGER,
+            reach_high INTEGER,
+            reach_method TEXT,
+            raw TEXT,
+            PRIMARY KEY (source, id)
+        );
+        CREATE INDEX mentions_brand_published ON mentions (brand, published_at);
+        CREATE INDEX mentions_published ON mentions (published_at);
+        CREATE TABLE sources (
+            name TEXT PRIMARY KEY,
+            type TEXT NOT NULL,
+            cursor TEXT,
+            etag TEXT,
+            last_modified TEXT,
+            first_run_at TEXT,
+            last_run_at TEXT,
+            last_success_at TEXT,
+            last_error TEXT,
+            last_error_at TEXT,
+            error_count INTEGER NOT NULL DEFAULT 0,
+            next_check_at TEXT,
+            mentions_stored INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE alerts (
+            key TEXT PRIMARY KEY,
+            receiver TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            brand TEXT,
+            source TEXT,
+            severity TEXT,
+            reason TEXT,
+            mention_source TEXT,
+            mention_id TEXT,
+            status TEXT NOT NULL DEFAULT 'pending',
+            created_at TEXT NOT NULL,
+            next_attempt_at TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            sent_at TEXT,
+            last_error TEXT,
+            payload TEXT NOT NULL
+        );
+        CREATE INDEX alerts_due ON alerts (status, next_attempt_at);
+        """
+    )
+    # External-content FTS5 kept current by triggers, so every insert path is indexed.
+    db.table("mentions").enable_fts(["title", "text"], create_triggers=True, tokenize="porter unicode61")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1]
+
+
+class StoreError(MonitorError):
+    """The database cannot be opened or queried as asked."""
+
+
+class Store:
+    """All persistence. Open one per thread; close it when done."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.db = sqlite_utils.Database(self.path)
+            self.db.execute("PRAGMA busy_timeout = 10000")
+            if self.path != ":memory:":
+                self.db.enable_wal()
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot open the database {self.path}: {exc}") from exc
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.db.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One write transaction (taken immediately, so two writers queue instead of deadlocking)."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        for number, migration in enumerate(MIGRATIONS[version:], start=version + 1):
+            with self.transaction():
+                migration(self.db)
+                self.db.execute(f"PRAGMA user_version = {int(number)}")
+
+    @property
+    def schema_version(self) -> int:
+        """The number of migrations applied."""
+        return self.db.execute("PRAGMA user_version").fetchone()[0]
+
+    # --- mentions ----------------------------------------------------------------------------
+
+    def known_ids(self, source: str, ids: list[str]) -> set[str]:
+        """Which of ``ids`` are already stored for ``source``."""
+        known: set[str] = set()
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.db.execute(f"SELECT id FROM mentions WHERE source = ? AND id IN ({marks})", [source, *chunk])
+            known.update(row[0] for row in rows)
+        return known
+
+    def save_mentions(self, judged: list[Judged], *, fetched_at: datetime) -> list[Judged]:
+        """Store mentions not stored yet; return exactly those (the store decides what is new)."""
+        fetched = to_iso(fetched_at)
+        inserted = []
+        with self.transaction():
+            for item in judged:
+                m, match, score, reach = item.mention, item.match, item.score, item.reach
+                cursor = self.db.execute(
+                    "INSERT OR IGNORE INTO mentions (source, id, source_type, url, author, author_name, title,"
+                    " text, published_at, fetched_at, brand, brands, matched_keywords, language, sentiment,"
+                    " bucket, bucket_reasons, unscored_reason, audience, metrics, reach_low, reach_high,"
+                    " reach_method, raw) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        m.source, m.id, m.source_type, m.url, m.author, m.author_name, m.title, m.text,
+                        to_iso(m.published_at), fetched, match.brand, _json(list(match.brands)),
+                        _json(list(match.keywords)), m.language, score.compound, score.bucket,
+                        _json(list(score.reasons)), score.unscored_reason, m.audience, _json(dict(m.metrics)),
+                        reach.low, reach.high, reach.method, _json(m.raw),
+                    ),
+                )
+                if cursor.rowcount:
+                    inserted.append(item)
+            if inserted:
+                self.db.execute(
+                    "UPDATE sources SET mentions_stored = mentions_stored + ? WHERE name = ?",
+                    (len(inserted), inserted[0].mention.source),
+                )
+        return inserted
+
+    def count_mentions(self, source: str | None = None) -> int:
+        """How many mentions are stored (for one source, or all)."""
+        if source is None:
+            return self.db.execute("SELECT count(*) FROM mentions").fetchone()[0]
+        return self.db.execute("SELECT count(*) FROM mentions WHERE source = ?", (source,)).fetchone()[0]
+
+    def search(self, query: str, *, limit: int = 20, brand: str | None = None) -> list[dict]:
+        """Full-text search over title and text, best match first.
+
+        ``query`` is FTS5 syntax (``acme NOT refund``, ``"acme cloud"``, ``acm*``); a query that
+        is not valid FTS5 is retried with every word quoted, so punctuation never breaks a search.
+        """
+        sql = (
+            "SELECT m.source, m.id, m.published_at, m.brand, m.bucket, m.sentiment, m.author, m.title,"
+            " m.text, m.url, m.reach_low, m.reach_high FROM mentions_fts JOIN mentions m ON m.rowid = mentions_fts.rowid"
+            " WHERE mentions_fts MATCH ?" + (" AND m.brand = ?" if brand else "") + " ORDER BY mentions_fts.rank LIMIT ?"
+        )
+        params: list = [query, *([brand] if brand else []), limit]
+        try:
+            return list(self.db.query(sql, params))
+        except sqlite3.OperationalError:
+            quoted = " ".join('"' + word.replace('"', '""') + '"' for word in query.split())
+            if not quoted:
+                return []
+            params[0] = quoted
+            return list(self.db.query(sql, params))
+
+    # --- sources -----------------------------------------------------------------------------
+
+    def source_row(self, name: str) -> dict | None:
+        """The stored state of source ``name``, or None if it never ran."""
+        rows = list(self.db.query("SELECT * FROM sources WHERE name = ?", (name,)))
+        return rows[0] if rows else None
+
+    def source_state(self, name: str) -> SourceState:
+        """Cursor, ETag and Last-Modified to hand the connector."""
+        row = self.source_row(name) or {}
+        return SourceState(row.get("cursor"), row.get("etag"), row.get("last_modified"))
+
+    def ensure_source(self, name: str, type_: str, *, now: datetime) -> bool:
+        """Create the source's row if needed; True if this is its first run."""
+        cursor = self.db.execute(
+            "INSERT OR IGNORE INTO sources (name, type, first_run_at) VALUES (?, ?, ?)", (name, type_, to_iso(now))
+        )
+        if cursor.rowcount:
+            return True
+        row = self.source_row(name)
+        return row is not None and row["last_success_at"] is None
+
+    def record_success(self, name: str, state: SourceState, *, now: datetime, next_check_at: datetime) -> None:
+        """Remember the new cursor/ETag and that the source worked."""
+        self.db.execute(
+            "UPDATE sources SET cursor = ?, etag = ?, last_modified = ?, last_run_at = ?, last_success_at = ?,"
+            " error_count = 0, next_check_at = ? WHERE name = ?",
+            (state.cursor, state.etag, state.last_modified, to_iso(now), to_iso(now), to_iso(next_check_at), name),
+        )
+
+    def record_failure(self, name: str, error: str, *, now: datetime, next_check_at: datetime) -> int:
+        """Remember a failure; return the number of failures in a row."""
+        self.db.execute(
+            "UPDATE sources SET last_run_at = ?, last_error = ?, last_error_at = ?, error_count = error_count + 1,"
+            " next_check_at = ? WHERE name = ?",
+            (to_iso(now), error, to_iso(now), to_iso(next_check_at), name),
+        )
+        row = self.source_row(name)
+        return row["error_count"] if row else 0
+
+    def sources_status(self) -> list[dict]:
+        """Every source row with its stored mention count."""
+        return list(self.db.query("SELECT * FROM sources ORDER BY name"))
+
+    # --- alert outbox / notification log ----------------------------------------------------
+
+    def enqueue_alert(self, alert: Alert, receiver: str, *, now: datetime) -> bool:
+        """Put an alert in the outbox for ``receiver``; False if that key was already logged."""
+        first = alert.mentions[0].mention if alert.mentions else None
+        cursor = self.db.execute(
+            "INSERT OR IGNORE INTO alerts (key, receiver, kind, brand, source, severity, reason, mention_source,"
+            " mention_id, created_at, next_attempt_at, payload) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                f"{receiver}:{alert.key}", receiver, alert.kind, alert.brand, alert.source, alert.severity,
+                alert.reason, first.source if first else None, first.id if first else None,
+                to_iso(now), to_iso(now), _json(alert_to_dict(alert)),
+            ),
+        )
+        return bool(cursor.rowcount)
+
+    def due_alerts(self, *, now: datetime, limit: int = 100) -> list[dict]:
+        """Pending notifications whose next attempt is due, oldest first."""
+        return list(
+            self.db.query(
+                "SELECT * FROM alerts WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY created_at, key LIMIT ?",
+                (to_iso(now), limit),
+            )
+        )
+
+    def mark_sent(self, key: str, *, now: datetime) -> None:
+        """Log a notification as delivered."""
+        self.db.execute(
+            "UPDATE alerts SET status = 'sent', sent_at = ?, attempts = attempts + 1, last_error = NULL WHERE key = ?",
+            (to_iso(now), key),
+        )
+
+    def mark_failed(self, key: str, error: str, *, now: datetime, retry_at: datetime | None) -> None:
+        """Log a failed attempt; with ``retry_at`` None the notification is given up as failed."""
+        self.db.execute(
+            "UPDATE alerts SET status = ?, attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE key = ?",
+            ("pending" if retry_at else "failed", error, to_iso(retry_at or now), key),
+        )
+
+    def alert_counts(self) -> dict[str, int]:
+        """Notifications by status."""
+        return {row["status"]: row["n"] for row in self.db.query("SELECT status, count(*) AS n FROM alerts GROUP BY status")}
+
+
+def _mention_dict(m: Mention) -> dict:
+    data = asdict(m)
+    data["published_at"] = to_iso(m.published_at)
+    data["raw"] = None  # the raw payload stays in the mentions table; alerts do not need it
+    data["metrics"] = dict(m.metrics)
+    return data
+
+
+def alert_to_dict(alert: Alert) -> dict:
+    """An alert as JSON-ready data (its outbox payload)."""
+    return {
+        "key": alert.key,
+        "kind": alert.kind,
+        "brand": alert.brand,
+        "source": alert.source,
+        "severity": alert.severity,
+        "reason": alert.reason,
+        "created_at": to_iso(alert.created_at),
+        "mentions": [
+            {
+                "mention": _mention_dict(j.mention),
+                "match": {"brands": list(j.match.brands), "keywords": list(j.match.keywords)},
+                "score": {**asdict(j.score), "reasons": list(j.score.reasons)},
+                "reach": asdict(j.reach),
+            }
+            for j in alert.mentions
+        ],
+    }
+
+
+def alert_from_dict(data: dict) -> Alert:
+    """Rebuild an alert from its outbox payload."""
+    mentions = []
+    for item in data["mentions"]:
+        m = dict(item["mention"])
+        m["published_at"] = from_iso(m["published_at"])
+        mentions.append(
+            Judged(
+                mention=Mention(**m),
+                match=Match(tuple(item["match"]["brands"]), tuple(item["match"]["keywords"])),
+                score=Score(**{**item["score"], "reasons": tuple(item["score"]["reasons"])}),
+                reach=Reach(**item["reach"]),
+            )
+        )
+    return Alert(
+        key=data["key"],
+        kind=data["kind"],
+        brand=data["brand"],
+        source=data["source"],
+        severity=data["severity"],
+        reason=data["reason"],
+        mentions=tuple(mentions),
+        created_at=from_iso(data.get("created_at")),
+    )
