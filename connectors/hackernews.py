@@ -53,8 +53,9 @@ def parse_hits(body: bytes, *, source: str, url: str) -> tuple[list[Mention], in
             continue
         tags = hit.get("_tags") or []
         is_comment = "comment" in tags or hit.get("comment_text") is not None
-        text = (hit.get("comment_text") if is_comment else hit.get("story_text")) or ""
         title = (hit.get("story_title") if is_comment else hit.get("title")) or ""
+        # A link story's only words are its title: that is its text.
+        text = (hit.get("comment_text") if is_comment else hit.get("story_text")) or ("" if is_comment else title)
         mentions.append(
             Mention(
                 source=source,

@@ -172,12 +172,18 @@ Predicate = Callable[[str, dict], bool]
 def _compile(node: tuple, flags: int) -> Predicate:
     kind = node[0]
     if kind == "term":
-        regex = re.compile(_term_pattern(node[1]), flags)
+        term = node[1]
+        regex = re.compile(_term_pattern(term), flags)
+        # A substring test on the first word rejects most posts before the regex runs.
+        needle = term.text.split()[0].rstrip("*")
+        folded = bool(flags & re.IGNORECASE)
+        needle = needle.lower() if folded else needle
 
         def has_term(text: str, seen: dict) -> bool:
             hit = seen.get(regex)
             if hit is None:
-                hit = seen[regex] = regex.search(text) is not None
+                haystack = seen["lower"] if folded else text
+                hit = seen[regex] = needle in haystack and regex.search(text) is not None
             return hit
 
         return has_term
@@ -218,7 +224,7 @@ class Matcher:
             return None
         brands: list[str] = []
         keywords: list[str] = []
-        seen: dict = {}
+        seen: dict = {"lower": text.lower()}
         for brand in self.brands:
             if language and brand.languages and language not in brand.languages:
                 continue

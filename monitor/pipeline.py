@@ -97,6 +97,10 @@ def build_notifiers(config: Config) -> tuple[dict[str, Notifier], dict[str, str]
 
 def normalize(mention: Mention) -> Mention:
     """Plain text for title and body (HTML stripped, entities decoded), language code lower-cased."""
+    if not any(c in mention.text or c in mention.title for c in "<&\n\t\r\xa0") and (
+        mention.language is None or mention.language.islower()
+    ) and mention.text == mention.text.strip():
+        return mention
     return replace(
         mention,
         title=html_to_text(mention.title),
@@ -127,7 +131,7 @@ def dedupe(matched: list[tuple[Mention, Match]], known: set[str]) -> list[tuple[
 
 def scored_text(mention: Mention) -> str:
     """The words the author wrote: a comment's title is its story's, not the commenter's."""
-    if mention.metrics.get("kind") == "comment" or not mention.title:
+    if mention.metrics.get("kind") == "comment" or not mention.title or mention.text == mention.title:
         return mention.text
     return f"{mention.title}.\n{mention.text}" if mention.text else mention.title
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime, timezone
@@ -44,7 +45,18 @@ def from_iso(value: str | None) -> datetime | None:
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, default=str, sort_keys=True)
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _row(item: Judged, fetched: str | None) -> tuple:
+    m, match, score, reach = item.mention, item.match, item.score, item.reach
+    return (
+        m.source, m.id, m.source_type, m.url, m.author, m.author_name, m.title, m.text,
+        to_iso(m.published_at), fetched, match.brand, _json(list(match.brands)),
+        _json(list(match.keywords)), m.language, score.compound, score.bucket,
+        _json(list(score.reasons)), score.unscored_reason, m.audience, _json(dict(m.metrics)),
+        reach.low, reach.high, reach.method, _json(m.raw),
+    )
 
 
 def _v1(db: sqlite_utils.Database) -> None:
@@ -138,6 +150,9 @@ class Store:
             self.db.execute("PRAGMA busy_timeout = 10000")
             if self.path != ":memory:":
                 self.db.enable_wal()
+                # With WAL, NORMAL never corrupts the file; a power cut may lose the last commits,
+                # which the next run fetches again (the cursor is saved after the mentions).
+                self.db.execute("PRAGMA synchronous = NORMAL")
             self._migrate()
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open the database {self.path}: {exc}") from exc
@@ -188,33 +203,35 @@ class Store:
         return known
 
     def save_mentions(self, judged: list[Judged], *, fetched_at: datetime) -> list[Judged]:
-        """Store mentions not stored yet; return exactly those (the store decides what is new)."""
+        """Store mentions not stored yet; return exactly those (the store decides what is new).
+
+        The check and the insert share one immediate transaction, so no other writer can slip
+        the same mention in between, and the rows go in with one ``executemany``.
+        """
         fetched = to_iso(fetched_at)
-        inserted = []
         with self.transaction():
+            known: set[tuple[str, str]] = set()
+            for source in {item.mention.source for item in judged}:
+                ids = [item.mention.id for item in judged if item.mention.source == source]
+                known.update((source, ident) for ident in self.known_ids(source, ids))
+            new = []
             for item in judged:
-                m, match, score, reach = item.mention, item.match, item.score, item.reach
-                cursor = self.db.execute(
-                    "INSERT OR IGNORE INTO mentions (source, id, source_type, url, author, author_name, title,"
-                    " text, published_at, fetched_at, brand, brands, matched_keywords, language, sentiment,"
-                    " bucket, bucket_reasons, unscored_reason, audience, metrics, reach_low, reach_high,"
-                    " reach_method, raw) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (
-                        m.source, m.id, m.source_type, m.url, m.author, m.author_name, m.title, m.text,
-                        to_iso(m.published_at), fetched, match.brand, _json(list(match.brands)),
-                        _json(list(match.keywords)), m.language, score.compound, score.bucket,
-                        _json(list(score.reasons)), score.unscored_reason, m.audience, _json(dict(m.metrics)),
-                        reach.low, reach.high, reach.method, _json(m.raw),
-                    ),
-                )
-                if cursor.rowcount:
-                    inserted.append(item)
-            if inserted:
+                key = (item.mention.source, item.mention.id)
+                if key not in known:
+                    known.add(key)
+                    new.append(item)
+            self.db.conn.executemany(
+                "INSERT OR IGNORE INTO mentions (source, id, source_type, url, author, author_name, title,"
+                " text, published_at, fetched_at, brand, brands, matched_keywords, language, sentiment,"
+                " bucket, bucket_reasons, unscored_reason, audience, metrics, reach_low, reach_high,"
+                " reach_method, raw) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                [_row(item, fetched) for item in new],
+            )
+            for source, count in Counter(item.mention.source for item in new).items():
                 self.db.execute(
-                    "UPDATE sources SET mentions_stored = mentions_stored + ? WHERE name = ?",
-                    (len(inserted), inserted[0].mention.source),
+                    "UPDATE sources SET mentions_stored = mentions_stored + ? WHERE name = ?", (count, source)
                 )
-        return inserted
+        return new
 
     def count_mentions(self, source: str | None = None) -> int:
         """How many mentions are stored (for one source, or all)."""

@@ -1,0 +1,84 @@
+"""Shared test parts: a fixed clock, fixture files, and a local Slack stand-in."""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
+
+import pytest
+
+from tests.support import NOW
+
+
+@pytest.fixture
+def now() -> datetime:
+    return NOW
+
+
+@dataclass
+class SlackStandIn:
+    """A loopback Slack: records every request; answers from a script, then ``ok``."""
+
+    base_url: str = ""
+    requests: list[dict] = field(default_factory=list)
+    script: list[tuple[int, dict | str, dict]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def api_url(self) -> str:
+        return self.base_url + "/api/"
+
+    @property
+    def webhook_url(self) -> str:
+        return self.base_url + "/services/T000/B000/XXXX"
+
+    def posted(self) -> list[dict]:
+        """Bodies of requests that Slack accepted (answered 200 ok)."""
+        return [r["body"] for r in self.requests if r["accepted"]]
+
+
+@pytest.fixture
+def slack():
+    stand_in = SlackStandIn()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length).decode()
+            if "json" in (self.headers.get("Content-Type") or ""):
+                body = json.loads(raw)
+            else:
+                body = {k: v[0] for k, v in parse_qs(raw).items()}
+                for key in ("blocks",):
+                    if key in body:
+                        body[key] = json.loads(body[key])
+            with stand_in.lock:
+                status, answer, headers = stand_in.script.pop(0) if stand_in.script else (200, None, {})
+                webhook = self.path.startswith("/services/")
+                if answer is None:
+                    answer = "ok" if webhook else {"ok": True, "channel": body.get("channel"), "ts": f"{len(stand_in.requests)}.0001"}
+                accepted = status == 200 and (answer == "ok" or (isinstance(answer, dict) and answer.get("ok")))
+                stand_in.requests.append({"path": self.path, "body": body, "headers": dict(self.headers), "accepted": accepted})
+            payload = answer.encode() if isinstance(answer, str) else json.dumps(answer).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "text/plain" if isinstance(answer, str) else "application/json")
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    stand_in.base_url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield stand_in
+    server.shutdown()
+    server.server_close()

@@ -1,0 +1,126 @@
+"""The command line: check-config, demo, search, status, and `python -m monitor`."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from monitor.cli import main
+from tests.support import ROOT
+
+GOOD = """\
+brands:
+  - name: Acme
+    keywords: ['"Acme Cloud"']
+sources:
+  - name: hn
+    type: hackernews
+receivers:
+  - name: slack
+    type: slack
+    token_env: TEST_MONITOR_TOKEN
+    channel: '#alerts'
+"""
+
+# One small file per mistake: (text, the key path the message must name).
+BAD = {
+    "unknown key": (GOOD.replace("keywords:", "keyword:"), "brands[0].keyword: unknown key — did you mean 'keywords'?"),
+    "wrong type": (GOOD + "alerts:\n  critical_reach: many\n", "alerts.critical_reach: expected a valid integer"),
+    "bad duration": (GOOD.replace("type: hackernews", "type: hackernews\n    every: fortnightly"), "sources[0].every: bad duration"),
+    "duplicate name": (GOOD.replace("type: hackernews", "type: hackernews\n  - name: hn\n    type: rss\n    url: https://x.example/f"),
+                       "sources[1].name: duplicate name 'hn'"),
+    "unknown connector": (GOOD.replace("type: hackernews", "type: myspace"), "sources[0].type: unknown connector type 'myspace'"),
+    "unbalanced quote": (GOOD.replace("""'"Acme Cloud"'""", """'"Acme Cloud'"""), "brands[0].keywords[0]: unbalanced quote"),
+    "unbalanced parenthesis": (GOOD.replace("""'"Acme Cloud"'""", """'(acme OR cloud'"""), "brands[0].keywords[0]: unbalanced parenthesis"),
+    "literal token": (GOOD.replace("TEST_MONITOR_TOKEN", "xoxb-123-abc"), "receivers[0].token_env: looks like a literal secret"),
+}
+
+
+def invoke(*args: str, env: dict | None = None):
+    return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+
+
+def test_check_config_prints_normalized_config_with_secrets_hidden(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(GOOD)
+    result = invoke("check-config", str(path), env={"TEST_MONITOR_TOKEN": "xoxb-super-secret"})
+    assert result.exit_code == 0
+    assert "token_env: TEST_MONITOR_TOKEN (set, value hidden)" in result.output
+    assert "every: 15m" in result.output and "max_pages: 5" in result.output
+    assert "xoxb-super-secret" not in result.output
+
+
+def test_check_config_warns_about_an_unset_secret(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(GOOD)
+    result = invoke("check-config", str(path), env={"TEST_MONITOR_TOKEN": ""})
+    assert result.exit_code == 0
+    assert "environment variable TEST_MONITOR_TOKEN is not set — export it before running" in result.output
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_config_exits_1_naming_the_key_path(tmp_path: Path, case: str) -> None:
+    text, expected = BAD[case]
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    result = invoke("check-config", str(path))
+    assert result.exit_code == 1
+    assert expected in result.output
+
+
+@pytest.mark.parametrize("command", ["once", "run", "status"])
+def test_commands_refuse_a_bad_config(tmp_path: Path, command: str) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(BAD["unbalanced quote"][0])
+    result = invoke("--config", str(path), command)
+    assert result.exit_code == 1 and "brands[0].keywords[0]: unbalanced quote" in result.output
+
+
+def test_demo_runs_offline_and_shows_an_assassin_with_reach(tmp_path: Path) -> None:
+    db = tmp_path / "demo.db"
+    result = invoke("--db", str(db), "demo")
+    assert result.exit_code == 0, result.output
+    assert "[CRITICAL] assassin · Acme Cloud · hackernews" in result.output
+    assert "reach 18,000–24,000 people (hackernews: 240 points × 75–100 visitors per point)" in result.output
+    assert "2 assassins" in result.output
+
+    found = invoke("--db", str(db), "search", "refund")
+    assert found.exit_code == 0 and "Acme Cloud outage" in found.output
+    as_json = invoke("--db", str(db), "search", "--json", "backups")
+    assert '"bucket": "assassin"' in as_json.output
+
+
+def test_demo_twice_starts_fresh(tmp_path: Path) -> None:
+    db = tmp_path / "demo.db"
+    invoke("--db", str(db), "demo")
+    assert "Stored 6 mentions" in invoke("--db", str(db), "demo").output
+
+
+def test_status_shows_each_source(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(GOOD.replace("receivers:", f"database: {tmp_path / 'm.db'}\nreceivers:"))
+    result = invoke("--config", str(path), "status", env={"TEST_MONITOR_TOKEN": ""})
+    assert result.exit_code == 0
+    assert "hn" in result.output and "never" in result.output and "alerts: none yet" in result.output
+    assert "TEST_MONITOR_TOKEN is not set" in result.output
+
+
+def test_config_schema_command_matches_the_published_file() -> None:
+    assert invoke("config-schema").output == (ROOT / "config.schema.json").read_text()
+
+
+def test_python_dash_m_monitor_is_the_same_command() -> None:
+    result = subprocess.run([sys.executable, "-m", "monitor", "--help"], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert result.returncode == 0
+    for command in ("run", "once", "check-config", "search", "status", "demo"):
+        assert command in result.stdout
+
+
+def test_readme_documents_every_command() -> None:
+    readme = (ROOT / "README.md").read_text()
+    for command in main.commands:
+        assert f"monitor {command}" in readme, f"README does not mention `monitor {command}`"

@@ -1,0 +1,218 @@
+"""The connector contract, over the whole registry, against a real HTTP server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Response
+
+from connectors import REGISTRY
+from connectors.http import make_client
+from monitor.errors import FetchError, ParseError, RateLimited
+from monitor.models import SourceState
+from tests.support import NOW, fixture_bytes
+
+
+@dataclass
+class Sample:
+    """How to serve one connector a good page, and the options that point it there."""
+
+    path: str
+    content_type: str
+    body: bytes
+    options: Callable[[str], dict]
+
+
+SAMPLES = {
+    "rss": Sample("/feed.xml", "application/rss+xml", fixture_bytes("feed.rss.xml"),
+                  lambda base: {"name": "blog", "type": "rss", "url": f"{base}/feed.xml"}),
+    "hackernews": Sample("/api/v1/search_by_date", "application/json", fixture_bytes("hn_search_by_date.json"),
+                         lambda base: {"name": "hn", "type": "hackernews", "base_url": f"{base}/api/v1"}),
+}
+
+
+def test_every_registered_connector_has_a_contract_sample() -> None:
+    assert set(REGISTRY) == set(SAMPLES)
+
+
+def fetch(httpserver: HTTPServer, type_: str, *, timeout: float = 5.0, state: SourceState = SourceState()):
+    sample = SAMPLES[type_]
+    connector_cls = REGISTRY[type_]
+    options = connector_cls.Options.model_validate(sample.options(httpserver.url_for("").rstrip("/")))
+    with make_client(contact="tests@example.invalid", timeout_seconds=timeout) as client:
+        return connector_cls(client).fetch(options, terms=['"Acme Cloud"'], state=state, now=NOW)
+
+
+@pytest.mark.parametrize("type_", sorted(SAMPLES))
+def test_fetch_yields_mentions_with_ids_urls_text_and_aware_times(httpserver: HTTPServer, type_: str) -> None:
+    sample = SAMPLES[type_]
+    httpserver.expect_request(sample.path).respond_with_data(sample.body, content_type=sample.content_type)
+    first = fetch(httpserver, type_).mentions
+    second = fetch(httpserver, type_).mentions
+    assert first
+    for mention in first:
+        assert mention.id and mention.url and mention.text
+        assert mention.published_at.tzinfo is not None
+        assert mention.source_type == type_
+        assert mention.raw
+    assert [m.id for m in first] == [m.id for m in second], "ids must be stable across fetches"
+
+
+@pytest.mark.parametrize("type_", sorted(SAMPLES))
+def test_user_agent_names_the_project_and_contact(httpserver: HTTPServer, type_: str) -> None:
+    sample = SAMPLES[type_]
+    httpserver.expect_request(sample.path).respond_with_data(sample.body, content_type=sample.content_type)
+    fetch(httpserver, type_)
+    agent = httpserver.log[0][0].headers["User-Agent"]
+    assert agent.startswith("reputation-monitor/") and "tests@example.invalid" in agent
+
+
+@pytest.mark.parametrize("type_", sorted(SAMPLES))
+def test_server_error_is_a_retryable_fetch_error(httpserver: HTTPServer, type_: str) -> None:
+    httpserver.expect_request(SAMPLES[type_].path).respond_with_data("boom", status=500)
+    with pytest.raises(FetchError) as info:
+        fetch(httpserver, type_)
+    assert info.value.retryable and info.value.status == 500
+    assert info.value.source == SAMPLES[type_].options("")["name"]
+
+
+@pytest.mark.parametrize("type_", sorted(SAMPLES))
+def test_client_error_is_not_retryable(httpserver: HTTPServer, type_: str) -> None:
+    httpserver.expect_request(SAMPLES[type_].path).respond_with_data("gone", status=404)
+    with pytest.raises(FetchError) as info:
+        fetch(httpserver, type_)
+    assert not info.value.retryable and info.value.status == 404
+
+
+@pytest.mark.parametrize("type_", sorted(SAMPLES))
+def test_429_is_rate_limited_with_retry_after(httpserver: HTTPServer, type_: str) -> None:
+    httpserver.expect_request(SAMPLES[type_].path).respond_with_data("slow down", status=429, headers={"Retry-After": "120"})
+    with pytest.raises(RateLimited) as info:
+        fetch(httpserver, type_)
+    assert info.value.retry_after_seconds == 120
+
+
+@pytest.mark.parametrize("type_", sorted(SAMPLES))
+def test_timeout_is_a_retryable_fetch_error(httpserver: HTTPServer, type_: str) -> None:
+    sample = SAMPLES[type_]
+
+    def slow(_request):
+        time.sleep(1.0)
+        return Response(sample.body, content_type=sample.content_type)
+
+    httpserver.expect_request(sample.path).respond_with_handler(slow)
+    with pytest.raises(FetchError) as info:
+        fetch(httpserver, type_, timeout=0.2)
+    assert info.value.retryable and "timed out" in str(info.value)
+
+
+@pytest.mark.parametrize("type_", sorted(SAMPLES))
+def test_empty_body_is_a_parse_error(httpserver: HTTPServer, type_: str) -> None:
+    httpserver.expect_request(SAMPLES[type_].path).respond_with_data(b"", content_type=SAMPLES[type_].content_type)
+    with pytest.raises(ParseError, match="empty body"):
+        fetch(httpserver, type_)
+
+
+@pytest.mark.parametrize("type_", sorted(SAMPLES))
+def test_malformed_body_is_a_parse_error(httpserver: HTTPServer, type_: str) -> None:
+    body = SAMPLES[type_].body[: len(SAMPLES[type_].body) // 3]
+    httpserver.expect_request(SAMPLES[type_].path).respond_with_data(b"<html><body>{{ not it", content_type="text/html")
+    with pytest.raises(ParseError):
+        fetch(httpserver, type_)
+    assert body  # the truncated sample is also malformed, checked per format below
+
+
+def test_truncated_json_is_a_parse_error(httpserver: HTTPServer) -> None:
+    body = SAMPLES["hackernews"].body[:200]
+    httpserver.expect_request(SAMPLES["hackernews"].path).respond_with_data(body, content_type="application/json")
+    with pytest.raises(ParseError, match="did not return JSON"):
+        fetch(httpserver, "hackernews")
+
+
+# --- rss -------------------------------------------------------------------------------------
+
+
+def test_rss_conditional_get_sends_validators_and_handles_304(httpserver: HTTPServer) -> None:
+    headers = {"ETag": '"v1"', "Last-Modified": "Mon, 23 Nov 2026 10:30:00 GMT"}
+    httpserver.expect_ordered_request("/feed.xml").respond_with_data(
+        fixture_bytes("feed.rss.xml"), content_type="application/rss+xml", headers=headers)
+    httpserver.expect_ordered_request(
+        "/feed.xml", headers={"If-None-Match": '"v1"', "If-Modified-Since": "Mon, 23 Nov 2026 10:30:00 GMT"}
+    ).respond_with_data(b"", status=304)
+    first = fetch(httpserver, "rss")
+    assert first.state.etag == '"v1"' and len(first.mentions) == 3
+    second = fetch(httpserver, "rss", state=first.state)
+    assert second.not_modified and second.mentions == [] and second.state == first.state
+    httpserver.check_assertions()
+
+
+def test_atom_feed_with_relative_link(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/feed.xml").respond_with_data(fixture_bytes("feed.atom.xml"), content_type="application/atom+xml")
+    (mention,) = fetch(httpserver, "rss").mentions
+    assert mention.id == "tag:status.example,2026:incident-42"
+    # Relative links resolve against the address the feed was fetched from (RFC 3986 base URI).
+    assert mention.url == httpserver.url_for("/incidents/42")
+    assert mention.author_name == "Status Team"
+    assert mention.language == "en"
+    assert mention.published_at.isoformat() == "2026-11-23T10:00:00+00:00"
+
+
+def test_rss_fields(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/feed.xml").respond_with_data(fixture_bytes("feed.rss.xml"), content_type="application/rss+xml")
+    mention = fetch(httpserver, "rss").mentions[0]
+    assert mention.title == "Acme Cloud lost our data"
+    assert mention.author_name == "Dana K"
+    assert mention.language == "en"
+    assert "<b>infuriating</b>" in mention.text  # normalize strips HTML, not the connector
+
+
+# --- hackernews ------------------------------------------------------------------------------
+
+
+def test_hackernews_sends_terms_tags_and_cursor(httpserver: HTTPServer) -> None:
+    sample = SAMPLES["hackernews"]
+    httpserver.expect_request(sample.path).respond_with_data(sample.body, content_type=sample.content_type)
+    result = fetch(httpserver, "hackernews", state=SourceState(cursor="1795420000"))
+    args = httpserver.log[0][0].args
+    assert args["query"] == '"Acme Cloud"'
+    assert args["tags"] == "(story,comment)"
+    assert args["numericFilters"] == "created_at_i>=1795420000"
+    assert result.state.cursor == "1795430400", "the cursor moves to the newest created_at_i"
+
+
+def test_hackernews_first_run_is_bounded_by_first_run_window(httpserver: HTTPServer) -> None:
+    sample = SAMPLES["hackernews"]
+    httpserver.expect_request(sample.path).respond_with_data(sample.body, content_type=sample.content_type)
+    fetch(httpserver, "hackernews")
+    assert httpserver.log[0][0].args["numericFilters"] == f"created_at_i>={int(NOW.timestamp()) - 86400}"
+
+
+def test_hackernews_pages_until_the_last_page(httpserver: HTTPServer) -> None:
+    import json
+
+    page = json.loads(SAMPLES["hackernews"].body)
+    page0 = dict(page, nbPages=2, page=0, hits=page["hits"][:1])
+    page1 = dict(page, nbPages=2, page=1, hits=page["hits"][1:])
+    httpserver.expect_ordered_request("/api/v1/search_by_date", query_string={"query": '"Acme Cloud"', "tags": "(story,comment)",
+        "numericFilters": "created_at_i>=1", "hitsPerPage": "100", "page": "0"}).respond_with_json(page0)
+    httpserver.expect_ordered_request("/api/v1/search_by_date", query_string={"query": '"Acme Cloud"', "tags": "(story,comment)",
+        "numericFilters": "created_at_i>=1", "hitsPerPage": "100", "page": "1"}).respond_with_json(page1)
+    result = fetch(httpserver, "hackernews", state=SourceState(cursor="1"))
+    assert [m.id for m in result.mentions] == ["42000001", "42000002"]
+    httpserver.check_assertions()
+
+
+def test_hackernews_story_and_comment_fields(httpserver: HTTPServer) -> None:
+    sample = SAMPLES["hackernews"]
+    httpserver.expect_request(sample.path).respond_with_data(sample.body, content_type=sample.content_type)
+    story, comment = fetch(httpserver, "hackernews").mentions
+    assert story.url == "https://news.ycombinator.com/item?id=42000001"
+    assert story.metrics == {"kind": "story", "points": 240, "comments": 57, "front_page": True,
+                             "link": "https://blog.example/acme-outage"}
+    assert comment.title == "Ask HN: Which cloud do you use?"
+    assert comment.metrics["kind"] == "comment"
+    assert comment.text.startswith("We moved off Acme Cloud")

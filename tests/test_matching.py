@@ -1,0 +1,107 @@
+"""Keyword rules: whole words, phrases, boolean operators, exclusions."""
+
+from __future__ import annotations
+
+import pytest
+
+from monitor.matching import KeywordSyntaxError, Matcher, compile_brand
+
+
+def matcher(*keywords: str, exclude: tuple[str, ...] = (), **kw) -> Matcher:
+    return Matcher([compile_brand("Acme", keywords, exclude, **kw)])
+
+
+def test_case_insensitive_whole_words_by_default() -> None:
+    m = matcher("acme")
+    assert m.match("I love ACME products")
+    assert m.match("acme's support") is not None
+    assert m.match("acmeville is a town") is None
+
+
+def test_case_sensitive_when_asked() -> None:
+    m = matcher("Acme", case_sensitive=True)
+    assert m.match("Acme rocks")
+    assert m.match("acme rocks") is None
+
+
+def test_quoted_phrase_matches_words_in_order_across_punctuation() -> None:
+    m = matcher('"acme cloud"')
+    assert m.match("Acme Cloud is down")
+    assert m.match("the acme-cloud dashboard")
+    assert m.match("cloud by acme") is None
+
+
+def test_adjacent_terms_are_anded() -> None:
+    m = matcher("acme outage")
+    assert m.match("outage at acme today")
+    assert m.match("acme today") is None
+
+
+def test_and_or_not_with_parentheses() -> None:
+    m = matcher("acme AND (outage OR down) AND NOT test")
+    assert m.match("acme is down")
+    assert m.match("acme outage")
+    assert m.match("acme is fine") is None
+    assert m.match("acme down test") is None
+
+
+def test_exclusion_wins_over_keyword() -> None:
+    m = matcher("acme", exclude=('"acme corporation" AND cartoon',))
+    assert m.match("Acme Corporation in the cartoon") is None
+    assert m.match("Acme Corporation quarterly results")
+
+
+def test_prefix_wildcard() -> None:
+    m = matcher("acmecl*")
+    assert m.match("acmecloud is great")
+    assert m.match("acme cloud") is None
+
+
+def test_lowercase_operators_are_words() -> None:
+    m = matcher('"salt and pepper"')
+    assert m.match("Salt and Pepper diner")
+
+
+def test_match_reports_every_brand_and_keyword() -> None:
+    m = Matcher([compile_brand("Acme", ["acme", "roadrunner"]), compile_brand("Beta", ["beta"])])
+    found = m.match("acme vs beta, with a roadrunner")
+    assert found.brands == ("Acme", "Beta")
+    assert found.keywords == ("acme", "roadrunner", "beta")
+    assert found.brand == "Acme"
+
+
+def test_languages_filter_only_known_languages() -> None:
+    m = matcher("acme", languages=["en"])
+    assert m.match("acme", "en")
+    assert m.match("acme", "fr") is None
+    assert m.match("acme", None), "an unknown language is kept, never silently dropped"
+
+
+def test_search_terms_keep_phrases_and_skip_negations() -> None:
+    m = matcher('"acme cloud"', "acme AND NOT jobs")
+    assert m.search_terms() == ['"acme cloud"', "acme"]
+
+
+@pytest.mark.parametrize(
+    "rule, message",
+    [
+        ('"acme', "unbalanced quote in '\"acme' — close the quote"),
+        ("(acme", "unbalanced parenthesis in '(acme' — add the missing ')'"),
+        ("acme)", "unbalanced parenthesis in 'acme)' — remove the extra ')' or add a '('"),
+        ("acme AND", "AND at the end of 'acme AND' — put a term after AND"),
+        ("OR acme", "OR without a term before it in 'OR acme' — put a term on both sides of OR"),
+        ('""', "empty phrase in '\"\"' — put words between the quotes"),
+        ("()", "empty parentheses or a missing term before ')' in '()' — put a term inside the parentheses"),
+        ("", 'empty keyword rule — write at least one word or "phrase"'),
+    ],
+)
+def test_syntax_errors_say_how_to_fix(rule: str, message: str) -> None:
+    with pytest.raises(KeywordSyntaxError) as info:
+        compile_brand("Acme", [rule])
+    assert str(info.value) == message
+
+
+def test_regex_metacharacters_in_keywords_are_literal() -> None:
+    m = matcher('"c++"', "a.b")
+    assert m.match("I write c++ daily") is None or m.match("I write c++ daily").keywords == ('"c++"',)
+    assert m.match("aXb") is None

@@ -1,0 +1,156 @@
+"""The pipeline end to end through `monitor once`, against a real loopback server and SQLite."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from pytest_httpserver import HTTPServer
+
+from monitor.cli import main
+from tests.support import fixture_bytes
+
+FEED_HEADERS = {"ETag": '"feed-v1"', "Last-Modified": "Mon, 23 Nov 2026 10:30:00 GMT"}
+
+
+def write_config(tmp_path: Path, base: str, *, extra_sources: str = "", alerts: str = "") -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        f"""\
+database: {tmp_path / 'monitor.db'}
+brands:
+  - name: Acme Cloud
+    keywords: ['"Acme Cloud"']
+sources:
+  - name: blog
+    type: rss
+    url: {base}/feed.xml
+  - name: hn
+    type: hackernews
+    base_url: {base}/api/v1
+{extra_sources}
+{alerts}
+"""
+    )
+    return path
+
+
+def serve_both(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/feed.xml", headers={"If-None-Match": '"feed-v1"'}).respond_with_data(b"", status=304)
+    httpserver.expect_request("/feed.xml").respond_with_data(
+        fixture_bytes("feed.rss.xml"), content_type="application/rss+xml", headers=FEED_HEADERS)
+    httpserver.expect_request("/api/v1/search_by_date").respond_with_data(
+        fixture_bytes("hn_search_by_date.json"), content_type="application/json")
+
+
+def once(config: Path) -> tuple[int, str]:
+    result = CliRunner().invoke(main, ["--config", str(config), "once"], catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def rows(config: Path, sql: str) -> list[tuple]:
+    with sqlite3.connect(config.parent / "monitor.db") as db:
+        return db.execute(sql).fetchall()
+
+
+def test_two_runs_store_each_mention_exactly_once_and_use_conditional_get(tmp_path: Path, httpserver: HTTPServer) -> None:
+    serve_both(httpserver)
+    config = write_config(tmp_path, httpserver.url_for("").rstrip("/"))
+    code, output = once(config)
+    assert code == 0, output
+    assert "blog: 3 fetched, 2 matched, 2 new" in output
+    assert "hn: 2 fetched, 2 matched, 2 new" in output
+    code, output = once(config)
+    assert code == 0, output
+    assert "blog: not modified" in output
+    assert "hn: 2 fetched, 2 matched, 0 new" in output
+    assert rows(config, "SELECT source, count(*) FROM mentions GROUP BY source ORDER BY source") == [("blog", 2), ("hn", 2)]
+
+    feed_requests = [r for r, _ in httpserver.log if r.path == "/feed.xml"]
+    assert "If-None-Match" not in feed_requests[0].headers
+    assert feed_requests[1].headers["If-None-Match"] == '"feed-v1"'
+    assert feed_requests[1].headers["If-Modified-Since"] == "Mon, 23 Nov 2026 10:30:00 GMT"
+    hn_requests = [r for r, _ in httpserver.log if r.path.endswith("search_by_date")]
+    assert hn_requests[1].args["numericFilters"] == "created_at_i>=1795430400", "second run asks only from the cursor"
+
+
+def test_stored_mentions_are_scored_bucketed_and_have_reach(tmp_path: Path, httpserver: HTTPServer) -> None:
+    serve_both(httpserver)
+    config = write_config(tmp_path, httpserver.url_for("").rstrip("/"))
+    once(config)
+    found = {r[0]: r[1:] for r in rows(config, "SELECT id, bucket, text, reach_low, reach_high, reach_method FROM mentions")}
+    bucket, text, low, high, method = found["https://reviews.example/acme-lost-data"]
+    assert bucket == "assassin"
+    assert text.startswith("Acme Cloud deleted our backups. Worst, most infuriating vendor ever & support")
+    assert found["https://reviews.example/love-acme"][0] == "advocate"
+    assert found["42000001"][2:4] == (240 * 75, 240 * 100)
+    assert "points" in found["42000001"][4]
+    assert all(r[1] and r[3] is not None for r in found.values())
+
+
+def test_first_run_stores_the_backlog_without_alerting(tmp_path: Path, httpserver: HTTPServer) -> None:
+    serve_both(httpserver)
+    config = write_config(tmp_path, httpserver.url_for("").rstrip("/"))
+    once(config)
+    assert rows(config, "SELECT count(*) FROM alerts") == [(0,)]
+
+
+def test_backfill_window_lets_a_first_run_alert_on_recent_posts(tmp_path: Path, httpserver: HTTPServer) -> None:
+    serve_both(httpserver)
+    config = write_config(tmp_path, httpserver.url_for("").rstrip("/"), alerts="alerts:\n  backfill: 1000d\n  max_age: 1000d\n")
+    code, output = once(config)
+    assert "[WARNING] assassin · Acme Cloud · blog" in output
+    assert rows(config, "SELECT receiver, kind, status FROM alerts ORDER BY key") == [
+        ("console", "assassin", "sent"), ("console", "assassin", "sent")]
+    assert "jdoe" in output
+    code, output = once(config)
+    assert "assassin ·" not in output, "an alert is never sent twice"
+
+
+def test_new_post_after_the_first_run_alerts(tmp_path: Path, httpserver: HTTPServer) -> None:
+    base = httpserver.url_for("").rstrip("/")
+    page = json.loads(fixture_bytes("hn_search_by_date.json"))
+    httpserver.expect_ordered_request("/api/v1/search_by_date").respond_with_json(dict(page, hits=page["hits"][:1]))
+    httpserver.expect_ordered_request("/api/v1/search_by_date").respond_with_json(page)
+    config = tmp_path / "config.yaml"
+    config.write_text(f"database: {tmp_path / 'monitor.db'}\nbrands: [{{name: Acme Cloud, keywords: ['\"Acme Cloud\"']}}]\n"
+                      f"sources: [{{name: hn, type: hackernews, base_url: '{base}/api/v1'}}]\nalerts: {{max_age: 1000d}}\n")
+    assert "assassin ·" not in once(config)[1]
+    code, output = once(config)
+    assert "[WARNING] assassin · Acme Cloud · hn" in output and "jdoe" in output
+
+
+def test_one_failing_source_does_not_stop_the_others(tmp_path: Path, httpserver: HTTPServer) -> None:
+    serve_both(httpserver)
+    httpserver.expect_request("/broken.xml").respond_with_data("boom", status=503)
+    base = httpserver.url_for("").rstrip("/")
+    extra = f"  - name: broken\n    type: rss\n    url: {base}/broken.xml\n"
+    config = write_config(tmp_path, base, extra_sources=extra)
+    code, output = once(config)
+    assert code == 0
+    assert "broken: failed: HTTP 503 from" in output
+    assert "blog: 3 fetched" in output and "hn: 2 fetched" in output
+    (error_count, last_error), = rows(config, "SELECT error_count, last_error FROM sources WHERE name = 'broken'")
+    assert error_count == 1 and "HTTP 503" in last_error
+
+
+def test_every_source_failing_exits_non_zero(tmp_path: Path) -> None:
+    # Nothing listens on port 9 of 127.0.0.1 (discard), so every connection is refused.
+    config = write_config(tmp_path, "http://127.0.0.1:9")
+    code, output = once(config)
+    assert code == 1
+    assert "blog: failed: cannot fetch http://127.0.0.1:9/feed.xml" in output
+
+
+def test_failing_source_backs_off(tmp_path: Path, httpserver: HTTPServer) -> None:
+    from datetime import timedelta
+
+    from monitor.pipeline import backoff
+
+    assert backoff(timedelta(minutes=10), 1) == timedelta(minutes=10)
+    assert backoff(timedelta(minutes=10), 3) == timedelta(minutes=40)
+    assert backoff(timedelta(minutes=10), 20) == timedelta(hours=6)
+    assert backoff(timedelta(minutes=10), 1, retry_after_seconds=3600) == timedelta(hours=1)

@@ -1,0 +1,113 @@
+"""`monitor run`: scheduling, reloading config.yaml without restart, and a clean stop."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from monitor.scheduler import Monitor
+from monitor.store import Store
+from tests.support import NOW, ROOT
+
+CONFIG = """\
+database: {db}
+brands:
+  - name: Acme
+    keywords: [acme]
+sources:
+  - name: blog
+    type: rss
+    url: http://127.0.0.1:9/feed.xml
+    every: 30s
+"""
+
+
+@pytest.fixture
+def config_path(tmp_path: Path) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(CONFIG.format(db=tmp_path / "m.db"))
+    return path
+
+
+def test_valid_edit_is_picked_up_and_jobs_follow(config_path: Path) -> None:
+    monitor = Monitor(config_path, clock=lambda: NOW)
+    monitor.sync_jobs()
+    assert [j.id for j in monitor.scheduler.get_jobs()] == ["source:blog"]
+    config_path.write_text(config_path.read_text().replace("keywords: [acme]", "keywords: [acme]\n  - name: Beta\n    keywords: [beta]")
+                           + "  - name: news\n    type: rss\n    url: http://127.0.0.1:9/news.xml\n")
+    assert monitor.reload_if_changed() is True
+    assert [b.name for b in monitor.runtime.config.brands] == ["Acme", "Beta"]
+    assert monitor.runtime.matcher.match("beta is here").brands == ("Beta",)
+    assert sorted(j.id for j in monitor.scheduler.get_jobs()) == ["source:blog", "source:news"]
+    assert monitor.reload_if_changed() is False, "an unchanged file is not reloaded"
+
+
+def test_invalid_edit_keeps_the_last_good_config_and_says_why(config_path: Path, caplog) -> None:
+    monitor = Monitor(config_path, clock=lambda: NOW)
+    before = monitor.runtime
+    config_path.write_text(config_path.read_text().replace("keywords: [acme]", "keywords: ['\"acme']"))
+    with caplog.at_level(logging.ERROR):
+        assert monitor.reload_if_changed() is False
+    assert monitor.runtime is before
+    assert "still running the last good config" in caplog.text
+    assert "brands[0].keywords[0]: unbalanced quote" in caplog.text
+
+
+def test_removed_source_leaves_the_schedule(config_path: Path) -> None:
+    monitor = Monitor(config_path, clock=lambda: NOW)
+    monitor.sync_jobs()
+    config_path.write_text(config_path.read_text().replace("sources:", "sources: []\nunused:").split("unused:")[0])
+    monitor.reload_if_changed()
+    assert monitor.scheduler.get_jobs() == []
+
+
+def test_a_source_job_runs_only_when_due_so_backoff_survives_restarts(config_path: Path) -> None:
+    clock = [NOW]
+    monitor = Monitor(config_path, clock=lambda: clock[0])
+    monitor.run_source_job("blog")  # connection refused: recorded, backs off 30s
+    with Store(monitor.db_path) as store:
+        assert store.source_row("blog")["error_count"] == 1
+    monitor.run_source_job("blog")
+    with Store(monitor.db_path) as store:
+        assert store.source_row("blog")["error_count"] == 1, "not due yet"
+    clock[0] = NOW + timedelta(seconds=31)
+    Monitor(config_path, clock=lambda: clock[0]).run_source_job("blog")  # a restarted monitor
+    with Store(monitor.db_path) as store:
+        assert store.source_row("blog")["error_count"] == 2
+
+
+def test_monitor_run_logs_failures_keeps_running_reloads_and_stops_cleanly(config_path: Path) -> None:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen([sys.executable, "-m", "monitor", "--config", str(config_path), "run"],
+                               cwd=ROOT, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    lines: list[str] = []
+    try:
+        deadline = time.monotonic() + 30
+
+        def wait_for(text: str) -> None:
+            while time.monotonic() < deadline:
+                line = process.stderr.readline()
+                lines.append(line)
+                if text in line:
+                    return
+                assert process.poll() is None, "".join(lines)
+            pytest.fail(f"no {text!r} in:\n" + "".join(lines))
+
+        wait_for("source blog failed (1 in a row): cannot fetch http://127.0.0.1:9/feed.xml")
+        config_path.write_text(config_path.read_text() + "  - name: news\n    type: rss\n    url: http://127.0.0.1:9/news.xml\n")
+        wait_for("reloaded")
+        wait_for("source news failed (1 in a row)")
+        assert process.poll() is None, "still running after failures"
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()

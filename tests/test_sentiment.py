@@ -1,0 +1,85 @@
+"""Sentence-level VADER: the same scores as bare VADER where it can be, linear cost, plain text."""
+
+from __future__ import annotations
+
+import pytest
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+from monitor.sentiment import MAX_SENTENCE_WORDS, Scorer, bucket_for, score, split_sentences
+from monitor.text import html_to_text
+
+from tests.support import SHARED
+
+
+@pytest.fixture(scope="module")
+def scorer() -> Scorer:
+    return Scorer()
+
+
+@pytest.fixture(scope="module")
+def bare() -> SentimentIntensityAnalyzer:
+    return SentimentIntensityAnalyzer()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "VADER is smart, handsome, and funny!",
+        "The book was not good at all",
+        "At least it isn't a horrible book.",
+        "The food was good but the service was TERRIBLE!!!",
+        "I am never so happy as when it rains",
+        "Without doubt a great product :)",
+        "Acme support is the worst 😠 cancelling now",
+        "kind of good, sort of bad",
+    ],
+)
+def test_one_sentence_scores_exactly_as_bare_vader(scorer: Scorer, bare: SentimentIntensityAnalyzer, text: str) -> None:
+    assert scorer.compound(text) == bare.polarity_scores(text)["compound"]
+
+
+@pytest.mark.skipif(not (SHARED / "eval" / "vader").exists(), reason="shared eval data not present")
+def test_faster_negation_check_is_identical_to_vaders_over_its_ground_truth(scorer: Scorer, bare) -> None:
+    differing = []
+    for path in sorted((SHARED / "eval" / "vader").glob("*GroundTruth.txt")):
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            parts = line.split("\t")
+            if len(parts) >= 3 and scorer.vader.polarity_scores(parts[2]) != bare.polarity_scores(parts[2]):
+                differing.append(parts[2])
+    assert differing == []
+
+
+def test_sentences_are_split_and_capped() -> None:
+    assert split_sentences("Good. Bad!\nUgly?  ") == ["Good.", "Bad!", "Ugly?"]
+    long = " ".join(["word"] * (MAX_SENTENCE_WORDS * 2 + 1))
+    assert [len(s.split()) for s in split_sentences(long)] == [MAX_SENTENCE_WORDS, MAX_SENTENCE_WORDS, 1]
+
+
+def test_long_text_sums_sentences_like_vader(scorer: Scorer) -> None:
+    text = "I love it. " * 3 + "It is awful and broken. " * 10
+    assert scorer.compound(text) < -0.9
+
+
+def test_html_is_stripped_and_entities_decoded() -> None:
+    raw = "<p>Support was <b>awful</b> &amp; slow&#x27;s</p><p>Second&nbsp;para</p><script>alert(1)</script>"
+    assert html_to_text(raw) == "Support was awful & slow's\nSecond para"
+    assert html_to_text("a < b and c > d") == "a < b and c > d"
+
+
+def test_buckets_from_thresholds() -> None:
+    assert bucket_for(-0.6, advocate_above=0.5, assassin_below=-0.5) == "assassin"
+    assert bucket_for(-0.5, advocate_above=0.5, assassin_below=-0.5) == "assassin"
+    assert bucket_for(0.0, advocate_above=0.5, assassin_below=-0.5) == "apathetic"
+    assert bucket_for(0.7, advocate_above=0.5, assassin_below=-0.5) == "advocate"
+
+
+def test_non_english_is_stored_unscored_with_the_reason(scorer: Scorer) -> None:
+    result = score(scorer, "Acme Cloud est nul", "fr", advocate_above=0.5, assassin_below=-0.5)
+    assert result.compound is None and result.bucket is None
+    assert result.unscored_reason == "language 'fr' is not English; VADER scores English only"
+
+
+def test_scored_mention_carries_its_reason(scorer: Scorer) -> None:
+    result = score(scorer, "Acme is terrible, I hate it", "en", advocate_above=0.5, assassin_below=-0.5)
+    assert result.bucket == "assassin"
+    assert result.reasons[0].startswith("compound -0.")

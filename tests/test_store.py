@@ -1,0 +1,116 @@
+"""The SQLite store on real files: migrations, exactly-once mentions, FTS, source state, outbox."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+from monitor.models import Alert, Judged, Match, Mention, Reach, Score, SourceState
+from monitor.store import MIGRATIONS, Store, alert_from_dict, alert_to_dict
+from tests.support import NOW
+
+
+def judged(ident: str, text: str = "Acme Cloud is down again", *, source: str = "blog") -> Judged:
+    mention = Mention(source=source, id=ident, url=f"https://example.com/{ident}", text=text, published_at=NOW,
+                      title="Title " + ident, author="dana", source_type="rss", metrics={"points": 3}, raw={"id": ident})
+    return Judged(mention, Match(("Acme",), ('"Acme Cloud"',)), Score(-0.7, "assassin", ("compound -0.70 ≤ -0.50",)),
+                  Reach(1, 19, "audience unknown"))
+
+
+def test_migrations_apply_once_and_wal_is_on(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    Store(path).close()
+    with Store(path) as store:
+        assert store.schema_version == len(MIGRATIONS)
+        assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert {"mentions", "sources", "alerts", "mentions_fts"} <= set(store.db.table_names())
+
+
+def test_a_mention_is_stored_once_however_often_it_is_saved(tmp_path: Path) -> None:
+    with Store(tmp_path / "m.db") as store:
+        store.ensure_source("blog", "rss", now=NOW)
+        assert len(store.save_mentions([judged("1"), judged("2")], fetched_at=NOW)) == 2
+        assert [j.mention.id for j in store.save_mentions([judged("2"), judged("3")], fetched_at=NOW)] == ["3"]
+        assert store.count_mentions() == 3
+        assert store.source_row("blog")["mentions_stored"] == 3
+        assert store.known_ids("blog", ["1", "9"]) == {"1"}
+
+
+def test_same_id_in_two_sources_is_two_mentions(tmp_path: Path) -> None:
+    with Store(tmp_path / "m.db") as store:
+        store.save_mentions([judged("1"), judged("1", source="other")], fetched_at=NOW)
+        assert store.count_mentions() == 2
+
+
+def test_stored_row_keeps_every_field(tmp_path: Path) -> None:
+    with Store(tmp_path / "m.db") as store:
+        store.save_mentions([judged("1")], fetched_at=NOW + timedelta(minutes=5))
+        row = next(store.db.query("SELECT * FROM mentions"))
+    assert row["published_at"] == "2026-11-23T11:00:00Z" and row["fetched_at"] == "2026-11-23T11:05:00Z"
+    assert row["brand"] == "Acme" and row["matched_keywords"] == '["\\"Acme Cloud\\""]'
+    assert row["sentiment"] == -0.7 and row["bucket"] == "assassin"
+    assert (row["reach_low"], row["reach_high"], row["reach_method"]) == (1, 19, "audience unknown")
+    assert row["raw"] == '{"id": "1"}' and row["metrics"] == '{"points": 3}'
+
+
+def test_full_text_search_over_title_and_text(tmp_path: Path) -> None:
+    with Store(tmp_path / "m.db") as store:
+        store.save_mentions([judged("1", "billing refund nightmare"), judged("2", "lovely support")], fetched_at=NOW)
+        assert [r["id"] for r in store.search("refund")] == ["1"]
+        assert [r["id"] for r in store.search("refunds")] == ["1"], "porter stemming"
+        assert [r["id"] for r in store.search("Title 2")] == ["2"]
+        assert store.search('unbalanced "quote') == [], "bad FTS syntax falls back to quoted words"
+
+
+def test_hostile_text_is_only_ever_a_bound_parameter(tmp_path: Path) -> None:
+    evil = "x'); DROP TABLE mentions; --"
+    with Store(tmp_path / "m.db") as store:
+        store.save_mentions([judged(evil, evil)], fetched_at=NOW)
+        assert store.search(evil)[0]["id"] == evil
+        assert store.count_mentions() == 1
+
+
+def test_source_state_round_trip(tmp_path: Path) -> None:
+    with Store(tmp_path / "m.db") as store:
+        assert store.ensure_source("blog", "rss", now=NOW) is True
+        state = SourceState(cursor="10", etag='"e"', last_modified="Mon, 23 Nov 2026 10:00:00 GMT")
+        store.record_success("blog", state, now=NOW, next_check_at=NOW + timedelta(minutes=10))
+        assert store.source_state("blog") == state
+        assert store.ensure_source("blog", "rss", now=NOW) is False
+        assert store.record_failure("blog", "HTTP 500", now=NOW, next_check_at=NOW) == 1
+        assert store.record_failure("blog", "HTTP 500", now=NOW, next_check_at=NOW) == 2
+        assert store.source_row("blog")["last_error"] == "HTTP 500"
+
+
+def test_outbox_enqueues_an_alert_once_per_receiver(tmp_path: Path) -> None:
+    alert = Alert("assassin:blog:1", "assassin", "Acme", "blog", "warning", "why", (judged("1"),), NOW)
+    with Store(tmp_path / "m.db") as store:
+        assert store.enqueue_alert(alert, "console", now=NOW)
+        assert not store.enqueue_alert(alert, "console", now=NOW)
+        assert store.enqueue_alert(alert, "slack", now=NOW)
+        due = store.due_alerts(now=NOW)
+        assert [r["receiver"] for r in due] == ["console", "slack"]
+        store.mark_sent(due[0]["key"], now=NOW)
+        store.mark_failed(due[1]["key"], "HTTP 503", now=NOW, retry_at=NOW + timedelta(minutes=1))
+        assert store.due_alerts(now=NOW) == []
+        assert [r["key"] for r in store.due_alerts(now=NOW + timedelta(minutes=1))] == ["slack:assassin:blog:1"]
+
+
+def test_alert_payload_round_trips() -> None:
+    alert = Alert("k", "assassin", "Acme", "blog", "warning", "why", (judged("1"),), NOW)
+    back = alert_from_dict(alert_to_dict(alert))
+    assert back == replace(alert, mentions=(replace(alert.mentions[0], mention=replace(alert.mentions[0].mention, raw=None)),))
+
+
+def test_a_reader_can_query_while_the_monitor_writes(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    with Store(path) as writer:
+        writer.save_mentions([judged("1")], fetched_at=NOW)
+        writer.db.execute("BEGIN IMMEDIATE")
+        writer.db.execute("UPDATE mentions SET bucket = 'apathetic'")
+        reader = sqlite3.connect(path, timeout=0.1)
+        assert reader.execute("SELECT bucket FROM mentions").fetchone() == ("assassin",)
+        writer.db.execute("COMMIT")
+        reader.close()
