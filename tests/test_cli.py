@@ -124,3 +124,15 @@ def test_readme_documents_every_command() -> None:
     readme = (ROOT / "README.md").read_text()
     for command in main.commands:
         assert f"monitor {command}" in readme, f"README does not mention `monitor {command}`"
+
+
+def test_database_comes_from_db_option_then_monitor_db_then_config(tmp_path: Path) -> None:
+    from monitor.config import parse_config, resolve_database
+
+    config = parse_config(GOOD.replace("receivers:", f"database: {tmp_path / 'from-config.db'}\nreceivers:"))
+    assert resolve_database(config, None) == str(tmp_path / "from-config.db")
+    path = tmp_path / "config.yaml"
+    path.write_text(GOOD.replace("receivers:", f"database: {tmp_path / 'from-config.db'}\nreceivers:"))
+    invoke("--config", str(path), "status", env={"MONITOR_DB": str(tmp_path / "from-env.db")})
+    invoke("--config", str(path), "--db", str(tmp_path / "from-option.db"), "status", env={"MONITOR_DB": str(tmp_path / "from-env.db")})
+    assert sorted(p.name for p in tmp_path.glob("*.db")) == ["from-env.db", "from-option.db"]
