@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+from connectors.appstore import AppStoreConnector
 from connectors.base import Connector, SourceOptions
+from connectors.bluesky import BlueskyConnector
+from connectors.discourse import DiscourseConnector
+from connectors.github import GitHubConnector
+from connectors.googlenews import GoogleNewsConnector
 from connectors.hackernews import HackerNewsConnector
+from connectors.lemmy import LemmyConnector
+from connectors.mastodon import MastodonConnector
+from connectors.reddit import RedditConnector
 from connectors.rss import RssConnector
+from connectors.stackexchange import StackExchangeConnector
+from connectors.youtube import YouTubeConnector
 
 REGISTRY: dict[str, type[Connector]] = {
-    connector.type: connector for connector in (RssConnector, HackerNewsConnector)
+    connector.type: connector
+    for connector in (
+        RssConnector, HackerNewsConnector, RedditConnector, MastodonConnector, BlueskyConnector, YouTubeConnector,
+        GoogleNewsConnector, AppStoreConnector, StackExchangeConnector, GitHubConnector, DiscourseConnector, LemmyConnector,
+    )
 }
 
 __all__ = ["REGISTRY", "Connector", "SourceOptions"]

@@ -7,14 +7,19 @@ Cursors, ETags and error counts live in the store; the HTTP client is passed in.
 
 from __future__ import annotations
 
-from datetime import datetime
+import os
+import re
+from datetime import datetime, timezone
 from typing import ClassVar, Protocol
 from urllib.parse import urlsplit
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from monitor.errors import MissingCredential, ParseError
 from monitor.models import Duration, FetchResult, SourceState
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def check_http_url(value: str | None) -> str | None:
@@ -45,6 +50,92 @@ class SourceOptions(BaseModel):
     @classmethod
     def _base_url_is_http(cls, value: str | None) -> str | None:
         return check_http_url(value)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _env_names(cls, value, info):
+        if info.field_name and info.field_name.endswith("_env") and value is not None:
+            if not isinstance(value, str) or not _ENV_NAME.match(value) or value.lower().startswith(("xox", "http")):
+                raise ValueError(
+                    f"{value!r} is not an environment variable name — put the secret in an environment "
+                    "variable and write its name here"
+                )
+        return value
+
+    def credential_envs(self) -> list[str]:
+        """Environment variables this source is configured to read its credentials from."""
+        return [v for k, v in self if k.endswith("_env") and v]
+
+    def missing_credentials(self) -> list[str]:
+        """Configured credential variables that are not set."""
+        return [name for name in self.credential_envs() if not os.environ.get(name)]
+
+
+def secret(options: SourceOptions, field: str) -> str | None:
+    """The value of the environment variable named by ``options.<field>``; MissingCredential if unset."""
+    name = getattr(options, field)
+    if not name:
+        return None
+    value = os.environ.get(name)
+    if not value:
+        raise MissingCredential(
+            f"environment variable {name} ({field}) is not set — export it, or remove {field} from the source",
+            source=options.name,
+            variable=name,
+        )
+    return value
+
+
+def parse_time(value: object, *, source: str = "") -> datetime:
+    """An aware UTC datetime from ISO 8601 (with or without zone or 'Z') or epoch seconds."""
+    try:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return datetime.fromtimestamp(float(value), tz=timezone.utc)
+        if isinstance(value, str) and value:
+            text = value.strip().replace("Z", "+00:00")
+            if text.isdigit():
+                return datetime.fromtimestamp(int(text), tz=timezone.utc)
+            parsed = datetime.fromisoformat(text)
+            # Lemmy before 0.19.4 omits the zone; its times are UTC.
+            return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
+    except (ValueError, OverflowError, OSError) as exc:
+        raise ParseError(f"unreadable time {value!r}", source=source) from exc
+    raise ParseError(f"missing or unreadable time {value!r}", source=source)
+
+
+def as_int(value: object) -> int | None:
+    """An integer from a count the API may send as a number or a string ("12"), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    try:
+        return int(float(str(value)))
+    except (TypeError, ValueError):
+        return None
+
+
+class SearchOptions(SourceOptions):
+    """Options of sources that are searched page by page back to a cursor."""
+
+    max_pages: int = Field(default=5, ge=1, le=50, description="Pages per query per run: bounds a burst.")
+    first_run: Duration = Field(default="1d", description="How far back the first run looks.")
+    query: list[str] | None = Field(default=None, description="Search terms to send instead of the brands' keywords.")
+
+    def terms(self, brand_terms: list[str]) -> list[str]:
+        """The terms to search: the configured query, else the brands' terms."""
+        return list(self.query) if self.query else list(brand_terms)
+
+    def since(self, state: SourceState, now: datetime) -> datetime:
+        """Where this run starts: the cursor (an ISO time), else ``first_run`` ago."""
+        if state.cursor:
+            return parse_time(state.cursor)
+        return now - self.first_run
+
+
+def iso(value: datetime) -> str:
+    """``2026-11-23T12:00:00Z``: the cursor form of a time."""
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class Connector(Protocol):

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import email.utils
+import json
+import threading
+import time
 from datetime import datetime, timezone
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 
-from monitor.errors import FetchError, RateLimited
+from monitor.errors import FetchError, ParseError, RateLimited
 
 try:
     from importlib.metadata import version as _version
@@ -18,6 +22,97 @@ except Exception:  # pragma: no cover - running from a source tree that was neve
     VERSION = "0"
 
 _SECRET_PARAMS = {"key", "api_key", "apikey", "token", "access_token", "client_secret", "password"}
+
+
+MAX_SPACING_SECONDS = 10.0  # never sleep longer than this inside a job; back off instead
+
+
+class HostLimiter:
+    """Politeness per host, shared by every source on it (one per client).
+
+    A host that answered 429/503 with Retry-After, or whose X-RateLimit-Remaining reached 0, is
+    not asked again before it said; a source that wants it earlier gets RateLimited at once
+    (no request sent) and backs off. While a quota lasts, requests are spread over the reset
+    window so a burst of sources never empties it.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._blocked_until: dict[str, float] = {}
+        self._spacing: dict[str, float] = {}
+        self._last: dict[str, float] = {}
+
+    def before(self, host: str, *, source: str) -> None:
+        """Wait for the host's spacing, or raise RateLimited while it is blocked."""
+        with self._lock:
+            now = time.time()
+            blocked = self._blocked_until.get(host, 0.0)
+            if blocked > now:
+                raise RateLimited(
+                    f"{host} asked us to wait {blocked - now:.0f}s more", source=source, retry_after_seconds=blocked - now
+                )
+            wait = self._last.get(host, 0.0) + self._spacing.get(host, 0.0) - now
+            self._last[host] = now + max(0.0, wait)
+        if wait > 0:
+            time.sleep(min(wait, MAX_SPACING_SECONDS))
+
+    def block(self, host: str, seconds: float) -> None:
+        """Keep every source off ``host`` for ``seconds`` (Retry-After, Stack Exchange backoff)."""
+        with self._lock:
+            until = time.time() + seconds
+            self._blocked_until[host] = max(self._blocked_until.get(host, 0.0), until)
+
+    def after(self, host: str, response: httpx.Response) -> None:
+        """Learn the host's limits from a response's headers."""
+        headers = response.headers
+        if response.status_code in (429, 503):
+            retry_after = parse_retry_after(headers.get("Retry-After"))
+            if retry_after:
+                self.block(host, retry_after)
+        remaining = _number(headers.get("X-RateLimit-Remaining") or headers.get("X-Ratelimit-Remaining"))
+        reset = _reset_seconds(headers.get("X-RateLimit-Reset") or headers.get("X-Ratelimit-Reset"))
+        if remaining is None or reset is None:
+            return
+        if remaining < 1:
+            self.block(host, reset)
+        with self._lock:
+            self._spacing[host] = min(MAX_SPACING_SECONDS, reset / max(remaining, 1.0))
+
+
+def _number(value: str | None) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _reset_seconds(value: str | None) -> float | None:
+    """Seconds until a rate-limit window resets, from the three forms servers use.
+
+    GitHub sends an epoch time, Reddit seconds from now, Mastodon an ISO 8601 time.
+    """
+    if not value:
+        return None
+    number = _number(value)
+    now = time.time()
+    if number is not None:
+        return max(0.0, number - now) if number > 1e9 else max(0.0, number)
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return max(0.0, when.timestamp() - now)
+
+
+class MonitorClient(httpx.Client):
+    """An httpx client carrying what its sources share: the per-host limiter and login sessions."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.limiter = HostLimiter()
+        # Login sessions (Bluesky) live as long as the client, in memory only: a token is a
+        # secret, so it is never written to the store.
+        self.sessions: dict[tuple[str, str], dict] = {}
 
 
 def make_client(
@@ -31,7 +126,7 @@ def make_client(
     agent = f"reputation-monitor/{VERSION}"
     if contact:
         agent += f" (+{contact})"
-    return httpx.Client(
+    return MonitorClient(
         follow_redirects=True,
         timeout=httpx.Timeout(timeout_seconds, connect=min(10.0, timeout_seconds)),
         headers={"User-Agent": agent},
@@ -72,12 +167,33 @@ def get(
     headers: dict | None = None,
 ) -> httpx.Response:
     """GET ``url``; return the response for 2xx and 304, raise FetchError/RateLimited otherwise."""
+    return request(client, "GET", url, source=source, params=params, headers=headers)
+
+
+def request(
+    client: httpx.Client,
+    method: str,
+    url: str,
+    *,
+    source: str,
+    params: dict | None = None,
+    headers: dict | None = None,
+    json_body: Any = None,
+    data: dict | None = None,
+) -> httpx.Response:
+    """Send a request through the host's limiter; translate every failure into FetchError."""
+    limiter: HostLimiter | None = getattr(client, "limiter", None)
+    host = urlsplit(url).netloc
+    if limiter is not None:
+        limiter.before(host, source=source)
     try:
-        response = client.get(url, params=params, headers=headers)
+        response = client.request(method, url, params=params, headers=headers, json=json_body, data=data)
     except httpx.TimeoutException as exc:
         raise FetchError(f"timed out fetching {safe_url(url)}", source=source) from exc
     except httpx.HTTPError as exc:
         raise FetchError(f"cannot fetch {safe_url(url)}: {exc}", source=source) from exc
+    if limiter is not None:
+        limiter.after(host, response)
     status = response.status_code
     if status == 304 or 200 <= status < 300:
         return response
@@ -89,3 +205,29 @@ def get(
     # 408 and 5xx are the server's trouble and pass; other 4xx mean our request is wrong.
     retryable = status >= 500 or status == 408
     raise FetchError(f"HTTP {status} from {where}", source=source, retryable=retryable, status=status)
+
+
+def get_json(
+    client: httpx.Client, url: str, *, source: str, params: dict | None = None, headers: dict | None = None
+) -> tuple[Any, httpx.Response]:
+    """GET a JSON document; an empty or non-JSON body is a ParseError."""
+    response = get(client, url, source=source, params=params, headers=headers)
+    return parse_json(response, source=source), response
+
+
+def parse_json(response: httpx.Response, *, source: str) -> Any:
+    """The response's JSON body, or ParseError naming the URL (never its secrets)."""
+    where = safe_url(response.request.url)
+    if not response.content.strip():
+        raise ParseError(f"empty body from {where}", source=source)
+    try:
+        return json.loads(response.content)
+    except ValueError as exc:
+        raise ParseError(f"{where} did not return JSON: {exc}", source=source) from exc
+
+
+def hold_host(client: httpx.Client, url: str, seconds: float) -> None:
+    """Keep every source off ``url``'s host for ``seconds`` (an API's own backoff field)."""
+    limiter: HostLimiter | None = getattr(client, "limiter", None)
+    if limiter is not None and seconds > 0:
+        limiter.block(urlsplit(url).netloc, seconds)

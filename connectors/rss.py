@@ -96,6 +96,16 @@ def parse_feed(body: bytes, *, source: str, url: str, headers: dict | None = Non
     return mentions
 
 
+def conditional_headers(state: SourceState) -> dict[str, str]:
+    """If-None-Match / If-Modified-Since from the validators kept on the source's row."""
+    headers = {}
+    if state.etag:
+        headers["If-None-Match"] = state.etag
+    if state.last_modified:
+        headers["If-Modified-Since"] = state.last_modified
+    return headers
+
+
 class RssConnector:
     """Reads one RSS or Atom feed, locally matched against every brand."""
 
@@ -108,12 +118,7 @@ class RssConnector:
     def fetch(self, options: RssOptions, *, terms: list[str], state: SourceState, now: datetime) -> FetchResult:
         """Fetch the feed, conditionally when an ETag or Last-Modified was kept."""
         url = urljoin(options.base_url + "/", options.url.lstrip("/")) if options.base_url and options.url.startswith("/") else options.url
-        headers = {}
-        if state.etag:
-            headers["If-None-Match"] = state.etag
-        if state.last_modified:
-            headers["If-Modified-Since"] = state.last_modified
-        response = http.get(self.client, url, source=options.name, headers=headers)
+        response = http.get(self.client, url, source=options.name, headers=conditional_headers(state))
         if response.status_code == 304:
             return FetchResult([], state, not_modified=True)
         mentions = parse_feed(

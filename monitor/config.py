@@ -415,8 +415,14 @@ def resolve_database(config: Config, override: str | None = None) -> str:
 
 
 def missing_secrets(config: Config) -> list[str]:
-    """Warnings for receivers whose secret's environment variable is not set (never the value)."""
+    """Warnings for sources and receivers whose credential variables are not set (never the values)."""
     out = []
+    for i, source in enumerate(config.sources):
+        missing = source.missing_credentials() if source.enabled else []
+        if missing:
+            out.append(f"sources[{i}] ({source.name}): environment variable{'s' if len(missing) > 1 else ''} "
+                       f"{', '.join(missing)} not set — export {'them' if len(missing) > 1 else 'it'}; "
+                       "this source is skipped until then")
     for i, receiver in enumerate(config.receivers):
         env = getattr(receiver, "secret_env", "")
         if env and not os.environ.get(env):

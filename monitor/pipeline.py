@@ -207,6 +207,13 @@ def run_source(options: SourceOptions, runtime: Runtime, store: Store, *, now: d
     """Run one source end to end; a ConnectorError is recorded and reported, never raised."""
     config = runtime.config
     first_run = store.ensure_source(options.name, options.type, now=now)
+    missing = options.missing_credentials()
+    if missing:
+        # Not a failure of the source: nothing was asked of it. Say what to set, retry next interval.
+        message = f"skipped: environment variable {', '.join(missing)} not set"
+        store.record_failure(options.name, message, now=now, next_check_at=now + options.every)
+        log.warning("source %s %s — export it to enable this source", options.name, message)
+        return SourceReport(options.name, error=message)
     connector = REGISTRY[options.type](runtime.client)
     try:
         result = connector.fetch(

@@ -86,7 +86,10 @@ def test_duplicate_source_names() -> None:
 
 def test_unknown_connector_type() -> None:
     text = VALID.replace("type: hackernews", "type: twiter")
-    assert problems(text) == ["line 6: sources[0].type: unknown connector type 'twiter' — use one of: hackernews, rss"]
+    assert problems(text) == [
+        "line 6: sources[0].type: unknown connector type 'twiter' — use one of: appstore, bluesky, discourse, github, "
+        "googlenews, hackernews, lemmy, mastodon, reddit, rss, stackexchange, youtube"
+    ]
 
 
 def test_unbalanced_quote_in_keyword() -> None:
@@ -177,3 +180,17 @@ def test_readme_documents_every_config_key() -> None:
     models = [Config, Brand, Sentiment, Alerts, ConsoleReceiver, SlackReceiver, *(c.Options for c in REGISTRY.values())]
     missing = sorted({name for model in models for name in model.model_fields if not re.search(rf"\b{name}\b", readme)})
     assert missing == []
+
+
+def test_readme_source_examples_are_valid_config() -> None:
+    import re
+
+    import yaml
+
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"Examples, one per type.*?```yaml\n(.*?)```", readme, re.DOTALL).group(1)
+    config = parse_config("brands: [{name: Acme, keywords: [acme]}]\n" + block)
+    from connectors import REGISTRY
+
+    assert {s.type for s in config.sources} == set(REGISTRY)
+    assert yaml.safe_load(block)

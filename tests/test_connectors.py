@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import pytest
@@ -19,19 +19,56 @@ from tests.support import NOW, fixture_bytes
 
 @dataclass
 class Sample:
-    """How to serve one connector a good page, and the options that point it there."""
+    """How to serve one connector its source's real format, and the options that point it there.
 
-    path: str
+    ``main`` is the request whose failures the contract exercises; ``routes`` answer the rest
+    (log-ins, profile look-ups) as the real service would.
+    """
+
+    main: str
     content_type: str
     body: bytes
     options: Callable[[str], dict]
+    routes: dict[str, tuple[str, str, bytes]] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def path(self) -> str:
+        return self.main
 
 
+JSON = "application/json"
 SAMPLES = {
     "rss": Sample("/feed.xml", "application/rss+xml", fixture_bytes("feed.rss.xml"),
                   lambda base: {"name": "blog", "type": "rss", "url": f"{base}/feed.xml"}),
-    "hackernews": Sample("/api/v1/search_by_date", "application/json", fixture_bytes("hn_search_by_date.json"),
+    "hackernews": Sample("/api/v1/search_by_date", JSON, fixture_bytes("hn_search_by_date.json"),
                          lambda base: {"name": "hn", "type": "hackernews", "base_url": f"{base}/api/v1"}),
+    "reddit": Sample("/search.rss", "application/atom+xml", fixture_bytes("reddit_search.atom.xml"),
+                     lambda base: {"name": "reddit", "type": "reddit", "base_url": base}),
+    "mastodon": Sample("/api/v1/timelines/tag/acmecloud", JSON, fixture_bytes("mastodon_tag.json"),
+                       lambda base: {"name": "mastodon", "type": "mastodon", "base_url": base}),
+    "bluesky": Sample("/xrpc/app.bsky.feed.searchPosts", JSON, fixture_bytes("bluesky_search.json"),
+                      lambda base: {"name": "bluesky", "type": "bluesky", "base_url": base},
+                      routes={"/xrpc/com.atproto.server.createSession": ("POST", JSON, fixture_bytes("bluesky_session.json")),
+                              "/xrpc/app.bsky.actor.getProfiles": ("GET", JSON, fixture_bytes("bluesky_profiles.json"))},
+                      env={"BLUESKY_HANDLE": "monitor.bsky.social", "BLUESKY_APP_PASSWORD": "app-pass-1234"}),
+    "youtube": Sample("/feeds/videos.xml", "application/atom+xml", fixture_bytes("youtube_channel.atom.xml"),
+                      lambda base: {"name": "youtube", "type": "youtube", "base_url": base,
+                                    "channel_ids": ["UCacmereviews000000000001"]}),
+    "googlenews": Sample("/rss/search", "application/rss+xml", fixture_bytes("googlenews_search.rss.xml"),
+                         lambda base: {"name": "news", "type": "googlenews", "base_url": base}),
+    "appstore": Sample("/us/rss/customerreviews/page=1/id=1234567890/sortby=mostrecent/json", JSON,
+                       fixture_bytes("appstore_reviews.json"),
+                       lambda base: {"name": "appstore", "type": "appstore", "base_url": base, "app_ids": ["1234567890"]}),
+    "stackexchange": Sample("/2.3/search/advanced", JSON, fixture_bytes("stackexchange_search.json"),
+                            lambda base: {"name": "so", "type": "stackexchange", "base_url": f"{base}/2.3"}),
+    "github": Sample("/search/issues", JSON, fixture_bytes("github_search_issues.json"),
+                     lambda base: {"name": "github", "type": "github", "base_url": base}),
+    "discourse": Sample("/search.json", JSON, fixture_bytes("discourse_search.json"),
+                        lambda base: {"name": "forum", "type": "discourse", "base_url": base}),
+    "lemmy": Sample("/api/v3/search", JSON, fixture_bytes("lemmy_search.json"),
+                    lambda base: {"name": "lemmy", "type": "lemmy", "base_url": base},
+                    routes={"/api/v3/community": ("GET", JSON, fixture_bytes("lemmy_community.json"))}),
 }
 
 
@@ -39,18 +76,35 @@ def test_every_registered_connector_has_a_contract_sample() -> None:
     assert set(REGISTRY) == set(SAMPLES)
 
 
-def fetch(httpserver: HTTPServer, type_: str, *, timeout: float = 5.0, state: SourceState = SourceState()):
+def serve(httpserver: HTTPServer, type_: str, main=None) -> None:
+    """Serve a sample: ``main`` (a callable taking the request handler) overrides the main route."""
+    sample = SAMPLES[type_]
+    if main is None:
+        httpserver.expect_request(sample.main).respond_with_data(sample.body, content_type=sample.content_type)
+    else:
+        main(httpserver.expect_request(sample.main))
+    for path, (method, content_type, body) in sample.routes.items():
+        httpserver.expect_request(path, method=method).respond_with_data(body, content_type=content_type)
+
+
+@pytest.fixture(autouse=True)
+def credentials(monkeypatch) -> None:
+    for sample in SAMPLES.values():
+        for key, value in sample.env.items():
+            monkeypatch.setenv(key, value)
+
+
+def fetch(httpserver: HTTPServer, type_: str, *, timeout: float = 5.0, state: SourceState = SourceState(), **extra):
     sample = SAMPLES[type_]
     connector_cls = REGISTRY[type_]
-    options = connector_cls.Options.model_validate(sample.options(httpserver.url_for("").rstrip("/")))
+    options = connector_cls.Options.model_validate({**sample.options(httpserver.url_for("").rstrip("/")), **extra})
     with make_client(contact="tests@example.invalid", timeout_seconds=timeout) as client:
         return connector_cls(client).fetch(options, terms=['"Acme Cloud"'], state=state, now=NOW)
 
 
 @pytest.mark.parametrize("type_", sorted(SAMPLES))
 def test_fetch_yields_mentions_with_ids_urls_text_and_aware_times(httpserver: HTTPServer, type_: str) -> None:
-    sample = SAMPLES[type_]
-    httpserver.expect_request(sample.path).respond_with_data(sample.body, content_type=sample.content_type)
+    serve(httpserver, type_)
     first = fetch(httpserver, type_).mentions
     second = fetch(httpserver, type_).mentions
     assert first
@@ -64,8 +118,7 @@ def test_fetch_yields_mentions_with_ids_urls_text_and_aware_times(httpserver: HT
 
 @pytest.mark.parametrize("type_", sorted(SAMPLES))
 def test_user_agent_names_the_project_and_contact(httpserver: HTTPServer, type_: str) -> None:
-    sample = SAMPLES[type_]
-    httpserver.expect_request(sample.path).respond_with_data(sample.body, content_type=sample.content_type)
+    serve(httpserver, type_)
     fetch(httpserver, type_)
     agent = httpserver.log[0][0].headers["User-Agent"]
     assert agent.startswith("reputation-monitor/") and "tests@example.invalid" in agent
@@ -73,7 +126,7 @@ def test_user_agent_names_the_project_and_contact(httpserver: HTTPServer, type_:
 
 @pytest.mark.parametrize("type_", sorted(SAMPLES))
 def test_server_error_is_a_retryable_fetch_error(httpserver: HTTPServer, type_: str) -> None:
-    httpserver.expect_request(SAMPLES[type_].path).respond_with_data("boom", status=500)
+    serve(httpserver, type_, lambda r: r.respond_with_data("boom", status=500))
     with pytest.raises(FetchError) as info:
         fetch(httpserver, type_)
     assert info.value.retryable and info.value.status == 500
@@ -82,7 +135,7 @@ def test_server_error_is_a_retryable_fetch_error(httpserver: HTTPServer, type_: 
 
 @pytest.mark.parametrize("type_", sorted(SAMPLES))
 def test_client_error_is_not_retryable(httpserver: HTTPServer, type_: str) -> None:
-    httpserver.expect_request(SAMPLES[type_].path).respond_with_data("gone", status=404)
+    serve(httpserver, type_, lambda r: r.respond_with_data("gone", status=404))
     with pytest.raises(FetchError) as info:
         fetch(httpserver, type_)
     assert not info.value.retryable and info.value.status == 404
@@ -90,7 +143,7 @@ def test_client_error_is_not_retryable(httpserver: HTTPServer, type_: str) -> No
 
 @pytest.mark.parametrize("type_", sorted(SAMPLES))
 def test_429_is_rate_limited_with_retry_after(httpserver: HTTPServer, type_: str) -> None:
-    httpserver.expect_request(SAMPLES[type_].path).respond_with_data("slow down", status=429, headers={"Retry-After": "120"})
+    serve(httpserver, type_, lambda r: r.respond_with_data("slow down", status=429, headers={"Retry-After": "120"}))
     with pytest.raises(RateLimited) as info:
         fetch(httpserver, type_)
     assert info.value.retry_after_seconds == 120
@@ -104,7 +157,7 @@ def test_timeout_is_a_retryable_fetch_error(httpserver: HTTPServer, type_: str) 
         time.sleep(1.0)
         return Response(sample.body, content_type=sample.content_type)
 
-    httpserver.expect_request(sample.path).respond_with_handler(slow)
+    serve(httpserver, type_, lambda r: r.respond_with_handler(slow))
     with pytest.raises(FetchError) as info:
         fetch(httpserver, type_, timeout=0.2)
     assert info.value.retryable and "timed out" in str(info.value)
@@ -112,18 +165,24 @@ def test_timeout_is_a_retryable_fetch_error(httpserver: HTTPServer, type_: str) 
 
 @pytest.mark.parametrize("type_", sorted(SAMPLES))
 def test_empty_body_is_a_parse_error(httpserver: HTTPServer, type_: str) -> None:
-    httpserver.expect_request(SAMPLES[type_].path).respond_with_data(b"", content_type=SAMPLES[type_].content_type)
+    serve(httpserver, type_, lambda r: r.respond_with_data(b"", content_type=SAMPLES[type_].content_type))
     with pytest.raises(ParseError, match="empty body"):
         fetch(httpserver, type_)
 
 
 @pytest.mark.parametrize("type_", sorted(SAMPLES))
 def test_malformed_body_is_a_parse_error(httpserver: HTTPServer, type_: str) -> None:
-    body = SAMPLES[type_].body[: len(SAMPLES[type_].body) // 3]
-    httpserver.expect_request(SAMPLES[type_].path).respond_with_data(b"<html><body>{{ not it", content_type="text/html")
+    serve(httpserver, type_, lambda r: r.respond_with_data(b"<html><body>{{ not it", content_type="text/html"))
     with pytest.raises(ParseError):
         fetch(httpserver, type_)
-    assert body  # the truncated sample is also malformed, checked per format below
+
+
+@pytest.mark.parametrize("type_", sorted(SAMPLES))
+def test_well_formed_body_of_the_wrong_shape_is_a_parse_error(httpserver: HTTPServer, type_: str) -> None:
+    wrong = b'{"unexpected": true}' if SAMPLES[type_].content_type == JSON else b"<?xml version='1.0'?><nothing/>"
+    serve(httpserver, type_, lambda r: r.respond_with_data(wrong, content_type=SAMPLES[type_].content_type))
+    with pytest.raises(ParseError):
+        fetch(httpserver, type_)
 
 
 def test_truncated_json_is_a_parse_error(httpserver: HTTPServer) -> None:

@@ -31,6 +31,7 @@ sources:
   - name: hn
     type: hackernews
     base_url: {base}/api/v1
+    first_run: 36500d
 {extra_sources}
 {alerts}
 """
@@ -117,7 +118,7 @@ def test_new_post_after_the_first_run_alerts(tmp_path: Path, httpserver: HTTPSer
     httpserver.expect_ordered_request("/api/v1/search_by_date").respond_with_json(page)
     config = tmp_path / "config.yaml"
     config.write_text(f"database: {tmp_path / 'monitor.db'}\nbrands: [{{name: Acme Cloud, keywords: ['\"Acme Cloud\"']}}]\n"
-                      f"sources: [{{name: hn, type: hackernews, base_url: '{base}/api/v1'}}]\nalerts: {{max_age: 1000d}}\n")
+                      f"sources: [{{name: hn, type: hackernews, first_run: 36500d, base_url: '{base}/api/v1'}}]\nalerts: {{max_age: 1000d}}\n")
     assert "assassin ·" not in once(config)[1]
     code, output = once(config)
     assert "[WARNING] assassin · Acme Cloud · hn" in output and "jdoe" in output

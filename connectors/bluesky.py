@@ -1,0 +1,145 @@
+"""Bluesky: ``app.bsky.feed.searchPosts`` with an app password, authors' followers from ``getProfiles``.
+
+``createSession`` is limited (30 per 5 minutes, 300 a day per account), so the session is kept
+for the life of the process and renewed with ``refreshSession`` when the access token expires;
+only when that fails is a new session created. Tokens stay in memory, never in the store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from typing import ClassVar, Literal
+
+import httpx
+from pydantic import Field
+
+from connectors import http
+from connectors.base import SearchOptions, SourceOptions, as_int, iso, parse_time, secret
+from monitor.errors import FetchError, MissingCredential, ParseError
+from monitor.models import FetchResult, Mention, SourceState
+
+PROFILES_PER_CALL = 25  # app.bsky.actor.getProfiles accepts at most 25 actors
+
+
+class BlueskyOptions(SearchOptions):
+    """Bluesky options: an account handle and app password, by environment variable."""
+
+    type: Literal["bluesky"] = "bluesky"
+    base_url: str | None = Field(default="https://bsky.social", description="The account's PDS (XRPC root without /xrpc).")
+    handle_env: str = Field(default="BLUESKY_HANDLE", description="Environment variable with the account's handle or email.")
+    app_password_env: str = Field(default="BLUESKY_APP_PASSWORD", description="Environment variable with an app password.")
+    limit: int = Field(default=100, ge=1, le=100, description="Posts per page (the API's maximum is 100).")
+
+
+def parse_post(post: dict, *, source: str) -> Mention:
+    """One ``app.bsky.feed.defs#postView``."""
+    record = post.get("record") or {}
+    author = post.get("author") or {}
+    uri = post.get("uri")
+    if not uri or not record.get("createdAt"):
+        raise ParseError("a post without uri or record.createdAt", source=source)
+    handle = author.get("handle") or author.get("did", "")
+    langs = record.get("langs") or []
+    return Mention(
+        source=source, source_type="bluesky", id=uri,
+        url=f"https://bsky.app/profile/{handle}/post/{uri.rsplit('/', 1)[-1]}",
+        text=record.get("text", ""), published_at=parse_time(record["createdAt"], source=source),
+        author=handle, author_name=author.get("displayName") or handle, language=langs[0].split("-")[0] if langs else None,
+        metrics={"likes": as_int(post.get("likeCount")), "reposts": as_int(post.get("repostCount")),
+                 "replies": as_int(post.get("replyCount")), "quotes": as_int(post.get("quoteCount")), "did": author.get("did")},
+        raw=post,
+    )
+
+
+class BlueskyConnector:
+    """Searches Bluesky posts for the brands' terms."""
+
+    type: ClassVar[str] = "bluesky"
+    Options: ClassVar[type[SourceOptions]] = BlueskyOptions
+
+    def __init__(self, client: httpx.Client) -> None:
+        self.client = client
+
+    def _xrpc(self, options: BlueskyOptions, method: str) -> str:
+        return f"{options.base_url}/xrpc/{method}"
+
+    def _session(self, options: BlueskyOptions, *, renew: bool = False) -> dict:
+        handle, password = secret(options, "handle_env"), secret(options, "app_password_env")
+        if not handle or not password:
+            raise MissingCredential("Bluesky needs handle_env and app_password_env", source=options.name)
+        sessions = getattr(self.client, "sessions", {})
+        key = (options.base_url or "", handle)
+        session = sessions.get(key)
+        if session and not renew:
+            return session
+        if session and renew:
+            try:
+                response = http.request(self.client, "POST", self._xrpc(options, "com.atproto.server.refreshSession"),
+                                        source=options.name, headers={"Authorization": f"Bearer {session['refreshJwt']}"})
+                session = http.parse_json(response, source=options.name)
+                if isinstance(session, dict) and session.get("accessJwt"):
+                    sessions[key] = session
+                    return session
+            except FetchError:
+                pass  # an expired refresh token: log in again below
+        response = http.request(self.client, "POST", self._xrpc(options, "com.atproto.server.createSession"),
+                                source=options.name, json_body={"identifier": handle, "password": password})
+        session = http.parse_json(response, source=options.name)
+        if not isinstance(session, dict) or not session.get("accessJwt"):
+            raise FetchError("Bluesky createSession returned no access token", source=options.name, retryable=False)
+        sessions[key] = session
+        return session
+
+    def _get(self, options: BlueskyOptions, method: str, params: dict) -> dict:
+        session = self._session(options)
+        for attempt in range(2):
+            try:
+                data, _ = http.get_json(self.client, self._xrpc(options, method), source=options.name, params=params,
+                                        headers={"Authorization": f"Bearer {session['accessJwt']}"})
+            except FetchError as exc:
+                # An expired access token is a 400 ExpiredToken (or a 401): refresh once and retry.
+                if exc.status in (400, 401) and attempt == 0:
+                    session = self._session(options, renew=True)
+                    continue
+                raise
+            if not isinstance(data, dict):
+                raise ParseError(f"{method} did not return an object", source=options.name)
+            return data
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def fetch(self, options: BlueskyOptions, *, terms: list[str], state: SourceState, now: datetime) -> FetchResult:
+        """Posts since the cursor for every term, newest first, then their authors' followers."""
+        since = options.since(state, now)
+        newest = since
+        seen: dict[str, Mention] = {}
+        for term in options.terms(terms):
+            cursor = None
+            for _ in range(options.max_pages):
+                params = {"q": term, "sort": "latest", "since": iso(since), "limit": options.limit}
+                if cursor:
+                    params["cursor"] = cursor
+                data = self._get(options, "app.bsky.feed.searchPosts", params)
+                posts = data.get("posts")
+                if not isinstance(posts, list):
+                    raise ParseError("searchPosts returned no 'posts' list", source=options.name)
+                for post in posts:
+                    mention = parse_post(post, source=options.name)
+                    seen.setdefault(mention.id, mention)
+                    newest = max(newest, mention.published_at)
+                cursor = data.get("cursor")
+                if not cursor or not posts:
+                    break
+        self._add_followers(options, seen)
+        return FetchResult(list(seen.values()), SourceState(cursor=iso(newest)))
+
+    def _add_followers(self, options: BlueskyOptions, seen: dict[str, Mention]) -> None:
+        dids = sorted({m.metrics["did"] for m in seen.values() if m.metrics.get("did")})
+        followers: dict[str, int | None] = {}
+        for start in range(0, len(dids), PROFILES_PER_CALL):
+            data = self._get(options, "app.bsky.actor.getProfiles", {"actors": dids[start:start + PROFILES_PER_CALL]})
+            for profile in data.get("profiles") or []:
+                followers[profile.get("did")] = as_int(profile.get("followersCount"))
+        for ident, m in list(seen.items()):
+            if followers.get(m.metrics.get("did")) is not None:
+                seen[ident] = replace(m, audience=followers[m.metrics["did"]])

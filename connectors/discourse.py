@@ -1,0 +1,133 @@
+"""Discourse forums: ``search.json`` for the brands' terms, or ``posts.json`` (every new post).
+
+Post ids grow with time across a forum, so the cursor is the highest id seen. ``posts.json``
+pages backwards with ``before=``; ``search.json`` is asked for ``order:latest`` and filtered to
+ids above the cursor; ``latest.json`` lists new topics. Reach proxies: reads, likes, the topic's views and the poster's trust level.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar, Literal
+
+import httpx
+from pydantic import Field
+
+from connectors import http
+from connectors.base import SourceOptions, as_int, parse_time, secret
+from monitor.errors import ParseError
+from monitor.models import FetchResult, Mention, SourceState
+
+
+class DiscourseOptions(SourceOptions):
+    """Discourse options: the forum and how to read it."""
+
+    type: Literal["discourse"] = "discourse"
+    base_url: str = Field(description="The forum's address, e.g. https://meta.discourse.org.")
+    mode: Literal["search", "posts", "latest"] = Field(
+        default="search", description="search the brands' terms; read every new post (posts); or new topics (latest)."
+    )
+    max_pages: int = Field(default=5, ge=1, le=50, description="posts.json pages (50 posts) per run.")
+    api_key_env: str | None = Field(default=None, description="Environment variable with an API key (private forums).")
+    api_username_env: str | None = Field(default=None, description="Environment variable with the key's username.")
+
+
+def _likes(post: dict) -> int | None:
+    if "like_count" in post:
+        return as_int(post.get("like_count"))
+    for action in post.get("actions_summary") or []:
+        if isinstance(action, dict) and action.get("id") == 2:  # 2 is "like" in Discourse's post action types
+            return as_int(action.get("count"))
+    return None
+
+
+def parse_posts(data: object, *, source: str, base_url: str) -> list[Mention]:
+    """Posts of a ``posts.json`` (``latest_posts``) or ``search.json`` (``posts`` + ``topics``) body."""
+    if not isinstance(data, dict) or not isinstance(data.get("latest_posts", data.get("posts")), list):
+        raise ParseError("Discourse returned JSON without 'latest_posts' or 'posts'", source=source)
+    topics = {t.get("id"): t for t in data.get("topics") or [] if isinstance(t, dict)}
+    out = []
+    for post in data.get("latest_posts", data.get("posts")):
+        if not isinstance(post, dict) or not post.get("id") or not post.get("created_at"):
+            continue
+        topic = topics.get(post.get("topic_id"), {})
+        slug = post.get("topic_slug") or topic.get("slug") or "-"
+        path = post.get("post_url") or f"/t/{slug}/{post.get('topic_id')}/{post.get('post_number', 1)}"
+        title = post.get("topic_title") or topic.get("title") or ""
+        out.append(Mention(
+            source=source, source_type="discourse", id=str(post["id"]), url=base_url.rstrip("/") + path,
+            title=title, text=post.get("cooked") or post.get("raw") or post.get("blurb") or title,
+            published_at=parse_time(post["created_at"], source=source),
+            author=post.get("username", ""), author_name=post.get("name") or post.get("username", ""),
+            metrics={"reads": as_int(post.get("reads")), "likes": _likes(post), "trust_level": as_int(post.get("trust_level")),
+                     "topic_views": as_int(topic.get("views") or post.get("topic_views")), "post_number": as_int(post.get("post_number"))},
+            raw=post,
+        ))
+    return out
+
+
+def parse_topics(data: object, *, source: str, base_url: str) -> list[Mention]:
+    """Topics of a ``latest.json`` body (``topic_list.topics``); ids are ``topic:{id}``."""
+    topics = (data.get("topic_list") or {}).get("topics") if isinstance(data, dict) else None
+    if not isinstance(topics, list):
+        raise ParseError("Discourse returned JSON without 'topic_list.topics'", source=source)
+    out = []
+    for topic in topics:
+        if not isinstance(topic, dict) or not topic.get("id") or not topic.get("created_at"):
+            continue
+        title = topic.get("title", "")
+        out.append(Mention(
+            source=source, source_type="discourse", id=f"topic:{topic['id']}",
+            url=f"{base_url.rstrip('/')}/t/{topic.get('slug') or '-'}/{topic['id']}", title=title,
+            text=topic.get("excerpt") or title, published_at=parse_time(topic["created_at"], source=source),
+            author=topic.get("last_poster_username") or "", author_name=topic.get("last_poster_username") or "",
+            metrics={"topic_views": as_int(topic.get("views")), "likes": as_int(topic.get("like_count")),
+                     "posts": as_int(topic.get("posts_count"))},
+            raw=topic,
+        ))
+    return out
+
+
+class DiscourseConnector:
+    """Reads one Discourse forum."""
+
+    type: ClassVar[str] = "discourse"
+    Options: ClassVar[type[SourceOptions]] = DiscourseOptions
+
+    def __init__(self, client: httpx.Client) -> None:
+        self.client = client
+
+    def fetch(self, options: DiscourseOptions, *, terms: list[str], state: SourceState, now: datetime) -> FetchResult:
+        """New posts since the cursor (highest post id)."""
+        key, user = secret(options, "api_key_env"), secret(options, "api_username_env")
+        headers = {"Api-Key": key, "Api-Username": user or "system"} if key else {}
+        cursor = int(state.cursor) if state.cursor and state.cursor.isdigit() else 0
+        seen: dict[str, Mention] = {}
+        if options.mode == "latest":
+            data, _ = http.get_json(self.client, f"{options.base_url}/latest.json", source=options.name,
+                                    params={"order": "created"}, headers=headers)
+            mentions = parse_topics(data, source=options.name, base_url=options.base_url)
+            newest = max([cursor, *(int(m.id.split(":")[1]) for m in mentions)])
+            fresh = [m for m in mentions if int(m.id.split(":")[1]) > cursor]
+            return FetchResult(fresh, SourceState(cursor=str(newest) if newest else None))
+        if options.mode == "search":
+            for term in terms:
+                data, _ = http.get_json(self.client, f"{options.base_url}/search.json", source=options.name,
+                                        params={"q": f"{term} order:latest"}, headers=headers)
+                for m in parse_posts(data, source=options.name, base_url=options.base_url):
+                    if int(m.id) > cursor:
+                        seen.setdefault(m.id, m)
+        else:
+            before = None
+            for _ in range(options.max_pages if cursor else 1):
+                data, _ = http.get_json(self.client, f"{options.base_url}/posts.json", source=options.name,
+                                        params={"before": before} if before else None, headers=headers)
+                posts = [m for m in parse_posts(data, source=options.name, base_url=options.base_url)]
+                for m in posts:
+                    if int(m.id) > cursor:
+                        seen.setdefault(m.id, m)
+                if not posts or min(int(m.id) for m in posts) <= cursor:
+                    break
+                before = min(int(m.id) for m in posts)
+        newest = max([cursor, *(int(i) for i in seen)])
+        return FetchResult(list(seen.values()), SourceState(cursor=str(newest) if newest else None))

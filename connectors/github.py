@@ -1,0 +1,96 @@
+"""GitHub issues: ``/search/issues``, sorted by creation, back to the cursor.
+
+Since September 2025 a query must say ``is:issue`` (or ``is:pull-request``) or GitHub answers
+422. Search never returns more than 1,000 results for one query, so paging stops at the
+1,000th, and a run whose query matched more says so in the log-visible error count: poll more
+often or narrow ``qualifiers``. Unauthenticated search allows 10 requests a minute, 30 with a
+token; the host limiter spreads requests over the window GitHub announces.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import ClassVar, Literal
+
+import httpx
+from pydantic import Field
+
+from connectors import http
+from connectors.base import SearchOptions, SourceOptions, as_int, iso, parse_time, secret
+from monitor.errors import ParseError
+from monitor.models import FetchResult, Mention, SourceState
+
+log = logging.getLogger("connectors.github")
+RESULT_CAP = 1000
+
+
+class GitHubOptions(SearchOptions):
+    """GitHub issue search options."""
+
+    type: Literal["github"] = "github"
+    base_url: str | None = Field(default="https://api.github.com", description="API root (GitHub Enterprise: https://HOST/api/v3).")
+    qualifiers: str = Field(default="", description="Extra search qualifiers, e.g. 'org:acme' or 'repo:acme/app'.")
+    token_env: str | None = Field(default=None, description="Environment variable with a token (raises the rate limit).")
+    per_page: int = Field(default=100, ge=1, le=100, description="Results per page (at most 100).")
+    max_pages: int = Field(default=10, ge=1, le=10, description="Pages per term per run (10 × 100 = GitHub's 1,000 cap).")
+
+
+def parse_issues(data: object, *, source: str) -> list[Mention]:
+    """Items of one ``search/issues`` page."""
+    if not isinstance(data, dict) or not isinstance(data.get("items"), list):
+        raise ParseError("GitHub returned JSON without an 'items' list", source=source)
+    out = []
+    for item in data["items"]:
+        if not isinstance(item, dict) or not item.get("id") or not item.get("html_url"):
+            continue
+        user = item.get("user") or {}
+        reactions = item.get("reactions") or {}
+        title = item.get("title") or ""
+        out.append(Mention(
+            source=source, source_type="github", id=str(item["id"]), url=item["html_url"], title=title,
+            text=item.get("body") or title, published_at=parse_time(item.get("created_at"), source=source),
+            author=user.get("login", ""), author_name=user.get("login", ""),
+            metrics={"comments": as_int(item.get("comments")), "reactions": as_int(reactions.get("total_count")),
+                     "plus_one": as_int(reactions.get("+1")), "minus_one": as_int(reactions.get("-1")),
+                     "state": item.get("state"), "repository": (item.get("repository_url") or "").rsplit("/repos/", 1)[-1]},
+            raw=item,
+        ))
+    return out
+
+
+class GitHubConnector:
+    """Searches GitHub issues for the brands' terms."""
+
+    type: ClassVar[str] = "github"
+    Options: ClassVar[type[SourceOptions]] = GitHubOptions
+
+    def __init__(self, client: httpx.Client) -> None:
+        self.client = client
+
+    def fetch(self, options: GitHubOptions, *, terms: list[str], state: SourceState, now: datetime) -> FetchResult:
+        """Issues created since the cursor, every term, at most GitHub's 1,000 per query."""
+        token = secret(options, "token_env")
+        headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        since = options.since(state, now)
+        newest = since
+        seen: dict[str, Mention] = {}
+        for term in options.terms(terms):
+            q = " ".join(part for part in (term, "is:issue", options.qualifiers, f"created:>={iso(since)}") if part)
+            for page in range(1, options.max_pages + 1):
+                params = {"q": q, "sort": "created", "order": "desc", "per_page": options.per_page, "page": page}
+                data, _ = http.get_json(self.client, f"{options.base_url}/search/issues", source=options.name,
+                                        params=params, headers=headers)
+                items = parse_issues(data, source=options.name)
+                for mention in items:
+                    seen.setdefault(mention.id, mention)
+                    newest = max(newest, mention.published_at)
+                total = as_int(data.get("total_count")) or 0
+                if page * options.per_page >= min(total, RESULT_CAP) or not items:
+                    if total > RESULT_CAP:
+                        log.warning("source %s: %r matched %d issues; GitHub returns only %d — poll more often or add qualifiers",
+                                    options.name, term, total, RESULT_CAP)
+                    break
+        return FetchResult(list(seen.values()), SourceState(cursor=iso(newest)))

@@ -1,0 +1,113 @@
+"""Mastodon: hashtag timelines on an instance, and full-text search when a token is given.
+
+Hashtag timelines are public on most instances, but some answer 401/422 without a token; the
+error says so. Full-text search (``/api/v2/search``) needs a user token and only finds posts
+whose authors opted in. Status ids are time-ordered snowflakes, so the cursor is the highest id
+seen and ``since_id`` asks only for what is newer.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import ClassVar, Literal
+
+import httpx
+from pydantic import Field
+
+from connectors import http
+from connectors.base import SourceOptions, as_int, parse_time, secret
+from monitor.errors import FetchError, ParseError
+from monitor.models import FetchResult, Mention, SourceState
+
+
+class MastodonOptions(SourceOptions):
+    """Mastodon options."""
+
+    type: Literal["mastodon"] = "mastodon"
+    base_url: str | None = Field(default="https://mastodon.social", description="The instance to read.")
+    hashtags: list[str] | None = Field(default=None, description="Tags to follow (without #); default: one-word brand terms.")
+    token_env: str | None = Field(default=None, description="Environment variable with a user token: enables full-text search.")
+    max_pages: int = Field(default=5, ge=1, le=50, description="Pages (40 statuses) per tag per run.")
+
+
+def parse_status(status: dict, *, source: str) -> Mention:
+    """One Status entity (a reblog is read as the post it boosts)."""
+    status = status.get("reblog") or status
+    account = status.get("account") or {}
+    if not status.get("id") or not status.get("created_at"):
+        raise ParseError("a status without id or created_at", source=source)
+    text = status.get("content") or ""
+    if status.get("spoiler_text"):
+        text = f"{status['spoiler_text']}\n{text}"
+    return Mention(
+        source=source, source_type="mastodon", id=str(status["id"]), url=status.get("url") or status.get("uri"),
+        text=text, published_at=parse_time(status["created_at"], source=source),
+        author=account.get("acct", ""), author_name=account.get("display_name") or account.get("username", ""),
+        language=status.get("language"), audience=as_int(account.get("followers_count")),
+        metrics={"replies": as_int(status.get("replies_count")), "reblogs": as_int(status.get("reblogs_count")),
+                 "favourites": as_int(status.get("favourites_count")), "quotes": as_int(status.get("quotes_count")),
+                 "bot": account.get("bot")},
+        raw=status,
+    )
+
+
+def _hashtags(terms: list[str]) -> list[str]:
+    tags = []
+    for term in terms:
+        tag = re.sub(r"[^\w]", "", term.strip('"'))
+        if tag and tag.lower() not in tags:
+            tags.append(tag.lower())
+    return tags
+
+
+class MastodonConnector:
+    """Reads hashtag timelines (and, with a token, full-text search) on one instance."""
+
+    type: ClassVar[str] = "mastodon"
+    Options: ClassVar[type[SourceOptions]] = MastodonOptions
+
+    def __init__(self, client: httpx.Client) -> None:
+        self.client = client
+
+    def fetch(self, options: MastodonOptions, *, terms: list[str], state: SourceState, now: datetime) -> FetchResult:
+        """Statuses newer than the cursor from every tag (and search term, with a token)."""
+        token = secret(options, "token_env")
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        since_id = int(state.cursor) if state.cursor and state.cursor.isdigit() else None
+        newest = since_id or 0
+        seen: dict[str, Mention] = {}
+        requests = [(f"/api/v1/timelines/tag/{tag}", {}) for tag in (options.hashtags or _hashtags(terms))]
+        if token:
+            requests += [("/api/v2/search", {"q": term, "type": "statuses", "resolve": "false"}) for term in terms]
+        for path, params in requests:
+            max_id = None
+            for _ in range(options.max_pages):
+                query = {**params, "limit": 40}
+                if since_id:
+                    query["since_id"] = str(since_id)
+                if max_id:
+                    query["max_id"] = max_id
+                try:
+                    data, _ = http.get_json(self.client, f"{options.base_url}{path}", source=options.name, params=query, headers=headers)
+                except FetchError as exc:
+                    if exc.status in (401, 403, 422) and not token and "/timelines/tag/" in path:
+                        raise FetchError(f"{options.base_url} requires a token for hashtag timelines — set token_env "
+                                         f"(HTTP {exc.status})", source=options.name, retryable=False, status=exc.status) from exc
+                    raise
+                statuses = data.get("statuses") if isinstance(data, dict) else data
+                if not isinstance(statuses, list):
+                    raise ParseError(f"{path} did not return a list of statuses", source=options.name)
+                if not statuses:
+                    break
+                for status in statuses:
+                    mention = parse_status(status, source=options.name)
+                    seen.setdefault(mention.id, mention)
+                    newest = max(newest, int(status["id"]) if str(status.get("id", "")).isdigit() else 0)
+                ids = [int(s["id"]) for s in statuses if str(s.get("id", "")).isdigit()]
+                if not ids:
+                    break
+                max_id = str(min(ids))
+                if since_id is None:
+                    break  # first run: one page is the backlog
+        return FetchResult(list(seen.values()), SourceState(cursor=str(newest) if newest else state.cursor))

@@ -1,0 +1,128 @@
+"""Reddit: anonymous RSS (search and subreddit listings), or the JSON API with an OAuth app.
+
+Anonymous JSON answers 403 these days, so without credentials we read ``search.rss`` and
+``/r/{sub}/new/.rss`` (no scores there, and 429s come quickly: the host limiter honours them).
+With ``client_id_env`` / ``client_secret_env`` (a "script" or "web" app's credentials) the
+connector takes an app-only token and reads ``oauth.reddit.com`` listings, which carry score,
+comments, upvote ratio and subreddit subscribers, paged back to the cursor.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from dataclasses import replace
+from datetime import datetime
+from typing import ClassVar, Literal
+
+import httpx
+from pydantic import Field
+
+from connectors import http
+from connectors.base import SearchOptions, SourceOptions, as_int, iso, parse_time, secret
+from connectors.rss import parse_feed
+from monitor.errors import FetchError, ParseError
+from monitor.models import FetchResult, Mention, SourceState
+
+SITE = "https://www.reddit.com"
+
+
+class RedditOptions(SearchOptions):
+    """Reddit options."""
+
+    type: Literal["reddit"] = "reddit"
+    base_url: str | None = Field(default=SITE, description="Where the RSS feeds and token endpoint are.")
+    oauth_url: str = Field(default="https://oauth.reddit.com", description="The OAuth JSON API root.")
+    search: bool = Field(default=True, description="Search all of Reddit for the brands' terms.")
+    subreddits: list[str] = Field(default=[], description="Subreddits whose new posts to read (matched locally).")
+    client_id_env: str | None = Field(default=None, description="Environment variable with the OAuth app's client id.")
+    client_secret_env: str | None = Field(default=None, description="Environment variable with the OAuth app's secret.")
+
+
+def parse_listing(data: object, *, source: str) -> tuple[list[Mention], str | None]:
+    """A Listing (``kind: Listing``) of t3 things into mentions, and its ``after`` token."""
+    if not isinstance(data, dict) or not isinstance((data.get("data") or {}).get("children"), list):
+        raise ParseError("Reddit returned JSON that is not a Listing", source=source)
+    out = []
+    for child in data["data"]["children"]:
+        post = child.get("data") if isinstance(child, dict) else None
+        if child.get("kind") != "t3" or not isinstance(post, dict) or not post.get("id"):
+            continue
+        title = post.get("title") or ""
+        out.append(Mention(
+            source=source, source_type="reddit", id=f"t3_{post['id']}", url=SITE + post.get("permalink", f"/comments/{post['id']}"),
+            title=title, text=post.get("selftext") or title, published_at=parse_time(post.get("created_utc"), source=source),
+            author=post.get("author") or "", author_name=post.get("author") or "",
+            metrics={"score": as_int(post.get("score")), "comments": as_int(post.get("num_comments")),
+                     "upvote_ratio": post.get("upvote_ratio"), "subreddit": post.get("subreddit"),
+                     "subreddit_subscribers": as_int(post.get("subreddit_subscribers")), "link": post.get("url")},
+            raw=post,
+        ))
+    return out, data["data"].get("after")
+
+
+def _rss_mentions(body: bytes, *, source: str, url: str, now: datetime) -> list[Mention]:
+    out = []
+    for m in parse_feed(body, source=source, url=url, now=now):
+        author = m.author_name.removeprefix("/u/")
+        tags = (m.raw or {}).get("tags") or []
+        subreddit = tags[0].get("term") if tags and isinstance(tags[0], dict) else None
+        # feedparser resolves the bare "t3_…" Atom id against the feed's URL; keep Reddit's own name.
+        thing = re.search(r"t3_[0-9a-z]+", m.id)
+        out.append(replace(m, source_type="reddit", id=thing.group() if thing else m.id, author=author, author_name=author, language=None,
+                           text=m.text or m.title, metrics={"subreddit": subreddit}))
+    return out
+
+
+class RedditConnector:
+    """Reads Reddit search and subreddit listings."""
+
+    type: ClassVar[str] = "reddit"
+    Options: ClassVar[type[SourceOptions]] = RedditOptions
+
+    def __init__(self, client: httpx.Client) -> None:
+        self.client = client
+
+    def fetch(self, options: RedditOptions, *, terms: list[str], state: SourceState, now: datetime) -> FetchResult:
+        """JSON listings with credentials, RSS without."""
+        client_id, client_secret = secret(options, "client_id_env"), secret(options, "client_secret_env")
+        queries = [("/search", {"q": " OR ".join(options.terms(terms)), "sort": "new", "t": "week"})] if options.search else []
+        queries += [(f"/r/{sub}/new", {}) for sub in options.subreddits]
+        if client_id and client_secret:
+            return self._fetch_json(options, queries, client_id, client_secret, state, now)
+        seen: dict[str, Mention] = {}
+        for path, params in queries:
+            url = f"{options.base_url}{path}.rss" if path == "/search" else f"{options.base_url}{path}/.rss"
+            response = http.get(self.client, url, source=options.name, params=params or None)
+            for m in _rss_mentions(response.content, source=options.name, url=str(response.url), now=now):
+                seen.setdefault(m.id, m)
+        return FetchResult(list(seen.values()), state)
+
+    def _token(self, options: RedditOptions, client_id: str, client_secret: str) -> str:
+        response = http.request(
+            self.client, "POST", f"{options.base_url}/api/v1/access_token", source=options.name,
+            data={"grant_type": "client_credentials"}, headers={"Authorization": "Basic " + base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()},
+        )
+        token = (http.parse_json(response, source=options.name) or {}).get("access_token")
+        if not token:
+            raise FetchError("Reddit gave no access token: check the OAuth app's id and secret", source=options.name, retryable=False)
+        return token
+
+    def _fetch_json(self, options, queries, client_id, client_secret, state, now) -> FetchResult:
+        headers = {"Authorization": f"Bearer {self._token(options, client_id, client_secret)}"}
+        since = options.since(state, now)
+        newest = since
+        seen: dict[str, Mention] = {}
+        for path, params in queries:
+            after = None
+            for _ in range(options.max_pages):
+                query = {**params, "limit": 100, "raw_json": 1, **({"after": after} if after else {})}
+                data, _ = http.get_json(self.client, f"{options.oauth_url}{path}", source=options.name, params=query, headers=headers)
+                mentions, after = parse_listing(data, source=options.name)
+                fresh = [m for m in mentions if m.published_at >= since]
+                for m in fresh:
+                    seen.setdefault(m.id, m)
+                    newest = max(newest, m.published_at)
+                if not after or len(fresh) < len(mentions):
+                    break  # reached the cursor (listings are newest first)
+        return FetchResult(list(seen.values()), SourceState(cursor=iso(newest)))

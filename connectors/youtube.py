@@ -1,0 +1,133 @@
+"""YouTube: channel and playlist Atom feeds (no key), and Data API search when a key is given.
+
+Feeds carry the latest 15 uploads with views and a like count (``media:starRating``), and no
+search: they are matched locally. With ``api_key_env`` the Data API's ``search.list`` finds
+videos by keyword since the cursor, and ``videos.list`` / ``channels.list`` add views, likes
+and channel subscribers (search costs 100 quota units of the default 10,000 a day).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from typing import ClassVar, Literal
+
+import httpx
+from pydantic import Field
+
+from connectors import http
+from connectors.base import SearchOptions, SourceOptions, as_int, iso, parse_time, secret
+from connectors.rss import parse_feed
+from monitor.errors import ParseError
+from monitor.models import FetchResult, Mention, SourceState
+
+WATCH_URL = "https://www.youtube.com/watch?v={}"
+
+
+class YouTubeOptions(SearchOptions):
+    """YouTube options: feeds to follow, and an optional Data API key for search."""
+
+    type: Literal["youtube"] = "youtube"
+    base_url: str | None = Field(default="https://www.youtube.com", description="Where the feeds are served.")
+    api_url: str = Field(default="https://www.googleapis.com/youtube/v3", description="Data API root.")
+    channel_ids: list[str] = Field(default=[], description="Channel ids (UC…) whose uploads to follow.")
+    playlist_ids: list[str] = Field(default=[], description="Playlist ids (PL…) to follow.")
+    api_key_env: str | None = Field(default=None, description="Environment variable with a Data API key: enables search.")
+
+
+def _feed_mentions(body: bytes, *, source: str, url: str, now: datetime) -> list[Mention]:
+    out = []
+    for mention in parse_feed(body, source=source, url=url, now=now):
+        raw = mention.raw or {}
+        video = raw.get("yt_videoid") or mention.id.rsplit(":", 1)[-1]
+        stats = raw.get("media_statistics") or {}
+        rating = raw.get("media_starrating") or {}
+        out.append(replace(
+            mention, source_type="youtube", id=video, url=WATCH_URL.format(video),
+            text=raw.get("media_description") or mention.text or mention.title,
+            author=raw.get("yt_channelid") or mention.author, language=None,
+            metrics={"views": as_int(stats.get("views")), "likes": as_int(rating.get("count")), "channel_id": raw.get("yt_channelid")},
+        ))
+    return out
+
+
+class YouTubeConnector:
+    """Follows channel and playlist feeds; searches the Data API when a key is configured."""
+
+    type: ClassVar[str] = "youtube"
+    Options: ClassVar[type[SourceOptions]] = YouTubeOptions
+
+    def __init__(self, client: httpx.Client) -> None:
+        self.client = client
+
+    def fetch(self, options: YouTubeOptions, *, terms: list[str], state: SourceState, now: datetime) -> FetchResult:
+        """Every configured feed, then (with a key) a search per term since the cursor."""
+        key = secret(options, "api_key_env")
+        seen: dict[str, Mention] = {}
+        feeds = [("channel_id", c) for c in options.channel_ids] + [("playlist_id", p) for p in options.playlist_ids]
+        for param, value in feeds:
+            response = http.get(self.client, f"{options.base_url}/feeds/videos.xml", source=options.name, params={param: value})
+            for mention in _feed_mentions(response.content, source=options.name, url=str(response.url), now=now):
+                seen.setdefault(mention.id, mention)
+        cursor = state.cursor
+        if key:
+            since = options.since(state, now)
+            newest = since
+            for term in options.terms(terms):
+                for mention in self._search(options, key, term, since):
+                    seen.setdefault(mention.id, mention)
+                    newest = max(newest, mention.published_at)
+            self._add_statistics(options, key, seen)
+            cursor = iso(newest)
+        return FetchResult(list(seen.values()), SourceState(cursor=cursor))
+
+    def _search(self, options: YouTubeOptions, key: str, term: str, since: datetime) -> list[Mention]:
+        out, page_token = [], None
+        for _ in range(options.max_pages):
+            params = {"part": "snippet", "q": term, "type": "video", "order": "date", "maxResults": 50,
+                      "publishedAfter": iso(since), "key": key}
+            if page_token:
+                params["pageToken"] = page_token
+            data, _ = http.get_json(self.client, f"{options.api_url}/search", source=options.name, params=params)
+            if not isinstance(data, dict) or not isinstance(data.get("items"), list):
+                raise ParseError("YouTube search returned no 'items' list", source=options.name)
+            for item in data["items"]:
+                video = (item.get("id") or {}).get("videoId")
+                snippet = item.get("snippet") or {}
+                if not video or not snippet.get("publishedAt"):
+                    continue
+                out.append(Mention(
+                    source=options.name, source_type="youtube", id=video, url=WATCH_URL.format(video),
+                    title=snippet.get("title", ""), text=snippet.get("description") or snippet.get("title", ""),
+                    published_at=parse_time(snippet["publishedAt"], source=options.name),
+                    author=snippet.get("channelId", ""), author_name=snippet.get("channelTitle", ""),
+                    language=snippet.get("defaultAudioLanguage"), metrics={"channel_id": snippet.get("channelId")}, raw=item,
+                ))
+            page_token = data.get("nextPageToken")
+            if not page_token:
+                break
+        return out
+
+    def _add_statistics(self, options: YouTubeOptions, key: str, seen: dict[str, Mention]) -> None:
+        """Views and likes per video, subscribers per channel, 50 ids a call (the API's maximum)."""
+        ids = list(seen)
+        for start in range(0, len(ids), 50):
+            data, _ = http.get_json(self.client, f"{options.api_url}/videos", source=options.name,
+                                    params={"part": "statistics", "id": ",".join(ids[start:start + 50]), "key": key})
+            for item in (data or {}).get("items", []) if isinstance(data, dict) else []:
+                stats = item.get("statistics") or {}
+                if item.get("id") in seen:
+                    m = seen[item["id"]]
+                    seen[m.id] = replace(m, metrics={**m.metrics, "views": as_int(stats.get("viewCount")),
+                                                     "likes": as_int(stats.get("likeCount")), "comments": as_int(stats.get("commentCount"))})
+        channels = sorted({m.metrics.get("channel_id") for m in seen.values() if m.metrics.get("channel_id")})
+        subscribers: dict[str, int | None] = {}
+        for start in range(0, len(channels), 50):
+            data, _ = http.get_json(self.client, f"{options.api_url}/channels", source=options.name,
+                                    params={"part": "statistics", "id": ",".join(channels[start:start + 50]), "key": key})
+            for item in (data or {}).get("items", []) if isinstance(data, dict) else []:
+                subscribers[item.get("id")] = as_int((item.get("statistics") or {}).get("subscriberCount"))
+        for ident, m in list(seen.items()):
+            count = subscribers.get(m.metrics.get("channel_id"))
+            if count is not None:
+                seen[ident] = replace(m, audience=count)

@@ -1,0 +1,82 @@
+"""`monitor once` over sources of all twelve types, served in their real formats from 127.0.0.1."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from click.testing import CliRunner
+from pytest_httpserver import HTTPServer
+
+from connectors import REGISTRY
+from monitor.cli import main
+from tests.test_connectors import SAMPLES, serve
+
+ENV = {"BLUESKY_HANDLE": "monitor.bsky.social", "BLUESKY_APP_PASSWORD": "pw"}
+
+
+def write_config(tmp_path: Path, base: str) -> Path:
+    import yaml
+
+    # first_run reaches back past the fixtures' dates, so the test does not depend on today's date.
+    sources = [dict(SAMPLES[t].options(base), name=f"src-{t}", **({"first_run": "36500d"} if "first_run" in REGISTRY[t].Options.model_fields else {}))
+               for t in sorted(REGISTRY)]
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump({
+        "database": str(tmp_path / "m.db"),
+        "brands": [{"name": "Acme Cloud", "keywords": ['"Acme Cloud"', "acmecloud"]}],
+        "sources": sources,
+    }))
+    return path
+
+
+def test_once_over_all_twelve_types_stores_each_mention_once_and_then_asks_for_what_is_new(tmp_path: Path, httpserver: HTTPServer) -> None:
+    for type_ in REGISTRY:
+        serve(httpserver, type_)
+    config = write_config(tmp_path, httpserver.url_for("").rstrip("/"))
+    runner = CliRunner()
+    first = runner.invoke(main, ["--config", str(config), "once"], env=ENV, catch_exceptions=False)
+    assert first.exit_code == 0, first.output
+    assert "failed" not in first.output, first.output
+    with sqlite3.connect(tmp_path / "m.db") as db:
+        per_type = dict(db.execute("SELECT source_type, count(*) FROM mentions GROUP BY source_type"))
+        total = db.execute("SELECT count(*) FROM mentions").fetchone()[0]
+    assert set(per_type) == set(REGISTRY), per_type
+    requests_before = len(httpserver.log)
+
+    second = runner.invoke(main, ["--config", str(config), "once"], env=ENV, catch_exceptions=False)
+    assert second.exit_code == 0, second.output
+    with sqlite3.connect(tmp_path / "m.db") as db:
+        assert db.execute("SELECT count(*) FROM mentions").fetchone()[0] == total
+        assert db.execute("SELECT count(*) FROM (SELECT source, id FROM mentions GROUP BY source, id HAVING count(*) > 1)").fetchone()[0] == 0
+    for line in second.output.splitlines():
+        assert ", 0 new," in line or "not modified" in line, line
+
+    later = [r for r, _ in httpserver.log[requests_before:]]
+    hn = next(r for r in later if r.path.endswith("search_by_date"))
+    assert hn.args["numericFilters"] == "created_at_i>=1795430400"
+    so = next(r for r in later if r.path.endswith("search/advanced"))
+    assert so.args["fromdate"] == "1795428600"
+    gh = next(r for r in later if r.path.endswith("search/issues"))
+    assert "created:>=2026-11-23T10:05:00Z" in gh.args["q"]
+    bsky = next(r for r in later if r.path.endswith("searchPosts"))
+    assert bsky.args["since"] == "2026-11-23T10:45:00Z"
+    masto = next(r for r in later if "timelines/tag" in r.path)
+    assert masto.args["since_id"] == "113500000000000003"
+
+
+def test_source_with_a_missing_credential_is_skipped_and_reported(tmp_path: Path, httpserver: HTTPServer) -> None:
+    serve(httpserver, "rss")
+    config = write_config(tmp_path, httpserver.url_for("").rstrip("/"))
+    text = config.read_text()
+    runner = CliRunner()
+    result = runner.invoke(main, ["--config", str(config), "once"], env={"BLUESKY_HANDLE": "", "BLUESKY_APP_PASSWORD": ""})
+    assert "src-bluesky: failed: skipped: environment variable BLUESKY_HANDLE, BLUESKY_APP_PASSWORD not set" in result.output
+    assert "src-rss: 3 fetched" in result.output
+    check = runner.invoke(main, ["check-config", str(config)], env={"BLUESKY_HANDLE": "", "BLUESKY_APP_PASSWORD": ""})
+    assert check.exit_code == 0
+    assert "sources[0] (src-appstore)" not in check.output
+    assert "(src-bluesky): environment variables BLUESKY_HANDLE, BLUESKY_APP_PASSWORD not set — export them" in check.output
+    status = runner.invoke(main, ["--config", str(config), "status"], env={"BLUESKY_HANDLE": "", "BLUESKY_APP_PASSWORD": ""})
+    assert "BLUESKY_HANDLE, BLUESKY_APP_PASSWORD not set" in status.output
+    assert text == config.read_text()

@@ -1,0 +1,300 @@
+"""Each source's own behaviour and quirks, against a loopback server in its real format."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from pytest_httpserver import HTTPServer
+
+from connectors import REGISTRY
+from connectors.http import make_client
+from monitor.errors import FetchError, MissingCredential, RateLimited
+from monitor.models import SourceState
+from tests.support import NOW, fixture_bytes
+
+JSON = "application/json"
+
+
+def run(httpserver: HTTPServer, options: dict, *, state: SourceState = SourceState(), client=None, terms=('"Acme Cloud"',)):
+    base = httpserver.url_for("").rstrip("/")
+    options = {k: (v.replace("BASE", base) if isinstance(v, str) else v) for k, v in options.items()}
+    cls = REGISTRY[options["type"]]
+    parsed = cls.Options.model_validate(options)
+    if client is not None:
+        return cls(client).fetch(parsed, terms=list(terms), state=state, now=NOW)
+    with make_client() as own:
+        return cls(own).fetch(parsed, terms=list(terms), state=state, now=NOW)
+
+
+# --- reddit ------------------------------------------------------------------------------------
+
+
+def test_reddit_rss_search_without_credentials(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/search.rss").respond_with_data(fixture_bytes("reddit_search.atom.xml"), content_type="application/atom+xml")
+    (m,) = run(httpserver, {"name": "r", "type": "reddit", "base_url": "BASE"}).mentions
+    assert m.id == "t3_1xq0a1" and m.author == "ops_grump" and m.metrics["subreddit"] == "sysadmin"
+    args = httpserver.log[0][0].args
+    assert args["q"] == '"Acme Cloud"' and args["sort"] == "new"
+
+
+def test_reddit_oauth_json_listing_with_reach_fields_and_cursor(httpserver: HTTPServer, monkeypatch) -> None:
+    monkeypatch.setenv("R_ID", "client-id")
+    monkeypatch.setenv("R_SECRET", "client-secret")
+    httpserver.expect_request("/api/v1/access_token", method="POST").respond_with_data(fixture_bytes("reddit_token.json"), content_type=JSON)
+    httpserver.expect_request("/search", headers={"Authorization": "Bearer test-token-123"}).respond_with_data(
+        fixture_bytes("reddit_listing.json"), content_type=JSON)
+    httpserver.expect_request("/r/acme/new").respond_with_data(fixture_bytes("reddit_listing.json"), content_type=JSON)
+    result = run(httpserver, {"name": "r", "type": "reddit", "base_url": "BASE", "oauth_url": "BASE", "subreddits": ["acme"],
+                              "client_id_env": "R_ID", "client_secret_env": "R_SECRET"})
+    first = next(m for m in result.mentions if m.id == "t3_1xq0a1")
+    assert first.url == "https://www.reddit.com/r/sysadmin/comments/1xq0a1/acme_cloud_outage_anyone_else/"
+    assert first.metrics["score"] == 412 and first.metrics["subreddit_subscribers"] == 912345 and first.metrics["upvote_ratio"] == 0.97
+    link_post = next(m for m in result.mentions if m.id == "t3_1xq0b2")
+    assert link_post.text == link_post.title, "a link post's text is its title"
+    assert result.state.cursor == "2026-11-23T10:00:00Z"
+    token_request = httpserver.log[0][0]
+    assert token_request.headers["Authorization"].startswith("Basic ") and token_request.form["grant_type"] == "client_credentials"
+
+
+def test_reddit_rss_429_is_rate_limited(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/search.rss").respond_with_data("Too Many Requests", status=429, headers={"Retry-After": "60"})
+    with pytest.raises(RateLimited):
+        run(httpserver, {"name": "r", "type": "reddit", "base_url": "BASE"})
+
+
+# --- mastodon ----------------------------------------------------------------------------------
+
+
+def test_mastodon_unwraps_boosts_and_keeps_followers(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/api/v1/timelines/tag/acmecloud").respond_with_data(fixture_bytes("mastodon_tag.json"), content_type=JSON)
+    result = run(httpserver, {"name": "m", "type": "mastodon", "base_url": "BASE"})
+    ids = sorted(m.id for m in result.mentions)
+    assert ids == ["113500000000000001", "113500000000000002"], "a boost is the boosted post"
+    dana = next(m for m in result.mentions if m.id.endswith("2"))
+    assert dana.audience == 5400 and dana.language == "en" and dana.metrics["reblogs"] == 12
+    assert result.state.cursor == "113500000000000003"
+
+
+def test_mastodon_second_run_asks_since_the_cursor(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/api/v1/timelines/tag/acmecloud").respond_with_data(b"[]", content_type=JSON)
+    run(httpserver, {"name": "m", "type": "mastodon", "base_url": "BASE"}, state=SourceState(cursor="113500000000000003"))
+    assert httpserver.log[0][0].args["since_id"] == "113500000000000003"
+
+
+def test_mastodon_instance_requiring_auth_for_tags_says_so(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/api/v1/timelines/tag/acmecloud").respond_with_json({"error": "This API requires an authenticated user"}, status=401)
+    with pytest.raises(FetchError, match="requires a token for hashtag timelines — set token_env") as info:
+        run(httpserver, {"name": "m", "type": "mastodon", "base_url": "BASE"})
+    assert not info.value.retryable
+
+
+def test_mastodon_token_enables_full_text_search(httpserver: HTTPServer, monkeypatch) -> None:
+    monkeypatch.setenv("M_TOKEN", "tok")
+    httpserver.expect_request("/api/v1/timelines/tag/acmecloud").respond_with_data(b"[]", content_type=JSON)
+    statuses = json.loads(fixture_bytes("mastodon_tag.json"))
+    httpserver.expect_request("/api/v2/search", headers={"Authorization": "Bearer tok"}).respond_with_json(
+        {"accounts": [], "hashtags": [], "statuses": statuses[1:]})
+    result = run(httpserver, {"name": "m", "type": "mastodon", "base_url": "BASE", "token_env": "M_TOKEN"})
+    assert [m.id for m in result.mentions] == ["113500000000000002"]
+
+
+# --- bluesky -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def bluesky_env(monkeypatch) -> None:
+    monkeypatch.setenv("BLUESKY_HANDLE", "monitor.bsky.social")
+    monkeypatch.setenv("BLUESKY_APP_PASSWORD", "app-pass-1234")
+
+
+def test_bluesky_reuses_its_session_and_adds_followers(httpserver: HTTPServer, bluesky_env) -> None:
+    httpserver.expect_request("/xrpc/com.atproto.server.createSession", method="POST").respond_with_data(
+        fixture_bytes("bluesky_session.json"), content_type=JSON)
+    httpserver.expect_request("/xrpc/app.bsky.feed.searchPosts", headers={"Authorization": "Bearer access-1"}).respond_with_data(
+        fixture_bytes("bluesky_search.json").replace(b'"cursor": "2"', b'"cursor": null'), content_type=JSON)
+    httpserver.expect_request("/xrpc/app.bsky.actor.getProfiles").respond_with_data(fixture_bytes("bluesky_profiles.json"), content_type=JSON)
+    with make_client() as client:
+        first = run(httpserver, {"name": "b", "type": "bluesky", "base_url": "BASE"}, client=client)
+        run(httpserver, {"name": "b", "type": "bluesky", "base_url": "BASE"}, client=client)
+    logins = [r for r, _ in httpserver.log if r.path.endswith("createSession")]
+    assert len(logins) == 1, "createSession is rate limited: one session per process"
+    assert json.loads(logins[0].data) == {"identifier": "monitor.bsky.social", "password": "app-pass-1234"}
+    carol = next(m for m in first.mentions if m.author == "carol.bsky.social")
+    assert carol.audience == 23000 and carol.url == "https://bsky.app/profile/carol.bsky.social/post/3lzzacme1"
+    assert carol.language == "en" and carol.metrics["likes"] == 40
+    search = next(r for r, _ in httpserver.log if r.path.endswith("searchPosts"))
+    assert search.args["sort"] == "latest" and search.args["since"] == "2026-11-22T11:00:00Z"
+
+
+def test_bluesky_refreshes_an_expired_token(httpserver: HTTPServer, bluesky_env) -> None:
+    httpserver.expect_request("/xrpc/com.atproto.server.createSession", method="POST").respond_with_data(
+        fixture_bytes("bluesky_session.json"), content_type=JSON)
+    httpserver.expect_request("/xrpc/com.atproto.server.refreshSession", method="POST",
+                              headers={"Authorization": "Bearer refresh-1"}).respond_with_json(
+        {"accessJwt": "access-2", "refreshJwt": "refresh-2", "did": "did:plc:x", "handle": "monitor.bsky.social"})
+    httpserver.expect_request("/xrpc/app.bsky.feed.searchPosts", headers={"Authorization": "Bearer access-1"}).respond_with_json(
+        {"error": "ExpiredToken", "message": "Token has expired"}, status=400)
+    httpserver.expect_request("/xrpc/app.bsky.feed.searchPosts", headers={"Authorization": "Bearer access-2"}).respond_with_json(
+        {"posts": []})
+    assert run(httpserver, {"name": "b", "type": "bluesky", "base_url": "BASE"}).mentions == []
+
+
+def test_bluesky_without_credentials_is_a_missing_credential(httpserver: HTTPServer, monkeypatch) -> None:
+    monkeypatch.delenv("BLUESKY_HANDLE", raising=False)
+    with pytest.raises(MissingCredential, match="BLUESKY_HANDLE"):
+        run(httpserver, {"name": "b", "type": "bluesky", "base_url": "BASE"})
+    assert httpserver.log == []
+
+
+# --- youtube -----------------------------------------------------------------------------------
+
+
+def test_youtube_feed_carries_views_and_likes(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/feeds/videos.xml").respond_with_data(fixture_bytes("youtube_channel.atom.xml"), content_type="application/atom+xml")
+    (m,) = run(httpserver, {"name": "y", "type": "youtube", "base_url": "BASE", "channel_ids": ["UCacmereviews000000000001"]}).mentions
+    assert m.id == "AcmeVid0001" and m.url == "https://www.youtube.com/watch?v=AcmeVid0001"
+    assert m.metrics["views"] == 48210 and m.metrics["likes"] == 1520 and "regret" in m.text
+
+
+def test_youtube_api_search_adds_statistics_and_subscribers_and_hides_the_key(httpserver: HTTPServer, monkeypatch) -> None:
+    monkeypatch.setenv("YT_KEY", "secret-key")
+    httpserver.expect_request("/v3/search").respond_with_data(fixture_bytes("youtube_search.json"), content_type=JSON)
+    httpserver.expect_request("/v3/videos").respond_with_data(fixture_bytes("youtube_videos.json"), content_type=JSON)
+    httpserver.expect_request("/v3/channels").respond_with_data(fixture_bytes("youtube_channels.json"), content_type=JSON)
+    result = run(httpserver, {"name": "y", "type": "youtube", "base_url": "BASE", "api_url": "BASE/v3", "api_key_env": "YT_KEY"})
+    (m,) = result.mentions
+    assert m.metrics["views"] == 9120 and m.metrics["likes"] == 310 and m.audience == 45000
+    assert result.state.cursor == "2026-11-23T10:20:00Z"
+    httpserver.clear()
+    httpserver.expect_request("/v3/search").respond_with_data("quota", status=403)
+    with pytest.raises(FetchError) as info:
+        run(httpserver, {"name": "y", "type": "youtube", "base_url": "BASE", "api_url": "BASE/v3", "api_key_env": "YT_KEY"})
+    assert "secret-key" not in str(info.value) and "key=%2A%2A%2A" in str(info.value) or "key=***" in str(info.value)
+
+
+# --- googlenews ----------------------------------------------------------------------------------
+
+
+def test_googlenews_query_and_publisher(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/rss/search").respond_with_data(fixture_bytes("googlenews_search.rss.xml"), content_type="application/rss+xml")
+    result = run(httpserver, {"name": "n", "type": "googlenews", "base_url": "BASE", "hl": "en-GB", "gl": "GB"},
+                 terms=('"Acme Cloud"', "acmecloud"))
+    first = result.mentions[0]
+    assert first.title == "Acme Cloud outage disrupts thousands of businesses"
+    assert first.author == "The Daily Byte" and first.metrics["publisher_url"] == "https://dailybyte.example"
+    assert first.language == "en"
+    args = httpserver.log[0][0].args
+    assert args["q"] == '("Acme Cloud" OR acmecloud) when:7d' and args["ceid"] == "GB:en"
+
+
+# --- appstore ----------------------------------------------------------------------------------
+
+APPSTORE = {"name": "a", "type": "appstore", "base_url": "BASE", "app_ids": ["1234567890"]}
+PAGE = "/us/rss/customerreviews/page={}/id=1234567890/sortby=mostrecent/json"
+
+
+def test_appstore_reviews_carry_rating_and_votes(httpserver: HTTPServer) -> None:
+    httpserver.expect_request(PAGE.format(1)).respond_with_data(fixture_bytes("appstore_reviews.json"), content_type=JSON)
+    result = run(httpserver, APPSTORE)
+    bad = next(m for m in result.mentions if m.metrics["rating"] == 1)
+    assert bad.id == "11000000002" and bad.metrics["helpful_votes"] == 2 and bad.author_name == "grumpyuser"
+    assert bad.published_at.isoformat() == "2026-11-23T09:10:00+00:00"
+    assert json.loads(result.state.cursor) == {"1234567890:us": 11000000002}
+    assert len(httpserver.log) == 1, "a first run reads one page"
+
+
+def test_appstore_empty_feed_is_no_reviews_not_an_error(httpserver: HTTPServer) -> None:
+    httpserver.expect_request(PAGE.format(1)).respond_with_json({"feed": {"author": {}, "updated": {"label": "x"}}})
+    assert run(httpserver, APPSTORE).mentions == []
+
+
+def test_appstore_single_review_object_and_paging_to_the_cursor(httpserver: HTTPServer) -> None:
+    feed = json.loads(fixture_bytes("appstore_reviews.json"))
+    newer = dict(feed["feed"], entry=dict(feed["feed"]["entry"][0], id={"label": "11000000009"}))
+    httpserver.expect_request(PAGE.format(1)).respond_with_json({"feed": newer})
+    httpserver.expect_request(PAGE.format(2)).respond_with_data(fixture_bytes("appstore_reviews.json"), content_type=JSON)
+    result = run(httpserver, APPSTORE, state=SourceState(cursor=json.dumps({"1234567890:us": 11000000001})))
+    assert sorted(m.id for m in result.mentions) == ["11000000001", "11000000002", "11000000009"]
+    assert [r.path for r, _ in httpserver.log] == [PAGE.format(1), PAGE.format(2)], "stops at the page that reaches the cursor"
+
+
+# --- stackexchange -------------------------------------------------------------------------------
+
+
+def test_stackexchange_search_and_backoff_holds_the_host(httpserver: HTTPServer) -> None:
+    body = json.loads(fixture_bytes("stackexchange_search.json"))
+    httpserver.expect_request("/2.3/search/advanced").respond_with_json(dict(body, backoff=30))
+    options = {"name": "so", "type": "stackexchange", "base_url": "BASE/2.3", "site": "superuser"}
+    with make_client() as client:
+        (m,) = run(httpserver, options, client=client).mentions
+        assert m.title == "Acme Cloud load balancer drops connections after 60&#39;s"  # normalize decodes entities
+        assert m.metrics["owner_reputation"] == 15400 and m.metrics["views"] == 340
+        args = httpserver.log[0][0].args
+        assert args["site"] == "superuser" and args["sort"] == "creation" and args["filter"] == "withbody"
+        with pytest.raises(RateLimited):
+            run(httpserver, {**options, "name": "so2"}, client=client)
+    assert len(httpserver.log) == 1, "every source on the host waits out the backoff"
+
+
+# --- github ------------------------------------------------------------------------------------
+
+
+def test_github_query_says_is_issue_and_stops_at_the_1000_cap(httpserver: HTTPServer, monkeypatch) -> None:
+    monkeypatch.setenv("GH_TOKEN", "ghp_x")
+    page = json.loads(fixture_bytes("github_search_issues.json"))
+    httpserver.expect_request("/search/issues").respond_with_json(dict(page, total_count=5000))
+    result = run(httpserver, {"name": "g", "type": "github", "base_url": "BASE", "token_env": "GH_TOKEN", "qualifiers": "org:acme"})
+    assert len(httpserver.log) == 10, "10 pages × 100 = GitHub's 1,000-result cap"
+    args = httpserver.log[0][0].args
+    assert args["q"] == '"Acme Cloud" is:issue org:acme created:>=2026-11-22T11:00:00Z'
+    assert httpserver.log[0][0].headers["Authorization"] == "Bearer ghp_x"
+    (m,) = result.mentions
+    assert m.metrics["reactions"] == 57 and m.metrics["repository"] == "acme/cloud-cli"
+
+
+# --- discourse ---------------------------------------------------------------------------------
+
+
+def test_discourse_search_builds_post_urls(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/search.json").respond_with_data(fixture_bytes("discourse_search.json"), content_type=JSON)
+    (m,) = run(httpserver, {"name": "d", "type": "discourse", "base_url": "BASE"}).mentions
+    assert m.url == httpserver.url_for("/t/acme-cloud-deleted-our-database/901/1")
+    assert m.title == "Acme Cloud deleted our database" and m.metrics["topic_views"] == 212 and m.metrics["likes"] == 4
+    assert httpserver.log[0][0].args["q"] == '"Acme Cloud" order:latest'
+
+
+def test_discourse_posts_mode_pages_back_to_the_cursor(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/posts.json").respond_with_data(fixture_bytes("discourse_posts.json"), content_type=JSON)
+    result = run(httpserver, {"name": "d", "type": "discourse", "base_url": "BASE", "mode": "posts"},
+                 state=SourceState(cursor="52100"))
+    (m,) = result.mentions
+    assert m.id == "52102" and m.metrics["likes"] == 3 and m.metrics["trust_level"] == 2 and m.metrics["reads"] == 40
+    assert result.state.cursor == "52102"
+
+
+# --- lemmy -------------------------------------------------------------------------------------
+
+
+def test_lemmy_posts_with_community_subscribers_and_zone_less_times(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/api/v3/search").respond_with_data(fixture_bytes("lemmy_search.json"), content_type=JSON)
+    httpserver.expect_request("/api/v3/community").respond_with_data(fixture_bytes("lemmy_community.json"), content_type=JSON)
+    (m,) = run(httpserver, {"name": "l", "type": "lemmy", "base_url": "BASE"}).mentions
+    assert m.url == "https://lemmy.example/post/8800001" and m.metrics["score"] == 230
+    assert m.metrics["community_subscribers"] == 54000
+    assert m.published_at.isoformat() == "2026-11-23T10:12:00.123456+00:00"
+    assert httpserver.log[0][0].args["sort"] == "New"
+
+
+# --- politeness --------------------------------------------------------------------------------
+
+
+def test_exhausted_rate_limit_blocks_the_host_for_every_source(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/api/v3/search").respond_with_json(
+        {"posts": []}, headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "120"})
+    with make_client() as client:
+        run(httpserver, {"name": "l1", "type": "lemmy", "base_url": "BASE"}, client=client)
+        with pytest.raises(RateLimited) as info:
+            run(httpserver, {"name": "l2", "type": "lemmy", "base_url": "BASE"}, client=client)
+    assert 100 < info.value.retry_after_seconds <= 120
+    assert len(httpserver.log) == 1
