@@ -2,7 +2,8 @@
 
     python benchmarks/pipeline.py [--mentions 20000]
 
-Prints mentions per second through normalize → match → dedupe → score → store (a real SQLite
+Prints mentions per second through normalize → match → dedupe → language → score (VADER and the
+assassin cues) → store (a real SQLite
 file, in pages of 100 as connectors deliver them), bare ``polarity_scores`` per second on the
 same texts, their ratio, and the seconds to score a 1 MB text (with bare VADER on 33 KB beside it).
 """
@@ -23,7 +24,8 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer  # noqa: E4
 
 from monitor.config import parse_config  # noqa: E402
 from monitor.models import Mention  # noqa: E402
-from monitor.pipeline import dedupe, judge, match, normalize, scored_text  # noqa: E402
+from monitor.language import LanguageDetector  # noqa: E402
+from monitor.pipeline import dedupe, detect_language, judge, match, normalize, scored_text  # noqa: E402
 from monitor.sentiment import Scorer  # noqa: E402
 from monitor.store import Store  # noqa: E402
 
@@ -63,7 +65,7 @@ def corpus(n: int, seed: int = 7) -> list[Mention]:
     return out
 
 
-def run_pipeline(mentions: list[Mention], config, scorer: Scorer, db: Path) -> float:
+def run_pipeline(mentions: list[Mention], config, scorer: Scorer, detector: LanguageDetector, db: Path) -> float:
     matcher = config.matcher()
     now = datetime(2026, 11, 23, tzinfo=timezone.utc)
     started = time.perf_counter()
@@ -73,7 +75,8 @@ def run_pipeline(mentions: list[Mention], config, scorer: Scorer, db: Path) -> f
             batch = [normalize(m) for m in mentions[page : page + 100]]
             matched = match(batch, matcher)
             fresh = dedupe(matched, store.known_ids("bench", [m.id for m, _ in matched]))
-            store.save_mentions([judge(m, found, scorer, config) for m, found in fresh], fetched_at=now)
+            judged = [judge(detect_language(m, detector), found, scorer, config, matcher) for m, found in fresh]
+            store.save_mentions(judged, fetched_at=now)
     return time.perf_counter() - started
 
 
@@ -84,7 +87,7 @@ def main() -> None:
     args = parser.parse_args()
 
     config = parse_config(CONFIG)
-    scorer, bare = Scorer(), SentimentIntensityAnalyzer()
+    scorer, bare, detector = Scorer(), SentimentIntensityAnalyzer(), LanguageDetector()
     mentions = corpus(args.mentions)
     texts = [scored_text(normalize(m)) for m in mentions]
 
@@ -92,7 +95,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.repeat):
             # Interleaved, so a slow moment of the machine hits both sides.
-            pipeline_s.append(run_pipeline(mentions, config, scorer, Path(tmp) / f"bench{r}.db"))
+            pipeline_s.append(run_pipeline(mentions, config, scorer, detector, Path(tmp) / f"bench{r}.db"))
             started = time.perf_counter()
             for text in texts:
                 bare.polarity_scores(text)

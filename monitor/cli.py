@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -18,10 +19,13 @@ from tabulate import tabulate
 
 from connectors.http import make_client
 from monitor import demo as demo_data
-from monitor.config import json_schema, load_config, missing_secrets, parse_config, redacted, resolve_database
+from monitor.config import Sentiment, json_schema, load_config, missing_secrets, parse_config, redacted, resolve_database
 from monitor.errors import ConfigError
+from monitor.language import LanguageDetector
 from monitor.pipeline import Runtime, run_once
 from monitor.scheduler import Monitor, utcnow
+from monitor.sentiment import Scorer, score
+from monitor.text import html_to_text
 from monitor.store import Store, from_iso
 
 DEFAULT_CONFIG = "config.yaml"
@@ -184,6 +188,50 @@ def _ago(value: str | None, now) -> str:
     seconds = abs(seconds)
     text = f"{seconds}s" if seconds < 120 else f"{seconds // 60}m" if seconds < 7200 else f"{seconds // 3600}h" if seconds < 172800 else f"{seconds // 86400}d"
     return f"in {text}" if future else f"{text} ago"
+
+
+@main.command()
+@click.argument("source", type=click.File("r", encoding="utf-8"), default="-")
+@click.option("--brand", help="The brand the texts are about (default: a line's own 'brand', else none).")
+@click.pass_context
+def classify(ctx: click.Context, source, brand: str | None) -> None:
+    """Classify texts as the pipeline would: one JSON line per input line.
+
+    SOURCE (default: standard input) holds one text per line, or JSON lines with a "text" field and
+    an optional "brand". Thresholds come from the config when it exists, else the defaults.
+    """
+    path = Path(ctx.obj["config"])
+    config = _load(ctx) if path.exists() else None
+    sentiment = config.sentiment if config else Sentiment()
+    matcher = config.matcher() if config else None
+    scorer, detector = Scorer(), LanguageDetector()
+    for number, line in enumerate(source, start=1):
+        line = line.rstrip("\n")
+        if not line.strip():
+            continue
+        item: dict = {"text": line}
+        if line.lstrip().startswith("{"):
+            try:
+                item = json.loads(line)
+            except ValueError as exc:
+                raise click.ClickException(f"line {number}: not valid JSON ({exc}) — write one JSON object or plain text per line")
+            if not isinstance(item, dict) or not isinstance(item.get("text"), str):
+                raise click.ClickException(f"line {number}: a JSON line needs a \"text\" string")
+        text = html_to_text(item["text"])
+        about_brand = item.get("brand") or brand
+        about = None
+        if about_brand:
+            known = [b.name for b in config.brands] if config else []
+            about = matcher.brand_pattern([about_brand]) if matcher and about_brand in known else re.compile(
+                rf"(?<!\w){re.escape(about_brand)}(?!\w)", re.IGNORECASE)
+        language = item.get("language") or detector.detect(text)
+        result = score(scorer, text, language, advocate_above=sentiment.advocate_above,
+                       assassin_threshold=sentiment.assassin_threshold, about=about)
+        click.echo(json.dumps({
+            "compound": result.compound, "bucket": result.bucket, "assassin_score": result.assassin_score,
+            "reasons": list(result.reasons), "language": language, "unscored_reason": result.unscored_reason,
+            **({"id": item["id"]} if "id" in item else {}),
+        }, ensure_ascii=False))
 
 
 @main.command()

@@ -69,16 +69,13 @@ class Brand(_Model):
 
 
 class Sentiment(_Model):
-    """Where the compound score's buckets begin (VADER's compound runs from -1 to 1)."""
+    """Where the buckets begin."""
 
-    advocate_above: float = Field(default=0.5, ge=-1, le=1, description="Compound at or above this: advocate.")
-    assassin_below: float = Field(default=-0.5, ge=-1, le=1, description="Compound at or below this: assassin.")
-
-    @model_validator(mode="after")
-    def _ordered(self) -> "Sentiment":
-        if self.assassin_below >= self.advocate_above:
-            raise ValueError("assassin_below must be lower than advocate_above — e.g. -0.5 and 0.5")
-        return self
+    advocate_above: float = Field(default=0.5, ge=-1, le=1, description="VADER compound (-1..1) at or above this: advocate.")
+    assassin_threshold: float = Field(
+        default=0.25, ge=0, le=1,
+        description="assassin_score (0..1) at or above this: assassin. 0.25 is the F1-best cut of the evaluation.",
+    )
 
 
 class ConsoleReceiver(_Model):

@@ -217,6 +217,7 @@ class Matcher:
         self._prefilter = (
             re.compile("|".join(sorted(patterns)), re.IGNORECASE) if patterns else None
         )
+        self._brand_patterns: dict[tuple[str, ...], re.Pattern | None] = {}
 
     def match(self, text: str, language: str | None = None) -> Match | None:
         """The brands whose rules ``text`` satisfies (exclusions win), or None."""
@@ -234,6 +235,15 @@ class Matcher:
             brands.append(brand.name)
             keywords.extend(h for h in hits if h not in keywords)
         return Match(tuple(brands), tuple(keywords)) if brands else None
+
+    def brand_pattern(self, brands: Sequence[str]) -> re.Pattern | None:
+        """A regex finding any positive term of ``brands`` (to find the sentences about them)."""
+        cached = self._brand_patterns.get(tuple(brands))
+        if cached is None:
+            patterns = sorted({_term_pattern(t) for b in self.brands if b.name in brands for t in b.terms})
+            cached = re.compile("|".join(patterns), re.IGNORECASE) if patterns else None
+            self._brand_patterns[tuple(brands)] = cached
+        return cached
 
     def search_terms(self) -> list[str]:
         """Distinct positive terms of every brand, phrases quoted: the queries to send a search API."""

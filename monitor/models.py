@@ -74,6 +74,7 @@ class Score:
     bucket: str | None
     reasons: tuple[str, ...] = ()
     unscored_reason: str | None = None
+    assassin_score: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

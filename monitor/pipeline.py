@@ -22,6 +22,7 @@ from connectors import REGISTRY
 from connectors.base import SourceOptions
 from monitor.config import Config, ConsoleReceiver, SlackReceiver
 from monitor.errors import ConnectorError, NotifyError, RateLimited
+from monitor.language import LanguageDetector
 from monitor.matching import Matcher
 from monitor.models import Alert, Judged, Match, Mention
 from monitor.reach import estimate_reach
@@ -44,6 +45,7 @@ class Runtime:
     scorer: Scorer
     client: httpx.Client
     notifiers: dict[str, Notifier]
+    detector: LanguageDetector | None = None
     unavailable: dict[str, str] = field(default_factory=dict)
     delivery_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -54,6 +56,7 @@ class Runtime:
         *,
         client: httpx.Client,
         scorer: Scorer | None = None,
+        detector: LanguageDetector | None = None,
         notifiers: dict[str, Notifier] | None = None,
         delivery_lock: threading.Lock | None = None,
     ) -> "Runtime":
@@ -63,6 +66,7 @@ class Runtime:
             config=config,
             matcher=config.matcher(),
             scorer=scorer or Scorer(),
+            detector=detector or LanguageDetector(),
             client=client,
             notifiers=built,
             unavailable=unavailable,
@@ -136,14 +140,23 @@ def scored_text(mention: Mention) -> str:
     return f"{mention.title}.\n{mention.text}" if mention.text else mention.title
 
 
-def judge(mention: Mention, found: Match, scorer: Scorer, config: Config) -> Judged:
+def detect_language(mention: Mention, detector: LanguageDetector | None) -> Mention:
+    """Fill in the language when the source did not give one."""
+    if mention.language or detector is None:
+        return mention
+    language = detector.detect(scored_text(mention))
+    return replace(mention, language=language) if language else mention
+
+
+def judge(mention: Mention, found: Match, scorer: Scorer, config: Config, matcher: Matcher | None = None) -> Judged:
     """Score, bucket and reach for one matched mention."""
     result = score(
         scorer,
         scored_text(mention),
         mention.language,
         advocate_above=config.sentiment.advocate_above,
-        assassin_below=config.sentiment.assassin_below,
+        assassin_threshold=config.sentiment.assassin_threshold,
+        about=matcher.brand_pattern(found.brands) if matcher is not None else None,
     )
     return Judged(mention, found, result, estimate_reach(mention))
 
@@ -164,7 +177,8 @@ def decide_alerts(new: list[Judged], *, config: Config, first_run: bool, now: da
                 brand=judged.match.brand,
                 source=m.source,
                 severity=severity,
-                reason=f"{s.bucket} mention: " + "; ".join(s.reasons),
+                reason=(f"assassin score {s.assassin_score:.2f}: " if s.assassin_score is not None else f"{s.bucket}: ")
+                + "; ".join(s.reasons),
                 mentions=(judged,),
                 created_at=now,
             )
@@ -231,7 +245,7 @@ def run_source(options: SourceOptions, runtime: Runtime, store: Store, *, now: d
     mentions = [normalize(m) for m in result.mentions]
     matched = match(mentions, runtime.matcher)
     fresh = dedupe(matched, store.known_ids(options.name, [m.id for m, _ in matched]))
-    judged = [judge(m, found, runtime.scorer, config) for m, found in fresh]
+    judged = [judge(detect_language(m, runtime.detector), found, runtime.scorer, config, runtime.matcher) for m, found in fresh]
     stored = store.save_mentions(judged, fetched_at=now)
     alerts = decide_alerts(stored, config=config, first_run=first_run, now=now)
     queued = enqueue(alerts, runtime, store, now=now)

@@ -24,6 +24,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from connectors.http import make_client
 from monitor.config import Config, load_config, resolve_database
 from monitor.errors import ConfigError
+from monitor.language import LanguageDetector
 from monitor.pipeline import Runtime, deliver, is_due, run_source
 from monitor.sentiment import Scorer
 from monitor.store import Store
@@ -56,6 +57,7 @@ class Monitor:
         self.client_factory = client_factory
         self.scheduler = BackgroundScheduler(timezone=timezone.utc)
         self.scorer = Scorer()
+        self.detector = LanguageDetector()
         self.delivery_lock = threading.Lock()
         self._reload_lock = threading.Lock()
         config = load_config(self.config_path)  # an invalid file at start is fatal: nothing to fall back to
@@ -72,7 +74,7 @@ class Monitor:
     def _build(self, config: Config, *, client: httpx.Client | None) -> Runtime:
         if client is None or config.contact != self.runtime.config.contact:
             client = self.client_factory(contact=config.contact)
-        runtime = Runtime.build(config, client=client, scorer=self.scorer, delivery_lock=self.delivery_lock)
+        runtime = Runtime.build(config, client=client, scorer=self.scorer, detector=self.detector, delivery_lock=self.delivery_lock)
         for name, why in runtime.unavailable.items():
             log.warning("receiver %s is skipped: %s", name, why)
         return runtime

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import re
 
-from vaderSentiment.vaderSentiment import BOOSTER_DICT, NEGATE, N_SCALAR, SentimentIntensityAnalyzer, SentiText
+from vaderSentiment.vaderSentiment import BOOSTER_DICT, NEGATE, N_SCALAR, SentimentIntensityAnalyzer, SentiText, normalize
 
+from monitor.assassin import cues, features, reasons_for, score_features
 from monitor.models import Score
 
 MAX_SENTENCE_WORDS = 60
@@ -113,17 +114,43 @@ class Scorer:
 
     def compound(self, text: str) -> float:
         """VADER's compound score (-1..1) of ``text``, in time linear in its length."""
+        return self.analyse(text)[0]
+
+    def analyse(self, text: str, about: re.Pattern | None = None) -> tuple[float, float | None]:
+        """Compound of the whole text, and of the sentences ``about`` matches (None if none does).
+
+        One pass: each sentence's valences are computed once and summed both ways.
+        """
         text = self._demojize(text)
         valences: list[float] = []
+        near: list[float] | None = None
         for sentence in split_sentences(text):
-            valences.extend(self._valences(sentence))
-        # score_valence adds the text's ! and ? emphasis (capped) and normalises the sum.
-        return self.vader.score_valence(valences, text)["compound"]
+            values = self._valences(sentence)
+            valences.extend(values)
+            if about is not None and about.search(sentence):
+                near = (near or []) + values
+        emphasis = self.vader._punctuation_emphasis(text)
+        return _compound(valences, emphasis), (_compound(near, emphasis) if near is not None else None)
 
 
-def bucket_for(compound: float, *, advocate_above: float, assassin_below: float) -> str:
-    """advocate, apathetic or assassin for a compound score and the configured thresholds."""
-    if compound <= assassin_below:
+def _compound(valences: list[float], emphasis: float) -> float:
+    """VADER's compound from word valences: score_valence's arithmetic without its pos/neu/neg split.
+
+    The text's ! and ? emphasis (capped) pushes the sum away from zero, then alpha-normalisation.
+    """
+    if not valences:
+        return 0.0
+    total = float(sum(valences))
+    if total > 0:
+        total += emphasis
+    elif total < 0:
+        total -= emphasis
+    return round(normalize(total), 4)
+
+
+def bucket_for(compound: float, assassin_score: float, *, advocate_above: float, assassin_threshold: float) -> str:
+    """advocate, apathetic or assassin: the assassin call first, then the compound score."""
+    if assassin_score >= assassin_threshold:
         return "assassin"
     if compound >= advocate_above:
         return "advocate"
@@ -131,19 +158,28 @@ def bucket_for(compound: float, *, advocate_above: float, assassin_below: float)
 
 
 def score(
-    scorer: Scorer, text: str, language: str | None, *, advocate_above: float, assassin_below: float
+    scorer: Scorer,
+    text: str,
+    language: str | None,
+    *,
+    advocate_above: float,
+    assassin_threshold: float,
+    about: re.Pattern | None = None,
 ) -> Score:
-    """Score a mention's plain text; leave it unscored, with the reason, if VADER cannot read it."""
+    """Score a mention's plain text; leave it unscored, with the reason, if VADER cannot read it.
+
+    ``about`` finds the brand in a sentence, so negativity next to the brand's name counts.
+    """
     if language and language != "en":
         return Score(None, None, (), f"language {language!r} is not English; VADER scores English only")
     if not text.strip():
         return Score(None, None, (), "no text to score")
-    compound = scorer.compound(text)
-    bucket = bucket_for(compound, advocate_above=advocate_above, assassin_below=assassin_below)
-    if bucket == "assassin":
-        reasons = (f"compound {compound:+.2f} ≤ {assassin_below:+.2f}",)
-    elif bucket == "advocate":
-        reasons = (f"compound {compound:+.2f} ≥ {advocate_above:+.2f}",)
-    else:
-        reasons = (f"compound {compound:+.2f} between {assassin_below:+.2f} and {advocate_above:+.2f}",)
-    return Score(compound, bucket, reasons)
+    compound, near = scorer.analyse(text, about)
+    found = cues(text)
+    values = features(text, compound, brand_compound=near, found=found)
+    assassin_score = round(score_features(values), 4)
+    bucket = bucket_for(compound, assassin_score, advocate_above=advocate_above, assassin_threshold=assassin_threshold)
+    reasons = tuple(reasons_for(text, compound, values, found=found)) if bucket == "assassin" else (
+        f"compound {compound:+.2f}" + (f" ≥ {advocate_above:+.2f}" if bucket == "advocate" else ""),
+    )
+    return Score(compound, bucket, reasons, None, assassin_score)

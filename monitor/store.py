@@ -55,7 +55,7 @@ def _row(item: Judged, fetched: str | None) -> tuple:
         to_iso(m.published_at), fetched, match.brand, _json(list(match.brands)),
         _json(list(match.keywords)), m.language, score.compound, score.bucket,
         _json(list(score.reasons)), score.unscored_reason, m.audience, _json(dict(m.metrics)),
-        reach.low, reach.high, reach.method, _json(m.raw),
+        reach.low, reach.high, reach.method, _json(m.raw), score.assassin_score,
     )
 
 
@@ -131,7 +131,11 @@ def _v1(db: sqlite_utils.Database) -> None:
     db.table("mentions").enable_fts(["title", "text"], create_triggers=True, tokenize="porter unicode61")
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1]
+def _v2(db: sqlite_utils.Database) -> None:
+    db.execute("ALTER TABLE mentions ADD COLUMN assassin_score REAL")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2]
 
 
 class StoreError(MonitorError):
@@ -224,7 +228,7 @@ class Store:
                 "INSERT OR IGNORE INTO mentions (source, id, source_type, url, author, author_name, title,"
                 " text, published_at, fetched_at, brand, brands, matched_keywords, language, sentiment,"
                 " bucket, bucket_reasons, unscored_reason, audience, metrics, reach_low, reach_high,"
-                " reach_method, raw) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " reach_method, raw, assassin_score) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 [_row(item, fetched) for item in new],
             )
             for source, count in Counter(item.mention.source for item in new).items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -136,3 +137,41 @@ def test_database_comes_from_db_option_then_monitor_db_then_config(tmp_path: Pat
     invoke("--config", str(path), "status", env={"MONITOR_DB": str(tmp_path / "from-env.db")})
     invoke("--config", str(path), "--db", str(tmp_path / "from-option.db"), "status", env={"MONITOR_DB": str(tmp_path / "from-env.db")})
     assert sorted(p.name for p in tmp_path.glob("*.db")) == ["from-env.db", "from-option.db"]
+
+
+def test_classify_plain_and_json_lines(tmp_path: Path) -> None:
+    lines = "\n".join([
+        "@AcmeCloud still waiting for a reply to my ticket, thanks for nothing",
+        '{"text": "Acme Cloud est vraiment nul, je veux un remboursement", "brand": "Acme Cloud", "id": 7}',
+        "I love this, great support!",
+    ])
+    result = CliRunner().invoke(main, ["--config", str(tmp_path / "none.yaml"), "classify"], input=lines)
+    assert result.exit_code == 0, result.output
+    out = [json.loads(line) for line in result.output.splitlines()]
+    assert out[0]["bucket"] == "assassin" and out[0]["assassin_score"] >= 0.25 and out[0]["reasons"]
+    assert out[1] == {"compound": None, "bucket": None, "assassin_score": None, "reasons": [], "language": "fr",
+                      "unscored_reason": "language 'fr' is not English; VADER scores English only", "id": 7}
+    assert out[2]["bucket"] == "advocate"
+
+
+def test_classify_bad_json_line_names_the_line(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["--config", str(tmp_path / "none.yaml"), "classify"], input="ok text\n{broken\n")
+    assert result.exit_code != 0 and "line 2: not valid JSON" in result.output
+
+
+def test_classify_agrees_with_what_the_pipeline_stores(tmp_path: Path, httpserver) -> None:
+    import sqlite3
+
+    from tests.support import fixture_bytes
+
+    httpserver.expect_request("/feed.xml").respond_with_data(fixture_bytes("feed.rss.xml"), content_type="application/rss+xml")
+    config = tmp_path / "config.yaml"
+    config.write_text(f"database: {tmp_path / 'm.db'}\nbrands: [{{name: Acme Cloud, keywords: ['\"Acme Cloud\"']}}]\n"
+                      f"sources: [{{name: blog, type: rss, url: '{httpserver.url_for('/feed.xml')}'}}]\n")
+    CliRunner().invoke(main, ["--config", str(config), "once"], catch_exceptions=False)
+    with sqlite3.connect(tmp_path / "m.db") as db:
+        stored = db.execute("SELECT title, text, sentiment, bucket, assassin_score, language FROM mentions ORDER BY id").fetchall()
+    lines = "\n".join(json.dumps({"text": f"{t}.\n{x}", "brand": "Acme Cloud", "language": lang}) for t, x, *_, lang in stored)
+    result = CliRunner().invoke(main, ["--config", str(config), "classify"], input=lines)
+    out = [json.loads(line) for line in result.output.splitlines()]
+    assert [(o["compound"], o["bucket"], o["assassin_score"]) for o in out] == [(s[2], s[3], s[4]) for s in stored]

@@ -104,8 +104,9 @@ def test_backfill_window_lets_a_first_run_alert_on_recent_posts(tmp_path: Path, 
     config = write_config(tmp_path, httpserver.url_for("").rstrip("/"), alerts="alerts:\n  backfill: 1000d\n  max_age: 1000d\n")
     code, output = once(config)
     assert "[WARNING] assassin · Acme Cloud · blog" in output
-    assert rows(config, "SELECT receiver, kind, status FROM alerts ORDER BY key") == [
-        ("console", "assassin", "sent"), ("console", "assassin", "sent")]
+    assert rows(config, "SELECT receiver, kind, status, mention_id FROM alerts ORDER BY key") == [
+        ("console", "assassin", "sent", "https://reviews.example/acme-lost-data"),
+        ("console", "assassin", "sent", "42000001"), ("console", "assassin", "sent", "42000002")]
     assert "jdoe" in output
     code, output = once(config)
     assert "assassin ·" not in output, "an alert is never sent twice"

@@ -67,19 +67,72 @@ def test_html_is_stripped_and_entities_decoded() -> None:
 
 
 def test_buckets_from_thresholds() -> None:
-    assert bucket_for(-0.6, advocate_above=0.5, assassin_below=-0.5) == "assassin"
-    assert bucket_for(-0.5, advocate_above=0.5, assassin_below=-0.5) == "assassin"
-    assert bucket_for(0.0, advocate_above=0.5, assassin_below=-0.5) == "apathetic"
-    assert bucket_for(0.7, advocate_above=0.5, assassin_below=-0.5) == "advocate"
+    assert bucket_for(-0.6, 0.3, advocate_above=0.5, assassin_threshold=0.25) == "assassin"
+    assert bucket_for(-0.6, 0.2, advocate_above=0.5, assassin_threshold=0.25) == "apathetic"
+    assert bucket_for(0.7, 0.25, advocate_above=0.5, assassin_threshold=0.25) == "assassin", "the assassin call wins"
+    assert bucket_for(0.7, 0.1, advocate_above=0.5, assassin_threshold=0.25) == "advocate"
 
 
 def test_non_english_is_stored_unscored_with_the_reason(scorer: Scorer) -> None:
-    result = score(scorer, "Acme Cloud est nul", "fr", advocate_above=0.5, assassin_below=-0.5)
+    result = score(scorer, "Acme Cloud est nul", "fr", advocate_above=0.5, assassin_threshold=0.25)
     assert result.compound is None and result.bucket is None
     assert result.unscored_reason == "language 'fr' is not English; VADER scores English only"
 
 
 def test_scored_mention_carries_its_reason(scorer: Scorer) -> None:
-    result = score(scorer, "Acme is terrible, I hate it", "en", advocate_above=0.5, assassin_below=-0.5)
-    assert result.bucket == "assassin"
-    assert result.reasons[0].startswith("compound -0.")
+    result = score(scorer, "Acme is terrible, I hate it", "en", advocate_above=0.5, assassin_threshold=0.25)
+    assert result.bucket == "assassin" and 0.25 <= result.assassin_score <= 1
+    assert result.reasons[0].startswith("negative wording (compound -0.")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "@AcmeCloud still waiting for a reply to my ticket, thanks for nothing",
+        "@AcmeCloud please help, I was charged twice and nobody answers",
+        "I am cancelling Acme Cloud today and switching to another provider. Never again.",
+    ],
+)
+def test_polite_complaints_are_assassins(scorer: Scorer, text: str) -> None:
+    result = score(scorer, text, "en", advocate_above=0.5, assassin_threshold=0.25)
+    assert result.bucket == "assassin", (result, scorer.compound(text))
+
+
+def test_news_headline_with_negative_words_is_not_an_assassin(scorer: Scorer) -> None:
+    result = score(scorer, "Acme Cloud shares fall after analysts report weak quarter", "en",
+                   advocate_above=0.5, assassin_threshold=0.25)
+    assert result.bucket != "assassin"
+
+
+def test_reasons_name_the_cues(scorer: Scorer) -> None:
+    result = score(scorer, "I want a refund, Acme Cloud lost my files", "en", advocate_above=0.5, assassin_threshold=0.25)
+    assert any(r.startswith("complaint or churn intent: refund") for r in result.reasons)
+    assert any(r.startswith("service failure or being ignored: lost my") for r in result.reasons)
+    assert "first-person experience" in result.reasons
+
+
+def test_same_complaint_in_three_languages(scorer: Scorer) -> None:
+    from monitor.language import LanguageDetector
+
+    detector = LanguageDetector()
+    posts = {
+        "en": "Acme Cloud deleted my files and support ignores me. I want a refund!",
+        "fr": "Acme Cloud a supprimé mes fichiers et le support m'ignore. Je veux être remboursé !",
+        "ja": "Acme Cloudが私のファイルを削除し、サポートは無視しています。返金してほしい！",
+    }
+    for expected, text in posts.items():
+        language = detector.detect(text)
+        assert language == expected
+        result = score(scorer, text, language, advocate_above=0.5, assassin_threshold=0.25)
+        if expected == "en":
+            assert result.bucket == "assassin"
+        else:
+            assert result.bucket is None and result.unscored_reason.startswith(f"language '{expected}' is not English")
+
+
+def test_short_or_unclear_text_is_not_called_foreign() -> None:
+    from monitor.language import LanguageDetector
+
+    detector = LanguageDetector()
+    assert detector.detect("acme down lol") in (None, "en")
+    assert detector.detect("Great product") in (None, "en")
