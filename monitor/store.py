@@ -44,8 +44,14 @@ def from_iso(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
+# json.dumps with options builds a new encoder per call; rows need five encodings each.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
+
+
 def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, default=str)
+    if not value:
+        return "[]" if isinstance(value, (list, tuple)) else ("{}" if isinstance(value, dict) else _ENCODER.encode(value))
+    return _ENCODER.encode(value)
 
 
 def _row(item: Judged, fetched: str | None) -> tuple:
