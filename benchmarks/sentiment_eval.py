@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer  # noqa: E402
 
 from monitor.assassin import DEFAULT_THRESHOLD, DEFAULT_WEIGHTS, Weights, features, score_features  # noqa: E402
-from monitor.sentiment import Scorer, split_sentences  # noqa: E402
+from monitor.sentiment import Scorer  # noqa: E402
 
 DEFAULT_EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
 
@@ -129,14 +129,6 @@ def best_threshold(gold: list[int], scores: list[float], *, higher_is_positive: 
 # --- the rule ----------------------------------------------------------------------------------
 
 
-def brand_compound(scorer: Scorer, text: str, brand: str | None) -> float | None:
-    if not brand:
-        return None
-    pattern = re.compile(rf"\b{re.escape(brand)}", re.IGNORECASE)
-    sentences = [s for s in split_sentences(text) if pattern.search(s)]
-    return scorer.compound(" ".join(sentences)) if sentences else None
-
-
 def fit(rows: list[tuple[dict[str, float], int]], *, epochs: int = 400, rate: float = 0.5, l2: float = 1e-3) -> Weights:
     names = [f.name for f in fields(Weights) if f.name != "bias"]
     w = {name: 0.0 for name in names}
@@ -171,7 +163,11 @@ def main() -> None:
     cache: dict[str, float] = {}
     for name, rows in vader_sets.items():
         texts, means = [t for t, _ in rows], [m for _, m in rows]
-        ours = [cache.setdefault(t, scorer.compound(t)) for t in texts]
+        ours = []
+        for t in texts:
+            if t not in cache:
+                cache[t] = scorer.compound(t)
+            ours.append(cache[t])
         theirs = [bare.polarity_scores(t)["compound"] for t in texts]
         gold3 = [three(m) for m in means]
         polar = [i for i, g in enumerate(gold3) if g]
@@ -190,8 +186,10 @@ def main() -> None:
     data += [(name, t, g, b) for name, rows in load_labelled(args.eval_dir).items() for t, g, b in rows]
     prepared = []
     for name, text, gold, brand in data:
-        compound = cache.setdefault(text, scorer.compound(text))
-        values = features(text, compound, brand_compound=brand_compound(scorer, text, brand))
+        # The same call the pipeline makes: the whole text and the sentences naming the brand, in one pass.
+        about = re.compile(rf"\b{re.escape(brand)}", re.IGNORECASE) if brand else None
+        compound, near = scorer.analyse(text, about)
+        values = features(text, compound, brand_compound=near)
         prepared.append((name, text, gold, compound, values))
     tune = [p for p in prepared if not held_out(p[1])]
     test = [p for p in prepared if held_out(p[1])]

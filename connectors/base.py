@@ -20,6 +20,19 @@ from monitor.errors import MissingCredential, ParseError
 from monitor.models import Duration, FetchResult, SourceState
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Shapes of real secrets (Slack tokens, webhook URLs), so a pasted one is refused, not stored in the file.
+_LITERAL_SECRET = re.compile(r"^(xox[abposr]-|xapp-|https?://)", re.IGNORECASE)
+
+
+def check_env_name(value: str) -> str:
+    """Accept the name of an environment variable; refuse a pasted secret or anything else."""
+    if _LITERAL_SECRET.match(value):
+        raise ValueError(
+            "looks like a literal secret — put it in an environment variable and write the variable's name here"
+        )
+    if not _ENV_NAME.match(value):
+        raise ValueError(f"{value!r} is not an environment variable name — write a name like SLACK_BOT_TOKEN")
+    return value
 
 
 def check_http_url(value: str | None) -> str | None:
@@ -54,12 +67,8 @@ class SourceOptions(BaseModel):
     @field_validator("*", mode="after")
     @classmethod
     def _env_names(cls, value, info):
-        if info.field_name and info.field_name.endswith("_env") and value is not None:
-            if not isinstance(value, str) or not _ENV_NAME.match(value) or value.lower().startswith(("xox", "http")):
-                raise ValueError(
-                    f"{value!r} is not an environment variable name — put the secret in an environment "
-                    "variable and write its name here"
-                )
+        if info.field_name and info.field_name.endswith("_env") and isinstance(value, str):
+            return check_env_name(value)
         return value
 
     def credential_envs(self) -> list[str]:
@@ -72,18 +81,18 @@ class SourceOptions(BaseModel):
 
 
 def secret(options: SourceOptions, field: str) -> str | None:
-    """The value of the environment variable named by ``options.<field>``; MissingCredential if unset."""
-    name = getattr(options, field)
-    if not name:
-        return None
-    value = os.environ.get(name)
-    if not value:
+    """The value of the environment variable named by ``options.<field>``.
+
+    Raises MissingCredential, naming every configured variable that is unset, before any request:
+    the source is skipped and recorded like any other failure.
+    """
+    missing = options.missing_credentials()
+    if missing:
         raise MissingCredential(
-            f"environment variable {name} ({field}) is not set — export it, or remove {field} from the source",
-            source=options.name,
-            variable=name,
+            f"skipped: environment variable {', '.join(missing)} not set", source=options.name, variable=missing[0]
         )
-    return value
+    name = getattr(options, field)
+    return os.environ.get(name) if name else None
 
 
 def parse_time(value: object, *, source: str = "") -> datetime:
@@ -131,11 +140,6 @@ class SearchOptions(SourceOptions):
         if state.cursor:
             return parse_time(state.cursor)
         return now - self.first_run
-
-
-def iso(value: datetime) -> str:
-    """``2026-11-23T12:00:00Z``: the cursor form of a time."""
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class Connector(Protocol):

@@ -15,9 +15,9 @@ import httpx
 from pydantic import Field
 
 from connectors import http
-from connectors.base import SearchOptions, SourceOptions, as_int, iso, parse_time, secret
-from monitor.errors import FetchError, MissingCredential, ParseError
-from monitor.models import FetchResult, Mention, SourceState
+from connectors.base import SearchOptions, SourceOptions, as_int, parse_time, secret
+from monitor.errors import FetchError, ParseError
+from monitor.models import FetchResult, Mention, SourceState, to_iso
 
 PROFILES_PER_CALL = 25  # app.bsky.actor.getProfiles accepts at most 25 actors
 
@@ -66,8 +66,6 @@ class BlueskyConnector:
 
     def _session(self, options: BlueskyOptions, *, renew: bool = False) -> dict:
         handle, password = secret(options, "handle_env"), secret(options, "app_password_env")
-        if not handle or not password:
-            raise MissingCredential("Bluesky needs handle_env and app_password_env", source=options.name)
         sessions = getattr(self.client, "sessions", {})
         key = (options.base_url or "", handle)
         session = sessions.get(key)
@@ -116,7 +114,7 @@ class BlueskyConnector:
         for term in options.terms(terms):
             cursor = None
             for _ in range(options.max_pages):
-                params = {"q": term, "sort": "latest", "since": iso(since), "limit": options.limit}
+                params = {"q": term, "sort": "latest", "since": to_iso(since), "limit": options.limit}
                 if cursor:
                     params["cursor"] = cursor
                 data = self._get(options, "app.bsky.feed.searchPosts", params)
@@ -131,7 +129,7 @@ class BlueskyConnector:
                 if not cursor or not posts:
                     break
         self._add_followers(options, seen)
-        return FetchResult(list(seen.values()), SourceState(cursor=iso(newest)))
+        return FetchResult(list(seen.values()), SourceState(cursor=to_iso(newest)))
 
     def _add_followers(self, options: BlueskyOptions, seen: dict[str, Mention]) -> None:
         dids = sorted({m.metrics["did"] for m in seen.values() if m.metrics.get("did")})

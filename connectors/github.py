@@ -17,9 +17,9 @@ import httpx
 from pydantic import Field
 
 from connectors import http
-from connectors.base import SearchOptions, SourceOptions, as_int, iso, parse_time, secret
+from connectors.base import SearchOptions, SourceOptions, as_int, parse_time, secret
 from monitor.errors import ParseError
-from monitor.models import FetchResult, Mention, SourceState
+from monitor.models import FetchResult, Mention, SourceState, to_iso
 
 log = logging.getLogger("connectors.github")
 RESULT_CAP = 1000
@@ -78,7 +78,7 @@ class GitHubConnector:
         newest = since
         seen: dict[str, Mention] = {}
         for term in options.terms(terms):
-            q = " ".join(part for part in (term, "is:issue", options.qualifiers, f"created:>={iso(since)}") if part)
+            q = " ".join(part for part in (term, "is:issue", options.qualifiers, f"created:>={to_iso(since)}") if part)
             for page in range(1, options.max_pages + 1):
                 params = {"q": q, "sort": "created", "order": "desc", "per_page": options.per_page, "page": page}
                 data, _ = http.get_json(self.client, f"{options.base_url}/search/issues", source=options.name,
@@ -93,4 +93,4 @@ class GitHubConnector:
                         log.warning("source %s: %r matched %d issues; GitHub returns only %d — poll more often or add qualifiers",
                                     options.name, term, total, RESULT_CAP)
                     break
-        return FetchResult(list(seen.values()), SourceState(cursor=iso(newest)))
+        return FetchResult(list(seen.values()), SourceState(cursor=to_iso(newest)))

@@ -6,7 +6,6 @@ newest first, paged back to the cursor: the highest ``created_at_i`` seen so far
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 from typing import ClassVar, Literal
 
@@ -37,14 +36,8 @@ class HackerNewsOptions(SourceOptions):
     first_run: Duration = Field(default="1d", description="How far back the first run looks.")
 
 
-def parse_hits(body: bytes, *, source: str, url: str) -> tuple[list[Mention], int]:
-    """Parse one ``search``/``search_by_date`` page into mentions and the page count."""
-    if not body.strip():
-        raise ParseError(f"empty body from {http.safe_url(url)}", source=source)
-    try:
-        payload = json.loads(body)
-    except ValueError as exc:
-        raise ParseError(f"{http.safe_url(url)} did not return JSON: {exc}", source=source) from exc
+def parse_hits(payload: object, *, source: str, url: str) -> tuple[list[Mention], int]:
+    """Mentions of one decoded ``search``/``search_by_date`` page, and the page count."""
     if not isinstance(payload, dict) or not isinstance(payload.get("hits"), list):
         raise ParseError(f"{http.safe_url(url)} returned JSON without a 'hits' list", source=source)
     mentions = []
@@ -108,8 +101,8 @@ class HackerNewsConnector:
                     "hitsPerPage": options.hits_per_page,
                     "page": page,
                 }
-                response = http.get(self.client, url, source=options.name, params=params)
-                mentions, pages = parse_hits(response.content, source=options.name, url=str(response.url))
+                payload, response = http.get_json(self.client, url, source=options.name, params=params)
+                mentions, pages = parse_hits(payload, source=options.name, url=str(response.url))
                 for mention in mentions:
                     seen.setdefault(mention.id, mention)
                     newest = max(newest, int(mention.published_at.timestamp()))

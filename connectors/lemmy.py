@@ -15,9 +15,9 @@ import httpx
 from pydantic import Field
 
 from connectors import http
-from connectors.base import SearchOptions, SourceOptions, as_int, iso, parse_time
+from connectors.base import SearchOptions, SourceOptions, as_int, parse_time
 from monitor.errors import FetchError, ParseError
-from monitor.models import FetchResult, Mention, SourceState
+from monitor.models import FetchResult, Mention, SourceState, to_iso
 
 
 class LemmyOptions(SearchOptions):
@@ -76,7 +76,7 @@ class LemmyConnector:
                 if len(fresh) < options.limit:
                     break
         self._add_subscribers(options, seen)
-        return FetchResult(list(seen.values()), SourceState(cursor=iso(newest)))
+        return FetchResult(list(seen.values()), SourceState(cursor=to_iso(newest)))
 
     def _add_subscribers(self, options: LemmyOptions, seen: dict[str, Mention]) -> None:
         ids = sorted({m.metrics["community_id"] for m in seen.values() if m.metrics.get("community_id")})[: options.max_communities]

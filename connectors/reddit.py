@@ -19,10 +19,10 @@ import httpx
 from pydantic import Field
 
 from connectors import http
-from connectors.base import SearchOptions, SourceOptions, as_int, iso, parse_time, secret
+from connectors.base import SearchOptions, SourceOptions, as_int, parse_time, secret
 from connectors.rss import parse_feed
 from monitor.errors import FetchError, ParseError
-from monitor.models import FetchResult, Mention, SourceState
+from monitor.models import FetchResult, Mention, SourceState, to_iso
 
 SITE = "https://www.reddit.com"
 
@@ -125,4 +125,4 @@ class RedditConnector:
                     newest = max(newest, m.published_at)
                 if not after or len(fresh) < len(mentions):
                     break  # reached the cursor (listings are newest first)
-        return FetchResult(list(seen.values()), SourceState(cursor=iso(newest)))
+        return FetchResult(list(seen.values()), SourceState(cursor=to_iso(newest)))

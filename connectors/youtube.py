@@ -16,10 +16,10 @@ import httpx
 from pydantic import Field
 
 from connectors import http
-from connectors.base import SearchOptions, SourceOptions, as_int, iso, parse_time, secret
+from connectors.base import SearchOptions, SourceOptions, as_int, parse_time, secret
 from connectors.rss import parse_feed
 from monitor.errors import ParseError
-from monitor.models import FetchResult, Mention, SourceState
+from monitor.models import FetchResult, Mention, SourceState, to_iso
 
 WATCH_URL = "https://www.youtube.com/watch?v={}"
 
@@ -78,14 +78,14 @@ class YouTubeConnector:
                     seen.setdefault(mention.id, mention)
                     newest = max(newest, mention.published_at)
             self._add_statistics(options, key, seen)
-            cursor = iso(newest)
+            cursor = to_iso(newest)
         return FetchResult(list(seen.values()), SourceState(cursor=cursor))
 
     def _search(self, options: YouTubeOptions, key: str, term: str, since: datetime) -> list[Mention]:
         out, page_token = [], None
         for _ in range(options.max_pages):
             params = {"part": "snippet", "q": term, "type": "video", "order": "date", "maxResults": 50,
-                      "publishedAfter": iso(since), "key": key}
+                      "publishedAfter": to_iso(since), "key": key}
             if page_token:
                 params["pageToken"] = page_token
             data, _ = http.get_json(self.client, f"{options.api_url}/search", source=options.name, params=params)

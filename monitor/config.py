@@ -20,29 +20,17 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from connectors import REGISTRY
-from connectors.base import check_http_url
+from connectors.base import check_env_name, check_http_url
+from monitor.assassin import DEFAULT_THRESHOLD
 from monitor.errors import ConfigError
-from monitor.matching import KeywordSyntaxError, Matcher, compile_brand
+from monitor.matching import KeywordSyntaxError, Matcher, compile_brand, parse_rule
 from monitor.models import Duration
 
 DEFAULT_DATABASE = "data/monitor.db"
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-# Shapes of real Slack secrets, so a pasted token is refused rather than stored in the file.
-_LITERAL_SECRET = re.compile(r"^(xox[abposr]-|xapp-|https?://)", re.IGNORECASE)
 
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
-
-
-def _env_name(value: str) -> str:
-    if _LITERAL_SECRET.match(value):
-        raise ValueError(
-            "looks like a literal secret — put it in an environment variable and write the variable's name here"
-        )
-    if not _ENV_NAME.match(value):
-        raise ValueError(f"{value!r} is not an environment variable name — write a name like SLACK_BOT_TOKEN")
-    return value
 
 
 class Brand(_Model):
@@ -73,7 +61,7 @@ class Sentiment(_Model):
 
     advocate_above: float = Field(default=0.5, ge=-1, le=1, description="VADER compound (-1..1) at or above this: advocate.")
     assassin_threshold: float = Field(
-        default=0.25, ge=0, le=1,
+        default=DEFAULT_THRESHOLD, ge=0, le=1,
         description="assassin_score (0..1) at or above this: assassin. 0.25 is the F1-best cut of the evaluation.",
     )
 
@@ -95,7 +83,7 @@ class SlackReceiver(_Model):
     channel: str | None = Field(default=None, description="Channel ID or #name, with token_env.")
     base_url: str | None = Field(default=None, description="Slack Web API root, e.g. for GovSlack or a test server.")
 
-    _env = field_validator("webhook_url_env", "token_env")(classmethod(lambda cls, v: v if v is None else _env_name(v)))
+    _env = field_validator("webhook_url_env", "token_env")(classmethod(lambda cls, v: v if v is None else check_env_name(v)))
     _url = field_validator("base_url")(classmethod(lambda cls, v: check_http_url(v)))
 
     @model_validator(mode="after")
@@ -114,7 +102,8 @@ class SlackReceiver(_Model):
         return self.webhook_url_env or self.token_env or ""
 
 
-Receiver = Annotated[Union[ConsoleReceiver, SlackReceiver], Field(discriminator="type")]
+RECEIVERS = (ConsoleReceiver, SlackReceiver)
+Receiver = Annotated[Union[RECEIVERS], Field(discriminator="type")]  # type: ignore[valid-type]
 Source = Annotated[Union[tuple(c.Options for c in REGISTRY.values())], Field(discriminator="type")]  # type: ignore[valid-type]
 
 
@@ -156,10 +145,6 @@ class Config(_Model):
                 for b in self.brands
             ]
         )
-
-    def source(self, name: str):
-        """The source called ``name``."""
-        return next(s for s in self.sources if s.name == name)
 
 
 def json_schema() -> dict:
@@ -245,6 +230,14 @@ def _unwrap(annotation: Any) -> list:
     return [annotation] if isinstance(annotation, type) and issubclass(annotation, BaseModel) else []
 
 
+def _narrow(candidates: list, node: Any) -> list:
+    """Of a discriminated union's models, the one the item's own ``type:`` names."""
+    if len(candidates) < 2:
+        return candidates
+    tag = node.get("type") if isinstance(node, dict) else None
+    return [c for c in candidates if c.model_fields["type"].default == tag] or candidates[:1]
+
+
 def _model_at(loc: tuple, data: Any) -> type[BaseModel] | None:
     """The model class that owns the mapping at ``loc`` (to suggest its keys)."""
     candidates: list = [Config]
@@ -253,32 +246,30 @@ def _model_at(loc: tuple, data: Any) -> type[BaseModel] | None:
         if isinstance(part, int):
             node = node[part] if isinstance(node, list) and part < len(node) else None
             continue
-        if len(candidates) > 1:
-            # A discriminated union: the item's own type: says which model it is.
-            tag = node.get("type") if isinstance(node, dict) else None
-            candidates = [c for c in candidates if c.model_fields["type"].default == tag] or candidates[:1]
-        field = candidates[0].model_fields.get(part)
+        field = _narrow(candidates, node)[0].model_fields.get(part)
         if field is None:
             return None
         node = node.get(part) if isinstance(node, dict) else None
         candidates = _unwrap(field.annotation)
         if not candidates:
             return None
-    if len(candidates) > 1:
-        tag = node.get("type") if isinstance(node, dict) else None
-        candidates = [c for c in candidates if c.model_fields["type"].default == tag] or candidates[:1]
-    return candidates[0]
+    return _narrow(candidates, node)[0]
 
 
 def _drop_tags(loc: tuple) -> tuple:
     """Pydantic puts a discriminated union's tag in the location; an admin never wrote it."""
-    tags = set(REGISTRY) | {"console", "slack"}
+    tags = set(REGISTRY) | set(_RECEIVER_TYPES)
     return tuple(p for i, p in enumerate(loc) if not (i and isinstance(loc[i - 1], int) and p in tags))
+
+
+_RECEIVER_TYPES = tuple(r.model_fields["type"].default for r in RECEIVERS)
 
 
 def _describe(error: dict, loc: tuple, data: Any) -> str:
     kind = error["type"]
     given = error.get("input")
+    in_sources = bool(loc) and loc[0] == "sources"
+    types = ", ".join(sorted(REGISTRY) if in_sources else _RECEIVER_TYPES)
     if kind == "extra_forbidden":
         model = _model_at(loc[:-1], data)
         known = list(model.model_fields) if model else []
@@ -288,11 +279,9 @@ def _describe(error: dict, loc: tuple, data: Any) -> str:
     if kind == "missing":
         return "required — add this key"
     if kind == "union_tag_invalid":
-        types = ", ".join(sorted(REGISTRY)) if loc and loc[0] == "sources" else "console, slack"
-        what = "connector" if loc and loc[0] == "sources" else "receiver"
+        what = "connector" if in_sources else "receiver"
         return f"unknown {what} type {error['ctx']['tag']!r} — use one of: {types}"
     if kind == "union_tag_not_found":
-        types = ", ".join(sorted(REGISTRY)) if loc and loc[0] == "sources" else "console, slack"
         return f"missing type — add type: with one of: {types}"
     if kind in ("value_error", "assertion_error"):
         return str(error["ctx"]["error"])
@@ -348,7 +337,7 @@ def _validate_meaning(data: dict, lines: dict) -> list[Problem]:
                 if not isinstance(rule, str):
                     continue
                 try:
-                    compile_brand("check", [rule] if key == "keywords" else ["x"], [rule] if key == "exclude" else [])
+                    compile_brand("check", [rule]) if key == "keywords" else parse_rule(rule)
                 except KeywordSyntaxError as exc:
                     add(("brands", i, key, j), str(exc))
 
@@ -365,9 +354,10 @@ def _validate_meaning(data: dict, lines: dict) -> list[Problem]:
 
 def parse_config(text: str, *, path: str = "config.yaml") -> Config:
     """Validate config text; raise ConfigError listing every problem."""
+    loader = _Loader(text)
     try:
-        node = yaml.compose(text, Loader=_Loader)
-        data = yaml.load(text, Loader=_Loader)
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
@@ -377,6 +367,8 @@ def parse_config(text: str, *, path: str = "config.yaml") -> Config:
         raise ConfigError([str(Problem("", f"invalid YAML: {message}", line))], path=path) from exc
     except yaml.YAMLError as exc:
         raise ConfigError([f"invalid YAML: {exc}"], path=path) from exc
+    finally:
+        loader.dispose()
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -400,7 +392,7 @@ def load_config(path: str | os.PathLike) -> Config:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
-        raise ConfigError([f"no such file — create it (see config.yaml in the repository) or pass --config"], path=str(path)) from exc
+        raise ConfigError(["no such file — create it (see config.yaml in the repository) or pass --config"], path=str(path)) from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([f"cannot read the file: {exc}"], path=str(path)) from exc
     return parse_config(text, path=str(path))

@@ -218,6 +218,12 @@ class Matcher:
             re.compile("|".join(sorted(patterns)), re.IGNORECASE) if patterns else None
         )
         self._brand_patterns: dict[tuple[str, ...], re.Pattern | None] = {}
+        self._search_terms: list[str] = []
+        for brand in self.brands:
+            for term in brand.terms:
+                text = f'"{term.text}"' if term.phrase else term.text
+                if text not in self._search_terms:
+                    self._search_terms.append(text)
 
     def match(self, text: str, language: str | None = None) -> Match | None:
         """The brands whose rules ``text`` satisfies (exclusions win), or None."""
@@ -238,22 +244,15 @@ class Matcher:
 
     def brand_pattern(self, brands: Sequence[str]) -> re.Pattern | None:
         """A regex finding any positive term of ``brands`` (to find the sentences about them)."""
-        cached = self._brand_patterns.get(tuple(brands))
-        if cached is None:
+        key = tuple(brands)
+        if key not in self._brand_patterns:
             patterns = sorted({_term_pattern(t) for b in self.brands if b.name in brands for t in b.terms})
-            cached = re.compile("|".join(patterns), re.IGNORECASE) if patterns else None
-            self._brand_patterns[tuple(brands)] = cached
-        return cached
+            self._brand_patterns[key] = re.compile("|".join(patterns), re.IGNORECASE) if patterns else None
+        return self._brand_patterns[key]
 
     def search_terms(self) -> list[str]:
         """Distinct positive terms of every brand, phrases quoted: the queries to send a search API."""
-        out: list[str] = []
-        for brand in self.brands:
-            for term in brand.terms:
-                text = f'"{term.text}"' if term.phrase else term.text
-                if text not in out:
-                    out.append(text)
-        return out
+        return list(self._search_terms)
 
 
 def compile_brand(
@@ -269,12 +268,13 @@ def compile_brand(
     compiled, terms = [], []
     for rule in keywords:
         tree = parse_rule(rule)
-        if not positive_terms(tree):
+        positive = positive_terms(tree)
+        if not positive:
             raise KeywordSyntaxError(
                 f"{rule!r} has no term outside NOT, so it would match every post",
                 "add a term to look for, and put exclusions under exclude",
             )
         compiled.append((rule, _compile(tree, flags)))
-        terms.extend(t for t in positive_terms(tree) if t not in terms)
+        terms.extend(t for t in positive if t not in terms)
     excluded = tuple(_compile(parse_rule(rule), flags) for rule in exclude)
     return BrandRules(name, tuple(compiled), excluded, frozenset(languages), tuple(terms))

@@ -8,12 +8,30 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any, Mapping
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
 BUCKETS = ("advocate", "apathetic", "assassin")
+ISO = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def to_iso(value: datetime | None) -> str | None:
+    """A UTC timestamp as stored and sent: ``2026-11-23T12:00:00Z`` (sorts as text, SQLite reads it)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value!r}: every time in the monitor is timezone-aware")
+    return value.astimezone(timezone.utc).strftime(ISO)
+
+
+def from_iso(value: str | None) -> datetime | None:
+    """Read a stored timestamp back as an aware UTC datetime."""
+    if not value:
+        return None
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
 @dataclass(frozen=True, slots=True)

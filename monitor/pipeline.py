@@ -101,16 +101,11 @@ def build_notifiers(config: Config) -> tuple[dict[str, Notifier], dict[str, str]
 
 def normalize(mention: Mention) -> Mention:
     """Plain text for title and body (HTML stripped, entities decoded), language code lower-cased."""
-    if not any(c in mention.text or c in mention.title for c in "<&\n\t\r\xa0") and (
-        mention.language is None or mention.language.islower()
-    ) and mention.text == mention.text.strip():
+    title, text = html_to_text(mention.title), html_to_text(mention.text)
+    language = mention.language.lower() if mention.language else None
+    if (title, text, language) == (mention.title, mention.text, mention.language):
         return mention
-    return replace(
-        mention,
-        title=html_to_text(mention.title),
-        text=html_to_text(mention.text),
-        language=mention.language.lower() if mention.language else None,
-    )
+    return replace(mention, title=title, text=text, language=language)
 
 
 def match(mentions: list[Mention], matcher: Matcher) -> list[tuple[Mention, Match]]:
@@ -221,21 +216,13 @@ def run_source(options: SourceOptions, runtime: Runtime, store: Store, *, now: d
     """Run one source end to end; a ConnectorError is recorded and reported, never raised."""
     config = runtime.config
     first_run = store.ensure_source(options.name, options.type, now=now)
-    missing = options.missing_credentials()
-    if missing:
-        # Not a failure of the source: nothing was asked of it. Say what to set, retry next interval.
-        message = f"skipped: environment variable {', '.join(missing)} not set"
-        store.record_failure(options.name, message, now=now, next_check_at=now + options.every)
-        log.warning("source %s %s — export it to enable this source", options.name, message)
-        return SourceReport(options.name, error=message)
     connector = REGISTRY[options.type](runtime.client)
     try:
         result = connector.fetch(
             options, terms=runtime.matcher.search_terms(), state=store.source_state(options.name), now=now
         )
     except ConnectorError as exc:
-        row = store.source_row(options.name) or {}
-        failures = int(row.get("error_count") or 0) + 1
+        failures = int((store.source_row(options.name) or {}).get("error_count") or 0) + 1
         retry_after = exc.retry_after_seconds if isinstance(exc, RateLimited) else None
         retry_at = now + backoff(options.every, failures, retry_after)
         store.record_failure(options.name, str(exc), now=now, next_check_at=retry_at)
@@ -286,12 +273,15 @@ def deliver(runtime: Runtime, store: Store, *, now: datetime) -> DeliveryReport:
     """Send every due notification in the outbox; one thread at a time, so nothing goes twice."""
     sent = retrying = failed = waiting = 0
     paused: set[str] = set()
+    blocked: set[str] = set()
     with runtime.delivery_lock:
         for row in store.due_alerts(now=now, limit=1000):
             receiver = row["receiver"]
             notifier = runtime.notifiers.get(receiver)
             if notifier is None or receiver in paused:
                 waiting += 1
+                if notifier is None:
+                    blocked.add(receiver)
                 continue
             try:
                 notifier.send(alert_from_dict(json.loads(row["payload"])))
@@ -312,20 +302,14 @@ def deliver(runtime: Runtime, store: Store, *, now: datetime) -> DeliveryReport:
                 continue
             store.mark_sent(row["key"], now=now)
             sent += 1
-    for name, why in runtime.unavailable.items():
-        if waiting:
-            log.warning("receiver %s cannot send: %s; its alerts wait in the outbox", name, why)
+    for name in sorted(blocked):
+        why = runtime.unavailable.get(name, "it is not configured")
+        log.warning("receiver %s cannot send: %s; its alerts wait in the outbox", name, why)
     return DeliveryReport(sent, retrying, failed, waiting)
 
 
-def run_once(runtime: Runtime, store: Store, *, now: datetime, only_due: bool = False) -> list[SourceReport]:
+def run_once(runtime: Runtime, store: Store, *, now: datetime) -> list[SourceReport]:
     """One pass over every enabled source, then deliver what they raised."""
-    reports = []
-    for options in runtime.config.sources:
-        if not options.enabled:
-            continue
-        if only_due and not is_due(store.source_row(options.name), now):
-            continue
-        reports.append(run_source(options, runtime, store, now=now))
+    reports = [run_source(options, runtime, store, now=now) for options in runtime.config.sources if options.enabled]
     deliver(runtime, store, now=now)
     return reports

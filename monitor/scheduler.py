@@ -63,7 +63,7 @@ class Monitor:
         config = load_config(self.config_path)  # an invalid file at start is fatal: nothing to fall back to
         self._fingerprint = self._read_fingerprint()
         self.db_path = resolve_database(config, db)
-        self.runtime = self._build(config, client=None)
+        self.runtime = self._build(config, client=self.client_factory(contact=config.contact))
 
     def _read_fingerprint(self) -> str | None:
         try:
@@ -71,9 +71,7 @@ class Monitor:
         except OSError:
             return None
 
-    def _build(self, config: Config, *, client: httpx.Client | None) -> Runtime:
-        if client is None or config.contact != self.runtime.config.contact:
-            client = self.client_factory(contact=config.contact)
+    def _build(self, config: Config, *, client: httpx.Client) -> Runtime:
         runtime = Runtime.build(config, client=client, scorer=self.scorer, detector=self.detector, delivery_lock=self.delivery_lock)
         for name, why in runtime.unavailable.items():
             log.warning("receiver %s is skipped: %s", name, why)
@@ -117,7 +115,9 @@ class Monitor:
             if resolve_database(config, self.db_override) != self.db_path:
                 log.warning("database changed in %s; restart the monitor to switch to it", self.config_path)
             old = self.runtime
-            self.runtime = self._build(config, client=old.client)
+            # The User-Agent carries the contact: a new contact needs a new client.
+            client = old.client if config.contact == old.config.contact else self.client_factory(contact=config.contact)
+            self.runtime = self._build(config, client=client)
             if self.runtime.client is not old.client:
                 old.client.close()
             self.sync_jobs(previous=old.config)

@@ -123,14 +123,16 @@ class Scorer:
         """
         text = self._demojize(text)
         valences: list[float] = []
-        near: list[float] | None = None
+        near: list[float] = []
+        found_about = False
         for sentence in split_sentences(text):
             values = self._valences(sentence)
             valences.extend(values)
             if about is not None and about.search(sentence):
-                near = (near or []) + values
+                near.extend(values)
+                found_about = True
         emphasis = self.vader._punctuation_emphasis(text)
-        return _compound(valences, emphasis), (_compound(near, emphasis) if near is not None else None)
+        return _compound(valences, emphasis), (_compound(near, emphasis) if found_about else None)
 
 
 def _compound(valences: list[float], emphasis: float) -> float:

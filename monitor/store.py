@@ -15,34 +15,14 @@ import sqlite3
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import asdict
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import sqlite_utils
 
 from monitor.errors import MonitorError
-from monitor.models import Alert, Judged, Match, Mention, Reach, Score, SourceState
-
-ISO = "%Y-%m-%dT%H:%M:%SZ"
-
-
-def to_iso(value: datetime | None) -> str | None:
-    """A UTC timestamp as stored: ``2026-11-23T12:00:00Z`` (sorts as text, SQLite reads it)."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        raise ValueError(f"naive datetime {value!r}: every time in the monitor is timezone-aware")
-    return value.astimezone(timezone.utc).strftime(ISO)
-
-
-def from_iso(value: str | None) -> datetime | None:
-    """Read a stored timestamp back as an aware UTC datetime."""
-    if not value:
-        return None
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-
+from monitor.models import Alert, Judged, Match, Mention, Reach, Score, SourceState, from_iso, to_iso
 
 # json.dumps with options builds a new encoder per call; rows need five encodings each.
 _ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
@@ -302,13 +282,15 @@ class Store:
 
     def record_failure(self, name: str, error: str, *, now: datetime, next_check_at: datetime) -> int:
         """Remember a failure; return the number of failures in a row."""
-        self.db.execute(
+        outer = self.db.conn.in_transaction
+        row = self.db.execute(
             "UPDATE sources SET last_run_at = ?, last_error = ?, last_error_at = ?, error_count = error_count + 1,"
-            " next_check_at = ? WHERE name = ?",
+            " next_check_at = ? WHERE name = ? RETURNING error_count",
             (to_iso(now), error, to_iso(now), to_iso(next_check_at), name),
-        )
-        row = self.source_row(name)
-        return row["error_count"] if row else 0
+        ).fetchone()
+        if not outer:  # a row-returning statement is not auto-committed by sqlite-utils
+            self.db.conn.commit()
+        return row[0] if row else 0
 
     def sources_status(self) -> list[dict]:
         """Every source row with its stored mention count."""
