@@ -188,8 +188,9 @@ def main() -> None:
     for name, text, gold, brand in data:
         # The same call the pipeline makes: the whole text and the sentences naming the brand, in one pass.
         about = re.compile(rf"\b{re.escape(brand)}", re.IGNORECASE) if brand else None
-        compound, near = scorer.analyse(text, about)
-        values = features(text, compound, brand_compound=near)
+        reading = scorer.analyse(text, about)
+        compound = reading.compound
+        values = features(text, compound, brand_compound=reading.about, without_courtesy=reading.without_courtesy)
         prepared.append((name, text, gold, compound, values))
     tune = [p for p in prepared if not held_out(p[1])]
     test = [p for p in prepared if held_out(p[1])]

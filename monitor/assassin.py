@@ -30,7 +30,7 @@ _GRIEVANCE_WORDS = (
     r"(?:doesn'?t|does not|didn'?t|won'?t|not|stopped|isn'?t|can'?t|cannot|unable to) (?:work|working|load|connect|log ?in|"
     r"sign ?in|open|charge|sync|respond|get|access|reach)|"
     r"broken|broke|crash(?:es|ed|ing)?|outage|down again|is down|keeps? (?:crashing|failing|dropping)|"
-    r"charged (?:me )?twice|overcharg\w*|double charg\w*|lost (?:my|our|all)|deleted (?:my|our)|locked out|"
+    r"(?:is|was|got|been|are|were) (?:lost|missing|late)|(?:lost|missing|late|broken|down) again|charged (?:me )?twice|overcharg\w*|double charg\w*|lost (?:my|our|all)|deleted (?:my|our)|locked out|"
     r"on hold|hours? (?:on|waiting|later)|days? (?:later|waiting)|weeks? (?:later|waiting)|"
     r"customer (?:service|support)|support (?:team|ticket)|ticket|delayed|cancelled my|where is my|"
     r"why (?:is|does|can'?t|won'?t)|what'?s (?:wrong|going on)|ridiculous|unacceptable|disappoint\w*|"
@@ -59,15 +59,15 @@ class Weights:
     as anger, so intensity alone is no evidence of a hurt customer.
     """
 
-    bias: float = -1.1
-    negativity: float = 1.98  # -compound, clipped to [0, 1]
-    positivity: float = -1.83  # compound, clipped to [0, 1]
-    churn: float = 0.49
-    grievance: float = 0.96
-    first_person: float = 0.31
-    intensity: float = -0.2
-    brand_negative: float = 0.63
-    news: float = -0.41
+    bias: float = -1.09
+    negativity: float = 1.82  # -compound without courtesy words, clipped to [0, 1]
+    positivity: float = -1.73  # the same, positive side
+    churn: float = 0.44
+    grievance: float = 0.84
+    first_person: float = 0.73  # only together with negative evidence
+    intensity: float = -0.18
+    brand_negative: float = 0.58
+    news: float = -0.4
 
 
 DEFAULT_WEIGHTS = Weights()
@@ -84,26 +84,42 @@ def cues(text: str) -> dict[str, list[str]]:
 
 
 def features(
-    text: str, compound: float, *, brand_compound: float | None = None, found: dict[str, list[str]] | None = None
+    text: str, compound: float, *, brand_compound: float | None = None, found: dict[str, list[str]] | None = None,
+    without_courtesy: float | None = None,
 ) -> dict[str, float]:
-    """The cues of one text, each in [0, 1] (``found``: its ``cues``, if already known)."""
+    """The cues of one text, each in [0, 1] (``found``: its ``cues``, if already known).
+
+    ``without_courtesy`` is the compound with "please", "thanks", "help"… left out: a polite
+    complaint is no less a complaint, so the call reads the tone without them.
+    """
     found = cues(text) if found is None else found
+    tone = compound if without_courtesy is None else without_courtesy
     words = max(1, len(text.split()))
     caps = len(_CAPS_WORD.findall(text))
     return {
-        "negativity": max(0.0, -compound),
-        "positivity": max(0.0, compound),
+        "negativity": max(0.0, -tone),
+        "positivity": max(0.0, tone),
         "churn": min(1.0, float(len(found["churn"]))),
         "grievance": min(1.0, len(found["grievance"]) / 2.0),
-        "first_person": 1.0 if found["first_person"] else 0.0,
+        # "I" alone is no complaint: first person counts together with some negative evidence.
+        "first_person": 1.0 if found["first_person"] and (tone < 0 or found["churn"] or found["grievance"]) else 0.0,
         "intensity": min(1.0, caps / max(3.0, words / 4) + (0.5 if _EMPHASIS.search(text) else 0.0)),
         "brand_negative": max(0.0, -brand_compound) if brand_compound is not None else 0.0,
         "news": 1.0 if found["news"] and not found["first_person"] else 0.0,
     }
 
 
+_EVIDENCE = ("negativity", "churn", "grievance", "brand_negative")
+
+
 def score_features(values: dict[str, float], weights: Weights = DEFAULT_WEIGHTS) -> float:
-    """assassin_score in [0, 1] from the cues."""
+    """assassin_score in [0, 1] from the cues; 0 when nothing negative was found at all.
+
+    Without that floor a neutral post ("I use Acme for my photos") would sit at the bias's
+    probability, a hair from the threshold, and any harmless cue could tip it over.
+    """
+    if not any(values.get(name) for name in _EVIDENCE):
+        return 0.0
     z = weights.bias + sum(getattr(weights, name) * value for name, value in values.items())
     return 1.0 / (1.0 + math.exp(-z))
 

@@ -11,8 +11,12 @@ therefore scores exactly as bare VADER; a long text costs linear time.
 from __future__ import annotations
 
 import re
+import string
+from typing import NamedTuple
 
-from vaderSentiment.vaderSentiment import BOOSTER_DICT, NEGATE, N_SCALAR, SentimentIntensityAnalyzer, SentiText, normalize
+from vaderSentiment.vaderSentiment import (
+    BOOSTER_DICT, NEGATE, N_SCALAR, SentimentIntensityAnalyzer, SentiText, allcap_differential, normalize,
+)
 
 from monitor.assassin import cues, features, reasons_for, score_features
 from monitor.models import Score
@@ -41,6 +45,18 @@ _NEGATE = frozenset(NEGATE)
 
 def _is_negation(word: str) -> bool:
     return word in _NEGATE or "n't" in word
+
+
+class _SentiText(SentiText):
+    """VADER's SentiText, its word list built in one comprehension (same words: a token loses its
+    edge punctuation unless that leaves two characters or fewer, an emoticon)."""
+
+    def __init__(self, text: str) -> None:  # noqa: D107 - no super(): it would tokenise twice
+        self.text = text
+        self.words_and_emoticons = [
+            word if len(stripped := word.strip(string.punctuation)) <= 2 else stripped for word in text.split()
+        ]
+        self.is_cap_diff = allcap_differential(self.words_and_emoticons)
 
 
 class _Vader(SentimentIntensityAnalyzer):
@@ -93,13 +109,15 @@ class Scorer:
                 prev_space = ch == " "
         return "".join(out).strip()
 
-    def _valences(self, sentence: str) -> list[float]:
-        """The per-word valences VADER's ``polarity_scores`` computes before summing."""
+    def _valences(self, sentence: str) -> tuple[list[float], float]:
+        """The per-word valences VADER's ``polarity_scores`` computes before summing, and the
+        part of their sum that courtesy words ("please", "thanks", "help") contribute."""
         vader = self.vader
         lexicon = vader.lexicon
-        sentitext = SentiText(sentence)
+        sentitext = _SentiText(sentence)
         words = sentitext.words_and_emoticons
         sentiments: list[float] = []
+        courteous: list[int] = []
         for i, item in enumerate(words):
             lower = item.lower()
             # Words outside the lexicon score 0 in sentiment_valence too; skipping the call is
@@ -109,40 +127,61 @@ class Scorer:
             ):
                 sentiments.append(0)
                 continue
+            if lower in COURTESY:
+                courteous.append(i)
             sentiments = vader.sentiment_valence(0, sentitext, item, i, sentiments)
-        return vader._but_check(words, sentiments)
+        sentiments = vader._but_check(words, sentiments)
+        return sentiments, (sum(sentiments[i] for i in courteous) if courteous else 0.0)
 
     def compound(self, text: str) -> float:
         """VADER's compound score (-1..1) of ``text``, in time linear in its length."""
-        return self.analyse(text)[0]
+        return self.analyse(text).compound
 
-    def analyse(self, text: str, about: re.Pattern | None = None) -> tuple[float, float | None]:
-        """Compound of the whole text, and of the sentences ``about`` matches (None if none does).
+    def analyse(self, text: str, about: re.Pattern | None = None) -> "Reading":
+        """Compound of the whole text, of the sentences ``about`` matches, and without courtesy words.
 
-        One pass: each sentence's valences are computed once and summed both ways.
+        One pass: each sentence's valences are computed once and summed every way.
         """
         text = self._demojize(text)
-        valences: list[float] = []
-        near: list[float] = []
+        total = near = courtesy = 0.0
         found_about = False
         for sentence in split_sentences(text):
-            values = self._valences(sentence)
-            valences.extend(values)
+            values, polite = self._valences(sentence)
+            value = float(sum(values))
+            total += value
+            courtesy += polite
             if about is not None and about.search(sentence):
-                near.extend(values)
+                near += value
                 found_about = True
         emphasis = self.vader._punctuation_emphasis(text)
-        return _compound(valences, emphasis), (_compound(near, emphasis) if found_about else None)
+        return Reading(
+            _compound(total, emphasis),
+            _compound(near, emphasis) if found_about else None,
+            _compound(total - courtesy, emphasis),
+        )
 
 
-def _compound(valences: list[float], emphasis: float) -> float:
-    """VADER's compound from word valences: score_valence's arithmetic without its pos/neu/neg split.
+# Formulaic politeness VADER reads as praise: "please help", "thanks in advance", "hope you can".
+# A customer writing to a company uses them while complaining, so the assassin call reads the
+# text's sentiment without them (the stored compound stays VADER's).
+COURTESY = frozenset(
+    "please pls plz thanks thank thx ty help appreciate appreciated kindly hope hoping welcome dear cheers".split()
+)
 
-    The text's ! and ? emphasis (capped) pushes the sum away from zero, then alpha-normalisation.
+
+class Reading(NamedTuple):
+    """What one pass of the scorer reads from a text."""
+
+    compound: float  # VADER's compound of the whole text
+    about: float | None  # compound of the sentences naming the brand (None: no sentence does)
+    without_courtesy: float  # compound with the COURTESY words' valence left out
+
+
+def _compound(total: float, emphasis: float) -> float:
+    """VADER's compound from the sum of word valences: score_valence's arithmetic without its
+    pos/neu/neg split. The text's ! and ? emphasis (capped) pushes the sum away from zero, then
+    alpha-normalisation (a zero sum stays 0, as with no words at all).
     """
-    if not valences:
-        return 0.0
-    total = float(sum(valences))
     if total > 0:
         total += emphasis
     elif total < 0:
@@ -176,9 +215,10 @@ def score(
         return Score(None, None, (), f"language {language!r} is not English; VADER scores English only")
     if not text.strip():
         return Score(None, None, (), "no text to score")
-    compound, near = scorer.analyse(text, about)
+    reading = scorer.analyse(text, about)
+    compound = reading.compound
     found = cues(text)
-    values = features(text, compound, brand_compound=near, found=found)
+    values = features(text, compound, brand_compound=reading.about, found=found, without_courtesy=reading.without_courtesy)
     assassin_score = round(score_features(values), 4)
     bucket = bucket_for(compound, assassin_score, advocate_above=advocate_above, assassin_threshold=assassin_threshold)
     reasons = tuple(reasons_for(text, compound, values, found=found)) if bucket == "assassin" else (

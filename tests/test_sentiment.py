@@ -91,11 +91,28 @@ def test_scored_mention_carries_its_reason(scorer: Scorer) -> None:
         "@AcmeCloud still waiting for a reply to my ticket, thanks for nothing",
         "@AcmeCloud please help, I was charged twice and nobody answers",
         "I am cancelling Acme Cloud today and switching to another provider. Never again.",
+        # VADER calls these positive (+0.3 to +0.7): "please", "help", "hope", "appreciate".
+        "still waiting for Acme to reply, please help",
+        "hope you can help, I am locked out of my Acme account",
+        "I would appreciate a response Acme, my order never arrived",
+        "been on hold with Acme for 2 hours, please fix this",
+        "Thanks Acme, my package is lost again.",
     ],
 )
 def test_polite_complaints_are_assassins(scorer: Scorer, text: str) -> None:
     result = score(scorer, text, "en", advocate_above=0.5, assassin_threshold=0.25)
     assert result.bucket == "assassin", (result, scorer.compound(text))
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["I use Acme for my photos", "we moved our servers to Acme last week", "Acme announced a new region today",
+     "Thank you Acme for the quick fix, you are the best!", "Acme lays off 200 staff, reports say"],
+)
+def test_neutral_or_happy_first_person_posts_are_not_assassins(scorer: Scorer, text: str) -> None:
+    # "I" with nothing negative is most customers (the apathetic 90%), not a hurt one.
+    result = score(scorer, text, "en", advocate_above=0.5, assassin_threshold=0.25)
+    assert result.bucket != "assassin" and result.assassin_score == 0.0, result
 
 
 def test_news_headline_with_negative_words_is_not_an_assassin(scorer: Scorer) -> None:
