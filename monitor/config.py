@@ -13,11 +13,12 @@ import os
 import re
 import typing
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from connectors import REGISTRY
 from connectors.base import check_env_name, check_http_url
@@ -63,6 +64,76 @@ class Sentiment(_Model):
     assassin_threshold: float = Field(
         default=DEFAULT_THRESHOLD, ge=0, le=1,
         description="assassin_score (0..1) at or above this: assassin. 0.25 is the F1-best cut of the evaluation.",
+    )
+
+
+def _ordered(value: tuple) -> tuple:
+    if value[0] > value[1]:
+        raise ValueError(f"the range {list(value)} runs backwards — write the low end first, e.g. {sorted(value)}")
+    return value
+
+
+Share = Annotated[float, Field(ge=0, le=1)]
+ShareRange = Annotated[tuple[Share, Share], AfterValidator(_ordered)]
+CountRange = Annotated[tuple[Annotated[float, Field(ge=0)], Annotated[float, Field(ge=0)]], AfterValidator(_ordered)]
+IntRange = Annotated[tuple[Annotated[int, Field(ge=0)], Annotated[int, Field(ge=0)]], AfterValidator(_ordered)]
+
+
+class VisibilityPoint(_Model):
+    """At this audience, this share of it is likely to see a post."""
+
+    audience: int = Field(gt=0)
+    factor: Share
+
+
+class ReachFactors(_Model):
+    """Every factor of the reach model; the README's "Reach model" section cites each default."""
+
+    impressions: ShareRange = Field(
+        default=(0.01, 0.20), description="Share of a post's potential audience that actually sees it: the reach range."
+    )
+    visibility: list[VisibilityPoint] = Field(
+        default=[VisibilityPoint(audience=100_000, factor=0.15), VisibilityPoint(audience=10_000_000, factor=0.06)],
+        min_length=1,
+        description="Likely share seen by audience size, interpolated on a log scale between points.",
+    )
+    typical_audience: dict[str, Annotated[int, Field(ge=1)]] = Field(
+        default={"default": 19, "x": 19, "facebook": 99},
+        description="Audience assumed when the source gives none (and per resharer), by source type or 'default'.",
+    )
+    hackernews_visitors_per_point: CountRange = Field(default=(75, 100), description="Visitors a story sends per point.")
+    community_visitors_per_point: CountRange = Field(
+        default=(10, 100), description="Reddit/Lemmy readers per point of score (the 90-9-1 participation rule)."
+    )
+    community_share: ShareRange = Field(
+        default=(0.001, 0.01), description="Share of a community's subscribers who see a post that has no score yet."
+    )
+    site_readers: dict[str, IntRange] = Field(
+        default={"appstore": (50, 1000), "googlenews": (500, 50000)},
+        description="Readers of one review or article on a site with no per-post figure, by source type.",
+    )
+    word_of_mouth: IntRange | None = Field(
+        default=None, description="People an assassin tells offline, added to their reach (an assumption; e.g. [9, 15])."
+    )
+
+    @cached_property
+    def memo(self) -> dict:
+        """Reach already computed with these factors (kept by monitor.reach; factors are immutable)."""
+        return {}
+
+    @field_validator("visibility")
+    @classmethod
+    def _ascending(cls, value: list[VisibilityPoint]) -> list[VisibilityPoint]:
+        if [p.audience for p in value] != sorted({p.audience for p in value}):
+            raise ValueError("list the points by growing audience, each audience once")
+        return value
+
+
+class Authors(_Model):
+    """How an author's history becomes their bucket."""
+
+    half_life: Duration = Field(
+        default="14d", description="A post's weight in its author's bucket halves every this much (recent posts count most)."
     )
 
 
@@ -132,6 +203,8 @@ class Config(_Model):
     contact: str = Field(default="", description="A URL or e-mail put in the User-Agent so APIs can reach you.")
     database: str = Field(default=DEFAULT_DATABASE, description="SQLite file (overridden by --db or MONITOR_DB).")
     sentiment: Sentiment = Sentiment()
+    authors: Authors = Authors()
+    reach: ReachFactors = ReachFactors()
     brands: list[Brand] = Field(min_length=1)
     sources: list[Source] = Field(default=[])
     receivers: list[Receiver] = Field(default=[ConsoleReceiver(name="console")])

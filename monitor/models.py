@@ -97,11 +97,16 @@ class Score:
 
 @dataclass(frozen=True, slots=True)
 class Reach:
-    """How many people a mention is likely to reach: always a range with the method used."""
+    """How many people a mention is likely to reach: always a range with the method used.
+
+    ``likely`` is the model's central figure inside the range (what sorting and reach-weighted
+    sums use); None only in alerts stored before it existed.
+    """
 
     low: int
     high: int
     method: str
+    likely: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

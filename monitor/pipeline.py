@@ -25,6 +25,7 @@ from monitor.errors import ConnectorError, NotifyError, RateLimited
 from monitor.language import LanguageDetector
 from monitor.matching import Matcher
 from monitor.models import Alert, Judged, Match, Mention
+from monitor.authors import AuthorRules
 from monitor.reach import estimate_reach
 from monitor.sentiment import Scorer, score
 from monitor.store import Store, alert_from_dict, from_iso
@@ -153,7 +154,12 @@ def judge(mention: Mention, found: Match, scorer: Scorer, config: Config, matche
         assassin_threshold=config.sentiment.assassin_threshold,
         about=matcher.brand_pattern(found.brands) if matcher is not None else None,
     )
-    return Judged(mention, found, result, estimate_reach(mention))
+    return Judged(mention, found, result, estimate_reach(mention, config.reach, bucket=result.bucket))
+
+
+def author_rules(config: Config) -> AuthorRules:
+    """How authors' histories become buckets, from the config."""
+    return AuthorRules(config.authors.half_life, config.sentiment.advocate_above, config.sentiment.assassin_threshold)
 
 
 def decide_alerts(new: list[Judged], *, config: Config, first_run: bool, now: datetime) -> list[Alert]:
@@ -233,7 +239,7 @@ def run_source(options: SourceOptions, runtime: Runtime, store: Store, *, now: d
     matched = match(mentions, runtime.matcher)
     fresh = dedupe(matched, store.known_ids(options.name, [m.id for m, _ in matched]))
     judged = [judge(detect_language(m, runtime.detector), found, runtime.scorer, config, runtime.matcher) for m, found in fresh]
-    stored = store.save_mentions(judged, fetched_at=now)
+    stored = store.save_mentions(judged, fetched_at=now, authors=author_rules(config))
     alerts = decide_alerts(stored, config=config, first_run=first_run, now=now)
     queued = enqueue(alerts, runtime, store, now=now)
     store.record_success(options.name, result.state, now=now, next_check_at=now + options.every)

@@ -15,7 +15,8 @@ import string
 from typing import NamedTuple
 
 from vaderSentiment.vaderSentiment import (
-    BOOSTER_DICT, NEGATE, N_SCALAR, SentimentIntensityAnalyzer, SentiText, allcap_differential, normalize,
+    BOOSTER_DICT, NEGATE, N_SCALAR, SPECIAL_CASES, SentimentIntensityAnalyzer, SentiText, allcap_differential,
+    normalize,
 )
 
 from monitor.assassin import cues, features, reasons_for, score_features
@@ -40,6 +41,19 @@ def split_sentences(text: str) -> list[str]:
     return out
 
 
+def _sentence_tokens(text: str) -> list[list[str]]:
+    """split_sentences as lists of whitespace tokens (what VADER tokenises), splitting each once."""
+    out: list[list[str]] = []
+    for sentence in _SENTENCE_END.split(text):
+        words = sentence.split()
+        if len(words) <= MAX_SENTENCE_WORDS:
+            if words:
+                out.append(words)
+        else:
+            out.extend(words[i : i + MAX_SENTENCE_WORDS] for i in range(0, len(words), MAX_SENTENCE_WORDS))
+    return out
+
+
 _NEGATE = frozenset(NEGATE)
 
 
@@ -48,19 +62,23 @@ def _is_negation(word: str) -> bool:
 
 
 class _SentiText(SentiText):
-    """VADER's SentiText, its word list built in one comprehension (same words: a token loses its
-    edge punctuation unless that leaves two characters or fewer, an emoticon)."""
+    """VADER's SentiText over words already split (the same words: a token loses its edge
+    punctuation unless that leaves two characters or fewer, an emoticon)."""
 
-    def __init__(self, text: str) -> None:  # noqa: D107 - no super(): it would tokenise twice
-        self.text = text
-        self.words_and_emoticons = [
-            word if len(stripped := word.strip(string.punctuation)) <= 2 else stripped for word in text.split()
-        ]
-        self.is_cap_diff = allcap_differential(self.words_and_emoticons)
+    def __init__(self, words: list[str]) -> None:  # noqa: D107 - no super(): it would tokenise again
+        self.words_and_emoticons = words
+        self.is_cap_diff = allcap_differential(words)
+
+
+def _words(tokens: list[str]) -> list[str]:
+    # Most tokens are plain words: isalnum() settles those before the slower strip.
+    return [
+        word if word.isalnum() or len(stripped := word.strip(string.punctuation)) <= 2 else stripped for word in tokens
+    ]
 
 
 class _Vader(SentimentIntensityAnalyzer):
-    """VADER with its negation check computed from the three words it reads, not the whole list.
+    """VADER with its negation and idiom checks computed from the words they read, not the whole list.
 
     Same result as the original (tests compare both over VADER's own ground truth); the original
     lower-cases every word of the input for each of three look-backs of every sentiment word.
@@ -86,6 +104,28 @@ class _Vader(SentimentIntensityAnalyzer):
         return valence * N_SCALAR if _is_negation(w3) else valence
 
 
+    @staticmethod
+    def _special_idioms_check(valence: float, words_and_emoticons: list, i: int) -> float:
+        """VADER's idiom check over the six words around ``i`` rather than the whole lower-cased list."""
+        if i < 3:  # never called so (VADER checks idioms from the third word back), but stay exact
+            return SentimentIntensityAnalyzer._special_idioms_check(valence, words_and_emoticons, i)
+        w = [word.lower() for word in words_and_emoticons[i - 3 : i + 3]]
+        twoone, threetwo = f"{w[1]} {w[2]}", f"{w[0]} {w[1]}"
+        threetwoone = f"{w[0]} {twoone}"
+        for seq in (f"{w[2]} {w[3]}", f"{twoone} {w[3]}", twoone, threetwoone, threetwo):
+            if seq in SPECIAL_CASES:
+                valence = SPECIAL_CASES[seq]
+                break
+        if len(w) > 4 and (zeroone := f"{w[3]} {w[4]}") in SPECIAL_CASES:
+            valence = SPECIAL_CASES[zeroone]
+        if len(w) > 5 and (zeroonetwo := f"{w[3]} {w[4]} {w[5]}") in SPECIAL_CASES:
+            valence = SPECIAL_CASES[zeroonetwo]
+        for n_gram in (threetwoone, threetwo, twoone):
+            if n_gram in BOOSTER_DICT:
+                valence = valence + BOOSTER_DICT[n_gram]
+        return valence
+
+
 class Scorer:
     """VADER's analyzer (its lexicons load once, ~50 ms) applied sentence by sentence."""
 
@@ -109,17 +149,21 @@ class Scorer:
                 prev_space = ch == " "
         return "".join(out).strip()
 
-    def _valences(self, sentence: str) -> tuple[list[float], float]:
-        """The per-word valences VADER's ``polarity_scores`` computes before summing, and the
-        part of their sum that courtesy words ("please", "thanks", "help") contribute."""
+    def _valences(self, tokens: list[str]) -> tuple[list[float], float]:
+        """The per-word valences VADER's ``polarity_scores`` computes before summing for one
+        sentence's tokens, and the part of their sum that courtesy words ("please", "thanks",
+        "help") contribute."""
         vader = self.vader
         lexicon = vader.lexicon
-        sentitext = _SentiText(sentence)
-        words = sentitext.words_and_emoticons
+        words = _words(tokens)
+        sentitext = None  # built at the first sentiment word: many sentences have none
         sentiments: list[float] = []
         courteous: list[int] = []
+        has_but = False
         for i, item in enumerate(words):
             lower = item.lower()
+            if lower == "but":
+                has_but = True
             # Words outside the lexicon score 0 in sentiment_valence too; skipping the call is
             # the bulk of the speed-up on long texts.
             if lower not in lexicon or lower in BOOSTER_DICT or (
@@ -129,8 +173,11 @@ class Scorer:
                 continue
             if lower in COURTESY:
                 courteous.append(i)
+            if sentitext is None:
+                sentitext = _SentiText(words)
             sentiments = vader.sentiment_valence(0, sentitext, item, i, sentiments)
-        sentiments = vader._but_check(words, sentiments)
+        if has_but and sentitext is not None:  # otherwise VADER's _but_check changes nothing
+            sentiments = vader._but_check(words, sentiments)
         return sentiments, (sum(sentiments[i] for i in courteous) if courteous else 0.0)
 
     def compound(self, text: str) -> float:
@@ -145,12 +192,12 @@ class Scorer:
         text = self._demojize(text)
         total = near = courtesy = 0.0
         found_about = False
-        for sentence in split_sentences(text):
-            values, polite = self._valences(sentence)
+        for tokens in _sentence_tokens(text):
+            values, polite = self._valences(tokens)
             value = float(sum(values))
             total += value
             courtesy += polite
-            if about is not None and about.search(sentence):
+            if about is not None and about.search(" ".join(tokens)):
                 near += value
                 found_about = True
         emphasis = self.vader._punctuation_emphasis(text)
