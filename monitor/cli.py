@@ -291,7 +291,8 @@ def demo(ctx: click.Context) -> None:
         f"Stored {stored} mentions ({buckets['advocate']} advocates, {buckets['apathetic']} apathetic, "
         f"{buckets['assassin']} assassins) in {time.perf_counter() - started:.1f}s. Explore them with:\n"
         f"  monitor --db {demo_db} search refund\n"
-        f"  sqlite3 {demo_db} 'select brand, bucket, sentiment, reach_low, reach_high, title from mentions'"
+        f"  sqlite3 {demo_db} 'select brand, bucket, sentiment, reach_low, reach_high, title from mentions'\n"
+        f"  sqlite3 {demo_db} 'select * from brand_health_daily'"
     )
 
 

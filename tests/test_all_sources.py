@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -42,6 +43,21 @@ def test_once_over_all_twelve_types_stores_each_mention_once_and_then_asks_for_w
         per_type = dict(db.execute("SELECT source_type, count(*) FROM mentions GROUP BY source_type"))
         total = db.execute("SELECT count(*) FROM mentions").fetchone()[0]
     assert set(per_type) == set(REGISTRY), per_type
+    with sqlite3.connect(tmp_path / "m.db") as db:
+        db.row_factory = sqlite3.Row
+        rows = list(db.execute("SELECT * FROM mentions"))
+        # Every stored mention: a bucket or the reason for none; a score with reasons; a reach range with its method.
+        for row in rows:
+            assert (row["bucket"] is None) == (row["unscored_reason"] is not None), dict(row)
+            if row["bucket"]:
+                assert row["assassin_score"] is not None and json.loads(row["bucket_reasons"]), dict(row)
+            assert 0 < row["reach_low"] <= row["reach_likely"] <= row["reach_high"] and row["reach_method"], dict(row)
+        methods = [(row["source_type"], row["reach_method"]) for row in rows]
+        assert any(t == "hackernews" and "points ×" in m for t, m in methods)
+        assert any(t == "stackexchange" and "counted by the source" in m for t, m in methods)
+        assert any(t == "mastodon" and m.startswith("audience ") and "potential" in m for t, m in methods)
+        authors = db.execute("SELECT count(DISTINCT source) FROM authors").fetchone()[0]
+        assert authors >= 8  # every source whose posts carry an author handle
     requests_before = len(httpserver.log)
 
     second = runner.invoke(main, ["--config", str(config), "once"], env=ENV, catch_exceptions=False)

@@ -1,0 +1,135 @@
+"""Authors over time, their bucket changes, brand health, and the README's SQL over a real database."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from monitor.authors import AuthorRules, fold, new_author
+from monitor.models import Judged, Match, Mention, Reach, Score
+from monitor.store import Store
+from tests.support import ROOT
+
+RULES = AuthorRules(half_life=timedelta(days=14), advocate_above=0.5, assassin_threshold=0.25)
+# Real "now": the README's queries use SQLite's clock, so the data is placed relative to it.
+NOW = datetime.now(timezone.utc).replace(microsecond=0)
+
+
+def judged(ident: str, *, author: str = "ann", when: datetime = NOW, compound: float | None = 0.0,
+           assassin: float = 0.0, audience: int | None = None, brands: tuple[str, ...] = ("Acme",),
+           source: str = "masto") -> Judged:
+    bucket = None if compound is None else ("assassin" if assassin >= 0.25 else "advocate" if compound >= 0.5 else "apathetic")
+    mention = Mention(source=source, id=ident, url=None, text="t", published_at=when, author=author,
+                      author_name=author.title(), audience=audience, source_type="mastodon")
+    score = Score(compound, bucket, (), None if compound is not None else "language 'fr'", None if compound is None else assassin)
+    return Judged(mention, Match(brands, ()), score, Reach(1, 4, "test", 3))
+
+
+def test_a_helped_assassin_moves_and_each_change_is_recorded() -> None:
+    row = new_author("masto", "ann")
+    first = fold(row, judged("1", when=NOW - timedelta(days=10), compound=-0.8, assassin=0.7), RULES)
+    assert (first.from_bucket, first.to_bucket, first.mention_id) == (None, "assassin", "1")
+    assert fold(row, judged("2", when=NOW - timedelta(days=9), compound=-0.3, assassin=0.4), RULES) is None
+    # Support fixed it: two happy posts a week later outweigh the older complaints.
+    fold(row, judged("3", when=NOW - timedelta(days=2), compound=0.8), RULES)
+    moved = fold(row, judged("4", when=NOW - timedelta(days=1), compound=0.9), RULES)
+    assert moved is not None and moved.from_bucket == "assassin" and moved.to_bucket in ("apathetic", "advocate")
+    assert row["mentions"] == 4 and row["latest_sentiment"] == 0.9
+    assert row["mean_sentiment"] == pytest.approx((-0.8 - 0.3 + 0.8 + 0.9) / 4, abs=1e-4)
+
+
+def test_recent_posts_weigh_more() -> None:
+    old_then_new, new_then_old = new_author("s", "a"), new_author("s", "a")
+    posts = [judged("1", when=NOW - timedelta(days=28), compound=-1.0), judged("2", when=NOW, compound=1.0)]
+    for item in posts:
+        fold(old_then_new, item, RULES)
+    assert old_then_new["weighted_sentiment"] == pytest.approx((-0.25 + 1.0) / 1.25, abs=1e-4)  # two half-lives
+    # A backlog arriving newest first gives the same state: weights follow publication time.
+    for item in reversed(posts):
+        fold(new_then_old, item, RULES)
+    assert new_then_old["weighted_sentiment"] == pytest.approx(old_then_new["weighted_sentiment"], abs=1e-4)
+    assert new_then_old["weight"] == pytest.approx(old_then_new["weight"])
+
+
+def test_unscored_posts_count_but_do_not_bucket() -> None:
+    row = new_author("s", "a")
+    assert fold(row, judged("1", compound=None), RULES) is None
+    assert (row["mentions"], row["scored_mentions"], row["bucket"]) == (1, 0, None)
+
+
+def _readme_query(title: str) -> str:
+    text = (ROOT / "README.md").read_text()
+    found = re.search(rf"-- {re.escape(title)}\n(.*?;)", text, re.S)
+    assert found, f"README has no query titled {title!r}"
+    return found.group(1)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    with Store(tmp_path / "monitor.db") as store:
+        store.ensure_source("masto", "mastodon", now=NOW)
+        yield store
+
+
+def test_readme_queries_answer_who_moved_and_who_advocates(store: Store) -> None:
+    days = lambda n: NOW - timedelta(days=n)  # noqa: E731
+    batches = [
+        # ann: assassin 40 days ago, won back 5 days ago.
+        [judged("a1", author="ann", when=days(40), compound=-0.9, assassin=0.8, audience=500)],
+        [judged("a2", author="ann", when=days(5), compound=0.9, audience=520),
+         judged("a3", author="ann", when=days(4), compound=0.8, audience=530)],
+        # bob: an assassin who stays one.
+        [judged("b1", author="bob", when=days(3), compound=-0.9, assassin=0.9, audience=90_000)],
+        # cat and dan: advocates with different audiences; eve: apathetic with the biggest.
+        [judged("c1", author="cat", when=days(2), compound=0.9, audience=1_000),
+         judged("d1", author="dan", when=days(2), compound=0.8, audience=50_000),
+         judged("e1", author="eve", when=days(2), compound=0.1, audience=9_000_000)],
+        # fay moved out of the assassin bucket, but long ago (outside the 30 days).
+        [judged("f1", author="fay", when=days(80), compound=-0.9, assassin=0.9)],
+        [judged("f2", author="fay", when=days(60), compound=0.9), judged("f3", author="fay", when=days(59), compound=0.9)],
+    ]
+    for batch in batches:
+        store.save_mentions(batch, fetched_at=NOW, authors=RULES)
+
+    moved = list(store.db.query(_readme_query("Assassins who moved to another bucket in the last 30 days")))
+    assert [(r["handle"], r["to_bucket"]) for r in moved] == [("ann", moved[0]["to_bucket"])]
+    assert moved[0]["to_bucket"] in ("apathetic", "advocate") and moved[0]["display_name"] == "Ann"
+
+    advocates = list(store.db.query(_readme_query("Top advocates by audience")))
+    assert [r["handle"] for r in advocates][:2] == ["dan", "cat"]
+    assert "eve" not in {r["handle"] for r in advocates} and "bob" not in {r["handle"] for r in advocates}
+
+    ann = store.author("masto", "ann")
+    assert (ann["mentions"], ann["audience"], ann["first_seen"][:10]) == (3, 530, days(40).strftime("%Y-%m-%d"))
+    history = list(store.db.query("SELECT from_bucket, to_bucket FROM author_transitions WHERE handle = 'ann' ORDER BY at"))
+    assert history[0] == {"from_bucket": None, "to_bucket": "assassin"} and len(history) >= 2
+
+
+def test_authors_are_not_counted_twice_when_a_mention_is_saved_again(store: Store) -> None:
+    item = judged("x1", author="gus", compound=-0.9, assassin=0.9)
+    store.save_mentions([item], fetched_at=NOW, authors=RULES)
+    store.save_mentions([item], fetched_at=NOW, authors=RULES)
+    assert store.author("masto", "gus")["mentions"] == 1
+    assert store.db.execute("SELECT count(*) FROM author_transitions").fetchone()[0] == 1
+
+
+def test_brand_health_counts_buckets_and_net_score_per_day(store: Store) -> None:
+    day = NOW.replace(hour=12, minute=0, second=0) - timedelta(days=1)
+    items = [
+        judged("h1", author="a", when=day, compound=0.9),
+        judged("h2", author="b", when=day, compound=0.9, brands=("Acme", "Beta")),
+        judged("h3", author="c", when=day, compound=0.1),
+        judged("h4", author="d", when=day, compound=-0.9, assassin=0.9),
+        judged("h5", author="e", when=day, compound=None),
+    ]
+    store.save_mentions(items, fetched_at=NOW, authors=RULES)
+    rows = {r["brand"]: r for r in store.db.query(_readme_query("Brand health, last 14 days"))}
+    acme = rows["Acme"]
+    assert (acme["advocates"], acme["apathetics"], acme["assassins"]) == (2, 1, 1)
+    assert acme["net_score"] == 25.0  # (2 − 1) / 4 scored
+    assert rows["Beta"]["advocates"] == 1 and rows["Beta"]["net_score"] == 100.0
+    overall = {r["brand"]: r for r in store.db.query("SELECT * FROM brand_health")}
+    assert overall["Acme"]["unscored"] == 1 and overall["Acme"]["mentions"] == 5
