@@ -49,7 +49,6 @@ _CUES = re.compile(
     + _FIRST_PERSON_WORDS + r")|(?P<news>" + _NEWS_WORDS + r"))(?![\w'])"
 )
 _CAPS_WORD = re.compile(r"\b[A-Z]{3,}\b")
-_EMPHASIS = re.compile(r"[!?]{2,}|!")
 
 
 @dataclass(frozen=True)
@@ -104,13 +103,10 @@ def features(
         "grievance": min(1.0, len(found["grievance"]) / 2.0),
         # "I" alone is no complaint: first person counts together with some negative evidence.
         "first_person": 1.0 if found["first_person"] and (tone < 0 or found["churn"] or found["grievance"]) else 0.0,
-        "intensity": min(1.0, caps / max(3.0, words / 4) + (0.5 if _EMPHASIS.search(text) else 0.0)),
+        "intensity": min(1.0, caps / max(3.0, words / 4) + (0.5 if "!" in text or "??" in text else 0.0)),
         "brand_negative": max(0.0, -brand_compound) if brand_compound is not None else 0.0,
         "news": 1.0 if found["news"] and not found["first_person"] else 0.0,
     }
-
-
-_EVIDENCE = ("negativity", "churn", "grievance", "brand_negative")
 
 
 def score_features(values: dict[str, float], weights: Weights = DEFAULT_WEIGHTS) -> float:
@@ -119,9 +115,12 @@ def score_features(values: dict[str, float], weights: Weights = DEFAULT_WEIGHTS)
     Without that floor a neutral post ("I use Acme for my photos") would sit at the bias's
     probability, a hair from the threshold, and any harmless cue could tip it over.
     """
-    if not any(values.get(name) for name in _EVIDENCE):
+    if not (values["negativity"] or values["churn"] or values["grievance"] or values["brand_negative"]):
         return 0.0
-    z = weights.bias + sum(getattr(weights, name) * value for name, value in values.items())
+    z = weights.bias
+    for name, value in values.items():
+        if value:
+            z += getattr(weights, name) * value
     return 1.0 / (1.0 + math.exp(-z))
 
 

@@ -52,6 +52,17 @@ class Mention:
     raw: Any = None
     source_type: str = ""
 
+    def evolve(self, **changes: Any) -> "Mention":
+        """A copy with ``changes``: dataclasses.replace without its per-call introspection (twice
+        as fast; the pipeline copies most mentions once or twice)."""
+        new = object.__new__(Mention)
+        for name in _MENTION_FIELDS:
+            object.__setattr__(new, name, changes[name] if name in changes else getattr(self, name))
+        return new
+
+
+_MENTION_FIELDS = tuple(Mention.__dataclass_fields__)
+
 
 @dataclass(frozen=True, slots=True)
 class SourceState:

@@ -10,7 +10,7 @@ import json
 import logging
 import os
 import threading
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import httpx
@@ -106,7 +106,7 @@ def normalize(mention: Mention) -> Mention:
     language = mention.language.lower() if mention.language else None
     if (title, text, language) == (mention.title, mention.text, mention.language):
         return mention
-    return replace(mention, title=title, text=text, language=language)
+    return mention.evolve(title=title, text=text, language=language)
 
 
 def match(mentions: list[Mention], matcher: Matcher) -> list[tuple[Mention, Match]]:
@@ -141,7 +141,7 @@ def detect_language(mention: Mention, detector: LanguageDetector | None) -> Ment
     if mention.language or detector is None:
         return mention
     language = detector.detect(scored_text(mention))
-    return replace(mention, language=language) if language else mention
+    return mention.evolve(language=language) if language else mention
 
 
 def judge(mention: Mention, found: Match, scorer: Scorer, config: Config, matcher: Matcher | None = None) -> Judged:

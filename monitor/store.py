@@ -11,6 +11,7 @@ An sqlite3 connection belongs to the thread that opened it: open one Store per j
 from __future__ import annotations
 
 import json
+import operator
 import sqlite3
 from collections import Counter
 from contextlib import contextmanager
@@ -210,6 +211,7 @@ def _v4(db: sqlite_utils.Database) -> None:
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4]
 
 _AUTHOR_COLUMNS = tuple(new_author("", ""))
+_author_values = operator.itemgetter(*_AUTHOR_COLUMNS)  # an author row dict → its column values, in C
 
 
 class StoreError(MonitorError):
@@ -351,7 +353,7 @@ class Store:
         self.db.conn.executemany(
             f"INSERT INTO authors ({', '.join(_AUTHOR_COLUMNS)}) VALUES ({marks})"
             f" ON CONFLICT (source, handle) DO UPDATE SET {updates}",
-            [tuple(rows[key][c] for c in _AUTHOR_COLUMNS) for key in by_author],
+            [_author_values(rows[key]) for key in by_author],
         )
         self.db.conn.executemany(
             "INSERT INTO author_transitions (source, handle, at, from_bucket, to_bucket, mention_source, mention_id)"

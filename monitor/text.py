@@ -11,14 +11,17 @@ _BREAK = re.compile(r"</?(?:p|br|div|li|ul|ol|h[1-6]|tr|blockquote|pre)\b[^>]*>"
 _TAG = re.compile(r"</?[A-Za-z!][^>]*>")
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
 _BLANK_LINES = re.compile(r"\s*\n\s*")
-# Anything html_to_text would change: markup, entities, odd or doubled whitespace, edges to strip.
-_NEEDS_WORK = re.compile(r"[<&\t\r\f\v\n\u00a0]|  |^\s|\s$")
+# Anything html_to_text would change inside a text: markup, entities, odd or doubled whitespace
+# (the edges are checked apart: an end-anchored branch would be tried at every position).
+_NEEDS_WORK = re.compile(r"[<&\t\r\f\v\n\u00a0]|  ")
 
 
 def html_to_text(value: str) -> str:
     """Plain text from HTML: tags removed, paragraphs kept as newlines, entities decoded."""
-    if not value or not _NEEDS_WORK.search(value):
-        return value or ""
+    if not value:
+        return ""
+    if not (value[0].isspace() or value[-1].isspace() or _NEEDS_WORK.search(value)):
+        return value
     if "<" in value:
         value = _DROP.sub(" ", value)
         value = _BREAK.sub("\n", value)
