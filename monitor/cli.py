@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -22,7 +23,9 @@ from monitor import demo as demo_data
 from monitor.config import Sentiment, json_schema, load_config, missing_secrets, parse_config, redacted, resolve_database
 from monitor.errors import ConfigError
 from monitor.language import LanguageDetector
-from monitor.pipeline import Runtime, run_once
+from monitor.models import Mention, SourceState, parse_duration, to_iso
+from monitor.pipeline import Runtime, author_rules, detect_language, judge, match, normalize, run_once
+from monitor.series import advance, describe, spike_row
 from monitor.scheduler import Monitor, utcnow
 from monitor.sentiment import Scorer, score
 from monitor.text import html_to_text
@@ -264,6 +267,48 @@ def status(ctx: click.Context) -> None:
         click.echo(f"warning: {warning}")
 
 
+def _store_history(runtime: Runtime, store: Store, now) -> None:
+    """The demo's two weeks of forum history, through the same stages a source's posts take."""
+    posts = [
+        Mention(source="forum", id=p["id"], url=f"https://forum.example/t/{p['id']}", text=p["text"],
+                published_at=p["at"], author=p["author"], source_type="discourse")
+        for p in demo_data.history(now)
+    ]
+    store.ensure_source("forum", "discourse", now=now)
+    matched = match([normalize(m) for m in posts], runtime.matcher)
+    judged = [judge(detect_language(m, runtime.detector), found, runtime.scorer, runtime.config, runtime.matcher)
+              for m, found in matched]
+    store.save_mentions(judged, fetched_at=now, authors=author_rules(runtime.config))
+    store.record_success("forum", SourceState(), now=now, next_check_at=now)
+
+
+@main.command()
+@click.option("--since", "since", default="30d", show_default=True, help="Replay mentions published this long ago until now.")
+@click.option("--until", "until", default=None, help="End of the period, as a duration ago (default: now).")
+@click.option("--brand", "brands", multiple=True, help="Only this brand (repeatable; default: every brand).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON line per spike instead of text.")
+@click.pass_context
+def backtest(ctx: click.Context, since: str, until: str | None, brands: tuple[str, ...], as_json: bool) -> None:
+    """Replay stored mentions through the current spike settings and print what would have fired.
+
+    Nothing is written: tune spikes: in config.yaml on your own history before changing it.
+    """
+    config = _load(ctx)
+    try:
+        span, end_ago = parse_duration(since), parse_duration(until) if until else timedelta(0)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    end = utcnow() - end_ago
+    names = list(brands) or [b.name for b in config.brands]
+    with Store(_database(ctx)) as store:
+        fired = advance(store, names, config.spikes.settings(), now=end, settle=timedelta(0), history=span,
+                        states={}, save=False)
+    for item in fired:
+        click.echo(json.dumps(spike_row(item), ensure_ascii=False, default=str) if as_json else describe(item) + "\n")
+    click.echo(f"{len(fired)} spikes and drops would have fired between {to_iso(end - span)} and {to_iso(end)}"
+               f" ({', '.join(names)}).", err=as_json)
+
+
 @main.command()
 @click.pass_context
 def demo(ctx: click.Context) -> None:
@@ -281,12 +326,13 @@ def demo(ctx: click.Context) -> None:
         click.echo(f"Demo: sample posts served from {base}; brand 'Acme Cloud'; database {demo_db}\n")
         with Store(demo_db) as store, make_client(contact=config.contact) as client:
             runtime = Runtime.build(config, client=client)
+            _store_history(runtime, store, now)
             reports = run_once(runtime, store, now=now)
             buckets = Counter(r["bucket"] for r in store.db.query("SELECT bucket FROM mentions"))
     for r in reports:
         if r.error:
             click.echo(f"{r.source}: failed: {r.error}", err=True)
-    stored = sum(r.stored for r in reports)
+    stored = sum(buckets.values())
     click.echo(
         f"Stored {stored} mentions ({buckets['advocate']} advocates, {buckets['apathetic']} apathetic, "
         f"{buckets['assassin']} assassins) in {time.perf_counter() - started:.1f}s. Explore them with:\n"

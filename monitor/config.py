@@ -26,6 +26,7 @@ from monitor.assassin import DEFAULT_THRESHOLD
 from monitor.errors import ConfigError
 from monitor.matching import KeywordSyntaxError, Matcher, compile_brand, parse_rule
 from monitor.models import Duration
+from monitor.spikes import SpikeSettings
 
 DEFAULT_DATABASE = "data/monitor.db"
 
@@ -137,6 +138,37 @@ class Authors(_Model):
     )
 
 
+class Spikes(_Model):
+    """The storm detector: one frozen configuration for every series (see monitor/spikes.py)."""
+
+    enabled: bool = Field(default=True, description="Watch brands' mention series for spikes and drops.")
+    window: Duration = Field(default="5m", description="Length of one window of a series.")
+    settle: Duration = Field(
+        default="30m", description="How long after a window ends before it is scored (posts arrive late)."
+    )
+    history: Duration = Field(default="28d", description="How far back a new series starts from stored mentions.")
+    warmup: Duration = Field(default="1d", description="History needed before a series may fire.")
+    threshold: float = Field(default=5.0, gt=0, description="Robust scales above the expected (log) volume.")
+    surprise: float = Field(
+        default=4.0, ge=0, description="Standard deviations above the series' own recent surprises."
+    )
+    min_excess: float = Field(default=5.0, ge=0, description="Posts above the expected count, at least.")
+    max_p: float = Field(default=1e-4, gt=0, le=1, description="Poisson probability of the count, at most.")
+    rearm: Duration = Field(default="12h", description="After firing, a series stays quiet this long.")
+    drop_after: Duration = Field(default="1h", description="Far below expectation this long: a drop.")
+    drop_min_expected: float = Field(
+        default=5.0, ge=0, description="Posts per window expected before a silence counts as a drop."
+    )
+
+    def settings(self) -> "SpikeSettings":
+        """The detector's settings from this section."""
+        return SpikeSettings(
+            window=self.window, warmup=self.warmup, threshold=self.threshold, surprise=self.surprise,
+            min_excess=self.min_excess, max_p=self.max_p, rearm=self.rearm, drop_after=self.drop_after,
+            drop_min_expected=self.drop_min_expected,
+        )
+
+
 class ConsoleReceiver(_Model):
     """Prints alerts on the terminal: the default when nothing else is configured."""
 
@@ -205,6 +237,7 @@ class Config(_Model):
     sentiment: Sentiment = Sentiment()
     authors: Authors = Authors()
     reach: ReachFactors = ReachFactors()
+    spikes: Spikes = Spikes()
     brands: list[Brand] = Field(min_length=1)
     sources: list[Source] = Field(default=[])
     receivers: list[Receiver] = Field(default=[ConsoleReceiver(name="console")])

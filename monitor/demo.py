@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import math
+import random
 from typing import Iterator
 from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape
@@ -65,6 +67,40 @@ alerts:
   # The demo alerts on its sample backlog; a real first run stores the backlog quietly.
   backfill: 1d
 """
+
+
+# Two weeks of ordinary chatter on a community forum, then a storm two days ago: what the spike
+# watch and `monitor backtest` have to find. (A fixed seed: every demo tells the same story.)
+CHATTER = [
+    "Anyone using Acme Cloud for static sites?", "Acme Cloud dashboard update looks nice",
+    "Moved our staging to Acme Cloud, smooth so far", "How does Acme Cloud pricing compare?",
+    "Acme Cloud docs on backups are decent", "Is Acme Cloud available in Asia yet?",
+    "Acme Cloud support answered quickly today, thanks", "Trying Acme Cloud functions this weekend",
+]
+STORM = [
+    "Acme Cloud is down again, our checkout is broken and support is useless",
+    "Third Acme Cloud outage this month, I want a refund",
+    "Acme Cloud lost our database during the outage, cancelling today",
+    "Still waiting for Acme Cloud to answer, please help, production is down",
+    "Acme Cloud outage: no status update for two hours, unacceptable",
+]
+
+
+def history(now: datetime, source: str = "forum") -> list[dict]:
+    """Sample forum posts for the last 14 days: ~6 an hour by day, fewer at night, and a
+    two-hour storm of complaints two days ago."""
+    rng = random.Random(7)
+    posts = []
+    start = now - timedelta(days=14)
+    for hour in range(14 * 24):
+        at = start + timedelta(hours=hour)
+        rate = 1 + 5 * max(0.0, math.sin(math.pi * (at.hour - 6) / 16)) if 6 <= at.hour < 22 else 1
+        for _ in range(rng.randint(0, round(2 * rate))):
+            posts.append({"at": at + timedelta(minutes=rng.uniform(0, 60)), "text": rng.choice(CHATTER)})
+    storm = now - timedelta(days=2, hours=3)
+    for i in range(240):
+        posts.append({"at": storm + timedelta(minutes=rng.uniform(0, 120)), "text": rng.choice(STORM) + f" #{i}"})
+    return [{**post, "id": f"{source}-{n}", "author": f"user{n % 97}"} for n, post in enumerate(sorted(posts, key=lambda p: p["at"]))]
 
 
 def render_feed(now: datetime) -> bytes:

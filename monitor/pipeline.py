@@ -26,6 +26,7 @@ from monitor.language import LanguageDetector
 from monitor.matching import Matcher
 from monitor.models import Alert, Judged, Match, Mention
 from monitor.authors import AuthorRules
+from monitor.series import ALL_SOURCES, Fired, advance, describe
 from monitor.reach import estimate_reach
 from monitor.sentiment import Scorer, score
 from monitor.store import Store, alert_from_dict, from_iso
@@ -314,8 +315,48 @@ def deliver(runtime: Runtime, store: Store, *, now: datetime) -> DeliveryReport:
     return DeliveryReport(sent, retrying, failed, waiting)
 
 
+def watch_series(runtime: Runtime, store: Store, *, now: datetime) -> list[Fired]:
+    """Score the brands' settled windows for spikes and drops; one alert per brand, kind and window."""
+    spikes = runtime.config.spikes
+    if not spikes.enabled:
+        return []
+    fired = advance(store, [b.name for b in runtime.config.brands], spikes.settings(), now=now,
+                    settle=spikes.settle, history=spikes.history)
+    storms: dict[tuple, list[Fired]] = {}
+    for item in fired:
+        log.warning("%s", describe(item).splitlines()[0])
+        if item.source == ALL_SOURCES:
+            storms.setdefault((item.brand, item.verdict.kind, item.verdict.at), []).append(item)
+    enqueue([spike_alert(items, now=now) for items in storms.values()], runtime, store, now=now)
+    return fired
+
+
+def spike_alert(items: list[Fired], *, now: datetime) -> Alert:
+    """One alert for a brand's spike (or drop) in one window, however many of its series fired:
+    each series' explanation is part of the reason."""
+    first = items[0]
+    e = first.explanation
+    parts = [f"{item.explanation['summary']} (z {item.verdict.z:+.1f})" for item in items]
+    reason = "; ".join(parts) + f". Method: {e['method']}"
+    if e["words"]:
+        reason += f". Words: {', '.join(e['words'])}"
+    if e["sources"]:
+        reason += ". Sources: " + ", ".join(f"{s} {share:.0%}" for s, share in e["sources"].items())
+    bad = {"negative", "assassins", "negative_reach"}
+    return Alert(
+        key=f"{first.verdict.kind}:{first.brand}:{e['window'][0]}",
+        kind=first.verdict.kind or "spike",
+        brand=first.brand,
+        source="all sources",
+        severity="critical" if first.verdict.kind == "spike" and bad & {i.measure for i in items} else "warning",
+        reason=reason,
+        created_at=now,
+    )
+
+
 def run_once(runtime: Runtime, store: Store, *, now: datetime) -> list[SourceReport]:
-    """One pass over every enabled source, then deliver what they raised."""
+    """One pass over every enabled source, then the spike watch, then deliver what they raised."""
     reports = [run_source(options, runtime, store, now=now) for options in runtime.config.sources if options.enabled]
+    watch_series(runtime, store, now=now)
     deliver(runtime, store, now=now)
     return reports

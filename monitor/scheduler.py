@@ -25,7 +25,7 @@ from connectors.http import make_client
 from monitor.config import Config, load_config, resolve_database
 from monitor.errors import ConfigError
 from monitor.language import LanguageDetector
-from monitor.pipeline import Runtime, deliver, is_due, run_source
+from monitor.pipeline import Runtime, deliver, is_due, run_source, watch_series
 from monitor.sentiment import Scorer
 from monitor.store import Store
 
@@ -92,6 +92,12 @@ class Monitor:
             run_source(options, runtime, store, now=now)
             deliver(runtime, store, now=self.clock())
 
+    def spikes_job(self) -> None:
+        """Score the brands' newly settled windows for spikes and drops, then deliver."""
+        with Store(self.db_path) as store:
+            watch_series(self.runtime, store, now=self.clock())
+            deliver(self.runtime, store, now=self.clock())
+
     def deliver_job(self) -> None:
         """Retry notifications whose next attempt has come."""
         with Store(self.db_path) as store:
@@ -156,6 +162,9 @@ class Monitor:
         self.sync_jobs()
         self.scheduler.add_job(self.deliver_job, IntervalTrigger(seconds=DELIVERY_EVERY.total_seconds()),
                                id="deliver", max_instances=1, coalesce=True, replace_existing=True)
+        window = self.runtime.config.spikes.window.total_seconds()
+        self.scheduler.add_job(self.spikes_job, IntervalTrigger(seconds=window), id="spikes", max_instances=1,
+                               coalesce=True, replace_existing=True)
         self.scheduler.add_job(self.reload_if_changed, IntervalTrigger(seconds=WATCH_EVERY.total_seconds()),
                                id="watch-config", max_instances=1, coalesce=True, replace_existing=True)
         self.scheduler.start()

@@ -208,7 +208,39 @@ def _v4(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4]
+def _v5(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE spike_series (
+            series TEXT PRIMARY KEY,
+            state TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE spikes (
+            id INTEGER PRIMARY KEY,
+            series TEXT NOT NULL,
+            brand TEXT NOT NULL,
+            source TEXT,
+            measure TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            window_start TEXT NOT NULL,
+            window_end TEXT NOT NULL,
+            observed REAL NOT NULL,
+            expected REAL NOT NULL,
+            band_low REAL NOT NULL,
+            band_high REAL NOT NULL,
+            z REAL NOT NULL,
+            confidence REAL NOT NULL,
+            method TEXT NOT NULL,
+            explanation TEXT NOT NULL,
+            UNIQUE (series, window_start)
+        );
+        CREATE INDEX spikes_window ON spikes (window_start);
+        """
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5]
 
 _AUTHOR_COLUMNS = tuple(new_author("", ""))
 _author_values = operator.itemgetter(*_AUTHOR_COLUMNS)  # an author row dict → its column values, in C
@@ -451,6 +483,35 @@ class Store:
     def sources_status(self) -> list[dict]:
         """Every source row with its stored mention count."""
         return list(self.db.query("SELECT * FROM sources ORDER BY name"))
+
+    # --- spike detector state and spikes ------------------------------------------------------
+
+    def spike_state(self, series: str) -> dict | None:
+        """The detector state of one series, or None if it was never fed."""
+        row = self.db.execute("SELECT state FROM spike_series WHERE series = ?", (series,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def spike_states(self) -> dict[str, dict]:
+        """Every series' detector state."""
+        return {series: json.loads(state) for series, state in self.db.execute("SELECT series, state FROM spike_series")}
+
+    def save_spike_state(self, series: str, state: dict, *, now: datetime | None = None) -> None:
+        """Store one series' state (JSON); private keys (``_…``) are caches and stay out."""
+        clean = {k: v for k, v in state.items() if not k.startswith("_")}
+        self.db.execute(
+            "INSERT INTO spike_series (series, state, updated_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (series) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+            (series, json.dumps(clean), to_iso(now) if now else state.get("t") or ""),
+        )
+
+    def save_spike(self, spike: dict) -> bool:
+        """Record a fired spike or drop once per (series, window); False if already recorded."""
+        columns = ", ".join(spike)
+        cursor = self.db.execute(
+            f"INSERT OR IGNORE INTO spikes ({columns}) VALUES ({','.join('?' * len(spike))})",
+            [_json(v) if isinstance(v, (dict, list)) else v for v in spike.values()],
+        )
+        return bool(cursor.rowcount)
 
     # --- alert outbox / notification log ----------------------------------------------------
 

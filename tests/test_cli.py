@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -87,18 +89,39 @@ def test_demo_runs_offline_and_shows_an_assassin_with_reach(tmp_path: Path) -> N
     assert result.exit_code == 0, result.output
     assert "[CRITICAL] assassin · Acme Cloud · hackernews" in result.output
     assert "reach 18,000–24,000 people (hackernews: 240 points × 75–100 visitors per point)" in result.output
-    assert "2 assassins" in result.output
+    assert "[CRITICAL] spike · Acme Cloud · all sources" in result.output  # the sample storm, two days ago
+    assert "Words: " in result.output and "Method: streaming log-volume baseline" in result.output
 
     found = invoke("--db", str(db), "search", "refund")
     assert found.exit_code == 0 and "Acme Cloud outage" in found.output
-    as_json = invoke("--db", str(db), "search", "--json", "backups")
+    as_json = invoke("--db", str(db), "search", "--json", "deleted backups")
     assert '"bucket": "assassin"' in as_json.output
 
 
 def test_demo_twice_starts_fresh(tmp_path: Path) -> None:
     db = tmp_path / "demo.db"
     invoke("--db", str(db), "demo")
-    assert "Stored 6 mentions" in invoke("--db", str(db), "demo").output
+    first = invoke("--db", str(db), "demo").output
+    stored = re.search(r"Stored (\d+) mentions", first).group(1)
+    assert f"Stored {stored} mentions" in invoke("--db", str(db), "demo").output
+
+
+def test_backtest_on_the_demo_database_prints_the_storm_with_its_explanation(tmp_path: Path) -> None:
+    db = tmp_path / "demo.db"
+    invoke("--db", str(db), "demo")
+    before = db.stat().st_size
+    result = invoke("--db", str(db), "backtest", "--since", "30d")
+    assert result.exit_code == 0, result.output
+    assert "SPIKE negative of Acme Cloud jumped" in result.output
+    for part in ("expected", "(band ", "method: streaming", "confidence", "sources: forum 100%", "words: ", "▸ user"):
+        assert part in result.output, part
+    assert "would have fired between" in result.output
+    quiet = invoke("--db", str(db), "backtest", "--since", "1d")  # the storm was two days ago
+    assert "SPIKE" not in quiet.output and "0 spikes and drops" in quiet.output
+    assert invoke("--db", str(db), "backtest", "--since", "soon").exit_code == 2
+    with sqlite3.connect(db) as conn:  # a backtest writes nothing
+        assert conn.execute("SELECT count(*) FROM spikes").fetchone()[0] >= 1
+    assert db.stat().st_size == before
 
 
 def test_status_shows_each_source(tmp_path: Path) -> None:
@@ -117,7 +140,7 @@ def test_config_schema_command_matches_the_published_file() -> None:
 def test_python_dash_m_monitor_is_the_same_command() -> None:
     result = subprocess.run([sys.executable, "-m", "monitor", "--help"], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert result.returncode == 0
-    for command in ("run", "once", "check-config", "search", "status", "demo"):
+    for command in ("run", "once", "check-config", "search", "status", "demo", "backtest"):
         assert command in result.stdout
 
 

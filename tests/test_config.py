@@ -174,10 +174,11 @@ def test_readme_documents_every_config_key() -> None:
     import re
 
     from connectors import REGISTRY
-    from monitor.config import Alerts, Brand, Config, ConsoleReceiver, Sentiment, SlackReceiver
+    from monitor.config import Alerts, Authors, Brand, Config, ConsoleReceiver, ReachFactors, Sentiment, SlackReceiver, Spikes
 
     readme = (ROOT / "README.md").read_text()
-    models = [Config, Brand, Sentiment, Alerts, ConsoleReceiver, SlackReceiver, *(c.Options for c in REGISTRY.values())]
+    models = [Config, Brand, Sentiment, Alerts, Authors, ReachFactors, Spikes, ConsoleReceiver, SlackReceiver,
+              *(c.Options for c in REGISTRY.values())]
     missing = sorted({name for model in models for name in model.model_fields if not re.search(rf"\b{name}\b", readme)})
     assert missing == []
 

@@ -1,0 +1,233 @@
+"""The series the storm detector watches, counted from stored mentions, and what each spike says.
+
+Per brand, and per brand × source, four measures per window: every mention, the negative ones
+(VADER compound ≤ −0.05, its standard cut), the assassins, and the reach of the negative ones
+(their ``reach_likely`` summed: ten posts seen by a million people outweigh a hundred seen by
+ten). Windows are aligned to the clock and scored once they are ``settle`` old, so posts that
+arrive late still count. Each series' detector state lives in ``spike_series``; every spike or
+drop goes to ``spikes`` with its explanation: observed against expected with the band, the
+window, the method and how sure, the posts driving it by reach, the share per source, and the
+words most over-represented against the week before.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from monitor.models import from_iso, to_iso
+from monitor.spikes import SpikeSettings, Verdict, new_state, update
+from monitor.store import Store
+
+MEASURES = ("mentions", "negative", "assassins", "negative_reach")
+NEGATIVE = -0.05
+ALL_SOURCES = "*"
+TOP_POSTS = 5
+_WORD = re.compile(r"[a-z][a-z'-]{2,}")
+_STOP = frozenset(
+    "the and for are but not you your with this that have has had was were will would could should from they them "
+    "their what when where which who why how all any can just its it's our out about into more than then there "
+    "been being also very much some only over such like get got one two i'm don't can't http https www com".split()
+)
+
+
+def series_key(brand: str, source: str, measure: str) -> str:
+    return f"{brand}|{source}|{measure}"
+
+
+def window_floor(at: datetime, window: timedelta) -> datetime:
+    """The start of the clock-aligned window holding ``at``."""
+    epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
+    return epoch + ((at - epoch) // window) * window
+
+
+@dataclass
+class Fired:
+    """One spike or drop of one series, with everything its explanation needs."""
+
+    brand: str
+    source: str
+    measure: str
+    verdict: Verdict
+    window_end: datetime
+    explanation: dict = field(default_factory=dict)
+
+    @property
+    def series(self) -> str:
+        return series_key(self.brand, self.source, self.measure)
+
+
+def _rows(store: Store, start: datetime, end: datetime) -> list[dict]:
+    return list(store.db.query(
+        "SELECT m.source, b.value AS brand, m.id, m.published_at, m.bucket, m.sentiment, m.reach_likely,"
+        " m.author, m.title, m.text, m.url FROM mentions m, json_each(m.brands) b"
+        " WHERE m.published_at >= ? AND m.published_at < ? ORDER BY m.published_at",
+        (to_iso(start), to_iso(end)),
+    ))
+
+
+def _measures(rows: list[dict]) -> dict[str, tuple[float, float]]:
+    """(value, posts behind it) per measure."""
+    negative = [r for r in rows if r["sentiment"] is not None and r["sentiment"] <= NEGATIVE]
+    reach = float(sum(r["reach_likely"] or 0 for r in negative))
+    return {
+        "mentions": (float(len(rows)), float(len(rows))),
+        "negative": (float(len(negative)), float(len(negative))),
+        "assassins": (float(sum(r["bucket"] == "assassin" for r in rows)),) * 2,
+        "negative_reach": (reach, float(len(negative))),
+    }
+
+
+def _in_measure(row: dict, measure: str) -> bool:
+    if measure == "assassins":
+        return row["bucket"] == "assassin"
+    if measure in ("negative", "negative_reach"):
+        return row["sentiment"] is not None and row["sentiment"] <= NEGATIVE
+    return True
+
+
+def advance(store: Store, brands: list[str], settings: SpikeSettings, *, now: datetime, settle: timedelta,
+            history: timedelta, states: dict[str, dict] | None = None, save: bool = True) -> list[Fired]:
+    """Score every window of every brand's series that has settled since the last call.
+
+    ``states`` (series → state) replaces the stored states, for a backtest; with ``save`` False
+    nothing is written. Returns what fired, explained.
+    """
+    states = store.spike_states() if states is None else states
+    window = settings.window
+    until = window_floor(now - settle, window)
+    fired: list[Fired] = []
+    for brand in brands:
+        cursor_key = series_key(brand, ALL_SOURCES, "mentions")
+        cursor = states.get(cursor_key)
+        if cursor is not None and cursor.get("t"):
+            start = from_iso(cursor["t"]) + window
+        else:
+            first = store.db.execute(
+                "SELECT min(m.published_at) FROM mentions m, json_each(m.brands) b WHERE b.value = ?", (brand,)
+            ).fetchone()[0]
+            if first is None:
+                continue
+            start = max(window_floor(from_iso(first), window), until - history)
+        if start >= until:
+            continue
+        by_window: dict[datetime, list[dict]] = defaultdict(list)
+        for row in _rows(store, start, until):
+            if row["brand"] == brand:
+                by_window[window_floor(from_iso(row["published_at"]), window)].append(row)
+        sources = sorted({r["source"] for rows in by_window.values() for r in rows}
+                         | {k.split("|")[1] for k in states if k.startswith(f"{brand}|") and k.split("|")[1] != ALL_SOURCES})
+        at = start
+        while at < until:
+            rows = by_window.get(at, [])
+            for source in (ALL_SOURCES, *sources):
+                chosen = rows if source == ALL_SOURCES else [r for r in rows if r["source"] == source]
+                for measure, (value, count) in _measures(chosen).items():
+                    key = series_key(brand, source, measure)
+                    state = states.get(key)
+                    if state is None:
+                        state = states[key] = new_state(at)
+                    verdict = update(state, at, value, settings,
+                                     count=None if measure != "negative_reach" else count)
+                    if verdict.fired:
+                        fired.append(Fired(brand, source, measure, verdict, at + window))
+            at += window
+        if save:
+            with store.transaction():
+                for key, state in states.items():
+                    if key.startswith(f"{brand}|"):
+                        store.save_spike_state(key, state, now=now)
+    for item in fired:
+        item.explanation = explain(store, item, settings)
+        if save:
+            store.save_spike(spike_row(item))
+    return fired
+
+
+def explain(store: Store, item: Fired, settings: SpikeSettings) -> dict:
+    """What an alert shows for one spike: the numbers, the method, the posts, sources and words."""
+    v = item.verdict
+    rows = [r for r in _rows(store, v.at, item.window_end)
+            if r["brand"] == item.brand and (item.source == ALL_SOURCES or r["source"] == item.source)
+            and _in_measure(r, item.measure)]
+    top = sorted(rows, key=lambda r: -(r["reach_likely"] or 0))[:TOP_POSTS]
+    per_source = Counter(r["source"] for r in rows)
+    baseline = [r for r in _rows(store, v.at - timedelta(days=7), v.at) if r["brand"] == item.brand]
+    unit = "reach" if item.measure == "negative_reach" else "posts"
+    scope = item.brand if item.source == ALL_SOURCES else f"{item.brand} on {item.source}"
+    return {
+        "summary": (
+            f"{item.measure.replace('_', ' ')} of {scope} {'jumped' if v.kind == 'spike' else 'dropped'}: "
+            f"{v.value:,.0f} {unit} in {to_iso(v.at)}–{to_iso(item.window_end)[11:]}, expected {v.expected:,.0f} "
+            f"(band {v.low:,.0f}–{v.high:,.0f})"
+        ),
+        "observed": round(v.value, 2), "expected": round(v.expected, 2), "band": [round(v.low, 2), round(v.high, 2)],
+        "window": [to_iso(v.at), to_iso(item.window_end)],
+        "method": method(settings, v),
+        "confidence": round(v.confidence, 2),
+        "top_posts": [
+            {"source": r["source"], "id": r["id"], "author": r["author"], "reach_likely": r["reach_likely"],
+             "bucket": r["bucket"], "sentiment": r["sentiment"], "title": r["title"], "text": (r["text"] or "")[:280],
+             "url": r["url"]}
+            for r in top
+        ],
+        "sources": {source: round(n / len(rows), 3) for source, n in per_source.most_common()} if rows else {},
+        "words": overrepresented([r["text"] or "" for r in rows], [r["text"] or "" for r in baseline]),
+    }
+
+
+def method(settings: SpikeSettings, v: Verdict) -> str:
+    return (
+        f"streaming log-volume baseline with daily and weekly rhythm; z = {v.z:+.1f} robust scales "
+        f"(fires at ≥ {settings.threshold:g} and ≥ {settings.surprise:g} sd above the series' recent surprises, "
+        f"≥ {settings.min_excess:g} posts above expected, Poisson p ≤ {settings.max_p:g})"
+        if v.kind == "spike" else
+        f"streaming log-volume baseline; z ≤ −{settings.drop_threshold:g} for {settings.drop_after} "
+        f"where ≥ {settings.drop_min_expected:g} posts per window were expected"
+    )
+
+
+def overrepresented(window_texts: list[str], baseline_texts: list[str], *, top: int = 5) -> list[str]:
+    """Words much more frequent in the window than in the baseline (smoothed log-odds, seen ≥ 2 times)."""
+    def counts(texts: list[str]) -> Counter:
+        out: Counter = Counter()
+        for text in texts:
+            out.update(w for w in set(_WORD.findall(text.lower())) if w not in _STOP)
+        return out
+
+    now, before = counts(window_texts), counts(baseline_texts)
+    n_now, n_before = max(1, len(window_texts)), max(1, len(baseline_texts))
+    scored = [
+        (math.log((c + 0.5) / n_now) - math.log((before[w] + 0.5) / n_before), w)
+        for w, c in now.items() if c >= 2
+    ]
+    return [w for score, w in sorted(scored, reverse=True)[:top] if score > math.log(2)]
+
+
+def spike_row(item: Fired) -> dict:
+    """The ``spikes`` table row of one fired series."""
+    v = item.verdict
+    return {
+        "series": item.series, "brand": item.brand, "source": None if item.source == ALL_SOURCES else item.source,
+        "measure": item.measure, "kind": v.kind, "window_start": to_iso(v.at), "window_end": to_iso(item.window_end),
+        "observed": v.value, "expected": v.expected, "band_low": v.low, "band_high": v.high, "z": v.z,
+        "confidence": v.confidence, "method": item.explanation.get("method", ""), "explanation": item.explanation,
+    }
+
+
+def describe(item: Fired) -> str:
+    """A few lines for a terminal: what fired, why, and the posts behind it."""
+    e = item.explanation
+    lines = [f"{e['window'][0]} {item.verdict.kind.upper()} {e['summary']}",
+             f"  method: {e['method']}; confidence {e['confidence']:.0%}"]
+    if e["sources"]:
+        lines.append("  sources: " + ", ".join(f"{s} {share:.0%}" for s, share in e["sources"].items()))
+    if e["words"]:
+        lines.append("  words: " + ", ".join(e["words"]))
+    for post in e["top_posts"][:3]:
+        text = (post["title"] or post["text"] or "").replace("\n", " ")[:100]
+        lines.append(f"  ▸ {post['author'] or '?'} ({post['source']}, reach ~{post['reach_likely'] or 0:,}): {text}")
+    return "\n".join(lines)

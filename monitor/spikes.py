@@ -1,0 +1,201 @@
+"""Spikes and drops in mention series: a streaming detector with one small state per series.
+
+A series is a count per fixed window (5 minutes by default): a brand's mentions, its negative
+mentions, its assassins, the reach of its negative mentions, per brand and per brand × source.
+Each closed window is scored against what the past alone predicts, then folded into the state,
+in O(1) time and memory (a level, a scale, a 24-bin daily and a 7-bin weekly profile):
+
+- counts are read on a log scale (a storm multiplies volume; an hour of 5,000 is not five times
+  as alarming as an hour of 1,000), with the daily and weekly rhythm learnt as offsets, so a
+  Monday morning is expected rather than alarming;
+- the surprise is the residual over a robust scale (an exponentially weighted mean absolute
+  residual); updates are clipped (Huber), so a storm barely moves the baseline, while a
+  lasting shift does, a clip at a time: a new normal becomes the baseline within days;
+- few posts are judged as counts: a window fires only when the count is also improbable under
+  a Poisson law at the expected rate, and exceeds it by ``min_excess`` (0 → 3 negative posts is
+  not a storm; 2 → 40 is);
+- a storm is more than noise for *this* series: the window's surprise must also stand out
+  from the series' own recent surprises (a brand whose volume is always bursty needs a bigger
+  burst than a calm one);
+- one storm is one event: after firing, a series re-arms ``rearm`` later; a drop fires when
+  the series stays far below expectation for ``drop_after`` (a source or brand falling silent);
+- until ``warmup`` of history exists the detector says so and never fires.
+
+The state is a plain dict (JSON in SQLite), so a restarted monitor scores exactly as one that
+never stopped.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from monitor.models import from_iso, to_iso
+
+HUBER = 2.5  # residuals are clipped at this many scales before they move the state
+SCALE_FLOOR = 0.15  # log units: below this, noise is not measurable and z would explode
+
+
+@dataclass(frozen=True)
+class SpikeSettings:
+    """One frozen configuration for every series (config ``spikes:``)."""
+
+    window: timedelta = timedelta(minutes=5)
+    level_half_life: timedelta = timedelta(hours=12)
+    scale_half_life: timedelta = timedelta(days=2)
+    daily_memory: float = 7.0  # days: how fast the daily profile learns (its half-life in visits)
+    weekly_memory: float = 1.0  # weeks: the same for the day-of-week offsets
+    warmup: timedelta = timedelta(days=1)
+    threshold: float = 5.0  # robust scales above expectation
+    surprise: float = 4.0  # and this many standard deviations above the series' own recent surprises
+    surprise_half_life: timedelta = timedelta(days=7)
+    min_excess: float = 5.0  # posts above expectation
+    max_p: float = 1e-4  # Poisson probability of a count at least this high
+    rearm: timedelta = timedelta(hours=12)
+    drop_threshold: float = 3.0
+    drop_after: timedelta = timedelta(hours=1)
+    drop_min_expected: float = 5.0  # posts per window expected before silence means anything
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What one window of one series looked like against its past."""
+
+    at: datetime
+    value: float
+    expected: float  # in the series' units
+    low: float  # expected band (± threshold scales)
+    high: float
+    z: float
+    kind: str | None = None  # "spike" or "drop" when this window fires
+    warming_up: bool = False
+    firing: bool = False  # inside an event that already fired (not re-armed yet)
+    confidence: float = 0.0  # 0..1: how far past the threshold
+
+    @property
+    def fired(self) -> bool:
+        return self.kind is not None
+
+
+def _alpha(step: timedelta, half_life: timedelta) -> float:
+    return 1.0 - 0.5 ** (step / half_life)
+
+
+def poisson_sf(count: float, rate: float) -> float:
+    """P(X ≥ count) for X ~ Poisson(rate); exact enough for a threshold, O(√rate) terms."""
+    k = math.ceil(count)
+    if k <= 0:
+        return 1.0
+    if rate <= 0:
+        return 0.0
+    if k <= rate:
+        return 1.0  # at or below the mean: never improbable enough to matter here
+    log_term = k * math.log(rate) - rate - math.lgamma(k + 1)
+    total, term = 0.0, math.exp(log_term)
+    while term > 1e-300:
+        total += term
+        k += 1
+        term *= rate / k
+        if term < total * 1e-12:
+            break
+    return min(1.0, total)
+
+
+def new_state(start: datetime) -> dict:
+    """The state of a series nobody has seen yet."""
+    return {"t": None, "start": to_iso(start), "n": 0, "level": None, "scale": 0.5, "zm": 0.0, "zv": 1.0, "fired_at": None,
+            "daily": [0.0] * 24, "weekly": [0.0] * 7, "armed": True,
+            "low_since": None, "dropped": False}
+
+
+def update(state: dict, at: datetime, value: float, settings: SpikeSettings, *, count: float | None = None) -> Verdict:
+    """Score the window starting ``at`` (its ``value``; ``count`` of posts behind it when the
+    value is not itself a count), then fold it into ``state`` (in place)."""
+    is_count = count is None
+    count = value if is_count else count
+    x = math.log1p(max(0.0, value))
+    hour, day = at.hour, at.weekday()
+    if state["level"] is None:
+        state.update(level=x, t=to_iso(at), n=1)
+        return Verdict(at, value, value, value, value, 0.0, warming_up=True)
+
+    season = state["daily"][hour] + state["weekly"][day]
+    expected_log = state["level"] + season
+    scale = max(state["scale"], SCALE_FLOOR)
+    residual = x - expected_log
+    z = residual / scale
+    expected = math.expm1(expected_log)
+    low = math.expm1(max(0.0, expected_log - settings.threshold * scale))
+    high = math.expm1(expected_log + settings.threshold * scale)
+    warming = at - from_iso(state["start"]) < settings.warmup
+
+    kind, firing = None, not state["armed"]
+    confidence = 0.0
+    if not warming:
+        # For a weighted series (reach), posts are expected in the same proportion as the value.
+        expected_count = expected if is_count else expected * (count / value if value else 0.0)
+        surprise = (z - state["zm"]) / math.sqrt(max(state["zv"], 0.25))
+        spike = (
+            z >= settings.threshold
+            and surprise >= settings.surprise
+            and count - max(expected_count, 0.0) >= settings.min_excess
+            and poisson_sf(count, max(expected_count, 0.5)) <= settings.max_p
+        )
+        if spike and state["armed"]:
+            kind, state["armed"], state["fired_at"] = "spike", False, to_iso(at)
+            confidence = min(1.0, (z - settings.threshold) / settings.threshold + 0.5)
+        _rearm(state, at, settings)
+        kind = kind or _track_drop(state, at, z, expected, settings)
+        if kind == "drop":
+            confidence = min(1.0, -z / (2 * settings.drop_threshold))
+
+    _learn(state, at, residual, scale, hour, day, settings)
+    a = _alpha(settings.window, settings.surprise_half_life)
+    zc = max(-10.0, min(10.0, z))
+    delta = zc - state["zm"]
+    state["zm"] += a * delta
+    state["zv"] = (1 - a) * (state["zv"] + a * delta * delta)
+    return Verdict(at, value, expected, low, high, z, kind, warming, firing, confidence)
+
+
+def _rearm(state: dict, at: datetime, settings: SpikeSettings) -> None:
+    """Re-arm a fired series ``rearm`` after it fired: one storm, one event (updates in between
+    belong to the same alert)."""
+    if not state["armed"] and at - from_iso(state["fired_at"]) >= settings.rearm:
+        state["armed"] = True
+
+
+def _track_drop(state: dict, at: datetime, z: float, expected: float, settings: SpikeSettings) -> str | None:
+    """A drop: far below expectation, where much was expected, for ``drop_after``; once per drop."""
+    if z <= -settings.drop_threshold and expected >= settings.drop_min_expected:
+        since = state["low_since"] or to_iso(at)
+        state["low_since"] = since
+        if not state["dropped"] and at - from_iso(since) >= settings.drop_after:
+            state["dropped"] = True
+            return "drop"
+    elif z > -settings.drop_threshold / 2:
+        state["low_since"], state["dropped"] = None, False
+    return None
+
+
+def _learn(state: dict, at: datetime, residual: float, scale: float, hour: int, day: int, settings: SpikeSettings) -> None:
+    step = settings.window
+    clipped = max(-HUBER * scale, min(HUBER * scale, residual))
+    a_level = _alpha(step, settings.level_half_life)
+    state["level"] += a_level * clipped
+    # A daily bin is visited (1h / window) times a day, a weekly bin (1d / window) times a week.
+    a_daily = _alpha(step, timedelta(hours=1) * settings.daily_memory)
+    a_weekly = _alpha(step, timedelta(days=1) * settings.weekly_memory)
+    rest = (1 - a_level) * clipped
+    state["daily"][hour] += a_daily * rest
+    state["weekly"][day] += a_weekly * (1 - a_daily) * rest
+    for key in ("daily", "weekly"):  # offsets average to zero; their mean belongs to the level
+        profile = state[key]
+        mean = sum(profile) / len(profile)
+        if mean:
+            state[key] = [v - mean for v in profile]
+            state["level"] += mean
+    state["scale"] += _alpha(step, settings.scale_half_life) * (min(abs(residual), HUBER * scale) - state["scale"])
+    state["t"] = to_iso(at)
+    state["n"] += 1

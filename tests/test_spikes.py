@@ -1,0 +1,116 @@
+"""The streaming spike detector: low counts, bursts, rhythm, restarts."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from monitor.spikes import SpikeSettings, new_state, poisson_sf, update
+from monitor.store import Store
+
+SETTINGS = SpikeSettings()
+START = datetime(2026, 10, 5, tzinfo=timezone.utc)  # a Monday
+STEP = SETTINGS.window
+
+
+def poisson(rng: random.Random, rate: float) -> int:
+    """Knuth's method: fine for the small rates of these tests."""
+    if rate > 30:
+        return max(0, round(rng.gauss(rate, math.sqrt(rate))))
+    limit, k, p = math.exp(-rate), 0, 1.0
+    while True:
+        p *= rng.random()
+        if p <= limit:
+            return k
+        k += 1
+
+
+def rhythm(at: datetime, base: float) -> float:
+    """Busy days, quiet nights, weekends at a third."""
+    daily = 0.35 + 0.65 * max(0.0, math.sin(math.pi * (at.hour + at.minute / 60 - 6) / 16)) if 6 <= at.hour < 22 else 0.35
+    return base * daily * (0.33 if at.weekday() >= 5 else 1.0)
+
+
+def run(values: list[float], state: dict | None = None, start: datetime = START):
+    state = state or new_state(start)
+    return state, [update(state, start + i * STEP, v, SETTINGS) for i, v in enumerate(values)]
+
+
+def test_poisson_tail() -> None:
+    assert poisson_sf(0, 3.0) == 1.0 and poisson_sf(2, 3.0) == 1.0
+    assert math.isclose(poisson_sf(3, 0.5), 1 - math.exp(-0.5) * (1 + 0.5 + 0.125), rel_tol=1e-9)
+    assert poisson_sf(40, 2.0) < 1e-30
+
+
+def test_cold_start_says_so_and_never_fires() -> None:
+    _, verdicts = run([5.0] * 100 + [500.0])
+    assert all(v.warming_up and not v.fired for v in verdicts)
+
+
+def test_low_counts_do_not_fire_but_a_real_jump_from_few_does() -> None:
+    rng = random.Random(1)
+    quiet = [float(poisson(rng, 0.1)) for _ in range(3 * 288)]
+    state, verdicts = run(quiet + [3.0])
+    assert not verdicts[-1].fired, verdicts[-1]  # 0 → 3 negative posts is not a storm
+    assert sum(v.fired for v in verdicts) == 0
+    rng = random.Random(2)
+    few = [float(poisson(rng, 2.0)) for _ in range(3 * 288)]
+    _, verdicts = run(few + [40.0])
+    assert verdicts[-1].kind == "spike", verdicts[-1]  # 2 → 40 is
+
+
+def test_a_tenfold_burst_fires_within_one_window() -> None:
+    rng = random.Random(3)
+    history = [float(poisson(rng, rhythm(START + i * STEP, 30))) for i in range(10 * 288)]
+    at = START + len(history) * STEP
+    state, verdicts = run(history)
+    burst = update(state, at, 10 * rhythm(at, 30), SETTINGS)
+    assert burst.kind == "spike" and burst.value > burst.high and burst.confidence > 0
+    assert sum(v.fired for v in verdicts[288:]) <= 1  # ten days of ordinary traffic: at most one call
+
+
+def test_a_weekly_rhythm_does_not_fire_once_learnt() -> None:
+    rng = random.Random(4)
+    weeks = [float(poisson(rng, rhythm(START + i * STEP, 40))) for i in range(5 * 7 * 288)]
+    _, verdicts = run(weeks)
+    # Monday mornings never look like storms; the first weekends may look like drops until the
+    # day-of-week offsets are learnt (each weekday is seen once a week): none after two weeks.
+    assert [v for v in verdicts if v.kind == "spike"] == []
+    fired = [v for v in verdicts[14 * 288 :] if v.fired]
+    assert fired == [], [(v.at.isoformat(), v.kind, v.value, round(v.expected)) for v in fired]
+
+
+def test_a_lasting_level_shift_becomes_the_new_normal() -> None:
+    rng = random.Random(5)
+    before = [float(poisson(rng, 20)) for _ in range(3 * 288)]
+    after = [float(poisson(rng, 80)) for _ in range(5 * 288)]
+    _, verdicts = run(before + after)
+    later = verdicts[len(before) + 3 * 288 :]
+    assert all(not v.fired for v in later) and abs(later[-1].expected - 80) < 20
+
+
+def test_a_source_falling_silent_is_a_drop() -> None:
+    rng = random.Random(6)
+    busy = [float(poisson(rng, 30)) for _ in range(3 * 288)]
+    _, verdicts = run(busy + [0.0] * 24)
+    drops = [v for v in verdicts if v.kind == "drop"]
+    assert len(drops) == 1 and drops[0].at - verdicts[len(busy)].at <= SETTINGS.drop_after
+
+
+def test_state_reloaded_from_sqlite_scores_as_state_kept_in_memory(tmp_path: Path) -> None:
+    rng = random.Random(7)
+    values = [float(poisson(rng, rhythm(START + i * STEP, 25))) for i in range(2 * 288)] + [300.0, 20.0, 0.0]
+    _, in_memory = run(values)
+    with Store(tmp_path / "m.db") as store:
+        for i, value in enumerate(values):
+            state = store.spike_state("Acme/all") or new_state(START)
+            verdict = update(state, START + i * STEP, value, SETTINGS)
+            store.save_spike_state("Acme/all", state)
+            assert verdict == in_memory[i], i
+    # And the stored form is plain JSON.
+    with Store(tmp_path / "m.db") as store:
+        raw = store.db.execute("SELECT state FROM spike_series WHERE series = 'Acme/all'").fetchone()[0]
+        assert json.loads(raw)["n"] == len(values)
