@@ -34,8 +34,12 @@ class LanguageDetector:
         sample = text[:2000]
         if sample.isascii():
             words = sample.lower().split()  # "it," is missed; the rest of the sentence still counts
-            if sum(w in _ENGLISH for w in words) >= min(3, max(1, len(words) // 3)):
-                return "en"
+            need, found = min(3, max(1, len(words) // 3)), 0
+            for word in words:
+                if word in _ENGLISH:
+                    found += 1
+                    if found >= need:
+                        return "en"
             if len(words) <= SHORT_WORDS:
                 return None  # too little to tell; an unknown language is scored, not silenced
         if len(sample.strip()) < MIN_CHARACTERS:

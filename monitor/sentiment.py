@@ -191,15 +191,22 @@ class Scorer:
         """
         text = self._demojize(text)
         total = near = courtesy = 0.0
-        found_about = False
-        for tokens in _sentence_tokens(text):
+        sentences = _sentence_tokens(text)
+        # Sentences are pieces of the text: no match in the text, none in a sentence; with one
+        # sentence, the text's answer is the sentence's. Only the rest needs a search each.
+        whole = about is not None and about.search(text) is not None
+        per_sentence = whole and len(sentences) > 1
+        found_about = whole and not per_sentence
+        for tokens in sentences:
             values, polite = self._valences(tokens)
             value = float(sum(values))
             total += value
             courtesy += polite
-            if about is not None and about.search(" ".join(tokens)):
+            if per_sentence and about.search(" ".join(tokens)):
                 near += value
                 found_about = True
+        if whole and not per_sentence:
+            near = total
         emphasis = self.vader._punctuation_emphasis(text)
         return Reading(
             _compound(total, emphasis),
