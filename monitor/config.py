@@ -27,6 +27,7 @@ from monitor.errors import ConfigError
 from monitor.matching import KeywordSyntaxError, Matcher, compile_brand, parse_rule
 from monitor.models import Duration
 from monitor.spikes import SpikeSettings
+from alerts.router import Route, parse_matcher, resolve
 
 DEFAULT_DATABASE = "data/monitor.db"
 
@@ -169,6 +170,34 @@ class Spikes(_Model):
         )
 
 
+class RouteConfig(_Model):
+    """A node of the routing tree (Alertmanager's shape); unset settings come from the parent."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    receiver: str | None = Field(default=None, description="Receiver name; required on the root route.")
+    matchers: list[str] = Field(
+        default=[], description='Label tests, all of which must hold: brand="Acme", kind!=digest, source=~"reddit|hn".'
+    )
+    group_by: list[str] | None = Field(default=None, description="Labels whose values split alerts into groups.")
+    group_wait: Duration | None = Field(default=None, description="How long a new group waits for company.")
+    group_interval: Duration | None = Field(default=None, description="Least time between two notifications of a group.")
+    repeat_interval: Duration | None = Field(default=None, description="An alert raised again goes out again only after this.")
+    continue_: bool = Field(default=False, alias="continue", description="Also try the next sibling routes.")
+    routes: list["RouteConfig"] = Field(default=[], description="Child routes, tried in order.")
+
+    @field_validator("matchers")
+    @classmethod
+    def _matchers(cls, value: list[str]) -> list[str]:
+        for text in value:
+            parse_matcher(text)
+        return value
+
+
+RouteConfig.model_rebuild()
+ROOT_DEFAULTS = {"group_by": ["kind", "brand"], "group_wait": "30s", "group_interval": "5m", "repeat_interval": "4h"}
+
+
 class ConsoleReceiver(_Model):
     """Prints alerts on the terminal: the default when nothing else is configured."""
 
@@ -238,10 +267,23 @@ class Config(_Model):
     authors: Authors = Authors()
     reach: ReachFactors = ReachFactors()
     spikes: Spikes = Spikes()
+    route: RouteConfig | None = Field(
+        default=None, description="The routing tree; without it every alert goes to alerts.receivers (or every receiver)."
+    )
     brands: list[Brand] = Field(min_length=1)
     sources: list[Source] = Field(default=[])
     receivers: list[Receiver] = Field(default=[ConsoleReceiver(name="console")])
     alerts: Alerts = Alerts()
+
+    def router(self) -> Route:
+        """The resolved routing tree: the configured one, or one route per receiver."""
+        receivers = self.alerts.receivers if self.alerts.receivers is not None else [r.name for r in self.receivers]
+        root = self.route or RouteConfig(
+            receiver=receivers[0] if receivers else "console",
+            routes=[RouteConfig(receiver=name, continue_=True) for name in receivers],
+        )
+        defaults = {k: v for k, v in ROOT_DEFAULTS.items() if getattr(root, k) is None}
+        return resolve(RouteConfig.model_validate({**root.model_dump(by_alias=True, exclude_none=True), **defaults}))
 
     def matcher(self) -> Matcher:
         """Compile every brand's keyword rules (once per config)."""
@@ -455,6 +497,25 @@ def _validate_meaning(data: dict, lines: dict) -> list[Problem]:
         if isinstance(name, str) and name not in known:
             names = ", ".join(sorted(n for n in known if isinstance(n, str))) or "none defined"
             add(("alerts", "receivers", i), f"unknown receiver {name!r} — use one of: {names}")
+
+    route = data.get("route")
+    if isinstance(route, dict) and not route.get("receiver"):
+        add(("route", "receiver"), "the root route needs a receiver — add receiver: with one of your receivers' names")
+
+    def check_route(node: object, loc: tuple) -> None:
+        if not isinstance(node, dict):
+            return
+        name = node.get("receiver")
+        if isinstance(name, str) and name not in known:
+            names = ", ".join(sorted(n for n in known if isinstance(n, str))) or "none defined"
+            close = difflib.get_close_matches(name, [n for n in known if isinstance(n, str)], n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            add((*loc, "receiver"), f"unknown receiver {name!r} — {hint}use one of: {names}")
+        children = node.get("routes")
+        for i, child in enumerate(children if isinstance(children, list) else []):
+            check_route(child, (*loc, "routes", i))
+
+    check_route(route, ("route",))
     return problems
 
 

@@ -25,11 +25,13 @@ from monitor.errors import ConnectorError, NotifyError, RateLimited
 from monitor.language import LanguageDetector
 from monitor.matching import Matcher
 from monitor.models import Alert, Judged, Match, Mention
+from alerts.router import Route, merge, parse_matcher, routes_for, silenced_by
 from monitor.authors import AuthorRules
 from monitor.series import ALL_SOURCES, Fired, advance, describe
 from monitor.reach import estimate_reach
 from monitor.sentiment import Scorer, score
 from monitor.store import Store, alert_from_dict, from_iso
+from monitor.models import to_iso
 from monitor.text import html_to_text
 
 log = logging.getLogger("monitor")
@@ -50,6 +52,7 @@ class Runtime:
     detector: LanguageDetector | None = None
     unavailable: dict[str, str] = field(default_factory=dict)
     delivery_lock: threading.Lock = field(default_factory=threading.Lock)
+    router: Route | None = None
 
     @classmethod
     def build(
@@ -73,6 +76,7 @@ class Runtime:
             notifiers=built,
             unavailable=unavailable,
             delivery_lock=delivery_lock or threading.Lock(),
+            router=config.router(),
         )
 
 
@@ -252,17 +256,18 @@ def run_source(options: SourceOptions, runtime: Runtime, store: Store, *, now: d
     return SourceReport(options.name, len(mentions), len(matched), len(stored), queued, result.not_modified)
 
 
-def receivers_for(config: Config) -> list[str]:
-    """The receivers alerts go to: the configured list, or every receiver."""
-    return list(config.alerts.receivers) if config.alerts.receivers is not None else [r.name for r in config.receivers]
-
-
 def enqueue(alerts: list[Alert], runtime: Runtime, store: Store, *, now: datetime) -> int:
-    """Put alerts in the outbox, once per receiver; return how many were new."""
+    """Route each alert and put it in the outbox, in its group, once per route that takes it;
+    return how many were queued."""
+    router = runtime.router or runtime.config.router()
     count = 0
     for alert in alerts:
-        for receiver in receivers_for(runtime.config):
-            count += store.enqueue_alert(alert, receiver, now=now)
+        labels = alert.labels
+        for route in routes_for(router, labels):
+            count += store.enqueue_alert(
+                alert, route.receiver, now=now, group_key=route.group_key(labels), group_wait=route.group_wait,
+                group_interval=route.group_interval, repeat_interval=route.repeat_interval,
+            )
     return count
 
 
@@ -276,39 +281,64 @@ class DeliveryReport:
     waiting: int = 0
 
 
-def deliver(runtime: Runtime, store: Store, *, now: datetime) -> DeliveryReport:
-    """Send every due notification in the outbox; one thread at a time, so nothing goes twice."""
+def deliver(runtime: Runtime, store: Store, *, now: datetime, flush: bool = False) -> DeliveryReport:
+    """Send every group whose notification is due, one message per group; one thread at a time,
+    so nothing goes twice. Silenced alerts are logged as such and not sent. ``flush`` sends
+    every waiting group now (a one-shot run that is about to exit has no later to wait for)."""
     sent = retrying = failed = waiting = 0
     paused: set[str] = set()
     blocked: set[str] = set()
     with runtime.delivery_lock:
-        for row in store.due_alerts(now=now, limit=1000):
-            receiver = row["receiver"]
+        silences = [
+            {**row, "matchers": [parse_matcher(m) for m in row["matchers"]],
+             "starts_at": from_iso(row["starts_at"]), "expires_at": from_iso(row["expires_at"])}
+            for row in store.silences(now=now)
+        ]
+        for group in store.due_groups(now=now + timedelta(days=36500) if flush else now):
+            receiver, group_key = group["receiver"], group["group_key"]
+            rows = store.group_pending(receiver, group_key, now=now)
             notifier = runtime.notifiers.get(receiver)
             if notifier is None or receiver in paused:
-                waiting += 1
+                waiting += len(rows)
                 if notifier is None:
                     blocked.add(receiver)
                 continue
+            active = []
+            for row in rows:
+                alert = alert_from_dict(json.loads(row["payload"]))
+                silence = silenced_by(alert.labels, silences, now)
+                if silence is not None:
+                    store.mark_silenced(row["key"], silence["id"], now=now)
+                else:
+                    active.append((row, alert))
+            if not active:
+                store.schedule_group(receiver, group_key, next_flush_at=None)
+                continue
             try:
-                notifier.send(alert_from_dict(json.loads(row["payload"])))
+                notifier.send(merge([a for _, a in active], key=f"{receiver}:{group_key}:{to_iso(now)}"))
             except NotifyError as exc:
-                attempts = row["attempts"] + 1
+                attempts = max(row["attempts"] for row, _ in active) + 1
                 if exc.retryable:
                     wait = min(DELIVERY_BACKOFF[0] * (2 ** (attempts - 1)), DELIVERY_BACKOFF[1])
                     if exc.retry_after_seconds:
                         wait = max(wait, timedelta(seconds=exc.retry_after_seconds))
                         paused.add(receiver)  # a 429 covers the receiver, not just this message
-                    store.mark_failed(row["key"], str(exc), now=now, retry_at=now + wait)
-                    retrying += 1
+                    for row, _ in active:
+                        store.mark_failed(row["key"], str(exc), now=now, retry_at=now + wait)
+                    store.schedule_group(receiver, group_key, next_flush_at=now + wait)
+                    retrying += len(active)
                     log.warning("receiver %s: %s; retrying in %ss", receiver, exc, int(wait.total_seconds()))
                 else:
-                    store.mark_failed(row["key"], str(exc), now=now, retry_at=None)
-                    failed += 1
+                    for row, _ in active:
+                        store.mark_failed(row["key"], str(exc), now=now, retry_at=None)
+                    store.schedule_group(receiver, group_key, next_flush_at=None)
+                    failed += len(active)
                     log.error("receiver %s: %s; not retrying (fix the receiver's configuration)", receiver, exc)
                 continue
-            store.mark_sent(row["key"], now=now)
-            sent += 1
+            for row, _ in active:
+                store.mark_sent(row["key"], now=now)
+            store.schedule_group(receiver, group_key, next_flush_at=None, flushed_at=now)
+            sent += len(active)
     for name in sorted(blocked):
         why = runtime.unavailable.get(name, "it is not configured")
         log.warning("receiver %s cannot send: %s; its alerts wait in the outbox", name, why)
@@ -358,5 +388,5 @@ def run_once(runtime: Runtime, store: Store, *, now: datetime) -> list[SourceRep
     """One pass over every enabled source, then the spike watch, then deliver what they raised."""
     reports = [run_source(options, runtime, store, now=now) for options in runtime.config.sources if options.enabled]
     watch_series(runtime, store, now=now)
-    deliver(runtime, store, now=now)
+    deliver(runtime, store, now=now, flush=True)
     return reports

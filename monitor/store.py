@@ -16,7 +16,7 @@ import sqlite3
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import asdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -240,7 +240,36 @@ def _v5(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5]
+def _v6(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        ALTER TABLE alerts ADD COLUMN group_key TEXT;
+        ALTER TABLE alerts ADD COLUMN labels TEXT;
+        ALTER TABLE alerts ADD COLUMN notification TEXT;
+        CREATE INDEX alerts_group ON alerts (receiver, group_key, status);
+        CREATE TABLE alert_groups (
+            receiver TEXT NOT NULL,
+            group_key TEXT NOT NULL,
+            group_interval_s INTEGER NOT NULL,
+            next_flush_at TEXT,
+            last_flush_at TEXT,
+            PRIMARY KEY (receiver, group_key)
+        );
+        CREATE INDEX alert_groups_due ON alert_groups (next_flush_at);
+        CREATE TABLE silences (
+            id INTEGER PRIMARY KEY,
+            matchers TEXT NOT NULL,
+            author TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            starts_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL
+        );
+        """
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
 
 _AUTHOR_COLUMNS = tuple(new_author("", ""))
 _author_values = operator.itemgetter(*_AUTHOR_COLUMNS)  # an author row dict → its column values, in C
@@ -515,19 +544,102 @@ class Store:
 
     # --- alert outbox / notification log ----------------------------------------------------
 
-    def enqueue_alert(self, alert: Alert, receiver: str, *, now: datetime) -> bool:
-        """Put an alert in the outbox for ``receiver``; False if that key was already logged."""
+    def enqueue_alert(
+        self, alert: Alert, receiver: str, *, now: datetime, group_key: str | None = None,
+        group_wait: timedelta = timedelta(0), group_interval: timedelta = timedelta(0),
+        repeat_interval: timedelta | None = None,
+    ) -> bool:
+        """Put an alert in the outbox for ``receiver``, in its group; False if it was not queued
+        (already logged, and sent less than ``repeat_interval`` ago, or never to repeat).
+
+        A new group is flushed ``group_wait`` from now; an idle group that notified before,
+        ``group_interval`` after its last notification.
+        """
         first = alert.mentions[0].mention if alert.mentions else None
-        cursor = self.db.execute(
-            "INSERT OR IGNORE INTO alerts (key, receiver, kind, brand, source, severity, reason, mention_source,"
-            " mention_id, created_at, next_attempt_at, payload) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                f"{receiver}:{alert.key}", receiver, alert.kind, alert.brand, alert.source, alert.severity,
-                alert.reason, first.source if first else None, first.id if first else None,
-                to_iso(now), to_iso(now), _json(alert_to_dict(alert)),
-            ),
+        key = f"{receiver}:{alert.key}"
+        group = group_key or key
+        with self.transaction():
+            cursor = self.db.execute(
+                "INSERT OR IGNORE INTO alerts (key, receiver, kind, brand, source, severity, reason, mention_source,"
+                " mention_id, created_at, next_attempt_at, payload, group_key, labels) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    key, receiver, alert.kind, alert.brand, alert.source, alert.severity,
+                    alert.reason, first.source if first else None, first.id if first else None,
+                    to_iso(now), to_iso(now), _json(alert_to_dict(alert)), group, _json(alert.labels),
+                ),
+            )
+            queued = bool(cursor.rowcount)
+            if not queued and repeat_interval is not None:
+                # Raised again: it goes out again once repeat_interval has passed since it was sent.
+                queued = bool(self.db.execute(
+                    "UPDATE alerts SET status = 'pending', next_attempt_at = ?, payload = ?, attempts = 0"
+                    " WHERE key = ? AND status = 'sent' AND sent_at <= ?",
+                    (to_iso(now), _json(alert_to_dict(alert)), key, to_iso(now - repeat_interval)),
+                ).rowcount)
+            if queued:
+                self.db.execute(
+                    "INSERT INTO alert_groups (receiver, group_key, group_interval_s, next_flush_at) VALUES (?,?,?,?)"
+                    " ON CONFLICT (receiver, group_key) DO UPDATE SET group_interval_s = excluded.group_interval_s,"
+                    " next_flush_at = coalesce(alert_groups.next_flush_at,"
+                    "   max(?, coalesce(strftime('%Y-%m-%dT%H:%M:%SZ', alert_groups.last_flush_at,"
+                    "   '+' || excluded.group_interval_s || ' seconds'), ?)))",
+                    (receiver, group, int(group_interval.total_seconds()), to_iso(now + group_wait), to_iso(now), to_iso(now)),
+                )
+        return queued
+
+    def due_groups(self, *, now: datetime, limit: int = 1000) -> list[dict]:
+        """Groups whose next notification is due, oldest first."""
+        return list(self.db.query(
+            "SELECT * FROM alert_groups WHERE next_flush_at IS NOT NULL AND next_flush_at <= ?"
+            " ORDER BY next_flush_at, receiver, group_key LIMIT ?", (to_iso(now), limit),
+        ))
+
+    def group_pending(self, receiver: str, group_key: str, *, now: datetime) -> list[dict]:
+        """A group's alerts waiting to go out (and due, if they failed before)."""
+        return list(self.db.query(
+            "SELECT * FROM alerts WHERE receiver = ? AND group_key = ? AND status = 'pending' AND next_attempt_at <= ?"
+            " ORDER BY created_at, key", (receiver, group_key, to_iso(now)),
+        ))
+
+    def schedule_group(self, receiver: str, group_key: str, *, next_flush_at: datetime | None,
+                       flushed_at: datetime | None = None) -> None:
+        """Set when a group notifies next (None: idle until an alert joins); record a notification."""
+        self.db.execute(
+            "UPDATE alert_groups SET next_flush_at = ?, last_flush_at = coalesce(?, last_flush_at)"
+            " WHERE receiver = ? AND group_key = ?",
+            (to_iso(next_flush_at) if next_flush_at else None, to_iso(flushed_at) if flushed_at else None, receiver, group_key),
         )
-        return bool(cursor.rowcount)
+
+    def mark_silenced(self, key: str, silence_id: int, *, now: datetime) -> None:
+        """Log a notification held back by a silence."""
+        self.db.execute(
+            "UPDATE alerts SET status = 'silenced', last_error = ? WHERE key = ?", (f"silenced by silence {silence_id}", key)
+        )
+
+    # --- silences ----------------------------------------------------------------------------
+
+    def add_silence(self, matchers: list[str], *, author: str, reason: str, starts_at: datetime, expires_at: datetime,
+                    now: datetime) -> int:
+        """Store a silence; its id."""
+        cursor = self.db.execute(
+            "INSERT INTO silences (matchers, author, reason, created_at, starts_at, expires_at) VALUES (?,?,?,?,?,?)",
+            (_json(list(matchers)), author, reason, to_iso(now), to_iso(starts_at), to_iso(expires_at)),
+        )
+        return cursor.lastrowid
+
+    def silences(self, *, now: datetime | None = None) -> list[dict]:
+        """Silences (only those not yet expired when ``now`` is given), newest first."""
+        sql = "SELECT * FROM silences" + (" WHERE expires_at > ?" if now else "") + " ORDER BY id DESC"
+        rows = list(self.db.query(sql, (to_iso(now),) if now else ()))
+        for row in rows:
+            row["matchers"] = json.loads(row["matchers"])
+        return rows
+
+    def expire_silence(self, silence_id: int, *, now: datetime) -> bool:
+        """End a silence now; False if there is no such active silence."""
+        return bool(self.db.execute(
+            "UPDATE silences SET expires_at = ? WHERE id = ? AND expires_at > ?", (to_iso(now), silence_id, to_iso(now))
+        ).rowcount)
 
     def due_alerts(self, *, now: datetime, limit: int = 100) -> list[dict]:
         """Pending notifications whose next attempt is due, oldest first."""

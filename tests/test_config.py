@@ -174,12 +174,15 @@ def test_readme_documents_every_config_key() -> None:
     import re
 
     from connectors import REGISTRY
-    from monitor.config import Alerts, Authors, Brand, Config, ConsoleReceiver, ReachFactors, Sentiment, SlackReceiver, Spikes
+    from monitor.config import (
+        Alerts, Authors, Brand, Config, ConsoleReceiver, ReachFactors, RouteConfig, Sentiment, SlackReceiver, Spikes,
+    )
 
     readme = (ROOT / "README.md").read_text()
-    models = [Config, Brand, Sentiment, Alerts, Authors, ReachFactors, Spikes, ConsoleReceiver, SlackReceiver,
+    models = [Config, Brand, Sentiment, Alerts, Authors, ReachFactors, Spikes, RouteConfig, ConsoleReceiver, SlackReceiver,
               *(c.Options for c in REGISTRY.values())]
-    missing = sorted({name for model in models for name in model.model_fields if not re.search(rf"\b{name}\b", readme)})
+    keys = {info.alias or name for model in models for name, info in model.model_fields.items()}
+    missing = sorted(name for name in keys if not re.search(rf"\b{name}\b", readme))
     assert missing == []
 
 

@@ -102,7 +102,9 @@ def test_backfill_window_lets_a_first_run_alert_on_recent_posts(tmp_path: Path, 
     serve_both(httpserver)
     config = write_config(tmp_path, httpserver.url_for("").rstrip("/"), alerts="alerts:\n  backfill: 1000d\n  max_age: 1000d\n")
     code, output = once(config)
-    assert "[WARNING] assassin · Acme Cloud · blog" in output
+    # Three assassins of one brand in one pass: one message for their group (kind, brand).
+    assert output.count("assassin · Acme Cloud") == 1 and "3 assassin alerts for Acme Cloud" in output
+    assert "Acme Cloud lost our data" in output or "acme-lost-data" in output
     assert rows(config, "SELECT receiver, kind, status, mention_id FROM alerts ORDER BY key") == [
         ("console", "assassin", "sent", "https://reviews.example/acme-lost-data"),
         ("console", "assassin", "sent", "42000001"), ("console", "assassin", "sent", "42000002")]
