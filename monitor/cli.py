@@ -26,6 +26,7 @@ from monitor.language import LanguageDetector
 from monitor.models import Mention, SourceState, parse_duration, to_iso
 from monitor.pipeline import Runtime, author_rules, detect_language, judge, match, normalize, run_once
 from monitor.series import advance, describe, spike_row
+from alerts.router import parse_matcher
 from monitor.scheduler import Monitor, utcnow
 from monitor.sentiment import Scorer, score
 from monitor.text import html_to_text
@@ -307,6 +308,62 @@ def backtest(ctx: click.Context, since: str, until: str | None, brands: tuple[st
         click.echo(json.dumps(spike_row(item), ensure_ascii=False, default=str) if as_json else describe(item) + "\n")
     click.echo(f"{len(fired)} spikes and drops would have fired between {to_iso(end - span)} and {to_iso(end)}"
                f" ({', '.join(names)}).", err=as_json)
+
+
+@main.group()
+def silence() -> None:
+    """Hold back alerts that match, for a while: add, list, expire (stored in the database)."""
+
+
+@silence.command("add")
+@click.argument("matchers", nargs=-1, required=True)
+@click.option("--for", "duration", required=True, help="How long it lasts (mandatory): 30m, 2h, 1d.")
+@click.option("--author", required=True, help="Who silenced it.")
+@click.option("--reason", required=True, help="Why, for whoever wonders where the alerts went.")
+@click.pass_context
+def silence_add(ctx: click.Context, matchers: tuple[str, ...], duration: str, author: str, reason: str) -> None:
+    """Silence alerts matching every MATCHER (brand="Acme Cloud", kind=assassin, source=~"reddit.*")."""
+    try:
+        for text in matchers:
+            parse_matcher(text)
+        length = parse_duration(duration)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    if length <= timedelta(0):
+        raise click.BadParameter("a silence must last a while — e.g. --for 2h")
+    now = utcnow()
+    with Store(_database(ctx)) as store:
+        ident = store.add_silence(list(matchers), author=author, reason=reason, starts_at=now, expires_at=now + length, now=now)
+    click.echo(f"silence {ident}: {' '.join(matchers)} until {to_iso(now + length)}")
+
+
+@silence.command("list")
+@click.option("--all", "show_all", is_flag=True, help="Expired ones too.")
+@click.pass_context
+def silence_list(ctx: click.Context, show_all: bool) -> None:
+    """The active silences (with --all, the expired ones too)."""
+    now = utcnow()
+    with Store(_database(ctx)) as store:
+        rows = store.silences(now=None if show_all else now)
+    if not rows:
+        click.echo("no silences", err=True)
+        return
+    click.echo(tabulate(
+        [[r["id"], " ".join(r["matchers"]), _clean(r["author"], 20), _clean(r["reason"], 40), r["expires_at"],
+          "active" if from_iso(r["expires_at"]) > now else "expired"] for r in rows],
+        headers=["id", "matchers", "author", "reason", "expires (UTC)", "state"],
+    ))
+
+
+@silence.command("expire")
+@click.argument("silence_id", type=int)
+@click.pass_context
+def silence_expire(ctx: click.Context, silence_id: int) -> None:
+    """End silence SILENCE_ID now."""
+    with Store(_database(ctx)) as store:
+        if not store.expire_silence(silence_id, now=utcnow()):
+            raise click.ClickException(f"no active silence {silence_id} (see monitor silence list)")
+    click.echo(f"silence {silence_id} expired")
 
 
 @main.command()

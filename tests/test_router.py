@@ -1,0 +1,157 @@
+"""The alert router: routes, groups, repeats and silences, delivered through the real slack-sdk."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from alerts.router import parse_matcher, routes_for
+from monitor.config import parse_config
+from monitor.errors import ConfigError
+from monitor.pipeline import Runtime, deliver, enqueue
+from monitor.store import Store
+from tests.support import NOW
+from tests.test_slack import assert_no_control_sequences, hostile_alert
+
+RECEIVERS = "receivers: [{name: console, type: console}, {name: slack, type: slack, webhook_url_env: TEST_SLACK_WEBHOOK}]\n"
+BRANDS = "brands: [{name: Acme Cloud, keywords: [acme]}, {name: Beta, keywords: [beta]}]\n"
+ROUTE = """route:
+  receiver: slack
+  group_by: [kind, brand]
+  group_wait: 30s
+  group_interval: 5m
+  repeat_interval: 4h
+"""
+
+
+@pytest.fixture
+def runtime(slack, monkeypatch, tmp_path: Path):
+    monkeypatch.setenv("TEST_SLACK_WEBHOOK", slack.webhook_url)
+    config = parse_config(BRANDS + RECEIVERS + ROUTE)
+    with httpx.Client() as client:
+        yield Runtime.build(config, client=client)
+
+
+def test_matchers_follow_alertmanager() -> None:
+    labels = {"kind": "spike", "brand": "Acme Cloud", "source": "reddit"}
+    assert parse_matcher('brand="Acme Cloud"').matches(labels)
+    assert parse_matcher("kind!=assassin").matches(labels)
+    assert parse_matcher('source=~"red.*|hn"').matches(labels)
+    assert not parse_matcher('source=~"red"').matches(labels)  # regexes match the whole value
+    assert parse_matcher('source!~"hn"').matches(labels)
+    for bad in ("brand", "=x", 'brand=~"("'):
+        with pytest.raises(ValueError):
+            parse_matcher(bad)
+
+
+def test_routing_tree_continue_and_inheritance() -> None:
+    config = parse_config(BRANDS + RECEIVERS + ROUTE + """  routes:
+    - matchers: ['kind="spike"']
+      receiver: console
+      continue: true
+      group_wait: 5s
+    - matchers: ['brand="Acme Cloud"', 'severity="critical"']
+      repeat_interval: 1h
+    - matchers: ['brand="Acme Cloud"']
+      receiver: console
+""")
+    tree = config.router()
+    spike = routes_for(tree, {"kind": "spike", "brand": "Acme Cloud", "severity": "critical"})
+    assert [(r.path, r.receiver) for r in spike] == [("route.routes[0]", "console"), ("route.routes[1]", "slack")]
+    assert spike[0].group_wait == timedelta(seconds=5) and spike[0].repeat_interval == timedelta(hours=4)
+    assert spike[1].repeat_interval == timedelta(hours=1) and spike[1].group_wait == timedelta(seconds=30)
+    assert [r.path for r in routes_for(tree, {"kind": "assassin", "brand": "Acme Cloud", "severity": "warning"})] == ["route.routes[2]"]
+    assert [r.path for r in routes_for(tree, {"kind": "assassin", "brand": "Beta"})] == ["route"]
+    assert spike[1].group_key({"kind": "spike", "brand": "Acme Cloud"}) == "route.routes[1]{kind=spike,brand=Acme Cloud}"
+
+
+def test_route_config_errors_name_the_key_path() -> None:
+    cases = {
+        "route:\n  receiver: slack\n  routes:\n    - receiver: slak\n":
+            "line 6: route.routes[0].receiver: unknown receiver 'slak' — did you mean 'slack'?",
+        "route:\n  receiver: slack\n  routes:\n    - matchers: ['brand=~\"(\"']\n":
+            "route.routes[0].matchers: bad regular expression '(' in 'brand=~\"(\"'",
+        "route:\n  group_wait: 30s\n": "route.receiver: the root route needs a receiver",
+        "route:\n  receiver: slack\n  group_wait: soon\n": "route.group_wait: bad duration 'soon'",
+    }
+    for text, expected in cases.items():
+        with pytest.raises(ConfigError) as info:
+            parse_config(BRANDS + RECEIVERS + text)
+        assert expected in str(info.value), str(info.value)
+
+
+def test_a_burst_of_50_assassins_is_one_message_and_a_repeat_is_none(runtime, slack, tmp_path: Path) -> None:
+    with Store(tmp_path / "m.db") as store:
+        for i in range(50):
+            queued = enqueue([hostile_alert(key=f"assassin:blog:{i}", payload=f"post {i} <!channel>")], runtime, store,
+                             now=NOW + timedelta(seconds=i * 0.5))
+            assert queued == 1
+        assert deliver(runtime, store, now=NOW + timedelta(seconds=20)).sent == 0  # still gathering (group_wait 30s)
+        report = deliver(runtime, store, now=NOW + timedelta(seconds=31))
+        assert report.sent == 50 and len(slack.posted()) == 1
+        message = slack.posted()[0]
+        assert "50 assassin alerts for Acme Cloud" in message["text"]
+        assert_no_control_sequences(message)
+        assert any("more posts not shown" in str(block) for block in message["blocks"])
+
+        # The same alert raised again inside repeat_interval: nothing goes out.
+        later = NOW + timedelta(hours=1)
+        assert enqueue([hostile_alert(key="assassin:blog:7")], runtime, store, now=later) == 0
+        deliver(runtime, store, now=later + timedelta(minutes=10))
+        assert len(slack.posted()) == 1
+        # After repeat_interval it may go out again, once, at the group's pace.
+        again = NOW + timedelta(hours=5)
+        assert enqueue([hostile_alert(key="assassin:blog:7")], runtime, store, now=again) == 1
+        deliver(runtime, store, now=again)
+        assert len(slack.posted()) == 2
+        assert store.alert_counts() == {"sent": 50}
+
+
+def test_a_new_alert_in_a_group_that_just_notified_waits_for_group_interval(runtime, slack, tmp_path: Path) -> None:
+    with Store(tmp_path / "m.db") as store:
+        enqueue([hostile_alert(key="assassin:blog:1")], runtime, store, now=NOW)
+        deliver(runtime, store, now=NOW + timedelta(seconds=30))
+        enqueue([hostile_alert(key="assassin:blog:2")], runtime, store, now=NOW + timedelta(minutes=1))
+        deliver(runtime, store, now=NOW + timedelta(minutes=2))
+        assert len(slack.posted()) == 1
+        deliver(runtime, store, now=NOW + timedelta(minutes=5, seconds=30))
+        assert len(slack.posted()) == 2
+
+
+def test_a_silence_suppresses_and_expires(runtime, slack, tmp_path: Path) -> None:
+    with Store(tmp_path / "m.db") as store:
+        store.add_silence(['brand="Acme Cloud"', "kind=assassin"], author="ana", reason="known outage",
+                          starts_at=NOW, expires_at=NOW + timedelta(hours=1), now=NOW)
+        enqueue([hostile_alert(key="assassin:blog:1")], runtime, store, now=NOW)
+        deliver(runtime, store, now=NOW + timedelta(minutes=1))
+        assert slack.posted() == [] and store.alert_counts() == {"silenced": 1}
+        later = NOW + timedelta(hours=1, minutes=1)
+        enqueue([hostile_alert(key="assassin:blog:2")], runtime, store, now=later)
+        deliver(runtime, store, now=later + timedelta(minutes=1))
+        assert len(slack.posted()) == 1 and store.alert_counts() == {"silenced": 1, "sent": 1}
+
+
+def test_outage_of_ten_minutes_with_100_alerts_delivers_each_exactly_once(runtime, slack, tmp_path: Path) -> None:
+    with Store(tmp_path / "m.db") as store:
+        slack.script += [(503, "unavailable", {})] * 6 + [(429, "rate_limited", {"Retry-After": "60"})] * 2
+        now = NOW
+        for i in range(100):
+            brand = "Acme Cloud" if i % 2 else "Beta"
+            alert = hostile_alert(key=f"assassin:blog:{i}", payload=f"post {i}")
+            alert = replace(alert, brand=brand)
+            enqueue([alert], runtime, store, now=now)
+            if i % 10 == 9:
+                now += timedelta(minutes=1)
+                deliver(runtime, store, now=now)
+        for _ in range(24):  # two hours after the outage began
+            now += timedelta(minutes=5)
+            deliver(runtime, store, now=now)
+        assert store.alert_counts() == {"sent": 100}
+        texts = [b["text"] for b in slack.posted()]
+        assert len(texts) == len(set(texts))  # no message twice
+        delivered = sum(int(t.split(" assassin alerts")[0].split()[-1]) if " assassin alerts" in t else 1 for t in texts)
+        assert delivered == 100 and len(texts) < 20  # grouped per brand, never one message per alert
