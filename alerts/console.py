@@ -18,7 +18,8 @@ def _clean(value: str) -> str:
 
 def render_text(alert: Alert, *, width: int = 100) -> str:
     """The alert as plain text lines."""
-    lines = [f"[{alert.severity.upper()}] {alert.kind} · {alert.brand} · {alert.source}", f"  why: {alert.reason}"]
+    about = " · ".join(part for part in (alert.brand, alert.source) if part)
+    lines = [f"[{alert.severity.upper()}] {alert.kind} · {about}", f"  why: {alert.reason}"]
     for judged in alert.mentions:
         m, s, r = judged.mention, judged.score, judged.reach
         title = _clean(m.title or "(untitled)")

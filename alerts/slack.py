@@ -55,7 +55,7 @@ def _truncate(value: str, limit: int) -> str:
 def render(alert: Alert) -> tuple[str, list[dict]]:
     """The fallback text and the Block Kit blocks for ``alert``."""
     title = {"assassin": "Assassin", "spike": "Spike", "source_down": "Source down"}.get(alert.kind, alert.kind.title())
-    header = _truncate(f"{title}: {alert.brand} on {alert.source}", HEADER_MAX)
+    header = _truncate(f"{title}: {alert.brand} on {alert.source}" if alert.brand else f"{title}: {alert.source}", HEADER_MAX)
     blocks: list[dict] = [
         {"type": "header", "text": {"type": "plain_text", "text": header, "emoji": False}},
         {"type": "section", "text": {"type": "mrkdwn", "text": _truncate(f"*Why:* {escape(alert.reason)}", SECTION_MAX)}},

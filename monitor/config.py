@@ -256,6 +256,9 @@ class Alerts(_Model):
     critical_reach: int = Field(
         default=10000, ge=0, description="An alert whose reach range tops this is critical rather than a warning."
     )
+    source_down_after: int = Field(
+        default=3, ge=1, description="A source failing this many times in a row raises a source_down alert."
+    )
 
 
 class Config(_Model):

@@ -236,8 +236,12 @@ def run_source(options: SourceOptions, runtime: Runtime, store: Store, *, now: d
         failures = int((store.source_row(options.name) or {}).get("error_count") or 0) + 1
         retry_after = exc.retry_after_seconds if isinstance(exc, RateLimited) else None
         retry_at = now + backoff(options.every, failures, retry_after)
+        row = store.source_row(options.name) or {}
         store.record_failure(options.name, str(exc), now=now, next_check_at=retry_at)
         log.warning("source %s failed (%d in a row): %s; next try at %s", options.name, failures, exc, retry_at.isoformat(timespec="seconds"))
+        if failures == config.alerts.source_down_after:
+            enqueue([source_down_alert(options.name, str(exc), failures, row.get("last_success_at"), now=now)],
+                    runtime, store, now=now)
         return SourceReport(options.name, error=str(exc))
 
     mentions = [normalize(m) for m in result.mentions]
@@ -343,6 +347,20 @@ def deliver(runtime: Runtime, store: Store, *, now: datetime, flush: bool = Fals
         why = runtime.unavailable.get(name, "it is not configured")
         log.warning("receiver %s cannot send: %s; its alerts wait in the outbox", name, why)
     return DeliveryReport(sent, retrying, failed, waiting)
+
+
+def source_down_alert(name: str, error: str, failures: int, last_success: str | None, *, now: datetime) -> Alert:
+    """A source that keeps failing: silence from it is not calm. One alert per outage."""
+    since = f"last success {last_success}" if last_success else "never succeeded"
+    return Alert(
+        key=f"source_down:{name}:{last_success or 'never'}",
+        kind="source_down",
+        brand="",
+        source=name,
+        severity="critical",
+        reason=f"source {name} failed {failures} times in a row ({since}); last error: {error}",
+        created_at=now,
+    )
 
 
 def watch_series(runtime: Runtime, store: Store, *, now: datetime) -> list[Fired]:

@@ -157,3 +157,14 @@ def test_failing_source_backs_off(tmp_path: Path, httpserver: HTTPServer) -> Non
     assert backoff(timedelta(minutes=10), 3) == timedelta(minutes=40)
     assert backoff(timedelta(minutes=10), 20) == timedelta(hours=6)
     assert backoff(timedelta(minutes=10), 1, retry_after_seconds=3600) == timedelta(hours=1)
+
+
+def test_a_source_that_keeps_failing_raises_source_down_once(tmp_path: Path, httpserver: HTTPServer) -> None:
+    serve_both(httpserver)
+    httpserver.expect_request("/broken.xml").respond_with_data("boom", status=503)
+    base = httpserver.url_for("").rstrip("/")
+    config = write_config(tmp_path, base, extra_sources=f"  - name: broken\n    type: rss\n    url: {base}/broken.xml\n")
+    outputs = [once(config)[1] for _ in range(4)]
+    assert ["source_down" in out for out in outputs] == [False, False, True, False]
+    assert "source broken failed 3 times in a row (never succeeded); last error: HTTP 503" in outputs[2]
+    assert rows(config, "SELECT kind, source, status FROM alerts WHERE kind = 'source_down'") == [("source_down", "broken", "sent")]
