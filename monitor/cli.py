@@ -26,7 +26,13 @@ from monitor.language import LanguageDetector
 from monitor.models import Mention, SourceState, parse_duration, to_iso
 from monitor.pipeline import Runtime, author_rules, detect_language, judge, match, normalize, run_once
 from monitor.series import advance, describe, spike_row
-from alerts.router import parse_matcher
+from alerts.console import render_text
+from alerts.router import merge, parse_matcher
+from alerts.slack import render as render_slack
+from monitor.errors import NotifyError
+from monitor.models import Alert, Judged, Match, Reach, Score
+from monitor.pipeline import build_notifiers
+from monitor.store import alert_from_dict
 from monitor.scheduler import Monitor, utcnow
 from monitor.sentiment import Scorer, score
 from monitor.text import html_to_text
@@ -308,6 +314,67 @@ def backtest(ctx: click.Context, since: str, until: str | None, brands: tuple[st
         click.echo(json.dumps(spike_row(item), ensure_ascii=False, default=str) if as_json else describe(item) + "\n")
     click.echo(f"{len(fired)} spikes and drops would have fired between {to_iso(end - span)} and {to_iso(end)}"
                f" ({', '.join(names)}).", err=as_json)
+
+
+@main.group("alerts")
+def alerts_group() -> None:
+    """Check the receivers' wiring, and see what would be sent."""
+
+
+def _sample_alert(now) -> Alert:
+    mention = Mention(
+        source="sample", id="sample-1", url="https://example.com/monitor-test", published_at=now,
+        title="Test alert from the reputation monitor", text="If you can read this, the receiver works. <!channel> stays text.",
+        author="monitor", author_name="Reputation monitor", source_type="rss",
+    )
+    judged = Judged(mention, Match(("(test)",), ("test",)), Score(-0.5, "assassin", ("a test, not a real post",), None, 0.9),
+                    Reach(1, 19, "test: no real audience", 3))
+    return Alert(f"test:{to_iso(now)}", "test", "(test)", "sample", "warning", "a test sent by monitor alerts test",
+                 (judged,), now)
+
+
+@alerts_group.command("test")
+@click.argument("receiver")
+@click.pass_context
+def alerts_test(ctx: click.Context, receiver: str) -> None:
+    """Send a sample alert to RECEIVER now (not through the outbox), to check its wiring."""
+    config = _load(ctx)
+    names = [r.name for r in config.receivers]
+    if receiver not in names:
+        raise click.BadParameter(f"unknown receiver {receiver!r} — use one of: {', '.join(names)}")
+    notifiers, unavailable = build_notifiers(config)
+    if receiver not in notifiers:
+        raise click.ClickException(f"receiver {receiver} cannot send: {unavailable.get(receiver, 'not configured')}")
+    try:
+        notifiers[receiver].send(_sample_alert(utcnow()))
+    except NotifyError as exc:
+        raise click.ClickException(f"receiver {receiver}: {exc}") from exc
+    click.echo(f"sent a test alert to {receiver}")
+
+
+@alerts_group.command("preview")
+@click.option("--slack", "as_slack", is_flag=True, help="Print the Slack payload (fallback text and Block Kit) instead.")
+@click.pass_context
+def alerts_preview(ctx: click.Context, as_slack: bool) -> None:
+    """Render what the outbox would send next, one message per waiting group, without sending it."""
+    with Store(_database(ctx)) as store:
+        groups = store.due_groups(now=utcnow() + timedelta(days=36500))
+        previews = []
+        for group in groups:
+            rows = store.group_pending(group["receiver"], group["group_key"], now=utcnow() + timedelta(days=36500))
+            if rows:
+                alerts = [alert_from_dict(json.loads(r["payload"])) for r in rows]
+                previews.append((group, merge(alerts, key=group["group_key"])))
+    if not previews:
+        click.echo("nothing waiting to be sent", err=True)
+        return
+    for group, alert in previews:
+        click.echo(f"--- to {group['receiver']}, group {group['group_key']}, due {group['next_flush_at']}")
+        if as_slack:
+            text, blocks = render_slack(alert)
+            click.echo(json.dumps({"text": text, "blocks": blocks}, ensure_ascii=False, indent=2))
+        else:
+            click.echo(render_text(alert))
 
 
 @main.group()

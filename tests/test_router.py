@@ -155,3 +155,32 @@ def test_outage_of_ten_minutes_with_100_alerts_delivers_each_exactly_once(runtim
         assert len(texts) == len(set(texts))  # no message twice
         delivered = sum(int(t.split(" assassin alerts")[0].split()[-1]) if " assassin alerts" in t else 1 for t in texts)
         assert delivered == 100 and len(texts) < 20  # grouped per brand, never one message per alert
+
+
+def test_alerts_test_sends_a_sample_through_slack_and_preview_renders_the_outbox(slack, monkeypatch, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from monitor.cli import main
+
+    monkeypatch.setenv("TEST_SLACK_WEBHOOK", slack.webhook_url)
+    config = tmp_path / "config.yaml"
+    config.write_text(BRANDS + RECEIVERS + ROUTE + f"database: {tmp_path / 'm.db'}\n")
+    runner = CliRunner()
+    result = runner.invoke(main, ["--config", str(config), "alerts", "test", "slack"])
+    assert result.exit_code == 0 and "sent a test alert to slack" in result.output
+    assert len(slack.posted()) == 1 and "&lt;!channel&gt; stays text" in str(slack.posted()[0]["blocks"])
+    slack.script.append((404, "no_service", {}))  # a revoked webhook: the error names the receiver, not the secret
+    failed = runner.invoke(main, ["--config", str(config), "alerts", "test", "slack"])
+    assert failed.exit_code == 1 and "receiver slack" in failed.output and slack.webhook_url not in failed.output
+
+    parsed = parse_config(config.read_text())
+    with httpx.Client() as client, Store(tmp_path / "m.db") as store:
+        runtime = Runtime.build(parsed, client=client)
+        for i in range(3):
+            enqueue([hostile_alert(key=f"assassin:blog:{i}")], runtime, store, now=NOW)
+    preview = runner.invoke(main, ["--config", str(config), "alerts", "preview"])
+    assert preview.exit_code == 0 and "to slack, group route{kind=assassin,brand=Acme Cloud}" in preview.output
+    assert "3 assassin alerts for Acme Cloud" in preview.output
+    as_slack = runner.invoke(main, ["--config", str(config), "alerts", "preview", "--slack"])
+    assert '"blocks"' in as_slack.output and "&lt;!channel&gt;" in as_slack.output
+    assert len(slack.posted()) == 1  # previews send nothing
