@@ -120,18 +120,26 @@ def routes_for(root: Route, labels: dict[str, str]) -> list[Route]:
     return walk(root)
 
 
-def merge(alerts: list[Alert], *, key: str) -> Alert:
-    """One notification for a group: the posts of every alert, widest reach first."""
-    if len(alerts) == 1:
+def merge(alerts: list[Alert], *, key: str, absorbed: list[Alert] | None = None) -> Alert:
+    """One notification for a group: the posts of every alert, widest reach first. ``absorbed``
+    alerts (a spike's brand's assassins) ride inside it, after the spike's own posts."""
+    absorbed = absorbed or []
+    if len(alerts) == 1 and not absorbed:
         return alerts[0]
     first = alerts[0]
     kinds = sorted({a.kind for a in alerts})
     sources = sorted({a.source for a in alerts if a.source})
-    mentions = sorted((j for a in alerts for j in a.mentions), key=lambda j: -j.reach.high)
-    severity = "critical" if any(a.severity == "critical" for a in alerts) else first.severity
-    reason = f"{len(alerts)} {'/'.join(kinds)} alerts for {first.brand}: " + " | ".join(a.reason for a in alerts[:3])
-    if len(alerts) > 3:
-        reason += f" | and {len(alerts) - 3} more"
+    by_reach = lambda js: sorted(js, key=lambda j: -j.reach.high)  # noqa: E731
+    mentions = by_reach([j for a in alerts for j in a.mentions]) + by_reach([j for a in absorbed for j in a.mentions])
+    severity = "critical" if any(a.severity == "critical" for a in alerts + absorbed) else first.severity
+    if len(alerts) == 1:
+        reason = first.reason
+    else:
+        reason = f"{len(alerts)} {'/'.join(kinds)} alerts for {first.brand}: " + " | ".join(a.reason for a in alerts[:3])
+        if len(alerts) > 3:
+            reason += f" | and {len(alerts) - 3} more"
+    if absorbed:
+        reason += f" (with {len(absorbed)} assassin post{'s' if len(absorbed) > 1 else ''} of {first.brand} inside)"
     return Alert(
         key=key, kind=kinds[0] if len(kinds) == 1 else "group", brand=first.brand,
         source=sources[0] if len(sources) == 1 else f"{len(sources)} sources",

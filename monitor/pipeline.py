@@ -298,28 +298,46 @@ def deliver(runtime: Runtime, store: Store, *, now: datetime, flush: bool = Fals
              "starts_at": from_iso(row["starts_at"]), "expires_at": from_iso(row["expires_at"])}
             for row in store.silences(now=now)
         ]
+        loaded = []
         for group in store.due_groups(now=now + timedelta(days=36500) if flush else now):
+            rows = store.group_pending(group["receiver"], group["group_key"], now=now)
+            loaded.append((group, [(row, alert_from_dict(json.loads(row["payload"]))) for row in rows]))
+        # Spikes go first: a spike absorbs its brand's assassin alerts, which then appear inside
+        # its message; while it fires (spikes.rearm) later ones are inhibited (logged, not sent).
+        loaded.sort(key=lambda item: 0 if any(a.kind == "spike" for _, a in item[1]) else 1)
+        firing = store.recently_sent("spike", since=now - runtime.config.spikes.rearm)
+        done: set[str] = set()
+        for group, items in loaded:
             receiver, group_key = group["receiver"], group["group_key"]
-            rows = store.group_pending(receiver, group_key, now=now)
+            items = [(row, alert) for row, alert in items if row["key"] not in done]
             notifier = runtime.notifiers.get(receiver)
             if notifier is None or receiver in paused:
-                waiting += len(rows)
+                waiting += len(items)
                 if notifier is None:
                     blocked.add(receiver)
                 continue
             active = []
-            for row in rows:
-                alert = alert_from_dict(json.loads(row["payload"]))
+            for row, alert in items:
                 silence = silenced_by(alert.labels, silences, now)
                 if silence is not None:
                     store.mark_silenced(row["key"], silence["id"], now=now)
+                elif alert.kind == "assassin" and (receiver, alert.brand) in firing:
+                    store.mark_inhibited(row["key"], f"inhibited by a firing spike of {alert.brand}", now=now)
                 else:
                     active.append((row, alert))
+            absorbed = []
+            for brand in sorted({a.brand for _, a in active if a.kind == "spike"}):
+                for row in store.pending_alerts(receiver, kind="assassin", brand=brand):
+                    alert = alert_from_dict(json.loads(row["payload"]))
+                    if row["key"] not in done and silenced_by(alert.labels, silences, now) is None:
+                        absorbed.append((row, alert))
             if not active:
                 store.schedule_group(receiver, group_key, next_flush_at=None)
                 continue
+            outgoing = active + absorbed
             try:
-                notifier.send(merge([a for _, a in active], key=f"{receiver}:{group_key}:{to_iso(now)}"))
+                notifier.send(merge([a for _, a in active], key=f"{receiver}:{group_key}:{to_iso(now)}",
+                                    absorbed=[a for _, a in absorbed]))
             except NotifyError as exc:
                 attempts = max(row["attempts"] for row, _ in active) + 1
                 if exc.retryable:
@@ -339,10 +357,12 @@ def deliver(runtime: Runtime, store: Store, *, now: datetime, flush: bool = Fals
                     failed += len(active)
                     log.error("receiver %s: %s; not retrying (fix the receiver's configuration)", receiver, exc)
                 continue
-            for row, _ in active:
+            for row, _ in outgoing:
                 store.mark_sent(row["key"], now=now)
+                done.add(row["key"])
+            firing |= {(receiver, a.brand) for _, a in active if a.kind == "spike"}
             store.schedule_group(receiver, group_key, next_flush_at=None, flushed_at=now)
-            sent += len(active)
+            sent += len(outgoing)
     for name in sorted(blocked):
         why = runtime.unavailable.get(name, "it is not configured")
         log.warning("receiver %s cannot send: %s; its alerts wait in the outbox", name, why)

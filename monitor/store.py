@@ -610,6 +610,23 @@ class Store:
             (to_iso(next_flush_at) if next_flush_at else None, to_iso(flushed_at) if flushed_at else None, receiver, group_key),
         )
 
+    def recently_sent(self, kind: str, *, since: datetime) -> set[tuple[str, str]]:
+        """(receiver, brand) of ``kind`` alerts sent since ``since``: what is still firing."""
+        return {(r, b) for r, b in self.db.execute(
+            "SELECT receiver, brand FROM alerts WHERE kind = ? AND status = 'sent' AND sent_at >= ?", (kind, to_iso(since))
+        )}
+
+    def pending_alerts(self, receiver: str, *, kind: str, brand: str) -> list[dict]:
+        """Alerts of one kind and brand waiting for ``receiver``, in any group."""
+        return list(self.db.query(
+            "SELECT * FROM alerts WHERE receiver = ? AND kind = ? AND brand = ? AND status = 'pending' ORDER BY created_at, key",
+            (receiver, kind, brand),
+        ))
+
+    def mark_inhibited(self, key: str, why: str, *, now: datetime) -> None:
+        """Log a notification absorbed by a firing alert (Alertmanager's inhibition)."""
+        self.db.execute("UPDATE alerts SET status = 'inhibited', last_error = ? WHERE key = ?", (why, key))
+
     def mark_silenced(self, key: str, silence_id: int, *, now: datetime) -> None:
         """Log a notification held back by a silence."""
         self.db.execute(

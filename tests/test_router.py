@@ -184,3 +184,21 @@ def test_alerts_test_sends_a_sample_through_slack_and_preview_renders_the_outbox
     as_slack = runner.invoke(main, ["--config", str(config), "alerts", "preview", "--slack"])
     assert '"blocks"' in as_slack.output and "&lt;!channel&gt;" in as_slack.output
     assert len(slack.posted()) == 1  # previews send nothing
+
+
+def test_a_firing_spike_absorbs_its_brands_assassins(runtime, slack, tmp_path: Path) -> None:
+    spike = replace(hostile_alert(key="spike:Acme Cloud:w1", payload="storm"), kind="spike", source="all sources",
+                    reason="negative of Acme Cloud jumped: 40 posts, expected 2", mentions=())
+    with Store(tmp_path / "m.db") as store:
+        enqueue([hostile_alert(key=f"assassin:blog:{i}", payload=f"post {i}") for i in range(3)], runtime, store, now=NOW)
+        enqueue([spike], runtime, store, now=NOW)
+        deliver(runtime, store, now=NOW + timedelta(seconds=31))
+        assert len(slack.posted()) == 1, "the assassins appear inside the spike's message"
+        assert "with 3 assassin posts of Acme Cloud inside" in slack.posted()[0]["text"]
+        # While the spike fires, new assassins of that brand are inhibited; other brands are not.
+        later = NOW + timedelta(hours=1)
+        enqueue([hostile_alert(key="assassin:blog:9")], runtime, store, now=later)
+        enqueue([replace(hostile_alert(key="assassin:blog:10"), brand="Beta")], runtime, store, now=later)
+        deliver(runtime, store, now=later + timedelta(minutes=1))
+        assert len(slack.posted()) == 2 and "Beta" in slack.posted()[1]["text"]
+        assert store.alert_counts() == {"sent": 5, "inhibited": 1}
