@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from datetime import datetime
+
 from monitor.models import Alert
 
 
@@ -12,8 +14,12 @@ class Notifier(Protocol):
 
     name: str
 
-    def send(self, alert: Alert) -> None:
+    def send(self, alert: Alert, idempotency_key: str | None = None) -> None:
         """Deliver ``alert``; raise NotifyError (retryable or not) when it did not go out."""
+        ...
+
+    def was_delivered(self, idempotency_key: str, *, since: datetime) -> bool | None:
+        """After a crash between a send and its record: did it go out? None when it cannot tell."""
         ...
 
 

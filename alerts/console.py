@@ -47,8 +47,12 @@ class ConsoleNotifier:
         self.name = name
         self.stream = stream
 
-    def send(self, alert: Alert) -> None:
+    def send(self, alert: Alert, idempotency_key: str | None = None) -> None:
         """Print the alert."""
         stream = self.stream or sys.stdout
         stream.write(render_text(alert) + "\n\n")
         stream.flush()
+
+    def was_delivered(self, idempotency_key: str, *, since) -> bool | None:
+        """A terminal keeps no record: cannot tell."""
+        return None

@@ -8,6 +8,8 @@ included. Links are only built by us, only from http(s) URLs. Unfurls and ``link
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from urllib.parse import quote, urlsplit
 
 from slack_sdk import WebClient, WebhookClient
@@ -121,14 +123,18 @@ class SlackNotifier:
             kwargs = {"base_url": base_url.rstrip("/") + "/"} if base_url else {}
             self._web = WebClient(token=token, timeout=timeout_seconds, retry_handlers=[], **kwargs)
 
-    def send(self, alert: Alert) -> None:
-        """Post the alert; translate every Slack or network failure into NotifyError."""
+    def send(self, alert: Alert, idempotency_key: str | None = None) -> None:
+        """Post the alert; translate every Slack or network failure into NotifyError.
+
+        With a bot token the message carries ``idempotency_key`` in its metadata, so that after a
+        crash ``was_delivered`` can tell whether it went out.
+        """
         text, blocks = render(alert)
         try:
             if self._webhook is not None:
                 self._send_webhook(text, blocks)
             else:
-                self._send_web(text, blocks)
+                self._send_web(text, blocks, idempotency_key)
         except NotifyError:
             raise
         except SlackApiError as exc:
@@ -140,10 +146,34 @@ class SlackNotifier:
         except (OSError, TimeoutError) as exc:  # urllib's URLError and socket timeouts are OSErrors
             raise NotifyError(f"cannot reach Slack: {type(exc).__name__}: {exc}", receiver=self.name, retryable=True) from exc
 
-    def _send_web(self, text: str, blocks: list[dict]) -> None:
+    def _send_web(self, text: str, blocks: list[dict], idempotency_key: str | None) -> None:
+        metadata = {"event_type": METADATA_EVENT, "event_payload": {"key": idempotency_key}} if idempotency_key else None
         self._web.chat_postMessage(
-            channel=self.channel, text=text, blocks=blocks, unfurl_links=False, unfurl_media=False, link_names=False
+            channel=self.channel, text=text, blocks=blocks, unfurl_links=False, unfurl_media=False, link_names=False,
+            metadata=metadata,
         )
+
+    def was_delivered(self, idempotency_key: str, *, since: datetime) -> bool | None:
+        """Whether a message with this key is in the channel since ``since`` (None: cannot tell,
+        as with a webhook, which cannot read the channel)."""
+        if self._web is None:
+            return None
+        try:
+            cursor = None
+            for _ in range(10):  # up to 1,000 messages back
+                page = self._web.conversations_history(
+                    channel=self.channel, oldest=str(since.timestamp()), include_all_metadata=True, limit=100, cursor=cursor
+                )
+                for message in page.get("messages") or []:
+                    meta = message.get("metadata") or {}
+                    if meta.get("event_type") == METADATA_EVENT and (meta.get("event_payload") or {}).get("key") == idempotency_key:
+                        return True
+                cursor = (page.get("response_metadata") or {}).get("next_cursor")
+                if not cursor:
+                    return False
+        except (SlackApiError, OSError, TimeoutError):
+            return None
+        return False
 
     def _send_webhook(self, text: str, blocks: list[dict]) -> None:
         response = self._webhook.send(text=text, blocks=blocks, unfurl_links=False, unfurl_media=False)
@@ -157,6 +187,9 @@ class SlackNotifier:
         if body in PERMANENT_ERRORS:
             retryable = False
         raise NotifyError(f"Slack webhook answered HTTP {response.status_code}: {body or 'no body'}", receiver=self.name, retryable=retryable)
+
+
+METADATA_EVENT = "reputation_monitor_notification"
 
 
 def _retry_after(headers: dict) -> float | None:

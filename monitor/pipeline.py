@@ -293,6 +293,7 @@ def deliver(runtime: Runtime, store: Store, *, now: datetime, flush: bool = Fals
     paused: set[str] = set()
     blocked: set[str] = set()
     with runtime.delivery_lock:
+        recover_sending(runtime, store, now=now)
         silences = [
             {**row, "matchers": [parse_matcher(m) for m in row["matchers"]],
              "starts_at": from_iso(row["starts_at"]), "expires_at": from_iso(row["expires_at"])}
@@ -335,9 +336,11 @@ def deliver(runtime: Runtime, store: Store, *, now: datetime, flush: bool = Fals
                 store.schedule_group(receiver, group_key, next_flush_at=None)
                 continue
             outgoing = active + absorbed
+            notification = f"{receiver}:{group_key}:{to_iso(now)}"
+            store.mark_sending([row["key"] for row, _ in outgoing], notification, now=now)
             try:
-                notifier.send(merge([a for _, a in active], key=f"{receiver}:{group_key}:{to_iso(now)}",
-                                    absorbed=[a for _, a in absorbed]))
+                notifier.send(merge([a for _, a in active], key=notification, absorbed=[a for _, a in absorbed]),
+                              idempotency_key=notification)
             except NotifyError as exc:
                 attempts = max(row["attempts"] for row, _ in active) + 1
                 if exc.retryable:
@@ -345,7 +348,7 @@ def deliver(runtime: Runtime, store: Store, *, now: datetime, flush: bool = Fals
                     if exc.retry_after_seconds:
                         wait = max(wait, timedelta(seconds=exc.retry_after_seconds))
                         paused.add(receiver)  # a 429 covers the receiver, not just this message
-                    for row, _ in active:
+                    for row, _ in outgoing:
                         store.mark_failed(row["key"], str(exc), now=now, retry_at=now + wait)
                     store.schedule_group(receiver, group_key, next_flush_at=now + wait)
                     retrying += len(active)
@@ -353,6 +356,8 @@ def deliver(runtime: Runtime, store: Store, *, now: datetime, flush: bool = Fals
                 else:
                     for row, _ in active:
                         store.mark_failed(row["key"], str(exc), now=now, retry_at=None)
+                    for row, _ in absorbed:  # they go out with the next message that can carry them
+                        store.mark_failed(row["key"], str(exc), now=now, retry_at=now)
                     store.schedule_group(receiver, group_key, next_flush_at=None)
                     failed += len(active)
                     log.error("receiver %s: %s; not retrying (fix the receiver's configuration)", receiver, exc)
@@ -367,6 +372,35 @@ def deliver(runtime: Runtime, store: Store, *, now: datetime, flush: bool = Fals
         why = runtime.unavailable.get(name, "it is not configured")
         log.warning("receiver %s cannot send: %s; its alerts wait in the outbox", name, why)
     return DeliveryReport(sent, retrying, failed, waiting)
+
+
+SEND_GRACE = timedelta(minutes=2)  # longer than any send can take (Slack's timeout is 15 s)
+
+
+def recover_sending(runtime: Runtime, store: Store, *, now: datetime) -> None:
+    """Alerts a crash left 'sending': ask the receiver whether the message went out (a bot token
+    can read its channel back for the notification's key); sent if so, pending again if not.
+    A receiver that cannot tell (a webhook, the console) gets it again: at least once."""
+    by_notification: dict[str, list[dict]] = {}
+    for row in store.stale_sending(before=now - SEND_GRACE):
+        by_notification.setdefault(row["notification"], []).append(row)
+    for notification, rows in by_notification.items():
+        notifier = runtime.notifiers.get(rows[0]["receiver"])
+        attempted = from_iso(rows[0]["next_attempt_at"])
+        delivered = notifier.was_delivered(notification, since=attempted - SEND_GRACE) if notifier else None
+        for row in rows:
+            if delivered:
+                store.mark_sent(row["key"], now=now)
+            else:
+                store.mark_failed(row["key"], "interrupted mid-send; sending again" if delivered is None
+                                  else "interrupted before Slack had it; sending again", now=now, retry_at=now)
+                store.schedule_group(row["receiver"], row["group_key"], next_flush_at=now)
+        if delivered:
+            log.info("notification %s went out before the interruption; not sending it again", notification)
+        else:
+            log.warning("notification %s was interrupted; %s", notification,
+                        "it never reached the receiver, sending again" if delivered is False
+                        else "the receiver cannot say whether it arrived, sending again (at least once)")
 
 
 def source_down_alert(name: str, error: str, failures: int, last_success: str | None, *, now: datetime) -> Alert:

@@ -610,6 +610,22 @@ class Store:
             (to_iso(next_flush_at) if next_flush_at else None, to_iso(flushed_at) if flushed_at else None, receiver, group_key),
         )
 
+    def mark_sending(self, keys: list[str], notification: str, *, now: datetime) -> None:
+        """Record, before a send, that these alerts are going out as ``notification`` (its
+        idempotency key): a crash before mark_sent leaves them 'sending', to be checked."""
+        with self.transaction():
+            self.db.conn.executemany(
+                "UPDATE alerts SET status = 'sending', notification = ?, next_attempt_at = ? WHERE key = ?",
+                [(notification, to_iso(now), key) for key in keys],
+            )
+
+    def stale_sending(self, *, before: datetime) -> list[dict]:
+        """Alerts left 'sending' since before ``before``: their process died mid-send."""
+        return list(self.db.query(
+            "SELECT * FROM alerts WHERE status = 'sending' AND next_attempt_at <= ? ORDER BY notification, key",
+            (to_iso(before),),
+        ))
+
     def recently_sent(self, kind: str, *, since: datetime) -> set[tuple[str, str]]:
         """(receiver, brand) of ``kind`` alerts sent since ``since``: what is still firing."""
         return {(r, b) for r, b in self.db.execute(
@@ -668,14 +684,15 @@ class Store:
         )
 
     def mark_sent(self, key: str, *, now: datetime) -> None:
-        """Log a notification as delivered."""
+        """Log a notification as delivered (whatever its state: pending, or sending before a crash)."""
         self.db.execute(
             "UPDATE alerts SET status = 'sent', sent_at = ?, attempts = attempts + 1, last_error = NULL WHERE key = ?",
             (to_iso(now), key),
         )
 
     def mark_failed(self, key: str, error: str, *, now: datetime, retry_at: datetime | None) -> None:
-        """Log a failed attempt; with ``retry_at`` None the notification is given up as failed."""
+        """Log a failed attempt; with ``retry_at`` None the notification is given up as failed.
+        Also used to put back, as pending, an alert a crash left 'sending' that did not go out."""
         self.db.execute(
             "UPDATE alerts SET status = ?, attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE key = ?",
             ("pending" if retry_at else "failed", error, to_iso(retry_at or now), key),

@@ -46,9 +46,29 @@ def slack():
     stand_in = SlackStandIn()
 
     class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - conversations.history: the channel, read back
+            self._history()
+
+        def _history(self) -> None:
+            with stand_in.lock:
+                messages = [
+                    {"type": "message", "text": r["body"].get("text"), "ts": f"{i}.0001",
+                     "metadata": r["body"].get("metadata")}
+                    for i, r in enumerate(stand_in.requests)
+                    if r["accepted"] and r["path"].endswith("chat.postMessage")
+                ]
+            payload = json.dumps({"ok": True, "messages": messages[::-1], "has_more": False}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
         def do_POST(self) -> None:  # noqa: N802
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length).decode()
+            if self.path.endswith("conversations.history"):
+                return self._history()
             if "json" in (self.headers.get("Content-Type") or ""):
                 body = json.loads(raw)
             else:

@@ -202,3 +202,42 @@ def test_a_firing_spike_absorbs_its_brands_assassins(runtime, slack, tmp_path: P
         deliver(runtime, store, now=later + timedelta(minutes=1))
         assert len(slack.posted()) == 2 and "Beta" in slack.posted()[1]["text"]
         assert store.alert_counts() == {"sent": 5, "inhibited": 1}
+
+
+class KilledAfterSend:
+    """The real notifier, and then the process dies before the outbox records the send."""
+
+    def __init__(self, notifier) -> None:
+        self.inner, self.name = notifier, notifier.name
+
+    def send(self, alert, idempotency_key=None) -> None:
+        self.inner.send(alert, idempotency_key=idempotency_key)
+        raise KeyboardInterrupt("killed right after the send")
+
+    def was_delivered(self, key, *, since):
+        return self.inner.was_delivered(key, since=since)
+
+
+@pytest.mark.parametrize("way", ["bot", "webhook"])
+def test_a_process_killed_right_after_a_send_does_not_send_it_again(slack, monkeypatch, tmp_path: Path, way: str) -> None:
+    monkeypatch.setenv("TEST_SLACK_WEBHOOK", slack.webhook_url)
+    monkeypatch.setenv("TEST_SLACK_TOKEN", "xoxb-test-token")
+    receiver = (f"{{name: slack, type: slack, token_env: TEST_SLACK_TOKEN, channel: C123, base_url: '{slack.api_url}'}}"
+                if way == "bot" else "{name: slack, type: slack, webhook_url_env: TEST_SLACK_WEBHOOK}")
+    config = parse_config(BRANDS + f"receivers: [{receiver}]\n" + ROUTE)
+    with httpx.Client() as client, Store(tmp_path / "m.db") as store:
+        first = Runtime.build(config, client=client)
+        enqueue([hostile_alert(key="assassin:blog:1")], first, store, now=NOW)
+        first.notifiers["slack"] = KilledAfterSend(first.notifiers["slack"])
+        with pytest.raises(KeyboardInterrupt):
+            deliver(first, store, now=NOW + timedelta(seconds=31))
+        assert len(slack.posted()) == 1 and store.alert_counts() == {"sending": 1}
+    # Restarted: a fresh runtime and store over the same file.
+    with httpx.Client() as client, Store(tmp_path / "m.db") as store:
+        restarted = Runtime.build(config, client=client)
+        for minutes in (1, 5, 10):
+            deliver(restarted, store, now=NOW + timedelta(minutes=minutes))
+        if way == "bot":  # the channel is read back for the notification's key: not posted twice
+            assert len(slack.posted()) == 1 and store.alert_counts() == {"sent": 1}
+        else:  # a webhook cannot read the channel: at least once, so it goes again
+            assert len(slack.posted()) == 2 and store.alert_counts() == {"sent": 1}
