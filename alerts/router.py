@@ -79,6 +79,7 @@ class Route:
     group_interval: timedelta
     repeat_interval: timedelta
     continue_: bool = False
+    quiet_hours: tuple[str, ...] = ()
     children: tuple["Route", ...] = field(default=())
 
     def group_key(self, labels: dict[str, str]) -> str:
@@ -101,9 +102,18 @@ def resolve(node, parent: Route | None = None, path: str = "route") -> Route:
         group_interval=pick("group_interval"),
         repeat_interval=pick("repeat_interval"),
         continue_=node.continue_,
+        quiet_hours=tuple(pick("quiet_hours")),
     )
     children = tuple(resolve(child, shell, f"{path}.routes[{i}]") for i, child in enumerate(node.routes))
     return Route(**{**shell.__dict__, "children": children})
+
+
+def by_path(root: Route) -> dict[str, Route]:
+    """Every route of the tree by its key path (a group key starts with its route's path)."""
+    out = {root.path: root}
+    for child in root.children:
+        out.update(by_path(child))
+    return out
 
 
 def routes_for(root: Route, labels: dict[str, str]) -> list[Route]:

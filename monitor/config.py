@@ -13,6 +13,8 @@ import os
 import re
 import typing
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
@@ -170,6 +172,56 @@ class Spikes(_Model):
         )
 
 
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class QuietHours(_Model):
+    """A named time window in which routes that name it hold their notifications back."""
+
+    name: str = Field(min_length=1)
+    timezone: str = Field(default="UTC", description="IANA time zone, e.g. Europe/Paris.")
+    start: str = Field(description='Local start time, "HH:MM".')
+    end: str = Field(description='Local end time, "HH:MM" (before start: the window runs past midnight).')
+    weekdays: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
+        default=list(WEEKDAYS), description="Days on which the window starts."
+    )
+    allow_critical: bool = Field(default=True, description="Let critical alerts through.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} — use an IANA name such as Europe/Paris or UTC") from exc
+        return value
+
+    @field_validator("start", "end")
+    @classmethod
+    def _clock(cls, value: str) -> str:
+        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", str(value)):
+            raise ValueError(f"{value!r} is not a time of day — write it like \"22:00\" (quoted, 24-hour)")
+        return value
+
+    def quiet_until(self, now: datetime) -> datetime | None:
+        """The end of the window ``now`` falls in (UTC), or None if it is not quiet now."""
+        zone = ZoneInfo(self.timezone)
+        local = now.astimezone(zone)
+        sh, sm = map(int, self.start.split(":"))
+        eh, em = map(int, self.end.split(":"))
+        for days_back in (0, 1):  # a window that started yesterday may still run past midnight
+            day = (local - timedelta(days=days_back)).date()
+            if WEEKDAYS[day.weekday()] not in self.weekdays:
+                continue
+            begin = datetime(day.year, day.month, day.day, sh, sm, tzinfo=zone)
+            finish = datetime(day.year, day.month, day.day, eh, em, tzinfo=zone)
+            if finish <= begin:
+                finish += timedelta(days=1)
+            if begin <= local < finish:
+                return finish.astimezone(timezone.utc)
+        return None
+
+
 class RouteConfig(_Model):
     """A node of the routing tree (Alertmanager's shape); unset settings come from the parent."""
 
@@ -184,6 +236,7 @@ class RouteConfig(_Model):
     group_interval: Duration | None = Field(default=None, description="Least time between two notifications of a group.")
     repeat_interval: Duration | None = Field(default=None, description="An alert raised again goes out again only after this.")
     continue_: bool = Field(default=False, alias="continue", description="Also try the next sibling routes.")
+    quiet_hours: list[str] | None = Field(default=None, description="Names of quiet_hours windows this route keeps.")
     routes: list["RouteConfig"] = Field(default=[], description="Child routes, tried in order.")
 
     @field_validator("matchers")
@@ -195,7 +248,8 @@ class RouteConfig(_Model):
 
 
 RouteConfig.model_rebuild()
-ROOT_DEFAULTS = {"group_by": ["kind", "brand"], "group_wait": "30s", "group_interval": "5m", "repeat_interval": "4h"}
+ROOT_DEFAULTS = {"group_by": ["kind", "brand"], "group_wait": "30s", "group_interval": "5m", "repeat_interval": "4h",
+                 "quiet_hours": []}
 
 
 class ConsoleReceiver(_Model):
@@ -270,6 +324,7 @@ class Config(_Model):
     authors: Authors = Authors()
     reach: ReachFactors = ReachFactors()
     spikes: Spikes = Spikes()
+    quiet_hours: list[QuietHours] = Field(default=[], description="Named windows routes can keep quiet in.")
     route: RouteConfig | None = Field(
         default=None, description="The routing tree; without it every alert goes to alerts.receivers (or every receiver)."
     )
@@ -518,7 +573,21 @@ def _validate_meaning(data: dict, lines: dict) -> list[Problem]:
         for i, child in enumerate(children if isinstance(children, list) else []):
             check_route(child, (*loc, "routes", i))
 
+    windows = data.get("quiet_hours")
+    window_names = {w.get("name") for w in windows if isinstance(w, dict)} if isinstance(windows, list) else set()
+
+    def check_quiet(node: object, loc: tuple) -> None:
+        if not isinstance(node, dict):
+            return
+        for i, name in enumerate(node.get("quiet_hours") or [] if isinstance(node.get("quiet_hours"), list) else []):
+            if isinstance(name, str) and name not in window_names:
+                names = ", ".join(sorted(n for n in window_names if isinstance(n, str))) or "none defined under quiet_hours"
+                add((*loc, "quiet_hours", i), f"unknown quiet_hours window {name!r} — use one of: {names}")
+        for i, child in enumerate(node.get("routes") if isinstance(node.get("routes"), list) else []):
+            check_quiet(child, (*loc, "routes", i))
+
     check_route(route, ("route",))
+    check_quiet(route, ("route",))
     return problems
 
 

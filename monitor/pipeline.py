@@ -25,7 +25,7 @@ from monitor.errors import ConnectorError, NotifyError, RateLimited
 from monitor.language import LanguageDetector
 from monitor.matching import Matcher
 from monitor.models import Alert, Judged, Match, Mention
-from alerts.router import Route, merge, parse_matcher, routes_for, silenced_by
+from alerts.router import Route, by_path, merge, parse_matcher, routes_for, silenced_by
 from monitor.authors import AuthorRules
 from monitor.series import ALL_SOURCES, Fired, advance, describe
 from monitor.reach import estimate_reach
@@ -307,6 +307,7 @@ def deliver(runtime: Runtime, store: Store, *, now: datetime, flush: bool = Fals
         # its message; while it fires (spikes.rearm) later ones are inhibited (logged, not sent).
         loaded.sort(key=lambda item: 0 if any(a.kind == "spike" for _, a in item[1]) else 1)
         firing = store.recently_sent("spike", since=now - runtime.config.spikes.rearm)
+        routes = by_path(runtime.router or runtime.config.router())
         done: set[str] = set()
         for group, items in loaded:
             receiver, group_key = group["receiver"], group["group_key"]
@@ -334,6 +335,12 @@ def deliver(runtime: Runtime, store: Store, *, now: datetime, flush: bool = Fals
                         absorbed.append((row, alert))
             if not active:
                 store.schedule_group(receiver, group_key, next_flush_at=None)
+                continue
+            route = routes.get(group_key.split("{", 1)[0])
+            quiet = _quiet_until(route, runtime.config, [a for _, a in active], now) if route else None
+            if quiet is not None:  # hold the group until the window ends
+                store.schedule_group(receiver, group_key, next_flush_at=quiet)
+                waiting += len(active)
                 continue
             outgoing = active + absorbed
             notification = f"{receiver}:{group_key}:{to_iso(now)}"
@@ -372,6 +379,18 @@ def deliver(runtime: Runtime, store: Store, *, now: datetime, flush: bool = Fals
         why = runtime.unavailable.get(name, "it is not configured")
         log.warning("receiver %s cannot send: %s; its alerts wait in the outbox", name, why)
     return DeliveryReport(sent, retrying, failed, waiting)
+
+
+def _quiet_until(route: Route, config: Config, alerts: list[Alert], now: datetime) -> datetime | None:
+    """When the route's quiet hours end, if one holds ``alerts`` now (critical ones may pass)."""
+    windows = {w.name: w for w in config.quiet_hours}
+    critical = any(a.severity == "critical" for a in alerts)
+    ends = [
+        until for name in route.quiet_hours
+        if (window := windows.get(name)) and not (window.allow_critical and critical)
+        and (until := window.quiet_until(now)) is not None
+    ]
+    return max(ends) if ends else None
 
 
 SEND_GRACE = timedelta(minutes=2)  # longer than any send can take (Slack's timeout is 15 s)

@@ -241,3 +241,41 @@ def test_a_process_killed_right_after_a_send_does_not_send_it_again(slack, monke
             assert len(slack.posted()) == 1 and store.alert_counts() == {"sent": 1}
         else:  # a webhook cannot read the channel: at least once, so it goes again
             assert len(slack.posted()) == 2 and store.alert_counts() == {"sent": 1}
+
+
+def test_quiet_hours_hold_warnings_until_morning_and_let_critical_through(slack, monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("TEST_SLACK_WEBHOOK", slack.webhook_url)
+    # NOW is 11:00 UTC = 12:00 in Paris (CET): a window 11:30–13:00 local holds it until 12:00 UTC.
+    config = parse_config(BRANDS + RECEIVERS + ROUTE + "  quiet_hours: [lunch]\n"
+                          "quiet_hours:\n  - name: lunch\n    timezone: Europe/Paris\n    start: '11:30'\n    end: '13:00'\n")
+    with httpx.Client() as client, Store(tmp_path / "m.db") as store:
+        runtime = Runtime.build(config, client=client)
+        enqueue([hostile_alert(key="assassin:blog:1")], runtime, store, now=NOW)
+        critical = replace(hostile_alert(key="assassin:blog:2"), brand="Beta", severity="critical")
+        enqueue([critical], runtime, store, now=NOW)
+        deliver(runtime, store, now=NOW + timedelta(minutes=1))
+        assert len(slack.posted()) == 1 and "Beta" in slack.posted()[0]["text"]  # critical passes
+        deliver(runtime, store, now=NOW + timedelta(minutes=30))
+        assert len(slack.posted()) == 1  # the warning waits for the window's end…
+        deliver(runtime, store, now=NOW + timedelta(hours=1, seconds=1))
+        assert len(slack.posted()) == 2  # …and goes out then
+
+
+def test_quiet_hours_windows_and_their_errors() -> None:
+    from datetime import datetime, timezone
+
+    from monitor.config import QuietHours
+
+    night = QuietHours(name="night", timezone="America/New_York", start="22:00", end="07:00", weekdays=["fri"])
+    friday_late = datetime(2026, 11, 28, 4, 0, tzinfo=timezone.utc)  # Fri 23:00 in New York
+    assert night.quiet_until(friday_late) == datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)  # Sat 07:00 there
+    assert night.quiet_until(datetime(2026, 11, 27, 4, 0, tzinfo=timezone.utc)) is None  # Thursday night: not listed
+    for text, expected in {
+        "quiet_hours: [{name: n, timezone: Mars/Olympus, start: '22:00', end: '07:00'}]\n": "quiet_hours[0].timezone: unknown time zone 'Mars/Olympus'",
+        "quiet_hours: [{name: n, start: '25:00', end: '07:00'}]\n": "quiet_hours[0].start: '25:00' is not a time of day",
+        "route: {receiver: slack, quiet_hours: [nite]}\nquiet_hours: [{name: night, start: '22:00', end: '07:00'}]\n":
+            "route.quiet_hours[0]: unknown quiet_hours window 'nite' — use one of: night",
+    }.items():
+        with pytest.raises(ConfigError) as info:
+            parse_config(BRANDS + RECEIVERS + text)
+        assert expected in str(info.value), str(info.value)
