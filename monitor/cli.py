@@ -31,7 +31,8 @@ from alerts.router import merge, parse_matcher
 from alerts.slack import render as render_slack
 from monitor.errors import NotifyError
 from monitor.models import Alert, Judged, Match, Reach, Score
-from monitor.pipeline import build_notifiers
+from monitor.digest import digest as make_digest
+from monitor.pipeline import build_notifiers, deliver, enqueue
 from monitor.store import alert_from_dict
 from monitor.scheduler import Monitor, utcnow
 from monitor.sentiment import Scorer, score
@@ -375,6 +376,31 @@ def alerts_preview(ctx: click.Context, as_slack: bool) -> None:
             click.echo(json.dumps({"text": text, "blocks": blocks}, ensure_ascii=False, indent=2))
         else:
             click.echo(render_text(alert))
+
+
+@main.command("digest")
+@click.option("--period", default="1d", show_default=True, help="The period summed up, against the one before it.")
+@click.option("--send", is_flag=True, help="Send it through the routes now instead of printing it.")
+@click.pass_context
+def digest_command(ctx: click.Context, period: str, send: bool) -> None:
+    """Each brand's digest: buckets and net score against the previous period, top assassins and advocates."""
+    config = _load(ctx)
+    try:
+        span = parse_duration(period)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    now = utcnow()
+    with Store(resolve_database(config, ctx.obj["db"])) as store:
+        alerts = [make_digest(store, b.name, now=now, period=span) for b in config.brands]
+        if not send:
+            for alert in alerts:
+                click.echo(render_text(alert) + "\n")
+            return
+        with make_client(contact=config.contact) as client:
+            runtime = Runtime.build(config, client=client)
+            queued = enqueue(alerts, runtime, store, now=now)
+            report = deliver(runtime, store, now=now, flush=True)
+    click.echo(f"{queued} digests queued, {report.sent} sent, {report.retrying} to retry, {report.failed} failed")
 
 
 @main.group()

@@ -313,6 +313,13 @@ class Alerts(_Model):
     source_down_after: int = Field(
         default=3, ge=1, description="A source failing this many times in a row raises a source_down alert."
     )
+    digest_at: str | None = Field(
+        default="09:00", description='Local time of the daily digest per brand, "HH:MM"; null turns it off.'
+    )
+    digest_timezone: str = Field(default="UTC", description="IANA time zone of digest_at.")
+
+    _digest_clock = field_validator("digest_at")(classmethod(lambda cls, v: v if v is None else QuietHours._clock(v)))
+    _digest_zone = field_validator("digest_timezone")(classmethod(lambda cls, v: QuietHours._zone(v)))
 
 
 class Config(_Model):

@@ -19,13 +19,15 @@ from typing import Callable
 
 import httpx
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from connectors.http import make_client
 from monitor.config import Config, load_config, resolve_database
 from monitor.errors import ConfigError
 from monitor.language import LanguageDetector
-from monitor.pipeline import Runtime, deliver, is_due, run_source, watch_series
+from monitor.digest import digest
+from monitor.pipeline import Runtime, deliver, enqueue, is_due, run_source, watch_series
 from monitor.sentiment import Scorer
 from monitor.store import Store
 
@@ -98,6 +100,13 @@ class Monitor:
             watch_series(self.runtime, store, now=self.clock())
             deliver(self.runtime, store, now=self.clock())
 
+    def digest_job(self) -> None:
+        """Queue each brand's daily digest, then deliver."""
+        now = self.clock()
+        with Store(self.db_path) as store:
+            enqueue([digest(store, b.name, now=now) for b in self.runtime.config.brands], self.runtime, store, now=now)
+            deliver(self.runtime, store, now=now)
+
     def deliver_job(self) -> None:
         """Retry notifications whose next attempt has come."""
         with Store(self.db_path) as store:
@@ -162,6 +171,11 @@ class Monitor:
         self.sync_jobs()
         self.scheduler.add_job(self.deliver_job, IntervalTrigger(seconds=DELIVERY_EVERY.total_seconds()),
                                id="deliver", max_instances=1, coalesce=True, replace_existing=True)
+        alerts = self.runtime.config.alerts
+        if alerts.digest_at:
+            hour, minute = map(int, alerts.digest_at.split(":"))
+            self.scheduler.add_job(self.digest_job, CronTrigger(hour=hour, minute=minute, timezone=alerts.digest_timezone),
+                                   id="digest", max_instances=1, coalesce=True, replace_existing=True)
         window = self.runtime.config.spikes.window.total_seconds()
         self.scheduler.add_job(self.spikes_job, IntervalTrigger(seconds=window), id="spikes", max_instances=1,
                                coalesce=True, replace_existing=True)

@@ -703,6 +703,23 @@ class Store:
         return {row["status"]: row["n"] for row in self.db.query("SELECT status, count(*) AS n FROM alerts GROUP BY status")}
 
 
+def judged_from_row(row: dict) -> Judged:
+    """A stored mention row back as a Judged (the raw payload left out)."""
+    mention = Mention(
+        source=row["source"], id=row["id"], url=row["url"], text=row["text"] or "",
+        published_at=from_iso(row["published_at"]), title=row["title"] or "", author=row["author"] or "",
+        author_name=row["author_name"] or "", language=row["language"], audience=row["audience"],
+        metrics=json.loads(row["metrics"] or "{}"), source_type=row["source_type"],
+    )
+    return Judged(
+        mention,
+        Match(tuple(json.loads(row["brands"])), tuple(json.loads(row["matched_keywords"]))),
+        Score(row["sentiment"], row["bucket"], tuple(json.loads(row["bucket_reasons"] or "[]")),
+              row["unscored_reason"], row["assassin_score"]),
+        Reach(row["reach_low"] or 1, row["reach_high"] or 1, row["reach_method"] or "", row["reach_likely"]),
+    )
+
+
 def _mention_dict(m: Mention) -> dict:
     data = asdict(m)
     data["published_at"] = to_iso(m.published_at)

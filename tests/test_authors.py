@@ -133,3 +133,22 @@ def test_brand_health_counts_buckets_and_net_score_per_day(store: Store) -> None
     assert rows["Beta"]["advocates"] == 1 and rows["Beta"]["net_score"] == 100.0
     overall = {r["brand"]: r for r in store.db.query("SELECT * FROM brand_health")}
     assert overall["Acme"]["unscored"] == 1 and overall["Acme"]["mentions"] == 5
+
+
+def test_digest_counts_buckets_against_the_previous_period_and_names_the_top_people(store: Store) -> None:
+    from monitor.digest import digest
+
+    today, yesterday = NOW - timedelta(hours=2), NOW - timedelta(hours=30)
+    store.save_mentions([
+        judged("d1", author="a", when=yesterday, compound=0.9),
+        judged("d2", author="b", when=yesterday, compound=0.1),
+        judged("d3", author="c", when=today, compound=0.9),
+        judged("d4", author="d", when=today, compound=-0.9, assassin=0.9),
+        judged("d5", author="e", when=today, compound=-0.8, assassin=0.8),
+    ], fetched_at=NOW, authors=RULES)
+    alert = digest(store, "Acme", now=NOW)
+    assert alert.kind == "digest" and alert.labels["kind"] == "digest"
+    assert alert.reason == ("last 1d: advocates 1 (+0), apathetic 0 (-1), assassins 2 (+2); "
+                            "net score -33.3 (was +50.0)")
+    assert [j.score.bucket for j in alert.mentions] == ["assassin", "assassin", "advocate"]
+    assert digest(store, "Nobody", now=NOW).reason.endswith("net score n/a")
