@@ -14,8 +14,9 @@ class Notifier(Protocol):
 
     name: str
 
-    def send(self, alert: Alert, idempotency_key: str | None = None) -> None:
-        """Deliver ``alert``; raise NotifyError (retryable or not) when it did not go out."""
+    def send(self, alert: Alert, idempotency_key: str | None = None, thread: str | None = None) -> str | None:
+        """Deliver ``alert`` (as a reply in ``thread`` where the receiver has threads); return a
+        reference later messages can reply to, or None; raise NotifyError when it did not go out."""
         ...
 
     def was_delivered(self, idempotency_key: str, *, since: datetime) -> bool | None:

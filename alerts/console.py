@@ -47,8 +47,8 @@ class ConsoleNotifier:
         self.name = name
         self.stream = stream
 
-    def send(self, alert: Alert, idempotency_key: str | None = None) -> None:
-        """Print the alert."""
+    def send(self, alert: Alert, idempotency_key: str | None = None, thread: str | None = None) -> None:
+        """Print the alert (a terminal has no threads)."""
         stream = self.stream or sys.stdout
         stream.write(render_text(alert) + "\n\n")
         stream.flush()

@@ -123,18 +123,19 @@ class SlackNotifier:
             kwargs = {"base_url": base_url.rstrip("/") + "/"} if base_url else {}
             self._web = WebClient(token=token, timeout=timeout_seconds, retry_handlers=[], **kwargs)
 
-    def send(self, alert: Alert, idempotency_key: str | None = None) -> None:
+    def send(self, alert: Alert, idempotency_key: str | None = None, thread: str | None = None) -> str | None:
         """Post the alert; translate every Slack or network failure into NotifyError.
 
         With a bot token the message carries ``idempotency_key`` in its metadata, so that after a
-        crash ``was_delivered`` can tell whether it went out.
+        crash ``was_delivered`` can tell whether it went out; it replies in ``thread`` (a
+        message ts) when given, and returns its own ts. A webhook can do neither (None).
         """
         text, blocks = render(alert)
         try:
             if self._webhook is not None:
                 self._send_webhook(text, blocks)
-            else:
-                self._send_web(text, blocks, idempotency_key)
+                return None
+            return self._send_web(text, blocks, idempotency_key, thread)
         except NotifyError:
             raise
         except SlackApiError as exc:
@@ -146,12 +147,13 @@ class SlackNotifier:
         except (OSError, TimeoutError) as exc:  # urllib's URLError and socket timeouts are OSErrors
             raise NotifyError(f"cannot reach Slack: {type(exc).__name__}: {exc}", receiver=self.name, retryable=True) from exc
 
-    def _send_web(self, text: str, blocks: list[dict], idempotency_key: str | None) -> None:
+    def _send_web(self, text: str, blocks: list[dict], idempotency_key: str | None, thread: str | None) -> str | None:
         metadata = {"event_type": METADATA_EVENT, "event_payload": {"key": idempotency_key}} if idempotency_key else None
-        self._web.chat_postMessage(
+        response = self._web.chat_postMessage(
             channel=self.channel, text=text, blocks=blocks, unfurl_links=False, unfurl_media=False, link_names=False,
-            metadata=metadata,
+            metadata=metadata, thread_ts=thread,
         )
+        return response.get("ts")
 
     def was_delivered(self, idempotency_key: str, *, since: datetime) -> bool | None:
         """Whether a message with this key is in the channel since ``since`` (None: cannot tell,

@@ -345,9 +345,13 @@ def deliver(runtime: Runtime, store: Store, *, now: datetime, flush: bool = Fals
             outgoing = active + absorbed
             notification = f"{receiver}:{group_key}:{to_iso(now)}"
             store.mark_sending([row["key"] for row, _ in outgoing], notification, now=now)
+            # Updates of a group still firing (its first message younger than repeat_interval)
+            # go into that message's thread instead of the channel.
+            thread_at = from_iso(group.get("thread_at"))
+            thread = group.get("thread_ref") if route and thread_at and now - thread_at < route.repeat_interval else None
             try:
-                notifier.send(merge([a for _, a in active], key=notification, absorbed=[a for _, a in absorbed]),
-                              idempotency_key=notification)
+                ref = notifier.send(merge([a for _, a in active], key=notification, absorbed=[a for _, a in absorbed]),
+                                    idempotency_key=notification, thread=thread)
             except NotifyError as exc:
                 attempts = max(row["attempts"] for row, _ in active) + 1
                 if exc.retryable:
@@ -372,6 +376,8 @@ def deliver(runtime: Runtime, store: Store, *, now: datetime, flush: bool = Fals
             for row, _ in outgoing:
                 store.mark_sent(row["key"], now=now)
                 done.add(row["key"])
+            if ref and not thread:
+                store.set_thread(receiver, group_key, ref, now=now)
             firing |= {(receiver, a.brand) for _, a in active if a.kind == "spike"}
             store.schedule_group(receiver, group_key, next_flush_at=None, flushed_at=now)
             sent += len(outgoing)

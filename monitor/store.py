@@ -269,7 +269,16 @@ def _v6(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
+def _v7(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        ALTER TABLE alert_groups ADD COLUMN thread_ref TEXT;
+        ALTER TABLE alert_groups ADD COLUMN thread_at TEXT;
+        """
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
 
 _AUTHOR_COLUMNS = tuple(new_author("", ""))
 _author_values = operator.itemgetter(*_AUTHOR_COLUMNS)  # an author row dict → its column values, in C
@@ -642,6 +651,13 @@ class Store:
     def mark_inhibited(self, key: str, why: str, *, now: datetime) -> None:
         """Log a notification absorbed by a firing alert (Alertmanager's inhibition)."""
         self.db.execute("UPDATE alerts SET status = 'inhibited', last_error = ? WHERE key = ?", (why, key))
+
+    def set_thread(self, receiver: str, group_key: str, ref: str, *, now: datetime) -> None:
+        """Remember the message a group's later notifications reply to."""
+        self.db.execute(
+            "UPDATE alert_groups SET thread_ref = ?, thread_at = ? WHERE receiver = ? AND group_key = ?",
+            (ref, to_iso(now), receiver, group_key),
+        )
 
     def mark_silenced(self, key: str, silence_id: int, *, now: datetime) -> None:
         """Log a notification held back by a silence."""

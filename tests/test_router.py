@@ -210,8 +210,8 @@ class KilledAfterSend:
     def __init__(self, notifier) -> None:
         self.inner, self.name = notifier, notifier.name
 
-    def send(self, alert, idempotency_key=None) -> None:
-        self.inner.send(alert, idempotency_key=idempotency_key)
+    def send(self, alert, idempotency_key=None, thread=None):
+        self.inner.send(alert, idempotency_key=idempotency_key, thread=thread)
         raise KeyboardInterrupt("killed right after the send")
 
     def was_delivered(self, key, *, since):
@@ -279,3 +279,20 @@ def test_quiet_hours_windows_and_their_errors() -> None:
         with pytest.raises(ConfigError) as info:
             parse_config(BRANDS + RECEIVERS + text)
         assert expected in str(info.value), str(info.value)
+
+
+def test_updates_of_a_group_still_firing_go_into_its_thread(slack, monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("TEST_SLACK_TOKEN", "xoxb-test-token")
+    receiver = f"{{name: slack, type: slack, token_env: TEST_SLACK_TOKEN, channel: C123, base_url: '{slack.api_url}'}}"
+    config = parse_config(BRANDS + f"receivers: [{receiver}]\n" + ROUTE)
+    with httpx.Client() as client, Store(tmp_path / "m.db") as store:
+        runtime = Runtime.build(config, client=client)
+        enqueue([hostile_alert(key="assassin:blog:1")], runtime, store, now=NOW)
+        deliver(runtime, store, now=NOW + timedelta(seconds=30))
+        enqueue([hostile_alert(key="assassin:blog:2")], runtime, store, now=NOW + timedelta(minutes=10))
+        deliver(runtime, store, now=NOW + timedelta(minutes=11))
+        enqueue([hostile_alert(key="assassin:blog:3")], runtime, store, now=NOW + timedelta(hours=5))
+        deliver(runtime, store, now=NOW + timedelta(hours=5, minutes=1))
+    first, update, fresh = [b for b in slack.posted()]
+    assert "thread_ts" not in first and update["thread_ts"] == "0.0001"  # the stand-in's ts of the first post
+    assert "thread_ts" not in fresh  # after repeat_interval a new message starts a new thread
