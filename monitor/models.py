@@ -6,6 +6,7 @@ them needs to know another's internals.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -154,6 +155,13 @@ class Alert:
             "severity": self.severity,
             "bucket": bucket or "",
         }
+
+    @property
+    def fingerprint(self) -> str:
+        """A short stable id of the alert's labels: alerts with the same labels are the same
+        condition (what groups, silences and the notification log reason about)."""
+        canonical = "\x1f".join(f"{k}={v}" for k, v in sorted(self.labels.items()))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
 _DURATION_PART = re.compile(r"(\d+)\s*(s|m|h|d|w)")

@@ -307,6 +307,9 @@ def deliver(runtime: Runtime, store: Store, *, now: datetime, flush: bool = Fals
         # its message; while it fires (spikes.rearm) later ones are inhibited (logged, not sent).
         loaded.sort(key=lambda item: 0 if any(a.kind == "spike" for _, a in item[1]) else 1)
         firing = store.recently_sent("spike", since=now - runtime.config.spikes.rearm)
+        # A source that is down explains its own silence: its drops are inhibited while it is down.
+        down = {source for source, in store.db.execute("SELECT name FROM sources WHERE error_count >= ?",
+                                                        (runtime.config.alerts.source_down_after,))}
         routes = by_path(runtime.router or runtime.config.router())
         done: set[str] = set()
         for group, items in loaded:
@@ -325,6 +328,8 @@ def deliver(runtime: Runtime, store: Store, *, now: datetime, flush: bool = Fals
                     store.mark_silenced(row["key"], silence["id"], now=now)
                 elif alert.kind == "assassin" and (receiver, alert.brand) in firing:
                     store.mark_inhibited(row["key"], f"inhibited by a firing spike of {alert.brand}", now=now)
+                elif alert.kind == "drop" and alert.source in down:
+                    store.mark_inhibited(row["key"], f"inhibited: source {alert.source} is down", now=now)
                 else:
                     active.append((row, alert))
             absorbed = []
@@ -452,8 +457,9 @@ def watch_series(runtime: Runtime, store: Store, *, now: datetime) -> list[Fired
     storms: dict[tuple, list[Fired]] = {}
     for item in fired:
         log.warning("%s", describe(item).splitlines()[0])
-        if item.source == ALL_SOURCES:
-            storms.setdefault((item.brand, item.verdict.kind, item.verdict.at), []).append(item)
+        # Brand-level spikes and drops; a drop on one source too (a broken connector shows there).
+        if item.source == ALL_SOURCES or item.verdict.kind == "drop":
+            storms.setdefault((item.brand, item.source, item.verdict.kind, item.verdict.at), []).append(item)
     enqueue([spike_alert(items, now=now) for items in storms.values()], runtime, store, now=now)
     return fired
 
@@ -471,10 +477,10 @@ def spike_alert(items: list[Fired], *, now: datetime) -> Alert:
         reason += ". Sources: " + ", ".join(f"{s} {share:.0%}" for s, share in e["sources"].items())
     bad = {"negative", "assassins", "negative_reach"}
     return Alert(
-        key=f"{first.verdict.kind}:{first.brand}:{e['window'][0]}",
+        key=f"{first.verdict.kind}:{first.brand}:{first.source}:{e['window'][0]}",
         kind=first.verdict.kind or "spike",
         brand=first.brand,
-        source="all sources",
+        source="all sources" if first.source == ALL_SOURCES else first.source,
         severity="critical" if first.verdict.kind == "spike" and bad & {i.measure for i in items} else "warning",
         reason=reason,
         created_at=now,

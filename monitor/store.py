@@ -574,7 +574,7 @@ class Store:
                 (
                     key, receiver, alert.kind, alert.brand, alert.source, alert.severity,
                     alert.reason, first.source if first else None, first.id if first else None,
-                    to_iso(now), to_iso(now), _json(alert_to_dict(alert)), group, _json(alert.labels),
+                    to_iso(now), to_iso(now), _json(alert_to_dict(alert)), group, _json({**alert.labels, "fingerprint": alert.fingerprint}),
                 ),
             )
             queued = bool(cursor.rowcount)

@@ -296,3 +296,23 @@ def test_updates_of_a_group_still_firing_go_into_its_thread(slack, monkeypatch, 
     first, update, fresh = [b for b in slack.posted()]
     assert "thread_ts" not in first and update["thread_ts"] == "0.0001"  # the stand-in's ts of the first post
     assert "thread_ts" not in fresh  # after repeat_interval a new message starts a new thread
+
+
+def test_a_source_that_is_down_inhibits_its_volume_drop(runtime, slack, tmp_path: Path) -> None:
+    drop = replace(hostile_alert(key="drop:Acme Cloud:blog:w1"), kind="drop", mentions=(),
+                   reason="mentions of Acme Cloud on blog dropped: 0 posts, expected 30")
+    other = replace(drop, key="drop:Acme Cloud:hn:w1", source="hn", reason="mentions of Acme Cloud on hn dropped")
+    with Store(tmp_path / "m.db") as store:
+        store.ensure_source("blog", "rss", now=NOW)
+        for _ in range(3):
+            store.record_failure("blog", "HTTP 503", now=NOW, next_check_at=NOW)
+        enqueue([drop, other], runtime, store, now=NOW)
+        deliver(runtime, store, now=NOW + timedelta(minutes=1))
+        assert store.alert_counts() == {"inhibited": 1, "sent": 1}
+        assert len(slack.posted()) == 1 and "on hn dropped" in slack.posted()[0]["text"]
+
+
+def test_the_fingerprint_follows_the_labels() -> None:
+    a, b = hostile_alert(key="assassin:blog:1"), hostile_alert(key="assassin:blog:2")
+    assert a.fingerprint == b.fingerprint and len(a.fingerprint) == 16
+    assert replace(a, brand="Beta").fingerprint != a.fingerprint
