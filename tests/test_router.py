@@ -97,6 +97,9 @@ def test_a_burst_of_50_assassins_is_one_message_and_a_repeat_is_none(runtime, sl
         assert "50 assassin alerts for Acme Cloud" in message["text"]
         assert_no_control_sequences(message)
         assert any("more posts not shown" in str(block) for block in message["blocks"])
+        assert len(message["blocks"]) <= 50 and len(message["text"]) <= 3000  # Slack's limits
+        assert all(len(b["text"]["text"]) <= 3000 for b in message["blocks"] if b["type"] == "section")
+        assert len(message["blocks"][0]["text"]["text"]) <= 150
 
         # The same alert raised again inside repeat_interval: nothing goes out.
         later = NOW + timedelta(hours=1)
