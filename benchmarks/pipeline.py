@@ -83,7 +83,7 @@ def run_pipeline(mentions: list[Mention], config, scorer: Scorer, detector: Lang
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mentions", type=int, default=20000)
-    parser.add_argument("--repeat", type=int, default=5, help="best of this many runs of each measurement")
+    parser.add_argument("--repeat", type=int, default=9, help="best of this many runs of each measurement")
     args = parser.parse_args()
 
     config = parse_config(CONFIG)

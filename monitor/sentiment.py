@@ -131,6 +131,7 @@ class Scorer:
 
     def __init__(self) -> None:
         self.vader = _Vader()
+        self._scored = frozenset(self.vader.lexicon.keys() - BOOSTER_DICT.keys())
         self._emoji = frozenset(ch for ch in self.vader.emojis if len(ch) == 1)
 
     def _demojize(self, text: str) -> str:
@@ -154,31 +155,32 @@ class Scorer:
         sentence's tokens, and the part of their sum that courtesy words ("please", "thanks",
         "help") contribute."""
         vader = self.vader
-        lexicon = vader.lexicon
         words = _words(tokens)
-        sentitext = None  # built at the first sentiment word: many sentences have none
-        sentiments: list[float] = []
+        lowers = " ".join(words).lower().split()
+        if len(lowers) != len(words):  # a character whose lower case is two words: never seen, but be exact
+            lowers = [w.lower() for w in words]
+        # Words outside the lexicon (or boosters) score 0 in sentiment_valence too: only the
+        # sentiment words are visited, which is the bulk of the speed-up on long texts.
+        hits = [i for i, w in enumerate(lowers) if w in self._scored]
+        sentiments: list[float] = [0] * len(words)
+        if not hits:
+            return sentiments, 0.0
+        sentitext = _SentiText(words)
+        courtesy = 0.0
         courteous: list[int] = []
-        has_but = False
-        for i, item in enumerate(words):
-            lower = item.lower()
-            if lower == "but":
-                has_but = True
-            # Words outside the lexicon score 0 in sentiment_valence too; skipping the call is
-            # the bulk of the speed-up on long texts.
-            if lower not in lexicon or lower in BOOSTER_DICT or (
-                lower == "kind" and i < len(words) - 1 and words[i + 1].lower() == "of"
-            ):
-                sentiments.append(0)
+        last = len(words) - 1
+        for i in hits:
+            lower = lowers[i]
+            if lower == "kind" and i < last and lowers[i + 1] == "of":
                 continue
             if lower in COURTESY:
                 courteous.append(i)
-            if sentitext is None:
-                sentitext = _SentiText(words)
-            sentiments = vader.sentiment_valence(0, sentitext, item, i, sentiments)
-        if has_but and sentitext is not None:  # otherwise VADER's _but_check changes nothing
+            sentiments[i] = vader.sentiment_valence(0, sentitext, words[i], i, [])[-1]
+        if "but" in lowers:  # otherwise VADER's _but_check changes nothing
             sentiments = vader._but_check(words, sentiments)
-        return sentiments, (sum(sentiments[i] for i in courteous) if courteous else 0.0)
+        for i in courteous:
+            courtesy += sentiments[i]
+        return sentiments, courtesy
 
     def compound(self, text: str) -> float:
         """VADER's compound score (-1..1) of ``text``, in time linear in its length."""
