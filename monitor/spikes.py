@@ -28,7 +28,7 @@ never stopped.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from monitor.models import from_iso, to_iso
