@@ -222,6 +222,29 @@ class QuietHours(_Model):
         return None
 
 
+class SilenceConfig(_Model):
+    """A silence declared in config.yaml (like ``monitor silence add``): matchers, who, why, until when."""
+
+    matchers: list[str] = Field(min_length=1, description="Label tests, all of which must hold.")
+    author: str = Field(min_length=1)
+    reason: str = Field(min_length=1)
+    expires: datetime = Field(description="When it ends (mandatory), e.g. 2026-12-01T09:00:00Z.")
+
+    @field_validator("matchers")
+    @classmethod
+    def _matchers(cls, value: list[str]) -> list[str]:
+        for text in value:
+            parse_matcher(text)
+        return value
+
+    @field_validator("expires")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("give the time zone, e.g. 2026-12-01T09:00:00Z")
+        return value
+
+
 class RouteConfig(_Model):
     """A node of the routing tree (Alertmanager's shape); unset settings come from the parent."""
 
@@ -332,6 +355,7 @@ class Config(_Model):
     reach: ReachFactors = ReachFactors()
     spikes: Spikes = Spikes()
     quiet_hours: list[QuietHours] = Field(default=[], description="Named windows routes can keep quiet in.")
+    silences: list[SilenceConfig] = Field(default=[], description="Silences kept in the file (expiry mandatory).")
     route: RouteConfig | None = Field(
         default=None, description="The routing tree; without it every alert goes to alerts.receivers (or every receiver)."
     )

@@ -11,7 +11,7 @@ import logging
 import os
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import httpx
 
@@ -298,6 +298,10 @@ def deliver(runtime: Runtime, store: Store, *, now: datetime, flush: bool = Fals
             {**row, "matchers": [parse_matcher(m) for m in row["matchers"]],
              "starts_at": from_iso(row["starts_at"]), "expires_at": from_iso(row["expires_at"])}
             for row in store.silences(now=now)
+        ] + [
+            {"id": f"config.silences[{i}]", "matchers": [parse_matcher(m) for m in silence.matchers],
+             "starts_at": datetime.min.replace(tzinfo=timezone.utc), "expires_at": silence.expires}
+            for i, silence in enumerate(runtime.config.silences)
         ]
         loaded = []
         for group in store.due_groups(now=now + timedelta(days=36500) if flush else now):

@@ -175,12 +175,12 @@ def test_readme_documents_every_config_key() -> None:
 
     from connectors import REGISTRY
     from monitor.config import (
-        Alerts, Authors, Brand, Config, ConsoleReceiver, QuietHours, ReachFactors, RouteConfig, Sentiment, SlackReceiver,
-        Spikes,
+        Alerts, Authors, Brand, Config, ConsoleReceiver, QuietHours, ReachFactors, RouteConfig, Sentiment, SilenceConfig,
+        SlackReceiver, Spikes,
     )
 
     readme = (ROOT / "README.md").read_text()
-    models = [Config, Brand, Sentiment, Alerts, Authors, ReachFactors, Spikes, RouteConfig, QuietHours, ConsoleReceiver, SlackReceiver,
+    models = [Config, Brand, Sentiment, Alerts, Authors, ReachFactors, Spikes, RouteConfig, QuietHours, SilenceConfig, ConsoleReceiver, SlackReceiver,
               *(c.Options for c in REGISTRY.values())]
     keys = {info.alias or name for model in models for name, info in model.model_fields.items()}
     missing = sorted(name for name in keys if not re.search(rf"\b{name}\b", readme))

@@ -319,3 +319,26 @@ def test_the_fingerprint_follows_the_labels() -> None:
     a, b = hostile_alert(key="assassin:blog:1"), hostile_alert(key="assassin:blog:2")
     assert a.fingerprint == b.fingerprint and len(a.fingerprint) == 16
     assert replace(a, brand="Beta").fingerprint != a.fingerprint
+
+
+def test_silences_in_config_hold_alerts_until_they_expire_and_need_an_expiry(slack, monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("TEST_SLACK_WEBHOOK", slack.webhook_url)
+    silence = ("silences:\n  - matchers: ['brand=\"Acme Cloud\"']\n    author: ana\n    reason: known outage\n"
+               "    expires: 2026-11-23T12:00:00Z\n")
+    config = parse_config(BRANDS + RECEIVERS + ROUTE + silence)
+    with httpx.Client() as client, Store(tmp_path / "m.db") as store:
+        runtime = Runtime.build(config, client=client)
+        enqueue([hostile_alert(key="assassin:blog:1")], runtime, store, now=NOW)
+        deliver(runtime, store, now=NOW + timedelta(minutes=1))
+        assert slack.posted() == [] and store.alert_counts() == {"silenced": 1}
+        enqueue([hostile_alert(key="assassin:blog:2")], runtime, store, now=NOW + timedelta(hours=2))
+        deliver(runtime, store, now=NOW + timedelta(hours=2, minutes=1))
+        assert len(slack.posted()) == 1
+    for text, expected in {
+        silence.replace("    expires: 2026-11-23T12:00:00Z\n", ""): "silences[0].expires:",
+        silence.replace("2026-11-23T12:00:00Z", "2026-11-23T12:00:00"): "silences[0].expires: give the time zone",
+        silence.replace('brand="Acme Cloud"', 'brand=~"("'): "silences[0].matchers: bad regular expression",
+    }.items():
+        with pytest.raises(ConfigError) as info:
+            parse_config(BRANDS + RECEIVERS + text)
+        assert expected in str(info.value), str(info.value)
