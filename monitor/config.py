@@ -336,6 +336,10 @@ class Alerts(_Model):
     source_down_after: int = Field(
         default=3, ge=1, description="A source failing this many times in a row raises a source_down alert."
     )
+    silent_after: float = Field(
+        default=10.0, gt=1,
+        description="A source that answers but brings no mention for this many times its usual gap (and 6 h) is source_down.",
+    )
     digest_at: str | None = Field(
         default="09:00", description='Local time of the daily digest per brand, "HH:MM"; null turns it off.'
     )

@@ -252,6 +252,10 @@ def run_source(options: SourceOptions, runtime: Runtime, store: Store, *, now: d
     alerts = decide_alerts(stored, config=config, first_run=first_run, now=now)
     queued = enqueue(alerts, runtime, store, now=now)
     store.record_success(options.name, result.state, now=now, next_check_at=now + options.every)
+    if not stored:
+        silent = silent_source_alert(store, options.name, factor=config.alerts.silent_after, now=now)
+        if silent is not None:
+            queued += enqueue([silent], runtime, store, now=now)
     log.info(
         "source %s: %d fetched, %d matched, %d new, %d alerts%s",
         options.name, len(mentions), len(matched), len(stored), queued,
@@ -447,6 +451,31 @@ def source_down_alert(name: str, error: str, failures: int, last_success: str | 
         source=name,
         severity="critical",
         reason=f"source {name} failed {failures} times in a row ({since}); last error: {error}",
+        created_at=now,
+    )
+
+
+SILENT_MIN_MENTIONS = 20  # a rhythm needs this many stored mentions before silence can break it
+
+
+def silent_source_alert(store: Store, name: str, *, factor: float, now: datetime) -> Alert | None:
+    """A source that answers but has brought nothing for ``factor`` times its usual gap between
+    mentions (and at least six hours): it is probably broken (a changed feed, a lost search),
+    not calm. One alert per silence (keyed by the last mention)."""
+    count, first, last = store.db.execute(
+        "SELECT count(*), min(published_at), max(published_at) FROM mentions WHERE source = ?", (name,)
+    ).fetchone()
+    if count < SILENT_MIN_MENTIONS or not last:
+        return None
+    gap = (from_iso(last) - from_iso(first)) / (count - 1)
+    quiet = now - from_iso(last)
+    if quiet < max(gap * factor, timedelta(hours=6)):
+        return None
+    hours = quiet.total_seconds() / 3600
+    return Alert(
+        key=f"source_down:{name}:silent:{last}", kind="source_down", brand="", source=name, severity="critical",
+        reason=(f"source {name} answers but has brought no mention for {hours:.0f} h, while it usually brings one "
+                f"every {gap.total_seconds() / 3600:.1f} h ({count:,} so far): check its query or feed"),
         created_at=now,
     )
 

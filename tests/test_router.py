@@ -342,3 +342,19 @@ def test_silences_in_config_hold_alerts_until_they_expire_and_need_an_expiry(sla
         with pytest.raises(ConfigError) as info:
             parse_config(BRANDS + RECEIVERS + text)
         assert expected in str(info.value), str(info.value)
+
+
+def test_a_source_silent_far_beyond_its_rhythm_is_source_down(tmp_path: Path) -> None:
+    from monitor.models import Judged, Match, Mention, Reach, Score
+    from monitor.pipeline import silent_source_alert
+
+    with Store(tmp_path / "m.db") as store:
+        store.ensure_source("blog", "rss", now=NOW)
+        items = [Judged(Mention(source="blog", id=str(i), url=None, text="acme", published_at=NOW - timedelta(days=3, hours=i)),
+                        Match(("Acme Cloud",), ()), Score(0.0, "apathetic"), Reach(1, 4, "t", 3)) for i in range(40)]
+        store.save_mentions(items, fetched_at=NOW)
+        # One mention an hour for 40 hours, then nothing for 3 days: 72 h > 10 × 1 h.
+        alert = silent_source_alert(store, "blog", factor=10, now=NOW)
+        assert alert is not None and alert.kind == "source_down" and "no mention for 72 h" in alert.reason
+        assert silent_source_alert(store, "blog", factor=100, now=NOW) is None  # 72 h < 100 × 1 h
+        assert silent_source_alert(store, "other", factor=10, now=NOW) is None  # no rhythm yet
