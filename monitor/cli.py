@@ -254,7 +254,8 @@ def status(ctx: click.Context) -> None:
     with Store(resolve_database(config, ctx.obj["db"])) as store:
         rows = {r["name"]: r for r in store.sources_status()}
         alert_counts = store.alert_counts()
-        failed = list(store.db.query("SELECT receiver, last_error FROM alerts WHERE status = 'failed' ORDER BY created_at DESC LIMIT 5"))
+        failed = list(store.db.query("SELECT receiver, status, last_error FROM alerts WHERE status IN ('failed', 'unconfirmed')"
+                                     " ORDER BY created_at DESC LIMIT 5"))
     table = []
     for options in config.sources:
         row = rows.get(options.name, {})
@@ -270,7 +271,8 @@ def status(ctx: click.Context) -> None:
     click.echo("")
     click.echo("alerts: " + (", ".join(f"{n} {s}" for s, n in sorted(alert_counts.items())) or "none yet"))
     for row in failed:
-        click.echo(f"  undeliverable to {row['receiver']}: {_clean(row['last_error'], 100)}")
+        what = "undeliverable to" if row["status"] == "failed" else "unconfirmed (check the channel) for"
+        click.echo(f"  {what} {row['receiver']}: {_clean(row['last_error'], 100)}")
     for warning in missing_secrets(config):
         click.echo(f"warning: {warning}")
 

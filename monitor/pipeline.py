@@ -416,9 +416,10 @@ SEND_GRACE = timedelta(minutes=2)  # longer than any send can take (Slack's time
 
 
 def recover_sending(runtime: Runtime, store: Store, *, now: datetime) -> None:
-    """Alerts a crash left 'sending': ask the receiver whether the message went out (a bot token
-    can read its channel back for the notification's key); sent if so, pending again if not.
-    A receiver that cannot tell (a webhook, the console) gets it again: at least once."""
+    """Alerts a crash left 'sending': ask the receiver whether the message went out. A bot-token
+    receiver reads its channel back for the notification's key: sent if it is there, pending
+    again if not. A receiver that cannot tell (a webhook, the console) is not sent again (never
+    twice): the alerts are marked 'unconfirmed' and listed by ``monitor status``."""
     by_notification: dict[str, list[dict]] = {}
     for row in store.stale_sending(before=now - SEND_GRACE):
         by_notification.setdefault(row["notification"], []).append(row)
@@ -429,30 +430,19 @@ def recover_sending(runtime: Runtime, store: Store, *, now: datetime) -> None:
         for row in rows:
             if delivered:
                 store.mark_sent(row["key"], now=now)
-            else:
-                store.mark_failed(row["key"], "interrupted mid-send; sending again" if delivered is None
-                                  else "interrupted before Slack had it; sending again", now=now, retry_at=now)
+            elif delivered is False:
+                store.mark_failed(row["key"], "interrupted before Slack had it; sending again", now=now, retry_at=now)
                 store.schedule_group(row["receiver"], row["group_key"], next_flush_at=now)
+            else:
+                store.mark_unconfirmed(row["key"], "interrupted mid-send; the receiver cannot say whether it arrived")
         if delivered:
             log.info("notification %s went out before the interruption; not sending it again", notification)
+        elif delivered is False:
+            log.warning("notification %s was interrupted before it reached the receiver; sending it again", notification)
         else:
-            log.warning("notification %s was interrupted; %s", notification,
-                        "it never reached the receiver, sending again" if delivered is False
-                        else "the receiver cannot say whether it arrived, sending again (at least once)")
-
-
-def source_down_alert(name: str, error: str, failures: int, last_success: str | None, *, now: datetime) -> Alert:
-    """A source that keeps failing: silence from it is not calm. One alert per outage."""
-    since = f"last success {last_success}" if last_success else "never succeeded"
-    return Alert(
-        key=f"source_down:{name}:{last_success or 'never'}",
-        kind="source_down",
-        brand="",
-        source=name,
-        severity="critical",
-        reason=f"source {name} failed {failures} times in a row ({since}); last error: {error}",
-        created_at=now,
-    )
+            log.warning("notification %s to %s was interrupted mid-send and the receiver cannot be asked whether it "
+                        "arrived: not sending it twice; check the channel (monitor status lists it)",
+                        notification, rows[0]["receiver"])
 
 
 SILENT_MIN_MENTIONS = 20  # a rhythm needs this many stored mentions before silence can break it

@@ -648,6 +648,11 @@ class Store:
             (receiver, kind, brand),
         ))
 
+    def mark_unconfirmed(self, key: str, why: str) -> None:
+        """Log a notification that may or may not have gone out (a crash mid-send, a receiver that
+        cannot be asked): not sent again, shown by ``monitor status``."""
+        self.db.execute("UPDATE alerts SET status = 'unconfirmed', last_error = ? WHERE key = ?", (why, key))
+
     def mark_inhibited(self, key: str, why: str, *, now: datetime) -> None:
         """Log a notification absorbed by a firing alert (Alertmanager's inhibition)."""
         self.db.execute("UPDATE alerts SET status = 'inhibited', last_error = ? WHERE key = ?", (why, key))
