@@ -445,6 +445,20 @@ def recover_sending(runtime: Runtime, store: Store, *, now: datetime) -> None:
                         notification, rows[0]["receiver"])
 
 
+def source_down_alert(name: str, error: str, failures: int, last_success: str | None, *, now: datetime) -> Alert:
+    """A source that keeps failing: silence from it is not calm. One alert per outage."""
+    since = f"last success {last_success}" if last_success else "never succeeded"
+    return Alert(
+        key=f"source_down:{name}:{last_success or 'never'}",
+        kind="source_down",
+        brand="",
+        source=name,
+        severity="critical",
+        reason=f"source {name} failed {failures} times in a row ({since}); last error: {error}",
+        created_at=now,
+    )
+
+
 SILENT_MIN_MENTIONS = 20  # a rhythm needs this many stored mentions before silence can break it
 
 
