@@ -64,8 +64,9 @@ receivers:
     type: console
 alerts:
   buckets: [assassin]
-  # The demo alerts on its sample backlog; a real first run stores the backlog quietly.
-  backfill: 1d
+  # The demo alerts on its sample backlog (and the storm two days ago); a real first run
+  # stores the backlog quietly.
+  backfill: 3d
 """
 
 

@@ -27,7 +27,7 @@ from monitor.matching import Matcher
 from monitor.models import Alert, Judged, Match, Mention
 from alerts.router import Route, by_path, merge, parse_matcher, routes_for, silenced_by
 from monitor.authors import AuthorRules
-from monitor.series import ALL_SOURCES, Fired, advance, describe
+from monitor.series import ALL_SOURCES, Fired, advance, describe, series_key
 from monitor.reach import estimate_reach
 from monitor.sentiment import Scorer, score
 from monitor.store import Store, alert_from_dict, from_iso
@@ -489,11 +489,18 @@ def watch_series(runtime: Runtime, store: Store, *, now: datetime) -> list[Fired
     spikes = runtime.config.spikes
     if not spikes.enabled:
         return []
-    fired = advance(store, [b.name for b in runtime.config.brands], spikes.settings(), now=now,
-                    settle=spikes.settle, history=spikes.history)
+    brands = [b.name for b in runtime.config.brands]
+    known = store.spike_states()
+    new_brands = {b for b in brands if series_key(b, ALL_SOURCES, "mentions") not in known}
+    fired = advance(store, brands, spikes.settings(), now=now, settle=spikes.settle, history=spikes.history, states=known)
     storms: dict[tuple, list[Fired]] = {}
     for item in fired:
         log.warning("%s", describe(item).splitlines()[0])
+        # Like posts: a brand's first pass over its history stores old spikes quietly (alerts.backfill);
+        # after that, a spike older than alerts.max_age (the monitor was down) is stored, not pushed.
+        window = runtime.config.alerts.backfill if item.brand in new_brands else runtime.config.alerts.max_age
+        if item.window_end < now - window:
+            continue
         # Brand-level spikes and drops; a drop on one source too (a broken connector shows there).
         if item.source == ALL_SOURCES or item.verdict.kind == "drop":
             storms.setdefault((item.brand, item.source, item.verdict.kind, item.verdict.at), []).append(item)

@@ -168,3 +168,23 @@ def test_a_source_that_keeps_failing_raises_source_down_once(tmp_path: Path, htt
     assert ["source_down" in out for out in outputs] == [False, False, True, False]
     assert "source broken failed 3 times in a row (never succeeded); last error: HTTP 503" in outputs[2]
     assert rows(config, "SELECT kind, source, status FROM alerts WHERE kind = 'source_down'") == [("source_down", "broken", "sent")]
+
+
+def test_a_first_pass_over_history_stores_old_spikes_without_alerting(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from monitor.cli import main
+
+    db = tmp_path / "monitor.db"
+    CliRunner().invoke(main, ["--db", str(db), "demo"])  # two weeks of history with a storm two days ago
+    config = tmp_path / "config.yaml"
+    config.write_text(f"database: {db}\nbrands: [{{name: Acme Cloud, keywords: ['\"Acme Cloud\"']}}]\n")
+    import sqlite3 as sql
+    with sql.connect(db) as conn:  # a fresh watch: forget the demo's series, keep its mentions
+        conn.execute("DELETE FROM spike_series")
+        conn.execute("DELETE FROM alerts")
+        conn.execute("DELETE FROM alert_groups")
+    code, output = once(config)
+    assert "SPIKE" not in output and "spike ·" not in output  # found and stored, not pushed (backfill 0s)
+    assert rows(config, "SELECT count(*) > 0 FROM spikes") == [(1,)]
+    assert rows(config, "SELECT count(*) FROM alerts WHERE kind = 'spike'") == [(0,)]
