@@ -155,6 +155,9 @@ class Spikes(_Model):
     surprise: float = Field(
         default=4.0, ge=0, description="Standard deviations above the series' own recent surprises."
     )
+    extreme: float = Field(
+        default=8.0, gt=0, description="A spike below this many robust scales must hold a second window to fire."
+    )
     min_excess: float = Field(default=5.0, ge=0, description="Posts above the expected count, at least.")
     max_p: float = Field(default=1e-4, gt=0, le=1, description="Poisson probability of the count, at most.")
     rearm: Duration = Field(default="12h", description="After firing, a series stays quiet this long.")
@@ -166,7 +169,7 @@ class Spikes(_Model):
     def settings(self) -> "SpikeSettings":
         """The detector's settings from this section."""
         return SpikeSettings(
-            window=self.window, warmup=self.warmup, threshold=self.threshold, surprise=self.surprise,
+            window=self.window, warmup=self.warmup, threshold=self.threshold, surprise=self.surprise, extreme=self.extreme,
             min_excess=self.min_excess, max_p=self.max_p, rearm=self.rearm, drop_after=self.drop_after,
             drop_min_expected=self.drop_min_expected,
         )

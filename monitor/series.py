@@ -182,7 +182,8 @@ def explain(store: Store, item: Fired, settings: SpikeSettings) -> dict:
 def method(settings: SpikeSettings, v: Verdict) -> str:
     return (
         f"streaming log-volume baseline with daily and weekly rhythm; z = {v.z:+.1f} robust scales "
-        f"(fires at ≥ {settings.threshold:g} and ≥ {settings.surprise:g} sd above the series' recent surprises, "
+        f"(fires at ≥ {settings.threshold:g}, for two windows below {settings.extreme:g}, "
+        f"and ≥ {settings.surprise:g} sd above the series' recent surprises, "
         f"≥ {settings.min_excess:g} posts above expected, Poisson p ≤ {settings.max_p:g})"
         if v.kind == "spike" else
         f"streaming log-volume baseline; z ≤ −{settings.drop_threshold:g} for {settings.drop_after} "

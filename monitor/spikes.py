@@ -17,6 +17,7 @@ in O(1) time and memory (a level, a scale, a 24-bin daily and a 7-bin weekly pro
 - a storm is more than noise for *this* series: the window's surprise must also stand out
   from the series' own recent surprises (a brand whose volume is always bursty needs a bigger
   burst than a calm one);
+- a moderate burst must hold for a second window, an ``extreme`` one fires at once;
 - one storm is one event: after firing, a series re-arms ``rearm`` later; a drop fires when
   the series stays far below expectation for ``drop_after`` (a source or brand falling silent);
 - until ``warmup`` of history exists the detector says so and never fires.
@@ -53,6 +54,7 @@ class SpikeSettings:
     min_excess: float = 5.0  # posts above expectation
     max_p: float = 1e-4  # Poisson probability of a count at least this high
     rearm: timedelta = timedelta(hours=12)
+    extreme: float = 8.0  # a spike below this z must hold a second window (z ≥ threshold / 2) to fire
     drop_threshold: float = 3.0
     drop_after: timedelta = timedelta(hours=1)
     drop_min_expected: float = 5.0  # posts per window expected before silence means anything
@@ -142,7 +144,13 @@ def update(state: dict, at: datetime, value: float, settings: SpikeSettings, *, 
             and count - max(expected_count, 0.0) >= settings.min_excess
             and poisson_sf(count, max(expected_count, 0.5)) <= settings.max_p
         )
-        if spike and state["armed"]:
+        # A moderate burst must last a second window; an extreme one fires at once. One-window
+        # blips (a bot, a retweet burst) are most of a busy brand's false alarms.
+        confirmed = state.get("pending") and z >= settings.threshold / 2 and state["armed"]
+        state["pending"] = False
+        if spike and state["armed"] and z < settings.extreme and not confirmed:
+            state["pending"], spike = True, False
+        if (spike or confirmed) and state["armed"]:
             kind, state["armed"], state["fired_at"] = "spike", False, to_iso(at)
             confidence = min(1.0, (z - settings.threshold) / settings.threshold + 0.5)
         _rearm(state, at, settings)
