@@ -24,7 +24,7 @@ from monitor.config import Sentiment, json_schema, load_config, missing_secrets,
 from monitor.errors import ConfigError
 from monitor.language import LanguageDetector
 from monitor.models import Mention, SourceState, parse_duration, to_iso
-from monitor.pipeline import Runtime, author_rules, detect_language, judge, match, normalize, run_once
+from monitor.pipeline import Runtime, ingest, run_once
 from monitor.series import advance, describe, spike_row
 from alerts.console import render_text
 from alerts.router import merge, parse_matcher
@@ -33,7 +33,7 @@ from monitor.errors import NotifyError
 from monitor.models import Alert, Judged, Match, Reach, Score
 from monitor.digest import digest as make_digest
 from monitor.pipeline import build_notifiers, deliver, enqueue
-from monitor.store import alert_from_dict
+from monitor.store import row_alert
 from monitor.scheduler import Monitor, utcnow
 from monitor.sentiment import Scorer, score
 from monitor.text import html_to_text
@@ -285,10 +285,7 @@ def _store_history(runtime: Runtime, store: Store, now) -> None:
         for p in demo_data.history(now)
     ]
     store.ensure_source("forum", "discourse", now=now)
-    matched = match([normalize(m) for m in posts], runtime.matcher)
-    judged = [judge(detect_language(m, runtime.detector), found, runtime.scorer, runtime.config, runtime.matcher)
-              for m, found in matched]
-    store.save_mentions(judged, fetched_at=now, authors=author_rules(runtime.config))
+    ingest(posts, "forum", runtime, store, now=now)
     store.record_success("forum", SourceState(), now=now, next_check_at=now)
 
 
@@ -361,12 +358,12 @@ def alerts_test(ctx: click.Context, receiver: str) -> None:
 def alerts_preview(ctx: click.Context, as_slack: bool) -> None:
     """Render what the outbox would send next, one message per waiting group, without sending it."""
     with Store(_database(ctx)) as store:
-        groups = store.due_groups(now=utcnow() + timedelta(days=36500))
+        groups = store.due_groups(now=None)
         previews = []
         for group in groups:
-            rows = store.group_pending(group["receiver"], group["group_key"], now=utcnow() + timedelta(days=36500))
+            rows = store.group_pending(group["receiver"], group["group_key"], now=None)
             if rows:
-                alerts = [alert_from_dict(json.loads(r["payload"])) for r in rows]
+                alerts = [row_alert(r) for r in rows]
                 previews.append((group, merge(alerts, key=group["group_key"])))
     if not previews:
         click.echo("nothing waiting to be sent", err=True)

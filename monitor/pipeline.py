@@ -6,7 +6,6 @@ source's row and returns. Any other exception is a bug and propagates to the cal
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
@@ -30,7 +29,7 @@ from monitor.authors import AuthorRules
 from monitor.series import ALL_SOURCES, Fired, advance, describe, series_key
 from monitor.reach import estimate_reach
 from monitor.sentiment import Scorer, score
-from monitor.store import Store, alert_from_dict, from_iso
+from monitor.store import Store, from_iso, row_alert
 from monitor.models import to_iso
 from monitor.text import html_to_text
 
@@ -52,7 +51,11 @@ class Runtime:
     detector: LanguageDetector | None = None
     unavailable: dict[str, str] = field(default_factory=dict)
     delivery_lock: threading.Lock = field(default_factory=threading.Lock)
-    router: Route | None = None
+    router: Route | None = None  # the config's routing tree, resolved once
+
+    def __post_init__(self) -> None:
+        if self.router is None:
+            self.router = self.config.router()
 
     @classmethod
     def build(
@@ -76,7 +79,6 @@ class Runtime:
             notifiers=built,
             unavailable=unavailable,
             delivery_lock=delivery_lock or threading.Lock(),
-            router=config.router(),
         )
 
 
@@ -223,6 +225,19 @@ class SourceReport:
     error: str | None = None
 
 
+def ingest(
+    mentions: list[Mention], source: str, runtime: Runtime, store: Store, *, now: datetime
+) -> tuple[list[Mention], list[tuple[Mention, Match]], list[Judged]]:
+    """normalize → match → dedupe → language → judge → store (with authors): the posts, the
+    matched ones, and the ones stored new."""
+    normalized = [normalize(m) for m in mentions]
+    matched = match(normalized, runtime.matcher)
+    fresh = dedupe(matched, store.known_ids(source, [m.id for m, _ in matched]))
+    judged = [judge(detect_language(m, runtime.detector), found, runtime.scorer, runtime.config, runtime.matcher)
+              for m, found in fresh]
+    return normalized, matched, store.save_mentions(judged, fetched_at=now, authors=author_rules(runtime.config))
+
+
 def run_source(options: SourceOptions, runtime: Runtime, store: Store, *, now: datetime) -> SourceReport:
     """Run one source end to end; a ConnectorError is recorded and reported, never raised."""
     config = runtime.config
@@ -233,10 +248,10 @@ def run_source(options: SourceOptions, runtime: Runtime, store: Store, *, now: d
             options, terms=runtime.matcher.search_terms(), state=store.source_state(options.name), now=now
         )
     except ConnectorError as exc:
-        failures = int((store.source_row(options.name) or {}).get("error_count") or 0) + 1
+        row = store.source_row(options.name) or {}
+        failures = int(row.get("error_count") or 0) + 1
         retry_after = exc.retry_after_seconds if isinstance(exc, RateLimited) else None
         retry_at = now + backoff(options.every, failures, retry_after)
-        row = store.source_row(options.name) or {}
         store.record_failure(options.name, str(exc), now=now, next_check_at=retry_at)
         log.warning("source %s failed (%d in a row): %s; next try at %s", options.name, failures, exc, retry_at.isoformat(timespec="seconds"))
         if failures == config.alerts.source_down_after:
@@ -244,11 +259,7 @@ def run_source(options: SourceOptions, runtime: Runtime, store: Store, *, now: d
                     runtime, store, now=now)
         return SourceReport(options.name, error=str(exc))
 
-    mentions = [normalize(m) for m in result.mentions]
-    matched = match(mentions, runtime.matcher)
-    fresh = dedupe(matched, store.known_ids(options.name, [m.id for m, _ in matched]))
-    judged = [judge(detect_language(m, runtime.detector), found, runtime.scorer, config, runtime.matcher) for m, found in fresh]
-    stored = store.save_mentions(judged, fetched_at=now, authors=author_rules(config))
+    mentions, matched, stored = ingest(result.mentions, options.name, runtime, store, now=now)
     alerts = decide_alerts(stored, config=config, first_run=first_run, now=now)
     queued = enqueue(alerts, runtime, store, now=now)
     store.record_success(options.name, result.state, now=now, next_check_at=now + options.every)
@@ -267,11 +278,10 @@ def run_source(options: SourceOptions, runtime: Runtime, store: Store, *, now: d
 def enqueue(alerts: list[Alert], runtime: Runtime, store: Store, *, now: datetime) -> int:
     """Route each alert and put it in the outbox, in its group, once per route that takes it;
     return how many were queued."""
-    router = runtime.router or runtime.config.router()
     count = 0
     for alert in alerts:
         labels = alert.labels
-        for route in routes_for(router, labels):
+        for route in routes_for(runtime.router, labels):
             count += store.enqueue_alert(
                 alert, route.receiver, now=now, group_key=route.group_key(labels), group_wait=route.group_wait,
                 group_interval=route.group_interval, repeat_interval=route.repeat_interval,
@@ -298,27 +308,18 @@ def deliver(runtime: Runtime, store: Store, *, now: datetime, flush: bool = Fals
     blocked: set[str] = set()
     with runtime.delivery_lock:
         recover_sending(runtime, store, now=now)
-        silences = [
-            {**row, "matchers": [parse_matcher(m) for m in row["matchers"]],
-             "starts_at": from_iso(row["starts_at"]), "expires_at": from_iso(row["expires_at"])}
-            for row in store.silences(now=now)
-        ] + [
-            {"id": f"config.silences[{i}]", "matchers": [parse_matcher(m) for m in silence.matchers],
-             "starts_at": datetime.min.replace(tzinfo=timezone.utc), "expires_at": silence.expires}
-            for i, silence in enumerate(runtime.config.silences)
-        ]
+        silences = _silences(runtime.config, store, now=now)
         loaded = []
-        for group in store.due_groups(now=now + timedelta(days=36500) if flush else now):
+        for group in store.due_groups(now=None if flush else now):
             rows = store.group_pending(group["receiver"], group["group_key"], now=now)
-            loaded.append((group, [(row, alert_from_dict(json.loads(row["payload"]))) for row in rows]))
+            loaded.append((group, [(row, row_alert(row)) for row in rows]))
         # Spikes go first: a spike absorbs its brand's assassin alerts, which then appear inside
         # its message; while it fires (spikes.rearm) later ones are inhibited (logged, not sent).
         loaded.sort(key=lambda item: 0 if any(a.kind == "spike" for _, a in item[1]) else 1)
         firing = store.recently_sent("spike", since=now - runtime.config.spikes.rearm)
         # A source that is down explains its own silence: its drops are inhibited while it is down.
-        down = {source for source, in store.db.execute("SELECT name FROM sources WHERE error_count >= ?",
-                                                        (runtime.config.alerts.source_down_after,))}
-        routes = by_path(runtime.router or runtime.config.router())
+        down = store.failing_sources(at_least=runtime.config.alerts.source_down_after)
+        routes = by_path(runtime.router)
         done: set[str] = set()
         for group, items in loaded:
             receiver, group_key = group["receiver"], group["group_key"]
@@ -343,7 +344,7 @@ def deliver(runtime: Runtime, store: Store, *, now: datetime, flush: bool = Fals
             absorbed = []
             for brand in sorted({a.brand for _, a in active if a.kind == "spike"}):
                 for row in store.pending_alerts(receiver, kind="assassin", brand=brand):
-                    alert = alert_from_dict(json.loads(row["payload"]))
+                    alert = row_alert(row)
                     if row["key"] not in done and silenced_by(alert.labels, silences, now) is None:
                         absorbed.append((row, alert))
             if not active:
@@ -398,6 +399,20 @@ def deliver(runtime: Runtime, store: Store, *, now: datetime, flush: bool = Fals
         why = runtime.unavailable.get(name, "it is not configured")
         log.warning("receiver %s cannot send: %s; its alerts wait in the outbox", name, why)
     return DeliveryReport(sent, retrying, failed, waiting)
+
+
+def _silences(config: Config, store: Store, *, now: datetime) -> list[dict]:
+    """Active silences, stored and from config.yaml, with their matchers parsed."""
+    stored = [
+        {**row, "matchers": [parse_matcher(m) for m in row["matchers"]],
+         "starts_at": from_iso(row["starts_at"]), "expires_at": from_iso(row["expires_at"])}
+        for row in store.silences(now=now)
+    ]
+    return stored + [
+        {"id": f"config.silences[{i}]", "matchers": [parse_matcher(m) for m in silence.matchers],
+         "starts_at": datetime.min.replace(tzinfo=timezone.utc), "expires_at": silence.expires}
+        for i, silence in enumerate(config.silences)
+    ]
 
 
 def _quiet_until(route: Route, config: Config, alerts: list[Alert], now: datetime) -> datetime | None:

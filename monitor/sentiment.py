@@ -29,20 +29,11 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 
 def split_sentences(text: str) -> list[str]:
     """Sentences of ``text``, none longer than MAX_SENTENCE_WORDS words."""
-    out: list[str] = []
-    for sentence in _SENTENCE_END.split(text):
-        words = sentence.split()
-        if not words:
-            continue
-        if len(words) <= MAX_SENTENCE_WORDS:
-            out.append(sentence.strip())
-        else:
-            out.extend(" ".join(words[i : i + MAX_SENTENCE_WORDS]) for i in range(0, len(words), MAX_SENTENCE_WORDS))
-    return out
+    return [" ".join(tokens) for tokens in _sentence_tokens(text)]
 
 
 def _sentence_tokens(text: str) -> list[list[str]]:
-    """split_sentences as lists of whitespace tokens (what VADER tokenises), splitting each once."""
+    """The sentences as lists of whitespace tokens (what VADER tokenises), each split once."""
     out: list[list[str]] = []
     for sentence in _SENTENCE_END.split(text):
         words = sentence.split()

@@ -60,12 +60,13 @@ class Fired:
         return series_key(self.brand, self.source, self.measure)
 
 
-def _rows(store: Store, start: datetime, end: datetime) -> list[dict]:
+def _rows(store: Store, brand: str, start: datetime, end: datetime) -> list[dict]:
+    """One brand's mentions published in [start, end)."""
     return list(store.db.query(
         "SELECT m.source, b.value AS brand, m.id, m.published_at, m.bucket, m.sentiment, m.reach_likely,"
         " m.author, m.title, m.text, m.url FROM mentions m, json_each(m.brands) b"
-        " WHERE m.published_at >= ? AND m.published_at < ? ORDER BY m.published_at",
-        (to_iso(start), to_iso(end)),
+        " WHERE m.published_at >= ? AND m.published_at < ? AND b.value = ? ORDER BY m.published_at",
+        (to_iso(start), to_iso(end), brand),
     ))
 
 
@@ -115,9 +116,8 @@ def advance(store: Store, brands: list[str], settings: SpikeSettings, *, now: da
         if start >= until:
             continue
         by_window: dict[datetime, list[dict]] = defaultdict(list)
-        for row in _rows(store, start, until):
-            if row["brand"] == brand:
-                by_window[window_floor(from_iso(row["published_at"]), window)].append(row)
+        for row in _rows(store, brand, start, until):
+            by_window[window_floor(from_iso(row["published_at"]), window)].append(row)
         sources = sorted({r["source"] for rows in by_window.values() for r in rows}
                          | {k.split("|")[1] for k in states if k.startswith(f"{brand}|") and k.split("|")[1] != ALL_SOURCES})
         at = start
@@ -150,12 +150,11 @@ def advance(store: Store, brands: list[str], settings: SpikeSettings, *, now: da
 def explain(store: Store, item: Fired, settings: SpikeSettings) -> dict:
     """What an alert shows for one spike: the numbers, the method, the posts, sources and words."""
     v = item.verdict
-    rows = [r for r in _rows(store, v.at, item.window_end)
-            if r["brand"] == item.brand and (item.source == ALL_SOURCES or r["source"] == item.source)
-            and _in_measure(r, item.measure)]
+    rows = [r for r in _rows(store, item.brand, v.at, item.window_end)
+            if (item.source == ALL_SOURCES or r["source"] == item.source) and _in_measure(r, item.measure)]
     top = sorted(rows, key=lambda r: -(r["reach_likely"] or 0))[:TOP_POSTS]
     per_source = Counter(r["source"] for r in rows)
-    baseline = [r for r in _rows(store, v.at - timedelta(days=7), v.at) if r["brand"] == item.brand]
+    baseline = _rows(store, item.brand, v.at - timedelta(days=7), v.at)
     unit = "reach" if item.measure == "negative_reach" else "posts"
     scope = item.brand if item.source == ALL_SOURCES else f"{item.brand} on {item.source}"
     return {

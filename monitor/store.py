@@ -596,18 +596,19 @@ class Store:
                 )
         return queued
 
-    def due_groups(self, *, now: datetime, limit: int = 1000) -> list[dict]:
-        """Groups whose next notification is due, oldest first."""
+    def due_groups(self, *, now: datetime | None, limit: int = 1000) -> list[dict]:
+        """Groups whose next notification is due (``now`` None: every waiting group), oldest first."""
         return list(self.db.query(
-            "SELECT * FROM alert_groups WHERE next_flush_at IS NOT NULL AND next_flush_at <= ?"
-            " ORDER BY next_flush_at, receiver, group_key LIMIT ?", (to_iso(now), limit),
+            "SELECT * FROM alert_groups WHERE next_flush_at IS NOT NULL AND (? IS NULL OR next_flush_at <= ?)"
+            " ORDER BY next_flush_at, receiver, group_key LIMIT ?", (to_iso(now), to_iso(now), limit),
         ))
 
-    def group_pending(self, receiver: str, group_key: str, *, now: datetime) -> list[dict]:
-        """A group's alerts waiting to go out (and due, if they failed before)."""
+    def group_pending(self, receiver: str, group_key: str, *, now: datetime | None) -> list[dict]:
+        """A group's alerts waiting to go out (and due, if they failed before; ``now`` None: all)."""
         return list(self.db.query(
-            "SELECT * FROM alerts WHERE receiver = ? AND group_key = ? AND status = 'pending' AND next_attempt_at <= ?"
-            " ORDER BY created_at, key", (receiver, group_key, to_iso(now)),
+            "SELECT * FROM alerts WHERE receiver = ? AND group_key = ? AND status = 'pending'"
+            " AND (? IS NULL OR next_attempt_at <= ?) ORDER BY created_at, key",
+            (receiver, group_key, to_iso(now), to_iso(now)),
         ))
 
     def schedule_group(self, receiver: str, group_key: str, *, next_flush_at: datetime | None,
@@ -634,6 +635,10 @@ class Store:
             "SELECT * FROM alerts WHERE status = 'sending' AND next_attempt_at <= ? ORDER BY notification, key",
             (to_iso(before),),
         ))
+
+    def failing_sources(self, *, at_least: int) -> set[str]:
+        """Sources that failed at least this many times in a row (and have not succeeded since)."""
+        return {name for name, in self.db.execute("SELECT name FROM sources WHERE error_count >= ?", (at_least,))}
 
     def recently_sent(self, kind: str, *, since: datetime) -> set[tuple[str, str]]:
         """(receiver, brand) of ``kind`` alerts sent since ``since``: what is still firing."""
@@ -722,6 +727,11 @@ class Store:
     def alert_counts(self) -> dict[str, int]:
         """Notifications by status."""
         return {row["status"]: row["n"] for row in self.db.query("SELECT status, count(*) AS n FROM alerts GROUP BY status")}
+
+
+def row_alert(row: dict) -> Alert:
+    """The alert an outbox row carries."""
+    return alert_from_dict(json.loads(row["payload"]))
 
 
 def judged_from_row(row: dict) -> Judged:
