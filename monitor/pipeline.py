@@ -367,25 +367,12 @@ def deliver(runtime: Runtime, store: Store, *, now: datetime, flush: bool = Fals
                 ref = notifier.send(merge([a for _, a in active], key=notification, absorbed=[a for _, a in absorbed]),
                                     idempotency_key=notification, thread=thread)
             except NotifyError as exc:
-                attempts = max(row["attempts"] for row, _ in active) + 1
-                if exc.retryable:
-                    wait = min(DELIVERY_BACKOFF[0] * (2 ** (attempts - 1)), DELIVERY_BACKOFF[1])
-                    if exc.retry_after_seconds:
-                        wait = max(wait, timedelta(seconds=exc.retry_after_seconds))
-                        paused.add(receiver)  # a 429 covers the receiver, not just this message
-                    for row, _ in outgoing:
-                        store.mark_failed(row["key"], str(exc), now=now, retry_at=now + wait)
-                    store.schedule_group(receiver, group_key, next_flush_at=now + wait)
+                if _record_failure(exc, store, receiver, group_key, active, absorbed, now=now):
                     retrying += len(active)
-                    log.warning("receiver %s: %s; retrying in %ss", receiver, exc, int(wait.total_seconds()))
+                    if exc.retry_after_seconds:
+                        paused.add(receiver)  # a 429 covers the receiver, not just this message
                 else:
-                    for row, _ in active:
-                        store.mark_failed(row["key"], str(exc), now=now, retry_at=None)
-                    for row, _ in absorbed:  # they go out with the next message that can carry them
-                        store.mark_failed(row["key"], str(exc), now=now, retry_at=now)
-                    store.schedule_group(receiver, group_key, next_flush_at=None)
                     failed += len(active)
-                    log.error("receiver %s: %s; not retrying (fix the receiver's configuration)", receiver, exc)
                 continue
             for row, _ in outgoing:
                 store.mark_sent(row["key"], now=now)
@@ -399,6 +386,29 @@ def deliver(runtime: Runtime, store: Store, *, now: datetime, flush: bool = Fals
         why = runtime.unavailable.get(name, "it is not configured")
         log.warning("receiver %s cannot send: %s; its alerts wait in the outbox", name, why)
     return DeliveryReport(sent, retrying, failed, waiting)
+
+
+def _record_failure(exc: NotifyError, store: Store, receiver: str, group_key: str, active: list, absorbed: list,
+                    *, now: datetime) -> bool:
+    """Log a failed send of a group; True when it will be retried (with backoff, or after
+    Retry-After), False when retrying cannot fix it."""
+    if exc.retryable:
+        attempts = max(row["attempts"] for row, _ in active) + 1
+        wait = min(DELIVERY_BACKOFF[0] * (2 ** (attempts - 1)), DELIVERY_BACKOFF[1])
+        if exc.retry_after_seconds:
+            wait = max(wait, timedelta(seconds=exc.retry_after_seconds))
+        for row, _ in active + absorbed:
+            store.mark_failed(row["key"], str(exc), now=now, retry_at=now + wait)
+        store.schedule_group(receiver, group_key, next_flush_at=now + wait)
+        log.warning("receiver %s: %s; retrying in %ss", receiver, exc, int(wait.total_seconds()))
+        return True
+    for row, _ in active:
+        store.mark_failed(row["key"], str(exc), now=now, retry_at=None)
+    for row, _ in absorbed:  # they go out with the next message that can carry them
+        store.mark_failed(row["key"], str(exc), now=now, retry_at=now)
+    store.schedule_group(receiver, group_key, next_flush_at=None)
+    log.error("receiver %s: %s; not retrying (fix the receiver's configuration)", receiver, exc)
+    return False
 
 
 def _silences(config: Config, store: Store, *, now: datetime) -> list[dict]:

@@ -46,6 +46,9 @@ def _strings(values: tuple[str, ...]) -> str:
 _STRING = json.encoder.encode_basestring  # ensure_ascii=False, as _ENCODER
 
 
+_ROW_PUBLISHED = 8  # where _row puts published_at (ISO), reused for the authors' fold
+
+
 def _row(item: Judged, fetched: str | None) -> tuple:
     m, match, score, reach = item.mention, item.match, item.score, item.reach
     return (
@@ -395,7 +398,7 @@ class Store:
                     "UPDATE sources SET mentions_stored = mentions_stored + ? WHERE name = ?", (count, source)
                 )
             if authors is not None:
-                self._update_authors(new, authors, {id(item): row[8] for item, row in zip(new, rows)})
+                self._update_authors(new, authors, {id(item): row[_ROW_PUBLISHED] for item, row in zip(new, rows)})
         return new
 
     def _update_authors(self, new: list[Judged], rules: AuthorRules, published: dict[int, str]) -> None:
