@@ -151,12 +151,19 @@ class Spikes(_Model):
     )
     history: Duration = Field(default="28d", description="How far back a new series starts from stored mentions.")
     warmup: Duration = Field(default="1d", description="History needed before a series may fire.")
-    threshold: float = Field(default=5.0, gt=0, description="Robust scales above the expected (log) volume.")
+    threshold: float = Field(default=5.5, gt=0, description="Robust scales above the expected (log) volume.")
     surprise: float = Field(
         default=4.0, ge=0, description="Standard deviations above the series' own recent surprises."
     )
     extreme: float = Field(
         default=8.0, gt=0, description="A spike below this many robust scales must hold a second window to fire."
+    )
+    novelty: float = Field(
+        default=0.8, ge=0,
+        description="A burst fires once its excess reaches this share of the largest recent burst (0: off).",
+    )
+    novelty_half_life: Duration = Field(
+        default="7d", description="A past burst's weight in that bar halves every this much."
     )
     min_excess: float = Field(default=5.0, ge=0, description="Posts above the expected count, at least.")
     max_p: float = Field(default=1e-4, gt=0, le=1, description="Poisson probability of the count, at most.")
@@ -170,7 +177,7 @@ class Spikes(_Model):
         """The detector's settings from this section."""
         return SpikeSettings(
             window=self.window, warmup=self.warmup, threshold=self.threshold, surprise=self.surprise, extreme=self.extreme,
-            min_excess=self.min_excess, max_p=self.max_p, rearm=self.rearm, drop_after=self.drop_after,
+            novelty=self.novelty, novelty_half_life=self.novelty_half_life, min_excess=self.min_excess, max_p=self.max_p, rearm=self.rearm, drop_after=self.drop_after,
             drop_min_expected=self.drop_min_expected,
         )
 

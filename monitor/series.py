@@ -167,6 +167,7 @@ def explain(store: Store, item: Fired, settings: SpikeSettings) -> dict:
         "window": [to_iso(v.at), to_iso(item.window_end)],
         "method": method(settings, v),
         "confidence": round(v.confidence, 2),
+        "burst": round(v.burst, 4), "bar": round(v.bar, 4),
         "top_posts": [
             {"source": r["source"], "id": r["id"], "author": r["author"], "reach_likely": r["reach_likely"],
              "bucket": r["bucket"], "sentiment": r["sentiment"], "title": r["title"], "text": (r["text"] or "")[:280],
@@ -183,11 +184,17 @@ def method(settings: SpikeSettings, v: Verdict) -> str:
         f"streaming log-volume baseline with daily and weekly rhythm; z = {v.z:+.1f} robust scales "
         f"(fires at ≥ {settings.threshold:g}, for two windows below {settings.extreme:g}, "
         f"and ≥ {settings.surprise:g} sd above the series' recent surprises, "
-        f"≥ {settings.min_excess:g} posts above expected, Poisson p ≤ {settings.max_p:g})"
+        f"≥ {settings.min_excess:g} posts above expected, Poisson p ≤ {settings.max_p:g}); "
+        f"the burst brought {v.burst:.2f} days of normal volume, news once ≥ {v.bar:.2f} "
+        f"({settings.novelty:g} × the largest recent burst, halving every {_days(settings.novelty_half_life)})"
         if v.kind == "spike" else
         f"streaming log-volume baseline; z ≤ −{settings.drop_threshold:g} for {settings.drop_after} "
         f"where ≥ {settings.drop_min_expected:g} posts per window were expected"
     )
+
+
+def _days(span: timedelta) -> str:
+    return f"{span / timedelta(days=1):g}d" if span >= timedelta(days=1) else str(span)
 
 
 def overrepresented(window_texts: list[str], baseline_texts: list[str], *, top: int = 5) -> list[str]:

@@ -18,6 +18,12 @@ in O(1) time and memory (a level, a scale, a 24-bin daily and a 7-bin weekly pro
   from the series' own recent surprises (a brand whose volume is always bursty needs a bigger
   burst than a calm one);
 - a moderate burst must hold for a second window, an ``extreme`` one fires at once;
+- a storm is news, not weather: each burst is sized by the posts it has brought above
+  expectation, in days of the series' normal volume, and fires only once it reaches ``novelty``
+  × the largest burst of the recent past (each past burst counting half every
+  ``novelty_half_life``). A brand that bursts every afternoon is not paged every afternoon;
+  a burst bigger than its recent ones is, and so is the first of its kind. Smaller aftershocks
+  of a storm stay quiet; a second storm as big as the first still fires;
 - one storm is one event: after firing, a series re-arms ``rearm`` later; a drop fires when
   the series stays far below expectation for ``drop_after`` (a source or brand falling silent);
 - until ``warmup`` of history exists the detector says so and never fires.
@@ -48,13 +54,15 @@ class SpikeSettings:
     daily_memory: float = 7.0  # days: how fast the daily profile learns (its half-life in visits)
     weekly_memory: float = 1.0  # weeks: the same for the day-of-week offsets
     warmup: timedelta = timedelta(days=1)
-    threshold: float = 5.0  # robust scales above expectation
+    threshold: float = 5.5  # robust scales above expectation
     surprise: float = 4.0  # and this many standard deviations above the series' own recent surprises
     surprise_half_life: timedelta = timedelta(days=7)
     min_excess: float = 5.0  # posts above expectation
     max_p: float = 1e-4  # Poisson probability of a count at least this high
     rearm: timedelta = timedelta(hours=12)
     extreme: float = 8.0  # a spike below this z must hold a second window (z ≥ threshold / 2) to fire
+    novelty: float = 0.8  # a burst must reach this share of the largest recent burst (0: off)
+    novelty_half_life: timedelta = timedelta(days=7)  # how fast a past burst stops setting the bar
     drop_threshold: float = 3.0
     drop_after: timedelta = timedelta(hours=1)
     drop_min_expected: float = 5.0  # posts per window expected before silence means anything
@@ -74,6 +82,8 @@ class Verdict:
     warming_up: bool = False
     firing: bool = False  # inside an event that already fired (not re-armed yet)
     confidence: float = 0.0  # 0..1: how far past the threshold
+    burst: float = 0.0  # the current burst's excess so far, in days of the series' normal volume
+    bar: float = 0.0  # what the burst had to reach: novelty × the largest recent burst, decayed
 
     @property
     def fired(self) -> bool:
@@ -108,7 +118,8 @@ def new_state(start: datetime) -> dict:
     """The state of a series nobody has seen yet."""
     return {"t": None, "start": to_iso(start), "n": 0, "level": None, "scale": 0.5, "zm": 0.0, "zv": 1.0, "fired_at": None,
             "daily": [0.0] * 24, "weekly": [0.0] * 7, "armed": True,
-            "low_since": None, "dropped": False}
+            "low_since": None, "dropped": False, "pending": False,
+            "burst": None, "bar": 0.0, "storms": 0.0, "waiting": False}
 
 
 def update(state: dict, at: datetime, value: float, settings: SpikeSettings, *, count: float | None = None) -> Verdict:
@@ -144,13 +155,18 @@ def update(state: dict, at: datetime, value: float, settings: SpikeSettings, *, 
             and count - max(expected_count, 0.0) >= settings.min_excess
             and poisson_sf(count, max(expected_count, 0.5)) <= settings.max_p
         )
+        burst = _track_burst(state, value - expected, z, spike, settings)
         # A moderate burst must last a second window; an extreme one fires at once. One-window
         # blips (a bot, a retweet burst) are most of a busy brand's false alarms.
         confirmed = state.get("pending") and z >= settings.threshold / 2 and state["armed"]
         state["pending"] = False
         if spike and state["armed"] and z < settings.extreme and not confirmed:
             state["pending"], spike = True, False
-        if (spike or confirmed) and state["armed"]:
+        # A burst that qualified waits, while it lasts, until it is big enough to be news.
+        qualified = spike or confirmed or state.get("waiting", False)
+        big = burst is not None and burst >= state.get("bar", 0.0)
+        state["waiting"] = bool(qualified and burst is not None and not big)
+        if qualified and big and state["armed"]:
             kind, state["armed"], state["fired_at"] = "spike", False, to_iso(at)
             confidence = min(1.0, (z - settings.threshold) / settings.threshold + 0.5)
         _rearm(state, at, settings)
@@ -164,7 +180,27 @@ def update(state: dict, at: datetime, value: float, settings: SpikeSettings, *, 
     delta = zc - state["zm"]
     state["zm"] += a * delta
     state["zv"] = (1 - a) * (state["zv"] + a * delta * delta)
-    return Verdict(at, value, expected, low, high, z, kind, warming, firing, confidence)
+    return Verdict(at, value, expected, low, high, z, kind, warming, firing, confidence,
+                   state.get("burst") or 0.0, state.get("bar", 0.0))
+
+
+def _track_burst(state: dict, excess: float, z: float, spike: bool, settings: SpikeSettings) -> float | None:
+    """Size the current burst (it starts at a spike and lasts while z ≥ threshold / 2) in days of
+    normal volume; when it ends, it joins the decayed record of recent bursts that sets the bar.
+    Returns the burst's size so far, or None outside a burst."""
+    storms = state.get("storms", 0.0) * 0.5 ** (settings.window / settings.novelty_half_life)
+    size = excess / max(1.0, math.expm1(state["level"]) * (timedelta(days=1) / settings.window))
+    burst = state.get("burst")
+    if burst is not None and z >= settings.threshold / 2:
+        burst += size
+    else:
+        if burst is not None:
+            storms = max(storms, burst)
+        burst = size if spike else None
+        if spike:
+            state["bar"] = settings.novelty * storms
+    state["storms"], state["burst"] = storms, burst
+    return burst
 
 
 def _rearm(state: dict, at: datetime, settings: SpikeSettings) -> None:

@@ -120,3 +120,29 @@ def test_state_reloaded_from_sqlite_scores_as_state_kept_in_memory(tmp_path: Pat
     with Store(tmp_path / "m.db") as store:
         raw = store.db.execute("SELECT state FROM spike_series WHERE series = 'Acme/all'").fetchone()[0]
         assert json.loads(raw)["n"] == len(values)
+
+
+def test_a_storm_is_news_its_smaller_aftershocks_are_not() -> None:
+    rng = random.Random(8)
+
+    def quiet(hours: float) -> list[float]:
+        return [float(poisson(rng, 30)) for _ in range(int(hours * 12))]
+
+    def burst(windows: int) -> list[float]:
+        return [300.0 + rng.randint(0, 20) for _ in range(windows)]
+
+    # Three quiet days, a storm of two hours, then (past re-arm) a smaller half-hour aftershock,
+    # then two days later a second storm as big as the first.
+    parts = [quiet(72), burst(24), quiet(14), burst(6), quiet(48), burst(24), quiet(6)]
+    values = [v for part in parts for v in part]
+    starts = [sum(len(p) for p in parts[:i]) for i in range(len(parts))]
+    _, verdicts = run(values)
+    fired = [i for i, v in enumerate(verdicts) if v.kind == "spike"]
+    assert len(fired) == 2, [(i, round(verdicts[i].burst, 3), round(verdicts[i].bar, 3)) for i in fired]
+    assert starts[1] <= fired[0] <= starts[1] + 1  # the storm: within one window
+    assert starts[5] <= fired[1] < starts[6]  # the second storm as big as the first
+    aftershock = verdicts[starts[3]:starts[4]]
+    assert all(not v.fired for v in aftershock) and max(v.z for v in aftershock) >= SETTINGS.extreme
+    assert max(v.burst for v in aftershock) < aftershock[-1].bar  # it stayed below the bar the storm set
+    storm = verdicts[fired[0]]
+    assert storm.bar == 0.0 and storm.burst > 0  # the first storm of a series has nothing to beat
