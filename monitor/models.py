@@ -15,7 +15,6 @@ from typing import Annotated, Any, Mapping
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
 BUCKETS = ("advocate", "apathetic", "assassin")
-ISO = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def to_iso(value: datetime | None) -> str | None:
@@ -24,7 +23,10 @@ def to_iso(value: datetime | None) -> str | None:
         return None
     if value.tzinfo is None:
         raise ValueError(f"naive datetime {value!r}: every time in the monitor is timezone-aware")
-    return value.astimezone(timezone.utc).strftime(ISO)
+    if value.tzinfo is not timezone.utc:
+        value = value.astimezone(timezone.utc)
+    # isoformat is C, three times faster than strftime; every stored row needs one.
+    return value.replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
 def from_iso(value: str | None) -> datetime | None:

@@ -15,8 +15,7 @@ import string
 from typing import NamedTuple
 
 from vaderSentiment.vaderSentiment import (
-    BOOSTER_DICT, NEGATE, N_SCALAR, SPECIAL_CASES, SentimentIntensityAnalyzer, SentiText, allcap_differential,
-    normalize,
+    BOOSTER_DICT, C_INCR, NEGATE, N_SCALAR, SPECIAL_CASES, SentimentIntensityAnalyzer, allcap_differential, normalize,
 )
 
 from monitor.assassin import cues, features, reasons_for, score_features
@@ -52,15 +51,6 @@ def _is_negation(word: str) -> bool:
     return word in _NEGATE or "n't" in word
 
 
-class _SentiText(SentiText):
-    """VADER's SentiText over words already split (the same words: a token loses its edge
-    punctuation unless that leaves two characters or fewer, an emoticon)."""
-
-    def __init__(self, words: list[str]) -> None:  # noqa: D107 - no super(): it would tokenise again
-        self.words_and_emoticons = words
-        self.is_cap_diff = allcap_differential(words)
-
-
 def _words(tokens: list[str]) -> list[str]:
     # Most tokens are plain words: isalnum() settles those before the slower strip.
     return [
@@ -68,60 +58,93 @@ def _words(tokens: list[str]) -> list[str]:
     ]
 
 
-class _Vader(SentimentIntensityAnalyzer):
-    """VADER with its negation and idiom checks computed from the words they read, not the whole list.
+# Every word of a multi-word idiom or booster: a sentence window without one cannot hold any.
+_IDIOM_WORDS = frozenset(w for key in [*SPECIAL_CASES, *(k for k in BOOSTER_DICT if " " in k)] for w in key.split())
 
-    Same result as the original (tests compare both over VADER's own ground truth); the original
-    lower-cases every word of the input for each of three look-backs of every sentiment word.
-    """
 
-    @staticmethod
-    def _negation_check(valence: float, words_and_emoticons: list, start_i: int, i: int) -> float:
-        w1 = words_and_emoticons[i - 1].lower()
-        if start_i == 0:
-            return valence * N_SCALAR if _is_negation(w1) else valence
-        w2 = words_and_emoticons[i - 2].lower()
-        if start_i == 1:
-            if w2 == "never" and w1 in ("so", "this"):
-                return valence * 1.25
-            if w2 == "without" and w1 == "doubt":
-                return valence
-            return valence * N_SCALAR if _is_negation(w2) else valence
-        w3 = words_and_emoticons[i - 3].lower()
-        if (w3 == "never" and w2 in ("so", "this")) or w1 in ("so", "this"):
+def _valence(lexicon: dict[str, float], words: list[str], lowers: list[str], i: int, cap_diff: bool) -> float:
+    """VADER's ``sentiment_valence`` for the lexicon word ``i`` of a sentence, over words lower-cased
+    once: the same steps in the same order (the "no" rules, capitals, three words back for
+    boosters, negation and idioms, "least"), so the same number. VADER lower-cases the neighbours
+    at every look and its negation and idiom checks the whole input for every word, which is what
+    makes it quadratic."""
+    lower = lowers[i]
+    valence = lexicon[lower]
+    if lower == "no" and i != len(words) - 1 and lowers[i + 1] in lexicon:
+        valence = 0.0
+    if (i > 0 and lowers[i - 1] == "no") or (i > 1 and lowers[i - 2] == "no") or (
+        i > 2 and lowers[i - 3] == "no" and lowers[i - 1] in ("or", "nor")
+    ):
+        valence = lexicon[lower] * N_SCALAR
+    if cap_diff and words[i].isupper():
+        valence = valence + C_INCR if valence > 0 else valence - C_INCR
+    for start_i in range(min(i, 3)):
+        j = i - start_i - 1
+        before = lowers[j]
+        if before in lexicon:
+            continue
+        if before in BOOSTER_DICT:  # scalar_inc_dec, dampened with distance
+            scalar = BOOSTER_DICT[before]
+            if valence < 0:
+                scalar *= -1
+            if cap_diff and words[j].isupper():
+                scalar = scalar + C_INCR if valence > 0 else scalar - C_INCR
+            valence = valence + scalar * (1.0, 0.95, 0.9)[start_i]
+        valence = _negation(valence, lowers, start_i, i)
+        if start_i == 2:
+            valence = _idioms(valence, lowers[i - 3 : i + 3])
+    if i > 0 and lowers[i - 1] == "least" and "least" not in lexicon:  # _least_check
+        if i == 1 or lowers[i - 2] not in ("at", "very"):
+            valence = valence * N_SCALAR
+    return valence
+
+
+def _negation(valence: float, lowers: list[str], start_i: int, i: int) -> float:
+    """VADER's ``_negation_check`` reading the three words it needs."""
+    w1 = lowers[i - 1]
+    if start_i == 0:
+        return valence * N_SCALAR if _is_negation(w1) else valence
+    w2 = lowers[i - 2]
+    if start_i == 1:
+        if w2 == "never" and w1 in ("so", "this"):
             return valence * 1.25
-        if w3 == "without" and (w2 == "doubt" or w1 == "doubt"):
+        if w2 == "without" and w1 == "doubt":
             return valence
-        return valence * N_SCALAR if _is_negation(w3) else valence
-
-
-    @staticmethod
-    def _special_idioms_check(valence: float, words_and_emoticons: list, i: int) -> float:
-        """VADER's idiom check over the six words around ``i`` rather than the whole lower-cased list."""
-        if i < 3:  # never called so (VADER checks idioms from the third word back), but stay exact
-            return SentimentIntensityAnalyzer._special_idioms_check(valence, words_and_emoticons, i)
-        w = [word.lower() for word in words_and_emoticons[i - 3 : i + 3]]
-        twoone, threetwo = f"{w[1]} {w[2]}", f"{w[0]} {w[1]}"
-        threetwoone = f"{w[0]} {twoone}"
-        for seq in (f"{w[2]} {w[3]}", f"{twoone} {w[3]}", twoone, threetwoone, threetwo):
-            if seq in SPECIAL_CASES:
-                valence = SPECIAL_CASES[seq]
-                break
-        if len(w) > 4 and (zeroone := f"{w[3]} {w[4]}") in SPECIAL_CASES:
-            valence = SPECIAL_CASES[zeroone]
-        if len(w) > 5 and (zeroonetwo := f"{w[3]} {w[4]} {w[5]}") in SPECIAL_CASES:
-            valence = SPECIAL_CASES[zeroonetwo]
-        for n_gram in (threetwoone, threetwo, twoone):
-            if n_gram in BOOSTER_DICT:
-                valence = valence + BOOSTER_DICT[n_gram]
+        return valence * N_SCALAR if _is_negation(w2) else valence
+    w3 = lowers[i - 3]
+    if (w3 == "never" and w2 in ("so", "this")) or w1 in ("so", "this"):
+        return valence * 1.25
+    if w3 == "without" and (w2 == "doubt" or w1 == "doubt"):
         return valence
+    return valence * N_SCALAR if _is_negation(w3) else valence
+
+
+def _idioms(valence: float, w: list[str]) -> float:
+    """VADER's ``_special_idioms_check`` over the six lower-cased words around the word (three
+    before it, itself, two after; fewer at the end of the sentence)."""
+    if _IDIOM_WORDS.isdisjoint(w):
+        return valence
+    twoone, threetwo = f"{w[1]} {w[2]}", f"{w[0]} {w[1]}"
+    threetwoone = f"{w[0]} {twoone}"
+    for seq in (f"{w[2]} {w[3]}", f"{twoone} {w[3]}", twoone, threetwoone, threetwo):
+        if seq in SPECIAL_CASES:
+            valence = SPECIAL_CASES[seq]
+            break
+    if len(w) > 4 and (zeroone := f"{w[3]} {w[4]}") in SPECIAL_CASES:
+        valence = SPECIAL_CASES[zeroone]
+    if len(w) > 5 and (zeroonetwo := f"{w[3]} {w[4]} {w[5]}") in SPECIAL_CASES:
+        valence = SPECIAL_CASES[zeroonetwo]
+    for n_gram in (threetwoone, threetwo, twoone):
+        if n_gram in BOOSTER_DICT:
+            valence = valence + BOOSTER_DICT[n_gram]
+    return valence
 
 
 class Scorer:
     """VADER's analyzer (its lexicons load once, ~50 ms) applied sentence by sentence."""
 
     def __init__(self) -> None:
-        self.vader = _Vader()
+        self.vader = SentimentIntensityAnalyzer()
         self._scored = frozenset(self.vader.lexicon.keys() - BOOSTER_DICT.keys())
         self._emoji = frozenset(ch for ch in self.vader.emojis if len(ch) == 1)
 
@@ -145,7 +168,7 @@ class Scorer:
         """The per-word valences VADER's ``polarity_scores`` computes before summing for one
         sentence's tokens, and the part of their sum that courtesy words ("please", "thanks",
         "help") contribute."""
-        vader = self.vader
+        vader, lexicon = self.vader, self.vader.lexicon
         words = _words(tokens)
         lowers = " ".join(words).lower().split()
         if len(lowers) != len(words):  # a character whose lower case is two words: never seen, but be exact
@@ -156,7 +179,7 @@ class Scorer:
         sentiments: list[float] = [0] * len(words)
         if not hits:
             return sentiments, 0.0
-        sentitext = _SentiText(words)
+        cap_diff = allcap_differential(words)
         courtesy = 0.0
         courteous: list[int] = []
         last = len(words) - 1
@@ -166,7 +189,7 @@ class Scorer:
                 continue
             if lower in COURTESY:
                 courteous.append(i)
-            sentiments[i] = vader.sentiment_valence(0, sentitext, words[i], i, [])[-1]
+            sentiments[i] = _valence(lexicon, words, lowers, i, cap_diff)
         if "but" in lowers:  # otherwise VADER's _but_check changes nothing
             sentiments = vader._but_check(words, sentiments)
         for i in courteous:

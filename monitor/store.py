@@ -284,6 +284,7 @@ def _v7(db: sqlite_utils.Database) -> None:
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
 
 _AUTHOR_COLUMNS = tuple(new_author("", ""))
+AUTHOR_CACHE = 20_000  # author rows a store keeps between pages
 _author_values = operator.itemgetter(*_AUTHOR_COLUMNS)  # an author row dict → its column values, in C
 
 
@@ -296,6 +297,10 @@ class Store:
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
+        # Author rows as last written by this connection, valid while no other connection has
+        # committed (PRAGMA data_version): a source's next page folds into them without a SELECT.
+        self._authors: dict[tuple[str, str], dict] = {}
+        self._authors_version: int | None = None
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -368,6 +373,13 @@ class Store:
         and a crash leaves all of it or none. The rows go in with one ``executemany``.
         """
         fetched = to_iso(fetched_at)
+        try:
+            return self._save_mentions(judged, fetched, authors)
+        except BaseException:
+            self._authors.clear()  # folded in memory, never committed
+            raise
+
+    def _save_mentions(self, judged: list[Judged], fetched: str, authors: AuthorRules | None) -> list[Judged]:
         with self.transaction():
             last_rowid = self.db.execute("SELECT coalesce(max(rowid), 0) FROM mentions").fetchone()[0]
             known: set[tuple[str, str]] = set()
@@ -412,7 +424,13 @@ class Store:
                 by_author.setdefault((item.mention.source, item.mention.author), []).append(item)
         if not by_author:
             return
-        rows = self._author_rows(list(by_author))
+        version = self.db.execute("PRAGMA data_version").fetchone()[0]
+        rows = self._authors
+        if version != self._authors_version or len(rows) > AUTHOR_CACHE:
+            rows.clear()  # another connection wrote (or the cache is full): read afresh
+        self._authors_version = version
+        if missing := [key for key in by_author if key not in rows]:
+            rows.update(self._author_rows(missing))
         transitions = []
         for key, items in by_author.items():
             row = rows.get(key) or new_author(*key)

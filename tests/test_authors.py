@@ -116,6 +116,23 @@ def test_authors_are_not_counted_twice_when_a_mention_is_saved_again(store: Stor
     assert store.db.execute("SELECT count(*) FROM author_transitions").fetchone()[0] == 1
 
 
+def test_a_store_folds_into_its_own_rows_but_rereads_what_another_connection_wrote(store: Store) -> None:
+    store.save_mentions([judged("h1", author="hal", compound=-0.9, assassin=0.9)], fetched_at=NOW, authors=RULES)
+    with Store(store.path) as other:  # another job, another connection, the same author
+        other.save_mentions([judged("h2", author="hal", compound=0.9)], fetched_at=NOW, authors=RULES)
+    store.save_mentions([judged("h3", author="hal", compound=0.8)], fetched_at=NOW, authors=RULES)
+    hal = store.author("masto", "hal")
+    assert (hal["mentions"], hal["scored_mentions"]) == (3, 3)
+    assert hal["mean_sentiment"] == pytest.approx((-0.9 + 0.9 + 0.8) / 3, abs=1e-4)
+    # A page that fails half-way through folding is rolled back, and what was folded in memory too.
+    broken = judged("h4b", author="hal", when=NOW + timedelta(seconds=1))
+    broken = Judged(broken.mention, broken.match, Score("not a number", "apathetic", (), None, 0.0), broken.reach)
+    with pytest.raises(TypeError):
+        store.save_mentions([judged("h4", author="hal", compound=0.5), broken], fetched_at=NOW, authors=RULES)
+    store.save_mentions([judged("h5", author="hal", compound=0.5)], fetched_at=NOW, authors=RULES)
+    assert store.author("masto", "hal")["mentions"] == 4
+
+
 def test_brand_health_counts_buckets_and_net_score_per_day(store: Store) -> None:
     day = NOW.replace(hour=12, minute=0, second=0) - timedelta(days=1)
     items = [
