@@ -15,7 +15,7 @@ import string
 from typing import NamedTuple
 
 from vaderSentiment.vaderSentiment import (
-    BOOSTER_DICT, C_INCR, NEGATE, N_SCALAR, SPECIAL_CASES, SentimentIntensityAnalyzer, allcap_differential, normalize,
+    BOOSTER_DICT, C_INCR, NEGATE, N_SCALAR, SPECIAL_CASES, SentimentIntensityAnalyzer, normalize,
 )
 
 from monitor.assassin import cues, features, reasons_for, score_features
@@ -49,6 +49,11 @@ _NEGATE = frozenset(NEGATE)
 
 def _is_negation(word: str) -> bool:
     return word in _NEGATE or "n't" in word
+
+
+def _some_caps(words: list[str]) -> bool:
+    """VADER's ``allcap_differential`` (some words in capitals, not all) with the loop in C."""
+    return any(map(str.isupper, words)) and not all(map(str.isupper, words))
 
 
 def _words(tokens: list[str]) -> list[str]:
@@ -179,7 +184,7 @@ class Scorer:
         sentiments: list[float] = [0] * len(words)
         if not hits:
             return sentiments, 0.0
-        cap_diff = allcap_differential(words)
+        cap_diff = _some_caps(words)
         courtesy = 0.0
         courteous: list[int] = []
         last = len(words) - 1

@@ -114,3 +114,11 @@ def test_a_reader_can_query_while_the_monitor_writes(tmp_path: Path) -> None:
         assert reader.execute("SELECT bucket FROM mentions").fetchone() == ("assassin",)
         writer.db.execute("COMMIT")
         reader.close()
+
+
+def test_a_mention_evolves_as_dataclasses_replace_would_copy_it() -> None:
+    original = judged("1").mention
+    changed = original.evolve(language="en", text="plain")
+    assert changed == replace(original, language="en", text="plain") and changed is not original
+    assert original.language is None and original.text == "Acme Cloud is down again"  # the original is untouched
+    assert original.evolve() == original
