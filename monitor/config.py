@@ -151,7 +151,7 @@ class Spikes(_Model):
     )
     history: Duration = Field(default="28d", description="How far back a new series starts from stored mentions.")
     warmup: Duration = Field(default="1d", description="History needed before a series may fire.")
-    threshold: float = Field(default=5.5, gt=0, description="Robust scales above the expected (log) volume.")
+    threshold: float = Field(default=5.0, gt=0, description="Robust scales above the expected (log) volume.")
     surprise: float = Field(
         default=4.0, ge=0, description="Standard deviations above the series' own recent surprises."
     )

@@ -54,7 +54,7 @@ class SpikeSettings:
     daily_memory: float = 7.0  # days: how fast the daily profile learns (its half-life in visits)
     weekly_memory: float = 1.0  # weeks: the same for the day-of-week offsets
     warmup: timedelta = timedelta(days=1)
-    threshold: float = 5.5  # robust scales above expectation
+    threshold: float = 5.0  # robust scales above expectation
     surprise: float = 4.0  # and this many standard deviations above the series' own recent surprises
     surprise_half_life: timedelta = timedelta(days=7)
     min_excess: float = 5.0  # posts above expectation
