@@ -491,9 +491,10 @@ def silent_source_alert(store: Store, name: str, *, factor: float, now: datetime
     """A source that answers but has brought nothing for ``factor`` times its usual gap between
     mentions (and at least six hours): it is probably broken (a changed feed, a lost search),
     not calm. One alert per silence (keyed by the last mention)."""
-    count, first, last = store.db.execute(
-        "SELECT count(*), min(published_at), max(published_at) FROM mentions WHERE source = ?", (name,)
-    ).fetchone()
+    row = store.source_row(name)
+    if row is None:
+        return None
+    count, first, last = row["mentions_stored"], row["first_published_at"], row["last_published_at"]
     if count < SILENT_MIN_MENTIONS or not last:
         return None
     gap = (from_iso(last) - from_iso(first)) / (count - 1)

@@ -122,3 +122,27 @@ def test_a_mention_evolves_as_dataclasses_replace_would_copy_it() -> None:
     assert changed == replace(original, language="en", text="plain") and changed is not original
     assert original.language is None and original.text == "Acme Cloud is down again"  # the original is untouched
     assert original.evolve() == original
+
+
+def test_a_source_keeps_its_first_and_last_post_and_the_migration_backfills_them(tmp_path: Path) -> None:
+    import sqlite_utils
+
+    path = tmp_path / "m.db"
+    old = sqlite_utils.Database(path)
+    for migration in MIGRATIONS[:7]:  # a database from before the rhythm columns, with a mention
+        migration(old)
+    old.execute("PRAGMA user_version = 7")
+    old.execute("INSERT INTO sources (name, type, first_run_at) VALUES ('blog', 'rss', '2026-01-01T00:00:00Z')")
+    old.execute("INSERT INTO mentions (source, id, source_type, published_at, fetched_at, brand, brands, matched_keywords)"
+                " VALUES ('blog', 'old', 'rss', '2026-01-02T00:00:00Z', '2026-01-02T00:00:00Z', 'Acme', '[]', '[]')")
+    old.conn.commit()
+    old.close()
+    with Store(path) as store:
+        row = store.source_row("blog")
+        assert (row["first_published_at"], row["last_published_at"]) == ("2026-01-02T00:00:00Z",) * 2
+        newer, older = judged("n"), replace(judged("o"), mention=replace(judged("o").mention, published_at=NOW - timedelta(days=9)))
+        store.save_mentions([newer], fetched_at=NOW)
+        store.save_mentions([older], fetched_at=NOW)  # a late post widens the span, not the end
+        row = store.source_row("blog")
+        assert row["first_published_at"] == "2026-01-02T00:00:00Z" and row["last_published_at"] == NOW.strftime("%Y-%m-%dT%H:%M:%SZ")
+        assert row["mentions_stored"] == 2  # what this store saved (the hand-made row was never counted)
