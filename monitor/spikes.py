@@ -189,7 +189,8 @@ def _track_burst(state: dict, excess: float, z: float, spike: bool, settings: Sp
     normal volume; when it ends, it joins the decayed record of recent bursts that sets the bar.
     Returns the burst's size so far, or None outside a burst."""
     storms = state.get("storms", 0.0) * 0.5 ** (settings.window / settings.novelty_half_life)
-    size = excess / max(1.0, math.expm1(state["level"]) * (timedelta(days=1) / settings.window))
+    # In days of normal volume, plus one post: smooth down to the quietest series (no unit switch).
+    size = excess / (1.0 + math.expm1(state["level"]) * (timedelta(days=1) / settings.window))
     burst = state.get("burst")
     if burst is not None and z >= settings.threshold / 2:
         burst += size
