@@ -25,7 +25,7 @@ from monitor.errors import ConfigError
 from monitor.language import LanguageDetector
 from monitor.models import Mention, SourceState, parse_duration, to_iso
 from monitor.pipeline import Runtime, ingest, run_once
-from monitor.series import advance, describe, spike_row
+from monitor.series import ALL_SOURCES, Held, advance, describe, spike_row
 from alerts.console import render_text
 from alerts.router import merge, parse_matcher
 from alerts.slack import render as render_slack
@@ -307,13 +307,21 @@ def backtest(ctx: click.Context, since: str, until: str | None, brands: tuple[st
         raise click.BadParameter(str(exc)) from exc
     end = utcnow() - end_ago
     names = list(brands) or [b.name for b in config.brands]
+    held: list[Held] = []
     with Store(_database(ctx)) as store:
         fired = advance(store, names, config.spikes.settings(), now=end, settle=timedelta(0), history=span,
-                        states={}, save=False)
+                        states={}, save=False, held=held)
     for item in fired:
         click.echo(json.dumps(spike_row(item), ensure_ascii=False, default=str) if as_json else describe(item) + "\n")
     click.echo(f"{len(fired)} spikes and drops would have fired between {to_iso(end - span)} and {to_iso(end)}"
                f" ({', '.join(names)}).", err=as_json)
+    brand_level = [h for h in held if h.source == ALL_SOURCES]
+    if brand_level:
+        top = max(brand_level, key=lambda h: h.size / h.bar if h.bar else 0.0)
+        click.echo(f"{len(brand_level)} brand-level bursts were held back as smaller than recent ones (closest: "
+                   f"{top.measure.replace('_', ' ')} of {top.brand} ending {to_iso(top.ended_at)}, {top.size:.3f} days of "
+                   f"normal volume against a bar of {top.bar:.3f}); lower spikes.novelty to hear such bursts.",
+                   err=as_json)
 
 
 @main.group("alerts")

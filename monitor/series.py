@@ -17,6 +17,7 @@ import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from typing import NamedTuple
 
 from monitor.models import from_iso, to_iso
 from monitor.spikes import SpikeSettings, Verdict, new_state, update
@@ -60,6 +61,17 @@ class Fired:
         return series_key(self.brand, self.source, self.measure)
 
 
+class Held(NamedTuple):
+    """A burst that passed the spike tests but ended smaller than the bar of recent bursts."""
+
+    brand: str
+    source: str
+    measure: str
+    ended_at: datetime
+    size: float  # days of normal volume
+    bar: float
+
+
 def _rows(store: Store, brand: str, start: datetime, end: datetime) -> list[dict]:
     """One brand's mentions published in [start, end)."""
     return list(store.db.query(
@@ -91,11 +103,13 @@ def _in_measure(row: dict, measure: str) -> bool:
 
 
 def advance(store: Store, brands: list[str], settings: SpikeSettings, *, now: datetime, settle: timedelta,
-            history: timedelta, states: dict[str, dict] | None = None, save: bool = True) -> list[Fired]:
+            history: timedelta, states: dict[str, dict] | None = None, save: bool = True,
+            held: list[Held] | None = None) -> list[Fired]:
     """Score every window of every brand's series that has settled since the last call.
 
     ``states`` (series → state) replaces the stored states, for a backtest; with ``save`` False
-    nothing is written. Returns what fired, explained.
+    nothing is written; ``held`` collects the bursts the novelty bar held back. Returns what
+    fired, explained.
     """
     states = store.spike_states() if states is None else states
     window = settings.window
@@ -134,6 +148,8 @@ def advance(store: Store, brands: list[str], settings: SpikeSettings, *, now: da
                                      count=None if measure != "negative_reach" else count)
                     if verdict.fired:
                         fired.append(Fired(brand, source, measure, verdict, at + window))
+                    if held is not None and verdict.held is not None:
+                        held.append(Held(brand, source, measure, at, *verdict.held))
             at += window
         if save:
             with store.transaction():

@@ -84,6 +84,7 @@ class Verdict:
     confidence: float = 0.0  # 0..1: how far past the threshold
     burst: float = 0.0  # the current burst's excess so far, in days of the series' normal volume
     bar: float = 0.0  # what the burst had to reach: novelty × the largest recent burst, decayed
+    held: tuple[float, float] | None = None  # a burst that qualified but ended below its bar: (size, bar)
 
     @property
     def fired(self) -> bool:
@@ -144,7 +145,7 @@ def update(state: dict, at: datetime, value: float, settings: SpikeSettings, *, 
     warming = at - from_iso(state["start"]) < settings.warmup
 
     kind, firing = None, not state["armed"]
-    confidence = 0.0
+    confidence, held = 0.0, None
     if not warming:
         # For a weighted series (reach), posts are expected in the same proportion as the value.
         expected_count = expected if is_count else expected * (count / value if value else 0.0)
@@ -155,7 +156,9 @@ def update(state: dict, at: datetime, value: float, settings: SpikeSettings, *, 
             and count - max(expected_count, 0.0) >= settings.min_excess
             and poisson_sf(count, max(expected_count, 0.5)) <= settings.max_p
         )
-        burst = _track_burst(state, value - expected, z, spike, settings)
+        was_waiting = state.get("waiting", False)
+        burst, ended = _track_burst(state, value - expected, z, spike, settings)
+        held = ended if was_waiting and state["armed"] else None
         # A moderate burst must last a second window; an extreme one fires at once. One-window
         # blips (a bot, a retweet burst) are most of a busy brand's false alarms.
         confirmed = state.get("pending") and z >= settings.threshold / 2 and state["armed"]
@@ -181,27 +184,29 @@ def update(state: dict, at: datetime, value: float, settings: SpikeSettings, *, 
     state["zm"] += a * delta
     state["zv"] = (1 - a) * (state["zv"] + a * delta * delta)
     return Verdict(at, value, expected, low, high, z, kind, warming, firing, confidence,
-                   state.get("burst") or 0.0, state.get("bar", 0.0))
+                   state.get("burst") or 0.0, state.get("bar", 0.0), held)
 
 
-def _track_burst(state: dict, excess: float, z: float, spike: bool, settings: SpikeSettings) -> float | None:
+def _track_burst(
+    state: dict, excess: float, z: float, spike: bool, settings: SpikeSettings
+) -> tuple[float | None, tuple[float, float] | None]:
     """Size the current burst (it starts at a spike and lasts while z ≥ threshold / 2) in days of
     normal volume; when it ends, it joins the decayed record of recent bursts that sets the bar.
-    Returns the burst's size so far, or None outside a burst."""
+    Returns the burst's size so far (None outside a burst), and (size, bar) of one that ended."""
     storms = state.get("storms", 0.0) * 0.5 ** (settings.window / settings.novelty_half_life)
     # In days of normal volume, plus one post: smooth down to the quietest series (no unit switch).
     size = excess / (1.0 + math.expm1(state["level"]) * (timedelta(days=1) / settings.window))
-    burst = state.get("burst")
+    burst, ended = state.get("burst"), None
     if burst is not None and z >= settings.threshold / 2:
         burst += size
     else:
         if burst is not None:
-            storms = max(storms, burst)
+            storms, ended = max(storms, burst), (burst, state.get("bar", 0.0))
         burst = size if spike else None
         if spike:
             state["bar"] = settings.novelty * storms
     state["storms"], state["burst"] = storms, burst
-    return burst
+    return burst, ended
 
 
 def _rearm(state: dict, at: datetime, settings: SpikeSettings) -> None:

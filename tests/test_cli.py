@@ -125,6 +125,34 @@ def test_backtest_on_the_demo_database_prints_the_storm_with_its_explanation(tmp
     assert db.stat().st_size == before
 
 
+def test_backtest_says_which_bursts_the_novelty_bar_held_back(tmp_path: Path) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from monitor.models import Judged, Match, Mention, Reach, Score
+    from monitor.store import Store
+
+    # Six posts a window for three days, a one-hour storm (ten times as many), then 14 hours
+    # later (past re-arm) a quarter-hour aftershock: it passes every spike test but is small.
+    start = (datetime.now(timezone.utc) - timedelta(days=5)).replace(minute=0, second=0, microsecond=0)
+    counts = [6] * (3 * 288) + [60] * 12 + [6] * (14 * 12) + [60] * 3 + [6] * 24
+    items = [
+        Judged(Mention(source="forum", id=f"{w}-{k}", url=None, text="Acme Cloud", source_type="rss",
+                       published_at=start + timedelta(minutes=5 * w, seconds=k)),
+               Match(("Acme Cloud",), ()), Score(0.0, "apathetic"), Reach(1, 4, "t", 3))
+        for w, n in enumerate(counts) for k in range(n)
+    ]
+    db = tmp_path / "m.db"
+    with Store(db) as store:
+        store.ensure_source("forum", "rss", now=start)
+        for page in range(0, len(items), 1000):
+            store.save_mentions(items[page : page + 1000], fetched_at=start)
+    result = invoke("--db", str(db), "backtest", "--since", "6d")
+    assert result.exit_code == 0, result.output
+    assert result.output.count("SPIKE mentions of Acme Cloud jumped") == 1  # the storm, not the aftershock
+    assert "1 brand-level bursts were held back as smaller than recent ones (closest: mentions of Acme Cloud" in result.output
+    assert "lower spikes.novelty to hear such bursts" in result.output
+
+
 def test_status_shows_each_source(tmp_path: Path) -> None:
     path = tmp_path / "config.yaml"
     path.write_text(GOOD.replace("receivers:", f"database: {tmp_path / 'm.db'}\nreceivers:"))

@@ -144,5 +144,7 @@ def test_a_storm_is_news_its_smaller_aftershocks_are_not() -> None:
     aftershock = verdicts[starts[3]:starts[4]]
     assert all(not v.fired for v in aftershock) and max(v.z for v in aftershock) >= SETTINGS.extreme
     assert max(v.burst for v in aftershock) < aftershock[-1].bar  # it stayed below the bar the storm set
+    size, bar = verdicts[starts[4]].held  # and when it ended, it was reported as held back
+    assert 0 < size < bar and [v for v in verdicts if v.held] == [verdicts[starts[4]]]
     storm = verdicts[fired[0]]
     assert storm.bar == 0.0 and storm.burst > 0  # the first storm of a series has nothing to beat
