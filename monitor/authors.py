@@ -93,7 +93,7 @@ def _add_weighted(
         (row["weighted_sentiment"] or 0.0) * weight,
         (row["weighted_assassin"] or 0.0) * weight,
     )
-    anchor = row.get("_anchor") or from_iso(row["weighted_at"])  # _anchor: parsed once per batch
+    anchor = row.get("_anchor") or from_iso(row["weighted_at"])  # _anchor: parsed once while the store keeps the row
     if anchor is None or when >= anchor:
         decay = 0.5 ** ((when - anchor) / half_life) if anchor is not None else 0.0
         weight, own = weight * decay + 1.0, 1.0

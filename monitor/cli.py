@@ -18,26 +18,22 @@ import click
 import yaml
 from tabulate import tabulate
 
-from connectors.http import make_client
-from monitor import demo as demo_data
-from monitor.config import Sentiment, json_schema, load_config, missing_secrets, parse_config, redacted, resolve_database
-from monitor.errors import ConfigError
-from monitor.language import LanguageDetector
-from monitor.models import Mention, SourceState, parse_duration, to_iso
-from monitor.pipeline import Runtime, ingest, run_once
-from monitor.series import ALL_SOURCES, Held, advance, describe, spike_row
 from alerts.console import render_text
 from alerts.router import merge, parse_matcher
 from alerts.slack import render as render_slack
-from monitor.errors import NotifyError
-from monitor.models import Alert, Judged, Match, Reach, Score
+from connectors.http import make_client
+from monitor import demo as demo_data
+from monitor.config import Sentiment, json_schema, load_config, missing_secrets, parse_config, redacted, resolve_database
 from monitor.digest import digest as make_digest
-from monitor.pipeline import build_notifiers, deliver, enqueue
-from monitor.store import row_alert
+from monitor.errors import ConfigError, NotifyError
+from monitor.language import LanguageDetector
+from monitor.models import Alert, Judged, Match, Mention, Reach, Score, SourceState, parse_duration, to_iso
+from monitor.pipeline import Runtime, build_notifiers, deliver, enqueue, ingest, run_once
 from monitor.scheduler import Monitor, utcnow
 from monitor.sentiment import Scorer, score
+from monitor.series import ALL_SOURCES, Held, advance, describe, spike_row
+from monitor.store import Store, from_iso, row_alert
 from monitor.text import html_to_text
-from monitor.store import Store, from_iso
 
 DEFAULT_CONFIG = "config.yaml"
 _CONTROL = {i: None for i in range(32) if i not in (10,)} | {127: None}
@@ -154,6 +150,14 @@ def config_schema(output: str | None) -> None:
         Path(output).write_text(text, encoding="utf-8")
     else:
         click.echo(text, nl=False)
+
+
+def _duration(text: str) -> timedelta:
+    """An option's duration (30m, 2h, 1d); a bad one is a usage error (exit 2) saying the fix."""
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
 
 
 def _database(ctx: click.Context) -> str:
@@ -301,10 +305,7 @@ def backtest(ctx: click.Context, since: str, until: str | None, brands: tuple[st
     Nothing is written: tune spikes: in config.yaml on your own history before changing it.
     """
     config = _load(ctx)
-    try:
-        span, end_ago = parse_duration(since), parse_duration(until) if until else timedelta(0)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from exc
+    span, end_ago = _duration(since), _duration(until) if until else timedelta(0)
     end = utcnow() - end_ago
     names = list(brands) or [b.name for b in config.brands]
     held: list[Held] = []
@@ -392,10 +393,7 @@ def alerts_preview(ctx: click.Context, as_slack: bool) -> None:
 def digest_command(ctx: click.Context, period: str, send: bool) -> None:
     """Each brand's digest: buckets and net score against the previous period, top assassins and advocates."""
     config = _load(ctx)
-    try:
-        span = parse_duration(period)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from exc
+    span = _duration(period)
     now = utcnow()
     with Store(resolve_database(config, ctx.obj["db"])) as store:
         alerts = [make_digest(store, b.name, now=now, period=span) for b in config.brands]
@@ -426,9 +424,9 @@ def silence_add(ctx: click.Context, matchers: tuple[str, ...], duration: str, au
     try:
         for text in matchers:
             parse_matcher(text)
-        length = parse_duration(duration)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
+    length = _duration(duration)
     if length <= timedelta(0):
         raise click.BadParameter("a silence must last a while — e.g. --for 2h")
     now = utcnow()

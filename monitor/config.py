@@ -8,20 +8,22 @@ the meaning (keyword syntax, duplicate names, receivers that exist). Each proble
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import os
 import re
 import typing
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from alerts.router import Route, parse_matcher, resolve
 from connectors import REGISTRY
 from connectors.base import check_env_name, check_http_url
 from monitor.assassin import DEFAULT_THRESHOLD
@@ -29,7 +31,6 @@ from monitor.errors import ConfigError
 from monitor.matching import KeywordSyntaxError, Matcher, compile_brand, parse_rule
 from monitor.models import Duration
 from monitor.spikes import SpikeSettings
-from alerts.router import Route, parse_matcher, resolve
 
 DEFAULT_DATABASE = "data/monitor.db"
 
@@ -174,12 +175,9 @@ class Spikes(_Model):
     )
 
     def settings(self) -> "SpikeSettings":
-        """The detector's settings from this section."""
-        return SpikeSettings(
-            window=self.window, warmup=self.warmup, threshold=self.threshold, surprise=self.surprise, extreme=self.extreme,
-            novelty=self.novelty, novelty_half_life=self.novelty_half_life, min_excess=self.min_excess, max_p=self.max_p, rearm=self.rearm, drop_after=self.drop_after,
-            drop_min_expected=self.drop_min_expected,
-        )
+        """The detector's settings from this section (every field the two share)."""
+        shared = (f.name for f in dataclasses.fields(SpikeSettings) if f.name in type(self).model_fields)
+        return SpikeSettings(**{name: getattr(self, name) for name in shared})
 
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -232,6 +230,12 @@ class QuietHours(_Model):
         return None
 
 
+def _check_matchers(value: list[str]) -> list[str]:
+    for text in value:
+        parse_matcher(text)  # ValueError names the fix
+    return value
+
+
 class SilenceConfig(_Model):
     """A silence declared in config.yaml (like ``monitor silence add``): matchers, who, why, until when."""
 
@@ -240,12 +244,7 @@ class SilenceConfig(_Model):
     reason: str = Field(min_length=1)
     expires: datetime = Field(description="When it ends (mandatory), e.g. 2026-12-01T09:00:00Z.")
 
-    @field_validator("matchers")
-    @classmethod
-    def _matchers(cls, value: list[str]) -> list[str]:
-        for text in value:
-            parse_matcher(text)
-        return value
+    _matchers = field_validator("matchers")(classmethod(lambda cls, value: _check_matchers(value)))
 
     @field_validator("expires")
     @classmethod
@@ -272,12 +271,7 @@ class RouteConfig(_Model):
     quiet_hours: list[str] | None = Field(default=None, description="Names of quiet_hours windows this route keeps.")
     routes: list["RouteConfig"] = Field(default=[], description="Child routes, tried in order.")
 
-    @field_validator("matchers")
-    @classmethod
-    def _matchers(cls, value: list[str]) -> list[str]:
-        for text in value:
-            parse_matcher(text)
-        return value
+    _matchers = field_validator("matchers")(classmethod(lambda cls, value: _check_matchers(value)))
 
 
 RouteConfig.model_rebuild()
@@ -605,35 +599,34 @@ def _validate_meaning(data: dict, lines: dict) -> list[Problem]:
     if isinstance(route, dict) and not route.get("receiver"):
         add(("route", "receiver"), "the root route needs a receiver — add receiver: with one of your receivers' names")
 
-    def check_route(node: object, loc: tuple) -> None:
-        if not isinstance(node, dict):
-            return
+    nodes = list(_route_nodes(route, ("route",)))
+    for node, loc in nodes:
         name = node.get("receiver")
         if isinstance(name, str) and name not in known:
             names = ", ".join(sorted(n for n in known if isinstance(n, str))) or "none defined"
             close = difflib.get_close_matches(name, [n for n in known if isinstance(n, str)], n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
             add((*loc, "receiver"), f"unknown receiver {name!r} — {hint}use one of: {names}")
-        children = node.get("routes")
-        for i, child in enumerate(children if isinstance(children, list) else []):
-            check_route(child, (*loc, "routes", i))
 
     windows = data.get("quiet_hours")
     window_names = {w.get("name") for w in windows if isinstance(w, dict)} if isinstance(windows, list) else set()
-
-    def check_quiet(node: object, loc: tuple) -> None:
-        if not isinstance(node, dict):
-            return
-        for i, name in enumerate(node.get("quiet_hours") or [] if isinstance(node.get("quiet_hours"), list) else []):
+    for node, loc in nodes:
+        kept = node.get("quiet_hours")
+        for i, name in enumerate(kept if isinstance(kept, list) else []):
             if isinstance(name, str) and name not in window_names:
                 names = ", ".join(sorted(n for n in window_names if isinstance(n, str))) or "none defined under quiet_hours"
                 add((*loc, "quiet_hours", i), f"unknown quiet_hours window {name!r} — use one of: {names}")
-        for i, child in enumerate(node.get("routes") if isinstance(node.get("routes"), list) else []):
-            check_quiet(child, (*loc, "routes", i))
-
-    check_route(route, ("route",))
-    check_quiet(route, ("route",))
     return problems
+
+
+def _route_nodes(node: object, loc: tuple):
+    """Every route of a raw routing tree (dicts), depth first, with its key path."""
+    if not isinstance(node, dict):
+        return
+    yield node, loc
+    children = node.get("routes")
+    for i, child in enumerate(children if isinstance(children, list) else []):
+        yield from _route_nodes(child, (*loc, "routes", i))
 
 
 def parse_config(text: str, *, path: str = "config.yaml") -> Config:

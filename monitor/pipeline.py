@@ -16,21 +16,20 @@ import httpx
 
 from alerts.base import Notifier
 from alerts.console import ConsoleNotifier
+from alerts.router import Route, by_path, merge, parse_matcher, routes_for, silenced_by
 from alerts.slack import SlackNotifier
 from connectors import REGISTRY
 from connectors.base import SourceOptions
+from monitor.authors import AuthorRules
 from monitor.config import Config, ConsoleReceiver, SlackReceiver
 from monitor.errors import ConnectorError, NotifyError, RateLimited
 from monitor.language import LanguageDetector
 from monitor.matching import Matcher
-from monitor.models import Alert, Judged, Match, Mention
-from alerts.router import Route, by_path, merge, parse_matcher, routes_for, silenced_by
-from monitor.authors import AuthorRules
-from monitor.series import ALL_SOURCES, Fired, advance, describe, series_key
+from monitor.models import Alert, Judged, Match, Mention, to_iso
 from monitor.reach import estimate_reach
 from monitor.sentiment import Scorer, score
+from monitor.series import ALL_SOURCES, Fired, advance, describe, series_key
 from monitor.store import Store, from_iso, row_alert
-from monitor.models import to_iso
 from monitor.text import html_to_text
 
 log = logging.getLogger("monitor")
@@ -334,11 +333,11 @@ def deliver(runtime: Runtime, store: Store, *, now: datetime, flush: bool = Fals
             for row, alert in items:
                 silence = silenced_by(alert.labels, silences, now)
                 if silence is not None:
-                    store.mark_silenced(row["key"], silence["id"], now=now)
+                    store.mark_silenced(row["key"], silence["id"])
                 elif alert.kind == "assassin" and (receiver, alert.brand) in firing:
-                    store.mark_inhibited(row["key"], f"inhibited by a firing spike of {alert.brand}", now=now)
+                    store.mark_inhibited(row["key"], f"inhibited by a firing spike of {alert.brand}")
                 elif alert.kind == "drop" and alert.source in down:
-                    store.mark_inhibited(row["key"], f"inhibited: source {alert.source} is down", now=now)
+                    store.mark_inhibited(row["key"], f"inhibited: source {alert.source} is down")
                 else:
                     active.append((row, alert))
             absorbed = []
@@ -497,8 +496,9 @@ def silent_source_alert(store: Store, name: str, *, factor: float, now: datetime
     count, first, last = row["mentions_stored"], row["first_published_at"], row["last_published_at"]
     if count < SILENT_MIN_MENTIONS or not last:
         return None
-    gap = (from_iso(last) - from_iso(first)) / (count - 1)
-    quiet = now - from_iso(last)
+    last_at = from_iso(last)
+    gap = (last_at - from_iso(first)) / (count - 1)
+    quiet = now - last_at
     if quiet < max(gap * factor, timedelta(hours=6)):
         return None
     hours = quiet.total_seconds() / 3600

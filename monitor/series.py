@@ -17,7 +17,7 @@ import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import NamedTuple
+from typing import Iterable, NamedTuple
 
 from monitor.models import from_iso, to_iso
 from monitor.spikes import SpikeSettings, Verdict, new_state, update
@@ -82,9 +82,13 @@ def _rows(store: Store, brand: str, start: datetime, end: datetime) -> list[dict
     ))
 
 
+def _is_negative(row: dict) -> bool:
+    return row["sentiment"] is not None and row["sentiment"] <= NEGATIVE
+
+
 def _measures(rows: list[dict]) -> dict[str, tuple[float, float]]:
     """(value, posts behind it) per measure."""
-    negative = [r for r in rows if r["sentiment"] is not None and r["sentiment"] <= NEGATIVE]
+    negative = [r for r in rows if _is_negative(r)]
     reach = float(sum(r["reach_likely"] or 0 for r in negative))
     return {
         "mentions": (float(len(rows)), float(len(rows))),
@@ -98,7 +102,7 @@ def _in_measure(row: dict, measure: str) -> bool:
     if measure == "assassins":
         return row["bucket"] == "assassin"
     if measure in ("negative", "negative_reach"):
-        return row["sentiment"] is not None and row["sentiment"] <= NEGATIVE
+        return _is_negative(row)
     return True
 
 
@@ -156,21 +160,31 @@ def advance(store: Store, brands: list[str], settings: SpikeSettings, *, now: da
                 for key, state in states.items():
                     if key.startswith(f"{brand}|"):
                         store.save_spike_state(key, state, now=now)
+    # The series of one brand that fire in one window share its posts and its week before.
+    context: dict[tuple[str, datetime], tuple[list[dict], Counter, int]] = {}
     for item in fired:
-        item.explanation = explain(store, item, settings)
+        key = (item.brand, item.verdict.at)
+        if key not in context:
+            baseline = _rows(store, item.brand, item.verdict.at - timedelta(days=7), item.verdict.at)
+            context[key] = (_rows(store, item.brand, item.verdict.at, item.window_end),
+                            _word_counts(r["text"] or "" for r in baseline), len(baseline))
+        item.explanation = explain(item, settings, *context[key])
         if save:
             store.save_spike(spike_row(item))
     return fired
 
 
-def explain(store: Store, item: Fired, settings: SpikeSettings) -> dict:
-    """What an alert shows for one spike: the numbers, the method, the posts, sources and words."""
+def explain(item: Fired, settings: SpikeSettings, window_rows: list[dict], baseline: Counter, baseline_posts: int) -> dict:
+    """What an alert shows for one spike: the numbers, the method, the posts, sources and words.
+
+    ``window_rows``: the brand's posts in the window; ``baseline``: word counts of its week before
+    (``baseline_posts`` posts).
+    """
     v = item.verdict
-    rows = [r for r in _rows(store, item.brand, v.at, item.window_end)
+    rows = [r for r in window_rows
             if (item.source == ALL_SOURCES or r["source"] == item.source) and _in_measure(r, item.measure)]
     top = sorted(rows, key=lambda r: -(r["reach_likely"] or 0))[:TOP_POSTS]
     per_source = Counter(r["source"] for r in rows)
-    baseline = _rows(store, item.brand, v.at - timedelta(days=7), v.at)
     unit = "reach" if item.measure == "negative_reach" else "posts"
     scope = item.brand if item.source == ALL_SOURCES else f"{item.brand} on {item.source}"
     return {
@@ -191,7 +205,7 @@ def explain(store: Store, item: Fired, settings: SpikeSettings) -> dict:
             for r in top
         ],
         "sources": {source: round(n / len(rows), 3) for source, n in per_source.most_common()} if rows else {},
-        "words": overrepresented([r["text"] or "" for r in rows], [r["text"] or "" for r in baseline]),
+        "words": overrepresented(_word_counts(r["text"] or "" for r in rows), len(rows), baseline, baseline_posts),
     }
 
 
@@ -213,16 +227,18 @@ def _days(span: timedelta) -> str:
     return f"{span / timedelta(days=1):g}d" if span >= timedelta(days=1) else str(span)
 
 
-def overrepresented(window_texts: list[str], baseline_texts: list[str], *, top: int = 5) -> list[str]:
-    """Words much more frequent in the window than in the baseline (smoothed log-odds, seen ≥ 2 times)."""
-    def counts(texts: list[str]) -> Counter:
-        out: Counter = Counter()
-        for text in texts:
-            out.update(w for w in set(_WORD.findall(text.lower())) if w not in _STOP)
-        return out
+def _word_counts(texts: Iterable[str]) -> Counter:
+    """In how many texts each word appears (stop words left out)."""
+    out: Counter = Counter()
+    for text in texts:
+        out.update(w for w in set(_WORD.findall(text.lower())) if w not in _STOP)
+    return out
 
-    now, before = counts(window_texts), counts(baseline_texts)
-    n_now, n_before = max(1, len(window_texts)), max(1, len(baseline_texts))
+
+def overrepresented(now: Counter, n_now: int, before: Counter, n_before: int, *, top: int = 5) -> list[str]:
+    """Words much more frequent in the window (``now``: word counts over ``n_now`` texts) than in
+    the baseline (smoothed log-odds, seen ≥ 2 times)."""
+    n_now, n_before = max(1, n_now), max(1, n_before)
     scored = [
         (math.log((c + 0.5) / n_now) - math.log((before[w] + 0.5) / n_before), w)
         for w, c in now.items() if c >= 2

@@ -423,10 +423,10 @@ class Store:
                 per_source.setdefault(item.mention.source, []).append(row[_ROW_PUBLISHED])
             for source, published in per_source.items():
                 self.db.execute(
-                    "UPDATE sources SET mentions_stored = mentions_stored + ?,"
-                    " first_published_at = min(coalesce(first_published_at, ?), ?),"
-                    " last_published_at = max(coalesce(last_published_at, ?), ?) WHERE name = ?",
-                    (len(published), min(published), min(published), max(published), max(published), source),
+                    "UPDATE sources SET mentions_stored = mentions_stored + :count,"
+                    " first_published_at = min(coalesce(first_published_at, :first), :first),"
+                    " last_published_at = max(coalesce(last_published_at, :last), :last) WHERE name = :source",
+                    {"count": len(published), "first": min(published), "last": max(published), "source": source},
                 )
             if authors is not None:
                 self._update_authors(new, authors, {id(item): row[_ROW_PUBLISHED] for item, row in zip(new, rows)})
@@ -574,12 +574,11 @@ class Store:
         return {series: json.loads(state) for series, state in self.db.execute("SELECT series, state FROM spike_series")}
 
     def save_spike_state(self, series: str, state: dict, *, now: datetime | None = None) -> None:
-        """Store one series' state (JSON); private keys (``_…``) are caches and stay out."""
-        clean = {k: v for k, v in state.items() if not k.startswith("_")}
+        """Store one series' state (JSON)."""
         self.db.execute(
             "INSERT INTO spike_series (series, state, updated_at) VALUES (?, ?, ?)"
             " ON CONFLICT (series) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
-            (series, json.dumps(clean), to_iso(now) if now else state.get("t") or ""),
+            (series, json.dumps(state), to_iso(now) if now else state.get("t") or ""),
         )
 
     def save_spike(self, spike: dict) -> bool:
@@ -698,7 +697,7 @@ class Store:
         cannot be asked): not sent again, shown by ``monitor status``."""
         self.db.execute("UPDATE alerts SET status = 'unconfirmed', last_error = ? WHERE key = ?", (why, key))
 
-    def mark_inhibited(self, key: str, why: str, *, now: datetime) -> None:
+    def mark_inhibited(self, key: str, why: str) -> None:
         """Log a notification absorbed by a firing alert (Alertmanager's inhibition)."""
         self.db.execute("UPDATE alerts SET status = 'inhibited', last_error = ? WHERE key = ?", (why, key))
 
@@ -709,7 +708,7 @@ class Store:
             (ref, to_iso(now), receiver, group_key),
         )
 
-    def mark_silenced(self, key: str, silence_id: int, *, now: datetime) -> None:
+    def mark_silenced(self, key: str, silence_id: int) -> None:
         """Log a notification held back by a silence."""
         self.db.execute(
             "UPDATE alerts SET status = 'silenced', last_error = ? WHERE key = ?", (f"silenced by silence {silence_id}", key)
