@@ -224,21 +224,28 @@ class SourceReport:
     error: str | None = None
 
 
-def ingest(
-    mentions: list[Mention], source: str, runtime: Runtime, store: Store, *, now: datetime
+def prepare(
+    mentions: list[Mention], source: str, runtime: Runtime, store: Store
 ) -> tuple[list[Mention], list[tuple[Mention, Match]], list[Judged]]:
-    """normalize → match → dedupe → language → judge → store (with authors): the posts, the
-    matched ones, and the ones stored new."""
+    """normalize → match → dedupe → language → judge, writing nothing: the posts, the matched
+    ones, and the judged ones not stored yet."""
     normalized = [normalize(m) for m in mentions]
     matched = match(normalized, runtime.matcher)
     fresh = dedupe(matched, store.known_ids(source, [m.id for m, _ in matched]))
     judged = [judge(detect_language(m, runtime.detector), found, runtime.scorer, runtime.config, runtime.matcher)
               for m, found in fresh]
-    return normalized, matched, store.save_mentions(judged, fetched_at=now, authors=author_rules(runtime.config))
+    return normalized, matched, judged
+
+
+def ingest(mentions: list[Mention], source: str, runtime: Runtime, store: Store, *, now: datetime) -> list[Judged]:
+    """prepare, then store (with authors): the mentions stored new."""
+    judged = prepare(mentions, source, runtime, store)[2]
+    return store.save_mentions(judged, fetched_at=now, authors=author_rules(runtime.config))
 
 
 def run_source(options: SourceOptions, runtime: Runtime, store: Store, *, now: datetime) -> SourceReport:
-    """Run one source end to end; a ConnectorError is recorded and reported, never raised."""
+    """Run one source end to end. A failure, of the source or of processing what it sent, is
+    recorded and reported, never raised, so the other sources run."""
     config = runtime.config
     first_run = store.ensure_source(options.name, options.type, now=now)
     connector = REGISTRY[options.type](runtime.client)
@@ -247,21 +254,20 @@ def run_source(options: SourceOptions, runtime: Runtime, store: Store, *, now: d
             options, terms=runtime.matcher.search_terms(), state=store.source_state(options.name), now=now
         )
     except ConnectorError as exc:
-        row = store.source_row(options.name) or {}
-        failures = int(row.get("error_count") or 0) + 1
         retry_after = exc.retry_after_seconds if isinstance(exc, RateLimited) else None
-        retry_at = now + backoff(options.every, failures, retry_after)
-        store.record_failure(options.name, str(exc), now=now, next_check_at=retry_at)
-        log.warning("source %s failed (%d in a row): %s; next try at %s", options.name, failures, exc, retry_at.isoformat(timespec="seconds"))
-        if failures == config.alerts.source_down_after:
-            enqueue([source_down_alert(options.name, str(exc), failures, row.get("last_success_at"), now=now)],
-                    runtime, store, now=now)
-        return SourceReport(options.name, error=str(exc))
-
-    mentions, matched, stored = ingest(result.mentions, options.name, runtime, store, now=now)
-    alerts = decide_alerts(stored, config=config, first_run=first_run, now=now)
-    queued = enqueue(alerts, runtime, store, now=now)
-    store.record_success(options.name, result.state, now=now, next_check_at=now + options.every)
+        return _source_failed(options, runtime, store, str(exc), retry_after, now=now)
+    try:
+        mentions, matched, judged = prepare(result.mentions, options.name, runtime, store)
+        # The mentions, their alerts and the new cursor in one transaction: a crash between
+        # them would store posts whose alerts never queue (the next run skips them as known).
+        with store.transaction():
+            stored = store.save_mentions(judged, fetched_at=now, authors=author_rules(config))
+            alerts = decide_alerts(stored, config=config, first_run=first_run, now=now)
+            queued = enqueue(alerts, runtime, store, now=now)
+            store.record_success(options.name, result.state, now=now, next_check_at=now + options.every)
+    except Exception as exc:  # a bug or a database failure on this source's posts: the next run retries them
+        log.exception("source %s: processing its %d posts failed", options.name, len(result.mentions))
+        return _source_failed(options, runtime, store, f"processing failed: {type(exc).__name__}: {exc}", None, now=now)
     if not stored:
         silent = silent_source_alert(store, options.name, factor=config.alerts.silent_after, now=now)
         if silent is not None:
@@ -272,6 +278,21 @@ def run_source(options: SourceOptions, runtime: Runtime, store: Store, *, now: d
         " (first run: backlog stored without alerts)" if first_run and stored and not alerts else "",
     )
     return SourceReport(options.name, len(mentions), len(matched), len(stored), queued, result.not_modified)
+
+
+def _source_failed(options: SourceOptions, runtime: Runtime, store: Store, error: str, retry_after: float | None,
+                   *, now: datetime) -> SourceReport:
+    """Record a failed run, back off, and raise source_down when it has failed often enough."""
+    row = store.source_row(options.name) or {}
+    failures = int(row.get("error_count") or 0) + 1
+    retry_at = now + backoff(options.every, failures, retry_after)
+    store.record_failure(options.name, error, now=now, next_check_at=retry_at)
+    log.warning("source %s failed (%d in a row): %s; next try at %s", options.name, failures, error,
+                retry_at.isoformat(timespec="seconds"))
+    if failures == runtime.config.alerts.source_down_after:
+        enqueue([source_down_alert(options.name, error, failures, row.get("last_success_at"), now=now)],
+                runtime, store, now=now)
+    return SourceReport(options.name, error=error)
 
 
 def enqueue(alerts: list[Alert], runtime: Runtime, store: Store, *, now: datetime) -> int:

@@ -343,14 +343,22 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """One write transaction (taken immediately, so two writers queue instead of deadlocking)."""
-        self.db.execute("BEGIN IMMEDIATE")
+        """One write transaction (taken immediately, so two writers queue instead of deadlocking).
+
+        Inside another it is a savepoint of it, so a caller can make several steps one (a run's
+        mentions, their alerts and the source's new cursor) and a crash leaves all or none.
+        """
+        outer = not self.db.conn.in_transaction
+        self.db.execute("BEGIN IMMEDIATE" if outer else "SAVEPOINT nested")
         try:
             yield
         except BaseException:
-            self.db.execute("ROLLBACK")
+            self.db.execute("ROLLBACK" if outer else "ROLLBACK TO nested")
+            if not outer:
+                self.db.execute("RELEASE nested")
+            self._authors.clear()  # rows folded in memory that the database no longer has
             raise
-        self.db.execute("COMMIT")
+        self.db.execute("COMMIT" if outer else "RELEASE nested")
 
     def _migrate(self) -> None:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
@@ -386,13 +394,6 @@ class Store:
         and a crash leaves all of it or none. The rows go in with one ``executemany``.
         """
         fetched = to_iso(fetched_at)
-        try:
-            return self._save_mentions(judged, fetched, authors)
-        except BaseException:
-            self._authors.clear()  # folded in memory, never committed
-            raise
-
-    def _save_mentions(self, judged: list[Judged], fetched: str, authors: AuthorRules | None) -> list[Judged]:
         with self.transaction():
             last_rowid = self.db.execute("SELECT coalesce(max(rowid), 0) FROM mentions").fetchone()[0]
             known: set[tuple[str, str]] = set()

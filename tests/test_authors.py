@@ -133,6 +133,25 @@ def test_a_store_folds_into_its_own_rows_but_rereads_what_another_connection_wro
     assert store.author("masto", "hal")["mentions"] == 4
 
 
+
+def test_a_run_rolled_back_after_its_mentions_were_saved_forgets_them_and_their_authors(store: Store) -> None:
+    store.save_mentions([judged("k1", author="kim", compound=0.9)], fetched_at=NOW, authors=RULES)
+    with pytest.raises(RuntimeError), store.transaction():  # a run: mentions, then its alerts fail
+        store.save_mentions([judged("k2", author="kim", compound=-0.9, assassin=0.9)], fetched_at=NOW, authors=RULES)
+        raise RuntimeError("the alerts could not be queued")
+    assert store.author("masto", "kim")["mentions"] == 1 and store.count_mentions() == 1
+    # The retry folds k2 into the author's stored row, not into the one folded before the rollback.
+    store.save_mentions([judged("k2", author="kim", compound=-0.9, assassin=0.9)], fetched_at=NOW, authors=RULES)
+    assert store.author("masto", "kim")["mentions"] == 2
+    # A step inside a run is a savepoint: caught, it undoes itself and the run keeps the rest.
+    with store.transaction():
+        store.save_mentions([judged("k3", author="kim")], fetched_at=NOW, authors=RULES)
+        with pytest.raises(RuntimeError), store.transaction():
+            store.save_mentions([judged("k4", author="kim")], fetched_at=NOW, authors=RULES)
+            raise RuntimeError("one step failed")
+    assert {r[0] for r in store.db.execute("SELECT id FROM mentions")} == {"k1", "k2", "k3"}
+    assert store.author("masto", "kim")["mentions"] == 3
+
 def test_brand_health_counts_buckets_and_net_score_per_day(store: Store) -> None:
     day = NOW.replace(hour=12, minute=0, second=0) - timedelta(days=1)
     items = [

@@ -188,3 +188,45 @@ def test_a_first_pass_over_history_stores_old_spikes_without_alerting(tmp_path: 
     assert "SPIKE" not in output and "spike ·" not in output  # found and stored, not pushed (backfill 0s)
     assert rows(config, "SELECT count(*) > 0 FROM spikes") == [(1,)]
     assert rows(config, "SELECT count(*) FROM alerts WHERE kind = 'spike'") == [(0,)]
+
+
+def refuse(config: Path, table: str, when: str = "1") -> None:
+    """Make the real database refuse writes to ``table`` (as a full disk would), from the next run on."""
+    from monitor.store import Store
+
+    with Store(config.parent / "monitor.db") as store:
+        store.db.execute(f"CREATE TRIGGER refuse_{table} BEFORE INSERT ON {table} WHEN {when}"
+                         " BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END")
+
+
+def test_a_failure_after_storing_leaves_neither_posts_without_alerts_nor_a_moved_cursor(
+        tmp_path: Path, httpserver: HTTPServer) -> None:
+    serve_both(httpserver)
+    config = write_config(tmp_path, httpserver.url_for("").rstrip("/"), alerts="alerts:\n  backfill: 1000d\n  max_age: 1000d\n")
+    refuse(config, "alerts")
+    code, output = once(config)
+    assert code == 1, output  # both sources failed, and said why
+    assert "blog: failed: processing failed: IntegrityError: database or disk is full" in output
+    # Nothing half-done: no post stored without its alert, no cursor moved past them.
+    assert rows(config, "SELECT count(*) FROM mentions") == [(0,)]
+    assert rows(config, "SELECT name, cursor, etag, error_count FROM sources ORDER BY name") == [
+        ("blog", None, None, 1), ("hn", None, None, 1)]
+    with sqlite3.connect(config.parent / "monitor.db") as db:
+        db.execute("DROP TRIGGER refuse_alerts")
+    code, output = once(config)
+    assert code == 0, output
+    assert "3 assassin alerts for Acme Cloud" in output, "the posts of the failed run alert once the database recovers"
+    assert rows(config, "SELECT count(*) FROM mentions") == [(4,)]
+
+
+def test_a_source_whose_posts_cannot_be_processed_does_not_stop_the_others(tmp_path: Path, httpserver: HTTPServer) -> None:
+    serve_both(httpserver)
+    config = write_config(tmp_path, httpserver.url_for("").rstrip("/"))
+    refuse(config, "mentions", when="new.source = 'blog'")
+    code, output = once(config)
+    assert code == 0, output
+    assert "blog: failed: processing failed: IntegrityError: database or disk is full" in output
+    assert "hn: 2 fetched, 2 matched, 2 new" in output
+    assert rows(config, "SELECT source, count(*) FROM mentions GROUP BY source") == [("hn", 2)]
+    (error_count, last_error), = rows(config, "SELECT error_count, last_error FROM sources WHERE name = 'blog'")
+    assert error_count == 1 and "database or disk is full" in last_error
