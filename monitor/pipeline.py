@@ -286,12 +286,13 @@ def _source_failed(options: SourceOptions, runtime: Runtime, store: Store, error
     row = store.source_row(options.name) or {}
     failures = int(row.get("error_count") or 0) + 1
     retry_at = now + backoff(options.every, failures, retry_after)
-    store.record_failure(options.name, error, now=now, next_check_at=retry_at)
+    with store.transaction():  # the count and its source_down alert together, or it never fires
+        store.record_failure(options.name, error, now=now, next_check_at=retry_at)
+        if failures == runtime.config.alerts.source_down_after:
+            enqueue([source_down_alert(options.name, error, failures, row.get("last_success_at"), now=now)],
+                    runtime, store, now=now)
     log.warning("source %s failed (%d in a row): %s; next try at %s", options.name, failures, error,
                 retry_at.isoformat(timespec="seconds"))
-    if failures == runtime.config.alerts.source_down_after:
-        enqueue([source_down_alert(options.name, error, failures, row.get("last_success_at"), now=now)],
-                runtime, store, now=now)
     return SourceReport(options.name, error=error)
 
 
@@ -532,26 +533,32 @@ def silent_source_alert(store: Store, name: str, *, factor: float, now: datetime
 
 
 def watch_series(runtime: Runtime, store: Store, *, now: datetime) -> list[Fired]:
-    """Score the brands' settled windows for spikes and drops; one alert per brand, kind and window."""
-    spikes = runtime.config.spikes
+    """Score the brands' settled windows for spikes and drops; one alert per brand, kind and window.
+
+    The series' advanced states, the spikes and their alerts share one transaction: states saved
+    without the alert would never fire that storm again.
+    """
+    spikes, alerts = runtime.config.spikes, runtime.config.alerts
     if not spikes.enabled:
         return []
     brands = [b.name for b in runtime.config.brands]
-    known = store.spike_states()
-    new_brands = {b for b in brands if series_key(b, ALL_SOURCES, "mentions") not in known}
-    fired = advance(store, brands, spikes.settings(), now=now, settle=spikes.settle, history=spikes.history, states=known)
-    storms: dict[tuple, list[Fired]] = {}
-    for item in fired:
-        log.warning("%s", describe(item).splitlines()[0])
-        # Like posts: a brand's first pass over its history stores old spikes quietly (alerts.backfill);
-        # after that, a spike older than alerts.max_age (the monitor was down) is stored, not pushed.
-        window = runtime.config.alerts.backfill if item.brand in new_brands else runtime.config.alerts.max_age
-        if item.window_end < now - window:
-            continue
-        # Brand-level spikes and drops; a drop on one source too (a broken connector shows there).
-        if item.source == ALL_SOURCES or item.verdict.kind == "drop":
-            storms.setdefault((item.brand, item.source, item.verdict.kind, item.verdict.at), []).append(item)
-    enqueue([spike_alert(items, now=now) for items in storms.values()], runtime, store, now=now)
+    with store.transaction():
+        known = store.spike_states()
+        new_brands = {b for b in brands if series_key(b, ALL_SOURCES, "mentions") not in known}
+        fired = advance(store, brands, spikes.settings(), now=now, settle=spikes.settle, history=spikes.history,
+                        states=known)
+        storms: dict[tuple, list[Fired]] = {}
+        for item in fired:
+            log.warning("%s", describe(item).splitlines()[0])
+            # Like posts: a brand's first pass over its history stores old spikes quietly (alerts.backfill);
+            # after that, a spike older than alerts.max_age (the monitor was down) is stored, not pushed.
+            window = alerts.backfill if item.brand in new_brands else alerts.max_age
+            if item.window_end < now - window:
+                continue
+            # Brand-level spikes and drops; a drop on one source too (a broken connector shows there).
+            if item.source == ALL_SOURCES or item.verdict.kind == "drop":
+                storms.setdefault((item.brand, item.source, item.verdict.kind, item.verdict.at), []).append(item)
+        enqueue([spike_alert(items, now=now) for items in storms.values()], runtime, store, now=now)
     return fired
 
 

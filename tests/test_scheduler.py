@@ -111,3 +111,33 @@ def test_monitor_run_logs_failures_keeps_running_reloads_and_stops_cleanly(confi
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_a_spike_whose_alert_could_not_be_queued_fires_on_the_next_watch(config_path: Path) -> None:
+    import sqlite3
+
+    from monitor import demo
+    from monitor.models import Mention
+    from monitor.pipeline import ingest
+
+    clock = [NOW - timedelta(days=2, hours=3)]  # the demo's storm starts now
+    monitor = Monitor(config_path, clock=lambda: clock[0])
+    posts = [Mention(source="forum", id=p["id"], url=None, text=p["text"].replace("Acme Cloud", "Acme"),
+                     published_at=p["at"], author=p["author"], source_type="discourse") for p in demo.history(NOW)]
+    db = config_path.parent / "m.db"
+    with Store(db) as store:
+        store.ensure_source("forum", "discourse", now=clock[0])
+        ingest([p for p in posts if p.published_at < clock[0]], "forum", monitor.runtime, store, now=clock[0])
+    monitor.spikes_job()  # the first pass over the history: the brand's series are known now
+    with Store(db) as store:
+        ingest([p for p in posts if p.published_at >= clock[0]], "forum", monitor.runtime, store, now=NOW)
+        store.db.execute("CREATE TRIGGER refuse BEFORE INSERT ON alerts BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+    clock[0] += timedelta(hours=3)  # the storm has settled
+    with pytest.raises(sqlite3.IntegrityError):
+        monitor.spikes_job()  # the job fails (APScheduler logs it); the storm must not be forgotten
+    with Store(db) as store:
+        store.db.execute("DROP TRIGGER refuse")
+    monitor.spikes_job()
+    with Store(db) as store:
+        kinds = [r[0] for r in store.db.execute("SELECT kind FROM alerts")]
+    assert kinds.count("spike") == 1, kinds
