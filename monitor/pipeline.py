@@ -27,7 +27,7 @@ from monitor.language import LanguageDetector
 from monitor.matching import Matcher
 from monitor.models import Alert, Judged, Match, Mention, to_iso
 from monitor.reach import estimate_reach
-from monitor.sentiment import Scorer, score
+from monitor.sentiment import Scorer, score_all
 from monitor.series import ALL_SOURCES, Fired, advance, describe, series_key
 from monitor.store import Store, from_iso, row_alert
 from monitor.text import html_to_text
@@ -152,15 +152,22 @@ def detect_language(mention: Mention, detector: LanguageDetector | None) -> Ment
 
 def judge(mention: Mention, found: Match, scorer: Scorer, config: Config, matcher: Matcher | None = None) -> Judged:
     """Score, bucket and reach for one matched mention."""
-    result = score(
+    return judge_all([(mention, found)], scorer, config, matcher)[0]
+
+
+def judge_all(matched: list[tuple[Mention, Match]], scorer: Scorer, config: Config,
+              matcher: Matcher | None = None) -> list[Judged]:
+    """Score, bucket and reach for matched mentions, a batch at a time (see ``score_all``)."""
+    scores = score_all(
         scorer,
-        scored_text(mention),
-        mention.language,
+        [(scored_text(m), m.language, matcher.brand_pattern(found.brands) if matcher is not None else None)
+         for m, found in matched],
         advocate_above=config.sentiment.advocate_above,
         assassin_threshold=config.sentiment.assassin_threshold,
-        about=matcher.brand_pattern(found.brands) if matcher is not None else None,
     )
-    return Judged(mention, found, result, estimate_reach(mention, config.reach, bucket=result.bucket))
+    reach = config.reach
+    return [Judged(m, found, result, estimate_reach(m, reach, bucket=result.bucket))
+            for (m, found), result in zip(matched, scores)]
 
 
 def author_rules(config: Config) -> AuthorRules:
@@ -232,8 +239,8 @@ def prepare(
     normalized = [normalize(m) for m in mentions]
     matched = match(normalized, runtime.matcher)
     fresh = dedupe(matched, store.known_ids(source, [m.id for m, _ in matched]))
-    judged = [judge(detect_language(m, runtime.detector), found, runtime.scorer, runtime.config, runtime.matcher)
-              for m, found in fresh]
+    judged = judge_all([(detect_language(m, runtime.detector), found) for m, found in fresh],
+                       runtime.scorer, runtime.config, runtime.matcher)
     return normalized, matched, judged
 
 

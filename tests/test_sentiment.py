@@ -60,6 +60,21 @@ def test_sentences_are_split_and_capped() -> None:
     assert [len(s.split()) for s in split_sentences(long)] == [MAX_SENTENCE_WORDS, MAX_SENTENCE_WORDS, 1]
 
 
+def test_sentences_end_at_whitespace_after_end_punctuation_and_at_line_breaks() -> None:
+    # The definition, as a regex split; the scorer cuts its word list instead (twice as fast).
+    import random
+    import re
+
+    rule = re.compile(r"(?<=[.!?])\s+|\n+")
+    pieces = ["ok", "no", ".", "!", "?", "?!", " ", "  ", "\n", "\n\n", "\t", "\r\n", "\u00a0", "\u2028", "\u3000",
+              "e.g.", "...", "\x1c", " word" * (MAX_SENTENCE_WORDS + 5)]
+    rng = random.Random(5)
+    for _ in range(20000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 25)))
+        expected = [s for part in rule.split(text) for s in split_sentences(part)]  # each part: one sentence, capped
+        assert split_sentences(text) == expected, repr(text)
+
+
 def test_long_text_sums_sentences_like_vader(scorer: Scorer) -> None:
     text = "I love it. " * 3 + "It is awful and broken. " * 10
     assert scorer.compound(text) < -0.9
