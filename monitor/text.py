@@ -9,8 +9,9 @@ _DROP = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOT
 # Block-level tags end a sentence or paragraph; other tags vanish.
 _BREAK = re.compile(r"</?(?:p|br|div|li|ul|ol|h[1-6]|tr|blockquote|pre)\b[^>]*>", re.IGNORECASE)
 _TAG = re.compile(r"</?[A-Za-z!][^>]*>")
-_SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
-_BLANK_LINES = re.compile(r"\s*\n\s*")
+# Runs of spaces and tabs that are not already one plain space (replacing each space by itself
+# costs twice as much).
+_SPACES = re.compile(r" [ \t\r\f\v\u00a0]+|[\t\r\f\v\u00a0][ \t\r\f\v\u00a0]*")
 # Anything html_to_text would change inside a text: markup, entities, odd or doubled whitespace
 # (the edges are checked apart: an end-anchored branch would be tried at every position).
 _NEEDS_WORK = re.compile(r"[<&\t\r\f\v\n\u00a0]|  ")
@@ -29,4 +30,6 @@ def html_to_text(value: str) -> str:
     if "&" in value:
         value = html.unescape(value)
     value = _SPACES.sub(" ", value)
-    return _BLANK_LINES.sub("\n", value).strip()
+    if "\n" in value:  # lines without their edge whitespace, blank ones dropped
+        value = "\n".join(filter(None, (line.strip() for line in value.split("\n"))))
+    return value.strip()

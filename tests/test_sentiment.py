@@ -86,6 +86,23 @@ def test_html_is_stripped_and_entities_decoded() -> None:
     assert html_to_text("a < b and c > d") == "a < b and c > d"
 
 
+def test_whitespace_collapses_as_its_definition_says() -> None:
+    # The definition: runs of spaces and tabs become one space, whitespace around a line break one
+    # line break, the edges go. html_to_text gets there without replacing every space by itself.
+    import random
+    import re
+
+    def reference(value: str) -> str:
+        value = re.sub(r"[ \t\r\f\v\u00a0]+", " ", value)
+        return re.sub(r"\s*\n\s*", "\n", value).strip()
+
+    pieces = ["a", "bb", " ", "  ", "\t", "\r", "\f", "\v", "\u00a0", "\n", "\n\n", " \n ", "\u2028", "\x1c", "\u3000", "x y"]
+    rng = random.Random(9)
+    for _ in range(20000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 20)))
+        assert html_to_text(text) == reference(text), repr(text)
+
+
 def test_buckets_from_thresholds() -> None:
     assert bucket_for(-0.6, 0.3, advocate_above=0.5, assassin_threshold=0.25) == "assassin"
     assert bucket_for(-0.6, 0.2, advocate_above=0.5, assassin_threshold=0.25) == "apathetic"

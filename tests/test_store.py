@@ -146,3 +146,29 @@ def test_a_source_keeps_its_first_and_last_post_and_the_migration_backfills_them
         row = store.source_row("blog")
         assert row["first_published_at"] == "2026-01-02T00:00:00Z" and row["last_published_at"] == NOW.strftime("%Y-%m-%dT%H:%M:%SZ")
         assert row["mentions_stored"] == 2  # what this store saved (the hand-made row was never counted)
+
+
+def test_committed_pages_reach_the_database_file_in_the_background_while_the_store_writes_on(tmp_path: Path) -> None:
+    import threading
+    import time
+
+    path = tmp_path / "m.db"
+
+    def in_file() -> int:  # what the database file holds, the WAL ignored
+        file = sqlite3.connect(f"file:{path}?immutable=1", uri=True)
+        try:
+            return file.execute("SELECT count(*) FROM mentions").fetchone()[0]
+        except sqlite3.OperationalError:  # not even the tables yet
+            return 0
+        finally:
+            file.close()
+
+    with Store(path) as store:
+        store.save_mentions([judged("1"), judged("2")], fetched_at=NOW)
+        deadline = time.monotonic() + 10
+        while in_file() < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        # Far below wal_autocheckpoint: without the background checkpoint the rows would wait in the WAL.
+        assert in_file() == 2
+        assert [t for t in threading.enumerate() if t.name.startswith("checkpoint ")]
+    assert not [t for t in threading.enumerate() if t.name.startswith("checkpoint ")], "close stops the checkpointer"
