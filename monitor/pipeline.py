@@ -150,13 +150,8 @@ def detect_language(mention: Mention, detector: LanguageDetector | None) -> Ment
     return mention.evolve(language=language) if language else mention
 
 
-def judge(mention: Mention, found: Match, scorer: Scorer, config: Config, matcher: Matcher | None = None) -> Judged:
-    """Score, bucket and reach for one matched mention."""
-    return judge_all([(mention, found)], scorer, config, matcher)[0]
-
-
-def judge_all(matched: list[tuple[Mention, Match]], scorer: Scorer, config: Config,
-              matcher: Matcher | None = None) -> list[Judged]:
+def judge(matched: list[tuple[Mention, Match]], scorer: Scorer, config: Config,
+          matcher: Matcher | None = None) -> list[Judged]:
     """Score, bucket and reach for matched mentions, a batch at a time (see ``score_all``)."""
     scores = score_all(
         scorer,
@@ -239,8 +234,8 @@ def prepare(
     normalized = [normalize(m) for m in mentions]
     matched = match(normalized, runtime.matcher)
     fresh = dedupe(matched, store.known_ids(source, [m.id for m, _ in matched]))
-    judged = judge_all([(detect_language(m, runtime.detector), found) for m, found in fresh],
-                       runtime.scorer, runtime.config, runtime.matcher)
+    judged = judge([(detect_language(m, runtime.detector), found) for m, found in fresh],
+                   runtime.scorer, runtime.config, runtime.matcher)
     return normalized, matched, judged
 
 
