@@ -25,7 +25,7 @@ from connectors.http import make_client
 from monitor import demo as demo_data
 from monitor.config import Sentiment, json_schema, load_config, missing_secrets, parse_config, redacted, resolve_database
 from monitor.digest import digest as make_digest
-from monitor.errors import ConfigError, NotifyError
+from monitor.errors import ConfigError, MonitorError, NotifyError
 from monitor.language import LanguageDetector
 from monitor.models import Alert, Judged, Match, Mention, Reach, Score, SourceState, parse_duration, to_iso
 from monitor.pipeline import Runtime, build_notifiers, deliver, enqueue, ingest, run_once
@@ -70,7 +70,20 @@ def _print_problems(exc: ConfigError) -> None:
         click.echo(f"  {problem}", err=True)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """A command ends on an error the monitor raises on purpose with its message and exit 1, not a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            _print_problems(exc)
+            ctx.exit(1)
+        except MonitorError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "-c", "config_path", default=DEFAULT_CONFIG, envvar="MONITOR_CONFIG", show_default=True,
               type=click.Path(dir_okay=False), help="The config file (or set MONITOR_CONFIG).")
 @click.option("--db", default=None, help="SQLite database file (overrides MONITOR_DB and the config's database).")

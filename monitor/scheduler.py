@@ -65,6 +65,9 @@ class Monitor:
         config = load_config(self.config_path)  # an invalid file at start is fatal: nothing to fall back to
         self._fingerprint = self._read_fingerprint()
         self.db_path = resolve_database(config, db)
+        # Opened (and migrated) once up front: a database that cannot be opened stops the start
+        # with a StoreError instead of failing every job, and jobs never race to migrate.
+        Store(self.db_path).close()
         self.runtime = self._build(config, client=self.client_factory(contact=config.contact))
 
     def _read_fingerprint(self) -> str | None:

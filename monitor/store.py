@@ -362,9 +362,9 @@ class Store:
         self._authors: dict[tuple[str, str], dict] = {}
         self._authors_version: int | None = None
         self._checkpointer: _Checkpointer | None = None  # started by the first write transaction
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite_utils.Database(self.path)
             self.db.execute("PRAGMA busy_timeout = 10000")
             if self.path != ":memory:":
@@ -376,8 +376,10 @@ class Store:
                 # batches (indexes, FTS segments, authors) are copied back once (15% faster writes).
                 self.db.execute("PRAGMA wal_autocheckpoint = 4000")
             self._migrate()
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"cannot open the database {self.path}: {exc}") from exc
+        except (OSError, sqlite3.DatabaseError) as exc:
+            raise StoreError(
+                f"cannot open the database {self.path}: {exc} — point --db, MONITOR_DB"
+                " or database: in config.yaml at a monitor database or a new file in a writable folder") from exc
 
     def close(self) -> None:
         """Close the connection (after the background checkpointer, if one ran)."""

@@ -83,6 +83,18 @@ def test_commands_refuse_a_bad_config(tmp_path: Path, command: str) -> None:
     assert result.exit_code == 1 and "brands[0].keywords[0]: unbalanced quote" in result.output
 
 
+
+@pytest.mark.parametrize("command", [["status"], ["once"], ["search", "acme"], ["run"]])
+def test_a_database_that_cannot_be_opened_ends_the_command_with_its_path_and_the_fix(tmp_path: Path, command: list) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(GOOD.replace("type: hackernews", "type: hackernews\n    base_url: http://127.0.0.1:9"))
+    (tmp_path / "a-file").write_text("not a folder")
+    db = tmp_path / "a-file" / "monitor.db"
+    result = invoke("--config", str(config), "--db", str(db), *command)
+    assert result.exit_code == 1, result.output
+    assert f"Error: cannot open the database {db}:" in result.output and "point --db, MONITOR_DB" in result.output
+    assert "Traceback" not in result.output
+
 def test_demo_runs_offline_and_shows_an_assassin_with_reach(tmp_path: Path) -> None:
     db = tmp_path / "demo.db"
     result = invoke("--db", str(db), "demo")
