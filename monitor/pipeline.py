@@ -365,10 +365,11 @@ def deliver(runtime: Runtime, store: Store, *, now: datetime, flush: bool = Fals
                 else:
                     active.append((row, alert))
             absorbed = []
+            taken = done | {row["key"] for row, _ in active}  # a group by brand alone holds both kinds
             for brand in sorted({a.brand for _, a in active if a.kind == "spike"}):
                 for row in store.pending_alerts(receiver, kind="assassin", brand=brand):
                     alert = row_alert(row)
-                    if row["key"] not in done and silenced_by(alert.labels, silences, now) is None:
+                    if row["key"] not in taken and silenced_by(alert.labels, silences, now) is None:
                         absorbed.append((row, alert))
             if not active:
                 store.schedule_group(receiver, group_key, next_flush_at=None)
@@ -381,7 +382,8 @@ def deliver(runtime: Runtime, store: Store, *, now: datetime, flush: bool = Fals
                 continue
             outgoing = active + absorbed
             notification = f"{receiver}:{group_key}:{to_iso(now)}"
-            store.mark_sending([row["key"] for row, _ in outgoing], notification, now=now)
+            if not store.mark_sending([row["key"] for row, _ in outgoing], notification, now=now):
+                continue  # another process delivering from this database took them: it sends them
             # Updates of a group still firing (its first message younger than repeat_interval)
             # go into that message's thread instead of the channel.
             thread_at = from_iso(group.get("thread_at"))

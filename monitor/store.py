@@ -720,14 +720,22 @@ class Store:
             (to_iso(next_flush_at) if next_flush_at else None, to_iso(flushed_at) if flushed_at else None, receiver, group_key),
         )
 
-    def mark_sending(self, keys: list[str], notification: str, *, now: datetime) -> None:
-        """Record, before a send, that these alerts are going out as ``notification`` (its
-        idempotency key): a crash before mark_sent leaves them 'sending', to be checked."""
+    def mark_sending(self, keys: list[str], notification: str, *, now: datetime) -> bool:
+        """Claim these alerts, before a send, as going out in ``notification`` (its idempotency
+        key): all of them, or none (False) if another deliverer, a second process on this
+        database, took any of them first. A crash before mark_sent leaves them 'sending', to be
+        checked."""
         with self.transaction():
+            marks = ",".join("?" * len(keys))
+            pending = self.db.execute(f"SELECT count(*) FROM alerts WHERE status = 'pending' AND key IN ({marks})",
+                                      keys).fetchone()[0]
+            if pending != len(set(keys)):
+                return False
             self.db.conn.executemany(
                 "UPDATE alerts SET status = 'sending', notification = ?, next_attempt_at = ? WHERE key = ?",
                 [(notification, to_iso(now), key) for key in keys],
             )
+        return True
 
     def stale_sending(self, *, before: datetime) -> list[dict]:
         """Alerts left 'sending' since before ``before``: their process died mid-send."""

@@ -207,6 +207,33 @@ def test_a_firing_spike_absorbs_its_brands_assassins(runtime, slack, tmp_path: P
         assert store.alert_counts() == {"sent": 5, "inhibited": 1}
 
 
+
+def test_a_spike_grouped_with_its_brands_assassins_shows_each_once(slack, monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("TEST_SLACK_WEBHOOK", slack.webhook_url)
+    config = parse_config(BRANDS + RECEIVERS + ROUTE.replace("group_by: [kind, brand]", "group_by: [brand]"))
+    spike = replace(hostile_alert(key="spike:Acme Cloud:w1", payload="storm"), kind="spike", source="all sources",
+                    reason="negative of Acme Cloud jumped: 40 posts, expected 2", mentions=())
+    with httpx.Client() as client, Store(tmp_path / "m.db") as store:
+        runtime = Runtime.build(config, client=client)
+        enqueue([hostile_alert(key=f"assassin:blog:{i}", payload=f"post-{i}") for i in range(2)], runtime, store, now=NOW)
+        enqueue([spike], runtime, store, now=NOW)
+        assert deliver(runtime, store, now=NOW + timedelta(seconds=31)).sent == 3
+    (message,) = slack.posted()
+    shown = str(message["blocks"])
+    assert shown.count("is awful post-0") == 1 and shown.count("is awful post-1") == 1
+
+
+def test_two_deliverers_on_one_database_claim_a_message_once(runtime, tmp_path: Path) -> None:
+    # Two processes (monitor run, and monitor once from cron) deliver from the same outbox.
+    path = tmp_path / "m.db"
+    with Store(path) as first, Store(path) as second:
+        enqueue([hostile_alert(key=f"assassin:blog:{i}") for i in range(2)], runtime, first, now=NOW)
+        keys = [r["key"] for r in first.group_pending("slack", first.due_groups(now=None)[0]["group_key"], now=None)]
+        assert first.mark_sending(keys, "n1", now=NOW) is True
+        assert second.mark_sending(keys, "n2", now=NOW) is False, "the second finds them taken and sends nothing"
+        assert second.mark_sending(keys[:1], "n2", now=NOW) is False
+        assert {r[0] for r in second.db.execute("SELECT notification FROM alerts")} == {"n1"}
+
 class KilledAfterSend:
     """The real notifier, and then the process dies before the outbox records the send."""
 
