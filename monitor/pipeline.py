@@ -539,30 +539,31 @@ def silent_source_alert(store: Store, name: str, *, factor: float, now: datetime
 def watch_series(runtime: Runtime, store: Store, *, now: datetime) -> list[Fired]:
     """Score the brands' settled windows for spikes and drops; one alert per brand, kind and window.
 
-    The series' advanced states, the spikes and their alerts share one transaction: states saved
-    without the alert would never fire that storm again.
+    Each brand's advanced series states, its spikes and their alerts share one transaction:
+    states saved without the alert would never fire that storm again. (One per brand, so a
+    long first pass over history holds the write lock for one brand at a time.)
     """
     spikes, alerts = runtime.config.spikes, runtime.config.alerts
     if not spikes.enabled:
         return []
-    brands = [b.name for b in runtime.config.brands]
-    with store.transaction():
-        known = store.spike_states()
-        new_brands = {b for b in brands if series_key(b, ALL_SOURCES, "mentions") not in known}
-        fired = advance(store, brands, spikes.settings(), now=now, settle=spikes.settle, history=spikes.history,
-                        states=known)
-        storms: dict[tuple, list[Fired]] = {}
-        for item in fired:
-            log.warning("%s", describe(item).splitlines()[0])
-            # Like posts: a brand's first pass over its history stores old spikes quietly (alerts.backfill);
-            # after that, a spike older than alerts.max_age (the monitor was down) is stored, not pushed.
-            window = alerts.backfill if item.brand in new_brands else alerts.max_age
-            if item.window_end < now - window:
-                continue
-            # Brand-level spikes and drops; a drop on one source too (a broken connector shows there).
-            if item.source == ALL_SOURCES or item.verdict.kind == "drop":
-                storms.setdefault((item.brand, item.source, item.verdict.kind, item.verdict.at), []).append(item)
-        enqueue([spike_alert(items, now=now) for items in storms.values()], runtime, store, now=now)
+    settings = spikes.settings()
+    known = store.spike_states()
+    fired: list[Fired] = []
+    for brand in (b.name for b in runtime.config.brands):
+        first_pass = series_key(brand, ALL_SOURCES, "mentions") not in known
+        # Like posts: a brand's first pass over its history stores old spikes quietly (alerts.backfill);
+        # after that, a spike older than alerts.max_age (the monitor was down) is stored, not pushed.
+        window = alerts.backfill if first_pass else alerts.max_age
+        with store.transaction():
+            found = advance(store, [brand], settings, now=now, settle=spikes.settle, history=spikes.history, states=known)
+            storms: dict[tuple, list[Fired]] = {}
+            for item in found:
+                log.warning("%s", describe(item).splitlines()[0])
+                # Brand-level spikes and drops; a drop on one source too (a broken connector shows there).
+                if item.window_end >= now - window and (item.source == ALL_SOURCES or item.verdict.kind == "drop"):
+                    storms.setdefault((item.source, item.verdict.kind, item.verdict.at), []).append(item)
+            enqueue([spike_alert(items, now=now) for items in storms.values()], runtime, store, now=now)
+        fired.extend(found)
     return fired
 
 
