@@ -11,10 +11,8 @@ An sqlite3 connection belongs to the thread that opened it: open one Store per j
 from __future__ import annotations
 
 import json
-import logging
 import operator
 import sqlite3
-import threading
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime, timedelta
@@ -24,10 +22,9 @@ from typing import Any, Callable, Iterator
 import sqlite_utils
 
 from monitor.authors import AuthorRules, fold, new_author
+from monitor.checkpoint import Checkpointer
 from monitor.errors import MonitorError
 from monitor.models import Alert, Judged, Match, Mention, Reach, Score, SourceState, from_iso, to_iso
-
-log = logging.getLogger("monitor.store")
 
 # json.dumps with options builds a new encoder per call; rows need five encodings each.
 _ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
@@ -309,49 +306,6 @@ class StoreError(MonitorError):
     """The database cannot be opened or queried as asked."""
 
 
-CHECKPOINT_PAUSE = 0.25  # seconds between two background checkpoints of one store
-
-
-class _Checkpointer:
-    """Copies the WAL back into the database file on a thread and connection of its own.
-
-    SQLite checkpoints inside the commit that crosses ``wal_autocheckpoint``, so the writer waits
-    for megabytes of page copies and an fsync: an eighth of a bulk ingest's time on a busy
-    machine. Here the statement runs without the GIL while the writer goes on; the automatic
-    checkpoint stays as the backstop should this thread fall behind.
-    """
-
-    def __init__(self, path: str) -> None:
-        self._path = path
-        self._wanted, self._stop = threading.Event(), threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"checkpoint {path}", daemon=True)
-        self._thread.start()
-
-    def want(self) -> None:
-        """A transaction committed: checkpoint soon (one checkpoint answers many commits)."""
-        self._wanted.set()
-
-    def close(self) -> None:
-        """Let a checkpoint under way finish, then stop."""
-        self._stop.set()
-        self._wanted.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        conn = sqlite3.connect(self._path)
-        try:
-            while self._wanted.wait() and not self._stop.is_set():
-                self._wanted.clear()
-                try:  # PASSIVE never waits for readers or writers; what it cannot copy, a later one will
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                except sqlite3.Error as exc:
-                    log.debug("background checkpoint of %s: %s", self._path, exc)
-                if self._stop.wait(CHECKPOINT_PAUSE):
-                    return
-        finally:
-            conn.close()
-
-
 class Store:
     """All persistence. Open one per thread; close it when done."""
 
@@ -361,7 +315,7 @@ class Store:
         # committed (PRAGMA data_version): a source's next page folds into them without a SELECT.
         self._authors: dict[tuple[str, str], dict] = {}
         self._authors_version: int | None = None
-        self._checkpointer: _Checkpointer | None = None  # started by the first write transaction
+        self._checkpointer: Checkpointer | None = None  # started by the first write transaction
         try:
             if self.path != ":memory:":
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -417,7 +371,7 @@ class Store:
         self.db.execute("COMMIT")
         if self.path != ":memory:":
             if self._checkpointer is None:
-                self._checkpointer = _Checkpointer(self.path)
+                self._checkpointer = Checkpointer(self.path)
             self._checkpointer.want()
 
     def _migrate(self) -> None:
