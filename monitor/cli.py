@@ -271,8 +271,7 @@ def status(ctx: click.Context) -> None:
     with Store(resolve_database(config, ctx.obj["db"])) as store:
         rows = {r["name"]: r for r in store.sources_status()}
         alert_counts = store.alert_counts()
-        failed = list(store.db.query("SELECT receiver, status, last_error FROM alerts WHERE status IN ('failed', 'unconfirmed')"
-                                     " ORDER BY created_at DESC LIMIT 5"))
+        failed = store.undelivered(limit=5)
     table = []
     for options in config.sources:
         row = rows.get(options.name, {})

@@ -150,13 +150,11 @@ def detect_language(mention: Mention, detector: LanguageDetector | None) -> Ment
     return mention.evolve(language=language) if language else mention
 
 
-def judge(matched: list[tuple[Mention, Match]], scorer: Scorer, config: Config,
-          matcher: Matcher | None = None) -> list[Judged]:
+def judge(matched: list[tuple[Mention, Match]], scorer: Scorer, config: Config, matcher: Matcher) -> list[Judged]:
     """Score, bucket and reach for matched mentions, a batch at a time (see ``score_all``)."""
     scores = score_all(
         scorer,
-        [(scored_text(m), m.language, matcher.brand_pattern(found.brands) if matcher is not None else None)
-         for m, found in matched],
+        [(scored_text(m), m.language, matcher.brand_pattern(found.brands)) for m, found in matched],
         advocate_above=config.sentiment.advocate_above,
         assassin_threshold=config.sentiment.assassin_threshold,
     )

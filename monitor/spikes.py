@@ -166,7 +166,7 @@ def update(state: dict, at: datetime, value: float, settings: SpikeSettings, *, 
         if spike and state["armed"] and z < settings.extreme and not confirmed:
             state["pending"], spike = True, False
         # A burst that qualified waits, while it lasts, until it is big enough to be news.
-        qualified = spike or confirmed or state.get("waiting", False)
+        qualified = spike or confirmed or was_waiting
         big = burst is not None and burst >= state.get("bar", 0.0)
         state["waiting"] = bool(qualified and burst is not None and not big)
         if qualified and big and state["armed"]:

@@ -360,16 +360,12 @@ class Store:
         try:
             yield
         except BaseException:
-            self.db.execute("ROLLBACK" if outer else "ROLLBACK TO nested")
-            if not outer:
-                self.db.execute("RELEASE nested")
+            for statement in ("ROLLBACK",) if outer else ("ROLLBACK TO nested", "RELEASE nested"):
+                self.db.execute(statement)  # a savepoint rolled back stays open until released
             self._authors.clear()  # rows folded in memory that the database no longer has
             raise
-        if not outer:
-            self.db.execute("RELEASE nested")
-            return
-        self.db.execute("COMMIT")
-        if self.path != ":memory:":
+        self.db.execute("COMMIT" if outer else "RELEASE nested")
+        if outer and self.path != ":memory:":
             if self._checkpointer is None:
                 self._checkpointer = Checkpointer(self.path)
             self._checkpointer.want()
@@ -696,6 +692,14 @@ class Store:
         return list(self.db.query(
             "SELECT * FROM alerts WHERE status = 'sending' AND next_attempt_at <= ? ORDER BY notification, key",
             (to_iso(before),),
+        ))
+
+    def undelivered(self, *, limit: int = 5) -> list[dict]:
+        """The latest alerts that could not be delivered ('failed') or may not have been
+        ('unconfirmed'): receiver, status, last_error."""
+        return list(self.db.query(
+            "SELECT receiver, status, last_error FROM alerts WHERE status IN ('failed', 'unconfirmed')"
+            " ORDER BY created_at DESC LIMIT ?", (limit,),
         ))
 
     def failing_sources(self, *, at_least: int) -> set[str]:

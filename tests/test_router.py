@@ -36,6 +36,11 @@ def runtime(slack, monkeypatch, tmp_path: Path):
         yield Runtime.build(config, client=client)
 
 
+def bot_receiver(slack, monkeypatch) -> str:
+    """A Slack receiver by bot token (it can thread and read its channel back), on the stand-in."""
+    monkeypatch.setenv("TEST_SLACK_TOKEN", "xoxb-test-token")
+    return f"{{name: slack, type: slack, token_env: TEST_SLACK_TOKEN, channel: C123, base_url: '{slack.api_url}'}}"
+
 def test_matchers_follow_alertmanager() -> None:
     labels = {"kind": "spike", "brand": "Acme Cloud", "source": "reddit"}
     assert parse_matcher('brand="Acme Cloud"').matches(labels)
@@ -251,26 +256,37 @@ class KilledAfterSend:
 @pytest.mark.parametrize("way", ["bot", "webhook"])
 def test_a_process_killed_right_after_a_send_does_not_send_it_again(slack, monkeypatch, tmp_path: Path, way: str) -> None:
     monkeypatch.setenv("TEST_SLACK_WEBHOOK", slack.webhook_url)
-    monkeypatch.setenv("TEST_SLACK_TOKEN", "xoxb-test-token")
-    receiver = (f"{{name: slack, type: slack, token_env: TEST_SLACK_TOKEN, channel: C123, base_url: '{slack.api_url}'}}"
-                if way == "bot" else "{name: slack, type: slack, webhook_url_env: TEST_SLACK_WEBHOOK}")
+    receiver = (bot_receiver(slack, monkeypatch) if way == "bot"
+                else "{name: slack, type: slack, webhook_url_env: TEST_SLACK_WEBHOOK}")
     config = parse_config(BRANDS + f"receivers: [{receiver}]\n" + ROUTE)
-    with httpx.Client() as client, Store(tmp_path / "m.db") as store:
+    counts = deliver_killed(config, tmp_path / "m.db", KilledAfterSend)
+    assert len(slack.posted()) == 1 and counts == {"sending": 1}
+    counts = deliver_restarted(config, tmp_path / "m.db")
+    if way == "bot":  # the channel is read back for the notification's key: not posted twice
+        assert len(slack.posted()) == 1 and counts == {"sent": 1}
+    else:  # a webhook cannot read the channel: never twice, so it is flagged for a human instead
+        assert len(slack.posted()) == 1 and counts == {"unconfirmed": 1}
+
+
+def deliver_killed(config, path: Path, killer) -> dict:
+    """One delivery of one assassin alert, the process killed by ``killer`` around the send: the
+    outbox's counts as it died."""
+    with httpx.Client() as client, Store(path) as store:
         first = Runtime.build(config, client=client)
         enqueue([hostile_alert(key="assassin:blog:1")], first, store, now=NOW)
-        first.notifiers["slack"] = KilledAfterSend(first.notifiers["slack"])
+        first.notifiers["slack"] = killer(first.notifiers["slack"])
         with pytest.raises(KeyboardInterrupt):
             deliver(first, store, now=NOW + timedelta(seconds=31))
-        assert len(slack.posted()) == 1 and store.alert_counts() == {"sending": 1}
-    # Restarted: a fresh runtime and store over the same file.
-    with httpx.Client() as client, Store(tmp_path / "m.db") as store:
+        return store.alert_counts()
+
+
+def deliver_restarted(config, path: Path) -> dict:
+    """Restarted: a fresh runtime and store over the same file, delivering for ten minutes; the outbox's counts."""
+    with httpx.Client() as client, Store(path) as store:
         restarted = Runtime.build(config, client=client)
         for minutes in (1, 5, 10):
             deliver(restarted, store, now=NOW + timedelta(minutes=minutes))
-        if way == "bot":  # the channel is read back for the notification's key: not posted twice
-            assert len(slack.posted()) == 1 and store.alert_counts() == {"sent": 1}
-        else:  # a webhook cannot read the channel: never twice, so it is flagged for a human instead
-            assert len(slack.posted()) == 1 and store.alert_counts() == {"unconfirmed": 1}
+        return store.alert_counts()
 
 
 def test_quiet_hours_hold_warnings_until_morning_and_let_critical_through(slack, monkeypatch, tmp_path: Path) -> None:
@@ -312,8 +328,7 @@ def test_quiet_hours_windows_and_their_errors() -> None:
 
 
 def test_updates_of_a_group_still_firing_go_into_its_thread(slack, monkeypatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("TEST_SLACK_TOKEN", "xoxb-test-token")
-    receiver = f"{{name: slack, type: slack, token_env: TEST_SLACK_TOKEN, channel: C123, base_url: '{slack.api_url}'}}"
+    receiver = bot_receiver(slack, monkeypatch)
     config = parse_config(BRANDS + f"receivers: [{receiver}]\n" + ROUTE)
     with httpx.Client() as client, Store(tmp_path / "m.db") as store:
         runtime = Runtime.build(config, client=client)
@@ -393,17 +408,8 @@ class KilledBeforeSend(KilledAfterSend):
 
 
 def test_a_process_killed_before_the_send_left_sends_it_after_restart(slack, monkeypatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("TEST_SLACK_TOKEN", "xoxb-test-token")
-    receiver = f"{{name: slack, type: slack, token_env: TEST_SLACK_TOKEN, channel: C123, base_url: '{slack.api_url}'}}"
+    receiver = bot_receiver(slack, monkeypatch)
     config = parse_config(BRANDS + f"receivers: [{receiver}]\n" + ROUTE)
-    with httpx.Client() as client, Store(tmp_path / "m.db") as store:
-        first = Runtime.build(config, client=client)
-        enqueue([hostile_alert(key="assassin:blog:1")], first, store, now=NOW)
-        first.notifiers["slack"] = KilledBeforeSend(first.notifiers["slack"])
-        with pytest.raises(KeyboardInterrupt):
-            deliver(first, store, now=NOW + timedelta(seconds=31))
-    with httpx.Client() as client, Store(tmp_path / "m.db") as store:
-        restarted = Runtime.build(config, client=client)
-        for minutes in (1, 5, 10):
-            deliver(restarted, store, now=NOW + timedelta(minutes=minutes))
-        assert len(slack.posted()) == 1 and store.alert_counts() == {"sent": 1}  # the channel lacked it: sent once
+    deliver_killed(config, tmp_path / "m.db", KilledBeforeSend)
+    counts = deliver_restarted(config, tmp_path / "m.db")
+    assert len(slack.posted()) == 1 and counts == {"sent": 1}  # the channel lacked it: sent once
