@@ -647,10 +647,17 @@ class Store:
         return queued
 
     def due_groups(self, *, now: datetime | None, limit: int = 1000) -> list[dict]:
-        """Groups whose next notification is due (``now`` None: every waiting group), oldest first."""
+        """Groups whose next notification is due (``now`` None: every waiting group), oldest first.
+
+        A group left idle while it still holds pending alerts that are due (a database written
+        before idle groups kept their retry time) is due too: no pending alert is ever stranded.
+        """
+        at = to_iso(now)
         return list(self.db.query(
-            "SELECT * FROM alert_groups WHERE next_flush_at IS NOT NULL AND (? IS NULL OR next_flush_at <= ?)"
-            " ORDER BY next_flush_at, receiver, group_key LIMIT ?", (to_iso(now), to_iso(now), limit),
+            "SELECT * FROM alert_groups g WHERE (g.next_flush_at IS NOT NULL AND (:at IS NULL OR g.next_flush_at <= :at))"
+            " OR (g.next_flush_at IS NULL AND EXISTS (SELECT 1 FROM alerts a WHERE a.receiver = g.receiver"
+            "   AND a.group_key = g.group_key AND a.status = 'pending' AND (:at IS NULL OR a.next_attempt_at <= :at)))"
+            " ORDER BY coalesce(g.next_flush_at, ''), g.receiver, g.group_key LIMIT :limit", {"at": at, "limit": limit},
         ))
 
     def group_pending(self, receiver: str, group_key: str, *, now: datetime | None) -> list[dict]:
@@ -663,11 +670,15 @@ class Store:
 
     def schedule_group(self, receiver: str, group_key: str, *, next_flush_at: datetime | None,
                        flushed_at: datetime | None = None) -> None:
-        """Set when a group notifies next (None: idle until an alert joins); record a notification."""
+        """Set when a group notifies next and record a notification. None: when its earliest
+        pending alert is due (one waiting out a backoff or a Retry-After), else idle until an
+        alert joins — so every pending alert keeps a time at which it is tried again."""
         self.db.execute(
-            "UPDATE alert_groups SET next_flush_at = ?, last_flush_at = coalesce(?, last_flush_at)"
-            " WHERE receiver = ? AND group_key = ?",
-            (to_iso(next_flush_at) if next_flush_at else None, to_iso(flushed_at) if flushed_at else None, receiver, group_key),
+            "UPDATE alert_groups SET next_flush_at = coalesce(:next, (SELECT min(a.next_attempt_at) FROM alerts a"
+            "   WHERE a.receiver = :receiver AND a.group_key = :group AND a.status = 'pending')),"
+            " last_flush_at = coalesce(:flushed, last_flush_at) WHERE receiver = :receiver AND group_key = :group",
+            {"next": to_iso(next_flush_at) if next_flush_at else None, "flushed": to_iso(flushed_at) if flushed_at else None,
+             "receiver": receiver, "group": group_key},
         )
 
     def mark_sending(self, keys: list[str], notification: str, *, now: datetime) -> bool:
