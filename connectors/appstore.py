@@ -17,7 +17,7 @@ import httpx
 from pydantic import Field
 
 from connectors import http
-from connectors.base import SourceOptions, as_int, parse_time
+from connectors.base import SourceOptions, as_int, malformed_item, parse_time
 from monitor.errors import ParseError
 from monitor.models import FetchResult, Mention, SourceState
 
@@ -36,7 +36,7 @@ def _label(value: object) -> str:
     return value.get("label", "") if isinstance(value, dict) else ""
 
 
-def parse_reviews(data: object, *, source: str, app_id: str, country: str, now: datetime) -> list[Mention]:
+def parse_reviews(data: object, *, source: str, app_id: str, country: str, now: datetime, skipped: list[str] | None = None) -> list[Mention]:
     """Reviews in one page of the customer-reviews JSON feed."""
     if not isinstance(data, dict) or not isinstance(data.get("feed"), dict):
         raise ParseError("App Store returned JSON without a 'feed' object", source=source)
@@ -45,23 +45,24 @@ def parse_reviews(data: object, *, source: str, app_id: str, country: str, now: 
         entries = [entries]
     out = []
     for entry in entries:
-        if not isinstance(entry, dict) or "im:rating" not in entry:
-            continue  # the app's own metadata entry that older feeds put first
-        ident = _label(entry.get("id"))
-        updated = _label(entry.get("updated"))
-        link = ((entry.get("link") or {}).get("attributes") or {}).get("href") if isinstance(entry.get("link"), dict) else None
-        author = entry.get("author") or {}
-        out.append(Mention(
-            source=source, source_type="appstore", id=ident,
-            url=link or f"https://apps.apple.com/{country}/app/id{app_id}?see-all=reviews",
-            title=_label(entry.get("title")), text=_label(entry.get("content")) or _label(entry.get("title")),
-            published_at=parse_time(updated, source=source) if updated else now,
-            author=_label(author.get("uri")) or _label(author.get("name")), author_name=_label(author.get("name")),
-            metrics={"rating": as_int(_label(entry.get("im:rating"))), "version": _label(entry.get("im:version")),
-                     "helpful_votes": as_int(_label(entry.get("im:voteSum"))), "votes": as_int(_label(entry.get("im:voteCount"))),
-                     "app_id": app_id, "country": country},
-            raw=entry,
-        ))
+        with malformed_item(entry, source=source, skipped=skipped):
+            if not isinstance(entry, dict) or "im:rating" not in entry:
+                continue  # the app's own metadata entry that older feeds put first
+            ident = _label(entry.get("id"))
+            updated = _label(entry.get("updated"))
+            link = ((entry.get("link") or {}).get("attributes") or {}).get("href") if isinstance(entry.get("link"), dict) else None
+            author = entry.get("author") or {}
+            out.append(Mention(
+                source=source, source_type="appstore", id=ident,
+                url=link or f"https://apps.apple.com/{country}/app/id{app_id}?see-all=reviews",
+                title=_label(entry.get("title")), text=_label(entry.get("content")) or _label(entry.get("title")),
+                published_at=parse_time(updated, source=source) if updated else now,
+                author=_label(author.get("uri")) or _label(author.get("name")), author_name=_label(author.get("name")),
+                metrics={"rating": as_int(_label(entry.get("im:rating"))), "version": _label(entry.get("im:version")),
+                         "helpful_votes": as_int(_label(entry.get("im:voteSum"))), "votes": as_int(_label(entry.get("im:voteCount"))),
+                         "app_id": app_id, "country": country},
+                raw=entry,
+            ))
     return out
 
 
@@ -81,6 +82,7 @@ class AppStoreConnector:
         except ValueError:
             cursors = {}
         seen: dict[str, Mention] = {}
+        skipped: list[str] = []
         for app_id in options.app_ids:
             for country in options.countries:
                 key = f"{app_id}:{country}"
@@ -88,7 +90,7 @@ class AppStoreConnector:
                 for page in range(1, (options.max_pages if last else 1) + 1):
                     url = f"{options.base_url}/{country}/rss/customerreviews/page={page}/id={app_id}/sortby=mostrecent/json"
                     data, _ = http.get_json(self.client, url, source=options.name)
-                    reviews = parse_reviews(data, source=options.name, app_id=app_id, country=country, now=now)
+                    reviews = parse_reviews(data, source=options.name, app_id=app_id, country=country, now=now, skipped=skipped)
                     numeric = [int(r.id) for r in reviews if r.id.isdigit()]
                     for review in reviews:
                         seen.setdefault(review.id, review)
@@ -96,4 +98,4 @@ class AppStoreConnector:
                         cursors[key] = max(cursors.get(key, 0), max(numeric))
                     if not reviews or (last and min(numeric, default=0) <= last):
                         break
-        return FetchResult(list(seen.values()), SourceState(cursor=json.dumps(cursors, sort_keys=True)))
+        return FetchResult(list(seen.values()), SourceState(cursor=json.dumps(cursors, sort_keys=True)), skipped=tuple(skipped))

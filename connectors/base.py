@@ -7,17 +7,21 @@ Cursors, ETags and error counts live in the store; the HTTP client is passed in.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import ClassVar, Protocol
+from typing import ClassVar, Iterator, Protocol
 from urllib.parse import urlsplit
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from monitor.errors import MissingCredential, ParseError
-from monitor.models import Duration, FetchResult, SourceState
+from monitor.models import Duration, FetchResult, Size, SourceState, clean_text
+
+log = logging.getLogger("connectors")
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Shapes of real secrets (Slack tokens, webhook URLs), so a pasted one is refused, not stored in the file.
@@ -57,6 +61,10 @@ class SourceOptions(BaseModel):
     base_url: str | None = Field(
         default=None,
         description="Override the API's address: a mirror, a self-hosted instance, or a test server.",
+    )
+    max_body: Size = Field(
+        default="10MB", ge=1024, le=1 << 30,
+        description="Largest response body read, decompressed (KB/MB/GB are binary); a larger one is an error.",
     )
 
     @field_validator("base_url")
@@ -122,6 +130,36 @@ def as_int(value: object) -> int | None:
         return int(float(str(value)))
     except (TypeError, ValueError):
         return None
+
+
+# What a malformed item raises while it is read (a string where a number belongs, a time past
+# year 9999, a list where a mapping belongs): it is skipped, never the whole source.
+MALFORMED = (ParseError, ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, RecursionError)
+_ID_KEYS = ("objectID", "id", "uri", "question_id", "name", "link")
+
+
+def item_id(item: object) -> str:
+    """The item's own id, for a log line (untrusted: cleaned and clipped)."""
+    if isinstance(item, dict):
+        for key in _ID_KEYS:
+            value = item.get(key)
+            if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value):
+                return clean_text(str(value), width=80)
+    return "(no id)"
+
+
+@contextmanager
+def malformed_item(item: object, *, source: str, skipped: list[str] | None) -> Iterator[None]:
+    """Read one item inside this block: if it is malformed, log it with the source and its id,
+    add it to ``skipped`` and go on with the next item."""
+    try:
+        yield
+    except MALFORMED as exc:
+        why = clean_text(str(exc) if isinstance(exc, ParseError) else f"{type(exc).__name__}: {exc}", width=200)
+        ident = item_id(item)
+        log.warning("source %s: skipped malformed item %s: %s", source, ident, why)
+        if skipped is not None:
+            skipped.append(f"{ident}: {why}")
 
 
 class SearchOptions(SourceOptions):

@@ -15,7 +15,7 @@ import httpx
 from pydantic import Field
 
 from connectors import http
-from connectors.base import SearchOptions, SourceOptions, as_int, parse_time, secret
+from connectors.base import SearchOptions, SourceOptions, as_int, malformed_item, parse_time, secret
 from monitor.errors import FetchError, ParseError
 from monitor.models import FetchResult, Mention, SourceState, to_iso
 
@@ -111,6 +111,7 @@ class BlueskyConnector:
         since = options.since(state, now)
         newest = since
         seen: dict[str, Mention] = {}
+        skipped: list[str] = []
         for term in options.terms(terms):
             cursor = None
             for _ in range(options.max_pages):
@@ -122,14 +123,15 @@ class BlueskyConnector:
                 if not isinstance(posts, list):
                     raise ParseError("searchPosts returned no 'posts' list", source=options.name)
                 for post in posts:
-                    mention = parse_post(post, source=options.name)
-                    seen.setdefault(mention.id, mention)
-                    newest = max(newest, mention.published_at)
+                    with malformed_item(post, source=options.name, skipped=skipped):
+                        mention = parse_post(post, source=options.name)
+                        seen.setdefault(mention.id, mention)
+                        newest = max(newest, mention.published_at)
                 cursor = data.get("cursor")
                 if not cursor or not posts:
                     break
         self._add_followers(options, seen)
-        return FetchResult(list(seen.values()), SourceState(cursor=to_iso(newest)))
+        return FetchResult(list(seen.values()), SourceState(cursor=to_iso(newest)), skipped=tuple(skipped))
 
     def _add_followers(self, options: BlueskyOptions, seen: dict[str, Mention]) -> None:
         dids = sorted({m.metrics["did"] for m in seen.values() if m.metrics.get("did")})

@@ -14,7 +14,7 @@ import httpx
 from pydantic import Field
 
 from connectors import http
-from connectors.base import SourceOptions, as_int, parse_time, secret
+from connectors.base import SourceOptions, as_int, malformed_item, parse_time, secret
 from monitor.errors import ParseError
 from monitor.models import FetchResult, Mention, SourceState
 
@@ -41,7 +41,7 @@ def _likes(post: dict) -> int | None:
     return None
 
 
-def parse_posts(data: object, *, source: str, base_url: str) -> list[Mention]:
+def parse_posts(data: object, *, source: str, base_url: str, skipped: list[str] | None = None) -> list[Mention]:
     """Posts of a ``posts.json`` (``latest_posts``) or ``search.json`` (``posts`` + ``topics``) body."""
     if not isinstance(data, dict) or not isinstance(data.get("latest_posts", data.get("posts")), list):
         raise ParseError("Discourse returned JSON without 'latest_posts' or 'posts'", source=source)
@@ -50,23 +50,24 @@ def parse_posts(data: object, *, source: str, base_url: str) -> list[Mention]:
     for post in data.get("latest_posts", data.get("posts")):
         if not isinstance(post, dict) or not post.get("id") or not post.get("created_at"):
             continue
-        topic = topics.get(post.get("topic_id"), {})
-        slug = post.get("topic_slug") or topic.get("slug") or "-"
-        path = post.get("post_url") or f"/t/{slug}/{post.get('topic_id')}/{post.get('post_number', 1)}"
-        title = post.get("topic_title") or topic.get("title") or ""
-        out.append(Mention(
-            source=source, source_type="discourse", id=str(post["id"]), url=base_url.rstrip("/") + path,
-            title=title, text=post.get("cooked") or post.get("raw") or post.get("blurb") or title,
-            published_at=parse_time(post["created_at"], source=source),
-            author=post.get("username", ""), author_name=post.get("name") or post.get("username", ""),
-            metrics={"reads": as_int(post.get("reads")), "likes": _likes(post), "trust_level": as_int(post.get("trust_level")),
-                     "topic_views": as_int(topic.get("views") or post.get("topic_views")), "post_number": as_int(post.get("post_number"))},
-            raw=post,
-        ))
+        with malformed_item(post, source=source, skipped=skipped):
+            topic = topics.get(post.get("topic_id"), {})
+            slug = post.get("topic_slug") or topic.get("slug") or "-"
+            path = post.get("post_url") or f"/t/{slug}/{post.get('topic_id')}/{post.get('post_number', 1)}"
+            title = post.get("topic_title") or topic.get("title") or ""
+            out.append(Mention(
+                source=source, source_type="discourse", id=str(int(post["id"])), url=base_url.rstrip("/") + path,
+                title=title, text=post.get("cooked") or post.get("raw") or post.get("blurb") or title,
+                published_at=parse_time(post["created_at"], source=source),
+                author=post.get("username", ""), author_name=post.get("name") or post.get("username", ""),
+                metrics={"reads": as_int(post.get("reads")), "likes": _likes(post), "trust_level": as_int(post.get("trust_level")),
+                         "topic_views": as_int(topic.get("views") or post.get("topic_views")), "post_number": as_int(post.get("post_number"))},
+                raw=post,
+            ))
     return out
 
 
-def parse_topics(data: object, *, source: str, base_url: str) -> list[Mention]:
+def parse_topics(data: object, *, source: str, base_url: str, skipped: list[str] | None = None) -> list[Mention]:
     """Topics of a ``latest.json`` body (``topic_list.topics``); ids are ``topic:{id}``."""
     topics = (data.get("topic_list") or {}).get("topics") if isinstance(data, dict) else None
     if not isinstance(topics, list):
@@ -75,16 +76,17 @@ def parse_topics(data: object, *, source: str, base_url: str) -> list[Mention]:
     for topic in topics:
         if not isinstance(topic, dict) or not topic.get("id") or not topic.get("created_at"):
             continue
-        title = topic.get("title", "")
-        out.append(Mention(
-            source=source, source_type="discourse", id=f"topic:{topic['id']}",
-            url=f"{base_url.rstrip('/')}/t/{topic.get('slug') or '-'}/{topic['id']}", title=title,
-            text=topic.get("excerpt") or title, published_at=parse_time(topic["created_at"], source=source),
-            author=topic.get("last_poster_username") or "", author_name=topic.get("last_poster_username") or "",
-            metrics={"topic_views": as_int(topic.get("views")), "likes": as_int(topic.get("like_count")),
-                     "posts": as_int(topic.get("posts_count"))},
-            raw=topic,
-        ))
+        with malformed_item(topic, source=source, skipped=skipped):
+            title = topic.get("title", "")
+            out.append(Mention(
+                source=source, source_type="discourse", id=f"topic:{int(topic['id'])}",
+                url=f"{base_url.rstrip('/')}/t/{topic.get('slug') or '-'}/{topic['id']}", title=title,
+                text=topic.get("excerpt") or title, published_at=parse_time(topic["created_at"], source=source),
+                author=topic.get("last_poster_username") or "", author_name=topic.get("last_poster_username") or "",
+                metrics={"topic_views": as_int(topic.get("views")), "likes": as_int(topic.get("like_count")),
+                         "posts": as_int(topic.get("posts_count"))},
+                raw=topic,
+            ))
     return out
 
 
@@ -103,18 +105,19 @@ class DiscourseConnector:
         headers = {"Api-Key": key, "Api-Username": user or "system"} if key else {}
         cursor = int(state.cursor) if state.cursor and state.cursor.isdigit() else 0
         seen: dict[str, Mention] = {}
+        skipped: list[str] = []
         if options.mode == "latest":
             data, _ = http.get_json(self.client, f"{options.base_url}/latest.json", source=options.name,
                                     params={"order": "created"}, headers=headers)
-            mentions = parse_topics(data, source=options.name, base_url=options.base_url)
+            mentions = parse_topics(data, source=options.name, base_url=options.base_url, skipped=skipped)
             newest = max([cursor, *(int(m.id.split(":")[1]) for m in mentions)])
             fresh = [m for m in mentions if int(m.id.split(":")[1]) > cursor]
-            return FetchResult(fresh, SourceState(cursor=str(newest) if newest else None))
+            return FetchResult(fresh, SourceState(cursor=str(newest) if newest else None), skipped=tuple(skipped))
         if options.mode == "search":
             for term in terms:
                 data, _ = http.get_json(self.client, f"{options.base_url}/search.json", source=options.name,
                                         params={"q": f"{term} order:latest"}, headers=headers)
-                for m in parse_posts(data, source=options.name, base_url=options.base_url):
+                for m in parse_posts(data, source=options.name, base_url=options.base_url, skipped=skipped):
                     if int(m.id) > cursor:
                         seen.setdefault(m.id, m)
         else:
@@ -122,7 +125,7 @@ class DiscourseConnector:
             for _ in range(options.max_pages if cursor else 1):
                 data, _ = http.get_json(self.client, f"{options.base_url}/posts.json", source=options.name,
                                         params={"before": before} if before else None, headers=headers)
-                posts = [m for m in parse_posts(data, source=options.name, base_url=options.base_url)]
+                posts = parse_posts(data, source=options.name, base_url=options.base_url, skipped=skipped)
                 for m in posts:
                     if int(m.id) > cursor:
                         seen.setdefault(m.id, m)
@@ -130,4 +133,4 @@ class DiscourseConnector:
                     break
                 before = min(int(m.id) for m in posts)
         newest = max([cursor, *(int(i) for i in seen)])
-        return FetchResult(list(seen.values()), SourceState(cursor=str(newest) if newest else None))
+        return FetchResult(list(seen.values()), SourceState(cursor=str(newest) if newest else None), skipped=tuple(skipped))

@@ -17,7 +17,7 @@ import httpx
 from pydantic import Field
 
 from connectors import http
-from connectors.base import SearchOptions, SourceOptions, as_int, parse_time, secret
+from connectors.base import SearchOptions, SourceOptions, as_int, malformed_item, parse_time, secret
 from monitor.errors import ParseError
 from monitor.models import FetchResult, Mention, SourceState, to_iso
 
@@ -36,7 +36,7 @@ class GitHubOptions(SearchOptions):
     max_pages: int = Field(default=10, ge=1, le=10, description="Pages per term per run (10 × 100 = GitHub's 1,000 cap).")
 
 
-def parse_issues(data: object, *, source: str) -> list[Mention]:
+def parse_issues(data: object, *, source: str, skipped: list[str] | None = None) -> list[Mention]:
     """Items of one ``search/issues`` page."""
     if not isinstance(data, dict) or not isinstance(data.get("items"), list):
         raise ParseError("GitHub returned JSON without an 'items' list", source=source)
@@ -44,18 +44,19 @@ def parse_issues(data: object, *, source: str) -> list[Mention]:
     for item in data["items"]:
         if not isinstance(item, dict) or not item.get("id") or not item.get("html_url"):
             continue
-        user = item.get("user") or {}
-        reactions = item.get("reactions") or {}
-        title = item.get("title") or ""
-        out.append(Mention(
-            source=source, source_type="github", id=str(item["id"]), url=item["html_url"], title=title,
-            text=item.get("body") or title, published_at=parse_time(item.get("created_at"), source=source),
-            author=user.get("login", ""), author_name=user.get("login", ""),
-            metrics={"comments": as_int(item.get("comments")), "reactions": as_int(reactions.get("total_count")),
-                     "plus_one": as_int(reactions.get("+1")), "minus_one": as_int(reactions.get("-1")),
-                     "state": item.get("state"), "repository": (item.get("repository_url") or "").rsplit("/repos/", 1)[-1]},
-            raw=item,
-        ))
+        with malformed_item(item, source=source, skipped=skipped):
+            user = item.get("user") or {}
+            reactions = item.get("reactions") or {}
+            title = item.get("title") or ""
+            out.append(Mention(
+                source=source, source_type="github", id=str(item["id"]), url=item["html_url"], title=title,
+                text=item.get("body") or title, published_at=parse_time(item.get("created_at"), source=source),
+                author=user.get("login", ""), author_name=user.get("login", ""),
+                metrics={"comments": as_int(item.get("comments")), "reactions": as_int(reactions.get("total_count")),
+                         "plus_one": as_int(reactions.get("+1")), "minus_one": as_int(reactions.get("-1")),
+                         "state": item.get("state"), "repository": (item.get("repository_url") or "").rsplit("/repos/", 1)[-1]},
+                raw=item,
+            ))
     return out
 
 
@@ -77,13 +78,14 @@ class GitHubConnector:
         since = options.since(state, now)
         newest = since
         seen: dict[str, Mention] = {}
+        skipped: list[str] = []
         for term in options.terms(terms):
             q = " ".join(part for part in (term, "is:issue", options.qualifiers, f"created:>={to_iso(since)}") if part)
             for page in range(1, options.max_pages + 1):
                 params = {"q": q, "sort": "created", "order": "desc", "per_page": options.per_page, "page": page}
                 data, _ = http.get_json(self.client, f"{options.base_url}/search/issues", source=options.name,
                                         params=params, headers=headers)
-                items = parse_issues(data, source=options.name)
+                items = parse_issues(data, source=options.name, skipped=skipped)
                 for mention in items:
                     seen.setdefault(mention.id, mention)
                     newest = max(newest, mention.published_at)
@@ -93,4 +95,4 @@ class GitHubConnector:
                         log.warning("source %s: %r matched %d issues; GitHub returns only %d — poll more often or add qualifiers",
                                     options.name, term, total, RESULT_CAP)
                     break
-        return FetchResult(list(seen.values()), SourceState(cursor=to_iso(newest)))
+        return FetchResult(list(seen.values()), SourceState(cursor=to_iso(newest)), skipped=tuple(skipped))

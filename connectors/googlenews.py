@@ -51,8 +51,9 @@ class GoogleNewsConnector:
         response = http.get(self.client, url, source=options.name, params=params, headers=conditional_headers(state))
         if response.status_code == 304:
             return FetchResult([], state, not_modified=True)
-        mentions = []
-        for mention in parse_feed(response.content, source=options.name, url=str(response.url), now=now):
+        mentions, skipped, warnings = [], [], []
+        for mention in parse_feed(response.content, source=options.name, url=str(response.url), now=now,
+                                  skipped=skipped, warnings=warnings):
             source_el = (mention.raw or {}).get("source") or {}
             publisher = source_el.get("title", "") if isinstance(source_el, dict) else ""
             title = mention.title
@@ -63,4 +64,5 @@ class GoogleNewsConnector:
                 language=mention.language or options.hl.split("-")[0].lower(),
                 metrics={"publisher": publisher, "publisher_url": source_el.get("href") if isinstance(source_el, dict) else None},
             ))
-        return FetchResult(mentions, SourceState(state.cursor, response.headers.get("ETag"), response.headers.get("Last-Modified")))
+        return FetchResult(mentions, SourceState(state.cursor, response.headers.get("ETag"), response.headers.get("Last-Modified")),
+                           skipped=tuple(skipped), warnings=tuple(warnings))

@@ -6,14 +6,14 @@ newest first, paged back to the cursor: the highest ``created_at_i`` seen so far
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import ClassVar, Literal
 
 import httpx
 from pydantic import Field
 
 from connectors import http
-from connectors.base import SourceOptions
+from connectors.base import SourceOptions, malformed_item, parse_time
 from monitor.errors import ParseError
 from monitor.models import Duration, FetchResult, Mention, SourceState
 
@@ -36,7 +36,7 @@ class HackerNewsOptions(SourceOptions):
     first_run: Duration = Field(default="1d", description="How far back the first run looks.")
 
 
-def parse_hits(payload: object, *, source: str, url: str) -> tuple[list[Mention], int]:
+def parse_hits(payload: object, *, source: str, url: str, skipped: list[str] | None = None) -> tuple[list[Mention], int]:
     """Mentions of one decoded ``search``/``search_by_date`` page, and the page count."""
     if not isinstance(payload, dict) or not isinstance(payload.get("hits"), list):
         raise ParseError(f"{http.safe_url(url)} returned JSON without a 'hits' list", source=source)
@@ -44,34 +44,38 @@ def parse_hits(payload: object, *, source: str, url: str) -> tuple[list[Mention]
     for hit in payload["hits"]:
         if not isinstance(hit, dict) or not hit.get("objectID") or hit.get("created_at_i") is None:
             continue
-        tags = hit.get("_tags") or []
-        is_comment = "comment" in tags or hit.get("comment_text") is not None
-        title = (hit.get("story_title") if is_comment else hit.get("title")) or ""
-        # A link story's only words are its title: that is its text.
-        text = (hit.get("comment_text") if is_comment else hit.get("story_text")) or ("" if is_comment else title)
-        mentions.append(
-            Mention(
-                source=source,
-                source_type="hackernews",
-                id=str(hit["objectID"]),
-                url=ITEM_URL.format(hit["objectID"]),
-                title=title,
-                text=text,
-                published_at=datetime.fromtimestamp(int(hit["created_at_i"]), tz=timezone.utc),
-                author=hit.get("author") or "",
-                author_name=hit.get("author") or "",
-                metrics={
-                    "kind": "comment" if is_comment else "story",
-                    "points": hit.get("points"),
-                    "comments": hit.get("num_comments"),
-                    "front_page": "front_page" in tags,
-                    "link": hit.get("url") or hit.get("story_url"),
-                },
-                raw=hit,
-            )
-        )
+        with malformed_item(hit, source=source, skipped=skipped):
+            mentions.append(_mention(hit, source=source))
     pages = payload.get("nbPages")
     return mentions, pages if isinstance(pages, int) else 1
+
+
+def _mention(hit: dict, *, source: str) -> Mention:
+    """One hit; ParseError when its time is unreadable ("yesterday", 10**20)."""
+    tags = hit.get("_tags") or []
+    is_comment = "comment" in tags or hit.get("comment_text") is not None
+    title = (hit.get("story_title") if is_comment else hit.get("title")) or ""
+    # A link story's only words are its title: that is its text.
+    text = (hit.get("comment_text") if is_comment else hit.get("story_text")) or ("" if is_comment else title)
+    return Mention(
+        source=source,
+        source_type="hackernews",
+        id=str(hit["objectID"]),
+        url=ITEM_URL.format(hit["objectID"]),
+        title=title,
+        text=text,
+        published_at=parse_time(hit["created_at_i"], source=source),
+        author=hit.get("author") or "",
+        author_name=hit.get("author") or "",
+        metrics={
+            "kind": "comment" if is_comment else "story",
+            "points": hit.get("points"),
+            "comments": hit.get("num_comments"),
+            "front_page": "front_page" in tags,
+            "link": hit.get("url") or hit.get("story_url"),
+        },
+        raw=hit,
+    )
 
 
 class HackerNewsConnector:
@@ -91,6 +95,7 @@ class HackerNewsConnector:
         url = f"{options.base_url}/search_by_date"
         newest = since
         seen: dict[str, Mention] = {}
+        skipped: list[str] = []
         for term in options.query or terms:
             for page in range(options.max_pages):
                 params = {
@@ -102,10 +107,10 @@ class HackerNewsConnector:
                     "page": page,
                 }
                 payload, response = http.get_json(self.client, url, source=options.name, params=params)
-                mentions, pages = parse_hits(payload, source=options.name, url=str(response.url))
+                mentions, pages = parse_hits(payload, source=options.name, url=str(response.url), skipped=skipped)
                 for mention in mentions:
                     seen.setdefault(mention.id, mention)
                     newest = max(newest, int(mention.published_at.timestamp()))
                 if not mentions or page + 1 >= pages:
                     break
-        return FetchResult(list(seen.values()), SourceState(cursor=str(newest)))
+        return FetchResult(list(seen.values()), SourceState(cursor=str(newest)), skipped=tuple(skipped))

@@ -6,6 +6,7 @@ import email.utils
 import json
 import threading
 import time
+import zlib
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -13,6 +14,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import httpx
 
 from monitor.errors import FetchError, ParseError, RateLimited
+from monitor.models import format_size
 
 try:
     from importlib.metadata import version as _version
@@ -25,6 +27,9 @@ _SECRET_PARAMS = {"key", "api_key", "apikey", "token", "access_token", "client_s
 
 
 MAX_SPACING_SECONDS = 10.0  # never sleep longer than this inside a job; back off instead
+DEFAULT_MAX_BODY = 10 * 1024 * 1024  # bytes of a decompressed body, per response (sources' max_body)
+MAX_READ_SECONDS = 120.0  # a body still arriving after this (a server dripping bytes) is given up
+_CHUNK = 64 * 1024
 
 
 class HostLimiter:
@@ -113,6 +118,8 @@ class MonitorClient(httpx.Client):
         # Login sessions (Bluesky) live as long as the client, in memory only: a token is a
         # secret, so it is never written to the store.
         self.sessions: dict[tuple[str, str], dict] = {}
+        # Each source's cap on a decompressed body (its max_body), set by the runtime.
+        self.body_limits: dict[str, int] = {}
 
 
 def make_client(
@@ -129,7 +136,8 @@ def make_client(
     return MonitorClient(
         follow_redirects=True,
         timeout=httpx.Timeout(timeout_seconds, connect=min(10.0, timeout_seconds)),
-        headers={"User-Agent": agent},
+        # Only what _read_capped can inflate a piece at a time (httpx adds br/zstd when installed).
+        headers={"User-Agent": agent, "Accept-Encoding": "gzip, deflate"},
         transport=transport,
     )
 
@@ -181,22 +189,35 @@ def request(
     json_body: Any = None,
     data: dict | None = None,
 ) -> httpx.Response:
-    """Send a request through the host's limiter; translate every failure into FetchError."""
+    """Send a request through the host's limiter; translate every failure into FetchError.
+
+    The body is streamed and decompressed a piece at a time, and reading stops at the source's
+    ``max_body`` (a gzip bomb costs at most that much memory), or after MAX_READ_SECONDS.
+    """
     limiter: HostLimiter | None = getattr(client, "limiter", None)
     host = urlsplit(url).netloc
     if limiter is not None:
         limiter.before(host, source=source)
+    limit = getattr(client, "body_limits", {}).get(source, DEFAULT_MAX_BODY)
     try:
-        response = client.request(method, url, params=params, headers=headers, json=json_body, data=data)
+        with client.stream(method, url, params=params, headers=headers, json=json_body, data=data) as streamed:
+            if limiter is not None:
+                limiter.after(host, streamed)
+            _check_status(streamed, source=source)
+            body = _read_capped(streamed, limit, source=source)
     except httpx.TimeoutException as exc:
         raise FetchError(f"timed out fetching {safe_url(url)}", source=source) from exc
     except httpx.HTTPError as exc:
         raise FetchError(f"cannot fetch {safe_url(url)}: {exc}", source=source) from exc
-    if limiter is not None:
-        limiter.after(host, response)
+    plain = [(k, v) for k, v in streamed.headers.multi_items() if k.lower() not in ("content-encoding", "content-length")]
+    return httpx.Response(streamed.status_code, headers=plain, content=body, request=streamed.request)
+
+
+def _check_status(response: httpx.Response, *, source: str) -> None:
+    """Nothing for 2xx and 304; RateLimited or FetchError for the rest."""
     status = response.status_code
     if status == 304 or 200 <= status < 300:
-        return response
+        return
     where = safe_url(response.request.url)
     if status == 429:
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
@@ -205,6 +226,56 @@ def request(
     # 408 and 5xx are the server's trouble and pass; other 4xx mean our request is wrong.
     retryable = status >= 500 or status == 408
     raise FetchError(f"HTTP {status} from {where}", source=source, retryable=retryable, status=status)
+
+
+def _read_capped(response: httpx.Response, limit: int, *, source: str) -> bytes:
+    """The decompressed body, read piece by piece; FetchError past ``limit`` bytes or MAX_READ_SECONDS.
+
+    gzip and deflate are inflated here with zlib's ``max_length``, so no piece ever grows
+    past the bytes still allowed (httpx's own decoder inflates a whole network read at once).
+    """
+    where = safe_url(response.request.url)
+    encoding = response.headers.get("Content-Encoding", "").strip().lower()
+    deadline = time.monotonic() + MAX_READ_SECONDS
+    parts: list[bytes] = []
+    total = 0
+
+    def too_large() -> FetchError:
+        return FetchError(
+            f"body of {where} is larger than max_body ({format_size(limit)}); stopped reading — raise the source's"
+            " max_body if it is really that big", source=source, retryable=False, status=response.status_code)
+
+    def add(piece: bytes) -> None:
+        nonlocal total
+        total += len(piece)
+        if total > limit:
+            raise too_large()
+        if piece:
+            parts.append(piece)
+        if time.monotonic() > deadline:
+            raise FetchError(f"{where} was still sending after {MAX_READ_SECONDS:.0f}s; stopped reading", source=source)
+
+    if encoding in ("gzip", "x-gzip", "deflate"):
+        wbits = 16 + zlib.MAX_WBITS if encoding != "deflate" else zlib.MAX_WBITS
+        inflater = zlib.decompressobj(wbits)
+        started = False
+        try:
+            for raw in response.iter_raw(_CHUNK):
+                if not started and encoding == "deflate" and raw and raw[0] & 0x0F != 8:
+                    inflater = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate, without the zlib header
+                started = True
+                while raw:
+                    add(inflater.decompress(raw, limit - total + 1))
+                    raw = inflater.unconsumed_tail
+                    if inflater.eof and inflater.unused_data:  # a second gzip member
+                        raw, inflater = inflater.unused_data, zlib.decompressobj(wbits)
+            add(inflater.flush())
+        except zlib.error as exc:
+            raise ParseError(f"{where} sent a malformed {encoding} body: {exc}", source=source) from exc
+    else:
+        for piece in response.iter_bytes(_CHUNK):
+            add(piece)
+    return b"".join(parts)
 
 
 def get_json(
@@ -224,6 +295,8 @@ def parse_json(response: httpx.Response, *, source: str) -> Any:
         return json.loads(response.content)
     except ValueError as exc:
         raise ParseError(f"{where} did not return JSON: {exc}", source=source) from exc
+    except RecursionError as exc:
+        raise ParseError(f"{where} returned JSON nested too deep to read", source=source) from exc
 
 
 def hold_host(client: httpx.Client, url: str, seconds: float) -> None:

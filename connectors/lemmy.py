@@ -15,7 +15,7 @@ import httpx
 from pydantic import Field
 
 from connectors import http
-from connectors.base import SearchOptions, SourceOptions, as_int, parse_time
+from connectors.base import SearchOptions, SourceOptions, as_int, malformed_item, parse_time
 from monitor.errors import FetchError, ParseError
 from monitor.models import FetchResult, Mention, SourceState, to_iso
 
@@ -62,13 +62,17 @@ class LemmyConnector:
         since = options.since(state, now)
         newest = since
         seen: dict[str, Mention] = {}
+        skipped: list[str] = []
         for term in options.terms(terms):
             for page in range(1, options.max_pages + 1):
                 params = {"q": term, "type_": "Posts", "sort": "New", "listing_type": "All", "limit": options.limit, "page": page}
                 data, _ = http.get_json(self.client, f"{options.base_url}/api/v3/search", source=options.name, params=params)
                 if not isinstance(data, dict) or not isinstance(data.get("posts"), list):
                     raise ParseError("Lemmy search returned no 'posts' list", source=options.name)
-                mentions = [parse_post_view(v, source=options.name) for v in data["posts"] if isinstance(v, dict)]
+                mentions = []
+                for view in data["posts"]:
+                    with malformed_item(view, source=options.name, skipped=skipped):
+                        mentions.append(parse_post_view(view, source=options.name))
                 fresh = [m for m in mentions if m.published_at >= since]
                 for m in fresh:
                     seen.setdefault(m.id, m)
@@ -76,7 +80,7 @@ class LemmyConnector:
                 if len(fresh) < options.limit:
                     break
         self._add_subscribers(options, seen)
-        return FetchResult(list(seen.values()), SourceState(cursor=to_iso(newest)))
+        return FetchResult(list(seen.values()), SourceState(cursor=to_iso(newest)), skipped=tuple(skipped))
 
     def _add_subscribers(self, options: LemmyOptions, seen: dict[str, Mention]) -> None:
         ids = sorted({m.metrics["community_id"] for m in seen.values() if m.metrics.get("community_id")})[: options.max_communities]

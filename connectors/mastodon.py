@@ -16,7 +16,7 @@ import httpx
 from pydantic import Field
 
 from connectors import http
-from connectors.base import SourceOptions, as_int, parse_time, secret
+from connectors.base import SourceOptions, as_int, malformed_item, parse_time, secret
 from monitor.errors import FetchError, ParseError
 from monitor.models import FetchResult, Mention, SourceState
 
@@ -77,6 +77,7 @@ class MastodonConnector:
         since_id = int(state.cursor) if state.cursor and state.cursor.isdigit() else None
         newest = since_id or 0
         seen: dict[str, Mention] = {}
+        skipped: list[str] = []
         requests = [(f"/api/v1/timelines/tag/{tag}", {}) for tag in (options.hashtags or _hashtags(terms))]
         if token:
             requests += [("/api/v2/search", {"q": term, "type": "statuses", "resolve": "false"}) for term in terms]
@@ -101,13 +102,15 @@ class MastodonConnector:
                 if not statuses:
                     break
                 for status in statuses:
-                    mention = parse_status(status, source=options.name)
-                    seen.setdefault(mention.id, mention)
-                    newest = max(newest, int(status["id"]) if str(status.get("id", "")).isdigit() else 0)
-                ids = [int(s["id"]) for s in statuses if str(s.get("id", "")).isdigit()]
+                    with malformed_item(status, source=options.name, skipped=skipped):
+                        mention = parse_status(status, source=options.name)
+                        seen.setdefault(mention.id, mention)
+                        newest = max(newest, int(status["id"]) if str(status.get("id", "")).isdigit() else 0)
+                ids = [int(s["id"]) for s in statuses if isinstance(s, dict) and str(s.get("id", "")).isdigit()]
                 if not ids:
                     break
                 max_id = str(min(ids))
                 if since_id is None:
                     break  # first run: one page is the backlog
-        return FetchResult(list(seen.values()), SourceState(cursor=str(newest) if newest else state.cursor))
+        return FetchResult(list(seen.values()), SourceState(cursor=str(newest) if newest else state.cursor),
+                           skipped=tuple(skipped))

@@ -19,7 +19,7 @@ import httpx
 from pydantic import Field
 
 from connectors import http
-from connectors.base import SearchOptions, SourceOptions, as_int, parse_time, secret
+from connectors.base import SearchOptions, SourceOptions, as_int, malformed_item, parse_time, secret
 from connectors.rss import parse_feed
 from monitor.errors import FetchError, ParseError
 from monitor.models import FetchResult, Mention, SourceState, to_iso
@@ -39,31 +39,33 @@ class RedditOptions(SearchOptions):
     client_secret_env: str | None = Field(default=None, description="Environment variable with the OAuth app's secret.")
 
 
-def parse_listing(data: object, *, source: str) -> tuple[list[Mention], str | None]:
+def parse_listing(data: object, *, source: str, skipped: list[str] | None = None) -> tuple[list[Mention], str | None]:
     """A Listing (``kind: Listing``) of t3 things into mentions, and its ``after`` token."""
     if not isinstance(data, dict) or not isinstance((data.get("data") or {}).get("children"), list):
         raise ParseError("Reddit returned JSON that is not a Listing", source=source)
     out = []
     for child in data["data"]["children"]:
-        post = child.get("data") if isinstance(child, dict) else None
-        if child.get("kind") != "t3" or not isinstance(post, dict) or not post.get("id"):
-            continue
-        title = post.get("title") or ""
-        out.append(Mention(
-            source=source, source_type="reddit", id=f"t3_{post['id']}", url=SITE + post.get("permalink", f"/comments/{post['id']}"),
-            title=title, text=post.get("selftext") or title, published_at=parse_time(post.get("created_utc"), source=source),
-            author=post.get("author") or "", author_name=post.get("author") or "",
-            metrics={"score": as_int(post.get("score")), "comments": as_int(post.get("num_comments")),
-                     "upvote_ratio": post.get("upvote_ratio"), "subreddit": post.get("subreddit"),
-                     "subreddit_subscribers": as_int(post.get("subreddit_subscribers")), "link": post.get("url")},
-            raw=post,
-        ))
+        with malformed_item(child, source=source, skipped=skipped):
+            post = child.get("data") if isinstance(child, dict) else None
+            if child.get("kind") != "t3" or not isinstance(post, dict) or not post.get("id"):
+                continue
+            title = post.get("title") or ""
+            out.append(Mention(
+                source=source, source_type="reddit", id=f"t3_{post['id']}", url=SITE + post.get("permalink", f"/comments/{post['id']}"),
+                title=title, text=post.get("selftext") or title, published_at=parse_time(post.get("created_utc"), source=source),
+                author=post.get("author") or "", author_name=post.get("author") or "",
+                metrics={"score": as_int(post.get("score")), "comments": as_int(post.get("num_comments")),
+                         "upvote_ratio": post.get("upvote_ratio"), "subreddit": post.get("subreddit"),
+                         "subreddit_subscribers": as_int(post.get("subreddit_subscribers")), "link": post.get("url")},
+                raw=post,
+            ))
     return out, data["data"].get("after")
 
 
-def _rss_mentions(body: bytes, *, source: str, url: str, now: datetime) -> list[Mention]:
+def _rss_mentions(body: bytes, *, source: str, url: str, now: datetime, skipped: list[str] | None = None,
+                  warnings: list[str] | None = None) -> list[Mention]:
     out = []
-    for m in parse_feed(body, source=source, url=url, now=now):
+    for m in parse_feed(body, source=source, url=url, now=now, skipped=skipped, warnings=warnings):
         author = m.author_name.removeprefix("/u/")
         tags = (m.raw or {}).get("tags") or []
         subreddit = tags[0].get("term") if tags and isinstance(tags[0], dict) else None
@@ -91,12 +93,15 @@ class RedditConnector:
         if client_id and client_secret:
             return self._fetch_json(options, queries, client_id, client_secret, state, now)
         seen: dict[str, Mention] = {}
+        skipped: list[str] = []
+        warnings: list[str] = []
         for path, params in queries:
             url = f"{options.base_url}{path}.rss" if path == "/search" else f"{options.base_url}{path}/.rss"
             response = http.get(self.client, url, source=options.name, params=params or None)
-            for m in _rss_mentions(response.content, source=options.name, url=str(response.url), now=now):
+            for m in _rss_mentions(response.content, source=options.name, url=str(response.url), now=now,
+                                   skipped=skipped, warnings=warnings):
                 seen.setdefault(m.id, m)
-        return FetchResult(list(seen.values()), state)
+        return FetchResult(list(seen.values()), state, skipped=tuple(skipped), warnings=tuple(warnings))
 
     def _token(self, options: RedditOptions, client_id: str, client_secret: str) -> str:
         response = http.request(
@@ -113,16 +118,17 @@ class RedditConnector:
         since = options.since(state, now)
         newest = since
         seen: dict[str, Mention] = {}
+        skipped: list[str] = []
         for path, params in queries:
             after = None
             for _ in range(options.max_pages):
                 query = {**params, "limit": 100, "raw_json": 1, **({"after": after} if after else {})}
                 data, _ = http.get_json(self.client, f"{options.oauth_url}{path}", source=options.name, params=query, headers=headers)
-                mentions, after = parse_listing(data, source=options.name)
+                mentions, after = parse_listing(data, source=options.name, skipped=skipped)
                 fresh = [m for m in mentions if m.published_at >= since]
                 for m in fresh:
                     seen.setdefault(m.id, m)
                     newest = max(newest, m.published_at)
                 if not after or len(fresh) < len(mentions):
                     break  # reached the cursor (listings are newest first)
-        return FetchResult(list(seen.values()), SourceState(cursor=to_iso(newest)))
+        return FetchResult(list(seen.values()), SourceState(cursor=to_iso(newest)), skipped=tuple(skipped))

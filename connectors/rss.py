@@ -17,7 +17,7 @@ import httpx
 from pydantic import Field, field_validator
 
 from connectors import http
-from connectors.base import SourceOptions, check_http_url
+from connectors.base import SourceOptions, check_http_url, malformed_item
 from monitor.errors import ParseError
 from monitor.models import FetchResult, Mention, SourceState
 
@@ -58,42 +58,64 @@ def _language(code: str | None) -> str | None:
     return code.split("-")[0].split("_")[0].strip().lower() or None
 
 
-def parse_feed(body: bytes, *, source: str, url: str, headers: dict | None = None, now: datetime) -> list[Mention]:
-    """Parse a feed body into mentions; raise ParseError when it is not a feed."""
+def parse_feed(body: bytes, *, source: str, url: str, headers: dict | None = None, now: datetime,
+               skipped: list[str] | None = None, warnings: list[str] | None = None) -> list[Mention]:
+    """Parse a feed body into mentions; raise ParseError when it is not a feed.
+
+    feedparser never raises: a document it could not read whole (truncated, not well-formed)
+    or whose bytes are not in the encoding it declares still yields what it read. That is a
+    warning added to ``warnings`` (shown by ``monitor status``), and an entry with nothing in it
+    (the stub a cut-off document ends with) is skipped, not stored.
+    """
+    where = http.safe_url(url)
     if not body.strip():
-        raise ParseError(f"empty body from {http.safe_url(url)}", source=source)
+        raise ParseError(f"empty body from {where}", source=source)
     parsed = feedparser.parse(body, response_headers={"content-location": url, **(headers or {})})
+    problem = parsed.get("bozo_exception")
     if parsed.bozo and not parsed.entries:
-        reason = parsed.get("bozo_exception") or "not RSS or Atom"
-        raise ParseError(f"{http.safe_url(url)} is not a readable feed: {reason}", source=source)
+        raise ParseError(f"{where} is not a readable feed: {problem or 'not RSS or Atom'}", source=source)
     if not parsed.entries and not parsed.feed:
-        raise ParseError(f"{http.safe_url(url)} is not a readable feed: no channel or entries", source=source)
+        raise ParseError(f"{where} is not a readable feed: no channel or entries", source=source)
+    if parsed.bozo and warnings is not None:
+        if isinstance(problem, feedparser.CharacterEncodingOverride):
+            warnings.append(f"undecodable bytes in {where}: {problem} — some characters may be wrong")
+        else:
+            warnings.append(f"{where} is a partial document ({problem}); read what came before the fault")
     feed_language = _language(parsed.feed.get("language"))
     mentions = []
     for entry in parsed.entries:
-        link = entry.get("link") or None
-        ident = entry.get("id") or link
-        if not ident:
-            seed = (entry.get("title", "") + "\0" + _entry_text(entry)).encode()
-            ident = "sha1:" + hashlib.sha1(seed).hexdigest()
-        author = entry.get("author", "") or ""
-        detail = entry.get("author_detail") or {}
-        mentions.append(
-            Mention(
-                source=source,
-                source_type="rss",
-                id=str(ident),
-                url=link,
-                title=entry.get("title", "") or "",
-                text=_entry_text(entry),
-                published_at=_entry_time(entry) or now,
-                author=detail.get("email") or author,
-                author_name=detail.get("name") or author,
-                language=_language(entry.get("language")) or feed_language,
-                raw=dict(entry),
-            )
-        )
+        with malformed_item(entry, source=source, skipped=skipped):
+            mention = _entry_mention(entry, source=source, now=now, feed_language=feed_language)
+            if mention is None:
+                raise ParseError("an entry with no id, link, title or text (a cut-off document)", source=source)
+            mentions.append(mention)
     return mentions
+
+
+def _entry_mention(entry: dict, *, source: str, now: datetime, feed_language: str | None) -> Mention | None:
+    """One entry, or None when it holds nothing."""
+    link = entry.get("link") or None
+    title, text = entry.get("title", "") or "", _entry_text(entry)
+    ident = entry.get("id") or link
+    if not ident:
+        if not (title or text):
+            return None
+        ident = "sha1:" + hashlib.sha1((title + "\0" + text).encode()).hexdigest()
+    author = entry.get("author", "") or ""
+    detail = entry.get("author_detail") or {}
+    return Mention(
+        source=source,
+        source_type="rss",
+        id=str(ident),
+        url=link,
+        title=title,
+        text=text,
+        published_at=_entry_time(entry) or now,
+        author=detail.get("email") or author,
+        author_name=detail.get("name") or author,
+        language=_language(entry.get("language")) or feed_language,
+        raw=dict(entry),
+    )
 
 
 def conditional_headers(state: SourceState) -> dict[str, str]:
@@ -121,16 +143,20 @@ class RssConnector:
         response = http.get(self.client, url, source=options.name, headers=conditional_headers(state))
         if response.status_code == 304:
             return FetchResult([], state, not_modified=True)
+        skipped: list[str] = []
+        warnings: list[str] = []
         mentions = parse_feed(
             response.content,
             source=options.name,
             url=str(response.url),
             headers={k.lower(): v for k, v in response.headers.items() if k.lower() in ("content-type", "content-language")},
             now=now,
+            skipped=skipped,
+            warnings=warnings,
         )
         new_state = SourceState(
             cursor=state.cursor,
             etag=response.headers.get("ETag"),
             last_modified=response.headers.get("Last-Modified"),
         )
-        return FetchResult(mentions, new_state)
+        return FetchResult(mentions, new_state, skipped=tuple(skipped), warnings=tuple(warnings))

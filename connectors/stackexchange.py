@@ -14,7 +14,7 @@ import httpx
 from pydantic import Field
 
 from connectors import http
-from connectors.base import SearchOptions, SourceOptions, as_int, parse_time, secret
+from connectors.base import SearchOptions, SourceOptions, as_int, malformed_item, parse_time, secret
 from monitor.errors import ParseError, RateLimited
 from monitor.models import FetchResult, Mention, SourceState
 
@@ -28,7 +28,7 @@ class StackExchangeOptions(SearchOptions):
     key_env: str | None = Field(default=None, description="Environment variable with an app key (raises the daily quota).")
 
 
-def parse_items(data: object, *, source: str) -> list[Mention]:
+def parse_items(data: object, *, source: str, skipped: list[str] | None = None) -> list[Mention]:
     """Questions in one ``search/advanced`` (or ``/questions``) wrapper."""
     if not isinstance(data, dict) or not isinstance(data.get("items"), list):
         raise ParseError("Stack Exchange returned JSON without an 'items' list", source=source)
@@ -36,17 +36,18 @@ def parse_items(data: object, *, source: str) -> list[Mention]:
     for item in data["items"]:
         if not isinstance(item, dict) or not item.get("question_id"):
             continue
-        owner = item.get("owner") or {}
-        title = item.get("title", "")
-        out.append(Mention(
-            source=source, source_type="stackexchange", id=str(item["question_id"]), url=item.get("link"),
-            title=title, text=item.get("body") or title, published_at=parse_time(item.get("creation_date"), source=source),
-            author=str(owner.get("user_id") or owner.get("display_name") or ""), author_name=owner.get("display_name", ""),
-            metrics={"score": as_int(item.get("score")), "views": as_int(item.get("view_count")),
-                     "answers": as_int(item.get("answer_count")), "owner_reputation": as_int(owner.get("reputation")),
-                     "tags": item.get("tags") or []},
-            raw=item,
-        ))
+        with malformed_item(item, source=source, skipped=skipped):
+            owner = item.get("owner") or {}
+            title = item.get("title", "")
+            out.append(Mention(
+                source=source, source_type="stackexchange", id=str(item["question_id"]), url=item.get("link"),
+                title=title, text=item.get("body") or title, published_at=parse_time(item.get("creation_date"), source=source),
+                author=str(owner.get("user_id") or owner.get("display_name") or ""), author_name=owner.get("display_name", ""),
+                metrics={"score": as_int(item.get("score")), "views": as_int(item.get("view_count")),
+                         "answers": as_int(item.get("answer_count")), "owner_reputation": as_int(owner.get("reputation")),
+                         "tags": item.get("tags") or []},
+                raw=item,
+            ))
     return out
 
 
@@ -65,6 +66,7 @@ class StackExchangeConnector:
         since = int(state.cursor) if state.cursor and state.cursor.isdigit() else int((now - options.first_run).timestamp())
         newest = since
         seen: dict[str, Mention] = {}
+        skipped: list[str] = []
         url = f"{options.base_url}/search/advanced"
         for term in options.terms(terms):
             for page in range(1, options.max_pages + 1):
@@ -73,7 +75,7 @@ class StackExchangeConnector:
                 data, _ = http.get_json(self.client, url, source=options.name, params=params)
                 if isinstance(data, dict) and data.get("backoff"):
                     http.hold_host(self.client, url, float(data["backoff"]))
-                for mention in parse_items(data, source=options.name):
+                for mention in parse_items(data, source=options.name, skipped=skipped):
                     seen.setdefault(mention.id, mention)
                     newest = max(newest, int(mention.published_at.timestamp()))
                 if data.get("quota_remaining") == 0:
@@ -81,4 +83,4 @@ class StackExchangeConnector:
                                       source=options.name, retry_after_seconds=3600)
                 if not data.get("has_more"):
                     break
-        return FetchResult(list(seen.values()), SourceState(cursor=str(newest)))
+        return FetchResult(list(seen.values()), SourceState(cursor=str(newest)), skipped=tuple(skipped))

@@ -16,7 +16,7 @@ import httpx
 from pydantic import Field
 
 from connectors import http
-from connectors.base import SearchOptions, SourceOptions, as_int, parse_time, secret
+from connectors.base import SearchOptions, SourceOptions, as_int, malformed_item, parse_time, secret
 from connectors.rss import parse_feed
 from monitor.errors import ParseError
 from monitor.models import FetchResult, Mention, SourceState, to_iso
@@ -35,9 +35,10 @@ class YouTubeOptions(SearchOptions):
     api_key_env: str | None = Field(default=None, description="Environment variable with a Data API key: enables search.")
 
 
-def _feed_mentions(body: bytes, *, source: str, url: str, now: datetime) -> list[Mention]:
+def _feed_mentions(body: bytes, *, source: str, url: str, now: datetime, skipped: list[str] | None = None,
+                   warnings: list[str] | None = None) -> list[Mention]:
     out = []
-    for mention in parse_feed(body, source=source, url=url, now=now):
+    for mention in parse_feed(body, source=source, url=url, now=now, skipped=skipped, warnings=warnings):
         raw = mention.raw or {}
         video = raw.get("yt_videoid") or mention.id.rsplit(":", 1)[-1]
         stats = raw.get("media_statistics") or {}
@@ -64,24 +65,27 @@ class YouTubeConnector:
         """Every configured feed, then (with a key) a search per term since the cursor."""
         key = secret(options, "api_key_env")
         seen: dict[str, Mention] = {}
+        skipped: list[str] = []
+        warnings: list[str] = []
         feeds = [("channel_id", c) for c in options.channel_ids] + [("playlist_id", p) for p in options.playlist_ids]
         for param, value in feeds:
             response = http.get(self.client, f"{options.base_url}/feeds/videos.xml", source=options.name, params={param: value})
-            for mention in _feed_mentions(response.content, source=options.name, url=str(response.url), now=now):
+            for mention in _feed_mentions(response.content, source=options.name, url=str(response.url), now=now,
+                                          skipped=skipped, warnings=warnings):
                 seen.setdefault(mention.id, mention)
         cursor = state.cursor
         if key:
             since = options.since(state, now)
             newest = since
             for term in options.terms(terms):
-                for mention in self._search(options, key, term, since):
+                for mention in self._search(options, key, term, since, skipped):
                     seen.setdefault(mention.id, mention)
                     newest = max(newest, mention.published_at)
             self._add_statistics(options, key, seen)
             cursor = to_iso(newest)
-        return FetchResult(list(seen.values()), SourceState(cursor=cursor))
+        return FetchResult(list(seen.values()), SourceState(cursor=cursor), skipped=tuple(skipped), warnings=tuple(warnings))
 
-    def _search(self, options: YouTubeOptions, key: str, term: str, since: datetime) -> list[Mention]:
+    def _search(self, options: YouTubeOptions, key: str, term: str, since: datetime, skipped: list[str]) -> list[Mention]:
         out, page_token = [], None
         for _ in range(options.max_pages):
             params = {"part": "snippet", "q": term, "type": "video", "order": "date", "maxResults": 50,
@@ -92,17 +96,18 @@ class YouTubeConnector:
             if not isinstance(data, dict) or not isinstance(data.get("items"), list):
                 raise ParseError("YouTube search returned no 'items' list", source=options.name)
             for item in data["items"]:
-                video = (item.get("id") or {}).get("videoId")
-                snippet = item.get("snippet") or {}
-                if not video or not snippet.get("publishedAt"):
-                    continue
-                out.append(Mention(
-                    source=options.name, source_type="youtube", id=video, url=WATCH_URL.format(video),
-                    title=snippet.get("title", ""), text=snippet.get("description") or snippet.get("title", ""),
-                    published_at=parse_time(snippet["publishedAt"], source=options.name),
-                    author=snippet.get("channelId", ""), author_name=snippet.get("channelTitle", ""),
-                    language=snippet.get("defaultAudioLanguage"), metrics={"channel_id": snippet.get("channelId")}, raw=item,
-                ))
+                with malformed_item(item, source=options.name, skipped=skipped):
+                    video = (item.get("id") or {}).get("videoId")
+                    snippet = item.get("snippet") or {}
+                    if not video or not snippet.get("publishedAt"):
+                        continue
+                    out.append(Mention(
+                        source=options.name, source_type="youtube", id=video, url=WATCH_URL.format(video),
+                        title=snippet.get("title", ""), text=snippet.get("description") or snippet.get("title", ""),
+                        published_at=parse_time(snippet["publishedAt"], source=options.name),
+                        author=snippet.get("channelId", ""), author_name=snippet.get("channelTitle", ""),
+                        language=snippet.get("defaultAudioLanguage"), metrics={"channel_id": snippet.get("channelId")}, raw=item,
+                    ))
             page_token = data.get("nextPageToken")
             if not page_token:
                 break

@@ -9,7 +9,8 @@
     │   │   └── RateLimited     the server asked us to wait (retry_after_seconds)
     │   ├── ParseError          the payload is malformed or empty
     │   └── MissingCredential   an environment variable the source needs is unset
-    └── NotifyError             a receiver could not be notified (receiver, retryable)
+    ├── NotifyError             a receiver could not be notified (receiver, retryable)
+    └── StoreError              the database cannot be opened or used as asked (path, fix)
 
 Library exceptions (httpx, feedparser's ``bozo``, slack-sdk) are translated into these at the
 boundary where they happen, and nowhere else. Anything else escaping is a bug.
@@ -91,3 +92,7 @@ class NotifyError(MonitorError):
         self.retryable = retryable
         self.retry_after_seconds = retry_after_seconds
         super().__init__(message)
+
+
+class StoreError(MonitorError):
+    """The database cannot be opened or queried as asked; the message names the file and the fix."""

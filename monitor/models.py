@@ -17,6 +17,23 @@ from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
 BUCKETS = ("advocate", "apathetic", "assassin")
 
+# C0 and C1 controls but newline and tab, DEL, and the bidirectional embeddings, overrides and
+# isolates (U+202A–U+202E, U+2066–U+2069) that reorder what a reader sees ("Trojan Source").
+_CONTROLS = {i: None for i in (*range(0, 9), 11, 12, *range(13, 32), *range(127, 160), *range(0x202A, 0x202F),
+                               *range(0x2066, 0x206A))}
+_CONTROLS_LINE = {**_CONTROLS, 9: " ", 10: " "}
+
+
+def clean_text(value: object, *, width: int | None = None, one_line: bool = True) -> str:
+    """Untrusted text fit to show: no control or bidirectional-override characters (ANSI escapes
+    included), on one line unless ``one_line`` is false, clipped to ``width`` with an ellipsis."""
+    text = str(value if value is not None else "").translate(_CONTROLS_LINE if one_line else _CONTROLS)
+    if one_line:
+        text = " ".join(text.split())
+    if width and len(text) > width:
+        text = text[: width - 1] + "…"
+    return text
+
 
 def to_iso(value: datetime | None) -> str | None:
     """A UTC timestamp as stored and sent: ``2026-11-23T12:00:00Z`` (sorts as text, SQLite reads it)."""
@@ -85,11 +102,17 @@ class SourceState:
 
 @dataclass(frozen=True, slots=True)
 class FetchResult:
-    """What one fetch produced, and the state to remember for the next one."""
+    """What one fetch produced, and the state to remember for the next one.
+
+    ``skipped``: malformed items left out (``id: why``); ``warnings``: what was odd about a
+    body that was still read (a truncated feed, undecodable bytes), shown by ``monitor status``.
+    """
 
     mentions: list[Mention]
     state: SourceState
     not_modified: bool = False
+    skipped: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,3 +235,35 @@ Duration = Annotated[
     ),
 ]
 """A config duration: ``10m`` in YAML, a timedelta inside."""
+
+
+_SIZE = re.compile(r"^\s*(\d+)\s*(B|KB|MB|GB)?\s*$", re.IGNORECASE)
+_SIZE_FACTOR = {"b": 1, "kb": 1 << 10, "mb": 1 << 20, "gb": 1 << 30}
+
+
+def parse_size(value: object) -> int:
+    """Read ``10MB``, ``512KB``, ``1GB`` (binary multiples) or a number of bytes."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise ValueError(f"bad size {value!r} — write it like 512KB, 10MB or 1GB")
+    found = _SIZE.match(str(value))
+    if not found:
+        raise ValueError(f"bad size {value!r} — write it like 512KB, 10MB or 1GB")
+    return int(found.group(1)) * _SIZE_FACTOR[(found.group(2) or "b").lower()]
+
+
+def format_size(size: int) -> str:
+    """The shortest ``10MB`` form of a byte count, as config.yaml writes it."""
+    for unit in ("GB", "MB", "KB"):
+        factor = _SIZE_FACTOR[unit.lower()]
+        if size >= factor and size % factor == 0:
+            return f"{size // factor}{unit}"
+    return str(size)
+
+
+Size = Annotated[
+    int,
+    BeforeValidator(parse_size),
+    PlainSerializer(format_size, return_type=str),
+    WithJsonSchema({"type": "string", "pattern": r"^\s*\d+\s*([KMG]?B)?\s*$", "examples": ["512KB", "10MB"]}),
+]
+"""A config size: ``10MB`` in YAML, bytes inside."""

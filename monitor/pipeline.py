@@ -1,7 +1,9 @@
 """The pipeline, as plain functions: fetch → normalize → match → dedupe → score → store → alert.
 
 ``run_source`` is the one isolation point: it catches ``ConnectorError``, records it on the
-source's row and returns. Any other exception is a bug and propagates to the caller.
+source's row and returns. Anything else escaping a connector or the processing of its posts is
+a bug: it is logged with its traceback and recorded as that source's failure too (backoff,
+``source_down``), so one source's bug never stops the others or the monitor.
 """
 
 from __future__ import annotations
@@ -25,12 +27,12 @@ from monitor.config import Config, ConsoleReceiver, SlackReceiver
 from monitor.errors import ConnectorError, NotifyError, RateLimited
 from monitor.language import LanguageDetector
 from monitor.matching import Matcher
-from monitor.models import Alert, Judged, Match, Mention, to_iso
+from monitor.models import Alert, FetchResult, Judged, Match, Mention, clean_text, to_iso
 from monitor.reach import estimate_reach
 from monitor.sentiment import Scorer, score_all
 from monitor.series import ALL_SOURCES, Fired, advance, describe, series_key
 from monitor.store import Store, from_iso, row_alert
-from monitor.text import html_to_text
+from monitor.text import html_to_text, plain_name
 
 log = logging.getLogger("monitor")
 
@@ -55,6 +57,9 @@ class Runtime:
     def __post_init__(self) -> None:
         if self.router is None:
             self.router = self.config.router()
+        limits = getattr(self.client, "body_limits", None)  # the shared client caps each source's bodies
+        if limits is not None:
+            limits.update({s.name: s.max_body for s in self.config.sources})
 
     @classmethod
     def build(
@@ -107,12 +112,15 @@ def build_notifiers(config: Config) -> tuple[dict[str, Notifier], dict[str, str]
 
 
 def normalize(mention: Mention) -> Mention:
-    """Plain text for title and body (HTML stripped, entities decoded), language code lower-cased."""
+    """Plain text for title and body (HTML stripped, entities decoded), author names decoded,
+    control characters dropped, language code lower-cased."""
     title, text = html_to_text(mention.title), html_to_text(mention.text)
+    author, author_name = plain_name(mention.author), plain_name(mention.author_name)
     language = mention.language.lower() if mention.language else None
-    if (title, text, language) == (mention.title, mention.text, mention.language):
+    if (title, text, language, author, author_name) == (
+            mention.title, mention.text, mention.language, mention.author, mention.author_name):
         return mention
-    return mention.evolve(title=title, text=text, language=language)
+    return mention.evolve(title=title, text=text, language=language, author=author, author_name=author_name)
 
 
 def match(mentions: list[Mention], matcher: Matcher) -> list[tuple[Mention, Match]]:
@@ -222,6 +230,8 @@ class SourceReport:
     alerts: int = 0
     not_modified: bool = False
     error: str | None = None
+    skipped: int = 0
+    warning: str | None = None
 
 
 def prepare(
@@ -256,6 +266,11 @@ def run_source(options: SourceOptions, runtime: Runtime, store: Store, *, now: d
     except ConnectorError as exc:
         retry_after = exc.retry_after_seconds if isinstance(exc, RateLimited) else None
         return _source_failed(options, runtime, store, str(exc), retry_after, now=now)
+    except Exception as exc:  # a connector bug (or an input it did not expect): this source's failure
+        log.exception("source %s: the %s connector failed", options.name, options.type)
+        return _source_failed(options, runtime, store, f"connector failed: {clean_text(f'{type(exc).__name__}: {exc}', width=300)}",
+                              None, now=now)
+    warning = _run_warning(result)
     try:
         mentions, matched, judged = prepare(result.mentions, options.name, runtime, store)
         # The mentions, their alerts and the new cursor in one transaction: a crash between
@@ -264,7 +279,8 @@ def run_source(options: SourceOptions, runtime: Runtime, store: Store, *, now: d
             stored = store.save_mentions(judged, fetched_at=now, authors=author_rules(config))
             alerts = decide_alerts(stored, config=config, first_run=first_run, now=now)
             queued = enqueue(alerts, runtime, store, now=now)
-            store.record_success(options.name, result.state, now=now, next_check_at=now + options.every)
+            store.record_success(options.name, result.state, now=now, next_check_at=now + options.every,
+                                 warning=warning, skipped=len(result.skipped))
     except Exception as exc:  # a bug or a database failure on this source's posts: the next run retries them
         log.exception("source %s: processing its %d posts failed", options.name, len(result.mentions))
         return _source_failed(options, runtime, store, f"processing failed: {type(exc).__name__}: {exc}", None, now=now)
@@ -277,7 +293,19 @@ def run_source(options: SourceOptions, runtime: Runtime, store: Store, *, now: d
         options.name, len(mentions), len(matched), len(stored), queued,
         " (first run: backlog stored without alerts)" if first_run and stored and not alerts else "",
     )
-    return SourceReport(options.name, len(mentions), len(matched), len(stored), queued, result.not_modified)
+    if warning:
+        log.warning("source %s: %s", options.name, warning)
+    return SourceReport(options.name, len(mentions), len(matched), len(stored), queued, result.not_modified,
+                        skipped=len(result.skipped), warning=warning)
+
+
+def _run_warning(result: FetchResult) -> str | None:
+    """One line on what was odd in a run that still worked: items skipped, partial documents."""
+    parts = list(result.warnings)
+    if result.skipped:
+        shown = "; ".join(result.skipped[:3]) + ("; …" if len(result.skipped) > 3 else "")
+        parts.append(f"skipped {len(result.skipped)} malformed item{'s' if len(result.skipped) != 1 else ''} ({shown})")
+    return clean_text(" | ".join(parts), width=1000) if parts else None
 
 
 def _source_failed(options: SourceOptions, runtime: Runtime, store: Store, error: str, retry_after: float | None,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import operator
 import sqlite3
+from urllib.parse import quote
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime, timedelta
@@ -23,7 +24,7 @@ import sqlite_utils
 
 from monitor.authors import AuthorRules, fold, new_author
 from monitor.checkpoint import Checkpointer
-from monitor.errors import MonitorError
+from monitor.errors import StoreError
 from monitor.models import Alert, Judged, Match, Mention, Reach, Score, SourceState, from_iso, to_iso
 
 # json.dumps with options builds a new encoder per call; rows need five encodings each.
@@ -295,32 +296,52 @@ def _v8(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8]
+def _v9(db: sqlite_utils.Database) -> None:
+    # What the last good run found odd (malformed items skipped, a partial feed, undecodable
+    # bytes), and running totals for monitoring (monitor run --metrics-port).
+    db.executescript(
+        """
+        ALTER TABLE sources ADD COLUMN last_warning TEXT;
+        ALTER TABLE sources ADD COLUMN runs_total INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE sources ADD COLUMN errors_total INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE sources ADD COLUMN skipped_total INTEGER NOT NULL DEFAULT 0;
+        """
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9]
 
 _AUTHOR_COLUMNS = tuple(new_author("", ""))
 AUTHOR_CACHE = 20_000  # author rows a store keeps between pages
 _author_values = operator.itemgetter(*_AUTHOR_COLUMNS)  # an author row dict → its column values, in C
 
 
-class StoreError(MonitorError):
-    """The database cannot be opened or queried as asked."""
-
-
 class Store:
-    """All persistence. Open one per thread; close it when done."""
+    """All persistence. Open one per thread; close it when done.
 
-    def __init__(self, path: str | Path) -> None:
+    ``readonly`` opens the file for reading only (``search``, ``status``, ``digest``, ``backtest``):
+    it works on a file the user may not write, and never creates, migrates or changes it.
+    """
+
+    def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
         self.path = str(path)
+        self.readonly = readonly
         # Author rows as last written by this connection, valid while no other connection has
         # committed (PRAGMA data_version): a source's next page folds into them without a SELECT.
         self._authors: dict[tuple[str, str], dict] = {}
         self._authors_version: int | None = None
         self._checkpointer: Checkpointer | None = None  # started by the first write transaction
         try:
-            if self.path != ":memory:":
-                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite_utils.Database(self.path)
+            if readonly:
+                self.db = self._open_readonly()
+            else:
+                if self.path != ":memory:":
+                    Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+                self.db = sqlite_utils.Database(self.path)
             self.db.execute("PRAGMA busy_timeout = 10000")
+            self._check_version()  # before anything is written: a newer schema is refused untouched
+            if readonly:
+                return
             if self.path != ":memory:":
                 self.db.enable_wal()
                 # With WAL, NORMAL never corrupts the file; a power cut may lose the last commits,
@@ -369,6 +390,34 @@ class Store:
             if self._checkpointer is None:
                 self._checkpointer = Checkpointer(self.path)
             self._checkpointer.want()
+
+    def _open_readonly(self) -> sqlite_utils.Database:
+        if not Path(self.path).is_file():
+            raise StoreError(f"no database at {self.path} — run `monitor once` or `monitor run` first, or point --db,"
+                             " MONITOR_DB or database: in config.yaml at the monitor's database")
+        uri = "file:" + quote(str(Path(self.path).resolve()))
+        conn = sqlite3.connect(uri + "?mode=ro", uri=True)
+        try:
+            conn.execute("PRAGMA user_version").fetchone()
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.OperationalError:
+            # A WAL database in a folder we cannot write: its -shm cannot be made. Nothing is
+            # writing it then (a writer would need the folder too), so read the file as it is.
+            conn.close()
+            conn = sqlite3.connect(uri + "?mode=ro&immutable=1", uri=True)
+        return sqlite_utils.Database(conn)
+
+    def _check_version(self) -> None:
+        version = self.schema_version
+        known = len(MIGRATIONS)
+        if version > known:
+            raise StoreError(
+                f"{self.path} has schema version {version}, newer than this monitor knows ({known}): it was written by a"
+                " newer version — upgrade the monitor (pip install -U reputation-monitor), or point --db at another file")
+        if self.readonly and version < known:
+            what = "is not a monitor database" if version == 0 else f"has schema version {version}, older than {known}"
+            raise StoreError(f"{self.path} {what} — run `monitor once` once with write access to upgrade it, or point"
+                             " --db at the monitor's database")
 
     def _migrate(self) -> None:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
@@ -549,12 +598,15 @@ class Store:
         row = self.source_row(name)
         return row is not None and row["last_success_at"] is None
 
-    def record_success(self, name: str, state: SourceState, *, now: datetime, next_check_at: datetime) -> None:
-        """Remember the new cursor/ETag and that the source worked."""
+    def record_success(self, name: str, state: SourceState, *, now: datetime, next_check_at: datetime,
+                       warning: str | None = None, skipped: int = 0) -> None:
+        """Remember the new cursor/ETag and that the source worked (with what was odd, if anything)."""
         self.db.execute(
             "UPDATE sources SET cursor = ?, etag = ?, last_modified = ?, last_run_at = ?, last_success_at = ?,"
-            " error_count = 0, next_check_at = ? WHERE name = ?",
-            (state.cursor, state.etag, state.last_modified, to_iso(now), to_iso(now), to_iso(next_check_at), name),
+            " error_count = 0, next_check_at = ?, last_warning = ?, runs_total = runs_total + 1,"
+            " skipped_total = skipped_total + ? WHERE name = ?",
+            (state.cursor, state.etag, state.last_modified, to_iso(now), to_iso(now), to_iso(next_check_at), warning,
+             skipped, name),
         )
 
     def record_failure(self, name: str, error: str, *, now: datetime, next_check_at: datetime) -> int:
@@ -562,7 +614,8 @@ class Store:
         outer = self.db.conn.in_transaction
         row = self.db.execute(
             "UPDATE sources SET last_run_at = ?, last_error = ?, last_error_at = ?, error_count = error_count + 1,"
-            " next_check_at = ? WHERE name = ? RETURNING error_count",
+            " next_check_at = ?, runs_total = runs_total + 1, errors_total = errors_total + 1 WHERE name = ?"
+            " RETURNING error_count",
             (to_iso(now), error, to_iso(now), to_iso(next_check_at), name),
         ).fetchone()
         if not outer:  # a row-returning statement is not auto-committed by sqlite-utils

@@ -14,11 +14,15 @@ _TAG = re.compile(r"</?[A-Za-z!][^>]*>")
 _SPACES = re.compile(r" [ \t\r\f\v\u00a0]+|[\t\r\f\v\u00a0][ \t\r\f\v\u00a0]*")
 # Anything html_to_text would change inside a text: markup, entities, odd or doubled whitespace
 # (the edges are checked apart: an end-anchored branch would be tried at every position).
-_NEEDS_WORK = re.compile(r"[<&\t\r\f\v\n\u00a0]|  ")
+_NEEDS_WORK = re.compile(r"[<&\t\r\f\v\n\u00a0\x00-\x08\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]|  ")
+# Control characters and bidirectional overrides/isolates: a post may not repaint a terminal or
+# reorder what a reader sees (the same set as models.clean_text).
+_CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def html_to_text(value: str) -> str:
-    """Plain text from HTML: tags removed, paragraphs kept as newlines, entities decoded."""
+    """Plain text from HTML: tags removed, paragraphs kept as newlines, entities decoded,
+    control and bidirectional-override characters dropped."""
     if not value:
         return ""
     if not (value[0].isspace() or value[-1].isspace() or _NEEDS_WORK.search(value)):
@@ -29,7 +33,20 @@ def html_to_text(value: str) -> str:
         value = _TAG.sub("", value)
     if "&" in value:
         value = html.unescape(value)
+    value = _CONTROLS.sub("", value)
     value = _SPACES.sub(" ", value)
     if "\n" in value:  # lines without their edge whitespace, blank ones dropped
         value = "\n".join(filter(None, (line.strip() for line in value.split("\n"))))
     return value.strip()
+
+
+def plain_name(value: str) -> str:
+    """An author's name as people read it: entities decoded (``&lt;!here&gt;`` is ``<!here>``),
+    on one line, without control characters."""
+    if not value:
+        return value or ""
+    if "&" in value:
+        value = html.unescape(value)
+    if _CONTROLS.search(value) or "\n" in value or "\t" in value:
+        value = " ".join(_CONTROLS.sub("", value).split())
+    return value

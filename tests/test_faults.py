@@ -4,17 +4,24 @@ that nothing is lost or sent twice."""
 
 from __future__ import annotations
 
+import json
+import sqlite3
+import tracemalloc
+import zlib
 from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
+from click.testing import CliRunner
+from pytest_httpserver import HTTPServer
 
+from monitor.cli import main
 from monitor.config import parse_config
-from monitor.models import Alert, Judged, Match, Mention, Reach, Score
-from monitor.pipeline import Runtime, deliver, enqueue
+from monitor.models import Alert, Judged, Match, Mention, Reach, Score, from_iso
+from monitor.pipeline import Runtime, deliver, enqueue, run_once
 from monitor.store import Store
-from tests.support import NOW
+from tests.support import NOW, fixture_bytes
 
 WEBHOOK_CONFIG = """\
 brands: [{name: Acme Cloud, keywords: [acme]}]
@@ -81,3 +88,184 @@ def test_a_group_an_older_version_left_idle_with_pending_alerts_is_delivered(web
         store.db.execute("UPDATE alert_groups SET next_flush_at = NULL")  # what the stranding bug wrote
         assert deliver(webhook_runtime, store, now=NOW + timedelta(minutes=1)).sent == 1
     assert len(slack.posted()) == 1
+
+
+# --- 2, 3, 8: bad bodies and bad items from a source ----------------------------------------------
+
+
+def write_config(tmp_path: Path, base: str, bad: str) -> Path:
+    """A config with one good feed (``blog``) beside the source under test (``bad``)."""
+    tmp_path.mkdir(exist_ok=True)
+    path = tmp_path / "config.yaml"
+    path.write_text(f"""\
+database: {tmp_path / 'monitor.db'}
+brands: [{{name: Acme Cloud, keywords: ['"Acme Cloud"']}}]
+sources:
+  - {{name: bad, {bad}}}
+  - {{name: blog, type: rss, url: {base}/feed.xml}}
+""")
+    return path
+
+
+def once(config: Path) -> tuple[int, str]:
+    result = CliRunner().invoke(main, ["--config", str(config), "once"], catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def source_row(config: Path, name: str) -> dict:
+    with Store(config.parent / "monitor.db", readonly=True) as store:
+        return store.source_row(name)
+
+
+def stored(config: Path, source: str) -> list[str]:
+    with sqlite3.connect(config.parent / "monitor.db") as db:
+        return [row[0] for row in db.execute("SELECT id FROM mentions WHERE source = ? ORDER BY id", (source,))]
+
+
+def hn_page(*hits: dict) -> bytes:
+    return json.dumps({"hits": list(hits), "nbPages": 1}).encode()
+
+
+def hn_hit(ident: str, created: object) -> dict:
+    return {"objectID": ident, "created_at_i": created, "title": f"Acme Cloud story {ident}", "author": "pg",
+            "points": 3, "_tags": ["story"]}
+
+
+@pytest.fixture
+def blog(httpserver: HTTPServer) -> str:
+    httpserver.expect_request("/feed.xml").respond_with_data(fixture_bytes("feed.rss.xml"), content_type="application/rss+xml")
+    return httpserver.url_for("").rstrip("/")
+
+
+@pytest.mark.parametrize("created", ["yesterday", 10**20, [1], None, -10**15])
+def test_a_hit_with_an_unreadable_time_is_skipped_and_counted_not_fatal(tmp_path: Path, httpserver: HTTPServer, blog: str,
+                                                                        created) -> None:
+    good = int(NOW.timestamp()) - 60
+    httpserver.expect_request("/hn/search_by_date").respond_with_data(
+        hn_page(hn_hit("1", created), hn_hit("2", good)), content_type="application/json")
+    config = write_config(tmp_path, blog, f"type: hackernews, base_url: '{blog}/hn', first_run: 36500d")
+    code, output = once(config)
+    assert code == 0, output
+    assert "bad: 1 fetched" in output and "blog: 3 fetched" in output
+    assert stored(config, "bad") == ["2"]
+    row = source_row(config, "bad")
+    assert row["error_count"] == 0
+    if created is not None:  # a hit without a time is not an item at all
+        assert "skipped 1 malformed item (1: " in row["last_warning"] and "unreadable time" in row["last_warning"]
+        assert row["skipped_total"] == 1
+
+
+def test_json_nested_200000_deep_is_a_parse_error_of_that_source(tmp_path: Path, httpserver: HTTPServer, blog: str) -> None:
+    httpserver.expect_request("/hn/search_by_date").respond_with_data(b"[" * 200_000 + b"]" * 200_000)
+    config = write_config(tmp_path, blog, f"type: hackernews, base_url: '{blog}/hn'")
+    code, output = once(config)
+    assert code == 0 and "bad: failed: " in output and "nested too deep" in output
+    assert "blog: 3 fetched" in output and len(stored(config, "blog")) == 2  # two name the brand
+    assert "nested too deep" in source_row(config, "bad")["last_error"]
+
+
+def test_whatever_escapes_a_connector_is_that_sources_failure_with_backoff_and_source_down(
+        tmp_path: Path, httpserver: HTTPServer, blog: str) -> None:
+    # Lemmy community ids of two types cannot be sorted together: a TypeError outside any item.
+    posts = [{"post": {"id": i, "name": "Acme Cloud is down", "published": "2026-11-23T10:00:00Z"},
+              "community": {"id": community}, "creator": {"name": "x"}, "counts": {}} for i, community in ((1, 1), (2, "x"))]
+    httpserver.expect_request("/lemmy/api/v3/search").respond_with_json({"posts": posts})
+    config = write_config(tmp_path, blog, f"type: lemmy, base_url: '{blog}/lemmy'")
+    text = config.read_text().replace("sources:", "alerts: {source_down_after: 2}\nsources:")
+    config.write_text(text)
+    parsed = parse_config(text)
+    with Store(tmp_path / "monitor.db") as store, httpx.Client() as client:
+        runtime = Runtime.build(parsed, client=client, notifiers={})
+        for attempt in range(3):
+            reports = run_once(runtime, store, now=NOW + timedelta(hours=attempt * 7))
+            assert "connector failed: TypeError" in reports[0].error and reports[1].error is None
+        row = store.source_row("bad")
+        assert row["error_count"] == 3 and row["errors_total"] == 3
+        assert from_iso(row["next_check_at"]) > NOW + timedelta(hours=14), "it backs off"
+        assert store.db.execute("SELECT count(*) FROM alerts WHERE kind = 'source_down'").fetchone()[0] == 1
+
+
+def gzip_bomb(inflated: int) -> bytes:
+    """``inflated`` bytes of spaces, gzipped (about a thousandth of the size)."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    chunk = b" " * (1 << 20)
+    return b"".join(packer.compress(chunk) for _ in range(inflated >> 20)) + packer.flush()
+
+
+def traced_peak(run) -> tuple[object, int]:
+    """What ``run()`` returns, and the peak of Python memory while it ran (bytes)."""
+    tracemalloc.start()
+    try:
+        return run(), tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_gzip_bomb_stops_at_max_body_in_bounded_memory(tmp_path: Path, httpserver: HTTPServer, blog: str) -> None:
+    bomb = gzip_bomb(1 << 30)  # 1 MB on the wire, 1 GB inflated
+    httpserver.expect_request("/bomb.xml").respond_with_data(bomb, headers={"Content-Encoding": "gzip"},
+                                                             content_type="application/rss+xml")
+    control = write_config(tmp_path / "control", blog, f"type: rss, url: '{blog}/feed.xml'")
+    once(control)  # models and modules loaded before anything is measured
+    (_, baseline) = traced_peak(lambda: once(control))
+    config = write_config(tmp_path, blog, f"type: rss, url: '{blog}/bomb.xml'")
+    (code, output), peak = traced_peak(lambda: once(config))
+    assert code == 0 and "bad: failed: body of" in output and "is larger than max_body (10MB)" in output
+    assert "blog: 3 fetched" in output
+    # The body's cap, and the pieces joined once: about twice max_body above a normal run.
+    assert peak - baseline < 25 * (1 << 20), f"peak {peak / (1 << 20):.0f} MB, a normal run {baseline / (1 << 20):.0f} MB"
+    assert "larger than max_body" in source_row(config, "bad")["last_error"]
+
+
+def test_a_body_over_a_sources_max_body_is_refused_and_a_smaller_one_read(tmp_path: Path, httpserver: HTTPServer,
+                                                                        blog: str) -> None:
+    big = fixture_bytes("feed.rss.xml").replace(b"</channel>", b"<!--" + b" " * (3 << 20) + b"--></channel>")
+    httpserver.expect_request("/big.xml").respond_with_data(big, content_type="application/rss+xml")
+    config = write_config(tmp_path, blog, f"type: rss, url: '{blog}/big.xml', max_body: 2MB")
+    code, output = once(config)
+    assert "bad: failed: body of" in output and "larger than max_body (2MB)" in output
+    config.write_text(config.read_text().replace("max_body: 2MB", "max_body: 4MB"))
+    code, output = once(config)
+    assert "bad: 3 fetched" in output
+
+
+def test_a_truncated_feed_is_a_warning_and_its_cut_off_stub_is_not_stored(tmp_path: Path, httpserver: HTTPServer,
+                                                                          blog: str) -> None:
+    whole = fixture_bytes("feed.rss.xml")
+    cut = whole[: whole.rindex(b"<item>") + len(b"<item>")]
+    httpserver.expect_request("/cut.xml").respond_with_data(cut, content_type="application/rss+xml")
+    config = write_config(tmp_path, blog, f"type: rss, url: '{blog}/cut.xml'")
+    code, output = once(config)
+    assert code == 0 and "bad: 2 fetched" in output
+    assert len(stored(config, "bad")) == 2
+    warning = source_row(config, "bad")["last_warning"]
+    assert "is a partial document" in warning and "skipped 1 malformed item" in warning
+    status = CliRunner().invoke(main, ["--config", str(config), "status"])
+    assert "partial document" in status.output
+
+
+def test_undecodable_bytes_are_reported(tmp_path: Path, httpserver: HTTPServer, blog: str) -> None:
+    body = fixture_bytes("feed.rss.xml").replace(b"Acme Cloud", b"Acme Cloud \xff\xfe", 1)
+    httpserver.expect_request("/latin.xml").respond_with_data(body, content_type="application/rss+xml; charset=utf-8")
+    config = write_config(tmp_path, blog, f"type: rss, url: '{blog}/latin.xml'")
+    once(config)
+    assert "undecodable bytes" in source_row(config, "bad")["last_warning"]
+
+
+def test_an_author_written_as_entities_is_read_as_text_and_stays_text_in_slack(tmp_path: Path, httpserver: HTTPServer,
+                                                                            blog: str, slack, monkeypatch) -> None:
+    feed = f"""<?xml version="1.0"?><rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel><title>t</title>
+<item><title>Acme Cloud lost all my data, I am leaving</title><link>https://blog.example/1</link><guid>1</guid>
+<dc:creator><![CDATA[&lt;!here&gt; \u202eevil]]></dc:creator><pubDate>{NOW.strftime('%a, %d %b %Y %H:%M:%S GMT')}</pubDate>
+<description>Acme Cloud support never answered. Terrible, I want a refund.</description></item></channel></rss>"""
+    httpserver.expect_request("/authors.xml").respond_with_data(feed.encode(), content_type="application/rss+xml")
+    monkeypatch.setenv("TEST_FAULTS_WEBHOOK", slack.webhook_url)
+    config = write_config(tmp_path, blog, f"type: rss, url: '{blog}/authors.xml'")
+    config.write_text(config.read_text() + "receivers: [{name: slack, type: slack, webhook_url_env: TEST_FAULTS_WEBHOOK}]\n"
+                      "alerts: {backfill: 100000d, max_age: 100000d}\n")
+    once(config)
+    with sqlite3.connect(tmp_path / "monitor.db") as db:
+        (author,), = db.execute("SELECT author_name FROM mentions WHERE source = 'bad'").fetchall()
+    assert author == "<!here> evil"
+    shown = json.dumps(slack.posted())
+    assert "&lt;!here&gt; evil" in shown and "<!here>" not in shown and "\\u202e" not in shown
