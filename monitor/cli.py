@@ -27,7 +27,8 @@ from monitor.config import Sentiment, json_schema, load_config, missing_secrets,
 from monitor.digest import digest as make_digest
 from monitor.errors import ConfigError, MonitorError, NotifyError
 from monitor.language import LanguageDetector
-from monitor.models import Alert, Judged, Match, Mention, Reach, Score, SourceState, parse_duration, to_iso
+from monitor import health
+from monitor.models import Alert, Judged, Match, Mention, Reach, Score, SourceState, format_duration, parse_duration, to_iso
 from monitor.pipeline import Runtime, build_notifiers, deliver, enqueue, ingest, run_once
 from monitor.scheduler import Monitor, utcnow
 from monitor.sentiment import Scorer, score
@@ -128,7 +129,7 @@ def run(ctx: click.Context) -> None:
 def once(ctx: click.Context) -> None:
     """One pass over every source, then exit (non-zero if every source failed)."""
     config = _load(ctx)
-    with Store(resolve_database(config, ctx.obj["db"])) as store, make_client(contact=config.contact) as client:
+    with Store(_database(ctx, config)) as store, make_client(contact=config.contact) as client:
         runtime = Runtime.build(config, client=client)
         reports = run_once(runtime, store, now=utcnow())
     failed = [r for r in reports if r.error]
@@ -173,10 +174,14 @@ def _duration(text: str) -> timedelta:
         raise click.BadParameter(str(exc)) from exc
 
 
-def _database(ctx: click.Context) -> str:
-    if ctx.obj["db"] or os.environ.get("MONITOR_DB"):
-        return ctx.obj["db"] or os.environ["MONITOR_DB"]
-    return resolve_database(_load(ctx))
+def _override(ctx: click.Context) -> str | None:
+    """--db, else MONITOR_DB: a database named without the config."""
+    return ctx.obj["db"] or os.environ.get("MONITOR_DB") or None
+
+
+def _database(ctx: click.Context, config=None) -> str:
+    """The database a command uses: --db, MONITOR_DB, or the config's (relative to its folder)."""
+    return _override(ctx) or resolve_database(config or _load(ctx))
 
 
 @main.command()
@@ -187,7 +192,7 @@ def _database(ctx: click.Context) -> str:
 @click.pass_context
 def search(ctx: click.Context, query: str, limit: int, brand: str | None, as_json: bool) -> None:
     """Full-text search over stored mentions (FTS5 syntax: words, "phrases", OR, NOT, prefix*)."""
-    with Store(_database(ctx)) as store:
+    with Store(_database(ctx), readonly=True) as store:
         rows = store.search(query, limit=limit, brand=brand)
     if as_json:
         for row in rows:
@@ -263,34 +268,64 @@ def classify(ctx: click.Context, source, brand: str | None) -> None:
 
 
 @main.command()
+@click.option("--check", is_flag=True, help="Exit 1 with one line per problem (a source failing or overdue, an alert "
+              "undeliverable or stuck), 0 when healthy: for cron, systemd and container health checks.")
 @click.pass_context
-def status(ctx: click.Context) -> None:
-    """Per source: last success, last error, next run, mentions stored; and the alert outbox."""
-    config = _load(ctx)
+def status(ctx: click.Context, check: bool) -> None:
+    """What the database holds: per source its last success, error, next check and mentions
+    (sources not in the config are marked), and the alert outbox."""
+    config = _load(ctx) if Path(ctx.obj["config"]).exists() or not _override(ctx) else None
     now = utcnow()
-    with Store(resolve_database(config, ctx.obj["db"])) as store:
-        rows = {r["name"]: r for r in store.sources_status()}
+    with Store(_database(ctx, config), readonly=True) as store:
+        lines = health.source_lines(store.sources_status(), list(config.sources) if config else [])
+        outbox = store.outbox_summary(failed_since=now - timedelta(days=1))
         alert_counts = store.alert_counts()
         failed = store.undelivered(limit=5)
+    failing_after = config.alerts.source_down_after if config else 3
+    unavailable = dict(_unavailable(config)) if config else {}
+    found = health.problems(lines, outbox, failing_after=failing_after, now=now, unavailable=unavailable)
+    if check:
+        for problem in found:
+            click.echo(problem)
+        if found:
+            ctx.exit(1)
+        click.echo(f"healthy: {len(lines)} sources, {sum(r.get('pending', 0) for r in outbox)} alerts pending")
+        return
     table = []
-    for options in config.sources:
-        row = rows.get(options.name, {})
+    for line in lines:
+        row = line.row
+        if not line.in_config:
+            every = "not in config"
+        elif not line.enabled:
+            every = "off"
+        else:
+            every = format_duration(line.every)
+        late = health.overdue_by(line, now)
+        next_check = ("overdue " + health.format_age(late)) if late else (_ago(row.get("next_check_at"), now) if row.get("next_check_at") else "at start")
         table.append([
-            options.name, options.type, "off" if not options.enabled else str(options.every),
-            _ago(row.get("last_success_at"), now),
+            line.name, line.type, every, _ago(row.get("last_success_at"), now),
             _clean(row.get("last_error"), 60) if row.get("error_count") else "-",
-            row.get("error_count", 0),
-            _ago(row.get("next_check_at"), now) if row.get("next_check_at") else "at start",
-            row.get("mentions_stored", 0),
+            row.get("error_count", 0), next_check, row.get("mentions_stored", 0),
         ])
-    click.echo(tabulate(table, headers=["source", "type", "every", "last success", "last error", "fails", "next run", "mentions"]))
+    click.echo(tabulate(table, headers=["source", "type", "every", "last success", "last error", "fails", "next check", "mentions"]))
+    for line in lines:
+        if line.row.get("last_warning") and not line.row.get("error_count"):
+            click.echo(f"  warning, {line.name}: {_clean(line.row['last_warning'], 300)}")
     click.echo("")
     click.echo("alerts: " + (", ".join(f"{n} {s}" for s, n in sorted(alert_counts.items())) or "none yet"))
     for row in failed:
         what = "undeliverable to" if row["status"] == "failed" else "unconfirmed (check the channel) for"
         click.echo(f"  {what} {row['receiver']}: {_clean(row['last_error'], 100)}")
-    for warning in missing_secrets(config):
+    for problem in found:
+        click.echo(f"problem: {problem}")
+    for warning in missing_secrets(config) if config else []:
         click.echo(f"warning: {warning}")
+
+
+def _unavailable(config) -> list[tuple[str, str]]:
+    """Receivers that cannot send, and why (a secret not set)."""
+    return [(r.name, f"environment variable {r.secret_env} is not set") for r in config.receivers
+            if getattr(r, "secret_env", "") and not os.environ.get(r.secret_env)]
 
 
 def _store_history(runtime: Runtime, store: Store, now) -> None:
@@ -321,7 +356,7 @@ def backtest(ctx: click.Context, since: str, until: str | None, brands: tuple[st
     end = utcnow() - end_ago
     names = list(brands) or [b.name for b in config.brands]
     held: list[Held] = []
-    with Store(_database(ctx)) as store:
+    with Store(_database(ctx, config), readonly=True) as store:
         fired = advance(store, names, config.spikes.settings(), now=end, settle=timedelta(0), history=span,
                         states={}, save=False, held=held)
     for item in fired:
@@ -378,7 +413,7 @@ def alerts_test(ctx: click.Context, receiver: str) -> None:
 @click.pass_context
 def alerts_preview(ctx: click.Context, as_slack: bool) -> None:
     """Render what the outbox would send next, one message per waiting group, without sending it."""
-    with Store(_database(ctx)) as store:
+    with Store(_database(ctx), readonly=True) as store:
         groups = store.due_groups(now=None)
         previews = []
         for group in groups:
@@ -407,7 +442,7 @@ def digest_command(ctx: click.Context, period: str, send: bool) -> None:
     config = _load(ctx)
     span = _duration(period)
     now = utcnow()
-    with Store(resolve_database(config, ctx.obj["db"])) as store:
+    with Store(_database(ctx, config), readonly=not send) as store:
         alerts = [make_digest(store, b.name, now=now, period=span) for b in config.brands]
         if not send:
             for alert in alerts:
@@ -453,7 +488,7 @@ def silence_add(ctx: click.Context, matchers: tuple[str, ...], duration: str, au
 def silence_list(ctx: click.Context, show_all: bool) -> None:
     """The active silences (with --all, the expired ones too)."""
     now = utcnow()
-    with Store(_database(ctx)) as store:
+    with Store(_database(ctx), readonly=True) as store:
         rows = store.silences(now=None if show_all else now)
     if not rows:
         click.echo("no silences", err=True)

@@ -351,6 +351,9 @@ class Store:
                 # batches (indexes, FTS segments, authors) are copied back once (15% faster writes).
                 self.db.execute("PRAGMA wal_autocheckpoint = 4000")
             self._migrate()
+        except StoreError:
+            self.db.close()
+            raise
         except (OSError, sqlite3.DatabaseError) as exc:
             raise StoreError(
                 f"cannot open the database {self.path}: {exc} — point --db, MONITOR_DB"
@@ -853,6 +856,26 @@ class Store:
             "UPDATE alerts SET status = ?, attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE key = ?",
             ("pending" if retry_at else "failed", error, to_iso(retry_at or now), key),
         )
+
+    def outbox_summary(self, *, failed_since: datetime | None = None) -> list[dict]:
+        """Per receiver: alerts by status (pending, sending, sent, …), the oldest pending one's
+        creation time, and the alerts that failed for good (created since ``failed_since``) with
+        the latest one's error."""
+        rows: dict[str, dict] = {}
+        for receiver, status, count, oldest in self.db.execute(
+                "SELECT receiver, status, count(*), min(created_at) FROM alerts GROUP BY receiver, status"):
+            row = rows.setdefault(receiver, {"receiver": receiver, "pending": 0, "failed": 0, "oldest_pending_at": None})
+            row[status] = count
+            if status == "pending":
+                row["oldest_pending_at"] = oldest
+        for row in rows.values():
+            row["failed_total"], row["failed"] = row["failed"], 0
+        for receiver, count, error in self.db.execute(
+                "SELECT receiver, count(*), (SELECT last_error FROM alerts b WHERE b.receiver = a.receiver AND"
+                " b.status = 'failed' ORDER BY created_at DESC LIMIT 1) FROM alerts a WHERE status = 'failed'"
+                " AND created_at >= ? GROUP BY receiver", (to_iso(failed_since) if failed_since else "",)):
+            rows[receiver].update(failed=count, last_error=error)
+        return sorted(rows.values(), key=lambda r: r["receiver"])
 
     def alert_counts(self) -> dict[str, int]:
         """Notifications by status."""

@@ -5,7 +5,12 @@ that nothing is lost or sent twice."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sqlite3
+import subprocess
+import sys
+import tempfile
 import tracemalloc
 import zlib
 from datetime import timedelta
@@ -20,7 +25,8 @@ from monitor.cli import main
 from monitor.config import parse_config
 from monitor.models import Alert, Judged, Match, Mention, Reach, Score, from_iso
 from monitor.pipeline import Runtime, deliver, enqueue, run_once
-from monitor.store import Store
+from monitor.errors import StoreError
+from monitor.store import MIGRATIONS, Store
 from tests.support import NOW, fixture_bytes
 
 WEBHOOK_CONFIG = """\
@@ -269,3 +275,67 @@ def test_an_author_written_as_entities_is_read_as_text_and_stays_text_in_slack(t
     assert author == "<!here> evil"
     shown = json.dumps(slack.posted())
     assert "&lt;!here&gt; evil" in shown and "<!here>" not in shown and "\\u202e" not in shown
+
+
+# --- 5, 6: the database ----------------------------------------------------------------------------
+
+
+def test_a_database_from_a_newer_version_is_refused_untouched(tmp_path: Path) -> None:
+    db = tmp_path / "m.db"
+    Store(db).close()
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA user_version = 999")
+    conn.close()
+    before = db.read_bytes()
+    for readonly in (False, True):
+        with pytest.raises(StoreError) as info:
+            Store(db, readonly=readonly)
+        assert str(info.value) == (
+            f"{db} has schema version 999, newer than this monitor knows ({len(MIGRATIONS)}): it was written by a newer "
+            "version — upgrade the monitor (pip install -U reputation-monitor), or point --db at another file")
+    wal = tmp_path / "m.db-wal"
+    assert db.read_bytes() == before and (not wal.exists() or wal.stat().st_size == 0), "nothing written"
+    result = CliRunner().invoke(main, ["--db", str(db), "--config", str(tmp_path / "none.yaml"), "status"])
+    assert result.exit_code == 1 and "schema version 999, newer than this monitor knows" in result.output
+
+
+@pytest.fixture
+def reader_folder(tmp_path: Path):
+    """A folder another user may read (pytest's own temporary folders are root's alone)."""
+    folder = Path(tempfile.mkdtemp(prefix="monitor-ro-")) if os.geteuid() == 0 else tmp_path / "ro"
+    folder.mkdir(exist_ok=True)
+    yield folder
+    folder.chmod(0o755)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def as_reader(folder: Path) -> Path:
+    """A config and database nobody but root may write (the readers run as another user when
+    the tests run as root, since root writes anything)."""
+    folder.chmod(0o755)
+    config = folder / "config.yaml"
+    config.write_text(f"database: {folder / 'm.db'}\nbrands: [{{name: Acme Cloud, keywords: [acme]}}]\n"
+                      "sources: [{name: hn, type: hackernews}]\n")
+    with Store(folder / "m.db") as store:
+        store.ensure_source("hn", "hackernews", now=NOW)
+    for path in (config, folder / "m.db"):
+        path.chmod(0o444)
+    folder.chmod(0o555)
+    return folder
+
+
+@pytest.mark.parametrize("command", [["search", "acme"], ["status"], ["digest"], ["backtest", "--since", "1d"],
+                                     ["silence", "list"], ["alerts", "preview"]])
+def test_readers_work_on_a_database_they_may_not_write(reader_folder: Path, command: list) -> None:
+    folder = as_reader(reader_folder)
+    as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.geteuid() == 0 else []
+    if as_nobody and not shutil.which("setpriv"):
+        pytest.skip("running as root without setpriv (util-linux): cannot drop to a user that may not write")
+    try:
+        result = subprocess.run([*as_nobody, sys.executable, "-m", "monitor", "--config", str(folder / "config.yaml"),
+                                 *command], capture_output=True, text=True, timeout=120, cwd=folder)
+    finally:
+        folder.chmod(0o755)
+    assert "readonly" not in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert result.returncode == 0, result.stderr
+    assert not (folder / "m.db-wal").exists()

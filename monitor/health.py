@@ -1,0 +1,86 @@
+"""Is the monitor healthy? What ``monitor status`` shows and ``status --check`` exits on.
+
+Pure: rows in (the store's sources and outbox summary, the config), lines out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from monitor.models import clean_text, from_iso
+
+OVERDUE_GRACE = timedelta(minutes=5)  # a due source not run this long past its time is overdue
+PENDING_TOO_LONG = timedelta(hours=1)  # an alert waiting this long is not being delivered
+
+
+@dataclass(frozen=True)
+class SourceLine:
+    """One source as ``monitor status`` shows it: from the database, marked against the config."""
+
+    name: str
+    type: str
+    every: timedelta | None  # None: not in the config (or disabled)
+    row: dict  # the stored row ({} when it never ran)
+    in_config: bool = True
+    enabled: bool = True
+
+
+def source_lines(rows: list[dict], configured: list, ) -> list[SourceLine]:
+    """Every source the database holds, and every configured one that never ran, by name."""
+    by_name = {s.name: s for s in configured}
+    lines = []
+    for row in rows:
+        options = by_name.get(row["name"])
+        lines.append(SourceLine(row["name"], row["type"], options.every if options else None, row,
+                                in_config=options is not None, enabled=bool(options and options.enabled)))
+    stored = {row["name"] for row in rows}
+    lines += [SourceLine(s.name, s.type, s.every, {}, enabled=s.enabled) for s in configured if s.name not in stored]
+    return sorted(lines, key=lambda line: line.name)
+
+
+def overdue_by(line: SourceLine, now: datetime) -> timedelta | None:
+    """How long past its next check a configured, enabled source is (None: on time)."""
+    due = from_iso(line.row.get("next_check_at"))
+    if not (line.in_config and line.enabled) or due is None:
+        return None
+    late = now - due
+    return late if late > max(OVERDUE_GRACE, (line.every or timedelta(0))) else None
+
+
+def problems(lines: list[SourceLine], outbox: list[dict], *, failing_after: int, now: datetime,
+             unavailable: dict[str, str] | None = None) -> list[str]:
+    """One line per reason the monitor is not healthy: a source failing (``failing_after`` times
+    in a row, as ``source_down``), a source overdue (nothing is running it), an alert that
+    failed for good, or alerts waiting longer than PENDING_TOO_LONG."""
+    out = []
+    for line in lines:
+        fails = int(line.row.get("error_count") or 0)
+        if line.in_config and line.enabled and fails >= failing_after:
+            out.append(f"source {line.name} is failing ({fails} in a row): {clean_text(line.row.get('last_error'), width=160)}")
+        late = overdue_by(line, now)
+        if late is not None:
+            out.append(f"source {line.name} is overdue by {format_age(late)} (is `monitor run` running?)")
+    for receiver in outbox:
+        name = receiver["receiver"]
+        if receiver.get("failed"):
+            out.append(f"receiver {name}: {receiver['failed']} alert{'s' if receiver['failed'] != 1 else ''} could not be"
+                       f" delivered: {clean_text(receiver.get('last_error'), width=160)}")
+        oldest = from_iso(receiver.get("oldest_pending_at"))
+        if oldest is not None and now - oldest > PENDING_TOO_LONG:
+            why = (unavailable or {}).get(name)
+            out.append(f"receiver {name}: {receiver['pending']} alert{'s' if receiver['pending'] != 1 else ''} waiting for"
+                       f" {format_age(now - oldest)}" + (f" ({why})" if why else ""))
+    return out
+
+
+def format_age(delta: timedelta) -> str:
+    """``45s``, ``12m``, ``5h``, ``3d``."""
+    seconds = int(abs(delta.total_seconds()))
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60}m"
+    if seconds < 172800:
+        return f"{seconds // 3600}h"
+    return f"{seconds // 86400}d"
