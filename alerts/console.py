@@ -6,36 +6,32 @@ import sys
 from typing import TextIO
 
 from alerts.base import fmt_reach
-from monitor.models import Alert
+from monitor.models import Alert, clean_text
 
-_CONTROL = {i: None for i in range(32) if i not in (9, 10)} | {127: None}
-
-
-def _clean(value: str) -> str:
-    """Drop control characters (ANSI escapes included) so a post cannot repaint the terminal."""
-    return value.translate(_CONTROL)
+def _clean(value: object, width: int | None = None) -> str:
+    """One line without control or bidi characters (ANSI escapes included), so a post cannot
+    repaint the terminal or reorder what it shows."""
+    return clean_text(value, width=width)
 
 
 def render_text(alert: Alert, *, width: int = 100) -> str:
     """The alert as plain text lines."""
     about = " · ".join(part for part in (alert.brand, alert.source) if part)
-    lines = [f"[{alert.severity.upper()}] {alert.kind} · {about}", f"  why: {alert.reason}"]
+    lines = [f"[{_clean(alert.severity).upper()}] {_clean(alert.kind)} · {_clean(about)}", f"  why: {_clean(alert.reason)}"]
     for judged in alert.mentions:
         m, s, r = judged.mention, judged.score, judged.reach
         title = _clean(m.title or "(untitled)")
-        body = " ".join(_clean(m.text).split())
-        if len(body) > width * 2:
-            body = body[: width * 2 - 1] + "…"
+        body = _clean(m.text, width * 2)
         who = _clean(m.author_name or m.author or "unknown author")
         if m.audience:
             who += f" ({m.audience:,} followers)"
-        sentiment = f"{s.compound:+.2f}" if s.compound is not None else f"unscored: {s.unscored_reason}"
+        sentiment = f"{s.compound:+.2f}" if s.compound is not None else f"unscored: {_clean(s.unscored_reason)}"
         lines += [
             f"  ▸ {title}",
             f"    {body}" if body else "    (no text)",
             f"    by {who} · {s.bucket or '-'} · sentiment {sentiment}",
-            f"    reach {fmt_reach(r.low, r.high)} ({r.method})",
-            f"    {_clean(m.url or '(no link)')}",
+            f"    reach {fmt_reach(r.low, r.high)} ({_clean(r.method)})",
+            f"    {_clean(m.url or '(no link)', 300)}",
         ]
     return "\n".join(lines)
 

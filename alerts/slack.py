@@ -17,13 +17,15 @@ from slack_sdk.errors import SlackApiError
 
 from alerts.base import fmt_reach
 from monitor.errors import NotifyError
-from monitor.models import Alert
+from monitor.models import Alert, clean_text
 
 HEADER_MAX = 150  # Slack's limit for a header block's text
 SECTION_MAX = 3000  # Slack's limit for a section's text
 BLOCKS_MAX = 50  # Slack's limit of blocks per message
 POSTS_SHOWN = 5
-EXCERPT = 400
+EXCERPT = 800  # characters of a post's text, escaped
+TITLE_MAX = 250  # characters of a link's label, escaped
+URL_MAX = 800  # characters of a link's target, encoded: a longer URL is not linked
 # Errors retrying cannot fix: a broken token, channel or webhook needs an admin.
 PERMANENT_ERRORS = {
     "invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired", "channel_not_found",
@@ -38,16 +40,32 @@ def escape(value: object) -> str:
     return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def link(url: str | None, label: str) -> str:
-    """A mrkdwn link, only for an http(s) URL; otherwise the escaped label alone."""
+def text(value: object, width: int) -> str:
+    """Untrusted text as mrkdwn: control and bidi characters dropped, one line, escaped, and at
+    most ``width`` characters *after* escaping (clipped before it, so no entity is cut in half)."""
+    plain = clean_text(value)
+    out = escape(plain)
+    while len(out) > width:
+        plain = plain[: max(0, len(plain) - (len(out) - width) - 1)] + "…"
+        out = escape(plain)
+    return out
+
+
+def link(url: str | None, label: str, *, width: int = TITLE_MAX) -> str:
+    """A mrkdwn link, only for an http(s) URL of at most URL_MAX characters; otherwise the
+    escaped label alone (a longer URL would fill the section and cut the link open)."""
+    shown = text(label, width).replace("|", "¦") or "link"
     if not url:
-        return escape(label)
+        return shown
+    url = clean_text(url)
     parts = urlsplit(url)
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        return escape(label)
+        return shown
     # Percent-encode what would end the link or start its label; keep the URL otherwise intact.
     safe_url = quote(url, safe="/:?#[]@!$&'()*+,;=%~-._").replace("&", "&amp;")
-    return f"<{safe_url}|{escape(label).replace('|', '¦') or 'link'}>"
+    if len(safe_url) > URL_MAX:
+        return f"{shown} _(link too long to show)_"
+    return f"<{safe_url}|{shown}>"
 
 
 def _truncate(value: str, limit: int) -> str:
@@ -55,45 +73,48 @@ def _truncate(value: str, limit: int) -> str:
 
 
 def render(alert: Alert) -> tuple[str, list[dict]]:
-    """The fallback text and the Block Kit blocks for ``alert``."""
+    """The fallback text and the Block Kit blocks for ``alert``.
+
+    Every untrusted field is cleaned, escaped and bounded on its own, so a section's parts add
+    up to less than Slack's 3,000 characters and no clipping ever cuts a link open.
+    """
     title = {"assassin": "Assassin", "spike": "Spike", "source_down": "Source down"}.get(alert.kind, alert.kind.title())
-    header = _truncate(f"{title}: {alert.brand} on {alert.source}" if alert.brand else f"{title}: {alert.source}", HEADER_MAX)
+    about = f"{title}: {alert.brand} on {alert.source}" if alert.brand else f"{title}: {alert.source}"
+    header = clean_text(about, width=HEADER_MAX)
     blocks: list[dict] = [
         {"type": "header", "text": {"type": "plain_text", "text": header, "emoji": False}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": _truncate(f"*Why:* {escape(alert.reason)}", SECTION_MAX)}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": "*Why:* " + text(alert.reason, SECTION_MAX - 10)}},
     ]
     for judged in alert.mentions[:POSTS_SHOWN]:
         m, s, r = judged.mention, judged.score, judged.reach
-        excerpt = " ".join(m.text.split())
-        if len(excerpt) > EXCERPT:
-            excerpt = excerpt[: EXCERPT - 1] + "…"
-        who = escape(m.author_name or m.author or "unknown author")
+        who = text(m.author_name or m.author or "unknown author", 120)
         if m.author and m.author_name and m.author != m.author_name:
-            who += f" ({escape(m.author)})"
+            who += f" ({text(m.author, 80)})"
         if m.audience:
             who += f", {m.audience:,} followers"
         sentiment = f"{s.compound:+.2f}" if s.compound is not None else "unscored"
+        excerpt = text(m.text, EXCERPT)
         lines = [
             f"*{link(m.url, m.title or '(untitled post)')}*",
-            f">{escape(excerpt)}" if excerpt else "_(no text)_",
-            f"by {who} · *{escape(s.bucket or 'unscored')}* · sentiment {sentiment}",
-            f"*Reach:* {fmt_reach(r.low, r.high)} _({escape(r.method)})_",
+            f">{excerpt}" if excerpt else "_(no text)_",
+            f"by {who} · *{text(s.bucket or 'unscored', 20)}* · sentiment {sentiment}",
+            f"*Reach:* {fmt_reach(r.low, r.high)} _({text(r.method, 250)})_",
         ]
         if s.reasons:
-            lines.append("*Because:* " + escape("; ".join(s.reasons)))
+            lines.append("*Because:* " + text("; ".join(s.reasons), 400))
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _truncate("\n".join(lines), SECTION_MAX)}})
     hidden = len(alert.mentions) - POSTS_SHOWN
-    context = f"source {escape(alert.source)} · severity {escape(alert.severity)}"
+    context = f"source {text(alert.source, 100)} · severity {text(alert.severity, 20)}"
     if alert.mentions:
-        context += " · keywords: " + escape(", ".join(alert.mentions[0].match.keywords))
+        context += " · keywords: " + text(", ".join(alert.mentions[0].match.keywords), 600)
     if hidden > 0:
         context += f" · {hidden} more posts not shown"
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _truncate(context, SECTION_MAX)}]})
     first = alert.mentions[0].mention if alert.mentions else None
-    text = f"{title} for {escape(alert.brand)}: {escape(alert.reason)}"
+    fallback = f"{title} for {text(alert.brand, 100)}: {text(alert.reason, 2000)}"
     if first is not None:
-        text += f" — {escape(first.title or first.text[:140])}"
-    return _truncate(text, SECTION_MAX), blocks[:BLOCKS_MAX]
+        fallback += f" — {text(first.title or first.text, 140)}"
+    return _truncate(fallback, SECTION_MAX), blocks[:BLOCKS_MAX]
 
 
 class SlackNotifier:

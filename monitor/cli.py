@@ -28,6 +28,7 @@ from monitor.digest import digest as make_digest
 from monitor.errors import ConfigError, MonitorError, NotifyError
 from monitor.language import LanguageDetector
 from monitor import health
+from monitor.logs import setup_logging
 from monitor.models import Alert, Judged, Match, Mention, Reach, Score, SourceState, format_duration, parse_duration, to_iso
 from monitor.pipeline import Runtime, build_notifiers, deliver, enqueue, ingest, run_once
 from monitor.scheduler import Monitor, utcnow
@@ -46,14 +47,6 @@ def _clean(value: object, width: int | None = None) -> str:
     if width and len(text) > width:
         text = text[: width - 1] + "…"
     return text
-
-
-def _setup_logging(verbose: int, quiet: bool) -> None:
-    level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", stream=sys.stderr)
-    # APScheduler logs every job start at INFO; keep the log about sources, not the scheduler.
-    logging.getLogger("apscheduler").setLevel(logging.WARNING if verbose < 2 else logging.DEBUG)
-    logging.getLogger("httpx").setLevel(logging.WARNING if verbose < 2 else logging.DEBUG)
 
 
 def _load(ctx: click.Context, path: str | None = None):
@@ -95,7 +88,7 @@ def main(ctx: click.Context, config_path: str, db: str | None, verbose: int, qui
     """Social media reputation monitor: hears advocates and assassins first."""
     ctx.ensure_object(dict)
     ctx.obj.update(config=config_path, db=db)
-    _setup_logging(verbose, quiet)
+    setup_logging(verbose, quiet)
 
 
 @main.command()

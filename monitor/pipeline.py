@@ -26,6 +26,7 @@ from monitor.authors import AuthorRules
 from monitor.config import Config, ConsoleReceiver, SlackReceiver
 from monitor.errors import ConnectorError, NotifyError, RateLimited
 from monitor.language import LanguageDetector
+from monitor.logs import SECRETS
 from monitor.matching import Matcher
 from monitor.models import Alert, FetchResult, Judged, Match, Mention, clean_text, to_iso
 from monitor.reach import estimate_reach
@@ -73,6 +74,7 @@ class Runtime:
         delivery_lock: threading.Lock | None = None,
     ) -> "Runtime":
         """Compile the config's rules and build its receivers (reading their secrets from the environment)."""
+        SECRETS.add(*(os.environ.get(name) for name in secret_names(config)))  # before anything can log them
         built, unavailable = build_notifiers(config) if notifiers is None else (notifiers, {})
         return cls(
             config=config,
@@ -86,8 +88,15 @@ class Runtime:
         )
 
 
+def secret_names(config: Config) -> list[str]:
+    """Every environment variable the config reads a secret from (sources' and receivers')."""
+    names = [name for source in config.sources for name in source.credential_envs()]
+    return names + [r.secret_env for r in config.receivers if getattr(r, "secret_env", "")]
+
+
 def build_notifiers(config: Config) -> tuple[dict[str, Notifier], dict[str, str]]:
     """Receivers that can send, and why each other one cannot (a secret not set)."""
+    SECRETS.add(*(os.environ.get(name) for name in secret_names(config)))  # before anything can log them
     notifiers: dict[str, Notifier] = {}
     unavailable: dict[str, str] = {}
     for receiver in config.receivers:

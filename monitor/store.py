@@ -352,7 +352,8 @@ class Store:
                 self.db.execute("PRAGMA wal_autocheckpoint = 4000")
             self._migrate()
         except StoreError:
-            self.db.close()
+            if hasattr(self, "db"):
+                self.db.close()
             raise
         except (OSError, sqlite3.DatabaseError) as exc:
             raise StoreError(

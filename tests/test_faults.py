@@ -4,8 +4,10 @@ that nothing is lost or sent twice."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -13,7 +15,7 @@ import sys
 import tempfile
 import tracemalloc
 import zlib
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
@@ -21,6 +23,7 @@ import pytest
 from click.testing import CliRunner
 from pytest_httpserver import HTTPServer
 
+from alerts.console import ConsoleNotifier
 from monitor.cli import main
 from monitor.config import parse_config
 from monitor.models import Alert, Judged, Match, Mention, Reach, Score, from_iso
@@ -339,3 +342,90 @@ def test_readers_work_on_a_database_they_may_not_write(reader_folder: Path, comm
     assert "readonly" not in result.stderr and "Traceback" not in result.stderr, result.stderr
     assert result.returncode == 0, result.stderr
     assert not (folder / "m.db-wal").exists()
+
+
+# --- 4: secrets never reach a log ----------------------------------------------------------------
+
+
+def test_no_secret_reaches_any_log_at_debug_on_every_logger(tmp_path: Path, httpserver: HTTPServer, blog: str, slack) -> None:
+    feed = f"""<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><item><title>Acme Cloud lost my data</title>
+<link>https://blog.example/9</link><guid>9</guid><pubDate>{datetime.now(timezone.utc).strftime('%a, %d %b %Y %H:%M:%S GMT')}</pubDate>
+<description>Acme Cloud support never answered. Terrible service, I want a refund and I am leaving.</description></item></channel></rss>"""
+    httpserver.expect_request("/alerts.xml").respond_with_data(feed.encode(), content_type="application/rss+xml")
+    httpserver.expect_request("/se/search/advanced").respond_with_data("no", status=500)
+    secrets = {"TEST_FAULTS_WEBHOOK": slack.webhook_url, "TEST_FAULTS_TOKEN": "xoxb-1234-abcdefghijklmnop",
+               "TEST_FAULTS_SE_KEY": "se-key-u8Zq41Xc"}
+    config = tmp_path / "config.yaml"
+    config.write_text(f"""\
+database: {tmp_path / 'monitor.db'}
+brands: [{{name: Acme Cloud, keywords: ['"Acme Cloud"']}}]
+sources:
+  - {{name: feed, type: rss, url: '{blog}/alerts.xml'}}
+  - {{name: se, type: stackexchange, base_url: '{blog}/se', key_env: TEST_FAULTS_SE_KEY}}
+receivers:
+  - {{name: hook, type: slack, webhook_url_env: TEST_FAULTS_WEBHOOK}}
+  - {{name: bot, type: slack, token_env: TEST_FAULTS_TOKEN, channel: C1, base_url: '{slack.api_url}'}}
+alerts: {{backfill: 1d}}
+""")
+    slack.script.append((500, "boom", {}))  # one failed send: error paths log too
+    result = subprocess.run([sys.executable, "-m", "monitor", "-v", "-v", "--config", str(config), "once"],
+                            capture_output=True, text=True, timeout=120, env={**os.environ, **secrets})
+    log = result.stdout + result.stderr
+    assert "DEBUG" in log and "slack_sdk" in log and "search/advanced" in log, log[-2000:]
+    assert len(slack.posted()) == 1, log[-2000:]  # one of the two sends failed once, the other went out
+    for name, value in secrets.items():
+        assert value not in log, f"{name} reached the log"
+    assert "/services/T000/B000/XXXX" not in log and "abcdefghijklmnop" not in log and "u8Zq41Xc" not in log
+    with sqlite3.connect(tmp_path / "monitor.db") as db:
+        dump = "\n".join(db.iterdump())
+    assert not any(value in dump for value in secrets.values()), "a secret reached the database"
+
+
+# --- 7: what reaches Slack and the terminal -------------------------------------------------------
+
+HOSTILE = "\x1b[2J\x07 evil \u202egnp.exe\u2066 \u2069\x00 \x9b31m"
+
+
+def hostile(url: str, text: str = "Acme Cloud ate my invoices") -> Alert:
+    mention = Mention(source="blog", id="h", url=url, text=f"{text} {HOSTILE}", published_at=NOW,
+                      title=f"Title {HOSTILE}", author=f"u{HOSTILE}", author_name=f"Name {HOSTILE}", source_type="rss")
+    judged = Judged(mention, Match(("Acme Cloud",), (f"acme {HOSTILE}",)), Score(-0.8, "assassin", (f"why {HOSTILE}",)),
+                    Reach(10, 100, f"method {HOSTILE}"))
+    return Alert("assassin:blog:h", "assassin", "Acme Cloud", f"blog{HOSTILE}", "warning", f"reason {HOSTILE}", (judged,), NOW)
+
+
+def strings(value) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in strings(v)]
+    return []
+
+
+def test_a_5000_character_url_does_not_hide_its_post(webhook_runtime, slack, tmp_path: Path) -> None:
+    alert = hostile("https://blog.example/" + "a" * 5000, text="Acme Cloud lost my data, here is the proof")
+    with Store(tmp_path / "m.db") as store:
+        enqueue([alert], webhook_runtime, store, now=NOW)
+        assert deliver(webhook_runtime, store, now=NOW, flush=True).sent == 1
+    (message,) = slack.posted()
+    post = message["blocks"][2]["text"]["text"]
+    assert "Acme Cloud lost my data, here is the proof" in post and len(post) <= 3000
+    assert "<" not in post, "no link is left open (the URL is not linked)"
+    assert "(link too long to show)" in post
+
+
+def test_no_control_or_bidi_character_reaches_any_receiver(webhook_runtime, slack, tmp_path: Path) -> None:
+    forbidden = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+    alert = hostile("https://blog.example/ok\u202e?\x1b")
+    with Store(tmp_path / "m.db") as store:
+        enqueue([alert], webhook_runtime, store, now=NOW)
+        deliver(webhook_runtime, store, now=NOW, flush=True)
+    (message,) = slack.posted()
+    for value in strings(message):
+        assert not forbidden.search(value), repr(value)
+    assert "evil" in json.dumps(message) and "gnp.exe" in json.dumps(message)
+    shown = io.StringIO()
+    ConsoleNotifier(stream=shown).send(alert)
+    assert not forbidden.search(shown.getvalue().replace("\n", "")) and "evil" in shown.getvalue()
