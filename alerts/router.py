@@ -13,6 +13,7 @@ A silence (matchers, author, reason, a mandatory expiry) holds back the alerts i
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -61,6 +62,22 @@ def parse_matcher(text: str) -> Matcher:
         except re.error as exc:
             raise ValueError(f"bad regular expression {value!r} in {text!r}: {exc} — fix the pattern") from exc
     return Matcher(label, op, value, pattern)
+
+
+def check_label(label: str) -> str:
+    """Accept a label alerts carry; ValueError with a did-you-mean for any other."""
+    if label not in LABELS:
+        close = difflib.get_close_matches(label, LABELS, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ValueError(f"unknown label {label!r} — {hint}alerts carry: {', '.join(LABELS)}")
+    return label
+
+
+def check_matcher(text: str) -> Matcher:
+    """``parse_matcher``, refusing labels no alert carries (``brnd="X"`` would never match)."""
+    matcher = parse_matcher(text)
+    check_label(matcher.label)
+    return matcher
 
 
 def matches_all(matchers: tuple[Matcher, ...] | list[Matcher], labels: dict[str, str]) -> bool:

@@ -19,7 +19,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from monitor.errors import MissingCredential, ParseError
-from monitor.models import Duration, FetchResult, Size, SourceState, clean_text
+from monitor.models import Duration, FetchResult, Size, SourceState, at_least, clean_text
 
 log = logging.getLogger("connectors")
 
@@ -71,6 +71,8 @@ class SourceOptions(BaseModel):
     @classmethod
     def _base_url_is_http(cls, value: str | None) -> str | None:
         return check_http_url(value)
+
+    _every = field_validator("every")(classmethod(lambda cls, v: at_least("10s", "a source is polled at most every 10 seconds")(v)))
 
     @field_validator("*", mode="after")
     @classmethod

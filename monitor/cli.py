@@ -19,7 +19,7 @@ import yaml
 from tabulate import tabulate
 
 from alerts.console import render_text
-from alerts.router import merge, parse_matcher
+from alerts.router import check_matcher, merge
 from alerts.slack import render as render_slack
 from connectors.http import make_client
 from monitor import demo as demo_data
@@ -137,11 +137,14 @@ def once(ctx: click.Context) -> None:
 
 @main.command("check-config")
 @click.argument("path", required=False, type=click.Path(dir_okay=False))
+@click.option("--print", "show", is_flag=True, help="Also print the normalized config (defaults filled in, secrets hidden).")
 @click.pass_context
-def check_config(ctx: click.Context, path: str | None) -> None:
-    """Validate PATH (default: --config); print it normalized, secrets hidden, or every error."""
+def check_config(ctx: click.Context, path: str | None, show: bool) -> None:
+    """Validate PATH (default: --config): OK with a summary, or every error with its line, key path and fix."""
     config = _load(ctx, path)
-    click.echo(yaml.safe_dump(redacted(config), sort_keys=False, allow_unicode=True), nl=False)
+    if show:
+        click.echo(yaml.dump(redacted(config), Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), sort_keys=False,
+                             allow_unicode=True), nl=False)
     for warning in missing_secrets(config):
         click.echo(f"warning: {warning}", err=True)
     click.echo(f"{path or ctx.obj['config']}: OK ({len(config.brands)} brands, {len(config.sources)} sources, "
@@ -463,7 +466,7 @@ def silence_add(ctx: click.Context, matchers: tuple[str, ...], duration: str, au
     """Silence alerts matching every MATCHER (brand="Acme Cloud", kind=assassin, source=~"reddit.*")."""
     try:
         for text in matchers:
-            parse_matcher(text)
+            check_matcher(text)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
     length = _duration(duration)

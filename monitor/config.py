@@ -23,13 +23,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from alerts.router import Route, parse_matcher, resolve
+from alerts.router import Route, check_label, check_matcher, resolve
 from connectors import REGISTRY
 from connectors.base import check_env_name, check_http_url
 from monitor.assassin import DEFAULT_THRESHOLD
 from monitor.errors import ConfigError
 from monitor.matching import KeywordSyntaxError, Matcher, compile_brand, parse_rule
-from monitor.models import Duration
+from monitor.models import Duration, at_least
 from monitor.spikes import SpikeSettings
 
 DEFAULT_DATABASE = "data/monitor.db"
@@ -141,6 +141,8 @@ class Authors(_Model):
         default="14d", description="A post's weight in its author's bucket halves every this much (recent posts count most)."
     )
 
+    _half_life = field_validator("half_life")(classmethod(lambda cls, v: at_least("1h", "a weight must last a while")(v)))
+
 
 class Spikes(_Model):
     """The storm detector: one frozen configuration for every series (see monitor/spikes.py)."""
@@ -173,6 +175,10 @@ class Spikes(_Model):
     drop_min_expected: float = Field(
         default=5.0, ge=0, description="Posts per window expected before a silence counts as a drop."
     )
+
+    _window = field_validator("window")(classmethod(lambda cls, v: at_least("1m", "a window holds at least a minute")(v)))
+    _half_life = field_validator("novelty_half_life")(
+        classmethod(lambda cls, v: at_least("1h", "a past burst's weight must last a while")(v)))
 
     def settings(self) -> "SpikeSettings":
         """The detector's settings from this section (every field the two share)."""
@@ -232,7 +238,13 @@ class QuietHours(_Model):
 
 def _check_matchers(value: list[str]) -> list[str]:
     for text in value:
-        parse_matcher(text)  # ValueError names the fix
+        check_matcher(text)  # ValueError names the fix
+    return value
+
+
+def _check_labels(value: list[str] | None) -> list[str] | None:
+    for label in value or []:
+        check_label(label)
     return value
 
 
@@ -272,6 +284,7 @@ class RouteConfig(_Model):
     routes: list["RouteConfig"] = Field(default=[], description="Child routes, tried in order.")
 
     _matchers = field_validator("matchers")(classmethod(lambda cls, value: _check_matchers(value)))
+    _group_by = field_validator("group_by")(classmethod(lambda cls, value: _check_labels(value)))
 
 
 RouteConfig.model_rebuild()
@@ -357,7 +370,10 @@ class Config(_Model):
     """The whole of config.yaml."""
 
     contact: str = Field(default="", description="A URL or e-mail put in the User-Agent so APIs can reach you.")
-    database: str = Field(default=DEFAULT_DATABASE, description="SQLite file (overridden by --db or MONITOR_DB).")
+    database: str = Field(
+        default=DEFAULT_DATABASE,
+        description="SQLite file, relative to this file's folder (overridden by --db or MONITOR_DB, which are relative to the current folder).",
+    )
     sentiment: Sentiment = Sentiment()
     authors: Authors = Authors()
     reach: ReachFactors = ReachFactors()
@@ -410,9 +426,11 @@ class Problem:
     path: str
     message: str
     line: int | None = None
+    column: int | None = None
 
     def __str__(self) -> str:
-        where = f"line {self.line}: " if self.line else ""
+        where = f"line {self.line}, column {self.column}: " if self.line and self.column else (
+            f"line {self.line}: " if self.line else "")
         return f"{where}{self.path}: {self.message}" if self.path else f"{where}{self.message}"
 
 
@@ -423,7 +441,12 @@ def _path(loc: tuple) -> str:
     return out
 
 
-class _Loader(yaml.SafeLoader):
+# libyaml's loader when PyYAML was built with it (a 5 MB file: seconds, not a minute); its nodes
+# carry the same line marks.
+_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_BaseLoader):  # type: ignore[valid-type,misc]
     """SafeLoader that records where each key is and refuses duplicate keys."""
 
 
@@ -442,19 +465,39 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = Fal
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
-def _lines(node: yaml.Node | None, path: tuple = (), out: dict | None = None) -> dict:
-    """Map each key path to its line number by walking the composed YAML tree."""
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
+def _lines(node: yaml.Node | None, path: tuple = (), out: dict | None = None, plain: dict | None = None) -> dict:
+    """Map each key path to its line number by walking the composed YAML tree; ``plain``
+    collects the text of every unquoted value YAML did not read as a string (``10:30``, ``no``)."""
     out = {} if out is None else out
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             sub = path + (key_node.value,)
             out[sub] = key_node.start_mark.line + 1
-            _lines(value_node, sub, out)
+            _lines(value_node, sub, out, plain)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
             out[path + (i,)] = item.start_mark.line + 1
-            _lines(item, path + (i,), out)
+            _lines(item, path + (i,), out, plain)
+    elif isinstance(node, yaml.ScalarNode) and plain is not None and not node.style and node.tag != _STR_TAG:
+        plain[path] = node.value
     return out
+
+
+# YAML 1.1 (PyYAML's) reads these unquoted words as booleans and 10:30 as a base-60 number.
+_YAML_BOOLS = {"yes", "no", "on", "off", "y", "n"}
+
+
+def _quote_hint(raw: str | None, given: Any, kind: str) -> str | None:
+    """"quote it" when YAML turned what the admin wrote into something else."""
+    if raw is None or not (given is None or isinstance(given, (bool, int, float))):
+        return None
+    if not (kind == "string_type" or ":" in raw or raw.lower() in _YAML_BOOLS):
+        return None
+    what = str(given).lower() if isinstance(given, bool) or given is None else f"the number {given!r}"
+    return f"YAML read the unquoted {raw} as {what} — quote it: '{raw}'"
 
 
 def _line_of(lines: dict, loc: tuple) -> int | None:
@@ -525,7 +568,11 @@ def _describe(error: dict, loc: tuple, data: Any) -> str:
         return "required — add this key"
     if kind == "union_tag_invalid":
         what = "connector" if in_sources else "receiver"
-        return f"unknown {what} type {error['ctx']['tag']!r} — use one of: {types}"
+        tag = str(error["ctx"]["tag"])
+        close = difflib.get_close_matches(tag.lower().replace("-", "").replace("_", ""),
+                                          sorted(REGISTRY) if in_sources else _RECEIVER_TYPES, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        return f"unknown {what} type {tag!r} — {hint}use one of: {types}"
     if kind == "union_tag_not_found":
         return f"missing type — add type: with one of: {types}"
     if kind in ("value_error", "assertion_error"):
@@ -540,7 +587,7 @@ def _describe(error: dict, loc: tuple, data: Any) -> str:
     return f"{error['msg']} (got {given!r})"
 
 
-def _validate_structure(data: Any, lines: dict) -> tuple[Config | None, list[Problem]]:
+def _validate_structure(data: Any, lines: dict, plain: dict) -> tuple[Config | None, list[Problem]]:
     try:
         return Config.model_validate(data), []
     except ValidationError as exc:
@@ -549,7 +596,8 @@ def _validate_structure(data: Any, lines: dict) -> tuple[Config | None, list[Pro
             loc = _drop_tags(tuple(error["loc"]))
             if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
                 loc += ("type",)
-            problems.append(Problem(_path(loc), _describe(error, loc, data), _line_of(lines, loc)))
+            message = _quote_hint(plain.get(loc), error.get("input"), error["type"]) or _describe(error, loc, data)
+            problems.append(Problem(_path(loc), message, _line_of(lines, loc)))
         return None, problems
 
 
@@ -637,11 +685,13 @@ def parse_config(text: str, *, path: str = "config.yaml") -> Config:
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
+        line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
         message = f"{exc.problem}" if exc.problem else str(exc)
         if exc.context and "duplicate key" not in message:
             message = f"{exc.context}, {message}"
-        raise ConfigError([str(Problem("", f"invalid YAML: {message}", line))], path=path) from exc
+        at = text.splitlines()[mark.line][mark.column:mark.column + 1] if mark and mark.line < len(text.splitlines()) else ""
+        fix = " — indent with spaces, not tabs (a tab is at this column)" if at == "\t" else _yaml_fix(message)
+        raise ConfigError([str(Problem("", f"invalid YAML: {message}{fix}", line, column))], path=path) from exc
     except yaml.YAMLError as exc:
         raise ConfigError([f"invalid YAML: {exc}"], path=path) from exc
     finally:
@@ -650,8 +700,9 @@ def parse_config(text: str, *, path: str = "config.yaml") -> Config:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(["the file must be a mapping of keys (brands:, sources:, …), not a list or a value"], path=path)
-    lines = _lines(node)
-    config, problems = _validate_structure(data, lines)
+    plain: dict = {}
+    lines = _lines(node, plain=plain)
+    config, problems = _validate_structure(data, lines, plain)
     problems += _validate_meaning(data, lines)
     seen, unique = set(), []
     for p in sorted(problems, key=lambda p: (p.line or 0)):
@@ -663,16 +714,51 @@ def parse_config(text: str, *, path: str = "config.yaml") -> Config:
     return config
 
 
+def _yaml_fix(message: str) -> str:
+    """The fix for PyYAML's commonest complaints, which name the symptom, not the cause."""
+    if "mapping values are not allowed" in message:
+        return (" — check the indentation of this line against the one above (keys at one depth line up, with"
+                " spaces), and quote a value that contains ': '")
+    if "expected <block end>" in message or "did not find expected key" in message or "expected '-'" in message:
+        return " — check the indentation: this line must line up with its siblings above (spaces only)"
+    if "could not find expected ':'" in message:
+        return " — put ': ' after the key, or quote the value if it is text"
+    if "found unexpected end of stream" in message or "unclosed" in message or "quoted scalar" in message:
+        return " — close the quote"
+    return ""
+
+
+def _decode(raw: bytes, path: str) -> str:
+    """The file's text; a file saved as UTF-16 or Latin-1 is refused with where and the fix."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or (len(raw) > 1 and b"\x00" in raw[:64]):
+        raise ConfigError([str(Problem("", "the file is saved as UTF-16 — save it as UTF-8 (your editor's"
+                                           " \"Save with encoding\")", 1, 1))], path=path)
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        byte = raw[exc.start]
+        raise ConfigError([str(Problem("", f"byte 0x{byte:02x} is not UTF-8 (in Latin-1 it would be {chr(byte)!r}) — "
+                                           "save the file as UTF-8", line, column))], path=path) from exc
+
+
 def load_config(path: str | os.PathLike) -> Config:
     """Read and validate config.yaml at ``path``."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError as exc:
         raise ConfigError(["no such file — create it (see config.yaml in the repository) or pass --config"], path=str(path)) from exc
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise ConfigError([f"cannot read the file: {exc}"], path=str(path)) from exc
-    return parse_config(text, path=str(path))
+    config = parse_config(_decode(raw, str(path)), path=str(path))
+    # A relative database is the config's neighbour, wherever the command runs from (a cron job
+    # started in another folder would otherwise write a second, empty database).
+    database = Path(config.database).expanduser()
+    if config.database != ":memory:" and not database.is_absolute():
+        config = config.model_copy(update={"database": str(path.resolve().parent / database)})
+    return config
 
 
 def resolve_database(config: Config, override: str | None = None) -> str:
@@ -705,3 +791,24 @@ def redacted(config: Config) -> dict:
                 state = "set" if os.environ.get(receiver[key]) else "NOT SET"
                 receiver[key] = f"{receiver[key]} ({state}, value hidden)"
     return data
+
+
+def config_changes(old: Config, new: Config) -> list[str]:
+    """What a reload changes, in words: brands, sources, receivers added / removed / changed, and
+    any other section changed (the routing tree, spikes, alerts…)."""
+    out = []
+    for section, what in (("brands", "brand"), ("sources", "source"), ("receivers", "receiver")):
+        before = {item.name: item for item in getattr(old, section)}
+        after = {item.name: item for item in getattr(new, section)}
+        for name in after.keys() - before.keys():
+            out.append(f"{what} {name} added")
+        for name in before.keys() - after.keys():
+            out.append(f"{what} {name} removed")
+        for name in sorted(before.keys() & after.keys()):
+            if before[name] != after[name]:
+                keys = [k for k in type(after[name]).model_fields if getattr(before[name], k) != getattr(after[name], k)]
+                out.append(f"{what} {name} changed ({', '.join(keys)})")
+    for key in type(new).model_fields:
+        if key not in ("brands", "sources", "receivers") and getattr(old, key) != getattr(new, key):
+            out.append(f"{'routes' if key == 'route' else key} changed")
+    return sorted(out)

@@ -59,8 +59,31 @@ def _tokenize(rule: str) -> list[tuple[str, str]]:
             tokens.append(("phrase", phrase))
         else:
             word = m.group("word")
+            if word not in _OPERATORS:
+                _check_word(word, rule)
             tokens.append(("op", word) if word in _OPERATORS else ("word", word))
     return tokens
+
+
+_NEAR = re.compile(r"(?i)NEAR(/\d+)?")
+
+
+def _check_word(word: str, rule: str) -> None:
+    """Refuse the syntax of other search boxes, which would silently be read as literal words
+    (``globex and cartoon`` would look for the word "and" and never match)."""
+    if word.upper() in _OPERATORS:
+        raise KeywordSyntaxError(
+            f"{word!r} in {rule!r} would be read as the word {word!r}, not an operator",
+            f"write {word.upper()} in capitals, or quote the phrase (\"salt {word} pepper\")")
+    if _NEAR.fullmatch(word):
+        raise KeywordSyntaxError(f"{word} in {rule!r} is not supported",
+                                 "use AND (both terms anywhere in the post) or a \"quoted phrase\"")
+    if len(word) > 1 and word[0] == "-" and word[1].isalnum():
+        raise KeywordSyntaxError(f"{word!r} in {rule!r}: a leading '-' is not an operator here", f"write NOT {word[1:]}")
+    if "*" in word[:-1]:
+        prefix = word.split("*", 1)[0]
+        raise KeywordSyntaxError(f"{word!r} in {rule!r}: * works only at the end of a word (a prefix)",
+                                 f"write {prefix}*" if prefix else "put the * after the word's first letters, e.g. acme*")
 
 
 class _Parser:

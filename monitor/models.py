@@ -199,6 +199,7 @@ class Alert:
 _DURATION_PART = re.compile(r"(\d+)\s*(s|m|h|d|w)")
 _DURATION = re.compile(r"^\s*(?:\d+\s*[smhdw]\s*)+$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+MAX_DURATION_SECONDS = 36500 * 86400  # longer is a typo, and past what datetime arithmetic can take
 
 
 def parse_duration(value: object) -> timedelta:
@@ -210,7 +211,21 @@ def parse_duration(value: object) -> timedelta:
     if isinstance(value, int) or not _DURATION.match(value):
         raise ValueError(f"bad duration {value!r} — write it like 30s, 10m, 2h or 1d")
     seconds = sum(int(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART.findall(value))
+    if seconds > MAX_DURATION_SECONDS:
+        raise ValueError(f"duration {value!r} is too long — at most {MAX_DURATION_SECONDS // 86400}d (a hundred years)")
     return timedelta(seconds=seconds)
+
+
+def at_least(minimum: str, why: str):
+    """A validator: a duration of at least ``minimum`` (``10s``), else the reason and the fix."""
+    floor = parse_duration(minimum)
+
+    def check(value: timedelta) -> timedelta:
+        if value < floor:
+            raise ValueError(f"{format_duration(value)} is too short: {why} — use {minimum} or more")
+        return value
+
+    return check
 
 
 def format_duration(value: timedelta) -> str:

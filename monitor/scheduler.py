@@ -23,7 +23,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from connectors.http import make_client
-from monitor.config import Config, load_config, resolve_database
+from monitor.config import Config, config_changes, load_config, resolve_database
 from monitor.errors import ConfigError
 from monitor.language import LanguageDetector
 from monitor.digest import digest
@@ -135,11 +135,20 @@ class Monitor:
             old = self.runtime
             # The User-Agent carries the contact: a new contact needs a new client.
             client = old.client if config.contact == old.config.contact else self.client_factory(contact=config.contact)
-            self.runtime = self._build(config, client=client)
+            try:
+                self.runtime = self._build(config, client=client)
+                self.sync_jobs(previous=old.config)
+            except Exception as exc:  # a config the checks passed but the runtime refused: keep the old one
+                log.error("%s changed but could not be applied (%s: %s); still running the last good config",
+                          self.config_path, type(exc).__name__, exc)
+                self.runtime = old
+                self.sync_jobs()
+                return False
             if self.runtime.client is not old.client:
                 old.client.close()
-            self.sync_jobs(previous=old.config)
-            log.info("reloaded %s: %d brands, %d sources", self.config_path, len(config.brands), len(config.sources))
+            changes = config_changes(old.config, config)
+            log.info("reloaded %s: %d brands, %d sources; %s", self.config_path, len(config.brands), len(config.sources),
+                     "; ".join(changes) or "nothing that matters changed")
             return True
 
     def sync_jobs(self, previous: Config | None = None) -> None:

@@ -51,7 +51,8 @@ def invoke(*args: str, env: dict | None = None):
 def test_check_config_prints_normalized_config_with_secrets_hidden(tmp_path: Path) -> None:
     path = tmp_path / "config.yaml"
     path.write_text(GOOD)
-    result = invoke("check-config", str(path), env={"TEST_MONITOR_TOKEN": "xoxb-super-secret"})
+    assert "every: 15m" not in invoke("check-config", str(path)).output, "the dump is asked for with --print"
+    result = invoke("check-config", "--print", str(path), env={"TEST_MONITOR_TOKEN": "xoxb-super-secret"})
     assert result.exit_code == 0
     assert "token_env: TEST_MONITOR_TOKEN (set, value hidden)" in result.output
     assert "every: 15m" in result.output and "max_pages: 5" in result.output

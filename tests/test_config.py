@@ -144,7 +144,7 @@ def test_alerts_to_an_unknown_receiver() -> None:
 
 def test_duplicate_yaml_key_is_an_error_not_a_silent_overwrite() -> None:
     assert problems("brands:\n  - name: A\n    name: B\n    keywords: [a]\n") == [
-        "line 3: invalid YAML: duplicate key 'name' (first on line 2) — keep only one"
+        "line 3, column 5: invalid YAML: duplicate key 'name' (first on line 2) — keep only one"
     ]
 
 

@@ -271,8 +271,8 @@ def test_an_author_written_as_entities_is_read_as_text_and_stays_text_in_slack(t
     monkeypatch.setenv("TEST_FAULTS_WEBHOOK", slack.webhook_url)
     config = write_config(tmp_path, blog, f"type: rss, url: '{blog}/authors.xml'")
     config.write_text(config.read_text() + "receivers: [{name: slack, type: slack, webhook_url_env: TEST_FAULTS_WEBHOOK}]\n"
-                      "alerts: {backfill: 100000d, max_age: 100000d}\n")
-    once(config)
+                      "alerts: {backfill: 36500d, max_age: 36500d}\n")
+    assert once(config)[0] == 0
     with sqlite3.connect(tmp_path / "monitor.db") as db:
         (author,), = db.execute("SELECT author_name FROM mentions WHERE source = 'bad'").fetchall()
     assert author == "<!here> evil"
