@@ -92,9 +92,13 @@ def main(ctx: click.Context, config_path: str, db: str | None, verbose: int, qui
 
 
 @main.command()
+@click.option("--metrics-port", type=click.IntRange(0, 65535), default=None,
+              help="Serve Prometheus metrics on this port (/metrics; 0 picks a free one).")
+@click.option("--metrics-host", default="127.0.0.1", show_default=True, help="Address the metrics server listens on.")
 @click.pass_context
-def run(ctx: click.Context) -> None:
-    """Run continuously: every source on its schedule; config edits apply without restart."""
+def run(ctx: click.Context, metrics_port: int | None, metrics_host: str) -> None:
+    """Run continuously: every source on its schedule; config edits apply without restart.
+    SIGTERM or Ctrl-C: the running sources finish, the outbox is flushed, then it exits."""
     try:
         monitor = Monitor(ctx.obj["config"], db=ctx.obj["db"])
     except ConfigError as exc:
@@ -108,7 +112,11 @@ def run(ctx: click.Context) -> None:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
-    monitor.start()
+    try:
+        monitor.start(metrics_port=metrics_port, metrics_host=metrics_host)
+    except OSError as exc:
+        raise click.ClickException(f"cannot serve metrics on {metrics_host}:{metrics_port}: {exc} — pick another"
+                                   " --metrics-port") from exc
     try:
         while not stop.wait(1.0):
             pass

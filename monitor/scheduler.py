@@ -62,6 +62,7 @@ class Monitor:
         self.detector = LanguageDetector()
         self.delivery_lock = threading.Lock()
         self._reload_lock = threading.Lock()
+        self._metrics = None  # the metrics HTTP server, when asked for
         config = load_config(self.config_path)  # an invalid file at start is fatal: nothing to fall back to
         self._fingerprint = self._read_fingerprint()
         self.db_path = resolve_database(config, db)
@@ -178,8 +179,14 @@ class Monitor:
 
     # --- lifecycle ---------------------------------------------------------------------------
 
-    def start(self) -> None:
-        """Schedule every source, the delivery retries and the config watcher, and start."""
+    def start(self, *, metrics_port: int | None = None, metrics_host: str = "127.0.0.1") -> None:
+        """Schedule every source, the delivery retries and the config watcher, and start (with
+        Prometheus metrics on ``metrics_host:metrics_port`` when a port is given)."""
+        if metrics_port is not None:
+            from monitor.metrics import serve_metrics  # prometheus-client only for those who ask
+
+            self._metrics = serve_metrics(self.db_path, port=metrics_port, host=metrics_host, clock=self.clock)
+            log.info("metrics on http://%s:%d/metrics", metrics_host, self._metrics.server_port)
         self.sync_jobs()
         self.scheduler.add_job(self.deliver_job, IntervalTrigger(seconds=DELIVERY_EVERY.total_seconds()),
                                id="deliver", max_instances=1, coalesce=True, replace_existing=True)
@@ -197,7 +204,18 @@ class Monitor:
         log.info("monitor running: %d sources, database %s", len(self.runtime.config.sources), self.db_path)
 
     def stop(self) -> None:
-        """Stop scheduling and wait for running jobs to finish."""
+        """Stop scheduling, let running jobs (a source mid-run) finish, then flush the outbox: what
+        is waiting goes out now rather than after a restart."""
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
-        self.runtime.client.close()
+        try:
+            with Store(self.db_path) as store:
+                report = deliver(self.runtime, store, now=self.clock(), flush=True)
+            if report.sent or report.retrying or report.waiting:
+                log.info("outbox flushed on stop: %d sent, %d to retry, %d waiting", report.sent, report.retrying,
+                         report.waiting)
+        finally:
+            self.runtime.client.close()
+            if self._metrics is not None:
+                self._metrics.shutdown()
+                self._metrics.server_close()

@@ -9,10 +9,13 @@ import json
 import os
 import re
 import shutil
+import signal
+import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
+import time
 import tracemalloc
 import zlib
 from datetime import datetime, timedelta, timezone
@@ -26,7 +29,7 @@ from pytest_httpserver import HTTPServer
 from alerts.console import ConsoleNotifier
 from monitor.cli import main
 from monitor.config import parse_config
-from monitor.models import Alert, Judged, Match, Mention, Reach, Score, from_iso
+from monitor.models import Alert, Judged, Match, Mention, Reach, Score, SourceState, from_iso
 from monitor.pipeline import Runtime, deliver, enqueue, run_once
 from monitor.errors import StoreError
 from monitor.store import MIGRATIONS, Store
@@ -429,3 +432,96 @@ def test_no_control_or_bidi_character_reaches_any_receiver(webhook_runtime, slac
     shown = io.StringIO()
     ConsoleNotifier(stream=shown).send(alert)
     assert not forbidden.search(shown.getvalue().replace("\n", "")) and "evil" in shown.getvalue()
+
+
+# --- operations: metrics, a stop that flushes, status --check -------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def assassin_feed() -> bytes:
+    when = datetime.now(timezone.utc).strftime("%a, %d %b %Y %H:%M:%S GMT")
+    return f"""<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><item><title>Acme Cloud lost my data</title>
+<link>https://blog.example/9</link><guid>9</guid><pubDate>{when}</pubDate><author>ops@example.com (Ops)</author>
+<description>Acme Cloud support never answered. Terrible service, I want a refund and I am leaving.</description>
+</item></channel></rss>""".encode()
+
+
+def test_monitor_run_serves_metrics_and_sigterm_flushes_the_outbox(tmp_path: Path, httpserver: HTTPServer, blog: str) -> None:
+    httpserver.expect_request("/alerts.xml").respond_with_data(assassin_feed(), content_type="application/rss+xml")
+    httpserver.expect_request("/down.xml").respond_with_data("no", status=503)
+    config = tmp_path / "config.yaml"
+    config.write_text(f"""\
+database: {tmp_path / 'monitor.db'}
+brands: [{{name: Acme Cloud, keywords: ['"Acme Cloud"']}}]
+sources:
+  - {{name: feed, type: rss, url: '{blog}/alerts.xml', every: 1h}}
+  - {{name: down, type: rss, url: '{blog}/down.xml', every: 1h}}
+alerts: {{backfill: 1d}}
+route: {{receiver: console, group_wait: 1h}}
+""")
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "monitor", "--config", str(config), "run", "--metrics-port", str(port)],
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    try:
+        metrics = ""
+        deadline = time.monotonic() + 30
+        wanted = ('monitor_source_runs_total{source="down"} 1.0', 'monitor_receiver_alerts{receiver="console",status="pending"} 1.0')
+        while time.monotonic() < deadline and not all(line in metrics for line in wanted):
+            time.sleep(0.3)
+            try:
+                metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+            except httpx.HTTPError:
+                continue
+        for line in ('monitor_source_runs_total{source="feed"} 1.0', 'monitor_source_errors_total{source="down"} 1.0',
+                     'monitor_source_mentions_stored_total{source="feed"} 1.0',
+                     'monitor_source_failures_in_a_row{source="down"} 1.0',
+                     'monitor_receiver_alerts{receiver="console",status="pending"} 1.0'):
+            assert line in metrics, metrics
+        assert re.search(r'monitor_source_seconds_since_success\{source="feed"\} \d', metrics)
+        assert re.search(r'monitor_receiver_oldest_pending_seconds\{receiver="console"\} \d', metrics)
+        assert 'seconds_since_success{source="down"}' not in metrics  # never succeeded
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, err
+    assert "outbox flushed on stop: 1 sent" in err and "Acme Cloud lost my data" in out  # group_wait was an hour
+
+
+def test_status_check_exits_1_with_a_line_per_problem_and_0_when_healthy(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(f"database: {tmp_path / 'm.db'}\nbrands: [{{name: A, keywords: [a]}}]\n"
+                      "sources: [{name: ok, type: hackernews}, {name: broken, type: hackernews}]\n")
+    now = datetime.now(timezone.utc)
+    with Store(tmp_path / "m.db") as store:
+        for name in ("ok", "broken"):
+            store.ensure_source(name, "hackernews", now=now)
+        store.record_success("ok", SourceState(), now=now, next_check_at=now + timedelta(minutes=15))
+        store.record_success("broken", SourceState(), now=now, next_check_at=now)
+        for _ in range(3):
+            store.record_failure("broken", "HTTP 500 from https://hn.example", now=now, next_check_at=now + timedelta(minutes=1))
+    check = CliRunner().invoke(main, ["--config", str(config), "status", "--check"])
+    assert check.exit_code == 1
+    assert check.output == "source broken is failing (3 in a row): HTTP 500 from https://hn.example\n"
+    with Store(tmp_path / "m.db") as store:
+        store.record_success("broken", SourceState(), now=now, next_check_at=now - timedelta(hours=3))
+        store.enqueue_alert(assassin(1), "console", now=now - timedelta(hours=2))
+        store.db.execute("UPDATE alerts SET status = 'failed', last_error = 'Slack refused the message: invalid_auth'")
+    check = CliRunner().invoke(main, ["--config", str(config), "status", "--check"])
+    assert check.exit_code == 1
+    assert check.output.splitlines() == [
+        "source broken is overdue by 3h (is `monitor run` running?)",
+        "receiver console: 1 alert could not be delivered: Slack refused the message: invalid_auth",
+    ]
+    with Store(tmp_path / "m.db") as store:
+        store.record_success("broken", SourceState(), now=now, next_check_at=now + timedelta(minutes=15))
+        store.db.execute("UPDATE alerts SET status = 'sent'")
+    check = CliRunner().invoke(main, ["--config", str(config), "status", "--check"])
+    assert check.exit_code == 0 and check.output == "healthy: 2 sources, 0 alerts pending\n"
