@@ -8,7 +8,7 @@ import threading
 import time
 import zlib
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
@@ -41,7 +41,8 @@ class HostLimiter:
     window so a burst of sources never empties it.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock  # epoch seconds; injected where time is simulated
         self._lock = threading.Lock()
         self._blocked_until: dict[str, float] = {}
         self._spacing: dict[str, float] = {}
@@ -50,7 +51,7 @@ class HostLimiter:
     def before(self, host: str, *, source: str) -> None:
         """Wait for the host's spacing, or raise RateLimited while it is blocked."""
         with self._lock:
-            now = time.time()
+            now = self._clock()
             blocked = self._blocked_until.get(host, 0.0)
             if blocked > now:
                 raise RateLimited(
@@ -64,7 +65,7 @@ class HostLimiter:
     def block(self, host: str, seconds: float) -> None:
         """Keep every source off ``host`` for ``seconds`` (Retry-After, Stack Exchange backoff)."""
         with self._lock:
-            until = time.time() + seconds
+            until = self._clock() + seconds
             self._blocked_until[host] = max(self._blocked_until.get(host, 0.0), until)
 
     def after(self, host: str, response: httpx.Response) -> None:
@@ -112,9 +113,9 @@ def _reset_seconds(value: str | None) -> float | None:
 class MonitorClient(httpx.Client):
     """An httpx client carrying what its sources share: the per-host limiter and login sessions."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, clock: Callable[[], float] = time.time, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.limiter = HostLimiter()
+        self.limiter = HostLimiter(clock)
         # Login sessions (Bluesky) live as long as the client, in memory only: a token is a
         # secret, so it is never written to the store.
         self.sessions: dict[tuple[str, str], dict] = {}
@@ -123,7 +124,8 @@ class MonitorClient(httpx.Client):
 
 
 def make_client(
-    *, contact: str = "", timeout_seconds: float = 20.0, transport: httpx.BaseTransport | None = None
+    *, contact: str = "", timeout_seconds: float = 20.0, transport: httpx.BaseTransport | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> httpx.Client:
     """Create the shared client: timeouts, redirects followed, a User-Agent naming us and a contact.
 
@@ -139,6 +141,7 @@ def make_client(
         # Only what _read_capped can inflate a piece at a time (httpx adds br/zstd when installed).
         headers={"User-Agent": agent, "Accept-Encoding": "gzip, deflate"},
         transport=transport,
+        clock=clock,
     )
 
 
