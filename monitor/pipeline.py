@@ -124,7 +124,8 @@ def normalize(mention: Mention) -> Mention:
     """Plain text for title and body (HTML stripped, entities decoded), author names decoded,
     control characters dropped, language code lower-cased."""
     title, text = html_to_text(mention.title), html_to_text(mention.text)
-    author, author_name = plain_name(mention.author), plain_name(mention.author_name)
+    author = plain_name(mention.author)
+    author_name = author if mention.author_name == mention.author else plain_name(mention.author_name)
     language = mention.language.lower() if mention.language else None
     if (title, text, language, author, author_name) == (
             mention.title, mention.text, mention.language, mention.author, mention.author_name):

@@ -40,10 +40,13 @@ def html_to_text(value: str) -> str:
     return value.strip()
 
 
+_NAME_NEEDS_WORK = re.compile(r"[&\n\t\x00-\x08\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
 def plain_name(value: str) -> str:
     """An author's name as people read it: entities decoded (``&lt;!here&gt;`` is ``<!here>``),
     on one line, without control characters."""
-    if not value:
+    if not value or not _NAME_NEEDS_WORK.search(value):
         return value or ""
     if "&" in value:
         value = html.unescape(value)

@@ -33,7 +33,7 @@ from monitor.models import Alert, Judged, Match, Mention, Reach, Score, SourceSt
 from monitor.pipeline import Runtime, deliver, enqueue, run_once
 from monitor.errors import StoreError
 from monitor.store import MIGRATIONS, Store
-from tests.support import NOW, fixture_bytes
+from tests.support import NOW, all_strings, fixture_bytes
 
 WEBHOOK_CONFIG = """\
 brands: [{name: Acme Cloud, keywords: [acme]}]
@@ -397,16 +397,6 @@ def hostile(url: str, text: str = "Acme Cloud ate my invoices") -> Alert:
     return Alert("assassin:blog:h", "assassin", "Acme Cloud", f"blog{HOSTILE}", "warning", f"reason {HOSTILE}", (judged,), NOW)
 
 
-def strings(value) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        return [s for v in value.values() for s in strings(v)]
-    if isinstance(value, list):
-        return [s for v in value for s in strings(v)]
-    return []
-
-
 def test_a_5000_character_url_does_not_hide_its_post(webhook_runtime, slack, tmp_path: Path) -> None:
     alert = hostile("https://blog.example/" + "a" * 5000, text="Acme Cloud lost my data, here is the proof")
     with Store(tmp_path / "m.db") as store:
@@ -426,7 +416,7 @@ def test_no_control_or_bidi_character_reaches_any_receiver(webhook_runtime, slac
         enqueue([alert], webhook_runtime, store, now=NOW)
         deliver(webhook_runtime, store, now=NOW, flush=True)
     (message,) = slack.posted()
-    for value in strings(message):
+    for value in all_strings(message):
         assert not forbidden.search(value), repr(value)
     assert "evil" in json.dumps(message) and "gnp.exe" in json.dumps(message)
     shown = io.StringIO()

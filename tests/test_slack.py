@@ -16,7 +16,7 @@ from monitor.errors import NotifyError
 from monitor.models import Alert, Judged, Match, Mention, Reach, Score
 from monitor.pipeline import Runtime, deliver
 from monitor.store import Store
-from tests.support import NOW
+from tests.support import NOW, all_strings
 
 INJECTIONS = [
     "<!channel>", "<!here>", "<!everyone>", "<@U123>", "<!subteam^S1>", "<#C1>",
@@ -33,16 +33,6 @@ def hostile_alert(key: str = "assassin:blog:1", payload: str = " ".join(INJECTIO
     score = Score(-0.9, "assassin", (f"compound -0.90 ≤ -0.50 {payload}",))
     judged = Judged(mention, Match(("Acme Cloud",), (f'"Acme Cloud" {payload}',)), score, Reach(12, 240, f"audience {payload}"))
     return Alert(key, "assassin", "Acme Cloud", "blog", "warning", f"assassin mention {payload}", (judged,), NOW)
-
-
-def all_strings(value) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        return [s for v in value.values() for s in all_strings(v)]
-    if isinstance(value, list):
-        return [s for v in value for s in all_strings(v)]
-    return []
 
 
 def assert_no_control_sequences(body: dict) -> None:
