@@ -7,7 +7,6 @@ import logging
 import os
 import re
 import signal
-import sys
 import threading
 import time
 from collections import Counter

@@ -1,0 +1,106 @@
+"""Mentions: what is stored already, storing a page of new ones, full-text search."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from monitor.authors import AuthorRules
+from monitor.models import Judged, to_iso
+from monitor.store.codec import _ROW_PUBLISHED, _row
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
+
+class MentionStore:
+    """Mentions: what is stored already, storing a page of new ones, full-text search. (a part of ``Store``)."""
+
+    db: "sqlite_utils.Database"
+
+    def known_ids(self, source: str, ids: list[str]) -> set[str]:
+        """Which of ``ids`` are already stored for ``source``."""
+        known: set[str] = set()
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.db.execute(f"SELECT id FROM mentions WHERE source = ? AND id IN ({marks})", [source, *chunk])
+            known.update(row[0] for row in rows)
+        return known
+
+    def save_mentions(
+        self, judged: list[Judged], *, fetched_at: datetime, authors: AuthorRules | None = None
+    ) -> list[Judged]:
+        """Store mentions not stored yet; return exactly those (the store decides what is new).
+
+        The check, the insert, the full-text indexing and (with ``authors``) the authors' update
+        share one immediate transaction, so no other writer can slip the same mention in between,
+        and a crash leaves all of it or none. The rows go in with one ``executemany``.
+        """
+        fetched = to_iso(fetched_at)
+        with self.transaction():
+            last_rowid = self.db.execute("SELECT coalesce(max(rowid), 0) FROM mentions").fetchone()[0]
+            known: set[tuple[str, str]] = set()
+            for source in {item.mention.source for item in judged}:
+                ids = [item.mention.id for item in judged if item.mention.source == source]
+                known.update((source, ident) for ident in self.known_ids(source, ids))
+            new = []
+            for item in judged:
+                key = (item.mention.source, item.mention.id)
+                if key not in known:
+                    known.add(key)
+                    new.append(item)
+            self.db.conn.executemany(
+                "INSERT OR IGNORE INTO mentions (source, id, source_type, url, author, author_name, title,"
+                " text, published_at, fetched_at, brand, brands, matched_keywords, language, sentiment,"
+                " bucket, bucket_reasons, unscored_reason, audience, metrics, reach_low, reach_high,"
+                " reach_method, raw, assassin_score, reach_likely)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                rows := [_row(item, fetched) for item in new],
+            )
+            # New rows get rowids above the old maximum; index them in one statement.
+            self.db.execute(
+                "INSERT INTO mentions_fts (rowid, title, text) SELECT rowid, title, text FROM mentions WHERE rowid > ?",
+                (last_rowid,),
+            )
+            per_source: dict[str, list[str]] = {}
+            for item, row in zip(new, rows):
+                per_source.setdefault(item.mention.source, []).append(row[_ROW_PUBLISHED])
+            for source, published in per_source.items():
+                self.db.execute(
+                    "UPDATE sources SET mentions_stored = mentions_stored + :count,"
+                    " first_published_at = min(coalesce(first_published_at, :first), :first),"
+                    " last_published_at = max(coalesce(last_published_at, :last), :last) WHERE name = :source",
+                    {"count": len(published), "first": min(published), "last": max(published), "source": source},
+                )
+            if authors is not None:
+                self._update_authors(new, authors, {id(item): row[_ROW_PUBLISHED] for item, row in zip(new, rows)})
+        return new
+
+    def count_mentions(self, source: str | None = None) -> int:
+        """How many mentions are stored (for one source, or all)."""
+        if source is None:
+            return self.db.execute("SELECT count(*) FROM mentions").fetchone()[0]
+        return self.db.execute("SELECT count(*) FROM mentions WHERE source = ?", (source,)).fetchone()[0]
+
+    def search(self, query: str, *, limit: int = 20, brand: str | None = None) -> list[dict]:
+        """Full-text search over title and text, best match first.
+
+        ``query`` is FTS5 syntax (``acme NOT refund``, ``"acme cloud"``, ``acm*``); a query that
+        is not valid FTS5 is retried with every word quoted, so punctuation never breaks a search.
+        """
+        sql = (
+            "SELECT m.source, m.id, m.published_at, m.brand, m.bucket, m.sentiment, m.author, m.title,"
+            " m.text, m.url, m.reach_low, m.reach_high FROM mentions_fts JOIN mentions m ON m.rowid = mentions_fts.rowid"
+            " WHERE mentions_fts MATCH ?" + (" AND m.brand = ?" if brand else "") + " ORDER BY mentions_fts.rank LIMIT ?"
+        )
+        params: list = [query, *([brand] if brand else []), limit]
+        try:
+            return list(self.db.query(sql, params))
+        except sqlite3.OperationalError:
+            quoted = " ".join('"' + word.replace('"', '""') + '"' for word in query.split())
+            if not quoted:
+                return []
+            params[0] = quoted
+            return list(self.db.query(sql, params))

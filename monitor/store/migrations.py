@@ -1,0 +1,262 @@
+"""The schema, one migration per version, applied in order on open (``PRAGMA user_version``).
+
+The schema is a public interface (the README's "Database" section documents every table):
+a migration adds, it never renames or drops what users may query.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import sqlite_utils
+
+
+def _v1(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE mentions (
+            source TEXT NOT NULL,
+            id TEXT NOT NULL,
+            source_type TEXT NOT NULL,
+            url TEXT,
+            author TEXT,
+            author_name TEXT,
+            title TEXT,
+            text TEXT,
+            published_at TEXT NOT NULL,
+            fetched_at TEXT NOT NULL,
+            brand TEXT NOT NULL,
+            brands TEXT NOT NULL,
+            matched_keywords TEXT NOT NULL,
+            language TEXT,
+            sentiment REAL,
+            bucket TEXT,
+            bucket_reasons TEXT,
+            unscored_reason TEXT,
+            audience INTEGER,
+            metrics TEXT,
+            reach_low INTEGER,
+            reach_high INTEGER,
+            reach_method TEXT,
+            raw TEXT,
+            PRIMARY KEY (source, id)
+        );
+        CREATE INDEX mentions_brand_published ON mentions (brand, published_at);
+        CREATE INDEX mentions_published ON mentions (published_at);
+        CREATE TABLE sources (
+            name TEXT PRIMARY KEY,
+            type TEXT NOT NULL,
+            cursor TEXT,
+            etag TEXT,
+            last_modified TEXT,
+            first_run_at TEXT,
+            last_run_at TEXT,
+            last_success_at TEXT,
+            last_error TEXT,
+            last_error_at TEXT,
+            error_count INTEGER NOT NULL DEFAULT 0,
+            next_check_at TEXT,
+            mentions_stored INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE alerts (
+            key TEXT PRIMARY KEY,
+            receiver TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            brand TEXT,
+            source TEXT,
+            severity TEXT,
+            reason TEXT,
+            mention_source TEXT,
+            mention_id TEXT,
+            status TEXT NOT NULL DEFAULT 'pending',
+            created_at TEXT NOT NULL,
+            next_attempt_at TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            sent_at TEXT,
+            last_error TEXT,
+            payload TEXT NOT NULL
+        );
+        CREATE INDEX alerts_due ON alerts (status, next_attempt_at);
+        """
+    )
+    # External-content FTS5 (v3 moved indexing of new rows into save_mentions).
+    db.table("mentions").enable_fts(["title", "text"], create_triggers=True, tokenize="porter unicode61")
+
+
+def _v2(db: sqlite_utils.Database) -> None:
+    db.execute("ALTER TABLE mentions ADD COLUMN assassin_score REAL")
+
+
+def _v3(db: sqlite_utils.Database) -> None:
+    # save_mentions indexes each batch with one INSERT … SELECT (2.5× cheaper than a per-row
+    # trigger); an edit re-indexes only when the indexed columns change.
+    db.executescript(
+        """
+        DROP TRIGGER mentions_ai;
+        DROP TRIGGER mentions_au;
+        CREATE TRIGGER mentions_au AFTER UPDATE OF title, text ON mentions BEGIN
+          INSERT INTO mentions_fts (mentions_fts, rowid, title, text) VALUES('delete', old.rowid, old.title, old.text);
+          INSERT INTO mentions_fts (rowid, title, text) VALUES (new.rowid, new.title, new.text);
+        END;
+        """
+    )
+
+
+def _v4(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        ALTER TABLE mentions ADD COLUMN reach_likely INTEGER;
+        CREATE TABLE authors (
+            source TEXT NOT NULL,
+            handle TEXT NOT NULL,
+            display_name TEXT,
+            audience INTEGER,
+            mentions INTEGER NOT NULL DEFAULT 0,
+            scored_mentions INTEGER NOT NULL DEFAULT 0,
+            mean_sentiment REAL,
+            latest_sentiment REAL,
+            latest_at TEXT,
+            weight REAL NOT NULL DEFAULT 0,
+            weighted_sentiment REAL,
+            weighted_assassin REAL,
+            weighted_at TEXT,
+            bucket TEXT,
+            bucket_since TEXT,
+            first_seen TEXT,
+            last_seen TEXT,
+            PRIMARY KEY (source, handle)
+        );
+        CREATE TABLE author_transitions (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL,
+            handle TEXT NOT NULL,
+            at TEXT NOT NULL,
+            from_bucket TEXT,
+            to_bucket TEXT NOT NULL,
+            mention_source TEXT NOT NULL,
+            mention_id TEXT NOT NULL
+        );
+        CREATE INDEX author_transitions_at ON author_transitions (at);
+        -- One row per brand and UTC day; a mention naming two brands counts for both.
+        CREATE VIEW brand_health_daily AS
+        SELECT b.value AS brand,
+               substr(m.published_at, 1, 10) AS day,
+               count(*) AS mentions,
+               sum(m.bucket = 'advocate') AS advocates,
+               sum(m.bucket = 'apathetic') AS apathetics,
+               sum(m.bucket = 'assassin') AS assassins,
+               sum(m.bucket IS NULL) AS unscored,
+               round(100.0 * (sum(m.bucket = 'advocate') - sum(m.bucket = 'assassin'))
+                     / nullif(sum(m.bucket IS NOT NULL), 0), 1) AS net_score,
+               sum(CASE WHEN m.bucket = 'assassin' THEN m.reach_likely ELSE 0 END) AS assassin_reach
+        FROM mentions m, json_each(m.brands) b
+        GROUP BY b.value, day;
+        CREATE VIEW brand_health AS
+        SELECT brand, sum(mentions) AS mentions, sum(advocates) AS advocates, sum(apathetics) AS apathetics,
+               sum(assassins) AS assassins, sum(unscored) AS unscored,
+               round(100.0 * (sum(advocates) - sum(assassins)) / nullif(sum(mentions) - sum(unscored), 0), 1) AS net_score,
+               min(day) AS first_day, max(day) AS last_day
+        FROM brand_health_daily
+        GROUP BY brand;
+        """
+    )
+
+
+def _v5(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE spike_series (
+            series TEXT PRIMARY KEY,
+            state TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE spikes (
+            id INTEGER PRIMARY KEY,
+            series TEXT NOT NULL,
+            brand TEXT NOT NULL,
+            source TEXT,
+            measure TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            window_start TEXT NOT NULL,
+            window_end TEXT NOT NULL,
+            observed REAL NOT NULL,
+            expected REAL NOT NULL,
+            band_low REAL NOT NULL,
+            band_high REAL NOT NULL,
+            z REAL NOT NULL,
+            confidence REAL NOT NULL,
+            method TEXT NOT NULL,
+            explanation TEXT NOT NULL,
+            UNIQUE (series, window_start)
+        );
+        CREATE INDEX spikes_window ON spikes (window_start);
+        """
+    )
+
+
+def _v6(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        ALTER TABLE alerts ADD COLUMN group_key TEXT;
+        ALTER TABLE alerts ADD COLUMN labels TEXT;
+        ALTER TABLE alerts ADD COLUMN notification TEXT;
+        CREATE INDEX alerts_group ON alerts (receiver, group_key, status);
+        CREATE TABLE alert_groups (
+            receiver TEXT NOT NULL,
+            group_key TEXT NOT NULL,
+            group_interval_s INTEGER NOT NULL,
+            next_flush_at TEXT,
+            last_flush_at TEXT,
+            PRIMARY KEY (receiver, group_key)
+        );
+        CREATE INDEX alert_groups_due ON alert_groups (next_flush_at);
+        CREATE TABLE silences (
+            id INTEGER PRIMARY KEY,
+            matchers TEXT NOT NULL,
+            author TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            starts_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL
+        );
+        """
+    )
+
+
+def _v7(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        ALTER TABLE alert_groups ADD COLUMN thread_ref TEXT;
+        ALTER TABLE alert_groups ADD COLUMN thread_at TEXT;
+        """
+    )
+
+
+def _v8(db: sqlite_utils.Database) -> None:
+    # A source's rhythm (first and last post stored) kept with its count, so telling a silent
+    # source from a calm one reads one row instead of scanning the source's mentions every run.
+    db.executescript(
+        """
+        ALTER TABLE sources ADD COLUMN first_published_at TEXT;
+        ALTER TABLE sources ADD COLUMN last_published_at TEXT;
+        UPDATE sources SET
+          first_published_at = (SELECT min(published_at) FROM mentions WHERE mentions.source = sources.name),
+          last_published_at = (SELECT max(published_at) FROM mentions WHERE mentions.source = sources.name);
+        """
+    )
+
+
+def _v9(db: sqlite_utils.Database) -> None:
+    # What the last good run found odd (malformed items skipped, a partial feed, undecodable
+    # bytes), and running totals for monitoring (monitor run --metrics-port).
+    db.executescript(
+        """
+        ALTER TABLE sources ADD COLUMN last_warning TEXT;
+        ALTER TABLE sources ADD COLUMN runs_total INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE sources ADD COLUMN errors_total INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE sources ADD COLUMN skipped_total INTEGER NOT NULL DEFAULT 0;
+        """
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9]
