@@ -8,6 +8,7 @@ from typing import TextIO
 from alerts.base import fmt_reach
 from monitor.models import Alert, clean_text
 
+
 def _clean(value: object, width: int | None = None) -> str:
     """One line without control or bidi characters (ANSI escapes included), so a post cannot
     repaint the terminal or reorder what it shows."""

@@ -9,7 +9,6 @@ included. Links are only built by us, only from http(s) URLs. Unfurls and ``link
 from __future__ import annotations
 
 from datetime import datetime
-
 from urllib.parse import quote, urlsplit
 
 from slack_sdk import WebClient, WebhookClient

@@ -2,7 +2,7 @@
 
     python benchmarks/pipeline.py [--mentions 20000]
 
-Prints mentions per second through ``monitor.pipeline.ingest``, the stages a source run takes:
+Prints mentions per second through ``monitor.ingest.ingest``, the stages a source run takes:
 normalize → match → dedupe → language → score (VADER and the assassin cues) → store with
 authors (a real SQLite file, in pages of 100 as connectors deliver them); bare
 ``polarity_scores`` per second on the same texts, their ratio (of the best runs, and the median of each run's ratio to the VADER run
@@ -24,9 +24,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer  # noqa: E402
 
 from monitor.config import parse_config  # noqa: E402
-from monitor.models import Mention  # noqa: E402
+from monitor.ingest import ingest, normalize, scored_text  # noqa: E402
 from monitor.language import LanguageDetector  # noqa: E402
-from monitor.pipeline import Runtime, ingest, normalize, scored_text  # noqa: E402
+from monitor.models import Mention  # noqa: E402
+from monitor.runtime import Runtime  # noqa: E402
 from monitor.sentiment import Scorer  # noqa: E402
 from monitor.store import Store  # noqa: E402
 

@@ -22,14 +22,16 @@ from alerts.router import check_matcher, merge
 from alerts.slack import render as render_slack
 from connectors.http import make_client
 from monitor import demo as demo_data
+from monitor import health
 from monitor.config import Sentiment, json_schema, load_config, missing_secrets, parse_config, redacted, resolve_database
 from monitor.digest import digest as make_digest
 from monitor.errors import ConfigError, MonitorError, NotifyError
+from monitor.ingest import ingest
 from monitor.language import LanguageDetector
-from monitor import health
 from monitor.logs import setup_logging
 from monitor.models import Alert, Judged, Match, Mention, Reach, Score, SourceState, format_duration, parse_duration, to_iso
-from monitor.pipeline import Runtime, build_notifiers, deliver, enqueue, ingest, run_once
+from monitor.pipeline import run_once
+from monitor.runtime import Runtime, build_notifiers, deliver, enqueue
 from monitor.scheduler import Monitor, utcnow
 from monitor.sentiment import Scorer, score
 from monitor.series import ALL_SOURCES, Held, advance, describe, spike_row

@@ -1,6 +1,7 @@
-"""Is the monitor healthy? What ``monitor status`` shows and ``status --check`` exits on.
+"""Is the monitor healthy? The alerts a source raises about itself (failing, or answering but
+silent), what ``monitor status`` shows and what ``status --check`` exits on.
 
-Pure: rows in (the store's sources and outbox summary, the config), lines out.
+Pure: rows in (the store's sources and outbox summary, the config), alerts and lines out.
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from monitor.models import clean_text, from_iso
+from monitor.models import Alert, clean_text, from_iso
 
 OVERDUE_GRACE = timedelta(minutes=5)  # a due source not run this long past its time is overdue
 PENDING_TOO_LONG = timedelta(hours=1)  # an alert waiting this long is not being delivered
@@ -84,3 +85,44 @@ def format_age(delta: timedelta) -> str:
     if seconds < 172800:
         return f"{seconds // 3600}h"
     return f"{seconds // 86400}d"
+
+
+def source_down_alert(name: str, error: str, failures: int, last_success: str | None, *, now: datetime) -> Alert:
+    """A source that keeps failing: silence from it is not calm. One alert per outage."""
+    since = f"last success {last_success}" if last_success else "never succeeded"
+    return Alert(
+        key=f"source_down:{name}:{last_success or 'never'}",
+        kind="source_down",
+        brand="",
+        source=name,
+        severity="critical",
+        reason=f"source {name} failed {failures} times in a row ({since}); last error: {error}",
+        created_at=now,
+    )
+
+
+SILENT_MIN_MENTIONS = 20  # a rhythm needs this many stored mentions before silence can break it
+
+
+def silent_source_alert(row: dict | None, *, factor: float, now: datetime) -> Alert | None:
+    """A source that answers but has brought nothing for ``factor`` times its usual gap between
+    mentions (and at least six hours): it is probably broken (a changed feed, a lost search),
+    not calm. One alert per silence (keyed by the last mention)."""
+    if row is None:
+        return None
+    name = row["name"]
+    count, first, last = row["mentions_stored"], row["first_published_at"], row["last_published_at"]
+    if count < SILENT_MIN_MENTIONS or not last:
+        return None
+    last_at = from_iso(last)
+    gap = (last_at - from_iso(first)) / (count - 1)
+    quiet = now - last_at
+    if quiet < max(gap * factor, timedelta(hours=6)):
+        return None
+    hours = quiet.total_seconds() / 3600
+    return Alert(
+        key=f"source_down:{name}:silent:{last}", kind="source_down", brand="", source=name, severity="critical",
+        reason=(f"source {name} answers but has brought no mention for {hours:.0f} h, while it usually brings one "
+                f"every {gap.total_seconds() / 3600:.1f} h ({count:,} so far): check its query or feed"),
+        created_at=now,
+    )

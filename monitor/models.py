@@ -228,6 +228,13 @@ def at_least(minimum: str, why: str):
     return check
 
 
+def doubling(first: timedelta, attempt: int, *, cap: timedelta, at_least_seconds: float | None = None) -> timedelta:
+    """The wait before retry ``attempt`` (1, 2, …): ``first`` doubling each time, at most ``cap``,
+    at least what the other side asked for (Retry-After). Sources and receivers back off alike."""
+    wait = min(first * (2 ** max(0, attempt - 1)), cap)
+    return max(wait, timedelta(seconds=at_least_seconds)) if at_least_seconds else wait
+
+
 def format_duration(value: timedelta) -> str:
     """The shortest ``1h30m`` form of a timedelta, as config.yaml writes it."""
     seconds = int(value.total_seconds())

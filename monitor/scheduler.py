@@ -24,12 +24,14 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from connectors.http import make_client
 from monitor.config import Config, config_changes, load_config, resolve_database
-from monitor.errors import ConfigError
-from monitor.language import LanguageDetector
 from monitor.digest import digest
-from monitor.pipeline import Runtime, deliver, enqueue, is_due, run_source, watch_series
+from monitor.errors import ConfigError
+from monitor.ingest import is_due, run_source
+from monitor.language import LanguageDetector
+from monitor.runtime import Runtime, deliver, enqueue
 from monitor.sentiment import Scorer
 from monitor.store import Store
+from monitor.watch import watch_series
 
 log = logging.getLogger("monitor.scheduler")
 

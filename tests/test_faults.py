@@ -29,9 +29,10 @@ from pytest_httpserver import HTTPServer
 from alerts.console import ConsoleNotifier
 from monitor.cli import main
 from monitor.config import parse_config
-from monitor.models import Alert, Judged, Match, Mention, Reach, Score, SourceState, from_iso
-from monitor.pipeline import Runtime, deliver, enqueue, run_once
 from monitor.errors import StoreError
+from monitor.models import Alert, Judged, Match, Mention, Reach, Score, SourceState, from_iso
+from monitor.pipeline import run_once
+from monitor.runtime import Runtime, deliver, enqueue
 from monitor.store import MIGRATIONS, Store
 from tests.support import NOW, all_strings, fixture_bytes
 

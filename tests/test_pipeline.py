@@ -151,7 +151,7 @@ def test_every_source_failing_exits_non_zero(tmp_path: Path) -> None:
 def test_failing_source_backs_off(tmp_path: Path, httpserver: HTTPServer) -> None:
     from datetime import timedelta
 
-    from monitor.pipeline import backoff
+    from monitor.ingest import backoff
 
     assert backoff(timedelta(minutes=10), 1) == timedelta(minutes=10)
     assert backoff(timedelta(minutes=10), 3) == timedelta(minutes=40)

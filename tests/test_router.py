@@ -12,7 +12,7 @@ import pytest
 from alerts.router import parse_matcher, routes_for
 from monitor.config import parse_config
 from monitor.errors import ConfigError
-from monitor.pipeline import Runtime, deliver, enqueue
+from monitor.runtime import Runtime, deliver, enqueue
 from monitor.store import Store
 from tests.support import NOW
 from tests.test_slack import assert_no_control_sequences, hostile_alert
@@ -387,8 +387,8 @@ def test_silences_in_config_hold_alerts_until_they_expire_and_need_an_expiry(sla
 
 
 def test_a_source_silent_far_beyond_its_rhythm_is_source_down(tmp_path: Path) -> None:
+    from monitor.health import silent_source_alert
     from monitor.models import Judged, Match, Mention, Reach, Score
-    from monitor.pipeline import silent_source_alert
 
     with Store(tmp_path / "m.db") as store:
         store.ensure_source("blog", "rss", now=NOW)
@@ -396,10 +396,10 @@ def test_a_source_silent_far_beyond_its_rhythm_is_source_down(tmp_path: Path) ->
                         Match(("Acme Cloud",), ()), Score(0.0, "apathetic"), Reach(1, 4, "t", 3)) for i in range(40)]
         store.save_mentions(items, fetched_at=NOW)
         # One mention an hour for 40 hours, then nothing for 3 days: 72 h > 10 × 1 h.
-        alert = silent_source_alert(store, "blog", factor=10, now=NOW)
+        alert = silent_source_alert(store.source_row("blog"), factor=10, now=NOW)
         assert alert is not None and alert.kind == "source_down" and "no mention for 72 h" in alert.reason
-        assert silent_source_alert(store, "blog", factor=100, now=NOW) is None  # 72 h < 100 × 1 h
-        assert silent_source_alert(store, "other", factor=10, now=NOW) is None  # no rhythm yet
+        assert silent_source_alert(store.source_row("blog"), factor=100, now=NOW) is None  # 72 h < 100 × 1 h
+        assert silent_source_alert(store.source_row("other"), factor=10, now=NOW) is None  # no rhythm yet
 
 
 class KilledBeforeSend(KilledAfterSend):

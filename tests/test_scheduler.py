@@ -117,8 +117,8 @@ def test_a_spike_whose_alert_could_not_be_queued_fires_on_the_next_watch(config_
     import sqlite3
 
     from monitor import demo
+    from monitor.ingest import ingest
     from monitor.models import Mention
-    from monitor.pipeline import ingest
 
     clock = [NOW - timedelta(days=2, hours=3)]  # the demo's storm starts now
     monitor = Monitor(config_path, clock=lambda: clock[0])

@@ -14,7 +14,7 @@ from alerts.slack import SlackNotifier, escape, link, render
 from monitor.config import parse_config
 from monitor.errors import NotifyError
 from monitor.models import Alert, Judged, Match, Mention, Reach, Score
-from monitor.pipeline import Runtime, deliver
+from monitor.runtime import Runtime, deliver
 from monitor.store import Store
 from tests.support import NOW, all_strings
 

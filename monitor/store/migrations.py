@@ -259,4 +259,14 @@ def _v9(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9]
+def _v10(db: sqlite_utils.Database) -> None:
+    # The route that made a group, kept rather than read back out of the group key's text.
+    db.executescript(
+        """
+        ALTER TABLE alert_groups ADD COLUMN route TEXT;
+        UPDATE alert_groups SET route = substr(group_key, 1, instr(group_key, '{') - 1) WHERE instr(group_key, '{') > 0;
+        """
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10]

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from monitor.models import Alert, to_iso
-from monitor.store.codec import _json, alert_to_dict
+from monitor.store.codec import _json, alert_to_dict, row_alert
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -18,13 +18,14 @@ class OutboxStore:
     db: "sqlite_utils.Database"
 
     def enqueue_alert(
-        self, alert: Alert, receiver: str, *, now: datetime, group_key: str | None = None,
+        self, alert: Alert, receiver: str, *, now: datetime, group_key: str | None = None, route: str | None = None,
         group_wait: timedelta = timedelta(0), group_interval: timedelta = timedelta(0),
         repeat_interval: timedelta | None = None,
     ) -> bool:
         """Put an alert in the outbox for ``receiver``, in its group; False if it was not queued
         (already logged, and sent less than ``repeat_interval`` ago, or never to repeat).
 
+        ``route``: the key path of the route that queued it (its group's settings come from there).
         A new group is flushed ``group_wait`` from now; an idle group that notified before,
         ``group_interval`` after its last notification.
         """
@@ -51,14 +52,20 @@ class OutboxStore:
                 ).rowcount)
             if queued:
                 self.db.execute(
-                    "INSERT INTO alert_groups (receiver, group_key, group_interval_s, next_flush_at) VALUES (?,?,?,?)"
+                    "INSERT INTO alert_groups (receiver, group_key, group_interval_s, next_flush_at, route)"
+                    " VALUES (?,?,?,?,?)"
                     " ON CONFLICT (receiver, group_key) DO UPDATE SET group_interval_s = excluded.group_interval_s,"
+                    " route = coalesce(excluded.route, alert_groups.route),"
                     " next_flush_at = coalesce(alert_groups.next_flush_at,"
                     "   max(?, coalesce(strftime('%Y-%m-%dT%H:%M:%SZ', alert_groups.last_flush_at,"
                     "   '+' || excluded.group_interval_s || ' seconds'), ?)))",
-                    (receiver, group, int(group_interval.total_seconds()), to_iso(now + group_wait), to_iso(now), to_iso(now)),
+                    (receiver, group, int(group_interval.total_seconds()), to_iso(now + group_wait), route, to_iso(now), to_iso(now)),
                 )
         return queued
+
+    def row_alert(self, row: dict) -> Alert:
+        """The alert an outbox row carries."""
+        return row_alert(row)
 
     def due_groups(self, *, now: datetime | None, limit: int = 1000) -> list[dict]:
         """Groups whose next notification is due (``now`` None: every waiting group), oldest first.

@@ -1,0 +1,250 @@
+"""Running one source: fetch → normalize → match → dedupe → language → judge → store → alert.
+
+``run_source`` is the one isolation point: it catches ``ConnectorError``, records it on the
+source's row and returns. Anything else escaping a connector or the processing of its posts is
+a bug: it is logged with its traceback and recorded as that source's failure too (backoff,
+``source_down``), so one source's bug never stops the others or the monitor. The stages before
+the store are plain functions over data; ``classify`` and the demo run the same ones.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from connectors import REGISTRY
+from connectors.base import SourceOptions
+from monitor.authors import AuthorRules
+from monitor.config import Config
+from monitor.errors import ConnectorError, RateLimited
+from monitor.health import silent_source_alert, source_down_alert
+from monitor.language import LanguageDetector
+from monitor.matching import Matcher
+from monitor.models import Alert, FetchResult, Judged, Match, Mention, clean_text, doubling, from_iso
+from monitor.reach import estimate_reach
+from monitor.runtime import Runtime, enqueue
+from monitor.sentiment import Scorer, score_all
+from monitor.store import Store
+from monitor.text import html_to_text, plain_name
+
+log = logging.getLogger("monitor")
+
+MAX_BACKOFF = timedelta(hours=6)
+
+
+# --- stages ----------------------------------------------------------------------------------
+
+
+def normalize(mention: Mention) -> Mention:
+    """Plain text for title and body (HTML stripped, entities decoded), author names decoded,
+    control characters dropped, language code lower-cased."""
+    title, text = html_to_text(mention.title), html_to_text(mention.text)
+    author = plain_name(mention.author)
+    author_name = author if mention.author_name == mention.author else plain_name(mention.author_name)
+    language = mention.language.lower() if mention.language else None
+    if (title, text, language, author, author_name) == (
+            mention.title, mention.text, mention.language, mention.author, mention.author_name):
+        return mention
+    return mention.evolve(title=title, text=text, language=language, author=author, author_name=author_name)
+
+
+def match(mentions: list[Mention], matcher: Matcher) -> list[tuple[Mention, Match]]:
+    """Keep the mentions some brand's rules match, with the match."""
+    out = []
+    for mention in mentions:
+        found = matcher.match(f"{mention.title}\n{mention.text}", mention.language)
+        if found is not None:
+            out.append((mention, found))
+    return out
+
+
+def dedupe(matched: list[tuple[Mention, Match]], known: set[str]) -> list[tuple[Mention, Match]]:
+    """Drop mentions already stored (``known`` ids) and repeats within the batch."""
+    out, seen = [], set(known)
+    for mention, found in matched:
+        if mention.id not in seen:
+            seen.add(mention.id)
+            out.append((mention, found))
+    return out
+
+
+def scored_text(mention: Mention) -> str:
+    """The words the author wrote: a comment's title is its story's, not the commenter's."""
+    if mention.metrics.get("kind") == "comment" or not mention.title or mention.text == mention.title:
+        return mention.text
+    return f"{mention.title}.\n{mention.text}" if mention.text else mention.title
+
+
+def detect_language(mention: Mention, detector: LanguageDetector | None) -> Mention:
+    """Fill in the language when the source did not give one."""
+    if mention.language or detector is None:
+        return mention
+    language = detector.detect(scored_text(mention))
+    return mention.evolve(language=language) if language else mention
+
+
+def judge(matched: list[tuple[Mention, Match]], scorer: Scorer, config: Config, matcher: Matcher) -> list[Judged]:
+    """Score, bucket and reach for matched mentions, a batch at a time (see ``score_all``)."""
+    scores = score_all(
+        scorer,
+        [(scored_text(m), m.language, matcher.brand_pattern(found.brands)) for m, found in matched],
+        advocate_above=config.sentiment.advocate_above,
+        assassin_threshold=config.sentiment.assassin_threshold,
+    )
+    reach = config.reach
+    return [Judged(m, found, result, estimate_reach(m, reach, bucket=result.bucket))
+            for (m, found), result in zip(matched, scores)]
+
+
+def author_rules(config: Config) -> AuthorRules:
+    """How authors' histories become buckets, from the config."""
+    return AuthorRules(config.authors.half_life, config.sentiment.advocate_above, config.sentiment.assassin_threshold)
+
+
+def decide_alerts(new: list[Judged], *, config: Config, first_run: bool, now: datetime) -> list[Alert]:
+    """An alert per new mention in an alerting bucket, except old posts and a first run's backlog."""
+    window = config.alerts.backfill if first_run else config.alerts.max_age
+    alerts = []
+    for judged in new:
+        m, s = judged.mention, judged.score
+        if s.bucket not in config.alerts.buckets or m.published_at < now - window:
+            continue
+        severity = "critical" if judged.reach.high >= config.alerts.critical_reach else "warning"
+        alerts.append(
+            Alert(
+                key=f"{s.bucket}:{m.source}:{m.id}",
+                kind="assassin" if s.bucket == "assassin" else "mention",
+                brand=judged.match.brand,
+                source=m.source,
+                severity=severity,
+                reason=(f"assassin score {s.assassin_score:.2f}: " if s.assassin_score is not None else f"{s.bucket}: ")
+                + "; ".join(s.reasons),
+                mentions=(judged,),
+                created_at=now,
+            )
+        )
+    return alerts
+
+
+def backoff(every: timedelta, failures: int, retry_after_seconds: float | None = None) -> timedelta:
+    """Wait before retrying a failing source: doubling from its interval, at most MAX_BACKOFF."""
+    return doubling(every, failures, cap=MAX_BACKOFF, at_least_seconds=retry_after_seconds)
+
+
+def is_due(row: dict | None, now: datetime) -> bool:
+    """Whether a source should run now (never ran, or its next check has come)."""
+    if not row or not row.get("next_check_at"):
+        return True
+    return from_iso(row["next_check_at"]) <= now
+
+
+# --- runs --------------------------------------------------------------------------------------
+
+
+# --- one source's run --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SourceReport:
+    """What one source run did."""
+
+    source: str
+    fetched: int = 0
+    matched: int = 0
+    stored: int = 0
+    alerts: int = 0
+    not_modified: bool = False
+    error: str | None = None
+    skipped: int = 0
+    warning: str | None = None
+
+
+def prepare(
+    mentions: list[Mention], source: str, runtime: Runtime, store: Store
+) -> tuple[list[Mention], list[tuple[Mention, Match]], list[Judged]]:
+    """normalize → match → dedupe → language → judge, writing nothing: the posts, the matched
+    ones, and the judged ones not stored yet."""
+    normalized = [normalize(m) for m in mentions]
+    matched = match(normalized, runtime.matcher)
+    fresh = dedupe(matched, store.known_ids(source, [m.id for m, _ in matched]))
+    judged = judge([(detect_language(m, runtime.detector), found) for m, found in fresh],
+                   runtime.scorer, runtime.config, runtime.matcher)
+    return normalized, matched, judged
+
+
+def ingest(mentions: list[Mention], source: str, runtime: Runtime, store: Store, *, now: datetime) -> list[Judged]:
+    """prepare, then store (with authors): the mentions stored new."""
+    judged = prepare(mentions, source, runtime, store)[2]
+    return store.save_mentions(judged, fetched_at=now, authors=author_rules(runtime.config))
+
+
+def run_source(options: SourceOptions, runtime: Runtime, store: Store, *, now: datetime) -> SourceReport:
+    """Run one source end to end. A failure, of the source or of processing what it sent, is
+    recorded and reported, never raised, so the other sources run."""
+    config = runtime.config
+    first_run = store.ensure_source(options.name, options.type, now=now)
+    connector = REGISTRY[options.type](runtime.client)
+    try:
+        result = connector.fetch(
+            options, terms=runtime.matcher.search_terms(), state=store.source_state(options.name), now=now
+        )
+    except ConnectorError as exc:
+        retry_after = exc.retry_after_seconds if isinstance(exc, RateLimited) else None
+        return _source_failed(options, runtime, store, str(exc), retry_after, now=now)
+    except Exception as exc:  # a connector bug (or an input it did not expect): this source's failure
+        log.exception("source %s: the %s connector failed", options.name, options.type)
+        return _source_failed(options, runtime, store, f"connector failed: {clean_text(f'{type(exc).__name__}: {exc}', width=300)}",
+                              None, now=now)
+    warning = _run_warning(result)
+    try:
+        mentions, matched, judged = prepare(result.mentions, options.name, runtime, store)
+        # The mentions, their alerts and the new cursor in one transaction: a crash between
+        # them would store posts whose alerts never queue (the next run skips them as known).
+        with store.transaction():
+            stored = store.save_mentions(judged, fetched_at=now, authors=author_rules(config))
+            alerts = decide_alerts(stored, config=config, first_run=first_run, now=now)
+            queued = enqueue(alerts, runtime, store, now=now)
+            store.record_success(options.name, result.state, now=now, next_check_at=now + options.every,
+                                 warning=warning, skipped=len(result.skipped))
+    except Exception as exc:  # a bug or a database failure on this source's posts: the next run retries them
+        log.exception("source %s: processing its %d posts failed", options.name, len(result.mentions))
+        return _source_failed(options, runtime, store, f"processing failed: {type(exc).__name__}: {exc}", None, now=now)
+    if not stored:
+        silent = silent_source_alert(store.source_row(options.name), factor=config.alerts.silent_after, now=now)
+        if silent is not None:
+            queued += enqueue([silent], runtime, store, now=now)
+    log.info(
+        "source %s: %d fetched, %d matched, %d new, %d alerts%s",
+        options.name, len(mentions), len(matched), len(stored), queued,
+        " (first run: backlog stored without alerts)" if first_run and stored and not alerts else "",
+    )
+    if warning:
+        log.warning("source %s: %s", options.name, warning)
+    return SourceReport(options.name, len(mentions), len(matched), len(stored), queued, result.not_modified,
+                        skipped=len(result.skipped), warning=warning)
+
+
+def _run_warning(result: FetchResult) -> str | None:
+    """One line on what was odd in a run that still worked: items skipped, partial documents."""
+    parts = list(result.warnings)
+    if result.skipped:
+        shown = "; ".join(result.skipped[:3]) + ("; …" if len(result.skipped) > 3 else "")
+        parts.append(f"skipped {len(result.skipped)} malformed item{'s' if len(result.skipped) != 1 else ''} ({shown})")
+    return clean_text(" | ".join(parts), width=1000) if parts else None
+
+
+def _source_failed(options: SourceOptions, runtime: Runtime, store: Store, error: str, retry_after: float | None,
+                   *, now: datetime) -> SourceReport:
+    """Record a failed run, back off, and raise source_down when it has failed often enough."""
+    row = store.source_row(options.name) or {}
+    failures = int(row.get("error_count") or 0) + 1
+    retry_at = now + backoff(options.every, failures, retry_after)
+    with store.transaction():  # the count and its source_down alert together, or it never fires
+        store.record_failure(options.name, error, now=now, next_check_at=retry_at)
+        if failures == runtime.config.alerts.source_down_after:
+            enqueue([source_down_alert(options.name, error, failures, row.get("last_success_at"), now=now)],
+                    runtime, store, now=now)
+    log.warning("source %s failed (%d in a row): %s; next try at %s", options.name, failures, error,
+                retry_at.isoformat(timespec="seconds"))
+    return SourceReport(options.name, error=error)

@@ -1,0 +1,133 @@
+"""The runtime: everything a run needs, built once per config from it (compiled rules, the
+scorer, the shared HTTP client, the receivers with their secrets read from the environment,
+the routing tree and delivery policy), and the glue that hands alerts to ``alerts/``.
+
+Swapped whole when config.yaml changes; the config schema itself never builds these parts.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import httpx
+
+from alerts import dispatch, notify
+from alerts.base import DeliveryPolicy, Notifier
+from alerts.console import ConsoleNotifier
+from alerts.notify import DeliveryReport
+from alerts.router import Route, parse_matcher
+from alerts.slack import SlackNotifier
+from monitor.config import Config, ConsoleReceiver, SlackReceiver
+from monitor.language import LanguageDetector
+from monitor.logs import SECRETS
+from monitor.matching import Matcher
+from monitor.models import Alert
+from monitor.sentiment import Scorer
+from monitor.store import Store
+
+
+@dataclass
+class Runtime:
+    """Everything a run needs, built once per config: swapped whole when config.yaml changes."""
+
+    config: Config
+    matcher: Matcher
+    scorer: Scorer
+    client: httpx.Client
+    notifiers: dict[str, Notifier]
+    detector: LanguageDetector | None = None
+    unavailable: dict[str, str] = field(default_factory=dict)
+    delivery_lock: threading.Lock = field(default_factory=threading.Lock)
+    router: Route | None = None  # the config's routing tree, resolved once
+    policy: DeliveryPolicy | None = None  # what delivery follows besides the tree
+
+    def __post_init__(self) -> None:
+        if self.router is None:
+            self.router = self.config.router()
+        if self.policy is None:
+            self.policy = delivery_policy(self.config)
+        limits = getattr(self.client, "body_limits", None)  # the shared client caps each source's bodies
+        if limits is not None:
+            limits.update({s.name: s.max_body for s in self.config.sources})
+
+    @classmethod
+    def build(
+        cls,
+        config: Config,
+        *,
+        client: httpx.Client,
+        scorer: Scorer | None = None,
+        detector: LanguageDetector | None = None,
+        notifiers: dict[str, Notifier] | None = None,
+        delivery_lock: threading.Lock | None = None,
+    ) -> "Runtime":
+        """Compile the config's rules and build its receivers (reading their secrets from the environment)."""
+        SECRETS.add(*(os.environ.get(name) for name in secret_names(config)))  # before anything can log them
+        built, unavailable = build_notifiers(config) if notifiers is None else (notifiers, {})
+        return cls(
+            config=config,
+            matcher=config.matcher(),
+            scorer=scorer or Scorer(),
+            detector=detector or LanguageDetector(),
+            client=client,
+            notifiers=built,
+            unavailable=unavailable,
+            delivery_lock=delivery_lock or threading.Lock(),
+        )
+
+
+def secret_names(config: Config) -> list[str]:
+    """Every environment variable the config reads a secret from (sources' and receivers')."""
+    names = [name for source in config.sources for name in source.credential_envs()]
+    return names + [r.secret_env for r in config.receivers if getattr(r, "secret_env", "")]
+
+
+def build_notifiers(config: Config) -> tuple[dict[str, Notifier], dict[str, str]]:
+    """Receivers that can send, and why each other one cannot (a secret not set)."""
+    SECRETS.add(*(os.environ.get(name) for name in secret_names(config)))  # before anything can log them
+    notifiers: dict[str, Notifier] = {}
+    unavailable: dict[str, str] = {}
+    for receiver in config.receivers:
+        if isinstance(receiver, ConsoleReceiver):
+            notifiers[receiver.name] = ConsoleNotifier(receiver.name)
+        elif isinstance(receiver, SlackReceiver):
+            secret = os.environ.get(receiver.secret_env, "")
+            if not secret:
+                unavailable[receiver.name] = f"environment variable {receiver.secret_env} is not set"
+                continue
+            notifiers[receiver.name] = SlackNotifier(
+                receiver.name,
+                webhook_url=secret if receiver.webhook_url_env else None,
+                token=secret if receiver.token_env else None,
+                channel=receiver.channel,
+                base_url=receiver.base_url,
+            )
+    return notifiers, unavailable
+
+
+# --- stages ----------------------------------------------------------------------------------
+
+def delivery_policy(config: Config) -> DeliveryPolicy:
+    """What delivery follows besides the routing tree: the config's silences (matchers parsed),
+    its quiet-hours windows, how long a spike fires, when a source counts as down."""
+    silences = tuple(
+        {"id": f"config.silences[{i}]", "matchers": [parse_matcher(m) for m in silence.matchers],
+         "starts_at": datetime.min.replace(tzinfo=timezone.utc), "expires_at": silence.expires}
+        for i, silence in enumerate(config.silences)
+    )
+    return DeliveryPolicy(silences=silences, quiet_hours={w.name: w for w in config.quiet_hours},
+                          spike_rearm=config.spikes.rearm, source_down_after=config.alerts.source_down_after)
+
+
+def enqueue(alerts: list[Alert], runtime: Runtime, store: Store, *, now: datetime) -> int:
+    """Route each alert into the outbox (see ``alerts.dispatch``); how many were queued."""
+    return dispatch.enqueue(alerts, runtime.router, store, now=now)
+
+
+def deliver(runtime: Runtime, store: Store, *, now: datetime, flush: bool = False) -> DeliveryReport:
+    """Send what is due from the outbox (see ``alerts.notify``), one pass at a time per process."""
+    return notify.deliver(store, runtime.notifiers, runtime.router, runtime.policy, now=now, flush=flush,
+                          lock=runtime.delivery_lock, unavailable=runtime.unavailable)
