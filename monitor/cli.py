@@ -24,7 +24,6 @@ from connectors.http import make_client
 from monitor import demo as demo_data
 from monitor import health
 from monitor.config import Sentiment, json_schema, load_config, missing_secrets, parse_config, redacted, resolve_database
-from monitor.digest import digest as make_digest
 from monitor.errors import ConfigError, MonitorError, NotifyError
 from monitor.ingest import ingest
 from monitor.language import LanguageDetector
@@ -34,9 +33,10 @@ from monitor.pipeline import run_once
 from monitor.runtime import Runtime, build_notifiers, deliver, enqueue
 from monitor.scheduler import Monitor, utcnow
 from monitor.sentiment import Scorer, score
-from monitor.series import ALL_SOURCES, Held, advance, describe, spike_row
+from monitor.series import ALL_SOURCES, Held, describe, spike_row
 from monitor.store import Store, from_iso, row_alert
 from monitor.text import html_to_text
+from monitor.watch import advance, digest_alert
 
 DEFAULT_CONFIG = "config.yaml"
 _CONTROL = {i: None for i in range(32) if i not in (10,)} | {127: None}
@@ -448,7 +448,7 @@ def digest_command(ctx: click.Context, period: str, send: bool) -> None:
     span = _duration(period)
     now = utcnow()
     with Store(_database(ctx, config), readonly=not send) as store:
-        alerts = [make_digest(store, b.name, now=now, period=span) for b in config.brands]
+        alerts = [digest_alert(store, b.name, now=now, period=span) for b in config.brands]
         if not send:
             for alert in alerts:
                 click.echo(render_text(alert) + "\n")

@@ -8,13 +8,13 @@ against it, into a separate database.
 from __future__ import annotations
 
 import json
+import math
+import random
 import threading
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-import math
-import random
 from typing import Iterator
 from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape

@@ -10,21 +10,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from monitor.models import Alert, format_duration, to_iso
-from monitor.store import Store, judged_from_row
+from monitor.models import Alert, Judged, format_duration, to_iso
 
 TOP = 3
-
-
-def _counts(store: Store, brand: str, start: datetime, end: datetime) -> dict[str, int]:
-    rows = store.db.execute(
-        "SELECT m.bucket, count(*) FROM mentions m, json_each(m.brands) b WHERE b.value = ?"
-        " AND m.published_at >= ? AND m.published_at < ? GROUP BY m.bucket",
-        (brand, to_iso(start), to_iso(end)),
-    )
-    counts = {"advocate": 0, "apathetic": 0, "assassin": 0, None: 0}
-    counts.update({bucket: n for bucket, n in rows})
-    return counts
 
 
 def net_score(counts: dict) -> float | None:
@@ -33,10 +21,10 @@ def net_score(counts: dict) -> float | None:
     return round(100.0 * (counts["advocate"] - counts["assassin"]) / scored, 1) if scored else None
 
 
-def digest(store: Store, brand: str, *, now: datetime, period: timedelta = timedelta(days=1)) -> Alert:
-    """The digest alert for ``brand`` over the period ending ``now``."""
-    current = _counts(store, brand, now - period, now)
-    previous = _counts(store, brand, now - 2 * period, now - period)
+def digest(brand: str, *, current: dict, previous: dict, top: list[Judged], now: datetime,
+           period: timedelta = timedelta(days=1)) -> Alert:
+    """The digest alert for ``brand`` over the period ending ``now``, from the bucket counts of
+    that period and the one before (``store.bucket_counts``) and its top posts by reach."""
     score, before = net_score(current), net_score(previous)
 
     def change(key: str) -> str:
@@ -48,14 +36,6 @@ def digest(store: Store, brand: str, *, now: datetime, period: timedelta = timed
         f"last {format_duration(period)}: advocates {change('advocate')}, apathetic {change('apathetic')}, assassins {change('assassin')}"
         f"{', unscored ' + format(current[None], ',') if current[None] else ''}; net score {trend}"
     )
-    top = []
-    for bucket in ("assassin", "advocate"):
-        rows = store.db.query(
-            "SELECT m.* FROM mentions m, json_each(m.brands) b WHERE b.value = ? AND m.bucket = ?"
-            " AND m.published_at >= ? AND m.published_at < ? ORDER BY m.reach_likely DESC, m.published_at DESC LIMIT ?",
-            (brand, bucket, to_iso(now - period), to_iso(now), TOP),
-        )
-        top.extend(judged_from_row(row) for row in rows)
     return Alert(
         key=f"digest:{brand}:{to_iso(now)[:10]}:{format_duration(period)}", kind="digest", brand=brand, source="all sources",
         severity="info", reason=reason, mentions=tuple(top), created_at=now,

@@ -9,7 +9,6 @@ unknown (None) and are scored: a wrong "not English" would silence a real compla
 
 from __future__ import annotations
 
-
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
 _ENGLISH = frozenset(

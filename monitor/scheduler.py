@@ -24,14 +24,13 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from connectors.http import make_client
 from monitor.config import Config, config_changes, load_config, resolve_database
-from monitor.digest import digest
 from monitor.errors import ConfigError
 from monitor.ingest import is_due, run_source
 from monitor.language import LanguageDetector
 from monitor.runtime import Runtime, deliver, enqueue
 from monitor.sentiment import Scorer
 from monitor.store import Store
-from monitor.watch import watch_series
+from monitor.watch import digest_alert, watch_series
 
 log = logging.getLogger("monitor.scheduler")
 
@@ -110,7 +109,7 @@ class Monitor:
         """Queue each brand's daily digest, then deliver."""
         now = self.clock()
         with Store(self.db_path) as store:
-            enqueue([digest(store, b.name, now=now) for b in self.runtime.config.brands], self.runtime, store, now=now)
+            enqueue([digest_alert(store, b.name, now=now) for b in self.runtime.config.brands], self.runtime, store, now=now)
             deliver(self.runtime, store, now=now)
 
     def deliver_job(self) -> None:

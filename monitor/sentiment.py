@@ -16,7 +16,13 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from vaderSentiment.vaderSentiment import (
-    BOOSTER_DICT, C_INCR, NEGATE, N_SCALAR, SPECIAL_CASES, SentimentIntensityAnalyzer, normalize,
+    BOOSTER_DICT,
+    C_INCR,
+    N_SCALAR,
+    NEGATE,
+    SPECIAL_CASES,
+    SentimentIntensityAnalyzer,
+    normalize,
 )
 
 from monitor.assassin import cues, features, reasons_for, score_features

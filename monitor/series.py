@@ -1,4 +1,4 @@
-"""The series the storm detector watches, counted from stored mentions, and what each spike says.
+"""The series the storm detector watches, counted from a brand's mentions, and what each spike says.
 
 Per brand, and per brand × source, four measures per window: every mention, the negative ones
 (VADER compound ≤ −0.05, its standard cut), the assassins, and the reach of the negative ones
@@ -21,7 +21,6 @@ from typing import Iterable, NamedTuple
 
 from monitor.models import from_iso, to_iso
 from monitor.spikes import SpikeSettings, Verdict, new_state, update
-from monitor.store import Store
 
 MEASURES = ("mentions", "negative", "assassins", "negative_reach")
 NEGATIVE = -0.05
@@ -72,16 +71,6 @@ class Held(NamedTuple):
     bar: float
 
 
-def _rows(store: Store, brand: str, start: datetime, end: datetime) -> list[dict]:
-    """One brand's mentions published in [start, end)."""
-    return list(store.db.query(
-        "SELECT m.source, b.value AS brand, m.id, m.published_at, m.bucket, m.sentiment, m.reach_likely,"
-        " m.author, m.title, m.text, m.url FROM mentions m, json_each(m.brands) b"
-        " WHERE m.published_at >= ? AND m.published_at < ? AND b.value = ? ORDER BY m.published_at",
-        (to_iso(start), to_iso(end), brand),
-    ))
-
-
 def _is_negative(row: dict) -> bool:
     return row["sentiment"] is not None and row["sentiment"] <= NEGATIVE
 
@@ -106,71 +95,35 @@ def _in_measure(row: dict, measure: str) -> bool:
     return True
 
 
-def advance(store: Store, brands: list[str], settings: SpikeSettings, *, now: datetime, settle: timedelta,
-            history: timedelta, states: dict[str, dict] | None = None, save: bool = True,
-            held: list[Held] | None = None) -> list[Fired]:
-    """Score every window of every brand's series that has settled since the last call.
-
-    ``states`` (series → state) replaces the stored states, for a backtest; with ``save`` False
-    nothing is written; ``held`` collects the bursts the novelty bar held back. Returns what
-    fired, explained.
-    """
-    states = store.spike_states() if states is None else states
+def score_windows(brand: str, rows: list[dict], *, start: datetime, until: datetime, states: dict[str, dict],
+                  settings: SpikeSettings, held: list[Held] | None = None) -> list[Fired]:
+    """Advance every series of ``brand`` over the windows from ``start`` to ``until``, given the
+    brand's mentions published then (``rows``); ``states`` (series → state) are updated in place,
+    a new series starting at ``start``. Returns what fired (not yet explained); ``held`` collects
+    the bursts the novelty bar held back."""
     window = settings.window
-    until = window_floor(now - settle, window)
+    by_window: dict[datetime, list[dict]] = defaultdict(list)
+    for row in rows:
+        by_window[window_floor(from_iso(row["published_at"]), window)].append(row)
+    sources = sorted({r["source"] for r in rows}
+                     | {k.split("|")[1] for k in states if k.startswith(f"{brand}|") and k.split("|")[1] != ALL_SOURCES})
     fired: list[Fired] = []
-    for brand in brands:
-        cursor_key = series_key(brand, ALL_SOURCES, "mentions")
-        cursor = states.get(cursor_key)
-        if cursor is not None and cursor.get("t"):
-            start = from_iso(cursor["t"]) + window
-        else:
-            first = store.db.execute(
-                "SELECT min(m.published_at) FROM mentions m, json_each(m.brands) b WHERE b.value = ?", (brand,)
-            ).fetchone()[0]
-            if first is None:
-                continue
-            start = max(window_floor(from_iso(first), window), until - history)
-        if start >= until:
-            continue
-        by_window: dict[datetime, list[dict]] = defaultdict(list)
-        for row in _rows(store, brand, start, until):
-            by_window[window_floor(from_iso(row["published_at"]), window)].append(row)
-        sources = sorted({r["source"] for rows in by_window.values() for r in rows}
-                         | {k.split("|")[1] for k in states if k.startswith(f"{brand}|") and k.split("|")[1] != ALL_SOURCES})
-        at = start
-        while at < until:
-            rows = by_window.get(at, [])
-            for source in (ALL_SOURCES, *sources):
-                chosen = rows if source == ALL_SOURCES else [r for r in rows if r["source"] == source]
-                for measure, (value, count) in _measures(chosen).items():
-                    key = series_key(brand, source, measure)
-                    state = states.get(key)
-                    if state is None:
-                        state = states[key] = new_state(at)
-                    verdict = update(state, at, value, settings,
-                                     count=None if measure != "negative_reach" else count)
-                    if verdict.fired:
-                        fired.append(Fired(brand, source, measure, verdict, at + window))
-                    if held is not None and verdict.held is not None:
-                        held.append(Held(brand, source, measure, at, *verdict.held))
-            at += window
-        if save:
-            with store.transaction():
-                for key, state in states.items():
-                    if key.startswith(f"{brand}|"):
-                        store.save_spike_state(key, state, now=now)
-    # The series of one brand that fire in one window share its posts and its week before.
-    context: dict[tuple[str, datetime], tuple[list[dict], Counter, int]] = {}
-    for item in fired:
-        key = (item.brand, item.verdict.at)
-        if key not in context:
-            baseline = _rows(store, item.brand, item.verdict.at - timedelta(days=7), item.verdict.at)
-            context[key] = (_rows(store, item.brand, item.verdict.at, item.window_end),
-                            _word_counts(r["text"] or "" for r in baseline), len(baseline))
-        item.explanation = explain(item, settings, *context[key])
-        if save:
-            store.save_spike(spike_row(item))
+    at = start
+    while at < until:
+        window_rows = by_window.get(at, [])
+        for source in (ALL_SOURCES, *sources):
+            chosen = window_rows if source == ALL_SOURCES else [r for r in window_rows if r["source"] == source]
+            for measure, (value, count) in _measures(chosen).items():
+                key = series_key(brand, source, measure)
+                state = states.get(key)
+                if state is None:
+                    state = states[key] = new_state(at)
+                verdict = update(state, at, value, settings, count=None if measure != "negative_reach" else count)
+                if verdict.fired:
+                    fired.append(Fired(brand, source, measure, verdict, at + window))
+                if held is not None and verdict.held is not None:
+                    held.append(Held(brand, source, measure, at, *verdict.held))
+        at += window
     return fired
 
 

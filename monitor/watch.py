@@ -1,14 +1,30 @@
-"""The spike watch: each brand's settled windows scored for spikes and drops, one alert per
-brand, kind and window."""
+"""The watches over stored mentions: the spike watch (each brand's settled windows scored for
+spikes and drops, one alert per brand, kind and window; ``monitor backtest`` replays it) and the
+daily digest. They read and write the store; what they compute is ``series``, ``spikes`` and
+``digest``, which do no I/O."""
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from collections import Counter
+from datetime import datetime, timedelta
 
-from monitor.models import Alert
+from monitor.digest import TOP, digest
+from monitor.models import Alert, from_iso
 from monitor.runtime import Runtime, enqueue
-from monitor.series import ALL_SOURCES, Fired, advance, describe, series_key
+from monitor.series import (
+    ALL_SOURCES,
+    Fired,
+    Held,
+    _word_counts,
+    describe,
+    explain,
+    score_windows,
+    series_key,
+    spike_row,
+    window_floor,
+)
+from monitor.spikes import SpikeSettings
 from monitor.store import Store
 
 log = logging.getLogger("monitor")
@@ -66,3 +82,55 @@ def spike_alert(items: list[Fired], *, now: datetime) -> Alert:
         reason=reason,
         created_at=now,
     )
+
+
+def advance(store: Store, brands: list[str], settings: SpikeSettings, *, now: datetime, settle: timedelta,
+            history: timedelta, states: dict[str, dict] | None = None, save: bool = True,
+            held: list[Held] | None = None) -> list[Fired]:
+    """Score every window of every brand's series that has settled since the last call.
+
+    ``states`` (series → state) replaces the stored states, for a backtest; with ``save`` False
+    nothing is written; ``held`` collects the bursts the novelty bar held back. Returns what
+    fired, explained.
+    """
+    states = store.spike_states() if states is None else states
+    window = settings.window
+    until = window_floor(now - settle, window)
+    fired: list[Fired] = []
+    for brand in brands:
+        cursor = states.get(series_key(brand, ALL_SOURCES, "mentions"))
+        if cursor is not None and cursor.get("t"):
+            start = from_iso(cursor["t"]) + window
+        else:
+            first = store.first_published(brand)
+            if first is None:
+                continue
+            start = max(window_floor(first, window), until - history)
+        if start >= until:
+            continue
+        rows = store.brand_mentions(brand, start, until)
+        fired += score_windows(brand, rows, start=start, until=until, states=states, settings=settings, held=held)
+        if save:
+            with store.transaction():
+                for key, state in states.items():
+                    if key.startswith(f"{brand}|"):
+                        store.save_spike_state(key, state, now=now)
+    # The series of one brand that fire in one window share its posts and its week before.
+    context: dict[tuple[str, datetime], tuple[list[dict], Counter, int]] = {}
+    for item in fired:
+        key = (item.brand, item.verdict.at)
+        if key not in context:
+            baseline = store.brand_mentions(item.brand, item.verdict.at - timedelta(days=7), item.verdict.at)
+            context[key] = (store.brand_mentions(item.brand, item.verdict.at, item.window_end),
+                            _word_counts(r["text"] or "" for r in baseline), len(baseline))
+        item.explanation = explain(item, settings, *context[key])
+        if save:
+            store.save_spike(spike_row(item))
+    return fired
+
+
+def digest_alert(store: Store, brand: str, *, now: datetime, period: timedelta = timedelta(days=1)) -> Alert:
+    """The daily digest of ``brand`` over the period ending ``now``."""
+    top = [j for bucket in ("assassin", "advocate") for j in store.top_mentions(brand, bucket, now - period, now, limit=TOP)]
+    return digest(brand, current=store.bucket_counts(brand, now - period, now),
+                  previous=store.bucket_counts(brand, now - 2 * period, now - period), top=top, now=now, period=period)

@@ -172,7 +172,7 @@ def test_brand_health_counts_buckets_and_net_score_per_day(store: Store) -> None
 
 
 def test_digest_counts_buckets_against_the_previous_period_and_names_the_top_people(store: Store) -> None:
-    from monitor.digest import digest
+    from monitor.watch import digest_alert as digest
 
     today, yesterday = NOW - timedelta(hours=2), NOW - timedelta(hours=30)
     store.save_mentions([

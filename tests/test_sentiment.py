@@ -7,7 +7,6 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from monitor.sentiment import MAX_SENTENCE_WORDS, Scorer, bucket_for, score, split_sentences
 from monitor.text import html_to_text
-
 from tests.support import SHARED
 
 

@@ -7,8 +7,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from monitor.authors import AuthorRules
-from monitor.models import Judged, to_iso
-from monitor.store.codec import _ROW_PUBLISHED, _row
+from monitor.models import Judged, from_iso, to_iso
+from monitor.store.codec import _ROW_PUBLISHED, _row, judged_from_row
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -104,3 +104,42 @@ class MentionStore:
                 return []
             params[0] = quoted
             return list(self.db.query(sql, params))
+
+    # --- one brand's mentions: the only place their SQL is written ------------------------------
+
+    def brand_mentions(self, brand: str, start: datetime, end: datetime) -> list[dict]:
+        """The mentions naming ``brand`` published in [start, end), oldest first (the columns
+        the spike watch counts and explains with)."""
+        return list(self.db.query(
+            "SELECT m.source, b.value AS brand, m.id, m.published_at, m.bucket, m.sentiment, m.reach_likely,"
+            " m.author, m.title, m.text, m.url FROM mentions m, json_each(m.brands) b"
+            " WHERE m.published_at >= ? AND m.published_at < ? AND b.value = ? ORDER BY m.published_at",
+            (to_iso(start), to_iso(end), brand),
+        ))
+
+    def first_published(self, brand: str) -> datetime | None:
+        """When the oldest stored mention of ``brand`` was published."""
+        first = self.db.execute(
+            "SELECT min(m.published_at) FROM mentions m, json_each(m.brands) b WHERE b.value = ?", (brand,)
+        ).fetchone()[0]
+        return from_iso(first)
+
+    def bucket_counts(self, brand: str, start: datetime, end: datetime) -> dict[str | None, int]:
+        """Mentions of ``brand`` published in [start, end) per bucket (None: unscored)."""
+        rows = self.db.execute(
+            "SELECT m.bucket, count(*) FROM mentions m, json_each(m.brands) b WHERE b.value = ?"
+            " AND m.published_at >= ? AND m.published_at < ? GROUP BY m.bucket",
+            (brand, to_iso(start), to_iso(end)),
+        )
+        counts: dict[str | None, int] = {"advocate": 0, "apathetic": 0, "assassin": 0, None: 0}
+        counts.update({bucket: n for bucket, n in rows})
+        return counts
+
+    def top_mentions(self, brand: str, bucket: str, start: datetime, end: datetime, *, limit: int) -> list[Judged]:
+        """The ``limit`` mentions of ``brand`` in ``bucket`` published in [start, end) with the widest likely reach."""
+        rows = self.db.query(
+            "SELECT m.* FROM mentions m, json_each(m.brands) b WHERE b.value = ? AND m.bucket = ?"
+            " AND m.published_at >= ? AND m.published_at < ? ORDER BY m.reach_likely DESC, m.published_at DESC LIMIT ?",
+            (brand, bucket, to_iso(start), to_iso(end), limit),
+        )
+        return [judged_from_row(row) for row in rows]
