@@ -4,7 +4,7 @@
 
 DIR holds ``data/realTweets/*.csv`` (``timestamp,value``: mentions per 5 minutes), a
 ``labels/combined_windows*.json`` and NAB's scorer ``score_nab.py`` (as ``../shared/eval/nab``
-does). Every series is streamed window by window through ``monitor.spikes.update`` with the
+does). Every series is streamed window by window through ``monitor.judgement.spikes.update`` with the
 one frozen configuration the monitor uses (``SpikeSettings()``), nothing looked ahead; a window
 that fires (a spike or a drop) is a detection (``anomaly_score`` 1). The per-file result CSVs
 go to OUT, the scorer runs over them with the standard profile at threshold 0.5, and the last
@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from monitor.spikes import SpikeSettings, new_state, update  # noqa: E402
+from monitor.judgement.spikes import SpikeSettings, new_state, update  # noqa: E402
 
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "eval" / "nab"
 

@@ -29,7 +29,7 @@ from nab_eval import DEFAULT_DIR, detect, read_series  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from monitor.spikes import SpikeSettings  # noqa: E402
+from monitor.judgement.spikes import SpikeSettings  # noqa: E402
 
 GRID = [
     {"novelty": n, "novelty_half_life": timedelta(days=d), "threshold": t, "rearm": timedelta(hours=h)}

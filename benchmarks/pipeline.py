@@ -25,10 +25,10 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer  # noqa: E4
 
 from monitor.config import parse_config  # noqa: E402
 from monitor.ingest import ingest, normalize, scored_text  # noqa: E402
-from monitor.language import LanguageDetector  # noqa: E402
+from monitor.judgement.language import LanguageDetector  # noqa: E402
+from monitor.judgement.sentiment import Scorer  # noqa: E402
 from monitor.models import Mention  # noqa: E402
 from monitor.runtime import Runtime  # noqa: E402
-from monitor.sentiment import Scorer  # noqa: E402
 from monitor.store import Store  # noqa: E402
 
 CONFIG = """

@@ -31,8 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer  # noqa: E402
 
-from monitor.assassin import DEFAULT_THRESHOLD, DEFAULT_WEIGHTS, Weights, features, score_features  # noqa: E402
-from monitor.sentiment import Scorer  # noqa: E402
+from monitor.judgement.assassin import DEFAULT_THRESHOLD, DEFAULT_WEIGHTS, Weights, features, score_features  # noqa: E402
+from monitor.judgement.sentiment import Scorer  # noqa: E402
 
 DEFAULT_EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
 

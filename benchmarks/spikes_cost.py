@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from monitor.spikes import SpikeSettings, new_state, update  # noqa: E402
+from monitor.judgement.spikes import SpikeSettings, new_state, update  # noqa: E402
 
 SETTINGS = SpikeSettings()
 START = datetime(2026, 1, 5, tzinfo=timezone.utc)

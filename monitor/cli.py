@@ -26,16 +26,16 @@ from monitor import health
 from monitor.config import Sentiment, json_schema, load_config, missing_secrets, parse_config, redacted, resolve_database
 from monitor.errors import ConfigError, MonitorError, NotifyError
 from monitor.ingest import ingest
-from monitor.language import LanguageDetector
+from monitor.judgement.language import LanguageDetector
+from monitor.judgement.sentiment import Scorer, score
+from monitor.judgement.series import ALL_SOURCES, Held, describe, spike_row
+from monitor.judgement.text import html_to_text
 from monitor.logs import setup_logging
 from monitor.models import Alert, Judged, Match, Mention, Reach, Score, SourceState, format_duration, parse_duration, to_iso
 from monitor.pipeline import run_once
 from monitor.runtime import Runtime, build_notifiers, deliver, enqueue
 from monitor.scheduler import Monitor, utcnow
-from monitor.sentiment import Scorer, score
-from monitor.series import ALL_SOURCES, Held, describe, spike_row
 from monitor.store import Store, from_iso, row_alert
-from monitor.text import html_to_text
 from monitor.watch import advance, digest_alert
 
 DEFAULT_CONFIG = "config.yaml"

@@ -26,11 +26,11 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from alerts.router import Route, check_label, check_matcher, resolve
 from connectors import REGISTRY
 from connectors.base import check_env_name, check_http_url
-from monitor.assassin import DEFAULT_THRESHOLD
 from monitor.errors import ConfigError
-from monitor.matching import KeywordSyntaxError, Matcher, compile_brand, parse_rule
+from monitor.judgement.assassin import DEFAULT_THRESHOLD
+from monitor.judgement.matching import KeywordSyntaxError, Matcher, compile_brand, parse_rule
+from monitor.judgement.spikes import SpikeSettings
 from monitor.models import Duration, at_least
-from monitor.spikes import SpikeSettings
 
 DEFAULT_DATABASE = "data/monitor.db"
 
@@ -123,7 +123,7 @@ class ReachFactors(_Model):
 
     @cached_property
     def memo(self) -> dict:
-        """Reach already computed with these factors (kept by monitor.reach; factors are immutable)."""
+        """Reach already computed with these factors (kept by monitor.judgement.reach; factors are immutable)."""
         return {}
 
     @field_validator("visibility")

@@ -15,18 +15,18 @@ from datetime import datetime, timedelta
 
 from connectors import REGISTRY
 from connectors.base import SourceOptions
-from monitor.authors import AuthorRules
 from monitor.config import Config
 from monitor.errors import ConnectorError, RateLimited
 from monitor.health import silent_source_alert, source_down_alert
-from monitor.language import LanguageDetector
-from monitor.matching import Matcher
+from monitor.judgement.authors import AuthorRules
+from monitor.judgement.language import LanguageDetector
+from monitor.judgement.matching import Matcher
+from monitor.judgement.reach import estimate_reach
+from monitor.judgement.sentiment import Scorer, score_all
+from monitor.judgement.text import html_to_text, plain_name
 from monitor.models import Alert, FetchResult, Judged, Match, Mention, clean_text, doubling, from_iso
-from monitor.reach import estimate_reach
 from monitor.runtime import Runtime, enqueue
-from monitor.sentiment import Scorer, score_all
 from monitor.store import Store
-from monitor.text import html_to_text, plain_name
 
 log = logging.getLogger("monitor")
 

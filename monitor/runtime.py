@@ -21,11 +21,11 @@ from alerts.notify import DeliveryReport
 from alerts.router import Route, parse_matcher
 from alerts.slack import SlackNotifier
 from monitor.config import Config, ConsoleReceiver, SlackReceiver
-from monitor.language import LanguageDetector
+from monitor.judgement.language import LanguageDetector
+from monitor.judgement.matching import Matcher
+from monitor.judgement.sentiment import Scorer
 from monitor.logs import SECRETS
-from monitor.matching import Matcher
 from monitor.models import Alert
-from monitor.sentiment import Scorer
 from monitor.store import Store
 
 

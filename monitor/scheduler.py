@@ -26,9 +26,9 @@ from connectors.http import make_client
 from monitor.config import Config, config_changes, load_config, resolve_database
 from monitor.errors import ConfigError
 from monitor.ingest import is_due, run_source
-from monitor.language import LanguageDetector
+from monitor.judgement.language import LanguageDetector
+from monitor.judgement.sentiment import Scorer
 from monitor.runtime import Runtime, deliver, enqueue
-from monitor.sentiment import Scorer
 from monitor.store import Store
 from monitor.watch import digest_alert, watch_series
 

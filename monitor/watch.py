@@ -9,10 +9,8 @@ import logging
 from collections import Counter
 from datetime import datetime, timedelta
 
-from monitor.digest import TOP, digest
-from monitor.models import Alert, from_iso
-from monitor.runtime import Runtime, enqueue
-from monitor.series import (
+from monitor.judgement.digest import TOP, digest
+from monitor.judgement.series import (
     ALL_SOURCES,
     Fired,
     Held,
@@ -24,7 +22,9 @@ from monitor.series import (
     spike_row,
     window_floor,
 )
-from monitor.spikes import SpikeSettings
+from monitor.judgement.spikes import SpikeSettings
+from monitor.models import Alert, from_iso
+from monitor.runtime import Runtime, enqueue
 from monitor.store import Store
 
 log = logging.getLogger("monitor")

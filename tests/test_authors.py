@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.authors import AuthorRules, fold, new_author
+from monitor.judgement.authors import AuthorRules, fold, new_author
 from monitor.models import Judged, Match, Mention, Reach, Score
 from monitor.store import Store
 from tests.support import ROOT

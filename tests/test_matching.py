@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.matching import KeywordSyntaxError, Matcher, compile_brand
+from monitor.judgement.matching import KeywordSyntaxError, Matcher, compile_brand
 
 
 def matcher(*keywords: str, exclude: tuple[str, ...] = (), **kw) -> Matcher:

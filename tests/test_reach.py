@@ -7,8 +7,8 @@ from datetime import datetime, timezone
 import pytest
 
 from monitor.config import ReachFactors, parse_config
+from monitor.judgement.reach import estimate_reach, visibility
 from monitor.models import Mention
-from monitor.reach import estimate_reach, visibility
 
 DEFAULTS = ReachFactors()
 WHEN = datetime(2026, 11, 23, tzinfo=timezone.utc)

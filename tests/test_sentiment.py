@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from monitor.sentiment import MAX_SENTENCE_WORDS, Scorer, bucket_for, score, split_sentences
-from monitor.text import html_to_text
+from monitor.judgement.sentiment import MAX_SENTENCE_WORDS, Scorer, bucket_for, score, split_sentences
+from monitor.judgement.text import html_to_text
 from tests.support import SHARED
 
 
@@ -167,7 +167,7 @@ def test_reasons_name_the_cues(scorer: Scorer) -> None:
 
 
 def test_same_complaint_in_three_languages(scorer: Scorer) -> None:
-    from monitor.language import LanguageDetector
+    from monitor.judgement.language import LanguageDetector
 
     detector = LanguageDetector()
     posts = {
@@ -186,7 +186,7 @@ def test_same_complaint_in_three_languages(scorer: Scorer) -> None:
 
 
 def test_short_or_unclear_text_is_not_called_foreign() -> None:
-    from monitor.language import LanguageDetector
+    from monitor.judgement.language import LanguageDetector
 
     detector = LanguageDetector()
     assert detector.detect("acme down lol") in (None, "en")

@@ -8,7 +8,7 @@ import random
 from datetime import datetime, timezone
 from pathlib import Path
 
-from monitor.spikes import SpikeSettings, new_state, poisson_sf, update
+from monitor.judgement.spikes import SpikeSettings, new_state, poisson_sf, update
 from monitor.store import Store
 
 SETTINGS = SpikeSettings()

@@ -172,3 +172,12 @@ def test_committed_pages_reach_the_database_file_in_the_background_while_the_sto
         assert in_file() == 2
         assert [t for t in threading.enumerate() if t.name.startswith("checkpoint ")]
     assert not [t for t in threading.enumerate() if t.name.startswith("checkpoint ")], "close stops the checkpointer"
+
+
+def test_the_judgements_author_rows_have_the_authors_tables_columns(tmp_path: Path) -> None:
+    from monitor.judgement.authors import new_author
+    from monitor.store.authors import _AUTHOR_COLUMNS
+
+    assert tuple(new_author("s", "h")) == _AUTHOR_COLUMNS
+    with Store(tmp_path / "m.db") as store:
+        assert tuple(c.name for c in store.db.table("authors").columns) == _AUTHOR_COLUMNS

@@ -10,8 +10,8 @@ An sqlite3 connection belongs to the thread that opened it: open one Store per j
 The store is one ``Store`` type whose methods are spread over a module per table family, as
 miniflux's storage is: ``mentions``, ``authors``, ``sources``, ``spikes``, ``outbox``, ``silences``;
 ``migrations`` holds the schema, ``codec`` turns rows into models and back, ``checkpoint`` copies
-the WAL back in the background. It imports only ``monitor.models`` and ``monitor.errors`` (and,
-until the authors' fold moves to the judgement, ``monitor.authors``): it keeps, it does not judge.
+the WAL back in the background. It imports only ``monitor.models`` and ``monitor.errors``: it
+keeps, it does not judge (an author's bucket is folded by the ``AuthorFolder`` it is handed).
 """
 
 from __future__ import annotations

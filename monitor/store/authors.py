@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import operator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
-from monitor.authors import AuthorRules, fold, new_author
 from monitor.models import Judged
 
 if TYPE_CHECKING:
     import sqlite_utils
 
-_AUTHOR_COLUMNS = tuple(new_author("", ""))
+
+class AuthorFolder(Protocol):
+    """How an author's row takes in a mention: the judgement's (``monitor.judgement.authors.AuthorRules``).
+    The store keeps the rows; it does not decide buckets."""
+
+    def new_row(self, source: str, handle: str) -> dict: ...
+    def fold(self, row: dict, item: Judged, published: str | None = None) -> Any: ...
+
+
+# The authors table's columns (the judgement's author rows carry exactly these keys; a test checks).
+_AUTHOR_COLUMNS = ("source", "handle", "display_name", "audience", "mentions", "scored_mentions", "mean_sentiment",
+                   "latest_sentiment", "latest_at", "weight", "weighted_sentiment", "weighted_assassin", "weighted_at",
+                   "bucket", "bucket_since", "first_seen", "last_seen")
 AUTHOR_CACHE = 20_000  # author rows a store keeps between pages
 _author_values = operator.itemgetter(*_AUTHOR_COLUMNS)  # an author row dict → its column values, in C
 
@@ -21,15 +32,13 @@ class AuthorStore:
 
     db: "sqlite_utils.Database"
 
-    def _update_authors(self, new: list[Judged], rules: AuthorRules, published: dict[int, str]) -> None:
-        """Fold new mentions into their authors' rows, oldest first; record bucket changes.
-
-        ``published``: each item's ISO publication time by ``id(item)``, already made for its row.
-        """
-        by_author: dict[tuple[str, str], list[Judged]] = {}
-        for item in new:
+    def _update_authors(self, new: list[tuple[Judged, str]], rules: AuthorFolder) -> None:
+        """Fold new mentions (each with its ISO publication time) into their authors' rows,
+        oldest first; record bucket changes."""
+        by_author: dict[tuple[str, str], list[tuple[Judged, str]]] = {}
+        for item, published in new:
             if item.mention.author:
-                by_author.setdefault((item.mention.source, item.mention.author), []).append(item)
+                by_author.setdefault((item.mention.source, item.mention.author), []).append((item, published))
         if not by_author:
             return
         version = self.db.execute("PRAGMA data_version").fetchone()[0]
@@ -41,9 +50,9 @@ class AuthorStore:
             rows.update(self._author_rows(missing))
         transitions = []
         for key, items in by_author.items():
-            row = rows.get(key) or new_author(*key)
-            for item in sorted(items, key=lambda j: j.mention.published_at):
-                change = fold(row, item, rules, published.get(id(item)))
+            row = rows.get(key) or rules.new_row(*key)
+            for item, published in sorted(items, key=lambda pair: pair[0].mention.published_at):
+                change = rules.fold(row, item, published)
                 if change is not None:
                     transitions.append(change)
             rows[key] = row

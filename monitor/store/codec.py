@@ -29,14 +29,12 @@ def _strings(values: tuple[str, ...]) -> str:
 _STRING = json.encoder.encode_basestring  # ensure_ascii=False, as _ENCODER
 
 
-_ROW_PUBLISHED = 8  # where _row puts published_at (ISO), reused for the authors' fold
-
-
-def _row(item: Judged, fetched: str | None) -> tuple:
+def _row(item: Judged, fetched: str | None, published: str) -> tuple:
+    """A mention's column values (``published``: its ISO publication time, made once per item)."""
     m, match, score, reach = item.mention, item.match, item.score, item.reach
     return (
         m.source, m.id, m.source_type, m.url, m.author, m.author_name, m.title, m.text,
-        to_iso(m.published_at), fetched, match.brand, _strings(match.brands),
+        published, fetched, match.brand, _strings(match.brands),
         _strings(match.keywords), m.language, score.compound, score.bucket,
         _strings(score.reasons), score.unscored_reason, m.audience, _json(dict(m.metrics)),
         reach.low, reach.high, reach.method, _json(m.raw), score.assassin_score, reach.likely,

@@ -6,9 +6,9 @@ import sqlite3
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from monitor.authors import AuthorRules
 from monitor.models import Judged, from_iso, to_iso
-from monitor.store.codec import _ROW_PUBLISHED, _row, judged_from_row
+from monitor.store.authors import AuthorFolder
+from monitor.store.codec import _row, judged_from_row
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -30,7 +30,7 @@ class MentionStore:
         return known
 
     def save_mentions(
-        self, judged: list[Judged], *, fetched_at: datetime, authors: AuthorRules | None = None
+        self, judged: list[Judged], *, fetched_at: datetime, authors: AuthorFolder | None = None
     ) -> list[Judged]:
         """Store mentions not stored yet; return exactly those (the store decides what is new).
 
@@ -51,13 +51,14 @@ class MentionStore:
                 if key not in known:
                     known.add(key)
                     new.append(item)
+            published = [to_iso(item.mention.published_at) for item in new]
             self.db.conn.executemany(
                 "INSERT OR IGNORE INTO mentions (source, id, source_type, url, author, author_name, title,"
                 " text, published_at, fetched_at, brand, brands, matched_keywords, language, sentiment,"
                 " bucket, bucket_reasons, unscored_reason, audience, metrics, reach_low, reach_high,"
                 " reach_method, raw, assassin_score, reach_likely)"
                 " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                rows := [_row(item, fetched) for item in new],
+                [_row(item, fetched, when) for item, when in zip(new, published)],
             )
             # New rows get rowids above the old maximum; index them in one statement.
             self.db.execute(
@@ -65,8 +66,8 @@ class MentionStore:
                 (last_rowid,),
             )
             per_source: dict[str, list[str]] = {}
-            for item, row in zip(new, rows):
-                per_source.setdefault(item.mention.source, []).append(row[_ROW_PUBLISHED])
+            for item, when in zip(new, published):
+                per_source.setdefault(item.mention.source, []).append(when)
             for source, published in per_source.items():
                 self.db.execute(
                     "UPDATE sources SET mentions_stored = mentions_stored + :count,"
@@ -75,7 +76,7 @@ class MentionStore:
                     {"count": len(published), "first": min(published), "last": max(published), "source": source},
                 )
             if authors is not None:
-                self._update_authors(new, authors, {id(item): row[_ROW_PUBLISHED] for item, row in zip(new, rows)})
+                self._update_authors(list(zip(new, published)), authors)
         return new
 
     def count_mentions(self, source: str | None = None) -> int:

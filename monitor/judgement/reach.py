@@ -64,11 +64,12 @@ def _from_audience(audience: int, mention: Mention, factors: "ReachFactors", lab
     typical = _typical(mention, factors)
     key = (audience, reshares, typical, label)
     memo = factors.memo  # the same audiences recur (a typical account above all): build each once
-    if key not in memo:
+    reach = memo.get(key)  # one read: another scheduler thread may clear the memo between two
+    if reach is None:
         if len(memo) > 10_000:
             memo.clear()
-        memo[key] = _audience_reach(audience, reshares, typical, label, factors)
-    return memo[key]
+        reach = memo[key] = _audience_reach(audience, reshares, typical, label, factors)
+    return reach
 
 
 def _audience_reach(audience: int, reshares: int, typical: int, label: str, factors: "ReachFactors") -> Reach:

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Iterable, NamedTuple
 
+from monitor.judgement.spikes import SpikeSettings, Verdict, new_state, update
 from monitor.models import from_iso, to_iso
-from monitor.spikes import SpikeSettings, Verdict, new_state, update
 
 MEASURES = ("mentions", "negative", "assassins", "negative_reach")
 NEGATIVE = -0.05

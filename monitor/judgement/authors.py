@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from monitor.judgement.sentiment import bucket_for
 from monitor.models import Judged, from_iso, to_iso
-from monitor.sentiment import bucket_for
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,14 @@ class AuthorRules:
     half_life: timedelta
     advocate_above: float
     assassin_threshold: float
+
+    def new_row(self, source: str, handle: str) -> dict:
+        """The row of an author not seen before (what the store asks when it has none)."""
+        return new_author(source, handle)
+
+    def fold(self, row: dict, item: Judged, published: str | None = None) -> "Transition | None":
+        """Add ``item`` to the author's ``row`` (in place); the bucket change it caused, if any."""
+        return fold(row, item, self, published)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from vaderSentiment.vaderSentiment import (
     normalize,
 )
 
-from monitor.assassin import cues, features, reasons_for, score_features
+from monitor.judgement.assassin import cues, features, reasons_for, score_features
 from monitor.models import Score
 
 MAX_SENTENCE_WORDS = 60
