@@ -179,14 +179,14 @@ def _record_failure(exc: NotifyError, outbox: Outbox, receiver: str, group_key: 
     if exc.retryable:
         wait = retry_wait(max(row["attempts"] for row, _ in active) + 1, exc.retry_after_seconds)
         for row, _ in active + absorbed:
-            outbox.mark_failed(row["key"], str(exc), now=now, retry_at=now + wait)
+            outbox.mark_retry(row["key"], str(exc), now=now, retry_at=now + wait)
         outbox.schedule_group(receiver, group_key, next_flush_at=now + wait)
         log.warning("receiver %s: %s; retrying in %ss", receiver, exc, int(wait.total_seconds()))
         return True
     for row, _ in active:
-        outbox.mark_failed(row["key"], str(exc), now=now, retry_at=None)
+        outbox.mark_failed(row["key"], str(exc), now=now)
     for row, _ in absorbed:  # they go out with the next message that can carry them
-        outbox.mark_failed(row["key"], str(exc), now=now, retry_at=now)
+        outbox.mark_retry(row["key"], str(exc), now=now, retry_at=now)
     outbox.schedule_group(receiver, group_key, next_flush_at=None)
     log.error("receiver %s: %s; not retrying (fix the receiver's configuration)", receiver, exc)
     return False
@@ -229,7 +229,7 @@ def recover_sending(outbox: Outbox, notifiers: Mapping[str, Notifier], *, now: d
             if delivered:
                 outbox.mark_sent(row["key"], now=now)
             elif delivered is False:
-                outbox.mark_failed(row["key"], "interrupted before Slack had it; sending again", now=now, retry_at=now)
+                outbox.mark_retry(row["key"], "interrupted before Slack had it; sending again", now=now, retry_at=now)
                 outbox.schedule_group(row["receiver"], row["group_key"], next_flush_at=now)
             else:
                 outbox.mark_unconfirmed(row["key"], "interrupted mid-send; the receiver cannot say whether it arrived")

@@ -25,7 +25,7 @@ LABELS = ("kind", "brand", "source", "bucket", "severity")
 
 
 @dataclass(frozen=True)
-class Matcher:
+class LabelMatcher:
     """One ``label op value`` test; regexes match the whole value, as in Alertmanager."""
 
     label: str
@@ -46,7 +46,7 @@ class Matcher:
         return f'{self.label}{self.op}"{self.value}"'
 
 
-def parse_matcher(text: str) -> Matcher:
+def parse_matcher(text: str) -> LabelMatcher:
     """``brand="Acme Cloud"``, ``kind!=digest``, ``source=~"reddit|hn"``; ValueError says the fix."""
     found = _MATCHER.match(text if isinstance(text, str) else "")
     if not found:
@@ -61,7 +61,7 @@ def parse_matcher(text: str) -> Matcher:
             pattern = re.compile(value)
         except re.error as exc:
             raise ValueError(f"bad regular expression {value!r} in {text!r}: {exc} — fix the pattern") from exc
-    return Matcher(label, op, value, pattern)
+    return LabelMatcher(label, op, value, pattern)
 
 
 def check_label(label: str) -> str:
@@ -73,14 +73,14 @@ def check_label(label: str) -> str:
     return label
 
 
-def check_matcher(text: str) -> Matcher:
+def check_matcher(text: str) -> LabelMatcher:
     """``parse_matcher``, refusing labels no alert carries (``brnd="X"`` would never match)."""
     matcher = parse_matcher(text)
     check_label(matcher.label)
     return matcher
 
 
-def matches_all(matchers: tuple[Matcher, ...] | list[Matcher], labels: dict[str, str]) -> bool:
+def matches_all(matchers: tuple[LabelMatcher, ...] | list[LabelMatcher], labels: dict[str, str]) -> bool:
     return all(m.matches(labels) for m in matchers)
 
 
@@ -90,7 +90,7 @@ class Route:
 
     path: str  # its key path in config.yaml, e.g. route.routes[0]
     receiver: str
-    matchers: tuple[Matcher, ...]
+    matchers: tuple[LabelMatcher, ...]
     group_by: tuple[str, ...]
     group_wait: timedelta
     group_interval: timedelta

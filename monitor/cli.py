@@ -31,7 +31,19 @@ from monitor.judgement.sentiment import Scorer, score
 from monitor.judgement.series import ALL_SOURCES, Held, describe, spike_row
 from monitor.judgement.text import html_to_text
 from monitor.logs import setup_logging
-from monitor.models import Alert, Judged, Match, Mention, Reach, Score, SourceState, format_duration, parse_duration, to_iso
+from monitor.models import (
+    Alert,
+    Judged,
+    Match,
+    Mention,
+    Reach,
+    Score,
+    SourceState,
+    clean_text,
+    format_duration,
+    parse_duration,
+    to_iso,
+)
 from monitor.pipeline import run_once
 from monitor.runtime import Runtime, build_notifiers, deliver, enqueue
 from monitor.scheduler import Monitor, utcnow
@@ -39,15 +51,9 @@ from monitor.store import Store, from_iso, row_alert
 from monitor.watch import advance, digest_alert
 
 DEFAULT_CONFIG = "config.yaml"
-_CONTROL = {i: None for i in range(32) if i not in (10,)} | {127: None}
-
-
 def _clean(value: object, width: int | None = None) -> str:
-    """Untrusted text for the terminal: no control characters (ANSI escapes), one line, clipped."""
-    text = " ".join(str(value if value is not None else "").translate(_CONTROL).split())
-    if width and len(text) > width:
-        text = text[: width - 1] + "…"
-    return text
+    """Untrusted text for the terminal: one line, no control or bidi characters, clipped."""
+    return clean_text(value, width=width)
 
 
 def _load(ctx: click.Context, path: str | None = None):

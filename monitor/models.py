@@ -15,8 +15,6 @@ from typing import Annotated, Any, Mapping
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
-BUCKETS = ("advocate", "apathetic", "assassin")
-
 # C0 and C1 controls but newline and tab, DEL, and the bidirectional embeddings, overrides and
 # isolates (U+202A–U+202E, U+2066–U+2069) that reorder what a reader sees ("Trojan Source").
 _CONTROLS = {i: None for i in (*range(0, 9), 11, 12, *range(13, 32), *range(127, 160), *range(0x202A, 0x202F),

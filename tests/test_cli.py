@@ -117,10 +117,15 @@ def test_demo_runs_offline_and_shows_an_assassin_with_reach(tmp_path: Path) -> N
 
 def test_demo_twice_starts_fresh(tmp_path: Path) -> None:
     db = tmp_path / "demo.db"
-    invoke("--db", str(db), "demo")
     first = invoke("--db", str(db), "demo").output
     stored = re.search(r"Stored (\d+) mentions", first).group(1)
+    with sqlite3.connect(db) as conn:  # what a previous demo (or anything else) left in the file
+        conn.execute("INSERT INTO sources (name, type) VALUES ('leftover', 'rss')")
+    conn.close()
     assert f"Stored {stored} mentions" in invoke("--db", str(db), "demo").output
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM sources WHERE name = 'leftover'").fetchone()[0] == 0
+    conn.close()
 
 
 def test_backtest_on_the_demo_database_prints_the_storm_with_its_explanation(tmp_path: Path) -> None:

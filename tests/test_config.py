@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from monitor.config import json_schema, load_config, parse_config
 from monitor.errors import ConfigError
@@ -35,7 +36,7 @@ def test_valid_config_becomes_immutable_models_with_durations() -> None:
     assert config.sources[0].every == timedelta(minutes=10)
     assert config.database == "data/monitor.db"
     assert [r.name for r in config.receivers] == ["console"]
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="frozen"):
         config.brands[0].name = "other"  # type: ignore[misc]
 
 

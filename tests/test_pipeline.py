@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from pytest_httpserver import HTTPServer
 
 from monitor.cli import main
+from monitor.models import from_iso
 from tests.support import fixture_bytes
 
 FEED_HEADERS = {"ETag": '"feed-v1"', "Last-Modified": "Mon, 23 Nov 2026 10:30:00 GMT"}
@@ -151,7 +152,28 @@ def test_every_source_failing_exits_non_zero(tmp_path: Path) -> None:
 def test_failing_source_backs_off(tmp_path: Path, httpserver: HTTPServer) -> None:
     from datetime import timedelta
 
-    from monitor.ingest import backoff
+    import httpx
+
+    from monitor.config import parse_config
+    from monitor.ingest import backoff, is_due, run_source
+    from monitor.runtime import Runtime
+    from monitor.store import Store
+    from tests.support import NOW
+
+    httpserver.expect_request("/down.xml").respond_with_data("down", status=503)
+    config = parse_config(f"brands: [{{name: A, keywords: [a]}}]\n"
+                          f"sources: [{{name: down, type: rss, url: '{httpserver.url_for('/down.xml')}', every: 10m}}]\n")
+    waits = []
+    with Store(tmp_path / "m.db") as store, httpx.Client() as client:
+        runtime = Runtime.build(config, client=client, notifiers={})
+        now = NOW
+        for _ in range(3):
+            assert run_source(config.sources[0], runtime, store, now=now).error
+            due = from_iso(store.source_row("down")["next_check_at"])
+            assert not is_due(store.source_row("down"), due - timedelta(seconds=1)) and is_due(store.source_row("down"), due)
+            waits.append(due - now)
+            now = due
+    assert waits == [timedelta(minutes=10), timedelta(minutes=20), timedelta(minutes=40)]  # doubling from every
 
     assert backoff(timedelta(minutes=10), 1) == timedelta(minutes=10)
     assert backoff(timedelta(minutes=10), 3) == timedelta(minutes=40)

@@ -79,12 +79,6 @@ class MentionStore:
                 self._update_authors(list(zip(new, published)), authors)
         return new
 
-    def count_mentions(self, source: str | None = None) -> int:
-        """How many mentions are stored (for one source, or all)."""
-        if source is None:
-            return self.db.execute("SELECT count(*) FROM mentions").fetchone()[0]
-        return self.db.execute("SELECT count(*) FROM mentions WHERE source = ?", (source,)).fetchone()[0]
-
     def search(self, query: str, *, limit: int = 20, brand: str | None = None) -> list[dict]:
         """Full-text search over title and text, best match first.
 

@@ -169,15 +169,6 @@ class OutboxStore:
             "UPDATE alerts SET status = 'silenced', last_error = ? WHERE key = ?", (f"silenced by silence {silence_id}", key)
         )
 
-    def due_alerts(self, *, now: datetime, limit: int = 100) -> list[dict]:
-        """Pending notifications whose next attempt is due, oldest first."""
-        return list(
-            self.db.query(
-                "SELECT * FROM alerts WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY created_at, key LIMIT ?",
-                (to_iso(now), limit),
-            )
-        )
-
     def mark_sent(self, key: str, *, now: datetime) -> None:
         """Log a notification as delivered (whatever its state: pending, or sending before a crash)."""
         self.db.execute(
@@ -185,12 +176,19 @@ class OutboxStore:
             (to_iso(now), key),
         )
 
-    def mark_failed(self, key: str, error: str, *, now: datetime, retry_at: datetime | None) -> None:
-        """Log a failed attempt; with ``retry_at`` None the notification is given up as failed.
-        Also used to put back, as pending, an alert a crash left 'sending' that did not go out."""
+    def mark_retry(self, key: str, error: str, *, now: datetime, retry_at: datetime) -> None:
+        """Log a failed attempt that will be retried at ``retry_at`` (pending again); also how an
+        alert a crash left 'sending', that did not go out, is put back."""
         self.db.execute(
-            "UPDATE alerts SET status = ?, attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE key = ?",
-            ("pending" if retry_at else "failed", error, to_iso(retry_at or now), key),
+            "UPDATE alerts SET status = 'pending', attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE key = ?",
+            (error, to_iso(retry_at), key),
+        )
+
+    def mark_failed(self, key: str, error: str, *, now: datetime) -> None:
+        """Give a notification up as failed: retrying cannot fix it (shown by ``monitor status``)."""
+        self.db.execute(
+            "UPDATE alerts SET status = 'failed', attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE key = ?",
+            (error, to_iso(now), key),
         )
 
     def outbox_summary(self, *, failed_since: datetime | None = None) -> list[dict]:
