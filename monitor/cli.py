@@ -23,7 +23,8 @@ from alerts.slack import render as render_slack
 from connectors.http import make_client
 from monitor import demo as demo_data
 from monitor import health
-from monitor.config import Sentiment, json_schema, load_config, missing_secrets, parse_config, redacted, resolve_database
+from monitor.config import Sentiment, json_schema, missing_secrets, redacted, resolve_database
+from monitor.config_check import load_config, parse_config
 from monitor.errors import ConfigError, MonitorError, NotifyError
 from monitor.ingest import ingest
 from monitor.judgement.language import LanguageDetector
@@ -45,7 +46,7 @@ from monitor.models import (
     to_iso,
 )
 from monitor.pipeline import run_once
-from monitor.runtime import Runtime, build_notifiers, deliver, enqueue
+from monitor.runtime import Runtime, build_notifiers, deliver, enqueue, keyword_matcher
 from monitor.scheduler import Monitor, utcnow
 from monitor.store import Store, from_iso, row_alert
 from monitor.watch import advance, digest_alert
@@ -247,7 +248,7 @@ def classify(ctx: click.Context, source, brand: str | None) -> None:
     path = Path(ctx.obj["config"])
     config = _load(ctx) if path.exists() else None
     sentiment = config.sentiment if config else Sentiment()
-    matcher = config.matcher() if config else None
+    matcher = keyword_matcher(config) if config else None
     scorer, detector = Scorer(), LanguageDetector()
     for number, line in enumerate(source, start=1):
         line = line.rstrip("\n")

@@ -18,11 +18,11 @@ from alerts import dispatch, notify
 from alerts.base import DeliveryPolicy, Notifier
 from alerts.console import ConsoleNotifier
 from alerts.notify import DeliveryReport
-from alerts.router import Route, parse_matcher
+from alerts.router import Route, parse_matcher, resolve
 from alerts.slack import SlackNotifier
-from monitor.config import Config, ConsoleReceiver, SlackReceiver
+from monitor.config import ROOT_DEFAULTS, Config, ConsoleReceiver, RouteConfig, SlackReceiver
 from monitor.judgement.language import LanguageDetector
-from monitor.judgement.matching import Matcher
+from monitor.judgement.matching import Matcher, compile_brand
 from monitor.judgement.sentiment import Scorer
 from monitor.logs import SECRETS
 from monitor.models import Alert
@@ -46,7 +46,7 @@ class Runtime:
 
     def __post_init__(self) -> None:
         if self.router is None:
-            self.router = self.config.router()
+            self.router = routing_tree(self.config)
         if self.policy is None:
             self.policy = delivery_policy(self.config)
         limits = getattr(self.client, "body_limits", None)  # the shared client caps each source's bodies
@@ -69,7 +69,7 @@ class Runtime:
         built, unavailable = build_notifiers(config) if notifiers is None else (notifiers, {})
         return cls(
             config=config,
-            matcher=config.matcher(),
+            matcher=keyword_matcher(config),
             scorer=scorer or Scorer(),
             detector=detector or LanguageDetector(),
             client=client,
@@ -109,6 +109,23 @@ def build_notifiers(config: Config) -> tuple[dict[str, Notifier], dict[str, str]
 
 
 # --- stages ----------------------------------------------------------------------------------
+
+def routing_tree(config: Config) -> Route:
+    """The resolved routing tree: the configured one, or one route per receiver."""
+    receivers = config.alerts.receivers if config.alerts.receivers is not None else [r.name for r in config.receivers]
+    root = config.route or RouteConfig(
+        receiver=receivers[0] if receivers else "console",
+        routes=[RouteConfig(receiver=name, continue_=True) for name in receivers],
+    )
+    defaults = {k: v for k, v in ROOT_DEFAULTS.items() if getattr(root, k) is None}
+    return resolve(RouteConfig.model_validate({**root.model_dump(by_alias=True, exclude_none=True), **defaults}))
+
+
+def keyword_matcher(config: Config) -> Matcher:
+    """Every brand's keyword rules, compiled (once per config)."""
+    return Matcher([compile_brand(b.name, b.keywords, b.exclude, languages=b.languages, case_sensitive=b.case_sensitive)
+                    for b in config.brands])
+
 
 def delivery_policy(config: Config) -> DeliveryPolicy:
     """What delivery follows besides the routing tree: the config's silences (matchers parsed),

@@ -23,7 +23,8 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from connectors.http import make_client
-from monitor.config import Config, config_changes, load_config, resolve_database
+from monitor.config import Config, config_changes, resolve_database
+from monitor.config_check import load_config
 from monitor.errors import ConfigError
 from monitor.ingest import is_due, run_source
 from monitor.judgement.language import LanguageDetector

@@ -203,7 +203,8 @@ def test_readme_documents_every_command() -> None:
 
 
 def test_database_comes_from_db_option_then_monitor_db_then_config(tmp_path: Path) -> None:
-    from monitor.config import parse_config, resolve_database
+    from monitor.config import resolve_database
+    from monitor.config_check import parse_config
 
     config = parse_config(GOOD.replace("receivers:", f"database: {tmp_path / 'from-config.db'}\nreceivers:"))
     assert resolve_database(config, None) == str(tmp_path / "from-config.db")

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from monitor.config import json_schema, load_config, parse_config
+from monitor.config import json_schema
+from monitor.config_check import load_config, parse_config
 from monitor.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,7 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from monitor.cli import main
-from monitor.config import config_changes, load_config, parse_config
+from monitor.config import config_changes
+from monitor.config_check import load_config, parse_config
 from monitor.store import Store
 
 HEAD = "brands:\n  - name: Globex\n    keywords: [globex]\n"

@@ -28,7 +28,7 @@ from pytest_httpserver import HTTPServer
 
 from alerts.console import ConsoleNotifier
 from monitor.cli import main
-from monitor.config import parse_config
+from monitor.config_check import parse_config
 from monitor.errors import StoreError
 from monitor.models import Alert, Judged, Match, Mention, Reach, Score, SourceState, from_iso
 from monitor.pipeline import run_once

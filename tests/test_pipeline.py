@@ -154,7 +154,7 @@ def test_failing_source_backs_off(tmp_path: Path, httpserver: HTTPServer) -> Non
 
     import httpx
 
-    from monitor.config import parse_config
+    from monitor.config_check import parse_config
     from monitor.ingest import backoff, is_due, run_source
     from monitor.runtime import Runtime
     from monitor.store import Store

@@ -6,7 +6,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from monitor.config import ReachFactors, parse_config
+from monitor.config import ReachFactors
+from monitor.config_check import parse_config
 from monitor.judgement.reach import estimate_reach, visibility
 from monitor.models import Mention
 

@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 from alerts.router import parse_matcher, routes_for
-from monitor.config import parse_config
+from monitor.config_check import parse_config
 from monitor.errors import ConfigError
-from monitor.runtime import Runtime, deliver, enqueue
+from monitor.runtime import Runtime, deliver, enqueue, routing_tree
 from monitor.store import Store
 from tests.support import NOW
 from tests.test_slack import assert_no_control_sequences, hostile_alert
@@ -64,7 +64,7 @@ def test_routing_tree_continue_and_inheritance() -> None:
     - matchers: ['brand="Acme Cloud"']
       receiver: console
 """)
-    tree = config.router()
+    tree = routing_tree(config)
     spike = routes_for(tree, {"kind": "spike", "brand": "Acme Cloud", "severity": "critical"})
     assert [(r.path, r.receiver) for r in spike] == [("route.routes[0]", "console"), ("route.routes[1]", "slack")]
     assert spike[0].group_wait == timedelta(seconds=5) and spike[0].repeat_interval == timedelta(hours=4)

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from alerts.slack import SlackNotifier, escape, link, render
-from monitor.config import parse_config
+from monitor.config_check import parse_config
 from monitor.errors import NotifyError
 from monitor.models import Alert, Judged, Match, Mention, Reach, Score
 from monitor.runtime import Runtime, deliver
