@@ -8,7 +8,7 @@ import threading
 import time
 import zlib
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
@@ -259,26 +259,31 @@ def _read_capped(response: httpx.Response, limit: int, *, source: str) -> bytes:
             raise FetchError(f"{where} was still sending after {MAX_READ_SECONDS:.0f}s; stopped reading", source=source)
 
     if encoding in ("gzip", "x-gzip", "deflate"):
-        wbits = 16 + zlib.MAX_WBITS if encoding != "deflate" else zlib.MAX_WBITS
-        inflater = zlib.decompressobj(wbits)
-        started = False
         try:
-            for raw in response.iter_raw(_CHUNK):
-                if not started and encoding == "deflate" and raw and raw[0] & 0x0F != 8:
-                    inflater = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate, without the zlib header
-                started = True
-                while raw:
-                    add(inflater.decompress(raw, limit - total + 1))
-                    raw = inflater.unconsumed_tail
-                    if inflater.eof and inflater.unused_data:  # a second gzip member
-                        raw, inflater = inflater.unused_data, zlib.decompressobj(wbits)
-            add(inflater.flush())
+            _inflate(response.iter_raw(_CHUNK), encoding, add, room=lambda: limit - total + 1)
         except zlib.error as exc:
             raise ParseError(f"{where} sent a malformed {encoding} body: {exc}", source=source) from exc
     else:
         for piece in response.iter_bytes(_CHUNK):
             add(piece)
     return b"".join(parts)
+
+
+def _inflate(chunks: Iterator[bytes], encoding: str, add: Callable[[bytes], None], *, room: Callable[[], int]) -> None:
+    """Inflate gzip or deflate ``chunks`` into ``add``, never a piece longer than ``room()``."""
+    wbits = 16 + zlib.MAX_WBITS if encoding != "deflate" else zlib.MAX_WBITS
+    inflater = zlib.decompressobj(wbits)
+    started = False
+    for raw in chunks:
+        if not started and encoding == "deflate" and raw and raw[0] & 0x0F != 8:
+            inflater = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate, without the zlib header
+        started = True
+        while raw:
+            add(inflater.decompress(raw, room()))
+            raw = inflater.unconsumed_tail
+            if inflater.eof and inflater.unused_data:  # a second gzip member
+                raw, inflater = inflater.unused_data, zlib.decompressobj(wbits)
+    add(inflater.flush())
 
 
 def get_json(

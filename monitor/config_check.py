@@ -208,13 +208,8 @@ def _validate_structure(data: Any, lines: dict, plain: dict) -> tuple[Config | N
         return None, problems
 
 
-def _validate_meaning(data: dict, lines: dict) -> list[Problem]:
-    """Checks that need more than one value: keyword syntax, unique names, known receivers."""
-    problems: list[Problem] = []
-
-    def add(loc: tuple, message: str) -> None:
-        problems.append(Problem(_path(loc), message, _line_of(lines, loc)))
-
+def _check_names(data: dict, add) -> None:
+    """Every brand, source and receiver named once."""
     for section, what in (("brands", "brand"), ("sources", "source"), ("receivers", "receiver")):
         items = data.get(section)
         first: dict[str, int] = {}
@@ -227,6 +222,9 @@ def _validate_meaning(data: dict, lines: dict) -> list[Problem]:
             else:
                 first[name] = i
 
+
+def _check_keywords(data: dict, add) -> None:
+    """Every keyword and exclusion rule readable (the syntax errors name the fix)."""
     brands = data.get("brands")
     for i, brand in enumerate(brands if isinstance(brands, list) else []):
         if not isinstance(brand, dict):
@@ -240,6 +238,17 @@ def _validate_meaning(data: dict, lines: dict) -> list[Problem]:
                     compile_brand("check", [rule]) if key == "keywords" else parse_rule(rule)
                 except KeywordSyntaxError as exc:
                     add(("brands", i, key, j), str(exc))
+
+
+def _validate_meaning(data: dict, lines: dict) -> list[Problem]:
+    """Checks that need more than one value: keyword syntax, unique names, known receivers."""
+    problems: list[Problem] = []
+
+    def add(loc: tuple, message: str) -> None:
+        problems.append(Problem(_path(loc), message, _line_of(lines, loc)))
+
+    _check_names(data, add)
+    _check_keywords(data, add)
 
     receivers = data.get("receivers")
     known = {r.get("name") for r in receivers if isinstance(r, dict)} if isinstance(receivers, list) else {"console"}

@@ -111,10 +111,7 @@ def advance(store: Store, brands: list[str], settings: SpikeSettings, *, now: da
         rows = store.brand_mentions(brand, start, until)
         fired += score_windows(brand, rows, start=start, until=until, states=states, settings=settings, held=held)
         if save:
-            with store.transaction():
-                for key, state in states.items():
-                    if key.startswith(f"{brand}|"):
-                        store.save_spike_state(key, state, now=now)
+            _save_states(store, brand, states, now=now)
     # The series of one brand that fire in one window share its posts and its week before.
     context: dict[tuple[str, datetime], tuple[list[dict], Counter, int]] = {}
     for item in fired:
@@ -127,6 +124,14 @@ def advance(store: Store, brands: list[str], settings: SpikeSettings, *, now: da
         if save:
             store.save_spike(spike_row(item))
     return fired
+
+
+def _save_states(store: Store, brand: str, states: dict[str, dict], *, now: datetime) -> None:
+    """Every series state of ``brand``, in one transaction."""
+    with store.transaction():
+        for key, state in states.items():
+            if key.startswith(f"{brand}|"):
+                store.save_spike_state(key, state, now=now)
 
 
 def digest_alert(store: Store, brand: str, *, now: datetime, period: timedelta = timedelta(days=1)) -> Alert:

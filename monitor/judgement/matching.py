@@ -38,6 +38,7 @@ class Term:
 
 
 def _tokenize(rule: str) -> list[tuple[str, str]]:
+    # One elif chain per token kind: read as nesting by a counter, two levels to a reader.
     tokens: list[tuple[str, str]] = []
     pos = 0
     rule = rule.rstrip()

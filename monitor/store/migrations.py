@@ -12,6 +12,7 @@ import sqlite_utils
 
 
 def _v1(db: sqlite_utils.Database) -> None:
+    # Long because it is the first schema, written out as one SQL script.
     db.executescript(
         """
         CREATE TABLE mentions (
