@@ -1,0 +1,277 @@
+"""The ``monitor`` command line (click)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import signal
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import click
+import yaml
+from tabulate import tabulate
+
+from connectors.http import make_client
+from monitor import health
+from monitor.cli.common import (
+    DEFAULT_CONFIG,
+    _ago,
+    _clean,
+    _Commands,
+    _database,
+    _load,
+    _override,
+    _print_problems,
+    _unavailable,
+)
+from monitor.config import Sentiment, json_schema, missing_secrets, redacted
+from monitor.errors import ConfigError
+from monitor.judgement.language import LanguageDetector
+from monitor.judgement.sentiment import Scorer, score
+from monitor.judgement.text import html_to_text
+from monitor.logs import setup_logging
+from monitor.models import (
+    format_duration,
+)
+from monitor.pipeline import run_once
+from monitor.runtime import Runtime, keyword_matcher
+from monitor.scheduler import Monitor, utcnow
+from monitor.store import Store
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "-c", "config_path", default=DEFAULT_CONFIG, envvar="MONITOR_CONFIG", show_default=True,
+              type=click.Path(dir_okay=False), help="The config file (or set MONITOR_CONFIG).")
+@click.option("--db", default=None, help="SQLite database file (overrides MONITOR_DB and the config's database).")
+@click.option("-v", "--verbose", count=True, help="More logging (-vv for HTTP and scheduler details).")
+@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors.")
+@click.pass_context
+def main(ctx: click.Context, config_path: str, db: str | None, verbose: int, quiet: bool) -> None:
+    """Social media reputation monitor: hears advocates and assassins first."""
+    ctx.ensure_object(dict)
+    ctx.obj.update(config=config_path, db=db)
+    setup_logging(verbose, quiet)
+
+
+@main.command()
+@click.option("--metrics-port", type=click.IntRange(0, 65535), default=None,
+              help="Serve Prometheus metrics on this port (/metrics; 0 picks a free one).")
+@click.option("--metrics-host", default="127.0.0.1", show_default=True, help="Address the metrics server listens on.")
+@click.pass_context
+def run(ctx: click.Context, metrics_port: int | None, metrics_host: str) -> None:
+    """Run continuously: every source on its schedule; config edits apply without restart.
+    SIGTERM or Ctrl-C: the running sources finish, the outbox is flushed, then it exits."""
+    try:
+        monitor = Monitor(ctx.obj["config"], db=ctx.obj["db"])
+    except ConfigError as exc:
+        _print_problems(exc)
+        ctx.exit(1)
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: object) -> None:
+        logging.getLogger("monitor").info("received %s, stopping after running jobs finish", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    try:
+        monitor.start(metrics_port=metrics_port, metrics_host=metrics_host)
+    except OSError as exc:
+        raise click.ClickException(f"cannot serve metrics on {metrics_host}:{metrics_port}: {exc} — pick another"
+                                   " --metrics-port") from exc
+    try:
+        while not stop.wait(1.0):
+            pass
+    finally:
+        monitor.stop()
+    logging.getLogger("monitor").info("stopped")
+
+
+@main.command()
+@click.pass_context
+def once(ctx: click.Context) -> None:
+    """One pass over every source, then exit (non-zero if every source failed)."""
+    config = _load(ctx)
+    with Store(_database(ctx, config)) as store, make_client(contact=config.contact) as client:
+        runtime = Runtime.build(config, client=client)
+        reports = run_once(runtime, store, now=utcnow())
+    failed = [r for r in reports if r.error]
+    for r in reports:
+        state = f"failed: {r.error}" if r.error else (
+            "not modified" if r.not_modified else f"{r.fetched} fetched, {r.matched} matched, {r.stored} new, {r.alerts} alerts")
+        click.echo(f"{r.source}: {state}")
+    if reports and len(failed) == len(reports):
+        click.echo("every source failed", err=True)
+        ctx.exit(1)
+
+
+@main.command("check-config")
+@click.argument("path", required=False, type=click.Path(dir_okay=False))
+@click.option("--print", "show", is_flag=True, help="Also print the normalized config (defaults filled in, secrets hidden).")
+@click.pass_context
+def check_config(ctx: click.Context, path: str | None, show: bool) -> None:
+    """Validate PATH (default: --config): OK with a summary, or every error with its line, key path and fix."""
+    config = _load(ctx, path)
+    if show:
+        click.echo(yaml.dump(redacted(config), Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), sort_keys=False,
+                             allow_unicode=True), nl=False)
+    for warning in missing_secrets(config):
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(f"{path or ctx.obj['config']}: OK ({len(config.brands)} brands, {len(config.sources)} sources, "
+               f"{len(config.receivers)} receivers)", err=True)
+
+
+@main.command("config-schema")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write to this file instead of standard output.")
+def config_schema(output: str | None) -> None:
+    """Print the JSON Schema of config.yaml (the repository publishes it as config.schema.json)."""
+    text = json.dumps(json_schema(), indent=2) + "\n"
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=False)
+
+
+@main.command()
+@click.argument("query")
+@click.option("--limit", "-n", default=20, show_default=True, help="At most this many results.")
+@click.option("--brand", help="Only this brand's mentions.")
+@click.option("--json", "as_json", is_flag=True, help="JSON lines instead of a table.")
+@click.pass_context
+def search(ctx: click.Context, query: str, limit: int, brand: str | None, as_json: bool) -> None:
+    """Full-text search over stored mentions (FTS5 syntax: words, "phrases", OR, NOT, prefix*)."""
+    with Store(_database(ctx), readonly=True) as store:
+        rows = store.search(query, limit=limit, brand=brand)
+    if as_json:
+        for row in rows:
+            click.echo(json.dumps(row, ensure_ascii=False))
+        return
+    if not rows:
+        click.echo("no mentions match", err=True)
+        return
+    table = [
+        [
+            row["published_at"][:16].replace("T", " "), _clean(row["brand"], 16), row["bucket"] or "-",
+            f"{row['sentiment']:+.2f}" if row["sentiment"] is not None else "-", _clean(row["author"], 16),
+            _clean(row["title"] or row["text"], 50), _clean(row["url"], 60),
+        ]
+        for row in rows
+    ]
+    click.echo(tabulate(table, headers=["published (UTC)", "brand", "bucket", "sent.", "author", "title", "url"]))
+
+
+@main.command()
+@click.argument("source", type=click.File("r", encoding="utf-8"), default="-")
+@click.option("--brand", help="The brand the texts are about (default: a line's own 'brand', else none).")
+@click.pass_context
+def classify(ctx: click.Context, source, brand: str | None) -> None:
+    """Classify texts as the pipeline would: one JSON line per input line.
+
+    SOURCE (default: standard input) holds one text per line, or JSON lines with a "text" field and
+    an optional "brand". Thresholds come from the config when it exists, else the defaults.
+    """
+    path = Path(ctx.obj["config"])
+    config = _load(ctx) if path.exists() else None
+    sentiment = config.sentiment if config else Sentiment()
+    matcher = keyword_matcher(config) if config else None
+    scorer, detector = Scorer(), LanguageDetector()
+    for number, line in enumerate(source, start=1):
+        line = line.rstrip("\n")
+        if not line.strip():
+            continue
+        item: dict = {"text": line}
+        if line.lstrip().startswith("{"):
+            try:
+                item = json.loads(line)
+            except ValueError as exc:
+                raise click.ClickException(f"line {number}: not valid JSON ({exc}) — write one JSON object or plain text per line")
+            if not isinstance(item, dict) or not isinstance(item.get("text"), str):
+                raise click.ClickException(f"line {number}: a JSON line needs a \"text\" string")
+        text = html_to_text(item["text"])
+        about_brand = item.get("brand") or brand
+        about = None
+        if about_brand:
+            known = [b.name for b in config.brands] if config else []
+            about = matcher.brand_pattern([about_brand]) if matcher and about_brand in known else re.compile(
+                rf"(?<!\w){re.escape(about_brand)}(?!\w)", re.IGNORECASE)
+        language = item.get("language") or detector.detect(text)
+        result = score(scorer, text, language, advocate_above=sentiment.advocate_above,
+                       assassin_threshold=sentiment.assassin_threshold, about=about)
+        click.echo(json.dumps({
+            "compound": result.compound, "bucket": result.bucket, "assassin_score": result.assassin_score,
+            "reasons": list(result.reasons), "language": language, "unscored_reason": result.unscored_reason,
+            **({"id": item["id"]} if "id" in item else {}),
+        }, ensure_ascii=False))
+
+
+@main.command()
+@click.option("--check", is_flag=True, help="Exit 1 with one line per problem (a source failing or overdue, an alert "
+              "undeliverable or stuck), 0 when healthy: for cron, systemd and container health checks.")
+@click.pass_context
+def status(ctx: click.Context, check: bool) -> None:
+    """What the database holds: per source its last success, error, next check and mentions
+    (sources not in the config are marked), and the alert outbox."""
+    config = _load(ctx) if Path(ctx.obj["config"]).exists() or not _override(ctx) else None
+    now = utcnow()
+    with Store(_database(ctx, config), readonly=True) as store:
+        lines = health.source_lines(store.sources_status(), list(config.sources) if config else [])
+        outbox = store.outbox_summary(failed_since=now - timedelta(days=1))
+        alert_counts = store.alert_counts()
+        failed = store.undelivered(limit=5)
+    failing_after = config.alerts.source_down_after if config else 3
+    unavailable = dict(_unavailable(config)) if config else {}
+    found = health.problems(lines, outbox, failing_after=failing_after, now=now, unavailable=unavailable)
+    if check:
+        for problem in found:
+            click.echo(problem)
+        if found:
+            ctx.exit(1)
+        click.echo(f"healthy: {len(lines)} sources, {sum(r.get('pending', 0) for r in outbox)} alerts pending")
+        return
+    table = []
+    for line in lines:
+        row = line.row
+        if not line.in_config:
+            every = "not in config"
+        elif not line.enabled:
+            every = "off"
+        else:
+            every = format_duration(line.every)
+        late = health.overdue_by(line, now)
+        next_check = ("overdue " + health.format_age(late)) if late else (_ago(row.get("next_check_at"), now) if row.get("next_check_at") else "at start")
+        table.append([
+            line.name, line.type, every, _ago(row.get("last_success_at"), now),
+            _clean(row.get("last_error"), 60) if row.get("error_count") else "-",
+            row.get("error_count", 0), next_check, row.get("mentions_stored", 0),
+        ])
+    click.echo(tabulate(table, headers=["source", "type", "every", "last success", "last error", "fails", "next check", "mentions"]))
+    for line in lines:
+        if line.row.get("last_warning") and not line.row.get("error_count"):
+            click.echo(f"  warning, {line.name}: {_clean(line.row['last_warning'], 300)}")
+    click.echo("")
+    click.echo("alerts: " + (", ".join(f"{n} {s}" for s, n in sorted(alert_counts.items())) or "none yet"))
+    for row in failed:
+        what = "undeliverable to" if row["status"] == "failed" else "unconfirmed (check the channel) for"
+        click.echo(f"  {what} {row['receiver']}: {_clean(row['last_error'], 100)}")
+    for problem in found:
+        click.echo(f"problem: {problem}")
+    for warning in missing_secrets(config) if config else []:
+        click.echo(f"warning: {warning}")
+
+
+def _register() -> None:
+    """The commands that live in the package's other modules."""
+    from monitor.cli import alerting, history
+
+    for command in (history.backtest, alerting.alerts_group, alerting.digest_command, alerting.silence, history.demo):
+        main.add_command(command)
+
+
+_register()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

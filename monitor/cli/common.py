@@ -1,0 +1,85 @@
+"""What every command shares: loading the config, finding the database, cleaning text for the terminal."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+import click
+
+from monitor.config import resolve_database
+from monitor.config_check import load_config
+from monitor.errors import ConfigError, MonitorError
+from monitor.models import (
+    clean_text,
+    parse_duration,
+)
+from monitor.store import from_iso
+
+DEFAULT_CONFIG = "config.yaml"
+def _clean(value: object, width: int | None = None) -> str:
+    """Untrusted text for the terminal: one line, no control or bidi characters, clipped."""
+    return clean_text(value, width=width)
+
+
+def _load(ctx: click.Context, path: str | None = None):
+    path = path or ctx.obj["config"]
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        _print_problems(exc)
+        ctx.exit(1)
+
+
+def _print_problems(exc: ConfigError) -> None:
+    click.echo(f"{exc.path}: {len(exc.problems)} problem{'s' if len(exc.problems) != 1 else ''}:", err=True)
+    for problem in exc.problems:
+        click.echo(f"  {problem}", err=True)
+
+
+class _Commands(click.Group):
+    """A command ends on an error the monitor raises on purpose with its message and exit 1, not a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            _print_problems(exc)
+            ctx.exit(1)
+        except MonitorError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+def _duration(text: str) -> timedelta:
+    """An option's duration (30m, 2h, 1d); a bad one is a usage error (exit 2) saying the fix."""
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+def _override(ctx: click.Context) -> str | None:
+    """--db, else MONITOR_DB: a database named without the config."""
+    return ctx.obj["db"] or os.environ.get("MONITOR_DB") or None
+
+
+def _database(ctx: click.Context, config=None) -> str:
+    """The database a command uses: --db, MONITOR_DB, or the config's (relative to its folder)."""
+    return _override(ctx) or resolve_database(config or _load(ctx))
+
+
+def _ago(value: str | None, now) -> str:
+    when = from_iso(value)
+    if when is None:
+        return "never"
+    seconds = int((now - when).total_seconds())
+    future = seconds < 0
+    seconds = abs(seconds)
+    text = f"{seconds}s" if seconds < 120 else f"{seconds // 60}m" if seconds < 7200 else f"{seconds // 3600}h" if seconds < 172800 else f"{seconds // 86400}d"
+    return f"in {text}" if future else f"{text} ago"
+
+
+def _unavailable(config) -> list[tuple[str, str]]:
+    """Receivers that cannot send, and why (a secret not set)."""
+    return [(r.name, f"environment variable {r.secret_env} is not set") for r in config.receivers
+            if getattr(r, "secret_env", "") and not os.environ.get(r.secret_env)]
