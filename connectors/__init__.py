@@ -1,4 +1,8 @@
-"""Connectors: one module per source type, and the registry mapping ``type:`` to the class."""
+"""Connectors: one module per source type, and the registry mapping ``type:`` to the class.
+
+They import only ``monitor.models`` and ``monitor.errors`` (and their own package): a connector
+never touches the store (cursors are handed in) and never sees an alert.
+"""
 
 from __future__ import annotations
 

@@ -9,45 +9,17 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import ClassVar, Iterator, Protocol
-from urllib.parse import urlsplit
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from monitor.errors import MissingCredential, ParseError
-from monitor.models import Duration, FetchResult, Size, SourceState, at_least, clean_text
+from monitor.models import Duration, FetchResult, Size, SourceState, at_least, check_env_name, check_http_url, clean_text
 
 log = logging.getLogger("connectors")
-
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-# Shapes of real secrets (Slack tokens, webhook URLs), so a pasted one is refused, not stored in the file.
-_LITERAL_SECRET = re.compile(r"^(xox[abposr]-|xapp-|https?://)", re.IGNORECASE)
-
-
-def check_env_name(value: str) -> str:
-    """Accept the name of an environment variable; refuse a pasted secret or anything else."""
-    if _LITERAL_SECRET.match(value):
-        raise ValueError(
-            "looks like a literal secret — put it in an environment variable and write the variable's name here"
-        )
-    if not _ENV_NAME.match(value):
-        raise ValueError(f"{value!r} is not an environment variable name — write a name like SLACK_BOT_TOKEN")
-    return value
-
-
-def check_http_url(value: str | None) -> str | None:
-    """Refuse anything but an absolute http(s) URL: config URLs are fetched by the monitor."""
-    if value is None:
-        return None
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"{value!r} is not an http(s) URL — write it like https://example.com/path")
-    return value.rstrip("/") if parts.path in ("", "/") else value
-
 
 class SourceOptions(BaseModel):
     """Options every source accepts; each connector adds its own."""

@@ -17,9 +17,9 @@ import httpx
 from pydantic import Field, field_validator
 
 from connectors import http
-from connectors.base import SourceOptions, check_http_url, malformed_item
+from connectors.base import SourceOptions, malformed_item
 from monitor.errors import ParseError
-from monitor.models import FetchResult, Mention, SourceState
+from monitor.models import FetchResult, Mention, SourceState, check_http_url
 
 
 class RssOptions(SourceOptions):

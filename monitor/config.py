@@ -20,10 +20,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from alerts.router import check_label, check_matcher
 from connectors import REGISTRY
-from connectors.base import check_env_name, check_http_url
 from monitor.judgement.assassin import DEFAULT_THRESHOLD
 from monitor.judgement.spikes import SpikeSettings
-from monitor.models import Duration, at_least
+from monitor.models import Duration, at_least, check_env_name, check_http_url
 
 DEFAULT_DATABASE = "data/monitor.db"
 

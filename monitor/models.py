@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any, Mapping
+from urllib.parse import urlsplit
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
@@ -287,3 +288,31 @@ Size = Annotated[
     WithJsonSchema({"type": "string", "pattern": r"^\s*\d+\s*([KMG]?B)?\s*$", "examples": ["512KB", "10MB"]}),
 ]
 """A config size: ``10MB`` in YAML, bytes inside."""
+
+
+# --- value checks shared by the config's models and the connectors' options -----------------
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Shapes of real secrets (Slack tokens, webhook URLs), so a pasted one is refused, not stored in the file.
+_LITERAL_SECRET = re.compile(r"^(xox[abposr]-|xapp-|https?://)", re.IGNORECASE)
+
+
+def check_env_name(value: str) -> str:
+    """Accept the name of an environment variable; refuse a pasted secret or anything else."""
+    if _LITERAL_SECRET.match(value):
+        raise ValueError(
+            "looks like a literal secret — put it in an environment variable and write the variable's name here"
+        )
+    if not _ENV_NAME.match(value):
+        raise ValueError(f"{value!r} is not an environment variable name — write a name like SLACK_BOT_TOKEN")
+    return value
+
+
+def check_http_url(value: str | None) -> str | None:
+    """Refuse anything but an absolute http(s) URL: config URLs are fetched by the monitor."""
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"{value!r} is not an http(s) URL — write it like https://example.com/path")
+    return value.rstrip("/") if parts.path in ("", "/") else value

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from datetime import datetime, timezone
 from pathlib import Path
+
+from monitor.models import Alert, Judged, Match, Mention, Reach, Score
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -27,3 +31,28 @@ def all_strings(value) -> list[str]:
     if isinstance(value, list):
         return [s for v in value for s in all_strings(v)]
     return []
+
+
+INJECTIONS = [
+    "<!channel>", "<!here>", "<!everyone>", "<@U123>", "<!subteam^S1>", "<#C1>",
+    "<https://evil.example|click>", "<http://x|y>", "&lt;!channel&gt;", "<mailto:a@b.c|mail>",
+]
+
+
+def hostile_alert(key: str = "assassin:blog:1", payload: str = " ".join(INJECTIONS)) -> Alert:
+    mention = Mention(
+        source="blog", id="1", url="https://reviews.example/post?a=1&b=<2>|x", text=f"Acme Cloud is awful {payload}",
+        published_at=NOW, title=f"Title {payload}", author=f"user{payload}", author_name=f"Display {payload}",
+        audience=1200, source_type="rss",
+    )
+    score = Score(-0.9, "assassin", (f"compound -0.90 ≤ -0.50 {payload}",))
+    judged = Judged(mention, Match(("Acme Cloud",), (f'"Acme Cloud" {payload}',)), score, Reach(12, 240, f"audience {payload}"))
+    return Alert(key, "assassin", "Acme Cloud", "blog", "warning", f"assassin mention {payload}", (judged,), NOW)
+
+
+def assert_no_control_sequences(body: dict) -> None:
+    """Slack parses <...> as a mention, channel link or URL: only our own link may use it."""
+    for text in all_strings({"text": body.get("text"), "blocks": body.get("blocks")}):
+        for sequence in re.findall(r"<[^>]*>", text):
+            assert sequence.startswith("<https://reviews.example/"), f"control sequence reached Slack: {sequence!r}"
+    assert "<!channel>" not in json.dumps(body)

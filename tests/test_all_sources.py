@@ -11,7 +11,7 @@ from pytest_httpserver import HTTPServer
 
 from connectors import REGISTRY
 from monitor.cli import main
-from tests.test_connectors import SAMPLES, serve
+from tests.samples import SAMPLES, serve
 
 ENV = {"BLUESKY_HANDLE": "monitor.bsky.social", "BLUESKY_APP_PASSWORD": "pw"}
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
-from typing import Callable
 
 import pytest
 from pytest_httpserver import HTTPServer
@@ -14,77 +12,12 @@ from connectors import REGISTRY
 from connectors.http import make_client
 from monitor.errors import FetchError, ParseError, RateLimited
 from monitor.models import SourceState
+from tests.samples import JSON, SAMPLES, serve
 from tests.support import NOW, fixture_bytes
-
-
-@dataclass
-class Sample:
-    """How to serve one connector its source's real format, and the options that point it there.
-
-    ``main`` is the request whose failures the contract exercises; ``routes`` answer the rest
-    (log-ins, profile look-ups) as the real service would.
-    """
-
-    main: str
-    content_type: str
-    body: bytes
-    options: Callable[[str], dict]
-    routes: dict[str, tuple[str, str, bytes]] = field(default_factory=dict)
-    env: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def path(self) -> str:
-        return self.main
-
-
-JSON = "application/json"
-SAMPLES = {
-    "rss": Sample("/feed.xml", "application/rss+xml", fixture_bytes("feed.rss.xml"),
-                  lambda base: {"name": "blog", "type": "rss", "url": f"{base}/feed.xml"}),
-    "hackernews": Sample("/api/v1/search_by_date", JSON, fixture_bytes("hn_search_by_date.json"),
-                         lambda base: {"name": "hn", "type": "hackernews", "base_url": f"{base}/api/v1"}),
-    "reddit": Sample("/search.rss", "application/atom+xml", fixture_bytes("reddit_search.atom.xml"),
-                     lambda base: {"name": "reddit", "type": "reddit", "base_url": base}),
-    "mastodon": Sample("/api/v1/timelines/tag/acmecloud", JSON, fixture_bytes("mastodon_tag.json"),
-                       lambda base: {"name": "mastodon", "type": "mastodon", "base_url": base}),
-    "bluesky": Sample("/xrpc/app.bsky.feed.searchPosts", JSON, fixture_bytes("bluesky_search.json"),
-                      lambda base: {"name": "bluesky", "type": "bluesky", "base_url": base},
-                      routes={"/xrpc/com.atproto.server.createSession": ("POST", JSON, fixture_bytes("bluesky_session.json")),
-                              "/xrpc/app.bsky.actor.getProfiles": ("GET", JSON, fixture_bytes("bluesky_profiles.json"))},
-                      env={"BLUESKY_HANDLE": "monitor.bsky.social", "BLUESKY_APP_PASSWORD": "app-pass-1234"}),
-    "youtube": Sample("/feeds/videos.xml", "application/atom+xml", fixture_bytes("youtube_channel.atom.xml"),
-                      lambda base: {"name": "youtube", "type": "youtube", "base_url": base,
-                                    "channel_ids": ["UCacmereviews000000000001"]}),
-    "googlenews": Sample("/rss/search", "application/rss+xml", fixture_bytes("googlenews_search.rss.xml"),
-                         lambda base: {"name": "news", "type": "googlenews", "base_url": base}),
-    "appstore": Sample("/us/rss/customerreviews/page=1/id=1234567890/sortby=mostrecent/json", JSON,
-                       fixture_bytes("appstore_reviews.json"),
-                       lambda base: {"name": "appstore", "type": "appstore", "base_url": base, "app_ids": ["1234567890"]}),
-    "stackexchange": Sample("/2.3/search/advanced", JSON, fixture_bytes("stackexchange_search.json"),
-                            lambda base: {"name": "so", "type": "stackexchange", "base_url": f"{base}/2.3"}),
-    "github": Sample("/search/issues", JSON, fixture_bytes("github_search_issues.json"),
-                     lambda base: {"name": "github", "type": "github", "base_url": base}),
-    "discourse": Sample("/search.json", JSON, fixture_bytes("discourse_search.json"),
-                        lambda base: {"name": "forum", "type": "discourse", "base_url": base}),
-    "lemmy": Sample("/api/v3/search", JSON, fixture_bytes("lemmy_search.json"),
-                    lambda base: {"name": "lemmy", "type": "lemmy", "base_url": base},
-                    routes={"/api/v3/community": ("GET", JSON, fixture_bytes("lemmy_community.json"))}),
-}
 
 
 def test_every_registered_connector_has_a_contract_sample() -> None:
     assert set(REGISTRY) == set(SAMPLES)
-
-
-def serve(httpserver: HTTPServer, type_: str, main=None) -> None:
-    """Serve a sample: ``main`` (a callable taking the request handler) overrides the main route."""
-    sample = SAMPLES[type_]
-    if main is None:
-        httpserver.expect_request(sample.main).respond_with_data(sample.body, content_type=sample.content_type)
-    else:
-        main(httpserver.expect_request(sample.main))
-    for path, (method, content_type, body) in sample.routes.items():
-        httpserver.expect_request(path, method=method).respond_with_data(body, content_type=content_type)
 
 
 @pytest.fixture(autouse=True)

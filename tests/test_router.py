@@ -14,8 +14,7 @@ from monitor.config_check import parse_config
 from monitor.errors import ConfigError
 from monitor.runtime import Runtime, deliver, enqueue, routing_tree
 from monitor.store import Store
-from tests.support import NOW
-from tests.test_slack import assert_no_control_sequences, hostile_alert
+from tests.support import NOW, assert_no_control_sequences, hostile_alert
 
 RECEIVERS = "receivers: [{name: console, type: console}, {name: slack, type: slack, webhook_url_env: TEST_SLACK_WEBHOOK}]\n"
 BRANDS = "brands: [{name: Acme Cloud, keywords: [acme]}, {name: Beta, keywords: [beta]}]\n"

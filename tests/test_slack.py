@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,35 +12,9 @@ import pytest
 from alerts.slack import SlackNotifier, escape, link, render
 from monitor.config_check import parse_config
 from monitor.errors import NotifyError
-from monitor.models import Alert, Judged, Match, Mention, Reach, Score
 from monitor.runtime import Runtime, deliver
 from monitor.store import Store
-from tests.support import NOW, all_strings
-
-INJECTIONS = [
-    "<!channel>", "<!here>", "<!everyone>", "<@U123>", "<!subteam^S1>", "<#C1>",
-    "<https://evil.example|click>", "<http://x|y>", "&lt;!channel&gt;", "<mailto:a@b.c|mail>",
-]
-
-
-def hostile_alert(key: str = "assassin:blog:1", payload: str = " ".join(INJECTIONS)) -> Alert:
-    mention = Mention(
-        source="blog", id="1", url="https://reviews.example/post?a=1&b=<2>|x", text=f"Acme Cloud is awful {payload}",
-        published_at=NOW, title=f"Title {payload}", author=f"user{payload}", author_name=f"Display {payload}",
-        audience=1200, source_type="rss",
-    )
-    score = Score(-0.9, "assassin", (f"compound -0.90 ≤ -0.50 {payload}",))
-    judged = Judged(mention, Match(("Acme Cloud",), (f'"Acme Cloud" {payload}',)), score, Reach(12, 240, f"audience {payload}"))
-    return Alert(key, "assassin", "Acme Cloud", "blog", "warning", f"assassin mention {payload}", (judged,), NOW)
-
-
-def assert_no_control_sequences(body: dict) -> None:
-    """Slack parses <...> as a mention, channel link or URL: only our own link may use it."""
-    for text in all_strings({"text": body.get("text"), "blocks": body.get("blocks")}):
-        for sequence in re.findall(r"<[^>]*>", text):
-            assert sequence.startswith("<https://reviews.example/"), f"control sequence reached Slack: {sequence!r}"
-    assert "<!channel>" not in json.dumps(body)
-
+from tests.support import NOW, assert_no_control_sequences, hostile_alert
 
 @pytest.mark.parametrize("way", ["webhook", "bot"])
 def test_injection_corpus_reaches_slack_as_visible_text(slack, way: str) -> None:

@@ -29,13 +29,11 @@ from monitor.cli.common import (
 )
 from monitor.config import Sentiment, json_schema, missing_secrets, redacted
 from monitor.errors import ConfigError
+from monitor.ingest import detect_language, normalize, scored_text
 from monitor.judgement.language import LanguageDetector
-from monitor.judgement.sentiment import Scorer, score
-from monitor.judgement.text import html_to_text
+from monitor.judgement.sentiment import Scorer, score_all
 from monitor.logs import setup_logging
-from monitor.models import (
-    format_duration,
-)
+from monitor.models import Mention, format_duration
 from monitor.pipeline import run_once
 from monitor.runtime import Runtime, keyword_matcher
 from monitor.scheduler import Monitor, utcnow
@@ -190,16 +188,18 @@ def classify(ctx: click.Context, source, brand: str | None) -> None:
                 raise click.ClickException(f"line {number}: not valid JSON ({exc}) — write one JSON object or plain text per line")
             if not isinstance(item, dict) or not isinstance(item.get("text"), str):
                 raise click.ClickException(f"line {number}: a JSON line needs a \"text\" string")
-        text = html_to_text(item["text"])
+        # The stages a source's post takes: normalize, then the language where none is given.
+        post = detect_language(normalize(Mention(source="classify", id=str(number), url=None, text=item["text"],
+                                                 published_at=utcnow(), language=item.get("language"))), detector)
         about_brand = item.get("brand") or brand
         about = None
         if about_brand:
             known = [b.name for b in config.brands] if config else []
             about = matcher.brand_pattern([about_brand]) if matcher and about_brand in known else re.compile(
                 rf"(?<!\w){re.escape(about_brand)}(?!\w)", re.IGNORECASE)
-        language = item.get("language") or detector.detect(text)
-        result = score(scorer, text, language, advocate_above=sentiment.advocate_above,
-                       assassin_threshold=sentiment.assassin_threshold, about=about)
+        language = post.language
+        (result,) = score_all(scorer, [(scored_text(post), language, about)], advocate_above=sentiment.advocate_above,
+                              assassin_threshold=sentiment.assassin_threshold)
         click.echo(json.dumps({
             "compound": result.compound, "bucket": result.bucket, "assassin_score": result.assassin_score,
             "reasons": list(result.reasons), "language": language, "unscored_reason": result.unscored_reason,
