@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer  # noqa: E402
 
-from monitor.config import parse_config  # noqa: E402
+from monitor.config_check import parse_config  # noqa: E402
 from monitor.ingest import ingest, normalize, scored_text  # noqa: E402
 from monitor.judgement.language import LanguageDetector  # noqa: E402
 from monitor.judgement.sentiment import Scorer  # noqa: E402

@@ -16,11 +16,14 @@ from urllib.parse import urlsplit
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
-# C0 and C1 controls but newline and tab, DEL, and the bidirectional embeddings, overrides and
-# isolates (U+202A–U+202E, U+2066–U+2069) that reorder what a reader sees ("Trojan Source").
-_CONTROLS = {i: None for i in (*range(0, 9), 11, 12, *range(13, 32), *range(127, 160), *range(0x202A, 0x202F),
+# C0 and C1 controls but the whitespace ones (tab, newline, \v, \f, \r: whitespace, collapsed as
+# such), DEL, and the bidirectional embeddings, overrides and isolates (U+202A–U+202E,
+# U+2066–U+2069) that reorder what a reader sees ("Trojan Source"). The one set, as a pattern
+# (for text that keeps its lines, monitor.judgement.text) and as a translation table.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_CONTROLS = {i: None for i in (*range(0, 9), *range(14, 32), *range(127, 160), *range(0x202A, 0x202F),
                                *range(0x2066, 0x206A))}
-_CONTROLS_LINE = {**_CONTROLS, 9: " ", 10: " "}
+_CONTROLS_LINE = {**_CONTROLS, 9: " ", 10: " ", 11: " ", 12: " ", 13: " "}
 
 
 def clean_text(value: object, *, width: int | None = None, one_line: bool = True) -> str:

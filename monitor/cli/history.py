@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
@@ -95,7 +94,7 @@ def demo(ctx: click.Context) -> None:
             runtime = Runtime.build(config, client=client)
             _store_history(runtime, store, now)
             reports = run_once(runtime, store, now=now)
-            buckets = Counter(r["bucket"] for r in store.db.query("SELECT bucket FROM mentions"))
+            buckets = store.bucket_totals()
     for r in reports:
         if r.error:
             click.echo(f"{r.source}: failed: {r.error}", err=True)

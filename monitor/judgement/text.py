@@ -5,6 +5,8 @@ from __future__ import annotations
 import html
 import re
 
+from monitor.models import CONTROL_CHARACTERS
+
 _DROP = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 # Block-level tags end a sentence or paragraph; other tags vanish.
 _BREAK = re.compile(r"</?(?:p|br|div|li|ul|ol|h[1-6]|tr|blockquote|pre)\b[^>]*>", re.IGNORECASE)
@@ -16,8 +18,8 @@ _SPACES = re.compile(r" [ \t\r\f\v\u00a0]+|[\t\r\f\v\u00a0][ \t\r\f\v\u00a0]*")
 # (the edges are checked apart: an end-anchored branch would be tried at every position).
 _NEEDS_WORK = re.compile(r"[<&\t\r\f\v\n\u00a0\x00-\x08\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]|  ")
 # Control characters and bidirectional overrides/isolates: a post may not repaint a terminal or
-# reorder what a reader sees (the same set as models.clean_text).
-_CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# reorder what a reader sees (models' one set).
+_CONTROLS = CONTROL_CHARACTERS
 
 
 def html_to_text(value: str) -> str:

@@ -119,6 +119,12 @@ class MentionStore:
         ).fetchone()[0]
         return from_iso(first)
 
+    def bucket_totals(self) -> dict[str | None, int]:
+        """Every stored mention per bucket (None: unscored)."""
+        counts: dict[str | None, int] = {"advocate": 0, "apathetic": 0, "assassin": 0, None: 0}
+        counts.update(dict(self.db.execute("SELECT bucket, count(*) FROM mentions GROUP BY bucket").fetchall()))
+        return counts
+
     def bucket_counts(self, brand: str, start: datetime, end: datetime) -> dict[str | None, int]:
         """Mentions of ``brand`` published in [start, end) per bucket (None: unscored)."""
         rows = self.db.execute(
