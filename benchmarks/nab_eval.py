@@ -2,7 +2,7 @@
 
     python benchmarks/nab_eval.py DIR [--out OUT] [--per-file] [--thin P [--seed S]]
 
-DIR holds ``data/realTweets/*.csv`` (``timestamp,value``: mentions per 5 minutes), a
+DIR holds ``data/<category>/*.csv`` (``timestamp,value``; realTweets: mentions per 5 minutes), a
 ``labels/combined_windows*.json`` and NAB's scorer ``score_nab.py`` (as ``../shared/eval/nab``
 does). Every series is streamed window by window through ``monitor.judgement.spikes.update`` with the
 one frozen configuration the monitor uses (``SpikeSettings()``), nothing looked ahead; a window
@@ -68,11 +68,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1, help="seed of the thinning")
     args = parser.parse_args()
 
-    data = sorted(glob.glob(str(args.folder / "data" / "realTweets" / "*.csv")))
+    data = sorted(glob.glob(str(args.folder / "data" / "*" / "*.csv")))  # every category of an NAB-layout folder
     windows = sorted(glob.glob(str(args.folder / "labels" / "combined_windows*.json")))
     scorer = args.folder / "score_nab.py"
     if not data or len(windows) != 1 or not scorer.exists():
-        sys.exit(f"{args.folder}: expected data/realTweets/*.csv, one labels/combined_windows*.json and score_nab.py")
+        sys.exit(f"{args.folder}: expected data/*/*.csv, one labels/combined_windows*.json and score_nab.py")
 
     settings = SpikeSettings()
     out_dir = args.out or Path(tempfile.mkdtemp(prefix="nab-"))

@@ -65,7 +65,8 @@ class Runtime:
         delivery_lock: threading.Lock | None = None,
     ) -> "Runtime":
         """Compile the config's rules and build its receivers (reading their secrets from the environment)."""
-        SECRETS.add(*(os.environ.get(name) for name in secret_names(config)))  # before anything can log them
+        if notifiers is not None:  # build_notifiers registers them otherwise
+            SECRETS.add(*(os.environ.get(name) for name in secret_names(config)))  # before anything can log them
         built, unavailable = build_notifiers(config) if notifiers is None else (notifiers, {})
         return cls(
             config=config,
@@ -89,15 +90,12 @@ def build_notifiers(config: Config) -> tuple[dict[str, Notifier], dict[str, str]
     """Receivers that can send, and why each other one cannot (a secret not set)."""
     SECRETS.add(*(os.environ.get(name) for name in secret_names(config)))  # before anything can log them
     notifiers: dict[str, Notifier] = {}
-    unavailable: dict[str, str] = {}
+    unavailable = unavailable_receivers(config)
     for receiver in config.receivers:
         if isinstance(receiver, ConsoleReceiver):
             notifiers[receiver.name] = ConsoleNotifier(receiver.name)
-        elif isinstance(receiver, SlackReceiver):
-            secret = os.environ.get(receiver.secret_env, "")
-            if not secret:
-                unavailable[receiver.name] = f"environment variable {receiver.secret_env} is not set"
-                continue
+        elif isinstance(receiver, SlackReceiver) and receiver.name not in unavailable:
+            secret = os.environ[receiver.secret_env]
             notifiers[receiver.name] = SlackNotifier(
                 receiver.name,
                 webhook_url=secret if receiver.webhook_url_env else None,
@@ -108,7 +106,11 @@ def build_notifiers(config: Config) -> tuple[dict[str, Notifier], dict[str, str]
     return notifiers, unavailable
 
 
-# --- stages ----------------------------------------------------------------------------------
+def unavailable_receivers(config: Config) -> dict[str, str]:
+    """Receivers that cannot send, and why (their secret's variable is not set)."""
+    return {r.name: f"environment variable {r.secret_env} is not set" for r in config.receivers
+            if getattr(r, "secret_env", "") and not os.environ.get(r.secret_env)}
+
 
 def routing_tree(config: Config) -> Route:
     """The resolved routing tree: the configured one, or one route per receiver."""

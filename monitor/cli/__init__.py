@@ -25,7 +25,6 @@ from monitor.cli.common import (
     _load,
     _override,
     _print_problems,
-    _unavailable,
 )
 from monitor.config import Sentiment, json_schema, missing_secrets, redacted
 from monitor.errors import ConfigError
@@ -35,7 +34,7 @@ from monitor.judgement.sentiment import Scorer, score_all
 from monitor.logs import setup_logging
 from monitor.models import Mention, format_duration
 from monitor.pipeline import run_once
-from monitor.runtime import Runtime, keyword_matcher
+from monitor.runtime import Runtime, keyword_matcher, unavailable_receivers
 from monitor.scheduler import Monitor, utcnow
 from monitor.store import Store
 
@@ -222,7 +221,7 @@ def status(ctx: click.Context, check: bool) -> None:
         alert_counts = store.alert_counts()
         failed = store.undelivered(limit=5)
     failing_after = config.alerts.source_down_after if config else 3
-    unavailable = dict(_unavailable(config)) if config else {}
+    unavailable = unavailable_receivers(config) if config else {}
     found = health.problems(lines, outbox, failing_after=failing_after, now=now, unavailable=unavailable)
     if check:
         for problem in found:

@@ -10,6 +10,7 @@ import click
 from monitor.config import resolve_database
 from monitor.config_check import load_config
 from monitor.errors import ConfigError, MonitorError
+from monitor.health import format_age
 from monitor.models import (
     clean_text,
     parse_duration,
@@ -72,14 +73,5 @@ def _ago(value: str | None, now) -> str:
     when = from_iso(value)
     if when is None:
         return "never"
-    seconds = int((now - when).total_seconds())
-    future = seconds < 0
-    seconds = abs(seconds)
-    text = f"{seconds}s" if seconds < 120 else f"{seconds // 60}m" if seconds < 7200 else f"{seconds // 3600}h" if seconds < 172800 else f"{seconds // 86400}d"
-    return f"in {text}" if future else f"{text} ago"
-
-
-def _unavailable(config) -> list[tuple[str, str]]:
-    """Receivers that cannot send, and why (a secret not set)."""
-    return [(r.name, f"environment variable {r.secret_env} is not set") for r in config.receivers
-            if getattr(r, "secret_env", "") and not os.environ.get(r.secret_env)]
+    text = format_age(now - when)
+    return f"in {text}" if when > now else f"{text} ago"
