@@ -27,7 +27,7 @@ class SourceLine:
     enabled: bool = True
 
 
-def source_lines(rows: list[dict], configured: list, ) -> list[SourceLine]:
+def source_lines(rows: list[dict], configured: list) -> list[SourceLine]:
     """Every source the database holds, and every configured one that never ran, by name."""
     by_name = {s.name: s for s in configured}
     lines = []
