@@ -14,17 +14,15 @@ from datetime import datetime, timezone
 from typing import ClassVar, Iterator, Protocol
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from monitor.errors import MissingCredential, ParseError
-from monitor.models import Duration, FetchResult, Size, SourceState, at_least, check_env_name, check_http_url, clean_text
+from monitor.models import Duration, FetchResult, Section, Size, SourceState, at_least, check_env_name, check_http_url, clean_text
 
 log = logging.getLogger("connectors")
 
-class SourceOptions(BaseModel):
+class SourceOptions(Section):
     """Options every source accepts; each connector adds its own."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
     name: str = Field(min_length=1, description="Unique name of this source; mentions are filed under it.")
     type: str = Field(description="The connector that reads this source.")

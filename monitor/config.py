@@ -11,27 +11,23 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from datetime import datetime, timedelta, timezone
 from functools import cached_property
-from typing import Annotated, Literal, Union
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Annotated, Union
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator
 
-from alerts.router import check_label, check_matcher
 from connectors import REGISTRY
+from monitor.config_alerts import (
+    Alerts, ConsoleReceiver, QuietHours, Receiver, RouteConfig, SilenceConfig,
+)
 from monitor.judgement.assassin import DEFAULT_THRESHOLD
 from monitor.judgement.spikes import SpikeSettings
-from monitor.models import Duration, at_least, check_env_name, check_http_url
+from monitor.models import Duration, Section, at_least
 
 DEFAULT_DATABASE = "data/monitor.db"
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
-
-
-class Brand(_Model):
+class Brand(Section):
     """A watched brand and the rules that say a post is about it."""
 
     name: str = Field(min_length=1, description="The brand's name, as alerts show it.")
@@ -54,7 +50,7 @@ class Brand(_Model):
         return out
 
 
-class Sentiment(_Model):
+class Sentiment(Section):
     """Where the buckets begin."""
 
     advocate_above: float = Field(default=0.5, ge=-1, le=1, description="VADER compound (-1..1) at or above this: advocate.")
@@ -76,14 +72,14 @@ CountRange = Annotated[tuple[Annotated[float, Field(ge=0)], Annotated[float, Fie
 IntRange = Annotated[tuple[Annotated[int, Field(ge=0)], Annotated[int, Field(ge=0)]], AfterValidator(_ordered)]
 
 
-class VisibilityPoint(_Model):
+class VisibilityPoint(Section):
     """At this audience, this share of it is likely to see a post."""
 
     audience: int = Field(gt=0)
     factor: Share
 
 
-class ReachFactors(_Model):
+class ReachFactors(Section):
     """Every factor of the reach model; the README's "Reach model" section cites each default."""
 
     impressions: ShareRange = Field(
@@ -126,7 +122,7 @@ class ReachFactors(_Model):
         return value
 
 
-class Authors(_Model):
+class Authors(Section):
     """How an author's history becomes their bucket."""
 
     half_life: Duration = Field(
@@ -136,7 +132,7 @@ class Authors(_Model):
     _half_life = field_validator("half_life")(classmethod(lambda cls, v: at_least("1h", "a weight must last a while")(v)))
 
 
-class Spikes(_Model):
+class Spikes(Section):
     """The storm detector: one frozen configuration for every series (see monitor/spikes.py)."""
 
     enabled: bool = Field(default=True, description="Watch brands' mention series for spikes and drops.")
@@ -178,187 +174,10 @@ class Spikes(_Model):
         return SpikeSettings(**{name: getattr(self, name) for name in shared})
 
 
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-class QuietHours(_Model):
-    """A named time window in which routes that name it hold their notifications back."""
-
-    name: str = Field(min_length=1)
-    timezone: str = Field(default="UTC", description="IANA time zone, e.g. Europe/Paris.")
-    start: str = Field(description='Local start time, "HH:MM".')
-    end: str = Field(description='Local end time, "HH:MM" (before start: the window runs past midnight).')
-    weekdays: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
-        default=list(WEEKDAYS), description="Days on which the window starts."
-    )
-    allow_critical: bool = Field(default=True, description="Let critical alerts through.")
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r} — use an IANA name such as Europe/Paris or UTC") from exc
-        return value
-
-    @field_validator("start", "end")
-    @classmethod
-    def _clock(cls, value: str) -> str:
-        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", str(value)):
-            raise ValueError(f"{value!r} is not a time of day — write it like \"22:00\" (quoted, 24-hour)")
-        return value
-
-    def quiet_until(self, now: datetime) -> datetime | None:
-        """The end of the window ``now`` falls in (UTC), or None if it is not quiet now."""
-        zone = ZoneInfo(self.timezone)
-        local = now.astimezone(zone)
-        sh, sm = map(int, self.start.split(":"))
-        eh, em = map(int, self.end.split(":"))
-        for days_back in (0, 1):  # a window that started yesterday may still run past midnight
-            day = (local - timedelta(days=days_back)).date()
-            if WEEKDAYS[day.weekday()] not in self.weekdays:
-                continue
-            begin = datetime(day.year, day.month, day.day, sh, sm, tzinfo=zone)
-            finish = datetime(day.year, day.month, day.day, eh, em, tzinfo=zone)
-            if finish <= begin:
-                finish += timedelta(days=1)
-            if begin <= local < finish:
-                return finish.astimezone(timezone.utc)
-        return None
-
-
-def _check_matchers(value: list[str]) -> list[str]:
-    for text in value:
-        check_matcher(text)  # ValueError names the fix
-    return value
-
-
-def _check_labels(value: list[str] | None) -> list[str] | None:
-    for label in value or []:
-        check_label(label)
-    return value
-
-
-class SilenceConfig(_Model):
-    """A silence declared in config.yaml (like ``monitor silence add``): matchers, who, why, until when."""
-
-    matchers: list[str] = Field(min_length=1, description="Label tests, all of which must hold.")
-    author: str = Field(min_length=1)
-    reason: str = Field(min_length=1)
-    expires: datetime = Field(description="When it ends (mandatory), e.g. 2026-12-01T09:00:00Z.")
-
-    _matchers = field_validator("matchers")(classmethod(lambda cls, value: _check_matchers(value)))
-
-    @field_validator("expires")
-    @classmethod
-    def _aware(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            raise ValueError("give the time zone, e.g. 2026-12-01T09:00:00Z")
-        return value
-
-
-class RouteConfig(_Model):
-    """A node of the routing tree (Alertmanager's shape); unset settings come from the parent."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-    receiver: str | None = Field(default=None, description="Receiver name; required on the root route.")
-    matchers: list[str] = Field(
-        default=[], description='Label tests, all of which must hold: brand="Acme", kind!=digest, source=~"reddit|hn".'
-    )
-    group_by: list[str] | None = Field(default=None, description="Labels whose values split alerts into groups.")
-    group_wait: Duration | None = Field(default=None, description="How long a new group waits for company.")
-    group_interval: Duration | None = Field(default=None, description="Least time between two notifications of a group.")
-    repeat_interval: Duration | None = Field(default=None, description="An alert raised again goes out again only after this.")
-    continue_: bool = Field(default=False, alias="continue", description="Also try the next sibling routes.")
-    quiet_hours: list[str] | None = Field(default=None, description="Names of quiet_hours windows this route keeps.")
-    routes: list["RouteConfig"] = Field(default=[], description="Child routes, tried in order.")
-
-    _matchers = field_validator("matchers")(classmethod(lambda cls, value: _check_matchers(value)))
-    _group_by = field_validator("group_by")(classmethod(lambda cls, value: _check_labels(value)))
-
-
-RouteConfig.model_rebuild()
-ROOT_DEFAULTS = {"group_by": ["kind", "brand"], "group_wait": "30s", "group_interval": "5m", "repeat_interval": "4h",
-                 "quiet_hours": []}
-
-
-class ConsoleReceiver(_Model):
-    """Prints alerts on the terminal: the default when nothing else is configured."""
-
-    name: str = Field(min_length=1)
-    type: Literal["console"] = "console"
-
-
-class SlackReceiver(_Model):
-    """Posts to Slack through an incoming webhook, or a bot token and a channel."""
-
-    name: str = Field(min_length=1)
-    type: Literal["slack"] = "slack"
-    webhook_url_env: str | None = Field(default=None, description="Environment variable holding the webhook URL.")
-    token_env: str | None = Field(default=None, description="Environment variable holding a bot token (xoxb-…).")
-    channel: str | None = Field(default=None, description="Channel ID or #name, with token_env.")
-    base_url: str | None = Field(default=None, description="Slack Web API root, e.g. for GovSlack or a test server.")
-
-    _env = field_validator("webhook_url_env", "token_env")(classmethod(lambda cls, v: v if v is None else check_env_name(v)))
-    _url = field_validator("base_url")(classmethod(lambda cls, v: check_http_url(v)))
-
-    @model_validator(mode="after")
-    def _one_way_in(self) -> "SlackReceiver":
-        if bool(self.webhook_url_env) == bool(self.token_env):
-            raise ValueError(
-                "set exactly one of webhook_url_env or token_env — e.g. webhook_url_env: SLACK_WEBHOOK_URL"
-            )
-        if self.token_env and not self.channel:
-            raise ValueError("a bot token needs a channel — add channel: '#alerts' (or a channel ID)")
-        return self
-
-    @property
-    def secret_env(self) -> str:
-        """The environment variable this receiver reads its secret from."""
-        return self.webhook_url_env or self.token_env or ""
-
-
-RECEIVERS = (ConsoleReceiver, SlackReceiver)
-Receiver = Annotated[Union[RECEIVERS], Field(discriminator="type")]  # type: ignore[valid-type]
 Source = Annotated[Union[tuple(c.Options for c in REGISTRY.values())], Field(discriminator="type")]  # type: ignore[valid-type]
 
 
-class Alerts(_Model):
-    """Which mentions alert, and where they go."""
-
-    buckets: list[Literal["assassin", "advocate", "apathetic"]] = Field(
-        default=["assassin"], description="Mention buckets that raise an alert."
-    )
-    receivers: list[str] | None = Field(default=None, description="Receiver names to notify (default: every receiver).")
-    backfill: Duration = Field(
-        default="0s",
-        description="On a source's first run, alert only on posts younger than this; older ones are stored quietly.",
-    )
-    max_age: Duration = Field(
-        default="2d", description="Never alert on a post older than this, however late it is first seen."
-    )
-    critical_reach: int = Field(
-        default=10000, ge=0, description="An alert whose reach range tops this is critical rather than a warning."
-    )
-    source_down_after: int = Field(
-        default=3, ge=1, description="A source failing this many times in a row raises a source_down alert."
-    )
-    silent_after: float = Field(
-        default=10.0, gt=1,
-        description="A source that answers but brings no mention for this many times its usual gap (and 6 h) is source_down.",
-    )
-    digest_at: str | None = Field(
-        default="09:00", description='Local time of the daily digest per brand, "HH:MM"; null turns it off.'
-    )
-    digest_timezone: str = Field(default="UTC", description="IANA time zone of digest_at.")
-
-    _digest_clock = field_validator("digest_at")(classmethod(lambda cls, v: v if v is None else QuietHours._clock(v)))
-    _digest_zone = field_validator("digest_timezone")(classmethod(lambda cls, v: QuietHours._zone(v)))
-
-
-class Config(_Model):
+class Config(Section):
     """The whole of config.yaml."""
 
     contact: str = Field(default="", description="A URL or e-mail put in the User-Agent so APIs can reach you.")

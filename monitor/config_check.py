@@ -21,7 +21,8 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from connectors import REGISTRY
-from monitor.config import RECEIVERS, Config
+from monitor.config import Config
+from monitor.config_alerts import RECEIVERS
 from monitor.errors import ConfigError
 from monitor.judgement.matching import KeywordSyntaxError, compile_brand, parse_rule
 

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any, Mapping
 from urllib.parse import urlsplit
 
-from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
+from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer, WithJsonSchema
 
 # C0 and C1 controls but the whitespace ones (tab, newline, \v, \f, \r: whitespace, collapsed as
 # such), DEL, and the bidirectional embeddings, overrides and isolates (U+202A–U+202E,
@@ -248,6 +248,12 @@ def format_duration(value: timedelta) -> str:
         if n:
             out += f"{n}{unit}"
     return out
+
+
+class Section(BaseModel):
+    """A section of config.yaml: unknown keys refused (a typo is an error, not a silent default), immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
 
 Duration = Annotated[

@@ -20,7 +20,8 @@ from alerts.console import ConsoleNotifier
 from alerts.notify import DeliveryReport
 from alerts.router import Route, parse_matcher, resolve
 from alerts.slack import SlackNotifier
-from monitor.config import ROOT_DEFAULTS, Config, ConsoleReceiver, RouteConfig, SlackReceiver
+from monitor.config import Config
+from monitor.config_alerts import ROOT_DEFAULTS, ConsoleReceiver, RouteConfig, SlackReceiver
 from monitor.judgement.language import LanguageDetector
 from monitor.judgement.matching import Matcher, compile_brand
 from monitor.judgement.sentiment import Scorer

@@ -309,7 +309,7 @@ def test_quiet_hours_hold_warnings_until_morning_and_let_critical_through(slack,
 def test_quiet_hours_windows_and_their_errors() -> None:
     from datetime import datetime, timezone
 
-    from monitor.config import QuietHours
+    from monitor.config_alerts import QuietHours
 
     night = QuietHours(name="night", timezone="America/New_York", start="22:00", end="07:00", weekdays=["fri"])
     friday_late = datetime(2026, 11, 28, 4, 0, tzinfo=timezone.utc)  # Fri 23:00 in New York
