@@ -1,18 +1,24 @@
-"""The spike detector on the Numenta Anomaly Benchmark's Twitter-volume series, run as in production.
+"""The spike detector on Numenta Anomaly Benchmark series, run as in production.
 
-    python benchmarks/nab_eval.py DIR [--out OUT] [--per-file] [--thin P [--seed S]]
+    python benchmarks/nab_eval.py [DIR ...] [--counts CATEGORIES] [--per-file] [--out OUT] [--thin P [--seed S]]
 
-DIR holds ``data/<category>/*.csv`` (``timestamp,value``; realTweets: mentions per 5 minutes), a
-``labels/combined_windows*.json`` and NAB's scorer ``score_nab.py`` (as ``../shared/eval/nab``
-does). Every series is streamed window by window through ``monitor.judgement.spikes.update`` with the
-one frozen configuration the monitor uses (``SpikeSettings()``), nothing looked ahead; a window
-that fires (a spike or a drop) is a detection (``anomaly_score`` 1). The per-file result CSVs
-go to OUT, the scorer runs over them with the standard profile at threshold 0.5, and the last
-line printed is the normalized score.
+Each DIR holds ``data/<category>/*.csv`` (``timestamp,value``), one ``labels/combined_windows*.json``
+and NAB's scorer ``score_nab.py`` (as ``../shared/eval/nab`` and ``../shared/eval/nab_other`` do;
+several DIRs are scored together). Every series is streamed row by row through
+``monitor.judgement.spikes.update`` with the one frozen configuration the monitor uses
+(``SpikeSettings()``), its ``window`` set to the series' own step (the median gap between rows, as
+an admin sets ``spikes.window`` to what they watch), nothing looked ahead. A window that fires (a
+spike or a drop) is a detection (``anomaly_score`` 1).
 
-``--thin P`` keeps each mention with probability P (binomial thinning, seeded): the same storms
-at a fraction of the volume, a check that the detector holds on quiet brands (the held-out
-NAB series are quieter than these five).
+What a series is decides how it is read, by a rule fixed in advance, not per file: the
+categories named by ``--counts`` (default ``realTweets``: mentions per 5 minutes, what the
+monitor counts) are counts; every other category (CPU, latency, rates, temperatures, taxi
+passengers, traffic) is a measurement, with no posts behind its values.
+
+Prints each file's windows and detections, the normalized score (NAB standard profile, threshold
+0.5) per category, per DIR and overall; the last line is the overall score. ``--thin P`` keeps each
+mention of a count series with probability P (binomial thinning, seeded): the same storms at a
+fraction of the volume, a check that the detector holds on quiet brands.
 """
 
 from __future__ import annotations
@@ -20,19 +26,47 @@ from __future__ import annotations
 import argparse
 import csv
 import glob
+import importlib.util
+import json
 import os
 import random
-import subprocess
 import sys
-import tempfile
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from monitor.judgement.spikes import SpikeSettings, new_state, update  # noqa: E402
 
-DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "eval" / "nab"
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "eval"
+DEFAULT_DIR = SHARED / "nab"
+WEIGHTS = {"tp": 1.0, "fp": 0.11, "fn": 1.0}  # NAB's standard profile
+
+
+class Series(NamedTuple):
+    """One labelled NAB file, with the scorer's per-row table for it."""
+
+    name: str  # category/file.csv, as the labels name it
+    folder: str
+    category: str
+    rows: list[tuple[str, datetime, float]]
+    points: list  # score_nab.point_values rows
+    scored: int  # windows scored (not inside the probation)
+    count: bool
+
+    @property
+    def step(self):
+        gaps = sorted(b[1] - a[1] for a, b in zip(self.rows, self.rows[1:]))
+        return gaps[len(gaps) // 2]
+
+
+def scorer_module(folder: Path):
+    spec = importlib.util.spec_from_file_location(f"score_nab_{abs(hash(str(folder)))}", folder / "score_nab.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def read_series(path: str) -> list[tuple[str, datetime, float]]:
@@ -44,56 +78,101 @@ def read_series(path: str) -> list[tuple[str, datetime, float]]:
         ]
 
 
+def load(folders: list[Path], counts: set[str]) -> list[Series]:
+    """Every labelled series of the folders, in name order."""
+    out = []
+    for folder in folders:
+        data = sorted(glob.glob(str(folder / "data" / "*" / "*.csv")))
+        labels = glob.glob(str(folder / "labels" / "combined_windows*.json"))
+        if not data or len(labels) != 1 or not (folder / "score_nab.py").exists():
+            sys.exit(f"{folder}: expected data/*/*.csv, one labels/combined_windows*.json and score_nab.py")
+        windows = json.load(open(labels[0]))
+        scorer = scorer_module(folder)
+        for path in data:
+            category = Path(path).parent.name
+            name = f"{category}/{os.path.basename(path)}"
+            rows = read_series(path)
+            points, scored = scorer.point_values([r[1].replace(tzinfo=None) for r in rows], windows.get(name, []), WEIGHTS)
+            out.append(Series(name, folder.name, category, rows, points, scored, category in counts))
+    return out
+
+
 def thin(rows: list[tuple[str, datetime, float]], keep: float, rng: random.Random) -> list[tuple[str, datetime, float]]:
     """Each window's count thinned binomially: every mention kept with probability ``keep``."""
     return [(stamp, at, float(sum(rng.random() < keep for _ in range(int(value))))) for stamp, at, value in rows]
 
 
-def detect(rows: list[tuple[str, datetime, float]], settings: SpikeSettings) -> list[tuple[str, float, float, float, str]]:
-    """Stream one series; (timestamp, value, anomaly_score, z, kind) per row."""
+def detect(rows: list[tuple[str, datetime, float]], settings: SpikeSettings, *, count: bool = True) -> list[int]:
+    """Stream one series; the indices of the rows that fired."""
     state = new_state(rows[0][1])
-    out = []
-    for stamp, at, value in rows:
-        verdict = update(state, at, value, settings)
-        out.append((stamp, value, 1.0 if verdict.fired else 0.0, round(verdict.z, 3), verdict.kind or ""))
-    return out
+    return [i for i, (_, at, value) in enumerate(rows) if update(state, at, value, settings, measurement=not count).fired]
+
+
+def raw_score(series: Series, fired: list[int]) -> float:
+    """NAB's raw score of one file (standard profile): the earliest detection of each window
+    earns up to 1, a missed window costs 1, a detection outside every window up to 0.11."""
+    fired_set, best, total = set(fired), {}, 0.0
+    for i, kind, value, window in series.points:
+        if i in fired_set:
+            if kind == "tp":
+                best[window] = max(value, best.get(window, value))
+            else:
+                total += value
+    return total + sum(best.values()) - WEIGHTS["fn"] * (series.scored - len(best))
+
+
+def normalized(raws: dict[str, float], series: list[Series]) -> float:
+    """100 × (raw − null) / (perfect − null) over ``series``: null (no detection) is 0, perfect 100."""
+    windows = sum(s.scored for s in series)
+    return 100 * (sum(raws[s.name] for s in series) + windows) / (2 * windows) if windows else 0.0
+
+
+def run(series: list[Series], settings: SpikeSettings, *, keep: float = 1.0, seed: int = 1) -> tuple[dict, dict]:
+    """Raw score and detections per file."""
+    rng, raws, fired = random.Random(seed), {}, {}
+    for s in series:
+        rows = thin(s.rows, keep, rng) if keep < 1 and s.count else s.rows
+        fired[s.name] = detect(rows, replace(settings, window=s.step), count=s.count)
+        raws[s.name] = raw_score(s, fired[s.name])
+    return raws, fired
+
+
+def report(raws: dict[str, float], series: list[Series]) -> list[tuple[str, float]]:
+    """(group, normalized score) per category, per folder when there are several, and overall."""
+    groups = [(c, [s for s in series if s.category == c]) for c in sorted({s.category for s in series})]
+    folders = sorted({s.folder for s in series})
+    if len(folders) > 1:
+        groups += [(f"{f}/ ({sum(s.folder == f for s in series)} files)", [s for s in series if s.folder == f]) for f in folders]
+    groups.append((f"overall ({len(series)} files)", series))
+    return [(label, normalized(raws, members)) for label, members in groups if any(m.scored for m in members) or label.startswith("overall")]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("folder", nargs="?", type=Path, default=DEFAULT_DIR)
-    parser.add_argument("--out", type=Path, help="where to write the result CSVs (default: a temporary folder)")
-    parser.add_argument("--per-file", action="store_true", help="also print the scorer's per-file table")
+    parser.add_argument("folders", nargs="*", type=Path, default=[DEFAULT_DIR])
+    parser.add_argument("--counts", default="realTweets", help="comma-separated categories that are counts")
+    parser.add_argument("--per-file", action="store_true", help="also print each file's raw score")
+    parser.add_argument("--out", type=Path, help="write NAB result CSVs (timestamp,value,anomaly_score) here")
     parser.add_argument("--thin", type=float, default=1.0, help="keep each mention with this probability (default 1)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the thinning")
     args = parser.parse_args()
 
-    data = sorted(glob.glob(str(args.folder / "data" / "*" / "*.csv")))  # every category of an NAB-layout folder
-    windows = sorted(glob.glob(str(args.folder / "labels" / "combined_windows*.json")))
-    scorer = args.folder / "score_nab.py"
-    if not data or len(windows) != 1 or not scorer.exists():
-        sys.exit(f"{args.folder}: expected data/*/*.csv, one labels/combined_windows*.json and score_nab.py")
-
-    settings = SpikeSettings()
-    out_dir = args.out or Path(tempfile.mkdtemp(prefix="nab-"))
-    out_dir.mkdir(parents=True, exist_ok=True)
-    rng = random.Random(args.seed)
-    for path in data:
-        rows = read_series(path)
-        results = detect(thin(rows, args.thin, rng) if args.thin < 1 else rows, settings)
-        fired = sum(1 for r in results if r[2])
-        print(f"{os.path.basename(path)}: {len(results):,} windows, {fired} fired")
-        with open(out_dir / f"monitor_{os.path.basename(path)}", "w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["timestamp", "value", "anomaly_score", "z", "kind"])
-            writer.writerows(results)
-
-    command = [sys.executable, str(scorer), "--windows", windows[0], "--results", str(out_dir),
-               "--threshold", "0.5", "--profile", "standard"] + (["--per-file"] if args.per_file else [])
-    report = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    print(report.rstrip())
-    normalized = next(line for line in reversed(report.splitlines()) if "normalized" in line.lower())
-    print(normalized.split()[-1] if normalized else report.splitlines()[-1])
+    series = load(args.folders, set(filter(None, args.counts.split(","))))
+    raws, fired = run(series, SpikeSettings(), keep=args.thin, seed=args.seed)
+    for s in series:
+        extra = f", raw {raws[s.name]:+.2f}" if args.per_file else ""
+        print(f"{s.name}: {len(s.rows):,} rows of {s.step}, {'count' if s.count else 'measurement'}, "
+              f"{len(fired[s.name])} fired{extra}")
+        if args.out:
+            args.out.mkdir(parents=True, exist_ok=True)
+            hits = set(fired[s.name])
+            with open(args.out / f"monitor_{os.path.basename(s.name)}", "w", newline="") as handle:
+                writer = csv.writer(handle)
+                writer.writerow(["timestamp", "value", "anomaly_score"])
+                writer.writerows((stamp, value, 1.0 if i in hits else 0.0) for i, (stamp, _, value) in enumerate(s.rows))
+    for label, score in report(raws, series):
+        print(f"{label:40s} {score:6.2f}")
+    print(f"{report(raws, series)[-1][1]:.2f}")
 
 
 if __name__ == "__main__":

@@ -133,7 +133,7 @@ class Authors(Section):
 
 
 class Spikes(Section):
-    """The storm detector: one frozen configuration for every series (see monitor/spikes.py)."""
+    """The storm detector: one frozen configuration for every series (see monitor/judgement/spikes.py)."""
 
     enabled: bool = Field(default=True, description="Watch brands' mention series for spikes and drops.")
     window: Duration = Field(default="5m", description="Length of one window of a series.")
@@ -159,12 +159,24 @@ class Spikes(Section):
     min_excess: float = Field(default=5.0, ge=0, description="Posts above the expected count, at least.")
     max_p: float = Field(default=1e-4, gt=0, le=1, description="Poisson probability of the count, at most.")
     rearm: Duration = Field(default="12h", description="After firing, a series stays quiet this long.")
+    record_memory: Duration = Field(
+        default="30d", description="A window above (below) every window of this long is a record: a spike (drop)."
+    )
+    record_p: float = Field(
+        default=0.01, gt=0, le=1, description="A count beats its record only when this improbable at the record's rate."
+    )
+    smooth: Duration = Field(
+        default="1h", description="A measurement's level, whose record marks a lasting shift: its half-life."
+    )
     drop_after: Duration = Field(default="1h", description="Far below expectation this long: a drop.")
     drop_min_expected: float = Field(
         default=5.0, ge=0, description="Posts per window expected before a silence counts as a drop."
     )
 
     _window = field_validator("window")(classmethod(lambda cls, v: at_least("1m", "a window holds at least a minute")(v)))
+    _memory = field_validator("record_memory")(
+        classmethod(lambda cls, v: at_least("3h", "a record needs some history to stand for")(v)))
+    _smooth = field_validator("smooth")(classmethod(lambda cls, v: at_least("1m", "give the level a minute at least")(v)))
     _half_life = field_validator("novelty_half_life")(
         classmethod(lambda cls, v: at_least("1h", "a past burst's weight must last a while")(v)))
 

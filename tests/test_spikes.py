@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import random
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from monitor.judgement.spikes import SpikeSettings, new_state, poisson_sf, update
@@ -148,3 +148,48 @@ def test_a_storm_is_news_its_smaller_aftershocks_are_not() -> None:
     assert 0 < size < bar and [v for v in verdicts if v.held] == [verdicts[starts[4]]]
     storm = verdicts[fired[0]]
     assert storm.bar == 0.0 and storm.burst > 0  # the first storm of a series has nothing to beat
+
+
+def measure(values: list[float], start: datetime = START, settings: SpikeSettings = SETTINGS):
+    state = new_state(start)
+    return state, [update(state, start + i * STEP, v, settings, measurement=True) for i, v in enumerate(values)]
+
+
+def test_a_measurement_fires_on_its_records_in_its_own_units() -> None:
+    # An ad-exchange rate around 0.08: a count's floors (5 posts, Poisson) would never let it fire.
+    rng = random.Random(11)
+    ordinary = [0.08 + 0.02 * math.sin(i / 40) + rng.uniform(-0.01, 0.01) for i in range(4 * 288)]
+    state, verdicts = measure(ordinary)
+    late = [v for v in verdicts if not v.warming_up]
+    before = sum(v.fired for v in late)
+    high = update(state, START + len(ordinary) * STEP, 0.31, SETTINGS, measurement=True)
+    assert high.kind == "spike" and high.record[0] == "value high" and 0.1 < high.record[1] < 0.11, high
+    # Re-armed later, a value below everything seen is a drop.
+    at = START + (len(ordinary) + 2) * STEP + SETTINGS.rearm
+    low = update(state, at, 0.01, SETTINGS, measurement=True)
+    assert low.kind == "drop" and low.record[0] == "value low", low
+    assert before <= 2  # days of ordinary wobble: the early records of a young series at most
+
+
+def test_a_quiet_brands_record_is_a_storm_only_when_it_is_one() -> None:
+    rng = random.Random(12)
+    quiet = [float(poisson(rng, 0.3)) for _ in range(5 * 288)]  # most windows 0, a few 1 or 2
+    state, verdicts = run(quiet)
+    at = START + len(quiet) * STEP
+    assert not update(state, at, max(quiet) + 1, SETTINGS).fired  # a record by one post is not a storm
+    storm = update(state, at + STEP, 25.0, SETTINGS)  # 25 posts where 0 is usual
+    assert storm.kind == "spike", storm
+
+
+def test_a_record_ages_out_after_record_memory() -> None:
+    settings = SpikeSettings(record_memory=timedelta(days=9), rearm=timedelta(hours=1))
+    state, _ = measure([50.0 + (i % 7) for i in range(288)] + [90.0] + [50.0 + (i % 7) for i in range(3 * 288)],
+                       settings=settings)
+    at = START + (4 * 288 + 1) * STEP
+    below_the_old_high = update(state, at, 80.0, settings, measurement=True)
+    assert below_the_old_high.record is None or below_the_old_high.record[0] != "value high"
+    for i in range(1, 9 * 288):  # nine days later the block holding the 90 has aged out
+        update(state, at + i * STEP, 50.0 + (i % 7), settings, measurement=True)
+    again = update(state, at + 9 * 288 * STEP, 80.0, settings, measurement=True)
+    assert again.record == ("value high", 80.0) or (again.record and again.record[0] == "value high"), again
+    assert len(json.dumps(state)) < 2048  # the records cost a few numbers, not history

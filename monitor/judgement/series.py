@@ -163,6 +163,13 @@ def explain(item: Fired, settings: SpikeSettings, window_rows: list[dict], basel
 
 
 def method(settings: SpikeSettings, v: Verdict) -> str:
+    if v.record:
+        what, before = v.record
+        side = "above" if what.endswith("high") else "below"
+        return (f"a record: {v.value:,.0f} is {side} every window of the last {_days(settings.record_memory)} "
+                f"(the {'highest' if side == 'above' else 'lowest'} was {before:,.0f}); as a count it also passed "
+                f"≥ {settings.min_excess:g} posts above expected, Poisson p ≤ {settings.max_p:g}, and p ≤ "
+                f"{settings.record_p:g} at the old record's rate")
     return (
         f"streaming log-volume baseline with daily and weekly rhythm; z = {v.z:+.1f} robust scales "
         f"(fires at ≥ {settings.threshold:g}, for two windows below {settings.extreme:g}, "

@@ -26,6 +26,14 @@ in O(1) time and memory (a level, a scale, a 24-bin daily and a 7-bin weekly pro
   of a storm stay quiet; a second storm as big as the first still fires;
 - one storm is one event: after firing, a series re-arms ``rearm`` later; a drop fires when
   the series stays far below expectation for ``drop_after`` (a source or brand falling silent);
+- a record is news too (the idea ARTime's and contextOSE's scores on NAB rest on: a value outside
+  everything the series has done): a window above every window of the last ``record_memory``
+  fires as a spike, below every one as a drop. A record says nothing of units or scale, so it
+  holds for any series; a count's record must still pass the count tests above (a quiet brand's
+  record of 2 posts is not a storm);
+- a measurement (a value with no posts behind it: a CPU load, a rate, a temperature) is not a
+  count: the log-volume and Poisson tests do not apply to it, so it fires on records alone, of its
+  value and of its level smoothed over ``smooth`` (a lasting shift rather than one odd window);
 - until ``warmup`` of history exists the detector says so and never fires.
 
 The state is a plain dict (JSON in SQLite), so a restarted monitor scores exactly as one that
@@ -66,6 +74,9 @@ class SpikeSettings:
     drop_threshold: float = 3.0
     drop_after: timedelta = timedelta(hours=1)
     drop_min_expected: float = 5.0  # posts per window expected before silence means anything
+    record_memory: timedelta = timedelta(days=30)  # a record is the highest (lowest) window of this long
+    record_p: float = 0.01  # a count beats its record when it is that improbable at the record's rate
+    smooth: timedelta = timedelta(hours=1)  # a measurement's level: its values' half-life in that mean
 
 
 @dataclass(frozen=True)
@@ -85,6 +96,7 @@ class Verdict:
     burst: float = 0.0  # the current burst's excess so far, in days of the series' normal volume
     bar: float = 0.0  # what the burst had to reach: novelty × the largest recent burst, decayed
     held: tuple[float, float] | None = None  # a burst that qualified but ended below its bar: (size, bar)
+    record: tuple[str, float] | None = None  # what fired on a record: ("value high", the record it beat)
 
     @property
     def fired(self) -> bool:
@@ -123,59 +135,53 @@ def new_state(start: datetime) -> dict:
             "burst": None, "bar": 0.0, "storms": 0.0, "waiting": False}
 
 
-def update(state: dict, at: datetime, value: float, settings: SpikeSettings, *, count: float | None = None) -> Verdict:
+def update(state: dict, at: datetime, value: float, settings: SpikeSettings, *, count: float | None = None,
+           measurement: bool = False) -> Verdict:
     """Score the window starting ``at`` (its ``value``; ``count`` of posts behind it when the
-    value is not itself a count), then fold it into ``state`` (in place)."""
-    is_count = count is None
-    count = value if is_count else count
-    x = math.log1p(max(0.0, value))
+    value is not itself a count, ``measurement`` when no posts are behind it at all), then fold
+    it into ``state`` (in place)."""
+    count = value if count is None else count
+    x = value if measurement else math.log1p(max(0.0, value))
     hour, day = at.hour, at.weekday()
+    records = _records(state, at, value, settings, measurement)  # every window counts towards a record
     if state["level"] is None:
-        state.update(level=x, t=to_iso(at), n=1)
+        state.update(level=x, t=to_iso(at), n=1, scale=0.0 if measurement else state["scale"])
         return Verdict(at, value, value, value, value, 0.0, warming_up=True)
 
-    season = state["daily"][hour] + state["weekly"][day]
-    expected_log = state["level"] + season
-    scale = max(state["scale"], SCALE_FLOOR)
-    residual = x - expected_log
+    expected_x = state["level"] + state["daily"][hour] + state["weekly"][day]
+    # A measurement's noise is measured in its own units, never below 5 % of its typical size.
+    floor = (0.05 * abs(state["level"]) or 1e-9) if measurement else SCALE_FLOOR
+    scale = max(state["scale"], floor)
+    residual = x - expected_x
     z = residual / scale
-    expected = math.expm1(expected_log)
-    low = math.expm1(max(0.0, expected_log - settings.threshold * scale))
-    high = math.expm1(expected_log + settings.threshold * scale)
+    band = (expected_x - settings.threshold * scale, expected_x + settings.threshold * scale)
+    if not measurement:
+        expected_x, band = math.expm1(expected_x), (math.expm1(max(0.0, band[0])), math.expm1(band[1]))
+    expected = expected_x
     warming = at - from_iso(state["start"]) < settings.warmup
 
-    kind, firing = None, not state["armed"]
-    confidence, held = 0.0, None
+    kind, confidence, held, record = None, 0.0, None, None
+    if not warming:
+        _rearm(state, at, settings)
+    firing = not state["armed"]
     if not warming:
         # For a weighted series (reach), posts are expected in the same proportion as the value.
-        expected_count = expected if is_count else expected * (count / value if value else 0.0)
-        surprise = (z - state["zm"]) / math.sqrt(max(state["zv"], 0.25))
-        spike = (
-            z >= settings.threshold
-            and surprise >= settings.surprise
-            and count - max(expected_count, 0.0) >= settings.min_excess
-            and poisson_sf(count, max(expected_count, 0.5)) <= settings.max_p
-        )
-        was_waiting = state.get("waiting", False)
-        burst, ended = _track_burst(state, value - expected, z, spike, settings)
-        held = ended if was_waiting and state["armed"] else None
-        # A moderate burst must last a second window; an extreme one fires at once. One-window
-        # blips (a bot, a retweet burst) are most of a busy brand's false alarms.
-        confirmed = state.get("pending") and z >= settings.threshold / 2 and state["armed"]
-        state["pending"] = False
-        if spike and state["armed"] and z < settings.extreme and not confirmed:
-            state["pending"], spike = True, False
-        # A burst that qualified waits, while it lasts, until it is big enough to be news.
-        qualified = spike or confirmed or was_waiting
-        big = burst is not None and burst >= state.get("bar", 0.0)
-        state["waiting"] = bool(qualified and burst is not None and not big)
-        if qualified and big and state["armed"]:
-            kind, state["armed"], state["fired_at"] = "spike", False, to_iso(at)
-            confidence = min(1.0, (z - settings.threshold) / settings.threshold + 0.5)
-        _rearm(state, at, settings)
-        kind = kind or _track_drop(state, at, z, expected, settings)
-        if kind == "drop":
-            confidence = min(1.0, -z / (2 * settings.drop_threshold))
+        expected_count = expected if count == value else expected * (count / value if value else 0.0)
+        counted = not measurement and _improbable(count, expected_count, settings)
+        if not measurement:
+            kind, confidence, held = _storm(state, at, value - expected, z, counted, settings)
+        # A count beats its record only upwards, by a storm's count, above its rhythm (a record set
+        # before the rhythm is learnt is not news); its drops have their own rule.
+        storm_like = (counted and z >= settings.threshold / 2 and records and records[0][0] == "value high"
+                      and poisson_sf(count, records[0][1] * count / value) <= settings.record_p)
+        if kind is None and state["armed"] and records and (measurement or storm_like):
+            record = records[0]
+            kind = "spike" if record[0].endswith("high") else "drop"
+            state["armed"], state["fired_at"], confidence = False, to_iso(at), 1.0
+        if not measurement:
+            kind = kind or _track_drop(state, at, z, expected, settings)
+            if kind == "drop" and record is None:
+                confidence = min(1.0, -z / (2 * settings.drop_threshold))
 
     _learn(state, at, residual, scale, hour, day, settings)
     a = _alpha(settings.window, settings.surprise_half_life)
@@ -183,8 +189,64 @@ def update(state: dict, at: datetime, value: float, settings: SpikeSettings, *, 
     delta = zc - state["zm"]
     state["zm"] += a * delta
     state["zv"] = (1 - a) * (state["zv"] + a * delta * delta)
-    return Verdict(at, value, expected, low, high, z, kind, warming, firing, confidence,
-                   state.get("burst") or 0.0, state.get("bar", 0.0), held)
+    return Verdict(at, value, expected, *band, z, kind, warming, firing, confidence,
+                   state.get("burst") or 0.0, state.get("bar", 0.0), held, record)
+
+
+def _improbable(count: float, expected: float, settings: SpikeSettings) -> bool:
+    """Enough posts above expectation, and improbably many under a Poisson law, to be a storm."""
+    return count - max(expected, 0.0) >= settings.min_excess and poisson_sf(count, max(expected, 0.5)) <= settings.max_p
+
+
+def _storm(state: dict, at: datetime, excess: float, z: float, counted: bool,
+           settings: SpikeSettings) -> tuple[str | None, float, tuple[float, float] | None]:
+    """The count rule: a burst far above the rhythm, beyond the series' own surprises, confirmed
+    or extreme, and news against recent bursts. Returns (kind, confidence, a held burst)."""
+    surprise = (z - state["zm"]) / math.sqrt(max(state["zv"], 0.25))
+    spike = z >= settings.threshold and surprise >= settings.surprise and counted
+    was_waiting = state.get("waiting", False)
+    burst, ended = _track_burst(state, excess, z, spike, settings)
+    held = ended if was_waiting and state["armed"] else None
+    # A moderate burst must last a second window; an extreme one fires at once. One-window
+    # blips (a bot, a retweet burst) are most of a busy brand's false alarms.
+    confirmed = state.get("pending") and z >= settings.threshold / 2 and state["armed"]
+    state["pending"] = False
+    if spike and state["armed"] and z < settings.extreme and not confirmed:
+        state["pending"], spike = True, False
+    # A burst that qualified waits, while it lasts, until it is big enough to be news.
+    qualified = spike or confirmed or was_waiting
+    big = burst is not None and burst >= state.get("bar", 0.0)
+    state["waiting"] = bool(qualified and burst is not None and not big)
+    if qualified and big and state["armed"]:
+        state["armed"], state["fired_at"] = False, to_iso(at)
+        return "spike", min(1.0, (z - settings.threshold) / settings.threshold + 0.5), held
+    return None, 0.0, held
+
+
+def _records(state: dict, at: datetime, value: float, settings: SpikeSettings, measurement: bool) -> list[tuple[str, float]]:
+    """The records this window beats, before it joins them: its value's, and for a measurement its
+    smoothed level's. A record is kept as the (low, high) of three blocks of a third of
+    ``record_memory`` each (the last 2/3 to 3/3 of it), so an old extreme ages out in constant memory."""
+    features = [("value", value)]
+    if measurement:
+        a = _alpha(settings.window, settings.smooth)
+        state["ew"] = value if state.get("ew") is None else state["ew"] + a * (value - state["ew"])
+        features.append(("level", state["ew"]))
+    out = []
+    for name, x in features:
+        record = state.setdefault(f"record_{name}", {"since": to_iso(at), "blocks": [[x, x]]})
+        blocks = record["blocks"]
+        if blocks:
+            low, high = min(b[0] for b in blocks), max(b[1] for b in blocks)
+            if x > high:
+                out.append((f"{name} high", high))
+            elif x < low:
+                out.append((f"{name} low", low))
+        if at - from_iso(record["since"]) >= settings.record_memory / 3:
+            record["since"], record["blocks"] = to_iso(at), [*blocks[-2:], [x, x]]
+        else:
+            blocks[-1] = [min(blocks[-1][0], x), max(blocks[-1][1], x)]
+    return out
 
 
 def _track_burst(
@@ -249,3 +311,4 @@ def _learn(state: dict, at: datetime, residual: float, scale: float, hour: int, 
     state["scale"] += _alpha(step, settings.scale_half_life) * (min(abs(residual), HUBER * scale) - state["scale"])
     state["t"] = to_iso(at)
     state["n"] += 1
+
