@@ -4,6 +4,12 @@
 - connectors/ and alerts/ import only monitor.models, monitor.errors and their own package;
 - the store (monitor/store/) imports only monitor.models, monitor.errors and its own package:
   it keeps, it does not judge;
+- the config schema (monitor.config, monitor.config_alerts, monitor.config_check) imports the
+  connectors (each connector owns its options: one connector per module), alerts.router (the
+  label and matcher syntax: the config refuses exactly what the router could not run) and
+  judgement's value types (spike settings, the assassin threshold, the keyword syntax), never
+  what runs: the store, the runtime, ingest, watch, pipeline, scheduler (the runtime builds
+  parts from the config, not the other way round);
 - nothing imports monitor.cli (the command line, a package of its own) but itself and ``python -m monitor``.
 
 Third-party and standard-library imports are free, and so are imports only for type hints
@@ -27,6 +33,9 @@ RULES = {  # package → what of ours it may import besides itself
     "connectors": SHARED,
     "alerts": SHARED,
 }
+SCHEMA = SHARED + ("connectors", "alerts.router", "monitor.judgement", "monitor.config", "monitor.config_alerts")
+for _schema in ("monitor.config", "monitor.config_alerts", "monitor.config_check"):
+    RULES[_schema] = SCHEMA
 OURS = ("monitor", "connectors", "alerts")
 
 
