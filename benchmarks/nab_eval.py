@@ -55,6 +55,7 @@ class Series(NamedTuple):
     points: list  # score_nab.point_values rows
     scored: int  # windows scored (not inside the probation)
     count: bool
+    scorer: object  # the folder's score_nab module
 
     @property
     def step(self):
@@ -93,7 +94,7 @@ def load(folders: list[Path], counts: set[str]) -> list[Series]:
             name = f"{category}/{os.path.basename(path)}"
             rows = read_series(path)
             points, scored = scorer.point_values([r[1].replace(tzinfo=None) for r in rows], windows.get(name, []), WEIGHTS)
-            out.append(Series(name, folder.name, category, rows, points, scored, category in counts))
+            out.append(Series(name, folder.name, category, rows, points, scored, category in counts, scorer))
     return out
 
 
@@ -109,16 +110,12 @@ def detect(rows: list[tuple[str, datetime, float]], settings: SpikeSettings, *, 
 
 
 def raw_score(series: Series, fired: list[int]) -> float:
-    """NAB's raw score of one file (standard profile): the earliest detection of each window
-    earns up to 1, a missed window costs 1, a detection outside every window up to 0.11."""
-    fired_set, best, total = set(fired), {}, 0.0
-    for i, kind, value, window in series.points:
-        if i in fired_set:
-            if kind == "tp":
-                best[window] = max(value, best.get(window, value))
-            else:
-                total += value
-    return total + sum(best.values()) - WEIGHTS["fn"] * (series.scored - len(best))
+    """NAB's raw score of one file (standard profile), by the folder's own scorer."""
+    flags = [0.0] * len(series.rows)
+    for i in fired:
+        flags[i] = 1.0
+    _, ((_, raw, *_),) = series.scorer.score_at([(series.name, flags, series.points, series.scored, 0)], 0.5, WEIGHTS)
+    return raw
 
 
 def normalized(raws: dict[str, float], series: list[Series]) -> float:

@@ -140,7 +140,7 @@ def update(state: dict, at: datetime, value: float, settings: SpikeSettings, *, 
     """Score the window starting ``at`` (its ``value``; ``count`` of posts behind it when the
     value is not itself a count, ``measurement`` when no posts are behind it at all), then fold
     it into ``state`` (in place)."""
-    count = value if count is None else count
+    weighted, count = count is not None, value if count is None else count
     x = value if measurement else math.log1p(max(0.0, value))
     hour, day = at.hour, at.weekday()
     records = _records(state, at, value, settings, measurement)  # every window counts towards a record
@@ -148,16 +148,15 @@ def update(state: dict, at: datetime, value: float, settings: SpikeSettings, *, 
         state.update(level=x, t=to_iso(at), n=1, scale=0.0 if measurement else state["scale"])
         return Verdict(at, value, value, value, value, 0.0, warming_up=True)
 
-    expected_x = state["level"] + state["daily"][hour] + state["weekly"][day]
+    expected = state["level"] + state["daily"][hour] + state["weekly"][day]
     # A measurement's noise is measured in its own units, never below 5 % of its typical size.
     floor = (0.05 * abs(state["level"]) or 1e-9) if measurement else SCALE_FLOOR
     scale = max(state["scale"], floor)
-    residual = x - expected_x
+    residual = x - expected
     z = residual / scale
-    band = (expected_x - settings.threshold * scale, expected_x + settings.threshold * scale)
-    if not measurement:
-        expected_x, band = math.expm1(expected_x), (math.expm1(max(0.0, band[0])), math.expm1(band[1]))
-    expected = expected_x
+    band = (expected - settings.threshold * scale, expected + settings.threshold * scale)
+    if not measurement:  # back from the log scale to posts
+        expected, band = math.expm1(expected), (math.expm1(max(0.0, band[0])), math.expm1(band[1]))
     warming = at - from_iso(state["start"]) < settings.warmup
 
     kind, confidence, held, record = None, 0.0, None, None
@@ -166,7 +165,7 @@ def update(state: dict, at: datetime, value: float, settings: SpikeSettings, *, 
     firing = not state["armed"]
     if not warming:
         # For a weighted series (reach), posts are expected in the same proportion as the value.
-        expected_count = expected if count == value else expected * (count / value if value else 0.0)
+        expected_count = expected * (count / value if value else 0.0) if weighted else expected
         counted = not measurement and _improbable(count, expected_count, settings)
         if not measurement:
             kind, confidence, held = _storm(state, at, value - expected, z, counted, settings)
@@ -236,12 +235,11 @@ def _records(state: dict, at: datetime, value: float, settings: SpikeSettings, m
     for name, x in features:
         record = state.setdefault(f"record_{name}", {"since": to_iso(at), "blocks": [[x, x]]})
         blocks = record["blocks"]
-        if blocks:
-            low, high = min(b[0] for b in blocks), max(b[1] for b in blocks)
-            if x > high:
-                out.append((f"{name} high", high))
-            elif x < low:
-                out.append((f"{name} low", low))
+        low, high = min(b[0] for b in blocks), max(b[1] for b in blocks)
+        if x > high:
+            out.append((f"{name} high", high))
+        elif x < low:
+            out.append((f"{name} low", low))
         if at - from_iso(record["since"]) >= settings.record_memory / 3:
             record["since"], record["blocks"] = to_iso(at), [*blocks[-2:], [x, x]]
         else:
@@ -311,4 +309,3 @@ def _learn(state: dict, at: datetime, residual: float, scale: float, hour: int, 
     state["scale"] += _alpha(step, settings.scale_half_life) * (min(abs(residual), HUBER * scale) - state["scale"])
     state["t"] = to_iso(at)
     state["n"] += 1
-
