@@ -2,9 +2,10 @@
 
     python benchmarks/nab_loco.py [DIR ...] [--counts CATEGORIES] [--by category|file]
 
-The settings the record and storm rules leave open (the smoothing of a measurement's level, the
-re-arm after a firing, the record's memory) are chosen by a procedure, not by hand: for a small
-grid around the defaults, every series in the DIRs (laid out as for ``nab_eval.py``) is streamed
+The settings the record rules leave open (how far a record must beat the old one, in typical steps
+between windows; how far an hour record must lie beyond that hour's range, in multiples of its
+spread and in typical steps) are chosen by a procedure, not by hand: for a small grid around the
+defaults, every series in the DIRs (laid out as for ``nab_eval.py``) is streamed
 once per setting. Then each NAB category in turn (``--by file``: each file) is held out: the
 setting with the best score on all the *other* series is chosen and scored on the held-out one
 alone. The held-out raw scores are summed into one normalized score: what a brand or a metric
@@ -30,8 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from monitor.judgement.spikes import SpikeSettings  # noqa: E402
 
 GRID = [
-    {"smooth": timedelta(minutes=m), "rearm": timedelta(hours=h), "record_memory": timedelta(days=d)}
-    for m, h, d in itertools.product((30, 60, 180), (6, 12, 24), (30, 90))
+    {"record_margin": r, "hour_margin": m, "hour_steps": s}
+    for r, m, s in itertools.product((0.1, 0.3), (1.0, 2.0, 4.0), (4.0, 8.0, 16.0))
 ]
 
 

@@ -168,6 +168,19 @@ class Spikes(Section):
     smooth: Duration = Field(
         default="1h", description="A measurement's level, whose record marks a lasting shift: its half-life."
     )
+    record_margin: float = Field(
+        default=0.1, ge=0, description="A record must beat the old one by this many typical steps between windows."
+    )
+    hour_memory: Duration = Field(
+        default="7d", description="An hour record lies beyond every window at that hour of the day this long (measurements)."
+    )
+    hour_margin: float = Field(
+        default=2.0, ge=0, description="An hour record lies beyond that hour's range by this many times its spread."
+    )
+    hour_steps: float = Field(
+        default=8.0, ge=0, description="An hour record lies beyond that hour's range by this many typical steps too."
+    )
+    hour_samples: int = Field(default=10, ge=1, description="Windows seen at an hour of the day before its range counts.")
     drop_after: Duration = Field(default="1h", description="Far below expectation this long: a drop.")
     drop_min_expected: float = Field(
         default=5.0, ge=0, description="Posts per window expected before a silence counts as a drop."
@@ -176,6 +189,8 @@ class Spikes(Section):
     _window = field_validator("window")(classmethod(lambda cls, v: at_least("1m", "a window holds at least a minute")(v)))
     _memory = field_validator("record_memory")(
         classmethod(lambda cls, v: at_least("3h", "a record needs some history to stand for")(v)))
+    _hour_memory = field_validator("hour_memory")(
+        classmethod(lambda cls, v: at_least("2d", "an hour's range needs a few days of that hour")(v)))
     _smooth = field_validator("smooth")(classmethod(lambda cls, v: at_least("1m", "give the level a minute at least")(v)))
     _half_life = field_validator("novelty_half_life")(
         classmethod(lambda cls, v: at_least("1h", "a past burst's weight must last a while")(v)))

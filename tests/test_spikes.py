@@ -192,4 +192,49 @@ def test_a_record_ages_out_after_record_memory() -> None:
         update(state, at + i * STEP, 50.0 + (i % 7), settings, measurement=True)
     again = update(state, at + 9 * 288 * STEP, 80.0, settings, measurement=True)
     assert again.record is not None and again.record[0] == "value high", again
-    assert len(json.dumps(state)) < 2048  # the records cost a few numbers, not history
+    assert len(json.dumps(state)) < 3072  # the records cost a few numbers (and 24 hours × 2 ranges), not history
+
+
+def test_a_record_must_beat_the_old_one_by_more_than_the_series_wobbles() -> None:
+    # A metric wobbling between 50 and 56 (typical step between windows ~1.7): a new high by a hair
+    # is the wobble, not news; one clear of it by a step is.
+    state, verdicts = measure([50.0 + (i % 7) for i in range(3 * 288)])
+    assert not any(v.fired for v in verdicts[288:])
+    at = START + 3 * 288 * STEP
+    hair = update(state, at, 56.1, SETTINGS, measurement=True)
+    assert not hair.fired and hair.record is None, hair
+    clear = update(state, at + STEP, 58.0, SETTINGS, measurement=True)
+    assert clear.kind == "spike" and clear.record == ("value high", 56.1), clear
+
+
+def daily_square(at: datetime, rng: random.Random, busy: bool = True) -> float:
+    """Busy from 08:00 to 18:00 (80), quiet otherwise (20), with a little noise."""
+    return (80.0 if busy and 8 <= at.hour < 18 else 20.0) + rng.uniform(-2, 2)
+
+
+def test_an_hour_record_hears_a_daily_peak_that_never_came() -> None:
+    rng = random.Random(13)
+    days = 6 * 288
+    values = [daily_square(START + i * STEP, rng) for i in range(days)]
+    # Day 7: the busy hours stay at the night's level, inside the series' overall range.
+    values += [daily_square(START + i * STEP, rng, busy=False) for i in range(days, days + 288)]
+    state, verdicts = measure(values)
+    assert [v for v in verdicts[2 * 288:days] if v.fired] == []  # ordinary days, once two are seen
+    fired = [v for v in verdicts[days:] if v.fired]
+    assert len(fired) == 1 and fired[0].record[0] == "hour low", fired
+    assert fired[0].at.hour == 8 and fired[0].record[1] > 70  # at the first quiet busy window
+    assert 20 * 0.9 < fired[0].value < 25
+    # The method line says it in words.
+    from monitor.judgement.series import method
+    assert method(SETTINGS, fired[0]).startswith("an hour record: ") and "08:00–08:59 UTC" in method(SETTINGS, fired[0])
+
+
+def test_an_hour_needs_days_of_that_hour_before_its_range_counts() -> None:
+    # Hourly values: each hour of the day has one window a day, so a week holds only 7 of them
+    # (fewer than hour_samples): no hour record, however odd the hour looks.
+    hourly = SpikeSettings(window=timedelta(hours=1))
+    rng = random.Random(14)
+    state = new_state(START)
+    verdicts = [update(state, START + i * timedelta(hours=1), daily_square(START + i * timedelta(hours=1), rng, busy=i < 6 * 24),
+                       hourly, measurement=True) for i in range(7 * 24)]
+    assert not any(v.record and v.record[0].startswith("hour") for v in verdicts)

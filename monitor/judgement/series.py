@@ -166,8 +166,14 @@ def method(settings: SpikeSettings, v: Verdict) -> str:
     if v.record:
         what, before = v.record
         side = "above" if what.endswith("high") else "below"
-        return (f"a record: {v.value:,.0f} is {side} every window of the last {_days(settings.record_memory)} "
-                f"(the {'highest' if side == 'above' else 'lowest'} was {before:,.0f}); as a count it also passed "
+        extreme = "highest" if side == "above" else "lowest"
+        if what.startswith("hour"):
+            return (f"an hour record: {v.value:,.4g} is far {side} every window at {v.at:%H}:00–{v.at:%H}:59 UTC of the "
+                    f"last {_days(settings.hour_memory)} (the {extreme} was {before:,.4g}; beyond it by ≥ "
+                    f"{settings.hour_margin:g} × that hour's spread and {settings.hour_steps:g} typical steps)")
+        subject = "its 1h level" if what.startswith("level") else f"{v.value:,.0f}"
+        return (f"a record: {subject} is {side} every window of the last {_days(settings.record_memory)} "
+                f"(the {extreme} was {before:,.0f}); as a count it also passed "
                 f"≥ {settings.min_excess:g} posts above expected, Poisson p ≤ {settings.max_p:g}, and p ≤ "
                 f"{settings.record_p:g} at the old record's rate")
     return (

@@ -3,7 +3,8 @@
 A series is a count per fixed window (5 minutes by default): a brand's mentions, its negative
 mentions, its assassins, the reach of its negative mentions, per brand and per brand × source.
 Each closed window is scored against what the past alone predicts, then folded into the state,
-in O(1) time and memory (a level, a scale, a 24-bin daily and a 7-bin weekly profile):
+in O(1) time and memory (a level, a scale, a 24-bin daily and a 7-bin weekly profile, the
+extremes of a few blocks of history; about 1–2 KB of JSON):
 
 - counts are read on a log scale (a storm multiplies volume; an hour of 5,000 is not five times
   as alarming as an hour of 1,000), with the daily and weekly rhythm learnt as offsets, so a
@@ -29,11 +30,18 @@ in O(1) time and memory (a level, a scale, a 24-bin daily and a 7-bin weekly pro
 - a record is news too (the idea ARTime's and contextOSE's scores on NAB rest on: a value outside
   everything the series has done): a window above every window of the last ``record_memory``
   fires as a spike, below every one as a drop. A record says nothing of units or scale, so it
-  holds for any series; a count's record must still pass the count tests above (a quiet brand's
-  record of 2 posts is not a storm);
+  holds for any series, but it must beat the old one by ``record_margin`` typical steps (the mean
+  change from one window to the next): a series hovering at its high sets a new one by a hair
+  every few hours, which is noise. A count's record must still pass the count tests above (a
+  quiet brand's record of 2 posts is not a storm);
 - a measurement (a value with no posts behind it: a CPU load, a rate, a temperature) is not a
   count: the log-volume and Poisson tests do not apply to it, so it fires on records alone, of its
-  value and of its level smoothed over ``smooth`` (a lasting shift rather than one odd window);
+  value, of its level smoothed over ``smooth`` (a lasting shift rather than one odd window), and
+  of its hour of the day: an *hour record* is a window far outside every window at the same
+  hour over the last ``hour_memory`` (by ``hour_margin`` × that hour's spread and ``hour_steps``
+  typical steps, once the hour has ``hour_samples`` windows). It hears a rhythm break inside the
+  overall range: a busy hour gone quiet, a quiet one gone busy, a daily peak that never came.
+  (For counts, the storm rule's learnt daily profile already does this, with counts' statistics.)
 - until ``warmup`` of history exists the detector says so and never fires.
 
 The state is a plain dict (JSON in SQLite), so a restarted monitor scores exactly as one that
@@ -77,6 +85,11 @@ class SpikeSettings:
     record_memory: timedelta = timedelta(days=30)  # a record is the highest (lowest) window of this long
     record_p: float = 0.01  # a count beats its record when it is that improbable at the record's rate
     smooth: timedelta = timedelta(hours=1)  # a measurement's level: its values' half-life in that mean
+    record_margin: float = 0.1  # a record must beat the old one by this many typical steps between windows
+    hour_memory: timedelta = timedelta(days=7)  # an hour record: beyond every window at this hour of day this long
+    hour_margin: float = 2.0  # ... by this many times the spread of that hour's windows
+    hour_steps: float = 8.0  # ... and by this many typical steps between windows
+    hour_samples: int = 10  # windows seen at that hour before its range counts
 
 
 @dataclass(frozen=True)
@@ -143,7 +156,12 @@ def update(state: dict, at: datetime, value: float, settings: SpikeSettings, *, 
     weighted, count = count is not None, value if count is None else count
     x = value if measurement else math.log1p(max(0.0, value))
     hour, day = at.hour, at.weekday()
-    records = _records(state, at, value, settings, measurement)  # every window counts towards a record
+    step = _step(state, value, settings)
+    # Every window counts towards the records, whatever else happens to it. A count's rhythm is its
+    # storm rule's (a learnt daily and weekly profile); hour records are a measurement's.
+    records = _records(state, at, value, settings, measurement, step)
+    if measurement:
+        records += _hour_record(state, at, value, settings, step)
     if state["level"] is None:
         state.update(level=x, t=to_iso(at), n=1, scale=0.0 if measurement else state["scale"])
         return Verdict(at, value, value, value, value, 0.0, warming_up=True)
@@ -169,12 +187,13 @@ def update(state: dict, at: datetime, value: float, settings: SpikeSettings, *, 
         counted = not measurement and _improbable(count, expected_count, settings)
         if not measurement:
             kind, confidence, held = _storm(state, at, value - expected, z, counted, settings)
-        # A count beats its record only upwards, by a storm's count, above its rhythm (a record set
+        # A count beats a record only upwards, by a storm's count, above its rhythm (a record set
         # before the rhythm is learnt is not news); its drops have their own rule.
-        storm_like = (counted and z >= settings.threshold / 2 and records and records[0][0] == "value high"
-                      and poisson_sf(count, records[0][1] * count / value) <= settings.record_p)
-        if kind is None and state["armed"] and records and (measurement or storm_like):
-            record = records[0]
+        storm_like = counted and z >= settings.threshold / 2
+        beaten = [r for r in records if measurement or (
+            storm_like and r[0].endswith("high") and poisson_sf(count, r[1] * count / value) <= settings.record_p)]
+        if kind is None and state["armed"] and beaten:
+            record = beaten[0]
             kind = "spike" if record[0].endswith("high") else "drop"
             state["armed"], state["fired_at"], confidence = False, to_iso(at), 1.0
         if not measurement:
@@ -222,28 +241,64 @@ def _storm(state: dict, at: datetime, excess: float, z: float, counted: bool,
     return None, 0.0, held
 
 
-def _records(state: dict, at: datetime, value: float, settings: SpikeSettings, measurement: bool) -> list[tuple[str, float]]:
-    """The records this window beats, before it joins them: its value's, and for a measurement its
-    smoothed level's. A record is kept as the (low, high) of three blocks of a third of
-    ``record_memory`` each (the last 2/3 to 3/3 of it), so an old extreme ages out in constant memory."""
+def _step(state: dict, value: float, settings: SpikeSettings) -> float:
+    """The typical change from one window to the next (a running mean of |change|, half-life
+    ``scale_half_life``), before this window joins it: the unit of a record's margin."""
+    step, previous = state.get("step", 0.0), state.get("previous")
+    if previous is not None:
+        state["step"] = step + _alpha(settings.window, settings.scale_half_life) * (abs(value - previous) - step)
+    state["previous"] = value
+    return step
+
+
+def _records(state: dict, at: datetime, value: float, settings: SpikeSettings, measurement: bool,
+             step: float) -> list[tuple[str, float]]:
+    """The records this window beats (by ``record_margin`` typical steps), before it joins them: its
+    value's, and for a measurement its smoothed level's. A record is kept as the (low, high) of three
+    blocks of a third of ``record_memory`` each (the last 2/3 to 3/3 of it), so an old extreme ages
+    out in constant memory."""
     features = [("value", value)]
     if measurement:
         a = _alpha(settings.window, settings.smooth)
         state["ew"] = value if state.get("ew") is None else state["ew"] + a * (value - state["ew"])
         features.append(("level", state["ew"]))
-    out = []
+    out, margin = [], settings.record_margin * step
     for name, x in features:
         record = state.setdefault(f"record_{name}", {"since": to_iso(at), "blocks": [[x, x]]})
         blocks = record["blocks"]
         low, high = min(b[0] for b in blocks), max(b[1] for b in blocks)
-        if x > high:
+        if x > high and x - high >= margin:
             out.append((f"{name} high", high))
-        elif x < low:
+        elif x < low and low - x >= margin:
             out.append((f"{name} low", low))
         if at - from_iso(record["since"]) >= settings.record_memory / 3:
             record["since"], record["blocks"] = to_iso(at), [*blocks[-2:], [x, x]]
         else:
             blocks[-1] = [min(blocks[-1][0], x), max(blocks[-1][1], x)]
+    return out
+
+
+def _hour_record(state: dict, at: datetime, value: float, settings: SpikeSettings, step: float) -> list[tuple[str, float]]:
+    """An hour record: the window is far beyond every window at this hour of the day over the last
+    ``hour_memory`` (by ``hour_margin`` × that hour's spread and ``hour_steps`` typical steps), once
+    the hour has ``hour_samples`` windows and half the memory is seen. A rhythm's break (quiet at
+    the busy hour, busy at the quiet one, a missing daily peak) is news even inside the overall range.
+    Kept as (low, high, windows) per hour in two blocks of half the memory each: constant memory."""
+    hours = state.setdefault("hours", {"since": to_iso(at), "blocks": [[None] * 24]})
+    blocks, hour, out = hours["blocks"], at.hour, []
+    seen = [b[hour] for b in blocks if b[hour] is not None]
+    if (sum(s[2] for s in seen) >= settings.hour_samples and len(blocks) == 2):
+        low, high = min(s[0] for s in seen), max(s[1] for s in seen)
+        margin = max(settings.hour_margin * (high - low), settings.hour_steps * step)
+        if value - high > margin:
+            out.append(("hour high", high))
+        elif low - value > margin:
+            out.append(("hour low", low))
+    if at - from_iso(hours["since"]) >= settings.hour_memory / 2:
+        hours["since"], hours["blocks"] = to_iso(at), [blocks[-1], [None] * 24]
+        blocks = hours["blocks"]
+    current = blocks[-1][hour]
+    blocks[-1][hour] = [value, value, 1] if current is None else [min(current[0], value), max(current[1], value), current[2] + 1]
     return out
 
 
