@@ -19,6 +19,8 @@ def render_text(alert: Alert, *, width: int = 100) -> str:
     """The alert as plain text lines."""
     about = " · ".join(part for part in (alert.brand, alert.source) if part)
     lines = [f"[{_clean(alert.severity).upper()}] {_clean(alert.kind)} · {_clean(about)}", f"  why: {_clean(alert.reason)}"]
+    if alert.details:
+        lines.append(f"  numbers: {_clean(alert.details)}")
     for judged in alert.mentions:
         m, s, r = judged.mention, judged.score, judged.reach
         title = _clean(m.title or "(untitled)")

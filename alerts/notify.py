@@ -3,8 +3,10 @@ recover → mute (silences, inhibition) → hold (quiet hours) → claim → sen
 
 One pass at a time per process (``lock``), and every claim is atomic in the outbox, so a group
 goes out once even with two processes delivering from one database. Spikes go first: a spike
-absorbs its brand's waiting assassin alerts, which ride inside its message, and while it fires
-(``DeliveryPolicy.spike_rearm``) later assassins of the brand are inhibited.
+absorbs its brand's waiting assassin alerts whose posts belong to it (published in the period it
+is about: its ``starts_at``–``ends_at``), which ride inside its message, and while it fires
+(``DeliveryPolicy.spike_rearm``) later assassins of that period are inhibited. An assassin post
+from before or after the storm is not the storm's: it goes out on its own.
 """
 
 from __future__ import annotations
@@ -76,7 +78,7 @@ class _Round:
     policy: DeliveryPolicy
     now: datetime
     silences: list[dict]
-    firing: set[tuple[str, str]]  # (receiver, brand) of spikes still firing
+    firing: dict[tuple[str, str], list[tuple]]  # (receiver, brand) of spikes still firing → the periods they cover
     down: set[str]  # sources that are down
     done: set[str] = field(default_factory=set)  # alert keys sent in this round
     paused: set[str] = field(default_factory=set)  # receivers that asked us to wait (429)
@@ -115,7 +117,7 @@ class _Round:
             silence = silenced_by(alert.labels, self.silences, self.now)
             if silence is not None:
                 self.outbox.mark_silenced(row["key"], silence["id"])
-            elif alert.kind == "assassin" and (receiver, alert.brand) in self.firing:
+            elif alert.kind == "assassin" and _covered(alert, self.firing.get((receiver, alert.brand), [])):
                 self.outbox.mark_inhibited(row["key"], f"inhibited by a firing spike of {alert.brand}")
             elif alert.kind == "drop" and alert.source in self.down:
                 self.outbox.mark_inhibited(row["key"], f"inhibited: source {alert.source} is down")
@@ -127,10 +129,15 @@ class _Round:
         """The waiting assassin alerts of the brands whose spikes are in ``active`` (any group)."""
         taken = self.done | {row["key"] for row, _ in active}  # a group by brand alone holds both kinds
         absorbed = []
-        for brand in sorted({a.brand for _, a in active if a.kind == "spike"}):
+        periods: dict[str, list[tuple]] = {}
+        for _, a in active:
+            if a.kind == "spike":
+                periods.setdefault(a.brand, []).append((a.starts_at, a.ends_at))
+        for brand in sorted(periods):
             for row in self.outbox.pending_alerts(receiver, kind="assassin", brand=brand):
                 alert = self.outbox.row_alert(row)
-                if row["key"] not in taken and silenced_by(alert.labels, self.silences, self.now) is None:
+                if (row["key"] not in taken and _covered(alert, periods[brand])
+                        and silenced_by(alert.labels, self.silences, self.now) is None):
                     absorbed.append((row, alert))
         return absorbed
 
@@ -161,9 +168,21 @@ class _Round:
             self.done.add(row["key"])
         if ref and not thread:
             self.outbox.set_thread(receiver, group_key, ref, now=now)
-        self.firing |= {(receiver, a.brand) for _, a in active if a.kind == "spike"}
+        for _, a in active:
+            if a.kind == "spike":
+                self.firing.setdefault((receiver, a.brand), []).append((a.starts_at, a.ends_at))
         self.outbox.schedule_group(receiver, group_key, next_flush_at=None, flushed_at=now)
         self.sent += len(outgoing)
+
+
+def _covered(alert: Alert, periods: list[tuple]) -> bool:
+    """Whether ``alert``'s post was published in one of ``periods`` (a period with no bounds, from
+    an alert that names none, covers every post)."""
+    published = alert.mentions[0].mention.published_at if alert.mentions else None
+    return any(
+        published is None or ((start is None or published >= start) and (end is None or published <= end))
+        for start, end in periods
+    )
 
 
 def retry_wait(attempts: int, retry_after_seconds: float | None = None) -> timedelta:

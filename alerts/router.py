@@ -157,7 +157,11 @@ def merge(alerts: list[Alert], *, key: str, absorbed: list[Alert] | None = None)
     kinds = sorted({a.kind for a in alerts})
     sources = sorted({a.source for a in alerts if a.source})
     by_reach = lambda js: sorted(js, key=lambda j: -j.reach.high)  # noqa: E731
-    mentions = by_reach([j for a in alerts for j in a.mentions]) + by_reach([j for a in absorbed for j in a.mentions])
+    mentions, seen = [], set()
+    for j in by_reach([j for a in alerts for j in a.mentions]) + by_reach([j for a in absorbed for j in a.mentions]):
+        if (j.mention.source, j.mention.id) not in seen:  # a storm's own post may also be an absorbed assassin's
+            seen.add((j.mention.source, j.mention.id))
+            mentions.append(j)
     severity = "critical" if any(a.severity == "critical" for a in alerts + absorbed) else first.severity
     if len(alerts) == 1:
         reason = first.reason
@@ -171,6 +175,9 @@ def merge(alerts: list[Alert], *, key: str, absorbed: list[Alert] | None = None)
         key=key, kind=kinds[0] if len(kinds) == 1 else "group", brand=first.brand,
         source=sources[0] if len(sources) == 1 else f"{len(sources)} sources",
         severity=severity, reason=reason, mentions=tuple(mentions), created_at=first.created_at,
+        details=" | ".join(a.details for a in alerts[:3] if a.details),
+        starts_at=min((a.starts_at for a in alerts if a.starts_at), default=None),
+        ends_at=max((a.ends_at for a in alerts if a.ends_at), default=None),
     )
 
 

@@ -84,6 +84,8 @@ def render(alert: Alert) -> tuple[str, list[dict]]:
         {"type": "header", "text": {"type": "plain_text", "text": header, "emoji": False}},
         {"type": "section", "text": {"type": "mrkdwn", "text": "*Why:* " + text(alert.reason, SECTION_MAX - 10)}},
     ]
+    if alert.details:  # the numbers behind the words, small, under them
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": text(alert.details, SECTION_MAX - 10)}]})
     for judged in alert.mentions[:POSTS_SHOWN]:
         m, s, r = judged.mention, judged.score, judged.reach
         who = text(m.author_name or m.author or "unknown author", 120)
@@ -111,6 +113,8 @@ def render(alert: Alert) -> tuple[str, list[dict]]:
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _truncate(context, SECTION_MAX)}]})
     first = alert.mentions[0].mention if alert.mentions else None
     fallback = f"{title} for {text(alert.brand, 100)}: {text(alert.reason, 2000)}"
+    if alert.brand and alert.reason.startswith(f"{alert.brand}: "):  # a storm's summary names its brand first
+        fallback = f"{title}: {text(alert.reason, 2000)}"
     if first is not None:
         fallback += f" — {text(first.title or first.text, 140)}"
     return _truncate(fallback, SECTION_MAX), blocks[:BLOCKS_MAX]

@@ -177,6 +177,9 @@ class Alert:
     reason: str
     mentions: tuple[Judged, ...] = ()
     created_at: datetime | None = None
+    details: str = ""  # the numbers behind ``reason``, for a second line
+    starts_at: datetime | None = None  # the period the alert is about (a storm's), as Alertmanager's startsAt/endsAt:
+    ends_at: datetime | None = None  # the posts published then belong to it
 
     @property
     def labels(self) -> dict[str, str]:

@@ -1,7 +1,7 @@
 """The watches over stored mentions: the spike watch (each brand's settled windows scored for
-spikes and drops, one alert per brand, kind and window; ``monitor backtest`` replays it) and the
-daily digest. They read and write the store; what they compute is ``series``, ``spikes`` and
-``digest``, which do no I/O."""
+spikes and drops, merged into storms, one alert per storm and one each time it doubles;
+``monitor backtest`` replays it) and the daily digest. They read and write the store; what they
+compute is ``series``, ``spikes``, ``storms`` and ``digest``, which do no I/O."""
 
 from __future__ import annotations
 
@@ -23,6 +23,9 @@ from monitor.judgement.series import (
     window_floor,
 )
 from monitor.judgement.spikes import SpikeSettings
+from monitor.judgement.storms import Storm, extend, gather, news, tally
+from monitor.judgement.storms import alert as storm_alert
+from monitor.judgement.storms import describe as describe_storm
 from monitor.models import Alert, from_iso
 from monitor.runtime import Runtime, enqueue
 from monitor.store import Store
@@ -31,67 +34,72 @@ log = logging.getLogger("monitor")
 
 
 def watch_series(runtime: Runtime, store: Store, *, now: datetime) -> list[Fired]:
-    """Score the brands' settled windows for spikes and drops; one alert per brand, kind and window.
+    """Score the brands' settled windows for spikes and drops; merge what fires into storms; one
+    alert per storm when it starts, and one each time it doubles.
 
-    Each brand's advanced series states, its spikes and their alerts share one transaction:
-    states saved without the alert would never fire that storm again. (One per brand, so a
-    long first pass over history holds the write lock for one brand at a time.)
+    Each brand's advanced series states, its spikes, its storms and their alerts share one
+    transaction: states saved without the alert would never fire that storm again. (One per
+    brand, so a long first pass over history holds the write lock for one brand at a time.)
     """
     spikes, alerts = runtime.config.spikes, runtime.config.alerts
     if not spikes.enabled:
         return []
     settings = spikes.settings()
     known = store.spike_states()
+    until = window_floor(now - spikes.settle, settings.window)
     fired: list[Fired] = []
     for brand in (b.name for b in runtime.config.brands):
         first_pass = series_key(brand, ALL_SOURCES, "mentions") not in known
-        # Like posts: a brand's first pass over its history stores old spikes quietly (alerts.backfill);
-        # after that, a spike older than alerts.max_age (the monitor was down) is stored, not pushed.
+        # Like posts: a brand's first pass over its history stores old storms quietly (alerts.backfill);
+        # after that, a storm older than alerts.max_age (the monitor was down) is stored, not pushed.
         window = alerts.backfill if first_pass else alerts.max_age
         with store.transaction():
-            found = advance(store, [brand], settings, now=now, settle=spikes.settle, history=spikes.history, states=known)
-            storms: dict[tuple, list[Fired]] = {}
+            hot: dict[str, dict] = {}
+            found = advance(store, [brand], settings, now=now, settle=spikes.settle, history=spikes.history,
+                            states=known, hot=hot)
             for item in found:
-                log.warning("%s", describe(item).splitlines()[0])
-                # Brand-level spikes and drops; a drop on one source too (a broken connector shows there).
-                if item.window_end >= now - window and (item.source == ALL_SOURCES or item.verdict.kind == "drop"):
-                    storms.setdefault((item.source, item.verdict.kind, item.verdict.at), []).append(item)
-            enqueue([spike_alert(items, now=now) for items in storms.values()], runtime, store, now=now)
+                log.debug("%s", describe(item).splitlines()[0])
+            open_ = [Storm.from_row(row) for row in store.open_storms(brand)]
+            queued = []
+            for storm in track_storms(store, brand, found, hot.get(brand, {}), settings, until=until, open_=open_):
+                what = news(storm, min_excess=settings.min_excess)
+                if what and storm.end >= now - window:
+                    posts = store.mentions_by_key(storm.top)
+                    queued.append(storm_alert(storm, what, posts, now=now))
+                    log.warning("%s", describe_storm(storm, posts).splitlines()[0])
+                    storm.alerts, storm.alerted_posts = storm.alerts + 1, storm.posts
+                store.save_storm(storm.to_row())
+            enqueue(queued, runtime, store, now=now)
         fired.extend(found)
     return fired
 
 
-def spike_alert(items: list[Fired], *, now: datetime) -> Alert:
-    """One alert for a brand's spike (or drop) in one window, however many of its series fired:
-    each series' explanation is part of the reason."""
-    first = items[0]
-    e = first.explanation
-    parts = [f"{item.explanation['summary']} (z {item.verdict.z:+.1f})" for item in items]
-    reason = "; ".join(parts) + f". Method: {e['method']}"
-    if e["words"]:
-        reason += f". Words: {', '.join(e['words'])}"
-    if e["sources"]:
-        reason += ". Sources: " + ", ".join(f"{s} {share:.0%}" for s, share in e["sources"].items())
-    bad = {"negative", "assassins", "negative_reach"}
-    return Alert(
-        key=f"{first.verdict.kind}:{first.brand}:{first.source}:{e['window'][0]}",
-        kind=first.verdict.kind or "spike",
-        brand=first.brand,
-        source="all sources" if first.source == ALL_SOURCES else first.source,
-        severity="critical" if first.verdict.kind == "spike" and bad & {i.measure for i in items} else "warning",
-        reason=reason,
-        created_at=now,
-    )
+def track_storms(store: Store, brand: str, found: list[Fired], hot: dict, settings: SpikeSettings, *,
+                 until: datetime, open_: list[Storm], save: bool = True) -> list[Storm]:
+    """Merge what fired into ``brand``'s storms (``open_`` ones continued, new ones started), grow
+    them by the windows still in a burst (``hot``), end those quiet for an hour, and count their
+    posts. Returns every storm touched or still open."""
+    storms = {s.id: s for s in open_}
+    storms.update({s.id: s for s in gather(found, open_, window=settings.window)})
+    if save:
+        for item in found:
+            if item.storm:
+                store.link_spike(item.series, item.explanation["window"][0], item.storm)
+    for storm in storms.values():
+        extend(storm, hot, window=settings.window, until=until)
+        tally(storm, store.brand_mentions(brand, storm.start, storm.end))
+    return sorted(storms.values(), key=lambda s: s.start)
 
 
 def advance(store: Store, brands: list[str], settings: SpikeSettings, *, now: datetime, settle: timedelta,
             history: timedelta, states: dict[str, dict] | None = None, save: bool = True,
-            held: list[Held] | None = None) -> list[Fired]:
+            held: list[Held] | None = None, hot: dict[str, dict] | None = None) -> list[Fired]:
     """Score every window of every brand's series that has settled since the last call.
 
     ``states`` (series → state) replaces the stored states, for a backtest; with ``save`` False
-    nothing is written; ``held`` collects the bursts the novelty bar held back. Returns what
-    fired, explained.
+    nothing is written; ``held`` collects the bursts the novelty bar held back; ``hot`` (brand →
+    window → measure → [value, expected, z]) the brands' windows in a burst. Returns what fired,
+    explained.
     """
     states = store.spike_states() if states is None else states
     window = settings.window
@@ -109,7 +117,8 @@ def advance(store: Store, brands: list[str], settings: SpikeSettings, *, now: da
         if start >= until:
             continue
         rows = store.brand_mentions(brand, start, until)
-        fired += score_windows(brand, rows, start=start, until=until, states=states, settings=settings, held=held)
+        fired += score_windows(brand, rows, start=start, until=until, states=states, settings=settings, held=held,
+                               hot=None if hot is None else hot.setdefault(brand, {}))
         if save:
             _save_states(store, brand, states, now=now)
     # The series of one brand that fire in one window share its posts and its week before.

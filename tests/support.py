@@ -41,7 +41,7 @@ INJECTIONS = [
 
 def hostile_alert(key: str = "assassin:blog:1", payload: str = " ".join(INJECTIONS)) -> Alert:
     mention = Mention(
-        source="blog", id="1", url="https://reviews.example/post?a=1&b=<2>|x", text=f"Acme Cloud is awful {payload}",
+        source="blog", id=key.rsplit(":", 1)[-1], url="https://reviews.example/post?a=1&b=<2>|x", text=f"Acme Cloud is awful {payload}",
         published_at=NOW, title=f"Title {payload}", author=f"user{payload}", author_name=f"Display {payload}",
         audience=1200, source_type="rss",
     )

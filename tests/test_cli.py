@@ -103,11 +103,17 @@ def test_demo_runs_offline_and_shows_an_assassin_with_reach(tmp_path: Path) -> N
     db = tmp_path / "demo.db"
     result = invoke("--db", str(db), "demo")
     assert result.exit_code == 0, result.output
-    # The sample storm (two days ago) fires a spike; today's assassins ride inside its message.
-    assert "[CRITICAL] spike · Acme Cloud · all sources" in result.output
-    assert "(with 2 assassin posts of Acme Cloud inside)" in result.output
+    # The sample storm (two days ago) is one spike alert, in words first, with its own posts;
+    # today's assassins are not the storm's and go out on their own.
+    assert result.output.count("[CRITICAL] spike · Acme Cloud · all sources") == 1
+    assert re.search(r"\n  why: Acme Cloud: \d+ negative posts in [\d.]+ (minutes|hours), about \d+ expected at this "
+                     r"time of day; mostly on forum; top words: [a-z, ]+; reached about [\d,]+–[\d,]+ people so far\n"
+                     r"  numbers: In 5-minute windows \(UTC\): [a-z ]+ \d+ \(expected [\d.]+, z \+[\d.]+\) at \d\d:\d\d",
+                     result.output), result.output
+    spike = result.output.split("[CRITICAL] spike")[1].split("\n\n")[0]
+    assert "https://forum.example/t/" in spike and "hackernews" not in spike and "inside)" not in spike
+    assert "[CRITICAL] assassin · Acme Cloud" in result.output
     assert "reach 18,000–24,000 people (hackernews: 240 points × 75–100 visitors per point)" in result.output
-    assert "Words: " in result.output and "Method: streaming log-volume baseline" in result.output
 
     found = invoke("--db", str(db), "search", "refund")
     assert found.exit_code == 0 and "Acme Cloud outage" in found.output
@@ -134,12 +140,16 @@ def test_backtest_on_the_demo_database_prints_the_storm_with_its_explanation(tmp
     before = db.stat().st_size
     result = invoke("--db", str(db), "backtest", "--since", "30d")
     assert result.exit_code == 0, result.output
-    assert "SPIKE negative of Acme Cloud jumped" in result.output
-    for part in ("expected", "(band ", "method: streaming", "confidence", "sources: forum 100%", "words: ", "▸ user"):
+    # One storm for the burst that fired eight series: its words, its numbers, its posts.
+    assert result.output.count(" SPIKE ") == 1 and re.search(r" UTC SPIKE Acme Cloud: \d+ negative posts in ", result.output)
+    for part in ("expected at this time of day; mostly on forum; top words: ", "  numbers: In 5-minute windows (UTC): ",
+                 "Fired on: all sources, forum (8 series)", "audiences overlap", "▸ user"):
         assert part in result.output, part
-    assert "would have fired between" in result.output
+    assert "1 storm (8 series fired) between" in result.output
     quiet = invoke("--db", str(db), "backtest", "--since", "1d")  # the storm was two days ago
-    assert "SPIKE" not in quiet.output and "0 spikes and drops" in quiet.output
+    assert "SPIKE" not in quiet.output and "0 storms (0 series fired)" in quiet.output
+    as_json = json.loads(invoke("--db", str(db), "backtest", "--since", "30d", "--json").stdout.splitlines()[0])
+    assert as_json["summary"].startswith("Acme Cloud: ") and as_json["kind"] == "spike" and len(as_json["series"]) == 8
     assert invoke("--db", str(db), "backtest", "--since", "soon").exit_code == 2
     with sqlite3.connect(db) as conn:  # a backtest writes nothing
         assert conn.execute("SELECT count(*) FROM spikes").fetchone()[0] >= 1
@@ -169,7 +179,8 @@ def test_backtest_says_which_bursts_the_novelty_bar_held_back(tmp_path: Path) ->
             store.save_mentions(items[page : page + 1000], fetched_at=start)
     result = invoke("--db", str(db), "backtest", "--since", "6d")
     assert result.exit_code == 0, result.output
-    assert result.output.count("SPIKE mentions of Acme Cloud jumped") == 1  # the storm, not the aftershock
+    assert result.output.count(" SPIKE Acme Cloud: ") == 1, result.output  # the storm, not the aftershock
+    assert " SPIKE Acme Cloud: 720 posts in 1 hour" in result.output
     assert "1 brand-level bursts were held back as smaller than recent ones (closest: mentions of Acme Cloud" in result.output
     assert "lower spikes.novelty to hear such bursts" in result.output
 

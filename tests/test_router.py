@@ -212,6 +212,37 @@ def test_a_firing_spike_absorbs_its_brands_assassins(runtime, slack, tmp_path: P
 
 
 
+def test_a_storm_takes_in_only_the_assassins_of_its_own_period(runtime, slack, tmp_path: Path) -> None:
+    # The storm ran from an hour before NOW to NOW: posts published then are its own; one from
+    # three days ago is not, and goes out on its own (neither inside the storm nor inhibited).
+    spike = replace(hostile_alert(key="spike:Acme Cloud:w1", payload="storm"), kind="spike", source="all sources",
+                    reason="Acme Cloud: 40 negative posts in 1 hour", mentions=(),
+                    starts_at=NOW - timedelta(hours=1), ends_at=NOW)
+    old = hostile_alert(key="assassin:blog:old", payload="old post")
+    old = replace(old, mentions=(replace(old.mentions[0], mention=replace(old.mentions[0].mention,
+                                                                          published_at=NOW - timedelta(days=3))),))
+    with Store(tmp_path / "m.db") as store:
+        enqueue([hostile_alert(key="assassin:blog:1", payload="storm post"), old], runtime, store, now=NOW)
+        enqueue([spike], runtime, store, now=NOW)
+        deliver(runtime, store, now=NOW + timedelta(seconds=31))
+        storm, alone = slack.posted()
+        assert "with 1 assassin post of Acme Cloud inside" in storm["text"] and "storm post" in str(storm["blocks"])
+        assert "old post" not in str(storm["blocks"]) and "old post" in str(alone["blocks"])
+        # While it fires, a later post of its period is inhibited; one published after it ended is not.
+        later = NOW + timedelta(hours=2)
+        inside = hostile_alert(key="assassin:blog:2", payload="inside")
+        inside = replace(inside, mentions=(replace(inside.mentions[0], mention=replace(
+            inside.mentions[0].mention, published_at=NOW - timedelta(minutes=10))),))
+        after = hostile_alert(key="assassin:blog:3", payload="after")
+        after = replace(after, mentions=(replace(after.mentions[0], mention=replace(
+            after.mentions[0].mention, published_at=later)),))
+        enqueue([inside, after], runtime, store, now=later)
+        deliver(runtime, store, now=later + timedelta(minutes=1))
+        assert len(slack.posted()) == 3 and "after" in str(slack.posted()[2]["blocks"])
+        assert "inside" not in str(slack.posted()[2]["blocks"])
+        assert store.alert_counts() == {"sent": 4, "inhibited": 1}
+
+
 def test_a_spike_grouped_with_its_brands_assassins_shows_each_once(slack, monkeypatch, tmp_path: Path) -> None:
     monkeypatch.setenv("TEST_SLACK_WEBHOOK", slack.webhook_url)
     config = parse_config(BRANDS + RECEIVERS + ROUTE.replace("group_by: [kind, brand]", "group_by: [brand]"))

@@ -18,7 +18,8 @@ from monitor.cli.common import (
 )
 from monitor.config_check import parse_config
 from monitor.ingest import ingest
-from monitor.judgement.series import ALL_SOURCES, Held, describe, spike_row
+from monitor.judgement.series import ALL_SOURCES, Held
+from monitor.judgement.storms import describe as describe_storm
 from monitor.models import (
     Mention,
     SourceState,
@@ -28,7 +29,7 @@ from monitor.pipeline import run_once
 from monitor.runtime import Runtime
 from monitor.scheduler import utcnow
 from monitor.store import Store
-from monitor.watch import advance
+from monitor.watch import advance, track_storms
 
 
 def _store_history(runtime: Runtime, store: Store, now) -> None:
@@ -47,10 +48,11 @@ def _store_history(runtime: Runtime, store: Store, now) -> None:
 @click.option("--since", "since", default="30d", show_default=True, help="Replay mentions published this long ago until now.")
 @click.option("--until", "until", default=None, help="End of the period, as a duration ago (default: now).")
 @click.option("--brand", "brands", multiple=True, help="Only this brand (repeatable; default: every brand).")
-@click.option("--json", "as_json", is_flag=True, help="One JSON line per spike instead of text.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON line per storm instead of text.")
 @click.pass_context
 def backtest(ctx: click.Context, since: str, until: str | None, brands: tuple[str, ...], as_json: bool) -> None:
-    """Replay stored mentions through the current spike settings and print what would have fired.
+    """Replay stored mentions through the current spike settings and print the storms that would
+    have fired: one per burst, in words first, the numbers under it.
 
     Nothing is written: tune spikes: in config.yaml on your own history before changing it.
     """
@@ -58,13 +60,25 @@ def backtest(ctx: click.Context, since: str, until: str | None, brands: tuple[st
     span, end_ago = _duration(since), _duration(until) if until else timedelta(0)
     end = utcnow() - end_ago
     names = list(brands) or [b.name for b in config.brands]
+    settings = config.spikes.settings()
     held: list[Held] = []
+    hot: dict[str, dict] = {}
+    storms = []
     with Store(_database(ctx, config), readonly=True) as store:
-        fired = advance(store, names, config.spikes.settings(), now=end, settle=timedelta(0), history=span,
-                        states={}, save=False, held=held)
-    for item in fired:
-        click.echo(json.dumps(spike_row(item), ensure_ascii=False, default=str) if as_json else describe(item) + "\n")
-    click.echo(f"{len(fired)} spikes and drops would have fired between {to_iso(end - span)} and {to_iso(end)}"
+        fired = advance(store, names, settings, now=end, settle=timedelta(0), history=span,
+                        states={}, save=False, held=held, hot=hot)
+        for brand in names:
+            found = [item for item in fired if item.brand == brand]
+            for storm in track_storms(store, brand, found, hot.get(brand, {}), settings, until=end, open_=[], save=False):
+                storms.append((storm, store.mentions_by_key(storm.top)))
+    for storm, posts in storms:
+        if as_json:
+            row = storm.to_row()
+            click.echo(json.dumps({k: v for k, v in row.items() if k != "windows"}, ensure_ascii=False, default=str))
+        else:
+            click.echo(describe_storm(storm, posts) + "\n")
+    click.echo(f"{len(storms)} storm{'' if len(storms) == 1 else 's'} ({len(fired)} series fired) between "
+               f"{to_iso(end - span)} and {to_iso(end)}"
                f" ({', '.join(names)}).", err=as_json)
     brand_level = [h for h in held if h.source == ALL_SOURCES]
     if brand_level:

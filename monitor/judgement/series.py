@@ -54,6 +54,7 @@ class Fired:
     verdict: Verdict
     window_end: datetime
     explanation: dict = field(default_factory=dict)
+    storm: str | None = None  # the storm it joined (see ``storms``)
 
     @property
     def series(self) -> str:
@@ -96,11 +97,14 @@ def _in_measure(row: dict, measure: str) -> bool:
 
 
 def score_windows(brand: str, rows: list[dict], *, start: datetime, until: datetime, states: dict[str, dict],
-                  settings: SpikeSettings, held: list[Held] | None = None) -> list[Fired]:
+                  settings: SpikeSettings, held: list[Held] | None = None,
+                  hot: dict[datetime, dict[str, list[float]]] | None = None) -> list[Fired]:
     """Advance every series of ``brand`` over the windows from ``start`` to ``until``, given the
     brand's mentions published then (``rows``); ``states`` (series → state) are updated in place,
     a new series starting at ``start``. Returns what fired (not yet explained); ``held`` collects
-    the bursts the novelty bar held back."""
+    the bursts the novelty bar held back; ``hot`` collects the brand's windows in a burst (window
+    start → measure → [value, expected, z], for each measure at z ≥ threshold / 2), which a storm
+    grows by."""
     window = settings.window
     by_window: dict[datetime, list[dict]] = defaultdict(list)
     for row in rows:
@@ -123,6 +127,9 @@ def score_windows(brand: str, rows: list[dict], *, start: datetime, until: datet
                     fired.append(Fired(brand, source, measure, verdict, at + window))
                 if held is not None and verdict.held is not None:
                     held.append(Held(brand, source, measure, at, *verdict.held))
+                if (hot is not None and source == ALL_SOURCES and not verdict.warming_up
+                        and verdict.z >= settings.threshold / 2):
+                    hot.setdefault(at, {})[measure] = [verdict.value, verdict.expected, round(verdict.z, 2)]
         at += window
     return fired
 

@@ -81,6 +81,9 @@ def alert_to_dict(alert: Alert) -> dict:
         "severity": alert.severity,
         "reason": alert.reason,
         "created_at": to_iso(alert.created_at),
+        "details": alert.details,
+        "starts_at": to_iso(alert.starts_at),
+        "ends_at": to_iso(alert.ends_at),
         "mentions": [
             {
                 "mention": _mention_dict(j.mention),
@@ -116,4 +119,7 @@ def alert_from_dict(data: dict) -> Alert:
         reason=data["reason"],
         mentions=tuple(mentions),
         created_at=from_iso(data.get("created_at")),
+        details=data.get("details") or "",
+        starts_at=from_iso(data.get("starts_at")),
+        ends_at=from_iso(data.get("ends_at")),
     )

@@ -107,10 +107,19 @@ class MentionStore:
         the spike watch counts and explains with)."""
         return list(self.db.query(
             "SELECT m.source, b.value AS brand, m.id, m.published_at, m.bucket, m.sentiment, m.reach_likely,"
-            " m.author, m.title, m.text, m.url FROM mentions m, json_each(m.brands) b"
+            " m.reach_low, m.reach_high, m.author, m.title, m.text, m.url FROM mentions m, json_each(m.brands) b"
             " WHERE m.published_at >= ? AND m.published_at < ? AND b.value = ? ORDER BY m.published_at",
             (to_iso(start), to_iso(end), brand),
         ))
+
+    def mentions_by_key(self, keys: list[tuple[str, str]]) -> list[Judged]:
+        """Stored mentions by (source, id), in the order asked (unknown ones left out)."""
+        found = {}
+        for source, id_ in keys:
+            row = next(iter(self.db.query("SELECT * FROM mentions WHERE source = ? AND id = ?", (source, id_))), None)
+            if row is not None:
+                found[(source, id_)] = judged_from_row(row)
+        return [found[k] for k in keys if k in found]
 
     def first_published(self, brand: str) -> datetime | None:
         """When the oldest stored mention of ``brand`` was published."""

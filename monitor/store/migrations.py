@@ -270,4 +270,43 @@ def _v10(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10]
+def _v11(db: sqlite_utils.Database) -> None:
+    # Storms: the series one burst fires merged into one event, with its tally and its words; each
+    # spike row says which storm it joined.
+    db.executescript(
+        """
+        CREATE TABLE storms (
+            id TEXT PRIMARY KEY,
+            brand TEXT NOT NULL,
+            source TEXT,
+            kind TEXT NOT NULL,
+            measure TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            ended_at TEXT NOT NULL,
+            window_seconds INTEGER NOT NULL,
+            ended INTEGER NOT NULL DEFAULT 0,
+            posts INTEGER NOT NULL DEFAULT 0,
+            expected REAL NOT NULL DEFAULT 0,
+            reach_low INTEGER NOT NULL DEFAULT 0,
+            reach_likely INTEGER NOT NULL DEFAULT 0,
+            reach_high INTEGER NOT NULL DEFAULT 0,
+            sources TEXT NOT NULL DEFAULT '{}',
+            words TEXT NOT NULL DEFAULT '[]',
+            series TEXT NOT NULL DEFAULT '[]',
+            first TEXT NOT NULL DEFAULT '{}',
+            windows TEXT NOT NULL DEFAULT '{}',
+            methods TEXT NOT NULL DEFAULT '{}',
+            top_posts TEXT NOT NULL DEFAULT '[]',
+            summary TEXT NOT NULL DEFAULT '',
+            details TEXT NOT NULL DEFAULT '',
+            alerted_posts INTEGER NOT NULL DEFAULT 0,
+            alerts INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX storms_open ON storms (brand, ended);
+        CREATE INDEX storms_started ON storms (started_at);
+        ALTER TABLE spikes ADD COLUMN storm TEXT;
+        """
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11]

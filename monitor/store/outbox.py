@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from monitor.models import Alert, to_iso
+from monitor.models import Alert, from_iso, to_iso
 from monitor.store.codec import _json, alert_to_dict, row_alert
 
 if TYPE_CHECKING:
@@ -134,11 +134,16 @@ class OutboxStore:
             " ORDER BY created_at DESC LIMIT ?", (limit,),
         ))
 
-    def recently_sent(self, kind: str, *, since: datetime) -> set[tuple[str, str]]:
-        """(receiver, brand) of ``kind`` alerts sent since ``since``: what is still firing."""
-        return {(r, b) for r, b in self.db.execute(
-            "SELECT receiver, brand FROM alerts WHERE kind = ? AND status = 'sent' AND sent_at >= ?", (kind, to_iso(since))
-        )}
+    def recently_sent(self, kind: str, *, since: datetime) -> dict[tuple[str, str], list[tuple]]:
+        """(receiver, brand) of ``kind`` alerts sent since ``since`` (what is still firing), each with
+        the periods those alerts are about ((None, None) for an alert that names none)."""
+        firing: dict[tuple[str, str], list[tuple]] = {}
+        for receiver, brand, starts, ends in self.db.execute(
+            "SELECT receiver, brand, json_extract(payload, '$.starts_at'), json_extract(payload, '$.ends_at')"
+            " FROM alerts WHERE kind = ? AND status = 'sent' AND sent_at >= ?", (kind, to_iso(since))
+        ):
+            firing.setdefault((receiver, brand), []).append((from_iso(starts), from_iso(ends)))
+        return firing
 
     def pending_alerts(self, receiver: str, *, kind: str, brand: str) -> list[dict]:
         """Alerts of one kind and brand waiting for ``receiver``, in any group."""

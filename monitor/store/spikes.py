@@ -1,4 +1,4 @@
-"""Spike detector states, one per series, and the spikes that fired."""
+"""Spike detector states, one per series, the spikes that fired, and the storms they make."""
 
 from __future__ import annotations
 
@@ -43,3 +43,32 @@ class SpikeStore:
             [_json(v) if isinstance(v, (dict, list)) else v for v in spike.values()],
         )
         return bool(cursor.rowcount)
+
+    def open_storms(self, brand: str) -> list[dict]:
+        """The storms of ``brand`` that have not ended, oldest first, JSON columns decoded."""
+        rows = self.db.query("SELECT * FROM storms WHERE brand = ? AND ended = 0 ORDER BY started_at", (brand,))
+        return [_decoded(row) for row in rows]
+
+    def storms(self, *, since: datetime, brand: str | None = None) -> list[dict]:
+        """Storms that started since ``since`` (of one brand, or all), oldest first."""
+        sql, args = "SELECT * FROM storms WHERE started_at >= ?", [to_iso(since)]
+        if brand is not None:
+            sql, args = sql + " AND brand = ?", [*args, brand]
+        return [_decoded(row) for row in self.db.query(sql + " ORDER BY started_at, id", args)]
+
+    def save_storm(self, storm: dict) -> None:
+        """Insert or replace one storm (its row as ``Storm.to_row`` gives it)."""
+        values = {k: _json(v) if isinstance(v, (dict, list)) else v for k, v in storm.items()}
+        columns = ", ".join(values)
+        self.db.execute(f"INSERT OR REPLACE INTO storms ({columns}) VALUES ({','.join('?' * len(values))})", list(values.values()))
+
+    def link_spike(self, series: str, window_start: str, storm: str) -> None:
+        """Record which storm a fired series joined."""
+        self.db.execute("UPDATE spikes SET storm = ? WHERE series = ? AND window_start = ?", (storm, series, window_start))
+
+
+_STORM_JSON = ("sources", "words", "series", "first", "windows", "methods", "top_posts")
+
+
+def _decoded(row: dict) -> dict:
+    return {k: json.loads(v) if k in _STORM_JSON and v is not None else v for k, v in row.items()}
