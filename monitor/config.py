@@ -20,7 +20,7 @@ from connectors import REGISTRY
 from monitor.config_alerts import (
     Alerts, ConsoleReceiver, QuietHours, Receiver, RouteConfig, SilenceConfig,
 )
-from monitor.judgement.assassin import DEFAULT_THRESHOLD
+from monitor.judgement.learned import DEFAULT_THRESHOLD
 from monitor.judgement.spikes import SpikeSettings
 from monitor.models import Duration, Section, at_least
 
@@ -56,7 +56,7 @@ class Sentiment(Section):
     advocate_above: float = Field(default=0.5, ge=-1, le=1, description="VADER compound (-1..1) at or above this: advocate.")
     assassin_threshold: float = Field(
         default=DEFAULT_THRESHOLD, ge=0, le=1,
-        description="assassin_score (0..1) at or above this: assassin. 0.25 is the F1-best cut of the evaluation.",
+        description="assassin_score (0..1, the learned layer's probability) at or above this: assassin. 0.5: even odds.",
     )
 
 

@@ -20,6 +20,7 @@ from monitor.errors import ConnectorError, RateLimited
 from monitor.health import silent_source_alert, source_down_alert
 from monitor.judgement.authors import AuthorRules
 from monitor.judgement.language import LanguageDetector
+from monitor.judgement.learned import Model
 from monitor.judgement.matching import Matcher
 from monitor.judgement.reach import estimate_reach
 from monitor.judgement.sentiment import Scorer, score_all
@@ -84,13 +85,15 @@ def detect_language(mention: Mention, detector: LanguageDetector | None) -> Ment
     return mention.evolve(language=language) if language else mention
 
 
-def judge(matched: list[tuple[Mention, Match]], scorer: Scorer, config: Config, matcher: Matcher) -> list[Judged]:
+def judge(matched: list[tuple[Mention, Match]], scorer: Scorer, config: Config, matcher: Matcher,
+          model: Model | None = None) -> list[Judged]:
     """Score, bucket and reach for matched mentions, a batch at a time (see ``score_all``)."""
     scores = score_all(
         scorer,
         [(scored_text(m), m.language, matcher.brand_pattern(found.brands)) for m, found in matched],
         advocate_above=config.sentiment.advocate_above,
         assassin_threshold=config.sentiment.assassin_threshold,
+        model=model,
     )
     reach = config.reach
     return [Judged(m, found, result, estimate_reach(m, reach, bucket=result.bucket))
@@ -168,8 +171,11 @@ def prepare(
     normalized = [normalize(m) for m in mentions]
     matched = match(normalized, runtime.matcher)
     fresh = dedupe(matched, store.known_ids(source, [m.id for m, _ in matched]))
-    judged = judge([(detect_language(m, runtime.detector), found) for m, found in fresh],
-                   runtime.scorer, runtime.config, runtime.matcher)
+    # A language found only now still answers each brand's ``languages``.
+    detected = [(post, runtime.matcher.in_language(found, post.language))
+                for post, found in ((detect_language(m, runtime.detector), found) for m, found in fresh)]
+    judged = judge([(post, found) for post, found in detected if found is not None],
+                   runtime.scorer, runtime.config, runtime.matcher, runtime.models.current(store.path))
     return normalized, matched, judged
 
 

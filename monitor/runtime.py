@@ -22,6 +22,7 @@ from alerts.router import Route, parse_matcher, resolve
 from alerts.slack import SlackNotifier
 from monitor.config import Config
 from monitor.config_alerts import ROOT_DEFAULTS, ConsoleReceiver, RouteConfig, SlackReceiver
+from monitor.assassin_model import ModelSource
 from monitor.judgement.language import LanguageDetector
 from monitor.judgement.matching import Matcher, compile_brand
 from monitor.judgement.sentiment import Scorer
@@ -40,6 +41,7 @@ class Runtime:
     client: httpx.Client
     notifiers: dict[str, Notifier]
     detector: LanguageDetector | None = None
+    models: ModelSource = field(default_factory=ModelSource)  # the assassin call's learned layer
     unavailable: dict[str, str] = field(default_factory=dict)
     delivery_lock: threading.Lock = field(default_factory=threading.Lock)
     router: Route | None = None  # the config's routing tree, resolved once
@@ -62,6 +64,7 @@ class Runtime:
         client: httpx.Client,
         scorer: Scorer | None = None,
         detector: LanguageDetector | None = None,
+        models: ModelSource | None = None,
         notifiers: dict[str, Notifier] | None = None,
         delivery_lock: threading.Lock | None = None,
     ) -> "Runtime":
@@ -74,6 +77,7 @@ class Runtime:
             matcher=keyword_matcher(config),
             scorer=scorer or Scorer(),
             detector=detector or LanguageDetector(),
+            models=models or ModelSource(),
             client=client,
             notifiers=built,
             unavailable=unavailable,

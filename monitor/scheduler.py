@@ -29,6 +29,7 @@ from monitor.errors import ConfigError
 from monitor.ingest import is_due, run_source
 from monitor.judgement.language import LanguageDetector
 from monitor.judgement.sentiment import Scorer
+from monitor.assassin_model import ModelSource
 from monitor.runtime import Runtime, deliver, enqueue
 from monitor.store import Store
 from monitor.watch import digest_alert, watch_series
@@ -62,6 +63,7 @@ class Monitor:
         self.scheduler = BackgroundScheduler(timezone=timezone.utc)
         self.scorer = Scorer()
         self.detector = LanguageDetector()
+        self.models = ModelSource()  # kept across reloads: the model is read once, a site refit when it changes
         self.delivery_lock = threading.Lock()
         self._reload_lock = threading.Lock()
         self._metrics = None  # the metrics HTTP server, when asked for
@@ -80,7 +82,8 @@ class Monitor:
             return None
 
     def _build(self, config: Config, *, client: httpx.Client) -> Runtime:
-        runtime = Runtime.build(config, client=client, scorer=self.scorer, detector=self.detector, delivery_lock=self.delivery_lock)
+        runtime = Runtime.build(config, client=client, scorer=self.scorer, detector=self.detector, models=self.models,
+                                delivery_lock=self.delivery_lock)
         for name, why in runtime.unavailable.items():
             log.warning("receiver %s is skipped: %s", name, why)
         return runtime

@@ -236,9 +236,11 @@ def test_classify_plain_and_json_lines(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["--config", str(tmp_path / "none.yaml"), "classify"], input=lines)
     assert result.exit_code == 0, result.output
     out = [json.loads(line) for line in result.output.splitlines()]
-    assert out[0]["bucket"] == "assassin" and out[0]["assassin_score"] >= 0.25 and out[0]["reasons"]
+    assert out[0]["bucket"] == "assassin" and out[0]["assassin_score"] >= 0.5 and out[0]["reasons"]
+    assert out[0]["model"] == "assassin-1 (shipped with the monitor)" and set(out[0]["heads"]) == {"complaint", "negative"}
     assert out[1] == {"compound": None, "bucket": None, "assassin_score": None, "reasons": [], "language": "fr",
-                      "unscored_reason": "language 'fr' is not English; VADER scores English only", "id": 7}
+                      "unscored_reason": "language 'fr' is not English; VADER scores English only",
+                      "model": "assassin-1 (shipped with the monitor)", "heads": None, "id": 7}
     assert out[2]["bucket"] == "advocate"
 
 

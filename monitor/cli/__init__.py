@@ -26,11 +26,12 @@ from monitor.cli.common import (
     _override,
     _print_problems,
 )
+from monitor.assassin_model import ModelSource
 from monitor.config import Sentiment, json_schema, missing_secrets, redacted
 from monitor.errors import ConfigError
 from monitor.ingest import detect_language, normalize, scored_text
 from monitor.judgement.language import LanguageDetector
-from monitor.judgement.sentiment import Scorer, score_all
+from monitor.judgement.sentiment import Scorer, learned_call, score_all
 from monitor.logs import setup_logging
 from monitor.models import Mention, format_duration
 from monitor.pipeline import run_once
@@ -168,13 +169,18 @@ def classify(ctx: click.Context, source, brand: str | None) -> None:
     """Classify texts as the pipeline would: one JSON line per input line.
 
     SOURCE (default: standard input) holds one text per line, or JSON lines with a "text" field and
-    an optional "brand". Thresholds come from the config when it exists, else the defaults.
+    an optional "brand". Thresholds come from the config when it exists, else the defaults; the
+    assassin call is the site's refit (beside the database) when there is one, else the shipped
+    model, and each line says which ("model") and what each of its heads said ("heads").
     """
+    from monitor.cli.learning import model_name
+
     path = Path(ctx.obj["config"])
     config = _load(ctx) if path.exists() else None
     sentiment = config.sentiment if config else Sentiment()
     matcher = keyword_matcher(config) if config else None
     scorer, detector = Scorer(), LanguageDetector()
+    model = ModelSource().current(_database(ctx, config) if config or _override(ctx) else None)
     for number, line in enumerate(source, start=1):
         line = line.rstrip("\n")
         if not line.strip():
@@ -197,12 +203,14 @@ def classify(ctx: click.Context, source, brand: str | None) -> None:
             about = matcher.brand_pattern([about_brand]) if matcher and about_brand in known else re.compile(
                 rf"(?<!\w){re.escape(about_brand)}(?!\w)", re.IGNORECASE)
         language = post.language
-        (result,) = score_all(scorer, [(scored_text(post), language, about)], advocate_above=sentiment.advocate_above,
-                              assassin_threshold=sentiment.assassin_threshold)
+        text = scored_text(post)
+        (result,) = score_all(scorer, [(text, language, about)], advocate_above=sentiment.advocate_above,
+                              assassin_threshold=sentiment.assassin_threshold, model=model)
+        heads = learned_call(scorer, model, text, about).heads if result.compound is not None else None
         click.echo(json.dumps({
             "compound": result.compound, "bucket": result.bucket, "assassin_score": result.assassin_score,
             "reasons": list(result.reasons), "language": language, "unscored_reason": result.unscored_reason,
-            **({"id": item["id"]} if "id" in item else {}),
+            "model": model_name(model), "heads": heads, **({"id": item["id"]} if "id" in item else {}),
         }, ensure_ascii=False))
 
 
@@ -263,9 +271,10 @@ def status(ctx: click.Context, check: bool) -> None:
 
 def _register() -> None:
     """The commands that live in the package's other modules."""
-    from monitor.cli import alerting, history
+    from monitor.cli import alerting, history, learning
 
-    for command in (history.backtest, alerting.alerts_group, alerting.digest_command, alerting.silence, history.demo):
+    for command in (history.backtest, alerting.alerts_group, alerting.digest_command, alerting.silence, history.demo,
+                    learning.label, learning.train):
         main.add_command(command)
 
 

@@ -85,15 +85,16 @@ def cues(text: str) -> dict[str, list[str]]:
 
 def features(
     text: str, compound: float, *, brand_compound: float | None = None, found: dict[str, list[str]] | None = None,
-    without_courtesy: float | None = None,
+    tone: float | None = None,
 ) -> dict[str, float]:
     """The cues of one text, each in [0, 1] (``found``: its ``cues``, if already known).
 
-    ``without_courtesy`` is the compound with "please", "thanks", "help"… left out: a polite
-    complaint is no less a complaint, so the call reads the tone without them.
+    ``tone`` is the compound as the call reads it (``sentiment.Reading.tone``): "please",
+    "thanks", "help"… left out (a polite complaint is no less a complaint), praise slang left out
+    next to praise emoji, never positive after a sarcasm marker.
     """
     found = cues(text) if found is None else found
-    tone = compound if without_courtesy is None else without_courtesy
+    tone = compound if tone is None else tone
     words = max(1, len(text.split()))
     caps = len(_CAPS_WORD.findall(text))
     return {

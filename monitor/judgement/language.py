@@ -3,8 +3,14 @@
 VADER reads English only, so a post in another language must be stored unscored with the
 reason, never quietly called apathetic. py3langid (a naive Bayes model shipped in the package,
 offline) decides; since it costs ~50 µs a text, a cheap test first settles the common case: an
-ASCII text with several English function words is English. Short or uncertain texts stay
-unknown (None) and are scored: a wrong "not English" would silence a real complaint.
+ASCII text with several English function words is English. A short text is where both go
+wrong ("Globex est nul" has no English word and too few letters for certainty), so there:
+
+- another language at ``MIN_CONFIDENCE`` or more is that language;
+- another language at ``UNSURE`` or more, with at most one English function word, is ``und``
+  (undetermined): stored unscored as "language uncertain", not misread as an English shrug;
+- anything else stays unknown (None) and is scored as English: a wrong "not English" would
+  silence a real complaint ("Globex sucks" is no language py3langid knows well).
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ _ENGLISH = frozenset(
     "new today week last keep keeps still get got really now out up me us".split()
 )
 MIN_CONFIDENCE = 0.9
+UNSURE = 0.4
+UNDETERMINED = "und"  # ISO 639-2's code for a language that cannot be determined
 MIN_CHARACTERS = 12
 SHORT_WORDS = 8
 
@@ -31,16 +39,24 @@ class LanguageDetector:
     def detect(self, text: str) -> str | None:
         """``en``, ``fr``, ``ja``…, or None for a text too short or too mixed to tell."""
         sample = text[:2000]
+        words = sample.lower().split()  # "it," is missed; the rest of the sentence still counts
+        short = len(words) <= SHORT_WORDS
         if sample.isascii():
-            words = sample.lower().split()  # "it," is missed; the rest of the sentence still counts
             need, found = min(3, max(1, len(words) // 3)), 0
             for word in words:
                 if word in _ENGLISH:
                     found += 1
-                    if found >= need:
+                    if found >= need and (found >= 2 or not short):
                         return "en"
-            if len(words) <= SHORT_WORDS:
-                return None  # too little to tell; an unknown language is scored, not silenced
+        else:
+            found = sum(word in _ENGLISH for word in words)
+        if short:
+            language, confidence = self._model.classify(sample)
+            if language == "en" or found >= 2:
+                return "en" if found else None
+            if confidence >= MIN_CONFIDENCE:
+                return language
+            return UNDETERMINED if confidence >= UNSURE else None
         if len(sample.strip()) < MIN_CHARACTERS:
             return None
         language, confidence = self._model.classify(sample)

@@ -244,6 +244,7 @@ class Matcher:
 
     def __init__(self, brands: Sequence[BrandRules]) -> None:
         self.brands = tuple(brands)
+        self._by_name = {b.name: b for b in self.brands}
         # One cheap alternation of every term rejects most unrelated posts before any rule runs.
         # It runs over the lower-cased text: a superset of every brand's terms, whatever its case rule.
         patterns = {_term_pattern(t, lower=True) for b in self.brands for t in b.terms}
@@ -273,6 +274,17 @@ class Matcher:
             brands.append(brand.name)
             keywords.extend(h for h in hits if h not in keywords)
         return Match(tuple(brands), tuple(keywords)) if brands else None
+
+    def in_language(self, found: Match, language: str | None) -> Match | None:
+        """``found`` without the brands whose ``languages`` leave ``language`` out (a language
+        detected after matching), or None when no brand is left."""
+        if not language:
+            return found
+        keep = tuple(name for name in found.brands
+                     if not (rules := self._by_name.get(name)) or not rules.languages or language in rules.languages)
+        if keep == found.brands:
+            return found
+        return Match(keep, found.keywords) if keep else None
 
     def brand_pattern(self, brands: Sequence[str]) -> re.Pattern | None:
         """A regex finding any positive term of ``brands`` (to find the sentences about them)."""

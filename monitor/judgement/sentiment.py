@@ -26,6 +26,8 @@ from vaderSentiment.vaderSentiment import (
 )
 
 from monitor.judgement.assassin import cues, features, reasons_for, score_features
+from monitor.judgement.language import UNDETERMINED
+from monitor.judgement.learned import Model
 from monitor.models import Score
 
 MAX_SENTENCE_WORDS = 60
@@ -184,10 +186,10 @@ class Scorer:
                 prev_space = ch == " "
         return "".join(out).strip()
 
-    def _valences(self, tokens: list[str]) -> tuple[list[float], float]:
+    def _valences(self, tokens: list[str], aside: frozenset[str] = frozenset()) -> tuple[list[float], float]:
         """The per-word valences VADER's ``polarity_scores`` computes before summing for one
-        sentence's tokens, and the part of their sum that courtesy words ("please", "thanks",
-        "help") contribute."""
+        sentence's tokens, and the part of their sum that the words ``aside`` (courtesy words,
+        and praise slang in praise) contribute."""
         vader, lexicon = self.vader, self.vader.lexicon
         words = _words(tokens)
         lowers = " ".join(words).lower().split()
@@ -207,7 +209,7 @@ class Scorer:
             lower = lowers[i]
             if lower == "kind" and i < last and lowers[i + 1] == "of":
                 continue
-            if lower in COURTESY:
+            if lower in aside:
                 courteous.append(i)
             sentiments[i] = _valence(lexicon, words, lowers, i, cap_diff)
         if "but" in lowers:  # otherwise VADER's _but_check changes nothing
@@ -221,10 +223,13 @@ class Scorer:
         return self.analyse(text).compound
 
     def analyse(self, text: str, about: re.Pattern | None = None) -> "Reading":
-        """Compound of the whole text, of the sentences ``about`` matches, and without courtesy words.
+        """Compound of the whole text, of the sentences ``about`` matches, and its tone (see ``Reading``).
 
         One pass: each sentence's valences are computed once and summed every way.
         """
+        praise = not PRAISE_EMOJI.isdisjoint(text)
+        aside = COURTESY | SLANG if praise else COURTESY
+        sarcastic = SARCASM.search(text) is not None
         text = self._demojize(text)
         total = near = courtesy = 0.0
         sentences = _sentence_tokens(text)
@@ -234,7 +239,7 @@ class Scorer:
         per_sentence = whole and len(sentences) > 1
         found_about = whole and not per_sentence
         for tokens in sentences:
-            values, polite = self._valences(tokens)
+            values, polite = self._valences(tokens, aside)
             value = float(sum(values))
             total += value
             courtesy += polite
@@ -244,10 +249,13 @@ class Scorer:
         if whole and not per_sentence:
             near = total
         emphasis = self.vader._punctuation_emphasis(text)
+        tone = _compound(total - courtesy, emphasis)
         return Reading(
             _compound(total, emphasis),
             _compound(near, emphasis) if found_about else None,
-            _compound(total - courtesy, emphasis),
+            -abs(tone) if sarcastic else tone,
+            praise,
+            sarcastic,
         )
 
 
@@ -259,12 +267,31 @@ COURTESY = frozenset(
 )
 
 
+# Praise slang VADER reads as pain ("Globex is sick! 🔥"): next to praise emoji (🔥 itself is
+# "fire", -1.4 in VADER's lexicon) these words say how good it is, so the call's tone leaves them out.
+PRAISE_EMOJI = frozenset("🔥💯😍🙌👏🤩😎🥳✨👌💪❤🥰🤘😻💖💕")
+SLANG = frozenset("sick insane crazy wicked killer nasty fire dope unreal savage badass filthy mad lit".split())
+# An explicit sarcasm marker turns praise words into a complaint: "Great, lost my order again /s".
+SARCASM = re.compile(r"(?:^|\s)/s\b|#sarcasm\b|#not\b|\byeah,? right\b", re.IGNORECASE)
+
+
 class Reading(NamedTuple):
     """What one pass of the scorer reads from a text."""
 
     compound: float  # VADER's compound of the whole text
     about: float | None  # compound of the sentences naming the brand (None: no sentence does)
-    without_courtesy: float  # compound with the COURTESY words' valence left out
+    tone: float  # the compound as the assassin call reads it: COURTESY words left out, SLANG too
+    #              in praise, and never positive after a SARCASM marker
+    praise: bool = False  # praise emoji: SLANG words are praise here
+    sarcastic: bool = False  # a SARCASM marker: its praise words mean the opposite
+
+    def unread(self, text: str, lexicon: dict[str, float]) -> frozenset[str]:
+        """Words the learned layer should not read: praise slang in praise, and after a sarcasm
+        marker the words VADER reads as praise (the marker says they mean the opposite)."""
+        skip = SLANG if self.praise else frozenset()
+        if self.sarcastic:
+            skip |= {w for w in (t.strip(string.punctuation) for t in text.lower().split()) if lexicon.get(w, 0.0) > 0}
+        return skip
 
 
 def _compound(total: float, emphasis: float) -> float:
@@ -311,14 +338,21 @@ def score_all(
     *,
     advocate_above: float,
     assassin_threshold: float,
+    model: Model | None = None,
 ) -> list[Score]:
     """``score`` for a batch of (text, language, about): each stage runs over the whole batch
     before the next (VADER, then the cue scan, then the call), which keeps each one's code and
-    tables in the CPU's caches: about a fifth faster than text by text (benchmarks/pipeline.py)."""
+    tables in the CPU's caches: about a fifth faster than text by text (benchmarks/pipeline.py).
+
+    With a ``model`` (the learned layer, see ``learned``) the call is its probability, read from
+    the words and from VADER's and the cues' features; without one, the hand-weighted cue rule."""
     out: list[Score | None] = [None] * len(items)
     todo = []
     for n, (text, language, about) in enumerate(items):
-        if language and language != "en":
+        if language == UNDETERMINED:
+            out[n] = Score(None, None, (), "language uncertain: too short to tell English from another language; "
+                                           "not scored rather than misread")
+        elif language and language != "en":
             out[n] = Score(None, None, (), f"language {language!r} is not English; VADER scores English only")
         elif not text or text.isspace():
             out[n] = Score(None, None, (), "no text to score")
@@ -328,12 +362,29 @@ def score_all(
     found_all = [cues(items[n][0]) for n in todo]
     for n, reading, found in zip(todo, readings, found_all):
         text, compound = items[n][0], reading.compound
-        values = features(text, compound, brand_compound=reading.about, found=found,
-                          without_courtesy=reading.without_courtesy)
-        assassin_score = round(score_features(values), 4)
-        bucket = bucket_for(compound, assassin_score, advocate_above=advocate_above, assassin_threshold=assassin_threshold)
-        reasons = tuple(reasons_for(text, compound, values, found=found)) if bucket == "assassin" else (
-            f"compound {compound:+.2f}" + (f" ≥ {advocate_above:+.2f}" if bucket == "advocate" else ""),
-        )
+        values = features(text, compound, brand_compound=reading.about, found=found, tone=reading.tone)
+        call = None
+        if model is not None:
+            call = model.call(text, {**values, "compound": compound, "tone": reading.tone},
+                              skip=reading.unread(text, scorer.vader.lexicon))
+            assassin_score = round(call.probability, 4)
+        else:
+            assassin_score = round(score_features(values), 4)
+        # Sarcasm is not advocacy: its praise words are read as the marker says.
+        liking = min(compound, reading.tone) if reading.sarcastic else compound
+        bucket = bucket_for(liking, assassin_score, advocate_above=advocate_above, assassin_threshold=assassin_threshold)
+        if bucket == "assassin":
+            reasons = tuple(call.reasons() if call else ()) + tuple(reasons_for(text, compound, values, found=found))
+        else:
+            reasons = (f"compound {compound:+.2f}" + (f" ≥ {advocate_above:+.2f}" if bucket == "advocate" else ""),)
         out[n] = Score(compound, bucket, reasons, None, assassin_score)
     return out
+
+
+def learned_call(scorer: Scorer, model: Model, text: str, about: re.Pattern | None = None):
+    """What the learned layer says of one text (its ``Call``: the probability, each head's, the
+    words behind them), read as ``score_all`` reads it."""
+    reading = scorer.analyse(text, about)
+    values = features(text, reading.compound, brand_compound=reading.about, found=cues(text), tone=reading.tone)
+    return model.call(text, {**values, "compound": reading.compound, "tone": reading.tone},
+                      skip=reading.unread(text, scorer.vader.lexicon))

@@ -8,7 +8,8 @@ bound parameter.
 An sqlite3 connection belongs to the thread that opened it: open one Store per job.
 
 The store is one ``Store`` type whose methods are spread over a module per table family, as
-miniflux's storage is: ``mentions``, ``authors``, ``sources``, ``spikes``, ``outbox``, ``silences``;
+miniflux's storage is: ``mentions``, ``authors``, ``sources``, ``spikes``, ``outbox``, ``silences``,
+``labels``;
 ``migrations`` holds the schema, ``codec`` turns rows into models and back, ``checkpoint`` copies
 the WAL back in the background. It imports only ``monitor.models`` and ``monitor.errors``: it
 keeps, it does not judge (an author's bucket is folded by the ``AuthorFolder`` it is handed).
@@ -29,6 +30,7 @@ from monitor.models import from_iso
 from monitor.store.authors import AUTHOR_CACHE, AuthorStore
 from monitor.store.checkpoint import Checkpointer
 from monitor.store.codec import alert_from_dict, alert_to_dict, judged_from_row, row_alert
+from monitor.store.labels import LabelStore
 from monitor.store.mentions import MentionStore
 from monitor.store.migrations import MIGRATIONS
 from monitor.store.outbox import OutboxStore
@@ -40,7 +42,7 @@ __all__ = ["AUTHOR_CACHE", "MIGRATIONS", "Store", "StoreError", "alert_from_dict
            "judged_from_row", "row_alert"]
 
 
-class Store(MentionStore, AuthorStore, SourceStore, SpikeStore, OutboxStore, SilenceStore):
+class Store(MentionStore, AuthorStore, SourceStore, SpikeStore, OutboxStore, SilenceStore, LabelStore):
     """All persistence. Open one per thread; close it when done.
 
     ``readonly`` opens the file for reading only (``search``, ``status``, ``digest``, ``backtest``):

@@ -309,4 +309,21 @@ def _v11(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11]
+def _v12(db: sqlite_utils.Database) -> None:
+    # A site's own calls on its mentions, which teach the assassin call (monitor label, monitor train).
+    db.executescript(
+        """
+        CREATE TABLE labels (
+            mention_source TEXT NOT NULL,
+            mention_id TEXT NOT NULL,
+            label TEXT NOT NULL CHECK (label IN ('assassin', 'not')),
+            who TEXT NOT NULL,
+            at TEXT NOT NULL,
+            note TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (mention_source, mention_id)
+        );
+        """
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12]

@@ -1,0 +1,47 @@
+"""A site's labels: its own call (assassin or not) on stored mentions, which teach the assassin call."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from monitor.models import to_iso
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
+LABELS = ("assassin", "not")
+
+
+class LabelStore:
+    """Labels of stored mentions (a part of ``Store``)."""
+
+    db: "sqlite_utils.Database"
+
+    def save_label(self, source: str, id_: str, label: str, *, who: str, at: datetime, note: str = "") -> bool:
+        """Label one stored mention (a newer label replaces an older one); False when no such mention is stored."""
+        if label not in LABELS:
+            raise ValueError(f"label {label!r}: use one of {', '.join(LABELS)}")
+        if self.db.execute("SELECT 1 FROM mentions WHERE source = ? AND id = ?", (source, id_)).fetchone() is None:
+            return False
+        self.db.execute(
+            "INSERT INTO labels (mention_source, mention_id, label, who, at, note) VALUES (?,?,?,?,?,?)"
+            " ON CONFLICT (mention_source, mention_id) DO UPDATE SET label = excluded.label, who = excluded.who,"
+            " at = excluded.at, note = excluded.note",
+            (source, id_, label, who, to_iso(at), note),
+        )
+        return True
+
+    def labelled(self) -> list[dict]:
+        """Every labelled mention with what the call reads (title, text, language, brands), oldest label first."""
+        return list(self.db.query(
+            "SELECT l.mention_source AS source, l.mention_id AS id, l.label, l.who, l.at, l.note, m.title, m.text,"
+            " m.language, m.brands, m.metrics FROM labels l JOIN mentions m ON m.source = l.mention_source"
+            " AND m.id = l.mention_id ORDER BY l.at, l.mention_source, l.mention_id"
+        ))
+
+    def label_counts(self) -> dict[str, int]:
+        """Labels per value."""
+        counts = dict.fromkeys(LABELS, 0)
+        counts.update(dict(self.db.execute("SELECT label, count(*) FROM labels GROUP BY label").fetchall()))
+        return counts

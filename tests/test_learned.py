@@ -1,0 +1,146 @@
+"""The learned layer of the assassin call: the shipped model on cases a rule gets wrong, its
+reasons in words, its language care, training that is deterministic, and a broken site file."""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import re
+from pathlib import Path
+
+import pytest
+
+from monitor.assassin_model import SHIPPED, ModelSource, read, site_path, write
+from monitor.judgement import training
+from monitor.judgement.language import UNDETERMINED, LanguageDetector
+from monitor.judgement.learned import DEFAULT_THRESHOLD, Model, distinct_words, word_grams
+from monitor.judgement.matching import compile_brand, Matcher
+from monitor.judgement.sentiment import Scorer, score_all
+from monitor.models import Match
+
+GLOBEX = re.compile(r"\bGlobex", re.IGNORECASE)
+
+# Our own hard cases (written for these tests): what a hurt customer says, and what only looks like it.
+ASSASSINS = [
+    "Still waiting for my refund from Globex, please help",  # polite: VADER reads it as praise (+0.61)
+    "Hi Globex, could you please help me, my card was charged twice",
+    "@GlobexHelp my order never arrived and nobody replies",
+    "Globex is the worst, cancelling today",
+    "Globex support closed my ticket again without fixing anything. Done with them.",
+]
+NOT_ASSASSINS = [
+    "Globex is sick! 🔥🔥",  # praise slang next to praise emoji: VADER reads -0.81
+    "The new Globex phone is insane 😍",
+    "Globex shares fall 5% after earnings miss",  # a headline about the brand, not a customer
+    "I use Globex for my photos",
+    "Love the new Globex app!",
+    "Thanks Globex support, fixed in 5 minutes!",
+]
+SARCASTIC = ["Great, Globex lost my order again /s", "Oh great, another Globex outage. Thanks a lot #sarcasm"]
+
+
+@pytest.fixture(scope="module")
+def scorer() -> Scorer:
+    return Scorer()
+
+
+@pytest.fixture(scope="module")
+def model() -> Model:
+    return ModelSource().shipped()
+
+
+def call(scorer: Scorer, model: Model, texts: list[str]):
+    return score_all(scorer, [(t, "en", GLOBEX) for t in texts], advocate_above=0.5,
+                     assassin_threshold=DEFAULT_THRESHOLD, model=model)
+
+
+def test_the_shipped_model_hears_complaints_and_not_their_look_alikes(scorer: Scorer, model: Model) -> None:
+    for text, result in zip(ASSASSINS, call(scorer, model, ASSASSINS)):
+        assert result.bucket == "assassin", (text, result)
+    for text, result in zip(NOT_ASSASSINS, call(scorer, model, NOT_ASSASSINS)):
+        assert result.bucket != "assassin", (text, result)
+    # Sarcasm with an explicit marker is not praise (without the marker these read as advocates).
+    for text, result in zip(SARCASTIC, call(scorer, model, SARCASTIC)):
+        assert result.bucket != "advocate", (text, result)
+    assert call(scorer, model, ["Oh great, another Globex outage. Thanks a lot"])[0].bucket == "advocate"
+    # The cue rule it replaces called the praise slang an assassin.
+    (rule,) = score_all(scorer, [(NOT_ASSASSINS[0], "en", GLOBEX)], advocate_above=0.5, assassin_threshold=0.25)
+    assert rule.bucket == "assassin"
+
+
+def test_reasons_are_the_posts_own_words(scorer: Scorer, model: Model) -> None:
+    (result,) = call(scorer, model, ["Still waiting for my refund from Globex, please help"])
+    complaint = next(r for r in result.reasons if r.startswith("complaint: "))
+    assert {"waiting", "refund"} <= set(complaint.removeprefix("complaint: ").split(", "))
+    assert not any("0." in r for r in result.reasons[:2])  # words, not "the model said 0.68"
+
+
+def test_words_and_grams_are_what_scikit_learns_char_wb_makes() -> None:
+    assert distinct_words("My order, my ORDER never came") == ["my", "order,", "order", "never", "came"]
+    assert word_grams("no") == [" n", "no", "o ", " no", "no ", " no "]
+    assert word_grams("a") == [" a", "a ", " a "]  # shorter than the n-gram: the padded word once
+
+
+def test_a_long_text_is_read_at_a_tweets_density(scorer: Scorer, model: Model) -> None:
+    complaint = "Globex lost my order and support never replied, I want a refund."
+    calm = " ".join(f"paragraph {i} describes the weather and the garden in detail." for i in range(400))
+    short, long_ = call(scorer, model, [complaint, complaint + " " + calm])
+    assert short.bucket == "assassin" and long_.assassin_score < short.assassin_score
+
+
+def test_language_uncertain_is_marked_not_misread(scorer: Scorer, model: Model) -> None:
+    detector = LanguageDetector()
+    assert detector.detect("Globex est vraiment nul, je veux un remboursement") == "fr"
+    assert detector.detect("Globex ist schlecht") == UNDETERMINED
+    assert detector.detect("Globex is the worst, cancelling today") == "en"
+    assert detector.detect("Globex sucks") is None  # too short to tell: scored as English
+    french, unsure = score_all(scorer, [("Globex est vraiment nul, je veux un remboursement", "fr", None),
+                                        ("Globex ist schlecht", UNDETERMINED, None)],
+                               advocate_above=0.5, assassin_threshold=0.5, model=model)
+    assert french.bucket is None and "'fr' is not English" in french.unscored_reason
+    assert unsure.bucket is None and unsure.unscored_reason.startswith("language uncertain")
+
+
+def test_a_brands_languages_hold_for_a_language_found_after_matching() -> None:
+    matcher = Matcher([compile_brand("Globex", ["globex"], languages=["en"]), compile_brand("Acme", ["acme"])])
+    both = Match(("Globex", "Acme"), ("globex", "acme"))
+    assert matcher.in_language(both, "fr") == Match(("Acme",), ("globex", "acme"))
+    assert matcher.in_language(Match(("Globex",), ("globex",)), "fr") is None
+    assert matcher.in_language(both, "en") == both and matcher.in_language(both, None) == both
+
+
+def test_training_is_deterministic_and_learns(scorer: Scorer) -> None:
+    texts = [f"Globex lost my order {i}, still waiting" for i in range(10)] + [f"Globex order {i} arrived, thanks" for i in range(10)]
+    labels = [1] * 10 + [0] * 10
+    words, dense = training.prepare(scorer, texts)
+    first = training.fit_model(words, dense, labels, ["complaint"] * 20, ["site"] * 20, c={"complaint": 1.0},
+                               length=30, version="t")
+    again = training.fit_model(words, dense, labels, ["complaint"] * 20, ["site"] * 20, c={"complaint": 1.0},
+                               length=30, version="t")
+    assert first == again
+    fitted = Model.from_dict(first)
+    lost, fine = (fitted.call_words(*training.prepare(scorer, [t])[0], dict(zip(training.DENSE, training.prepare(scorer, [t])[1][0])))
+                  for t in ("Globex lost my parcel", "Globex parcel arrived"))
+    assert lost.probability > 0.5 > fine.probability
+
+
+def test_the_shipped_file_is_weights_not_data_and_reads_back() -> None:
+    raw = gzip.decompress(SHIPPED.read_bytes()).decode()
+    assert "still waiting for my refund" not in raw.lower()  # n-grams of words, never a text
+    model = read(SHIPPED)
+    assert model.version == "assassin-1" and set(model.heads) == {"complaint", "negative"}
+    assert model.meta["cross_validated"]["folds"] == 10 and model.meta["trained_on"]["complaints"]["texts"] == 1713
+
+
+def test_a_broken_site_model_keeps_the_previous_one(tmp_path: Path, caplog) -> None:
+    source = ModelSource()
+    database = tmp_path / "m.db"
+    assert source.current(database) is source.shipped()
+    site = source.shipped().to_dict()
+    site["version"] = "assassin-1+site"
+    write(site, site_path(database))
+    assert source.current(database).version == "assassin-1+site"
+    site_path(database).write_bytes(b"not gzip at all")
+    with caplog.at_level(logging.ERROR, logger="monitor"):
+        kept = source.current(database)
+    assert kept.version == "assassin-1+site" and "cannot read the assassin model" in caplog.text
