@@ -13,7 +13,7 @@ import pytest
 from monitor.assassin_model import SHIPPED, ModelSource, read, site_path, write
 from monitor.judgement import training
 from monitor.judgement.language import UNDETERMINED, LanguageDetector
-from monitor.judgement.learned import DEFAULT_THRESHOLD, Model, distinct_words, word_grams
+from monitor.judgement.learned import DEFAULT_THRESHOLD, Model, word_grams
 from monitor.judgement.matching import compile_brand, Matcher
 from monitor.judgement.sentiment import Scorer, score_all
 from monitor.models import Match
@@ -75,8 +75,10 @@ def test_reasons_are_the_posts_own_words(scorer: Scorer, model: Model) -> None:
     assert not any("0." in r for r in result.reasons[:2])  # words, not "the model said 0.68"
 
 
-def test_words_and_grams_are_what_scikit_learns_char_wb_makes() -> None:
-    assert distinct_words("My order, my ORDER never came") == ["my", "order,", "order", "never", "came"]
+def test_the_layer_reads_the_words_vader_reads_and_grams_as_char_wb_makes_them(scorer: Scorer) -> None:
+    assert scorer.analyse("My order, my ORDER never came. 🔥").words == ["my", "order", "never", "came", "fire"]
+    praise = scorer.analyse("Globex is sick! 🔥")
+    assert praise.read_words(scorer.vader.lexicon) == ["globex", "is"]  # praise slang, in praise, is not read
     assert word_grams("no") == [" n", "no", "o ", " no", "no ", " no "]
     assert word_grams("a") == [" a", "a ", " a "]  # shorter than the n-gram: the padded word once
 
@@ -119,8 +121,8 @@ def test_training_is_deterministic_and_learns(scorer: Scorer) -> None:
                                length=30, version="t")
     assert first == again
     fitted = Model.from_dict(first)
-    lost, fine = (fitted.call_words(*training.prepare(scorer, [t])[0], dict(zip(training.DENSE, training.prepare(scorer, [t])[1][0])))
-                  for t in ("Globex lost my parcel", "Globex parcel arrived"))
+    lost, fine = (fitted.call_words(words[0], dict(zip(training.DENSE, dense[0])))
+                  for words, dense in (training.prepare(scorer, [t]) for t in ("Globex lost my parcel", "Globex parcel arrived")))
     assert lost.probability > 0.5 > fine.probability
 
 

@@ -131,7 +131,11 @@ def train(ctx: click.Context, force: bool, folds: int) -> None:
     })
     model["version"] = f"{shipped.version}+site"
     path = site_path(database)
-    write(model, path)
+    try:
+        write(model, path)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {path}: {exc} — the model goes beside the database; "
+                                   "run train where you can write to its folder")
     read(path)  # what a running monitor will read back
     click.echo(f"wrote {path}{' (forced)' if worse else ''}: a running monitor scores with it from its next run")
 

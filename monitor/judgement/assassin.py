@@ -95,18 +95,25 @@ def features(
     """
     found = cues(text) if found is None else found
     tone = compound if tone is None else tone
+    return {
+        **tone_features(text, tone),
+        "churn": min(1.0, float(len(found["churn"]))),
+        "grievance": min(1.0, len(found["grievance"]) / 2.0),
+        # "I" alone is no complaint: first person counts together with some negative evidence.
+        "first_person": 1.0 if found["first_person"] and (tone < 0 or found["churn"] or found["grievance"]) else 0.0,
+        "brand_negative": max(0.0, -brand_compound) if brand_compound is not None else 0.0,
+        "news": 1.0 if found["news"] and not found["first_person"] else 0.0,
+    }
+
+
+def tone_features(text: str, tone: float) -> dict[str, float]:
+    """What the tone and the typing say: how negative, how positive, how intense (capitals, "!")."""
     words = max(1, len(text.split()))
     caps = len(_CAPS_WORD.findall(text))
     return {
         "negativity": max(0.0, -tone),
         "positivity": max(0.0, tone),
-        "churn": min(1.0, float(len(found["churn"]))),
-        "grievance": min(1.0, len(found["grievance"]) / 2.0),
-        # "I" alone is no complaint: first person counts together with some negative evidence.
-        "first_person": 1.0 if found["first_person"] and (tone < 0 or found["churn"] or found["grievance"]) else 0.0,
         "intensity": min(1.0, caps / max(3.0, words / 4) + (0.5 if "!" in text or "??" in text else 0.0)),
-        "brand_negative": max(0.0, -brand_compound) if brand_compound is not None else 0.0,
-        "news": 1.0 if found["news"] and not found["first_person"] else 0.0,
     }
 
 
@@ -154,3 +161,9 @@ def reasons_for(
             label += ": " + ", ".join(sorted(set(found[name]))[:4])
         out.append(label)
     return out
+
+
+def cue_phrases(found: dict[str, list[str]]) -> list[str]:
+    """The complaint and service-failure phrases a text holds, in words an alert can show (what
+    the learned layer's reasons are followed by)."""
+    return [f"{_LABELS[name]}: " + ", ".join(sorted(set(found[name]))[:4]) for name in ("churn", "grievance") if found[name]]

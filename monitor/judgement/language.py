@@ -4,10 +4,12 @@ VADER reads English only, so a post in another language must be stored unscored 
 reason, never quietly called apathetic. py3langid (a naive Bayes model shipped in the package,
 offline) decides; since it costs ~50 µs a text, a cheap test first settles the common case: an
 ASCII text with several English function words is English. A short text is where both go
-wrong ("Globex est nul" has no English word and too few letters for certainty), so there:
+wrong ("Globex est nul" has no English word and too few letters for certainty), so a short text
+with a common French, German, Spanish, Italian, Portuguese, Dutch or Swedish function word, or
+with letters beyond ASCII, is asked about, and there:
 
 - another language at ``MIN_CONFIDENCE`` or more is that language;
-- another language at ``UNSURE`` or more, with at most one English function word, is ``und``
+- another language at ``UNSURE`` or more, with no English function word, is ``und``
   (undetermined): stored unscored as "language uncertain", not misread as an English shrug;
 - anything else stays unknown (None) and is scored as English: a wrong "not English" would
   silence a real complaint ("Globex sucks" is no language py3langid knows well).
@@ -22,6 +24,13 @@ _ENGLISH = frozenset(
     "to of in on for with not no have has had do does did can can't don't won't just so at from "
     "what why how who when if will would should could again about after all any anyone else very "
     "new today week last keep keeps still get got really now out up me us".split()
+)
+# Function words of the languages posts come in most besides English, none an English word: a
+# short text with one of them is worth asking py3langid about (a short one without is not).
+_FOREIGN = frozenset(
+    "est les des une et pas je tu il elle nous vous ils très mais pour avec dans ist nicht und der das ein eine "
+    "ich sie wir auf für sehr aber los las que por una muy pero para è di che molto ma het een niet zijn ik maar "
+    "não muito mas com uma och är inte jag".split()
 )
 MIN_CONFIDENCE = 0.9
 UNSURE = 0.4
@@ -46,13 +55,15 @@ class LanguageDetector:
             for word in words:
                 if word in _ENGLISH:
                     found += 1
-                    if found >= need and (found >= 2 or not short):
+                    if found >= need:
                         return "en"
         else:
             found = sum(word in _ENGLISH for word in words)
         if short:
+            if sample.isascii() and _FOREIGN.isdisjoint(words):
+                return None  # nothing says it is not English: too little to tell, scored as English
             language, confidence = self._model.classify(sample)
-            if language == "en" or found >= 2:
+            if language == "en" or found:
                 return "en" if found else None
             if confidence >= MIN_CONFIDENCE:
                 return language

@@ -2,8 +2,9 @@
 
 A hurt customer writes a complaint ("still waiting for my refund", "@AcmeHelp my order never
 came") or is plainly negative about the brand. Each is a head: a logistic model over the
-character n-grams (2 to 5) of each distinct word of the text, with VADER's compound and the cue
-features beside them. ``complaint`` is trained on tweets to companies labelled complaint / not
+character n-grams (2 to 5) of each distinct word of the text, with VADER's compound, the tone
+and the cue features beside them (the cues carry the polite complaint: "still waiting… please
+help" reads as praise to VADER and to n-grams learnt from sentiment sets). ``complaint`` is trained on tweets to companies labelled complaint / not
 (Preotiuc-Pietro et al., ACL 2019) and on a site's own labels (``monitor label``); ``negative`` on
 sentiment sets (TweetEval, Apple, Sentiment140, UCI, VADER's ground truth). The call is the mean
 of the two heads' log-odds: a complaint that reads negative is surely one, a neutral question to
@@ -22,12 +23,13 @@ Pure: a model (a dict, as stored) and a text's words and features in; a probabil
 
 from __future__ import annotations
 
-import heapq
 import math
+import operator
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 DENSE = ("compound", "tone", "negativity", "positivity", "churn", "grievance", "first_person",
-         "intensity", "news")
+         "intensity", "news")  # read beside the words (assassin.features)
 HEADS = ("complaint", "negative")
 DEFAULT_THRESHOLD = 0.5  # the heads are trained class-balanced: even odds is the call
 CACHE_WORDS = 200_000  # word scores kept per model (a few MB); the cache starts over when full
@@ -45,11 +47,6 @@ def word_grams(word: str) -> list[str]:
             break
         out.extend(padded[i : i + n] for i in range(len(padded) - n + 1))
     return out
-
-
-def distinct_words(text: str) -> list[str]:
-    """The text's distinct lower-cased whitespace-separated words, in first-seen order."""
-    return list(dict.fromkeys(text.lower().split()))
 
 
 @dataclass
@@ -74,16 +71,6 @@ class Head:
             self._cache[word] = value
         return value
 
-    def logit(self, words: list[str], dense: dict[str, float], scale: float) -> float:
-        """The head's log-odds for a text (its words' scores × the length scale, the dense features)."""
-        values = list(map(self._cache.get, words))  # the loop in C: most words are cached
-        if None in values:
-            values = [self.word(w) if v is None else v for v, w in zip(values, words)]
-        z = self.bias + sum(values) * scale
-        for name, weight in self.dense.items():
-            z += weight * dense.get(name, 0.0)
-        return z
-
 
 @dataclass
 class Model:
@@ -104,51 +91,79 @@ class Model:
         return {"version": self.version, "length": self.length, "threshold": self.threshold, "meta": self.meta,
                 "heads": {n: {"bias": h.bias, "dense": h.dense, "grams": h.grams} for n, h in self.heads.items()}}
 
-    def call(self, text: str, dense: dict[str, float], *, skip: frozenset[str] = frozenset()) -> "Call":
-        """The assassin probability of ``text`` (with its VADER and cue ``dense`` features) and why;
-        words whose letters are in ``skip`` are not read (praise slang in praise)."""
-        words = distinct_words(text)
-        if skip:
-            words = [w for w in words if w.strip(_PUNCTUATION) not in skip]
-        return self.call_words(words, dense)
+    def __post_init__(self) -> None:
+        # The call is the mean of the heads' log-odds, so its bias and dense weights are the
+        # heads' means; each head is read on its own only for the reasons.
+        self._names = tuple(self.heads)
+        n = len(self._names)
+        self._bias = sum(h.bias for h in self.heads.values()) / n
+        self._head_weights = tuple(tuple(self.heads[name].dense.get(k, 0.0) for k in DENSE) for name in self._names)
+        self._weights = tuple(sum(column) / n for column in zip(*self._head_weights))
+        self._words: dict[str, tuple[float, ...]] = {}  # a word's score in each head
+
+    def _word(self, word: str) -> tuple[float, ...]:
+        value = tuple(self.heads[name].word(word) for name in self._names)
+        if len(self._words) >= CACHE_WORDS:
+            self._words.clear()
+        self._words[word] = value
+        return value
 
     def call_words(self, words: list[str], dense: dict[str, float]) -> "Call":
-        """``call`` for a text already split into its distinct words."""
+        """The assassin probability of a text, given its distinct words as VADER reads them
+        (``sentiment.Reading.read_words``) and its ``dense`` features (VADER's and the cues'), and why."""
         scale = min(1.0, self.length / len(words)) if words else 1.0
-        logits = {name: head.logit(words, dense, scale) for name, head in self.heads.items()}
-        z = sum(logits.values()) / len(logits)
-        return Call(_sigmoid(z), {n: round(_sigmoid(v), 4) for n, v in logits.items()}, self, words)
+        values = list(map(self._words.get, words))  # the loops in C: most words are cached
+        if None in values:
+            values = [self._word(w) if v is None else v for v, w in zip(values, words)]
+        per_head = list(zip(*values)) if values else [()] * len(self._names)
+        z = (self._bias + sum(map(sum, per_head)) * scale / len(self._names)
+             + sum(map(operator.mul, self._weights, map(dense.__getitem__, DENSE))))
+        return Call(_sigmoid(z), self, words, per_head, dense, scale)
 
 
-@dataclass(frozen=True)
-class Call:
-    """What the learned layer says of one text."""
+class Call(NamedTuple):
+    """What the learned layer says of one text (a tuple: one is made per post; each head is
+    read on its own only when asked)."""
 
     probability: float
-    heads: dict[str, float]  # each head's own probability
     model: Model
     words: list[str]
+    per_head: list[tuple[float, ...]]  # each word's score, per head (in the model's head order)
+    dense: dict[str, float]
+    scale: float
+
+    @property
+    def read(self) -> dict[str, tuple[float, tuple[float, ...]]]:
+        """Per head: its log-odds and each word's score."""
+        dense = list(map(self.dense.__getitem__, DENSE))
+        out = {}
+        for name, scores, weights in zip(self.model._names, self.per_head, self.model._head_weights):
+            out[name] = (self.model.heads[name].bias + sum(scores) * self.scale + sum(map(operator.mul, weights, dense)),
+                         scores)
+        return out
+
+    @property
+    def heads(self) -> dict[str, float]:
+        """Each head's own probability."""
+        return {name: round(_sigmoid(logit), 4) for name, (logit, _) in self.read.items()}
 
     def reasons(self, *, top: int = 4) -> list[str]:
-        """In words: the heads that called it, each with the words that pushed it most (as the
-        post wrote them, punctuation and small words aside)."""
-        out = []
+        """In words: the heads that called it, each with the words that pushed it most (small
+        words aside)."""
+        out, read = [], self.read
         for name, label in (("complaint", "complaint"), ("negative", "negative about the brand")):
-            head = self.model.heads.get(name)
-            if head is None or self.heads.get(name, 0.0) < 0.5:
+            if name not in read or read[name][0] < 0:
                 continue
             strongest: list[str] = []
-            for push, word in heapq.nlargest(4 * top, zip(map(head.word, self.words), self.words)):
-                plain = word.strip(_PUNCTUATION)
+            for push, word in sorted(zip(read[name][1], self.words), reverse=True):  # short: C beats heapq
                 if push <= 0.05 or len(strongest) == top:
                     break
-                if len(plain) > 2 and plain not in _SMALL and plain not in strongest:
-                    strongest.append(plain)
+                if len(word) > 2 and word not in _SMALL:  # distinct words, VADER's: no punctuation left
+                    strongest.append(word)
             out.append(f"{label}: {', '.join(strongest)}" if strongest else label)
         return out
 
 
-_PUNCTUATION = "!\"#$%&'()*+,-./:;<=>?[\\]^_`{|}~…“”‘’"
 _SMALL = frozenset("the and for are but not you your with this that have has had was were will from they them their "
                    "what when where which who why how all any can its our out about into more than then there been "
                    "being also very much some only over such just get got".split())

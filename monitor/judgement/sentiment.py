@@ -25,7 +25,7 @@ from vaderSentiment.vaderSentiment import (
     normalize,
 )
 
-from monitor.judgement.assassin import cues, features, reasons_for, score_features
+from monitor.judgement.assassin import cue_phrases, cues, features, reasons_for, score_features
 from monitor.judgement.language import UNDETERMINED
 from monitor.judgement.learned import Model
 from monitor.models import Score
@@ -186,15 +186,18 @@ class Scorer:
                 prev_space = ch == " "
         return "".join(out).strip()
 
-    def _valences(self, tokens: list[str], aside: frozenset[str] = frozenset()) -> tuple[list[float], float]:
+    def _valences(self, tokens: list[str], aside: frozenset[str] = frozenset(),
+                  seen: list[str] | None = None) -> tuple[list[float], float]:
         """The per-word valences VADER's ``polarity_scores`` computes before summing for one
         sentence's tokens, and the part of their sum that the words ``aside`` (courtesy words,
-        and praise slang in praise) contribute."""
+        and praise slang in praise) contribute; ``seen`` collects the sentence's lower-cased words."""
         vader, lexicon = self.vader, self.vader.lexicon
         words = _words(tokens)
         lowers = " ".join(words).lower().split()
         if len(lowers) != len(words):  # a character whose lower case is two words: never seen, but be exact
             lowers = [w.lower() for w in words]
+        if seen is not None:
+            seen.extend(lowers)
         # Words outside the lexicon (or boosters) score 0 in sentiment_valence too: only the
         # sentiment words are visited, which is the bulk of the speed-up on long texts.
         hits = [i for i, w in enumerate(lowers) if w in self._scored]
@@ -229,7 +232,8 @@ class Scorer:
         """
         praise = not PRAISE_EMOJI.isdisjoint(text)
         aside = COURTESY | SLANG if praise else COURTESY
-        sarcastic = SARCASM.search(text) is not None
+        # Each marker holds "/", "#" or "ight": two substring tests spare most posts the regex.
+        sarcastic = ("/" in text or "#" in text or "ight" in text) and SARCASM.search(text) is not None
         text = self._demojize(text)
         total = near = courtesy = 0.0
         sentences = _sentence_tokens(text)
@@ -238,8 +242,9 @@ class Scorer:
         whole = about is not None and about.search(text) is not None
         per_sentence = whole and len(sentences) > 1
         found_about = whole and not per_sentence
+        seen: list[str] = []
         for tokens in sentences:
-            values, polite = self._valences(tokens, aside)
+            values, polite = self._valences(tokens, aside, seen)
             value = float(sum(values))
             total += value
             courtesy += polite
@@ -256,6 +261,7 @@ class Scorer:
             -abs(tone) if sarcastic else tone,
             praise,
             sarcastic,
+            list(dict.fromkeys(seen)),
         )
 
 
@@ -284,14 +290,15 @@ class Reading(NamedTuple):
     #              in praise, and never positive after a SARCASM marker
     praise: bool = False  # praise emoji: SLANG words are praise here
     sarcastic: bool = False  # a SARCASM marker: its praise words mean the opposite
+    words: list[str] = []  # its distinct words as VADER reads them: lower-cased, punctuation off, emoji in words
 
-    def unread(self, text: str, lexicon: dict[str, float]) -> frozenset[str]:
-        """Words the learned layer should not read: praise slang in praise, and after a sarcasm
+    def read_words(self, lexicon: dict[str, float]) -> list[str]:
+        """The words the learned layer reads: all but praise slang in praise, and after a sarcasm
         marker the words VADER reads as praise (the marker says they mean the opposite)."""
+        if not (self.praise or self.sarcastic):
+            return self.words
         skip = SLANG if self.praise else frozenset()
-        if self.sarcastic:
-            skip |= {w for w in (t.strip(string.punctuation) for t in text.lower().split()) if lexicon.get(w, 0.0) > 0}
-        return skip
+        return [w for w in self.words if w not in skip and not (self.sarcastic and lexicon.get(w, 0.0) > 0)]
 
 
 def _compound(total: float, emphasis: float) -> float:
@@ -365,8 +372,8 @@ def score_all(
         values = features(text, compound, brand_compound=reading.about, found=found, tone=reading.tone)
         call = None
         if model is not None:
-            call = model.call(text, {**values, "compound": compound, "tone": reading.tone},
-                              skip=reading.unread(text, scorer.vader.lexicon))
+            values["compound"], values["tone"] = compound, reading.tone
+            call = model.call_words(reading.read_words(scorer.vader.lexicon), values)
             assassin_score = round(call.probability, 4)
         else:
             assassin_score = round(score_features(values), 4)
@@ -374,7 +381,8 @@ def score_all(
         liking = min(compound, reading.tone) if reading.sarcastic else compound
         bucket = bucket_for(liking, assassin_score, advocate_above=advocate_above, assassin_threshold=assassin_threshold)
         if bucket == "assassin":
-            reasons = tuple(call.reasons() if call else ()) + tuple(reasons_for(text, compound, values, found=found))
+            reasons = (tuple(call.reasons() + cue_phrases(found)) if call
+                       else tuple(reasons_for(text, compound, values, found=found)))
         else:
             reasons = (f"compound {compound:+.2f}" + (f" ≥ {advocate_above:+.2f}" if bucket == "advocate" else ""),)
         out[n] = Score(compound, bucket, reasons, None, assassin_score)
@@ -386,5 +394,5 @@ def learned_call(scorer: Scorer, model: Model, text: str, about: re.Pattern | No
     words behind them), read as ``score_all`` reads it."""
     reading = scorer.analyse(text, about)
     values = features(text, reading.compound, brand_compound=reading.about, found=cues(text), tone=reading.tone)
-    return model.call(text, {**values, "compound": reading.compound, "tone": reading.tone},
-                      skip=reading.unread(text, scorer.vader.lexicon))
+    return model.call_words(reading.read_words(scorer.vader.lexicon), {**values, "compound": reading.compound,
+                                                                        "tone": reading.tone})

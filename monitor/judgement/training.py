@@ -201,10 +201,8 @@ def prepare(scorer, texts: list[str], brands: list[str | None] | None = None,
     the stages a post takes (HTML to plain text, then VADER and the cues, as ``score_all`` does);
     ``rule``, when given, collects the cue rule's score of each (what the layer replaces)."""
     import re
-    import string
 
     from monitor.judgement.assassin import cues, features, score_features
-    from monitor.judgement.learned import distinct_words
     from monitor.judgement.text import html_to_text
 
     words, dense = [], []
@@ -213,13 +211,11 @@ def prepare(scorer, texts: list[str], brands: list[str | None] | None = None,
         brand = brands[n] if brands else None
         about = re.compile(rf"\b{re.escape(brand)}", re.IGNORECASE) if brand else None
         reading = scorer.analyse(text, about)
-        values = features(text, reading.compound, brand_compound=reading.about, found=cues(text),
-                          tone=reading.tone)
+        values = features(text, reading.compound, brand_compound=reading.about, found=cues(text), tone=reading.tone)
         row = {**values, "compound": reading.compound, "tone": reading.tone}
         if rule is not None:
             rule.append(score_features(values))
-        skip = reading.unread(text, scorer.vader.lexicon)
-        words.append([w for w in distinct_words(text) if not skip or w.strip(string.punctuation) not in skip])
+        words.append(reading.read_words(scorer.vader.lexicon))
         dense.append([row[k] for k in DENSE])
     return words, dense
 
