@@ -95,25 +95,19 @@ def features(
     """
     found = cues(text) if found is None else found
     tone = compound if tone is None else tone
+    words = max(1, len(text.split()))
+    caps = len(_CAPS_WORD.findall(text))
     return {
-        **tone_features(text, tone),
+        "negativity": max(0.0, -tone),
+        "positivity": max(0.0, tone),
+        # Shouting: capitalised words, "!" or "??".
+        "intensity": min(1.0, caps / max(3.0, words / 4) + (0.5 if "!" in text or "??" in text else 0.0)),
         "churn": min(1.0, float(len(found["churn"]))),
         "grievance": min(1.0, len(found["grievance"]) / 2.0),
         # "I" alone is no complaint: first person counts together with some negative evidence.
         "first_person": 1.0 if found["first_person"] and (tone < 0 or found["churn"] or found["grievance"]) else 0.0,
         "brand_negative": max(0.0, -brand_compound) if brand_compound is not None else 0.0,
         "news": 1.0 if found["news"] and not found["first_person"] else 0.0,
-    }
-
-
-def tone_features(text: str, tone: float) -> dict[str, float]:
-    """What the tone and the typing say: how negative, how positive, how intense (capitals, "!")."""
-    words = max(1, len(text.split()))
-    caps = len(_CAPS_WORD.findall(text))
-    return {
-        "negativity": max(0.0, -tone),
-        "positivity": max(0.0, tone),
-        "intensity": min(1.0, caps / max(3.0, words / 4) + (0.5 if "!" in text or "??" in text else 0.0)),
     }
 
 

@@ -154,12 +154,10 @@ class Call(NamedTuple):
         for name, label in (("complaint", "complaint"), ("negative", "negative about the brand")):
             if name not in read or read[name][0] < 0:
                 continue
-            strongest: list[str] = []
-            for push, word in sorted(zip(read[name][1], self.words), reverse=True):  # short: C beats heapq
-                if push <= 0.05 or len(strongest) == top:
-                    break
-                if len(word) > 2 and word not in _SMALL:  # distinct words, VADER's: no punctuation left
-                    strongest.append(word)
+            # Distinct words, VADER's (no punctuation left); few push: filter, then sort (C beats heapq).
+            pushing = [(push, word) for push, word in zip(read[name][1], self.words)
+                       if push > 0.05 and len(word) > 2 and word not in _SMALL]
+            strongest = [word for _, word in sorted(pushing, reverse=True)[:top]]
             out.append(f"{label}: {', '.join(strongest)}" if strongest else label)
         return out
 

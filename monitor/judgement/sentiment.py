@@ -230,10 +230,11 @@ class Scorer:
 
         One pass: each sentence's valences are computed once and summed every way.
         """
-        praise = not PRAISE_EMOJI.isdisjoint(text)
+        praise = not text.isascii() and not PRAISE_EMOJI.isdisjoint(text)
         aside = COURTESY | SLANG if praise else COURTESY
-        # Each marker holds "/", "#" or "ight": two substring tests spare most posts the regex.
-        sarcastic = ("/" in text or "#" in text or "ight" in text) and SARCASM.search(text) is not None
+        # Each marker holds "/s", "#" or "ight": substring tests spare most posts the regex.
+        marked = "/s" in text or "#" in text or "ight" in text or "IGHT" in text
+        sarcastic = marked and SARCASM.search(text) is not None
         text = self._demojize(text)
         total = near = courtesy = 0.0
         sentences = _sentence_tokens(text)
@@ -278,7 +279,7 @@ COURTESY = frozenset(
 PRAISE_EMOJI = frozenset("🔥💯😍🙌👏🤩😎🥳✨👌💪❤🥰🤘😻💖💕")
 SLANG = frozenset("sick insane crazy wicked killer nasty fire dope unreal savage badass filthy mad lit".split())
 # An explicit sarcasm marker turns praise words into a complaint: "Great, lost my order again /s".
-SARCASM = re.compile(r"(?:^|\s)/s\b|#sarcasm\b|#not\b|\byeah,? right\b", re.IGNORECASE)
+SARCASM = re.compile(r"(?<!\S)/s\b|#(?:sarcasm|not)\b|\byeah,? right\b", re.IGNORECASE)
 
 
 class Reading(NamedTuple):
