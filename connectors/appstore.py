@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, Sequence
 
 import httpx
 from pydantic import Field
@@ -19,7 +19,7 @@ from pydantic import Field
 from connectors import http
 from connectors.base import SourceOptions, as_int, malformed_item, parse_time
 from monitor.errors import ParseError
-from monitor.models import FetchResult, Mention, SourceState
+from monitor.models import FetchResult, Mention, Query, SourceState
 
 
 class AppStoreOptions(SourceOptions):
@@ -75,7 +75,7 @@ class AppStoreConnector:
     def __init__(self, client: httpx.Client) -> None:
         self.client = client
 
-    def fetch(self, options: AppStoreOptions, *, terms: list[str], state: SourceState, now: datetime) -> FetchResult:
+    def fetch(self, options: AppStoreOptions, *, queries: Sequence[Query], state: SourceState, now: datetime) -> FetchResult:
         """Pages of reviews back to the cursor; one page on a first run."""
         try:
             cursors: dict[str, int] = json.loads(state.cursor) if state.cursor else {}

@@ -1,6 +1,6 @@
 """What every connector is: options it accepts in config.yaml, and the fetch it performs.
 
-A connector is stateless. It turns ``(options, search terms, remembered state)`` into a
+A connector is stateless. It turns ``(options, the brands' queries, remembered state)`` into a
 ``FetchResult`` and raises a ``ConnectorError`` subclass for anything the caller should record.
 Cursors, ETags and error counts live in the store; the HTTP client is passed in.
 """
@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import ClassVar, Iterator, Protocol
+from dataclasses import dataclass
+from typing import ClassVar, Iterator, Protocol, Sequence
 
 import httpx
 from pydantic import Field, field_validator
 
 from monitor.errors import MissingCredential, ParseError
-from monitor.models import Duration, FetchResult, Section, Size, SourceState, at_least, check_env_name, check_http_url, clean_text
+from monitor.models import (
+    Duration, FetchResult, Query, SearchTerm, Section, Size, SourceState, at_least, check_env_name, check_http_url, clean_text,
+)
 
 log = logging.getLogger("connectors")
 
@@ -134,6 +138,63 @@ def malformed_item(item: object, *, source: str, skipped: list[str] | None) -> I
             skipped.append(f"{ident}: {why}")
 
 
+@dataclass(frozen=True)
+class Syntax:
+    """What a source's search box understands (each connector's ``SYNTAX`` says from where).
+    A rule's ``word*`` is sent as the word: no source here documents a prefix operator (Bluesky's
+    is "unspecified", Lemmy would search the star as a character); local matching applies the
+    rule exactly either way."""
+
+    boolean: bool = False  # OR and parentheses, AND by a space: a rule is one search
+    quotes: bool = True  # "two words" finds the phrase
+    single: bool = False  # one term per search (a substring match, as Lemmy's LIKE)
+
+
+def _term(term: SearchTerm, syntax: Syntax) -> str:
+    return f'"{term.text}"' if term.phrase and syntax.quotes else term.text
+
+
+def _group(terms: Sequence[SearchTerm], syntax: Syntax, *, nested: bool = False) -> str:
+    text = " ".join(_term(t, syntax) for t in terms)
+    return f"({text})" if nested and len(terms) > 1 else text
+
+
+def searches(queries: Sequence[Query], syntax: Syntax) -> list[str]:
+    """The searches to send for the brands' rules, each anchored on what the rule requires.
+
+    With OR, a rule is one search (``"Acme" (outage OR support)``); without, a rule is a search
+    for its anchor (``"Acme"``: one request, not one per OR term, and never "support" alone), or
+    one per alternative when no term is common to all its matches (``acme OR globex``).
+    """
+    out: list[str] = []
+    for query in queries:
+        if syntax.boolean:
+            rests = [tuple(t for t in group if t not in query.anchor) for group in query.alternatives]
+            if query.anchor and not all(rests):
+                out.append(_group(query.anchor, syntax))
+            elif query.anchor:
+                out.append(f"{_group(query.anchor, syntax)} ({' OR '.join(_group(r, syntax, nested=True) for r in rests)})")
+            else:
+                out.append(" OR ".join(_group(g, syntax, nested=True) for g in query.alternatives))
+            continue
+        for group in [query.anchor] if query.anchor else query.alternatives:
+            if syntax.single:  # the longest term: the surest of the group's
+                group = (max(group, key=lambda t: len(t.text)),)
+            out.append(_group(group, syntax))
+    return list(dict.fromkeys(out))
+
+
+def one_search(queries: Sequence[Query], syntax: Syntax) -> str:
+    """Every rule in one search, ORed (for sources where each search costs a request of a small quota)."""
+    parts = searches(queries, syntax)
+    if len(parts) == 1:
+        return parts[0]
+    return " OR ".join(p if _ONE_TERM.fullmatch(p) else f"({p})" for p in parts)
+
+
+_ONE_TERM = re.compile(r'"[^"]*"|[^\s"()]+')
+
+
 class SearchOptions(SourceOptions):
     """Options of sources that are searched page by page back to a cursor."""
 
@@ -141,9 +202,9 @@ class SearchOptions(SourceOptions):
     first_run: Duration = Field(default="1d", description="How far back the first run looks.")
     query: list[str] | None = Field(default=None, description="Search terms to send instead of the brands' keywords.")
 
-    def terms(self, brand_terms: list[str]) -> list[str]:
-        """The terms to search: the configured query, else the brands' terms."""
-        return list(self.query) if self.query else list(brand_terms)
+    def searches(self, queries: Sequence[Query], syntax: Syntax) -> list[str]:
+        """What to search: the configured query as written, else the brands' rules (``searches``)."""
+        return list(self.query) if self.query else searches(queries, syntax)
 
     def since(self, state: SourceState, now: datetime) -> datetime:
         """Where this run starts: the cursor (an ISO time), else ``first_run`` ago."""
@@ -161,7 +222,7 @@ class Connector(Protocol):
     def __init__(self, client: httpx.Client) -> None: ...
 
     def fetch(
-        self, options: SourceOptions, *, terms: list[str], state: SourceState, now: datetime
+        self, options: SourceOptions, *, queries: Sequence[Query], state: SourceState, now: datetime
     ) -> FetchResult:
-        """Fetch what is new since ``state``; ``terms`` are the brands' search terms."""
+        """Fetch what is new since ``state``; ``queries``: the brands' rules as searches (``searches``)."""
         ...

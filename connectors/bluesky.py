@@ -9,18 +9,22 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, Sequence
 
 import httpx
 from pydantic import Field
 
 from connectors import http
-from connectors.base import SearchOptions, SourceOptions, as_int, malformed_item, parse_time, secret
+from connectors.base import SearchOptions, SourceOptions, Syntax, as_int, malformed_item, parse_time, secret
 from monitor.errors import FetchError, ParseError
-from monitor.models import FetchResult, Mention, SourceState, to_iso
+from monitor.models import FetchResult, Mention, Query, SourceState, to_iso
 
 PROFILES_PER_CALL = 25  # app.bsky.actor.getProfiles accepts at most 25 actors
 
+
+# The searchPosts lexicon (read 2026-12-02): "syntax, phrase, boolean, and faceting is unspecified,
+# but Lucene query syntax is recommended": quoted phrases and words (ANDed) only, no OR.
+SYNTAX = Syntax()
 
 class BlueskyOptions(SearchOptions):
     """Bluesky options: an account handle and app password, by environment variable."""
@@ -106,13 +110,13 @@ class BlueskyConnector:
             return data
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def fetch(self, options: BlueskyOptions, *, terms: list[str], state: SourceState, now: datetime) -> FetchResult:
+    def fetch(self, options: BlueskyOptions, *, queries: Sequence[Query], state: SourceState, now: datetime) -> FetchResult:
         """Posts since the cursor for every term, newest first, then their authors' followers."""
         since = options.since(state, now)
         newest = since
         seen: dict[str, Mention] = {}
         skipped: list[str] = []
-        for term in options.terms(terms):
+        for term in options.searches(queries, SYNTAX):
             cursor = None
             for _ in range(options.max_pages):
                 params = {"q": term, "sort": "latest", "since": to_iso(since), "limit": options.limit}

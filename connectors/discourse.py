@@ -8,16 +8,20 @@ ids above the cursor; ``latest.json`` lists new topics. Reach proxies: reads, li
 from __future__ import annotations
 
 from datetime import datetime
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, Sequence
 
 import httpx
 from pydantic import Field
 
 from connectors import http
-from connectors.base import SourceOptions, as_int, malformed_item, parse_time, secret
+from connectors.base import SourceOptions, Syntax, as_int, malformed_item, parse_time, searches, secret
 from monitor.errors import ParseError
-from monitor.models import FetchResult, Mention, SourceState
+from monitor.models import FetchResult, Mention, Query, SourceState
 
+
+# Search words are ANDed and "quoted phrases" kept; no OR is sent (not read in Discourse's docs
+# this session: the anchor alone is the conservative choice).
+SYNTAX = Syntax()
 
 class DiscourseOptions(SourceOptions):
     """Discourse options: the forum and how to read it."""
@@ -99,7 +103,7 @@ class DiscourseConnector:
     def __init__(self, client: httpx.Client) -> None:
         self.client = client
 
-    def fetch(self, options: DiscourseOptions, *, terms: list[str], state: SourceState, now: datetime) -> FetchResult:
+    def fetch(self, options: DiscourseOptions, *, queries: Sequence[Query], state: SourceState, now: datetime) -> FetchResult:
         """New posts since the cursor (highest post id)."""
         key, user = secret(options, "api_key_env"), secret(options, "api_username_env")
         headers = {"Api-Key": key, "Api-Username": user or "system"} if key else {}
@@ -114,7 +118,7 @@ class DiscourseConnector:
             fresh = [m for m in mentions if int(m.id.split(":")[1]) > cursor]
             return FetchResult(fresh, SourceState(cursor=str(newest) if newest else None), skipped=tuple(skipped))
         if options.mode == "search":
-            for term in terms:
+            for term in searches(queries, SYNTAX):
                 data, _ = http.get_json(self.client, f"{options.base_url}/search.json", source=options.name,
                                         params={"q": f"{term} order:latest"}, headers=headers)
                 for m in parse_posts(data, source=options.name, base_url=options.base_url, skipped=skipped):

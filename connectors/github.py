@@ -11,19 +11,23 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, Sequence
 
 import httpx
 from pydantic import Field
 
 from connectors import http
-from connectors.base import SearchOptions, SourceOptions, as_int, malformed_item, parse_time, secret
+from connectors.base import SearchOptions, SourceOptions, Syntax, as_int, malformed_item, parse_time, secret
 from monitor.errors import ParseError
-from monitor.models import FetchResult, Mention, SourceState, to_iso
+from monitor.models import FetchResult, Mention, Query, SourceState, to_iso
 
 log = logging.getLogger("connectors.github")
 RESULT_CAP = 1000
 
+
+# Issue search ANDs words and keeps "quoted phrases"; OR belongs to the newer advanced search,
+# so none is sent (the anchor alone: one request per rule).
+SYNTAX = Syntax()
 
 class GitHubOptions(SearchOptions):
     """GitHub issue search options."""
@@ -69,7 +73,7 @@ class GitHubConnector:
     def __init__(self, client: httpx.Client) -> None:
         self.client = client
 
-    def fetch(self, options: GitHubOptions, *, terms: list[str], state: SourceState, now: datetime) -> FetchResult:
+    def fetch(self, options: GitHubOptions, *, queries: Sequence[Query], state: SourceState, now: datetime) -> FetchResult:
         """Issues created since the cursor, every term, at most GitHub's 1,000 per query."""
         token = secret(options, "token_env")
         headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
@@ -79,7 +83,7 @@ class GitHubConnector:
         newest = since
         seen: dict[str, Mention] = {}
         skipped: list[str] = []
-        for term in options.terms(terms):
+        for term in options.searches(queries, SYNTAX):
             q = " ".join(part for part in (term, "is:issue", options.qualifiers, f"created:>={to_iso(since)}") if part)
             for page in range(1, options.max_pages + 1):
                 params = {"q": q, "sort": "created", "order": "desc", "per_page": options.per_page, "page": page}

@@ -8,16 +8,19 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, Sequence
 
 import httpx
 from pydantic import Field
 
 from connectors import http
-from connectors.base import SourceOptions
+from connectors.base import SourceOptions, Syntax, one_search
 from connectors.rss import conditional_headers, parse_feed
-from monitor.models import FetchResult, SourceState
+from monitor.models import FetchResult, Query, SourceState
 
+
+# Google's search operators: OR, "quoted phrases" and parentheses; every rule ORed into one search.
+SYNTAX = Syntax(boolean=True)
 
 class GoogleNewsOptions(SourceOptions):
     """Google News search options."""
@@ -40,11 +43,11 @@ class GoogleNewsConnector:
     def __init__(self, client: httpx.Client) -> None:
         self.client = client
 
-    def fetch(self, options: GoogleNewsOptions, *, terms: list[str], state: SourceState, now: datetime) -> FetchResult:
-        """One search feed for all terms, ORed (Google keeps quoted phrases as phrases)."""
-        q = " OR ".join(options.query or terms)
+    def fetch(self, options: GoogleNewsOptions, *, queries: Sequence[Query], state: SourceState, now: datetime) -> FetchResult:
+        """One search feed for every rule, ORed, each anchored on its brand (``one_search``)."""
+        q = " OR ".join(options.query) if options.query else one_search(queries, SYNTAX)
         if options.when:
-            q = f"({q}) when:{options.when}" if len(options.query or terms) > 1 else f"{q} when:{options.when}"
+            q = f"({q}) when:{options.when}" if " OR " in q else f"{q} when:{options.when}"
         params = {"q": q, "hl": options.hl, "gl": options.gl,
                   "ceid": options.ceid or f"{options.gl}:{options.hl.split('-')[0]}"}
         url = f"{options.base_url}/rss/search"

@@ -7,18 +7,21 @@ newest first, paged back to the cursor: the highest ``created_at_i`` seen so far
 from __future__ import annotations
 
 from datetime import datetime
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, Sequence
 
 import httpx
 from pydantic import Field
 
 from connectors import http
-from connectors.base import SourceOptions, malformed_item, parse_time
+from connectors.base import SourceOptions, Syntax, malformed_item, parse_time, searches
 from monitor.errors import ParseError
-from monitor.models import Duration, FetchResult, Mention, SourceState
+from monitor.models import Duration, FetchResult, Mention, Query, SourceState
 
 ITEM_URL = "https://news.ycombinator.com/item?id={}"
 
+
+# HN Search (Algolia) requires every word and keeps "quoted phrases"; no OR is sent.
+SYNTAX = Syntax()
 
 class HackerNewsOptions(SourceOptions):
     """Hacker News search options."""
@@ -88,7 +91,7 @@ class HackerNewsConnector:
         self.client = client
 
     def fetch(
-        self, options: HackerNewsOptions, *, terms: list[str], state: SourceState, now: datetime
+        self, options: HackerNewsOptions, *, queries: Sequence[Query], state: SourceState, now: datetime
     ) -> FetchResult:
         """Everything created at or after the cursor (or within ``first_run``), every term."""
         since = int(state.cursor) if state.cursor else int((now - options.first_run).timestamp())
@@ -96,7 +99,7 @@ class HackerNewsConnector:
         newest = since
         seen: dict[str, Mention] = {}
         skipped: list[str] = []
-        for term in options.query or terms:
+        for term in options.query or searches(queries, SYNTAX):
             for page in range(options.max_pages):
                 params = {
                     "query": term,

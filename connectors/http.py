@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import re
 import threading
 import time
 import zlib
@@ -69,14 +70,15 @@ class HostLimiter:
             self._blocked_until[host] = max(self._blocked_until.get(host, 0.0), until)
 
     def after(self, host: str, response: httpx.Response) -> None:
-        """Learn the host's limits from a response's headers."""
+        """Learn the host's limits from a response's headers: ``X-RateLimit-*`` (GitHub, Reddit,
+        Mastodon, Lemmy) or the IETF draft's ``RateLimit-*`` (Bluesky)."""
         headers = response.headers
-        if response.status_code in (429, 503):
+        if response.status_code in (403, 429, 503):
             retry_after = parse_retry_after(headers.get("Retry-After"))
             if retry_after:
                 self.block(host, retry_after)
-        remaining = _number(headers.get("X-RateLimit-Remaining") or headers.get("X-Ratelimit-Remaining"))
-        reset = _reset_seconds(headers.get("X-RateLimit-Reset") or headers.get("X-Ratelimit-Reset"))
+        remaining = _number(headers.get("X-RateLimit-Remaining") or headers.get("RateLimit-Remaining"))
+        reset = _reset_seconds(headers.get("X-RateLimit-Reset") or headers.get("RateLimit-Reset"))
         if remaining is None or reset is None:
             return
         if remaining < 1:
@@ -206,7 +208,12 @@ def request(
         with client.stream(method, url, params=params, headers=headers, json=json_body, data=data) as streamed:
             if limiter is not None:
                 limiter.after(host, streamed)
-            _check_status(streamed, source=source)
+            try:
+                _check_status(streamed, source=source)
+            except RateLimited as exc:
+                if limiter is not None and exc.retry_after_seconds:
+                    limiter.block(host, exc.retry_after_seconds)
+                raise
             body = _read_capped(streamed, limit, source=source)
     except httpx.TimeoutException as exc:
         raise FetchError(f"timed out fetching {safe_url(url)}", source=source) from exc
@@ -223,12 +230,54 @@ def _check_status(response: httpx.Response, *, source: str) -> None:
         return
     where = safe_url(response.request.url)
     if status == 429:
-        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        retry_after = _wait(response.headers)
         wait = f", retry after {retry_after:.0f}s" if retry_after is not None else ""
         raise RateLimited(f"rate limited by {where} (HTTP 429{wait})", source=source, retry_after_seconds=retry_after)
+    if status in (400, 403):
+        throttled = _throttle(response, source=source)
+        if throttled is not None:
+            raise throttled
     # 408 and 5xx are the server's trouble and pass; other 4xx mean our request is wrong.
     retryable = status >= 500 or status == 408
     raise FetchError(f"HTTP {status} from {where}", source=source, retryable=retryable, status=status)
+
+
+def _wait(headers: httpx.Headers) -> float | None:
+    """Seconds a throttled response asks for: Retry-After, else the reset of an exhausted quota."""
+    retry_after = parse_retry_after(headers.get("Retry-After"))
+    if retry_after is None and _number(headers.get("X-RateLimit-Remaining") or headers.get("RateLimit-Remaining")) == 0:
+        retry_after = _reset_seconds(headers.get("X-RateLimit-Reset") or headers.get("RateLimit-Reset"))
+    return retry_after
+
+
+_AVAILABLE_IN = re.compile(r"available in (\d+) seconds?")
+SECONDARY_LIMIT_SECONDS = 60.0  # GitHub: with neither Retry-After nor a reset, "wait for at least one minute"
+
+
+def _throttle(response: httpx.Response, *, source: str) -> RateLimited | None:
+    """A rate limit that is not a 429, or None: Stack Exchange's HTTP 400 ``throttle_violation``
+    ("more requests available in 82 seconds"), and GitHub's 403 (secondary limits: Retry-After,
+    else an exhausted ``x-ratelimit-remaining`` until its reset, else a minute, as GitHub's
+    documentation says)."""
+    where = safe_url(response.request.url)
+    try:
+        text = _read_capped(response, 64 * 1024, source=source).decode("utf-8", "replace")
+    except FetchError:
+        text = ""
+    if response.status_code == 400:
+        if "throttle_violation" not in text:
+            return None
+        found = _AVAILABLE_IN.search(text)
+        wait = float(found.group(1)) if found else SECONDARY_LIMIT_SECONDS
+        return RateLimited(f"throttled by {where} (HTTP 400 throttle_violation, retry after {wait:.0f}s)",
+                           source=source, retry_after_seconds=wait)
+    retry_after = _wait(response.headers)
+    if retry_after is None and "rate limit" in text.lower():
+        retry_after = SECONDARY_LIMIT_SECONDS
+    if retry_after is None:
+        return None  # a 403 that is a refusal, not a limit
+    return RateLimited(f"rate limited by {where} (HTTP 403, retry after {retry_after:.0f}s)",
+                       source=source, retry_after_seconds=retry_after)
 
 
 def _read_capped(response: httpx.Response, limit: int, *, source: str) -> bytes:

@@ -9,16 +9,21 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, Sequence
 
 import httpx
 from pydantic import Field
 
 from connectors import http
-from connectors.base import SearchOptions, SourceOptions, as_int, malformed_item, parse_time
+from connectors.base import SearchOptions, SourceOptions, Syntax, as_int, malformed_item, parse_time
 from monitor.errors import FetchError, ParseError
-from monitor.models import FetchResult, Mention, SourceState, to_iso
+from monitor.models import FetchResult, Mention, Query, SourceState, to_iso
 
+
+# Lemmy's search is a case-insensitive LIKE '%q%' with spaces turned into % (``fuzzy_search`` in
+# its db utils, read 2026-12-02): quotes would be searched as characters and * is no operator, so
+# each search is one term, unquoted.
+SYNTAX = Syntax(quotes=False, single=True)
 
 class LemmyOptions(SearchOptions):
     """Lemmy options."""
@@ -57,13 +62,13 @@ class LemmyConnector:
     def __init__(self, client: httpx.Client) -> None:
         self.client = client
 
-    def fetch(self, options: LemmyOptions, *, terms: list[str], state: SourceState, now: datetime) -> FetchResult:
+    def fetch(self, options: LemmyOptions, *, queries: Sequence[Query], state: SourceState, now: datetime) -> FetchResult:
         """Posts published since the cursor, every term."""
         since = options.since(state, now)
         newest = since
         seen: dict[str, Mention] = {}
         skipped: list[str] = []
-        for term in options.terms(terms):
+        for term in options.searches(queries, SYNTAX):
             for page in range(1, options.max_pages + 1):
                 params = {"q": term, "type_": "Posts", "sort": "New", "listing_type": "All", "limit": options.limit, "page": page}
                 data, _ = http.get_json(self.client, f"{options.base_url}/api/v3/search", source=options.name, params=params)

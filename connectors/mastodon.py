@@ -10,23 +10,26 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, Sequence
 
 import httpx
 from pydantic import Field
 
 from connectors import http
-from connectors.base import SourceOptions, as_int, malformed_item, parse_time, secret
+from connectors.base import SourceOptions, Syntax, as_int, malformed_item, parse_time, searches, secret
 from monitor.errors import FetchError, ParseError
-from monitor.models import FetchResult, Mention, SourceState
+from monitor.models import FetchResult, Mention, Query, SourceState
 
+
+# Mastodon's full-text search ANDs words and keeps "quoted phrases"; no OR is sent.
+SYNTAX = Syntax()
 
 class MastodonOptions(SourceOptions):
     """Mastodon options."""
 
     type: Literal["mastodon"] = "mastodon"
     base_url: str | None = Field(default="https://mastodon.social", description="The instance to read.")
-    hashtags: list[str] | None = Field(default=None, description="Tags to follow (without #); default: one-word brand terms.")
+    hashtags: list[str] | None = Field(default=None, description="Tags to follow (without #); default: the brands' names (each rule's anchor), spaces removed.")
     token_env: str | None = Field(default=None, description="Environment variable with a user token: enables full-text search.")
     max_pages: int = Field(default=5, ge=1, le=50, description="Pages (40 statuses) per tag per run.")
 
@@ -52,12 +55,16 @@ def parse_status(status: dict, *, source: str) -> Mention:
     )
 
 
-def _hashtags(terms: list[str]) -> list[str]:
+def _hashtags(queries: Sequence[Query]) -> list[str]:
+    """The brands' own names as tags: each rule's anchor ("Acme Cloud" → acmecloud), never the
+    words it ANDs with them ("support" is no tag of the brand's)."""
     tags = []
-    for term in terms:
-        tag = re.sub(r"[^\w]", "", term.strip('"'))
-        if tag and tag.lower() not in tags:
-            tags.append(tag.lower())
+    for query in queries:
+        for group in [query.anchor] if query.anchor else query.alternatives:
+            for term in group:
+                tag = re.sub(r"[^\w]", "", term.text).lower()
+                if tag and tag not in tags:
+                    tags.append(tag)
     return tags
 
 
@@ -70,7 +77,7 @@ class MastodonConnector:
     def __init__(self, client: httpx.Client) -> None:
         self.client = client
 
-    def fetch(self, options: MastodonOptions, *, terms: list[str], state: SourceState, now: datetime) -> FetchResult:
+    def fetch(self, options: MastodonOptions, *, queries: Sequence[Query], state: SourceState, now: datetime) -> FetchResult:
         """Statuses newer than the cursor from every tag (and search term, with a token)."""
         token = secret(options, "token_env")
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -78,9 +85,10 @@ class MastodonConnector:
         newest = since_id or 0
         seen: dict[str, Mention] = {}
         skipped: list[str] = []
-        requests = [(f"/api/v1/timelines/tag/{tag}", {}) for tag in (options.hashtags or _hashtags(terms))]
+        requests = [(f"/api/v1/timelines/tag/{tag}", {}) for tag in (options.hashtags or _hashtags(queries))]
         if token:
-            requests += [("/api/v2/search", {"q": term, "type": "statuses", "resolve": "false"}) for term in terms]
+            requests += [("/api/v2/search", {"q": term, "type": "statuses", "resolve": "false"})
+                         for term in searches(queries, SYNTAX)]
         for path, params in requests:
             max_id = None
             for _ in range(options.max_pages):

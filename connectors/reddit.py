@@ -13,19 +13,23 @@ import base64
 import re
 from dataclasses import replace
 from datetime import datetime
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, Sequence
 
 import httpx
 from pydantic import Field
 
 from connectors import http
-from connectors.base import SearchOptions, SourceOptions, as_int, malformed_item, parse_time, secret
+from connectors.base import SearchOptions, SourceOptions, Syntax, as_int, malformed_item, one_search, parse_time, secret
 from connectors.rss import parse_feed
 from monitor.errors import FetchError, ParseError
-from monitor.models import FetchResult, Mention, SourceState, to_iso
+from monitor.models import FetchResult, Mention, Query, SourceState, to_iso
 
 SITE = "https://www.reddit.com"
 
+
+# Reddit's search wiki (read 2026-12-02, the archived /wiki/search): AND, OR, NOT, parentheses and
+# quoted phrases; every rule ORed into its one search.
+SYNTAX = Syntax(boolean=True)
 
 class RedditOptions(SearchOptions):
     """Reddit options."""
@@ -85,17 +89,18 @@ class RedditConnector:
     def __init__(self, client: httpx.Client) -> None:
         self.client = client
 
-    def fetch(self, options: RedditOptions, *, terms: list[str], state: SourceState, now: datetime) -> FetchResult:
+    def fetch(self, options: RedditOptions, *, queries: Sequence[Query], state: SourceState, now: datetime) -> FetchResult:
         """JSON listings with credentials, RSS without."""
         client_id, client_secret = secret(options, "client_id_env"), secret(options, "client_secret_env")
-        queries = [("/search", {"q": " OR ".join(options.terms(terms)), "sort": "new", "t": "week"})] if options.search else []
-        queries += [(f"/r/{sub}/new", {}) for sub in options.subreddits]
+        q = " OR ".join(options.query) if options.query else one_search(queries, SYNTAX)
+        listings = [("/search", {"q": q, "sort": "new", "t": "week"})] if options.search else []
+        listings += [(f"/r/{sub}/new", {}) for sub in options.subreddits]
         if client_id and client_secret:
-            return self._fetch_json(options, queries, client_id, client_secret, state, now)
+            return self._fetch_json(options, listings, client_id, client_secret, state, now)
         seen: dict[str, Mention] = {}
         skipped: list[str] = []
         warnings: list[str] = []
-        for path, params in queries:
+        for path, params in listings:
             url = f"{options.base_url}{path}.rss" if path == "/search" else f"{options.base_url}{path}/.rss"
             response = http.get(self.client, url, source=options.name, params=params or None)
             for m in _rss_mentions(response.content, source=options.name, url=str(response.url), now=now,
@@ -113,13 +118,13 @@ class RedditConnector:
             raise FetchError("Reddit gave no access token: check the OAuth app's id and secret", source=options.name, retryable=False)
         return token
 
-    def _fetch_json(self, options, queries, client_id, client_secret, state, now) -> FetchResult:
+    def _fetch_json(self, options, listings, client_id, client_secret, state, now) -> FetchResult:
         headers = {"Authorization": f"Bearer {self._token(options, client_id, client_secret)}"}
         since = options.since(state, now)
         newest = since
         seen: dict[str, Mention] = {}
         skipped: list[str] = []
-        for path, params in queries:
+        for path, params in listings:
             after = None
             for _ in range(options.max_pages):
                 query = {**params, "limit": 100, "raw_json": 1, **({"after": after} if after else {})}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import calendar
 import hashlib
 from datetime import datetime, timezone
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, Sequence
 from urllib.parse import urljoin
 
 import feedparser
@@ -19,7 +19,7 @@ from pydantic import Field, field_validator
 from connectors import http
 from connectors.base import SourceOptions, malformed_item
 from monitor.errors import ParseError
-from monitor.models import FetchResult, Mention, SourceState, check_http_url
+from monitor.models import FetchResult, Mention, Query, SourceState, check_http_url
 
 
 class RssOptions(SourceOptions):
@@ -137,7 +137,7 @@ class RssConnector:
     def __init__(self, client: httpx.Client) -> None:
         self.client = client
 
-    def fetch(self, options: RssOptions, *, terms: list[str], state: SourceState, now: datetime) -> FetchResult:
+    def fetch(self, options: RssOptions, *, queries: Sequence[Query], state: SourceState, now: datetime) -> FetchResult:
         """Fetch the feed, conditionally when an ETag or Last-Modified was kept."""
         url = urljoin(options.base_url + "/", options.url.lstrip("/")) if options.base_url and options.url.startswith("/") else options.url
         response = http.get(self.client, url, source=options.name, headers=conditional_headers(state))

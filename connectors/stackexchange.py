@@ -8,16 +8,19 @@ the day's quota is gone. Without a key an IP gets 300 requests a day; a key rais
 from __future__ import annotations
 
 from datetime import datetime
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, Sequence
 
 import httpx
 from pydantic import Field
 
 from connectors import http
-from connectors.base import SearchOptions, SourceOptions, as_int, malformed_item, parse_time, secret
+from connectors.base import SearchOptions, SourceOptions, Syntax, as_int, malformed_item, parse_time, secret
 from monitor.errors import ParseError, RateLimited
-from monitor.models import FetchResult, Mention, SourceState
+from monitor.models import FetchResult, Mention, Query, SourceState
 
+
+# /search/advanced's q is free text whose words are ANDed; no OR is sent.
+SYNTAX = Syntax()
 
 class StackExchangeOptions(SearchOptions):
     """Stack Exchange options."""
@@ -60,7 +63,7 @@ class StackExchangeConnector:
     def __init__(self, client: httpx.Client) -> None:
         self.client = client
 
-    def fetch(self, options: StackExchangeOptions, *, terms: list[str], state: SourceState, now: datetime) -> FetchResult:
+    def fetch(self, options: StackExchangeOptions, *, queries: Sequence[Query], state: SourceState, now: datetime) -> FetchResult:
         """Questions created since the cursor (epoch seconds), every term."""
         key = secret(options, "key_env")
         since = int(state.cursor) if state.cursor and state.cursor.isdigit() else int((now - options.first_run).timestamp())
@@ -68,7 +71,7 @@ class StackExchangeConnector:
         seen: dict[str, Mention] = {}
         skipped: list[str] = []
         url = f"{options.base_url}/search/advanced"
-        for term in options.terms(terms):
+        for term in options.searches(queries, SYNTAX):
             for page in range(1, options.max_pages + 1):
                 params = {"q": term, "site": options.site, "sort": "creation", "order": "desc", "fromdate": since,
                           "pagesize": 100, "page": page, "filter": "withbody", **({"key": key} if key else {})}

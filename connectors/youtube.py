@@ -10,19 +10,23 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, Sequence
 
 import httpx
 from pydantic import Field
 
 from connectors import http
-from connectors.base import SearchOptions, SourceOptions, as_int, malformed_item, parse_time, secret
+from connectors.base import SearchOptions, SourceOptions, Syntax, as_int, malformed_item, parse_time, secret
 from connectors.rss import parse_feed
 from monitor.errors import ParseError
-from monitor.models import FetchResult, Mention, SourceState, to_iso
+from monitor.models import FetchResult, Mention, Query, SourceState, to_iso
 
 WATCH_URL = "https://www.youtube.com/watch?v={}"
 
+
+# search.list (read 2026-12-02): q takes - (NOT) and | (OR) but no parentheses, so no OR is sent:
+# one search per rule, for its anchor (each costs a call of the 100-a-day search bucket).
+SYNTAX = Syntax()
 
 class YouTubeOptions(SearchOptions):
     """YouTube options: feeds to follow, and an optional Data API key for search."""
@@ -61,7 +65,7 @@ class YouTubeConnector:
     def __init__(self, client: httpx.Client) -> None:
         self.client = client
 
-    def fetch(self, options: YouTubeOptions, *, terms: list[str], state: SourceState, now: datetime) -> FetchResult:
+    def fetch(self, options: YouTubeOptions, *, queries: Sequence[Query], state: SourceState, now: datetime) -> FetchResult:
         """Every configured feed, then (with a key) a search per term since the cursor."""
         key = secret(options, "api_key_env")
         seen: dict[str, Mention] = {}
@@ -77,7 +81,7 @@ class YouTubeConnector:
         if key:
             since = options.since(state, now)
             newest = since
-            for term in options.terms(terms):
+            for term in options.searches(queries, SYNTAX):
                 for mention in self._search(options, key, term, since, skipped):
                     seen.setdefault(mention.id, mention)
                     newest = max(newest, mention.published_at)

@@ -193,7 +193,7 @@ def run_source(options: SourceOptions, runtime: Runtime, store: Store, *, now: d
     connector = REGISTRY[options.type](runtime.client)
     try:
         result = connector.fetch(
-            options, terms=runtime.matcher.search_terms(), state=store.source_state(options.name), now=now
+            options, queries=runtime.matcher.queries(), state=store.source_state(options.name), now=now
         )
     except ConnectorError as exc:
         retry_after = exc.retry_after_seconds if isinstance(exc, RateLimited) else None

@@ -118,6 +118,29 @@ class FetchResult:
 
 
 @dataclass(frozen=True, slots=True)
+class SearchTerm:
+    """One positive term of a keyword rule, as a search API is asked for it."""
+
+    text: str  # a word or phrase; for a prefix rule (``word*``) the word without its star
+    phrase: bool = False  # several words that must stand together: quoted where the source has quotes
+    prefix: bool = False  # the rule says ``word*``: no source documents a prefix operator, so the word is sent
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """One keyword rule as a search API can be asked for it (its NOT parts are left to matching).
+
+    ``anchor``: the terms every post the rule matches contains (the brand's required terms), so
+    every search sent for the rule contains them; ``alternatives``: the rule's positive terms as
+    an OR of AND groups, for sources with OR. ``"Acme" AND (outage OR down)`` is anchor
+    ``("Acme",)``, alternatives ``(("Acme", "outage"), ("Acme", "down"))``.
+    """
+
+    anchor: tuple[SearchTerm, ...]
+    alternatives: tuple[tuple[SearchTerm, ...], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Match:
     """Which brands a mention is about, and which of their keyword rules fired."""
 

@@ -56,3 +56,10 @@ def assert_no_control_sequences(body: dict) -> None:
         for sequence in re.findall(r"<[^>]*>", text):
             assert sequence.startswith("<https://reviews.example/"), f"control sequence reached Slack: {sequence!r}"
     assert "<!channel>" not in json.dumps(body)
+
+
+def queries(*rules: str):
+    """One brand's keyword rules as ingest hands them to a connector (``Matcher.queries``)."""
+    from monitor.judgement.matching import Matcher, compile_brand
+
+    return Matcher([compile_brand("Acme Cloud", rules)]).queries()

@@ -12,6 +12,7 @@ from pytest_httpserver import HTTPServer
 from connectors import REGISTRY
 from monitor.cli import main
 from tests.samples import SAMPLES, serve
+from tests.support import ROOT
 
 ENV = {"BLUESKY_HANDLE": "monitor.bsky.social", "BLUESKY_APP_PASSWORD": "pw"}
 
@@ -96,3 +97,32 @@ def test_source_with_a_missing_credential_is_skipped_and_reported(tmp_path: Path
     status = runner.invoke(main, ["--config", str(config), "status"], env={"BLUESKY_HANDLE": "", "BLUESKY_APP_PASSWORD": ""})
     assert "BLUESKY_HANDLE, BLUESKY_APP_PASSWORD not set" in status.output
     assert text == config.read_text()
+
+
+def test_every_search_sent_for_an_and_rule_is_anchored_on_the_brands_required_term(tmp_path: Path, httpserver: HTTPServer) -> None:
+    """config.yaml's own rule, ``"Acme" AND (outage OR down OR billing OR support)``, was sent as
+    seven searches ("support" alone among them): now every search a connector sends names Acme."""
+    import yaml
+
+    for type_ in REGISTRY:
+        serve(httpserver, type_)
+    config = write_config(tmp_path, httpserver.url_for("").rstrip("/"))
+    data = yaml.safe_load(config.read_text())
+    data["brands"] = yaml.safe_load((ROOT / "config.yaml").read_text())["brands"][:1]
+    data["brands"][0]["name"] = "Acme Cloud"
+    assert '"Acme" AND (outage OR down OR billing OR support)' in data["brands"][0]["keywords"]
+    config.write_text(yaml.safe_dump(data))
+    result = CliRunner().invoke(main, ["--config", str(config), "once"], env=ENV, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    sent = []
+    for request, _ in httpserver.log:
+        for name in ("q", "query", "term"):
+            if name in request.args:
+                sent.append((request.path, request.args[name]))
+        if "/timelines/tag/" in request.path:
+            sent.append((request.path, request.path.rsplit("/", 1)[1]))
+    searched = {path for path, _ in sent}
+    assert len(searched) >= 10, searched  # every search connector sent something
+    for path, value in sent:
+        assert "acme" in value.lower(), (path, value)
+    assert not any(value.strip('"').lower() in {"outage", "down", "billing", "support"} for _, value in sent)

@@ -20,7 +20,7 @@ from connectors.http import HostLimiter, make_client
 from connectors.lemmy import parse_post_view
 from connectors.mastodon import parse_status
 from monitor.models import SourceState
-from tests.support import NOW, SHARED
+from tests.support import NOW, SHARED, queries
 
 FIXTURES = SHARED / "fixtures"
 pytestmark = pytest.mark.skipif(not FIXTURES.exists(), reason="../shared/fixtures not present")
@@ -72,7 +72,7 @@ def test_connector_reads_recorded_listing(httpserver: HTTPServer, monkeypatch, p
     parsed = cls.Options.model_validate({"name": "recorded", "type": kind, **{k: v.replace("BASE", base) if isinstance(v, str) else v
                                                                               for k, v in options.items()}})
     with make_client() as client:
-        result = cls(client).fetch(parsed, terms=["apple"], state=state, now=NOW)
+        result = cls(client).fetch(parsed, queries=queries("apple"), state=state, now=NOW)
     assert result.mentions, f"no mention from {path.name}"
     for mention in result.mentions:
         assert mention.id and mention.url and mention.published_at.tzinfo is not None

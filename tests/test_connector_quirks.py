@@ -11,7 +11,7 @@ from connectors import REGISTRY
 from connectors.http import make_client
 from monitor.errors import FetchError, MissingCredential, RateLimited
 from monitor.models import SourceState
-from tests.support import NOW, fixture_bytes
+from tests.support import NOW, fixture_bytes, queries
 
 JSON = "application/json"
 
@@ -22,9 +22,9 @@ def run(httpserver: HTTPServer, options: dict, *, state: SourceState = SourceSta
     cls = REGISTRY[options["type"]]
     parsed = cls.Options.model_validate(options)
     if client is not None:
-        return cls(client).fetch(parsed, terms=list(terms), state=state, now=NOW)
+        return cls(client).fetch(parsed, queries=queries(*terms), state=state, now=NOW)
     with make_client() as own:
-        return cls(own).fetch(parsed, terms=list(terms), state=state, now=NOW)
+        return cls(own).fetch(parsed, queries=queries(*terms), state=state, now=NOW)
 
 
 # --- reddit ------------------------------------------------------------------------------------
@@ -298,3 +298,45 @@ def test_exhausted_rate_limit_blocks_the_host_for_every_source(httpserver: HTTPS
             run(httpserver, {"name": "l2", "type": "lemmy", "base_url": "BASE"}, client=client)
     assert 100 < info.value.retry_after_seconds <= 120
     assert len(httpserver.log) == 1
+
+
+@pytest.mark.parametrize("options, path, status, body, headers, wait", [
+    # Stack Exchange: HTTP 400 with error_name throttle_violation, the wait only in the message.
+    ({"type": "stackexchange", "site": "stackoverflow"}, "/search/advanced", 400,
+     {"error_id": 502, "error_message": "too many requests from this IP, more requests available in 82 seconds",
+      "error_name": "throttle_violation"}, {}, 82),
+    # GitHub's secondary limit: a 403, here with Retry-After ...
+    ({"type": "github"}, "/search/issues", 403,
+     {"message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."},
+     {"Retry-After": "45"}, 45),
+    # ... and often without any header: GitHub's documentation says wait at least a minute.
+    ({"type": "github"}, "/search/issues", 403,
+     {"message": "You have exceeded a secondary rate limit and have been temporarily blocked from content creation."},
+     {}, 60),
+    # Bluesky: the IETF draft's RateLimit-* headers on a 429 without Retry-After.
+    ({"type": "bluesky"}, "/xrpc/app.bsky.feed.searchPosts", 429, {"error": "RateLimitExceeded"},
+     {"RateLimit-Limit": "3000", "RateLimit-Remaining": "0", "RateLimit-Reset": "300", "RateLimit-Policy": "3000;w=300"}, 300),
+], ids=["stackexchange-400", "github-403-retry-after", "github-403-bare", "bluesky-ratelimit-headers"])
+def test_throttles_that_are_not_a_plain_429_hold_the_host_for_the_time_the_source_gave(
+        httpserver: HTTPServer, monkeypatch, options, path, status, body, headers, wait) -> None:
+    monkeypatch.setenv("BLUESKY_HANDLE", "h")
+    monkeypatch.setenv("BLUESKY_APP_PASSWORD", "p")
+    httpserver.expect_request("/xrpc/com.atproto.server.createSession").respond_with_json({"accessJwt": "a", "refreshJwt": "r", "did": "did:plc:x"})
+    httpserver.expect_request(path).respond_with_json(body, status=status, headers=headers)
+    source = {"name": "s1", "base_url": "BASE", **options}
+    with make_client() as client:
+        with pytest.raises(RateLimited) as first:
+            run(httpserver, source, client=client)
+        asked = len(httpserver.log)
+        with pytest.raises(RateLimited) as second:  # another source on the host: held, nothing sent
+            run(httpserver, {**source, "name": "s2"}, client=client)
+    assert first.value.retry_after_seconds == pytest.approx(wait, abs=2)
+    assert wait - 5 < second.value.retry_after_seconds <= wait
+    assert len(httpserver.log) == asked
+
+
+def test_a_403_that_is_a_refusal_is_no_rate_limit(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/search/issues").respond_with_json({"message": "Resource not accessible by integration"}, status=403)
+    with make_client() as client, pytest.raises(FetchError) as info:
+        run(httpserver, {"name": "g", "type": "github", "base_url": "BASE"}, client=client)
+    assert not isinstance(info.value, RateLimited) and info.value.status == 403

@@ -13,7 +13,7 @@ from connectors.http import make_client
 from monitor.errors import FetchError, ParseError, RateLimited
 from monitor.models import SourceState
 from tests.samples import JSON, SAMPLES, serve
-from tests.support import NOW, fixture_bytes
+from tests.support import NOW, fixture_bytes, queries
 
 
 def test_every_registered_connector_has_a_contract_sample() -> None:
@@ -32,7 +32,7 @@ def fetch(httpserver: HTTPServer, type_: str, *, timeout: float = 5.0, state: So
     connector_cls = REGISTRY[type_]
     options = connector_cls.Options.model_validate({**sample.options(httpserver.url_for("").rstrip("/")), **extra})
     with make_client(contact="tests@example.invalid", timeout_seconds=timeout) as client:
-        return connector_cls(client).fetch(options, terms=['"Acme Cloud"'], state=state, now=NOW)
+        return connector_cls(client).fetch(options, queries=queries('"Acme Cloud"'), state=state, now=NOW)
 
 
 @pytest.mark.parametrize("type_", sorted(SAMPLES))

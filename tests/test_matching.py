@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from connectors.base import Syntax, one_search, searches
 from monitor.judgement.matching import KeywordSyntaxError, Matcher, compile_brand
+from monitor.models import SearchTerm
 
 
 def matcher(*keywords: str, exclude: tuple[str, ...] = (), **kw) -> Matcher:
@@ -77,9 +79,33 @@ def test_languages_filter_only_known_languages() -> None:
     assert m.match("acme", None), "an unknown language is kept, never silently dropped"
 
 
-def test_search_terms_keep_phrases_and_skip_negations() -> None:
-    m = matcher('"acme cloud"', "acme AND NOT jobs")
-    assert m.search_terms() == ['"acme cloud"', "acme"]
+def test_queries_keep_phrases_skip_negations_and_are_anchored_on_the_required_terms() -> None:
+    m = matcher('"acme cloud"', "acme AND NOT jobs", '"Acme" AND (outage OR support)', "globex OR initech", "acme*")
+    phrase, acme, anchored, either, prefix = m.queries()
+    assert phrase.anchor == (SearchTerm("acme cloud", phrase=True),)
+    assert acme.anchor == (SearchTerm("acme"),) and acme.alternatives == ((SearchTerm("acme"),),)
+    assert anchored.anchor == (SearchTerm("Acme", phrase=True),)
+    assert anchored.alternatives == ((SearchTerm("Acme", phrase=True), SearchTerm("outage")),
+                                     (SearchTerm("Acme", phrase=True), SearchTerm("support")))
+    assert either.anchor == () and either.alternatives == ((SearchTerm("globex"),), (SearchTerm("initech"),))
+    assert prefix.anchor == (SearchTerm("acme", prefix=True),)
+
+
+def test_each_syntax_sends_every_rule_anchored_on_its_brand() -> None:
+    m = matcher('"acme cloud"', '"Acme" AND (outage OR support OR "status page")', "globex OR initech", "acme*")
+    assert searches(m.queries(), Syntax()) == ['"acme cloud"', '"Acme"', "globex", "initech", "acme"]
+    assert searches(m.queries(), Syntax(boolean=True)) == [
+        '"acme cloud"', '"Acme" (outage OR support OR "status page")', "globex OR initech", "acme"]
+    assert searches(m.queries(), Syntax(quotes=False, single=True)) == ["acme cloud", "Acme", "globex", "initech", "acme"]
+    assert one_search(m.queries(), Syntax(boolean=True)) == (
+        '"acme cloud" OR ("Acme" (outage OR support OR "status page")) OR (globex OR initech) OR acme')
+
+
+def test_a_rule_that_multiplies_into_too_many_searches_is_refused_with_the_fix() -> None:
+    rule = " AND ".join(f"(a{i} OR b{i})" for i in range(9))  # 2**9 = 512 alternatives, no common term
+    with pytest.raises(KeywordSyntaxError, match="expands to more than 256 alternative searches"):
+        compile_brand("Acme", [rule])
+
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
-from monitor.models import Match
+from monitor.models import Match, Query, SearchTerm
 
 
 class KeywordSyntaxError(ValueError):
@@ -197,6 +197,43 @@ def positive_terms(node: tuple) -> list[Term]:
     return out
 
 
+MAX_ALTERNATIVES = 256  # (a OR b) AND (c OR d) AND … multiplies: past this a rule is a mistake
+
+
+def _groups(node: tuple) -> list[tuple[Term, ...]]:
+    """The rule's positive terms as an OR of AND groups (NOT parts say nothing a search can use)."""
+    kind = node[0]
+    if kind == "term":
+        return [(node[1],)]
+    if kind == "not":
+        return [()]
+    if kind == "or":
+        return [group for child in node[1:] for group in _groups(child)]
+    out: list[tuple[Term, ...]] = [()]
+    for child in node[1:]:
+        out = [a + tuple(t for t in b if t not in a) for a in out for b in _groups(child)]
+        if len(out) > MAX_ALTERNATIVES:
+            break
+    return out
+
+
+def search_query(rule: str, tree: tuple) -> Query:
+    """What a search API is asked for one rule: every search anchored on the terms all its matches
+    contain (``"Acme" AND (outage OR support)`` never becomes a search for "support" alone)."""
+    groups = list(dict.fromkeys(g for g in _groups(tree) if g))
+    if len(groups) > MAX_ALTERNATIVES:
+        raise KeywordSyntaxError(
+            f"{rule!r} expands to more than {MAX_ALTERNATIVES} alternative searches",
+            "split it into several rules, or AND it with a term every match contains (the brand's name)")
+    anchor = tuple(t for t in groups[0] if all(t in g for g in groups[1:]))
+
+    def sent(term: Term) -> SearchTerm:
+        prefix = term.text.endswith("*")
+        return SearchTerm(term.text.rstrip("*").strip() if prefix else term.text, term.phrase, prefix)
+
+    return Query(tuple(map(sent, anchor)), tuple(tuple(map(sent, g)) for g in groups))
+
+
 Predicate = Callable[[str, dict], bool]
 
 
@@ -237,6 +274,7 @@ class BrandRules:
     exclude: tuple[Predicate, ...]
     languages: frozenset[str]
     terms: tuple[Term, ...]
+    queries: tuple[Query, ...] = ()  # one per rule: what search APIs are asked for
 
 
 class Matcher:
@@ -250,12 +288,7 @@ class Matcher:
         patterns = {_term_pattern(t, lower=True) for b in self.brands for t in b.terms}
         self._prefilter = re.compile(_any_term(patterns)) if patterns else None
         self._brand_patterns: dict[tuple[str, ...], re.Pattern | None] = {}
-        self._search_terms: list[str] = []
-        for brand in self.brands:
-            for term in brand.terms:
-                text = f'"{term.text}"' if term.phrase else term.text
-                if text not in self._search_terms:
-                    self._search_terms.append(text)
+        self._queries = tuple(dict.fromkeys(q for b in self.brands for q in b.queries))
 
     def match(self, text: str, language: str | None = None) -> Match | None:
         """The brands whose rules ``text`` satisfies (exclusions win), or None."""
@@ -294,9 +327,9 @@ class Matcher:
             self._brand_patterns[key] = re.compile(_any_term(patterns), re.IGNORECASE) if patterns else None
         return self._brand_patterns[key]
 
-    def search_terms(self) -> list[str]:
-        """Distinct positive terms of every brand, phrases quoted: the queries to send a search API."""
-        return list(self._search_terms)
+    def queries(self) -> tuple[Query, ...]:
+        """Every brand's rules as search APIs are asked for them (distinct, in config order)."""
+        return self._queries
 
 
 def compile_brand(
@@ -309,7 +342,7 @@ def compile_brand(
 ) -> BrandRules:
     """Compile one brand's rules; raises KeywordSyntaxError for the first bad rule."""
     flags = 0 if case_sensitive else re.IGNORECASE
-    compiled, terms = [], []
+    compiled, terms, queries = [], [], []
     for rule in keywords:
         tree = parse_rule(rule)
         positive = positive_terms(tree)
@@ -320,5 +353,6 @@ def compile_brand(
             )
         compiled.append((rule, _compile(tree, flags)))
         terms.extend(t for t in positive if t not in terms)
+        queries.append(search_query(rule, tree))
     excluded = tuple(_compile(parse_rule(rule), flags) for rule in exclude)
-    return BrandRules(name, tuple(compiled), excluded, frozenset(languages), tuple(terms))
+    return BrandRules(name, tuple(compiled), excluded, frozenset(languages), tuple(terms), tuple(queries))
