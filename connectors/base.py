@@ -36,6 +36,11 @@ class SourceOptions(Section):
         default=None,
         description="Override the API's address: a mirror, a self-hosted instance, or a test server.",
     )
+    brands: list[str] = Field(
+        default=[],
+        description="Brands this source belongs to (an app's reviews, the brand's own channel, subreddit or forum): "
+                    "its posts are theirs without naming them; keyword rules still add other brands.",
+    )
     max_body: Size = Field(
         default="10MB", ge=1024, le=1 << 30,
         description="Largest response body read, decompressed (KB/MB/GB are binary); a larger one is an error.",

@@ -242,7 +242,7 @@ def _check_keywords(data: dict, add) -> None:
 
 
 def _validate_meaning(data: dict, lines: dict) -> list[Problem]:
-    """Checks that need more than one value: keyword syntax, unique names, known receivers."""
+    """Checks that need more than one value: keyword syntax, unique names, known receivers and brands."""
     problems: list[Problem] = []
 
     def add(loc: tuple, message: str) -> None:
@@ -259,6 +259,18 @@ def _validate_meaning(data: dict, lines: dict) -> list[Problem]:
         if isinstance(name, str) and name not in known:
             names = ", ".join(sorted(n for n in known if isinstance(n, str))) or "none defined"
             add(("alerts", "receivers", i), f"unknown receiver {name!r} — use one of: {names}")
+
+    brands = data.get("brands")
+    brand_names = [b.get("name") for b in brands if isinstance(b, dict)] if isinstance(brands, list) else []
+    sources = data.get("sources")
+    for i, source in enumerate(sources if isinstance(sources, list) else []):
+        bound = source.get("brands") if isinstance(source, dict) else None
+        for j, name in enumerate(bound if isinstance(bound, list) else []):
+            if isinstance(name, str) and name not in brand_names:
+                close = difflib.get_close_matches(name, [n for n in brand_names if isinstance(n, str)], n=1)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                names = ", ".join(repr(n) for n in brand_names if isinstance(n, str)) or "none defined"
+                add(("sources", i, "brands", j), f"unknown brand {name!r} — {hint}use one of: {names}")
 
     route = data.get("route")
     if isinstance(route, dict) and not route.get("receiver"):

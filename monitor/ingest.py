@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Sequence
 from datetime import datetime, timedelta
 
 from connectors import REGISTRY
@@ -50,11 +51,15 @@ def normalize(mention: Mention) -> Mention:
     return mention.evolve(title=title, text=text, language=language, author=author, author_name=author_name)
 
 
-def match(mentions: list[Mention], matcher: Matcher) -> list[tuple[Mention, Match]]:
-    """Keep the mentions some brand's rules match, with the match."""
+def match(mentions: list[Mention], matcher: Matcher, bound: Sequence[str] = ()) -> list[tuple[Mention, Match]]:
+    """Keep the mentions some brand's rules match, with the match; a source ``bound`` to brands
+    (an app's reviews, the brand's own channel) keeps every post for them, rules adding others."""
     out = []
     for mention in mentions:
-        found = matcher.match(f"{mention.title}\n{mention.text}", mention.language)
+        text = f"{mention.title}\n{mention.text}"
+        found = matcher.match(text, mention.language)
+        if bound:
+            found = matcher.bind(text, mention.language, found, bound)
         if found is not None:
             out.append((mention, found))
     return out
@@ -164,12 +169,12 @@ class SourceReport:
 
 
 def prepare(
-    mentions: list[Mention], source: str, runtime: Runtime, store: Store
+    mentions: list[Mention], source: str, runtime: Runtime, store: Store, *, bound: Sequence[str] = ()
 ) -> tuple[list[Mention], list[tuple[Mention, Match]], list[Judged]]:
     """normalize → match → dedupe → language → judge, writing nothing: the posts, the matched
-    ones, and the judged ones not stored yet."""
+    ones, and the judged ones not stored yet (``bound``: the source's own brands)."""
     normalized = [normalize(m) for m in mentions]
-    matched = match(normalized, runtime.matcher)
+    matched = match(normalized, runtime.matcher, bound)
     fresh = dedupe(matched, store.known_ids(source, [m.id for m, _ in matched]))
     # A language found only now still answers each brand's ``languages``.
     detected = [(post, runtime.matcher.in_language(found, post.language))
@@ -204,7 +209,7 @@ def run_source(options: SourceOptions, runtime: Runtime, store: Store, *, now: d
                               None, now=now)
     warning = _run_warning(result)
     try:
-        mentions, matched, judged = prepare(result.mentions, options.name, runtime, store)
+        mentions, matched, judged = prepare(result.mentions, options.name, runtime, store, bound=options.brands)
         # The mentions, their alerts and the new cursor in one transaction: a crash between
         # them would store posts whose alerts never queue (the next run skips them as known).
         with store.transaction():

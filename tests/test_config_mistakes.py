@@ -35,6 +35,8 @@ CASES = {
     "inner star": (HEAD.replace("[globex]", "['glob*x']"),
                    "line 3: brands[0].keywords[0]: 'glob*x' in 'glob*x': * works only at the end of a word (a prefix)"
                    " — write glob*"),
+    "unknown bound brand": (SOURCE + "    brands: [Globx]\n",
+                            "line 7: sources[0].brands[0]: unknown brand 'Globx' — did you mean 'Globex'? use one of: 'Globex'"),
     "unquoted time": (HEAD + "alerts:\n  digest_at: 10:30\n",
                       "line 5: alerts.digest_at: YAML read the unquoted 10:30 as the number 630 — quote it: '10:30'"),
     "unquoted no": (HEAD + "sources:\n  - name: app\n    type: appstore\n    app_ids: ['1']\n    countries: [us, no]\n",

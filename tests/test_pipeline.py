@@ -252,3 +252,37 @@ def test_a_source_whose_posts_cannot_be_processed_does_not_stop_the_others(tmp_p
     assert rows(config, "SELECT source, count(*) FROM mentions GROUP BY source") == [("hn", 2)]
     (error_count, last_error), = rows(config, "SELECT error_count, last_error FROM sources WHERE name = 'blog'")
     assert error_count == 1 and "database or disk is full" in last_error
+
+
+def test_a_source_bound_to_a_brand_keeps_its_posts_that_do_not_name_it(tmp_path: Path, httpserver: HTTPServer) -> None:
+    """An app's reviews and the brand's own forum rarely say the brand's name: bound to it, the
+    source keeps them (exclusions still apply); rules still add the other brands a post names."""
+    feed = """<?xml version="1.0"?><rss version="2.0"><channel><title>forum</title>
+    <item><guid>1</guid><title>Login keeps failing since the update</title><link>https://forum.example/1</link>
+      <pubDate>Mon, 23 Nov 2026 10:00:00 GMT</pubDate></item>
+    <item><guid>2</guid><title>Switched here from Globex, much better</title><link>https://forum.example/2</link>
+      <pubDate>Mon, 23 Nov 2026 10:05:00 GMT</pubDate></item>
+    <item><guid>3</guid><title>Best cartoon episodes</title><link>https://forum.example/3</link>
+      <pubDate>Mon, 23 Nov 2026 10:10:00 GMT</pubDate></item>
+    </channel></rss>"""
+    httpserver.expect_request("/forum.xml").respond_with_data(feed, content_type="application/rss+xml")
+    config = tmp_path / "config.yaml"
+    config.write_text(f"""
+database: {tmp_path / 'm.db'}
+brands:
+  - {{name: Acme Cloud, keywords: ['"Acme Cloud"'], exclude: [cartoon]}}
+  - {{name: Globex, keywords: [globex]}}
+sources:
+  - {{name: own-forum, type: rss, url: "{httpserver.url_for('/forum.xml')}", brands: [Acme Cloud]}}
+  - {{name: same-feed-unbound, type: rss, url: "{httpserver.url_for('/forum.xml')}"}}
+""")
+    result = CliRunner().invoke(main, ["--config", str(config), "once"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    with sqlite3.connect(tmp_path / "m.db") as db:
+        rows = {(source, mid): (json.loads(brands), json.loads(keywords)) for source, mid, brands, keywords in db.execute(
+            "SELECT source, substr(url, -1), brands, matched_keywords FROM mentions")}
+    assert rows == {
+        ("own-forum", "1"): (["Acme Cloud"], ["bound source"]),
+        ("own-forum", "2"): (["Globex", "Acme Cloud"], ["globex", "bound source"]),
+        ("same-feed-unbound", "2"): (["Globex"], ["globex"]),
+    }

@@ -197,6 +197,7 @@ def positive_terms(node: tuple) -> list[Term]:
     return out
 
 
+BOUND = "bound source"  # the keyword of a post kept because its source is bound to the brand
 MAX_ALTERNATIVES = 256  # (a OR b) AND (c OR d) AND … multiplies: past this a rule is a mistake
 
 
@@ -306,6 +307,25 @@ class Matcher:
                 continue
             brands.append(brand.name)
             keywords.extend(h for h in hits if h not in keywords)
+        return Match(tuple(brands), tuple(keywords)) if brands else None
+
+    def bind(self, text: str, language: str | None, found: Match | None, bound: Sequence[str]) -> Match | None:
+        """``found`` (the rules' match, or None) with the brands a source is bound to (an app's
+        reviews, the brand's own channel): their posts are theirs without a keyword, filed under
+        the keyword ``BOUND``, unless the brand's exclusions or languages leave them out."""
+        brands, keywords = (list(found.brands), list(found.keywords)) if found else ([], [])
+        seen: dict = {"lower": text.lower()}
+        for name in bound:
+            rules = self._by_name.get(name)
+            if name in brands or rules is None:
+                continue
+            if language and rules.languages and language not in rules.languages:
+                continue
+            if any(pred(text, seen) for pred in rules.exclude):
+                continue
+            brands.append(name)
+            if BOUND not in keywords:
+                keywords.append(BOUND)
         return Match(tuple(brands), tuple(keywords)) if brands else None
 
     def in_language(self, found: Match, language: str | None) -> Match | None:
