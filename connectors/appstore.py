@@ -17,7 +17,7 @@ import httpx
 from pydantic import Field
 
 from connectors import http
-from connectors.base import SourceOptions, as_int, malformed_item, parse_time
+from connectors.base import SourceOptions, SubRequests, as_int, malformed_item, parse_time
 from monitor.errors import ParseError
 from monitor.models import FetchResult, Mention, Query, SourceState
 
@@ -83,19 +83,23 @@ class AppStoreConnector:
             cursors = {}
         seen: dict[str, Mention] = {}
         skipped: list[str] = []
+        subs = SubRequests(options.name)
         for app_id in options.app_ids:
             for country in options.countries:
                 key = f"{app_id}:{country}"
                 last = cursors.get(key)
-                for page in range(1, (options.max_pages if last else 1) + 1):
-                    url = f"{options.base_url}/{country}/rss/customerreviews/page={page}/id={app_id}/sortby=mostrecent/json"
-                    data, _ = http.get_json(self.client, url, source=options.name)
-                    reviews = parse_reviews(data, source=options.name, app_id=app_id, country=country, now=now, skipped=skipped)
-                    numeric = [int(r.id) for r in reviews if r.id.isdigit()]
-                    for review in reviews:
-                        seen.setdefault(review.id, review)
-                    if numeric:
-                        cursors[key] = max(cursors.get(key, 0), max(numeric))
-                    if not reviews or (last and min(numeric, default=0) <= last):
-                        break
-        return FetchResult(list(seen.values()), SourceState(cursor=json.dumps(cursors, sort_keys=True)), skipped=tuple(skipped))
+                with subs.each(f"app {app_id} in {country}"):
+                    for page in range(1, (options.max_pages if last else 1) + 1):
+                        url = f"{options.base_url}/{country}/rss/customerreviews/page={page}/id={app_id}/sortby=mostrecent/json"
+                        data, _ = http.get_json(self.client, url, source=options.name)
+                        reviews = parse_reviews(data, source=options.name, app_id=app_id, country=country, now=now,
+                                                skipped=skipped)
+                        numeric = [int(r.id) for r in reviews if r.id.isdigit()]
+                        for review in reviews:
+                            seen.setdefault(review.id, review)
+                        if numeric:
+                            cursors[key] = max(cursors.get(key, 0), max(numeric))
+                        if not reviews or (last and min(numeric, default=0) <= last):
+                            break
+        result = FetchResult(list(seen.values()), SourceState(cursor=json.dumps(cursors, sort_keys=True)), skipped=tuple(skipped))
+        return subs.result(result, state)

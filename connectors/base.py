@@ -18,7 +18,7 @@ from typing import ClassVar, Iterator, Protocol, Sequence
 import httpx
 from pydantic import Field, field_validator
 
-from monitor.errors import MissingCredential, ParseError
+from monitor.errors import ConnectorError, MissingCredential, ParseError
 from monitor.models import (
     Duration, FetchResult, Query, SearchTerm, Section, Size, SourceState, at_least, check_env_name, check_http_url, clean_text,
 )
@@ -141,6 +141,43 @@ def malformed_item(item: object, *, source: str, skipped: list[str] | None) -> I
         log.warning("source %s: skipped malformed item %s: %s", source, ident, why)
         if skipped is not None:
             skipped.append(f"{ident}: {why}")
+
+
+class SubRequests:
+    """The requests one run makes for several things (feeds, tags, subreddits, searches, apps):
+    one that fails is logged and named in the run's warning, and the others' posts are kept.
+
+    While any failed, the run keeps the source's old cursor, so what the failed one missed is
+    asked for again next run (re-reading the others costs nothing: stored ids are skipped).
+    Only when every one failed does the run fail, with the first error.
+    """
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.done = 0
+        self.failed: list[tuple[str, ConnectorError]] = []
+
+    @contextmanager
+    def each(self, label: str) -> Iterator[None]:
+        """One sub-request (``label`` says which, e.g. "tag acme")."""
+        try:
+            yield
+        except ConnectorError as exc:
+            log.warning("source %s: %s failed, the rest are kept: %s", self.source, label, exc)
+            self.failed.append((label, exc))
+        else:
+            self.done += 1
+
+    def result(self, result: FetchResult, old: SourceState) -> FetchResult:
+        """``result`` as it stands, or with the old state and a warning when some failed."""
+        if not self.failed:
+            return result
+        if not self.done:
+            raise self.failed[0][1]
+        names = "; ".join(f"{label}: {clean_text(str(exc), width=160)}" for label, exc in self.failed[:3])
+        more = "; …" if len(self.failed) > 3 else ""
+        warning = f"{len(self.failed)} of {len(self.failed) + self.done} requests failed, the rest kept ({names}{more})"
+        return FetchResult(result.mentions, old, result.not_modified, result.skipped, (*result.warnings, warning))
 
 
 @dataclass(frozen=True)

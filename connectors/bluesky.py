@@ -15,7 +15,7 @@ import httpx
 from pydantic import Field
 
 from connectors import http
-from connectors.base import SearchOptions, SourceOptions, Syntax, as_int, malformed_item, parse_time, secret
+from connectors.base import SearchOptions, SourceOptions, SubRequests, Syntax, as_int, malformed_item, parse_time, secret
 from monitor.errors import FetchError, ParseError
 from monitor.models import FetchResult, Mention, Query, SourceState, to_iso
 
@@ -116,26 +116,28 @@ class BlueskyConnector:
         newest = since
         seen: dict[str, Mention] = {}
         skipped: list[str] = []
+        subs = SubRequests(options.name)
         for term in options.searches(queries, SYNTAX):
-            cursor = None
-            for _ in range(options.max_pages):
-                params = {"q": term, "sort": "latest", "since": to_iso(since), "limit": options.limit}
-                if cursor:
-                    params["cursor"] = cursor
-                data = self._get(options, "app.bsky.feed.searchPosts", params)
-                posts = data.get("posts")
-                if not isinstance(posts, list):
-                    raise ParseError("searchPosts returned no 'posts' list", source=options.name)
-                for post in posts:
-                    with malformed_item(post, source=options.name, skipped=skipped):
-                        mention = parse_post(post, source=options.name)
-                        seen.setdefault(mention.id, mention)
-                        newest = max(newest, mention.published_at)
-                cursor = data.get("cursor")
-                if not cursor or not posts:
-                    break
+            with subs.each(f"search {term!r}"):
+                cursor = None
+                for _ in range(options.max_pages):
+                    params = {"q": term, "sort": "latest", "since": to_iso(since), "limit": options.limit}
+                    if cursor:
+                        params["cursor"] = cursor
+                    data = self._get(options, "app.bsky.feed.searchPosts", params)
+                    posts = data.get("posts")
+                    if not isinstance(posts, list):
+                        raise ParseError("searchPosts returned no 'posts' list", source=options.name)
+                    for post in posts:
+                        with malformed_item(post, source=options.name, skipped=skipped):
+                            mention = parse_post(post, source=options.name)
+                            seen.setdefault(mention.id, mention)
+                            newest = max(newest, mention.published_at)
+                    cursor = data.get("cursor")
+                    if not cursor or not posts:
+                        break
         self._add_followers(options, seen)
-        return FetchResult(list(seen.values()), SourceState(cursor=to_iso(newest)), skipped=tuple(skipped))
+        return subs.result(FetchResult(list(seen.values()), SourceState(cursor=to_iso(newest)), skipped=tuple(skipped)), state)
 
     def _add_followers(self, options: BlueskyOptions, seen: dict[str, Mention]) -> None:
         dids = sorted({m.metrics["did"] for m in seen.values() if m.metrics.get("did")})

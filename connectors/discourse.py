@@ -14,7 +14,7 @@ import httpx
 from pydantic import Field
 
 from connectors import http
-from connectors.base import SourceOptions, Syntax, as_int, malformed_item, parse_time, searches, secret
+from connectors.base import SourceOptions, SubRequests, Syntax, as_int, malformed_item, parse_time, searches, secret
 from monitor.errors import ParseError
 from monitor.models import FetchResult, Mention, Query, SourceState
 
@@ -117,13 +117,15 @@ class DiscourseConnector:
             newest = max([cursor, *(int(m.id.split(":")[1]) for m in mentions)])
             fresh = [m for m in mentions if int(m.id.split(":")[1]) > cursor]
             return FetchResult(fresh, SourceState(cursor=str(newest) if newest else None), skipped=tuple(skipped))
+        subs = SubRequests(options.name)
         if options.mode == "search":
             for term in searches(queries, SYNTAX):
-                data, _ = http.get_json(self.client, f"{options.base_url}/search.json", source=options.name,
-                                        params={"q": f"{term} order:latest"}, headers=headers)
-                for m in parse_posts(data, source=options.name, base_url=options.base_url, skipped=skipped):
-                    if int(m.id) > cursor:
-                        seen.setdefault(m.id, m)
+                with subs.each(f"search {term!r}"):
+                    data, _ = http.get_json(self.client, f"{options.base_url}/search.json", source=options.name,
+                                            params={"q": f"{term} order:latest"}, headers=headers)
+                    for m in parse_posts(data, source=options.name, base_url=options.base_url, skipped=skipped):
+                        if int(m.id) > cursor:
+                            seen.setdefault(m.id, m)
         else:
             before = None
             for _ in range(options.max_pages if cursor else 1):
@@ -137,4 +139,5 @@ class DiscourseConnector:
                     break
                 before = min(int(m.id) for m in posts)
         newest = max([cursor, *(int(i) for i in seen)])
-        return FetchResult(list(seen.values()), SourceState(cursor=str(newest) if newest else None), skipped=tuple(skipped))
+        return subs.result(FetchResult(list(seen.values()), SourceState(cursor=str(newest) if newest else None),
+                                       skipped=tuple(skipped)), state)

@@ -17,7 +17,7 @@ import httpx
 from pydantic import Field
 
 from connectors import http
-from connectors.base import SearchOptions, SourceOptions, Syntax, as_int, malformed_item, parse_time, secret
+from connectors.base import SearchOptions, SourceOptions, SubRequests, Syntax, as_int, malformed_item, parse_time, secret
 from monitor.errors import ParseError
 from monitor.models import FetchResult, Mention, Query, SourceState, to_iso
 
@@ -83,20 +83,22 @@ class GitHubConnector:
         newest = since
         seen: dict[str, Mention] = {}
         skipped: list[str] = []
+        subs = SubRequests(options.name)
         for term in options.searches(queries, SYNTAX):
-            q = " ".join(part for part in (term, "is:issue", options.qualifiers, f"created:>={to_iso(since)}") if part)
-            for page in range(1, options.max_pages + 1):
-                params = {"q": q, "sort": "created", "order": "desc", "per_page": options.per_page, "page": page}
-                data, _ = http.get_json(self.client, f"{options.base_url}/search/issues", source=options.name,
-                                        params=params, headers=headers)
-                items = parse_issues(data, source=options.name, skipped=skipped)
-                for mention in items:
-                    seen.setdefault(mention.id, mention)
-                    newest = max(newest, mention.published_at)
-                total = as_int(data.get("total_count")) or 0
-                if page * options.per_page >= min(total, RESULT_CAP) or not items:
-                    if total > RESULT_CAP:
-                        log.warning("source %s: %r matched %d issues; GitHub returns only %d — poll more often or add qualifiers",
-                                    options.name, term, total, RESULT_CAP)
-                    break
-        return FetchResult(list(seen.values()), SourceState(cursor=to_iso(newest)), skipped=tuple(skipped))
+            with subs.each(f"search {term!r}"):
+                q = " ".join(part for part in (term, "is:issue", options.qualifiers, f"created:>={to_iso(since)}") if part)
+                for page in range(1, options.max_pages + 1):
+                    params = {"q": q, "sort": "created", "order": "desc", "per_page": options.per_page, "page": page}
+                    data, _ = http.get_json(self.client, f"{options.base_url}/search/issues", source=options.name,
+                                            params=params, headers=headers)
+                    items = parse_issues(data, source=options.name, skipped=skipped)
+                    for mention in items:
+                        seen.setdefault(mention.id, mention)
+                        newest = max(newest, mention.published_at)
+                    total = as_int(data.get("total_count")) or 0
+                    if page * options.per_page >= min(total, RESULT_CAP) or not items:
+                        if total > RESULT_CAP:
+                            log.warning("source %s: %r matched %d issues; GitHub returns only %d — poll more often or add qualifiers",
+                                        options.name, term, total, RESULT_CAP)
+                        break
+        return subs.result(FetchResult(list(seen.values()), SourceState(cursor=to_iso(newest)), skipped=tuple(skipped)), state)

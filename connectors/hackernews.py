@@ -13,7 +13,7 @@ import httpx
 from pydantic import Field
 
 from connectors import http
-from connectors.base import SourceOptions, Syntax, malformed_item, parse_time, searches
+from connectors.base import SourceOptions, SubRequests, Syntax, malformed_item, parse_time, searches
 from monitor.errors import ParseError
 from monitor.models import Duration, FetchResult, Mention, Query, SourceState
 
@@ -99,21 +99,23 @@ class HackerNewsConnector:
         newest = since
         seen: dict[str, Mention] = {}
         skipped: list[str] = []
+        subs = SubRequests(options.name)
         for term in options.query or searches(queries, SYNTAX):
-            for page in range(options.max_pages):
-                params = {
-                    "query": term,
-                    "tags": "(" + ",".join(options.tags) + ")",
-                    # ">=" not ">": two posts in the same second must not straddle runs; ids dedupe.
-                    "numericFilters": f"created_at_i>={since}",
-                    "hitsPerPage": options.hits_per_page,
-                    "page": page,
-                }
-                payload, response = http.get_json(self.client, url, source=options.name, params=params)
-                mentions, pages = parse_hits(payload, source=options.name, url=str(response.url), skipped=skipped)
-                for mention in mentions:
-                    seen.setdefault(mention.id, mention)
-                    newest = max(newest, int(mention.published_at.timestamp()))
-                if not mentions or page + 1 >= pages:
-                    break
-        return FetchResult(list(seen.values()), SourceState(cursor=str(newest)), skipped=tuple(skipped))
+            with subs.each(f"search {term!r}"):
+                for page in range(options.max_pages):
+                    params = {
+                        "query": term,
+                        "tags": "(" + ",".join(options.tags) + ")",
+                        # ">=" not ">": two posts in the same second must not straddle runs; ids dedupe.
+                        "numericFilters": f"created_at_i>={since}",
+                        "hitsPerPage": options.hits_per_page,
+                        "page": page,
+                    }
+                    payload, response = http.get_json(self.client, url, source=options.name, params=params)
+                    mentions, pages = parse_hits(payload, source=options.name, url=str(response.url), skipped=skipped)
+                    for mention in mentions:
+                        seen.setdefault(mention.id, mention)
+                        newest = max(newest, int(mention.published_at.timestamp()))
+                    if not mentions or page + 1 >= pages:
+                        break
+        return subs.result(FetchResult(list(seen.values()), SourceState(cursor=str(newest)), skipped=tuple(skipped)), state)

@@ -15,7 +15,7 @@ import httpx
 from pydantic import Field
 
 from connectors import http
-from connectors.base import SearchOptions, SourceOptions, Syntax, as_int, malformed_item, parse_time
+from connectors.base import SearchOptions, SourceOptions, SubRequests, Syntax, as_int, malformed_item, parse_time
 from monitor.errors import FetchError, ParseError
 from monitor.models import FetchResult, Mention, Query, SourceState, to_iso
 
@@ -68,24 +68,26 @@ class LemmyConnector:
         newest = since
         seen: dict[str, Mention] = {}
         skipped: list[str] = []
+        subs = SubRequests(options.name)
         for term in options.searches(queries, SYNTAX):
-            for page in range(1, options.max_pages + 1):
-                params = {"q": term, "type_": "Posts", "sort": "New", "listing_type": "All", "limit": options.limit, "page": page}
-                data, _ = http.get_json(self.client, f"{options.base_url}/api/v3/search", source=options.name, params=params)
-                if not isinstance(data, dict) or not isinstance(data.get("posts"), list):
-                    raise ParseError("Lemmy search returned no 'posts' list", source=options.name)
-                mentions = []
-                for view in data["posts"]:
-                    with malformed_item(view, source=options.name, skipped=skipped):
-                        mentions.append(parse_post_view(view, source=options.name))
-                fresh = [m for m in mentions if m.published_at >= since]
-                for m in fresh:
-                    seen.setdefault(m.id, m)
-                    newest = max(newest, m.published_at)
-                if len(fresh) < options.limit:
-                    break
+            with subs.each(f"search {term!r}"):
+                for page in range(1, options.max_pages + 1):
+                    params = {"q": term, "type_": "Posts", "sort": "New", "listing_type": "All", "limit": options.limit, "page": page}
+                    data, _ = http.get_json(self.client, f"{options.base_url}/api/v3/search", source=options.name, params=params)
+                    if not isinstance(data, dict) or not isinstance(data.get("posts"), list):
+                        raise ParseError("Lemmy search returned no 'posts' list", source=options.name)
+                    mentions = []
+                    for view in data["posts"]:
+                        with malformed_item(view, source=options.name, skipped=skipped):
+                            mentions.append(parse_post_view(view, source=options.name))
+                    fresh = [m for m in mentions if m.published_at >= since]
+                    for m in fresh:
+                        seen.setdefault(m.id, m)
+                        newest = max(newest, m.published_at)
+                    if len(fresh) < options.limit:
+                        break
         self._add_subscribers(options, seen)
-        return FetchResult(list(seen.values()), SourceState(cursor=to_iso(newest)), skipped=tuple(skipped))
+        return subs.result(FetchResult(list(seen.values()), SourceState(cursor=to_iso(newest)), skipped=tuple(skipped)), state)
 
     def _add_subscribers(self, options: LemmyOptions, seen: dict[str, Mention]) -> None:
         ids = sorted({m.metrics["community_id"] for m in seen.values() if m.metrics.get("community_id")})[: options.max_communities]

@@ -16,7 +16,7 @@ import httpx
 from pydantic import Field
 
 from connectors import http
-from connectors.base import SourceOptions, Syntax, as_int, malformed_item, parse_time, searches, secret
+from connectors.base import SourceOptions, SubRequests, Syntax, as_int, malformed_item, parse_time, searches, secret
 from monitor.errors import FetchError, ParseError
 from monitor.models import FetchResult, Mention, Query, SourceState
 
@@ -89,36 +89,38 @@ class MastodonConnector:
         if token:
             requests += [("/api/v2/search", {"q": term, "type": "statuses", "resolve": "false"})
                          for term in searches(queries, SYNTAX)]
+        subs = SubRequests(options.name)
         for path, params in requests:
-            max_id = None
-            for _ in range(options.max_pages):
-                query = {**params, "limit": 40}
-                if since_id:
-                    query["since_id"] = str(since_id)
-                if max_id:
-                    query["max_id"] = max_id
-                try:
-                    data, _ = http.get_json(self.client, f"{options.base_url}{path}", source=options.name, params=query, headers=headers)
-                except FetchError as exc:
-                    if exc.status in (401, 403, 422) and not token and "/timelines/tag/" in path:
-                        raise FetchError(f"{options.base_url} requires a token for hashtag timelines — set token_env "
-                                         f"(HTTP {exc.status})", source=options.name, retryable=False, status=exc.status) from exc
-                    raise
-                statuses = data.get("statuses") if isinstance(data, dict) else data
-                if not isinstance(statuses, list):
-                    raise ParseError(f"{path} did not return a list of statuses", source=options.name)
-                if not statuses:
-                    break
-                for status in statuses:
-                    with malformed_item(status, source=options.name, skipped=skipped):
-                        mention = parse_status(status, source=options.name)
-                        seen.setdefault(mention.id, mention)
-                        newest = max(newest, int(status["id"]) if str(status.get("id", "")).isdigit() else 0)
-                ids = [int(s["id"]) for s in statuses if isinstance(s, dict) and str(s.get("id", "")).isdigit()]
-                if not ids:
-                    break
-                max_id = str(min(ids))
-                if since_id is None:
-                    break  # first run: one page is the backlog
-        return FetchResult(list(seen.values()), SourceState(cursor=str(newest) if newest else state.cursor),
-                           skipped=tuple(skipped))
+            with subs.each(path if "/tag/" in path else f"search {params['q']!r}"):
+                max_id = None
+                for _ in range(options.max_pages):
+                    query = {**params, "limit": 40}
+                    if since_id:
+                        query["since_id"] = str(since_id)
+                    if max_id:
+                        query["max_id"] = max_id
+                    try:
+                        data, _ = http.get_json(self.client, f"{options.base_url}{path}", source=options.name, params=query, headers=headers)
+                    except FetchError as exc:
+                        if exc.status in (401, 403, 422) and not token and "/timelines/tag/" in path:
+                            raise FetchError(f"{options.base_url} requires a token for hashtag timelines — set token_env "
+                                             f"(HTTP {exc.status})", source=options.name, retryable=False, status=exc.status) from exc
+                        raise
+                    statuses = data.get("statuses") if isinstance(data, dict) else data
+                    if not isinstance(statuses, list):
+                        raise ParseError(f"{path} did not return a list of statuses", source=options.name)
+                    if not statuses:
+                        break
+                    for status in statuses:
+                        with malformed_item(status, source=options.name, skipped=skipped):
+                            mention = parse_status(status, source=options.name)
+                            seen.setdefault(mention.id, mention)
+                            newest = max(newest, int(status["id"]) if str(status.get("id", "")).isdigit() else 0)
+                    ids = [int(s["id"]) for s in statuses if isinstance(s, dict) and str(s.get("id", "")).isdigit()]
+                    if not ids:
+                        break
+                    max_id = str(min(ids))
+                    if since_id is None:
+                        break  # first run: one page is the backlog
+        return subs.result(FetchResult(list(seen.values()), SourceState(cursor=str(newest) if newest else state.cursor),
+                                       skipped=tuple(skipped)), state)

@@ -19,7 +19,7 @@ import httpx
 from pydantic import Field
 
 from connectors import http
-from connectors.base import SearchOptions, SourceOptions, Syntax, as_int, malformed_item, one_search, parse_time, secret
+from connectors.base import SearchOptions, SourceOptions, SubRequests, Syntax, as_int, malformed_item, one_search, parse_time, secret
 from connectors.rss import parse_feed
 from monitor.errors import FetchError, ParseError
 from monitor.models import FetchResult, Mention, Query, SourceState, to_iso
@@ -100,13 +100,15 @@ class RedditConnector:
         seen: dict[str, Mention] = {}
         skipped: list[str] = []
         warnings: list[str] = []
+        subs = SubRequests(options.name)
         for path, params in listings:
-            url = f"{options.base_url}{path}.rss" if path == "/search" else f"{options.base_url}{path}/.rss"
-            response = http.get(self.client, url, source=options.name, params=params or None)
-            for m in _rss_mentions(response.content, source=options.name, url=str(response.url), now=now,
-                                   skipped=skipped, warnings=warnings):
-                seen.setdefault(m.id, m)
-        return FetchResult(list(seen.values()), state, skipped=tuple(skipped), warnings=tuple(warnings))
+            with subs.each(_label(path, params)):
+                url = f"{options.base_url}{path}.rss" if path == "/search" else f"{options.base_url}{path}/.rss"
+                response = http.get(self.client, url, source=options.name, params=params or None)
+                for m in _rss_mentions(response.content, source=options.name, url=str(response.url), now=now,
+                                       skipped=skipped, warnings=warnings):
+                    seen.setdefault(m.id, m)
+        return subs.result(FetchResult(list(seen.values()), state, skipped=tuple(skipped), warnings=tuple(warnings)), state)
 
     def _token(self, options: RedditOptions, client_id: str, client_secret: str) -> str:
         response = http.request(
@@ -124,16 +126,23 @@ class RedditConnector:
         newest = since
         seen: dict[str, Mention] = {}
         skipped: list[str] = []
+        subs = SubRequests(options.name)
         for path, params in listings:
-            after = None
-            for _ in range(options.max_pages):
-                query = {**params, "limit": 100, "raw_json": 1, **({"after": after} if after else {})}
-                data, _ = http.get_json(self.client, f"{options.oauth_url}{path}", source=options.name, params=query, headers=headers)
-                mentions, after = parse_listing(data, source=options.name, skipped=skipped)
-                fresh = [m for m in mentions if m.published_at >= since]
-                for m in fresh:
-                    seen.setdefault(m.id, m)
-                    newest = max(newest, m.published_at)
-                if not after or len(fresh) < len(mentions):
-                    break  # reached the cursor (listings are newest first)
-        return FetchResult(list(seen.values()), SourceState(cursor=to_iso(newest)), skipped=tuple(skipped))
+            with subs.each(_label(path, params)):
+                after = None
+                for _ in range(options.max_pages):
+                    query = {**params, "limit": 100, "raw_json": 1, **({"after": after} if after else {})}
+                    data, _ = http.get_json(self.client, f"{options.oauth_url}{path}", source=options.name, params=query,
+                                            headers=headers)
+                    mentions, after = parse_listing(data, source=options.name, skipped=skipped)
+                    fresh = [m for m in mentions if m.published_at >= since]
+                    for m in fresh:
+                        seen.setdefault(m.id, m)
+                        newest = max(newest, m.published_at)
+                    if not after or len(fresh) < len(mentions):
+                        break  # reached the cursor (listings are newest first)
+        return subs.result(FetchResult(list(seen.values()), SourceState(cursor=to_iso(newest)), skipped=tuple(skipped)), state)
+
+
+def _label(path: str, params: dict) -> str:
+    return f"search {params['q']!r}" if params.get("q") else path.strip("/")

@@ -14,7 +14,7 @@ import httpx
 from pydantic import Field
 
 from connectors import http
-from connectors.base import SearchOptions, SourceOptions, Syntax, as_int, malformed_item, parse_time, secret
+from connectors.base import SearchOptions, SourceOptions, SubRequests, Syntax, as_int, malformed_item, parse_time, secret
 from monitor.errors import ParseError, RateLimited
 from monitor.models import FetchResult, Mention, Query, SourceState
 
@@ -71,19 +71,21 @@ class StackExchangeConnector:
         seen: dict[str, Mention] = {}
         skipped: list[str] = []
         url = f"{options.base_url}/search/advanced"
+        subs = SubRequests(options.name)
         for term in options.searches(queries, SYNTAX):
-            for page in range(1, options.max_pages + 1):
-                params = {"q": term, "site": options.site, "sort": "creation", "order": "desc", "fromdate": since,
-                          "pagesize": 100, "page": page, "filter": "withbody", **({"key": key} if key else {})}
-                data, _ = http.get_json(self.client, url, source=options.name, params=params)
-                if isinstance(data, dict) and data.get("backoff"):
-                    http.hold_host(self.client, url, float(data["backoff"]))
-                for mention in parse_items(data, source=options.name, skipped=skipped):
-                    seen.setdefault(mention.id, mention)
-                    newest = max(newest, int(mention.published_at.timestamp()))
-                if data.get("quota_remaining") == 0:
-                    raise RateLimited("Stack Exchange daily quota used up — add key_env or poll less often",
-                                      source=options.name, retry_after_seconds=3600)
-                if not data.get("has_more"):
-                    break
-        return FetchResult(list(seen.values()), SourceState(cursor=str(newest)), skipped=tuple(skipped))
+            with subs.each(f"search {term!r}"):
+                for page in range(1, options.max_pages + 1):
+                    params = {"q": term, "site": options.site, "sort": "creation", "order": "desc", "fromdate": since,
+                              "pagesize": 100, "page": page, "filter": "withbody", **({"key": key} if key else {})}
+                    data, _ = http.get_json(self.client, url, source=options.name, params=params)
+                    if isinstance(data, dict) and data.get("backoff"):
+                        http.hold_host(self.client, url, float(data["backoff"]))
+                    for mention in parse_items(data, source=options.name, skipped=skipped):
+                        seen.setdefault(mention.id, mention)
+                        newest = max(newest, int(mention.published_at.timestamp()))
+                    if data.get("quota_remaining") == 0:
+                        raise RateLimited("Stack Exchange daily quota used up — add key_env or poll less often",
+                                          source=options.name, retry_after_seconds=3600)
+                    if not data.get("has_more"):
+                        break
+        return subs.result(FetchResult(list(seen.values()), SourceState(cursor=str(newest)), skipped=tuple(skipped)), state)

@@ -16,7 +16,7 @@ import httpx
 from pydantic import Field
 
 from connectors import http
-from connectors.base import SearchOptions, SourceOptions, Syntax, as_int, malformed_item, parse_time, secret
+from connectors.base import SearchOptions, SourceOptions, SubRequests, Syntax, as_int, malformed_item, parse_time, secret
 from connectors.rss import parse_feed
 from monitor.errors import ParseError
 from monitor.models import FetchResult, Mention, Query, SourceState, to_iso
@@ -72,22 +72,27 @@ class YouTubeConnector:
         skipped: list[str] = []
         warnings: list[str] = []
         feeds = [("channel_id", c) for c in options.channel_ids] + [("playlist_id", p) for p in options.playlist_ids]
+        subs = SubRequests(options.name)
         for param, value in feeds:
-            response = http.get(self.client, f"{options.base_url}/feeds/videos.xml", source=options.name, params={param: value})
-            for mention in _feed_mentions(response.content, source=options.name, url=str(response.url), now=now,
-                                          skipped=skipped, warnings=warnings):
-                seen.setdefault(mention.id, mention)
+            with subs.each(f"{param.split('_')[0]} {value}"):
+                response = http.get(self.client, f"{options.base_url}/feeds/videos.xml", source=options.name,
+                                    params={param: value})
+                for mention in _feed_mentions(response.content, source=options.name, url=str(response.url), now=now,
+                                              skipped=skipped, warnings=warnings):
+                    seen.setdefault(mention.id, mention)
         cursor = state.cursor
         if key:
             since = options.since(state, now)
             newest = since
             for term in options.searches(queries, SYNTAX):
-                for mention in self._search(options, key, term, since, skipped):
-                    seen.setdefault(mention.id, mention)
-                    newest = max(newest, mention.published_at)
+                with subs.each(f"search {term!r}"):
+                    for mention in self._search(options, key, term, since, skipped):
+                        seen.setdefault(mention.id, mention)
+                        newest = max(newest, mention.published_at)
             self._add_statistics(options, key, seen)
             cursor = to_iso(newest)
-        return FetchResult(list(seen.values()), SourceState(cursor=cursor), skipped=tuple(skipped), warnings=tuple(warnings))
+        result = FetchResult(list(seen.values()), SourceState(cursor=cursor), skipped=tuple(skipped), warnings=tuple(warnings))
+        return subs.result(result, state)
 
     def _search(self, options: YouTubeOptions, key: str, term: str, since: datetime, skipped: list[str]) -> list[Mention]:
         out, page_token = [], None

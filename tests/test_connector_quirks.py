@@ -6,6 +6,7 @@ import json
 
 import pytest
 from pytest_httpserver import HTTPServer
+from werkzeug import Response
 
 from connectors import REGISTRY
 from connectors.http import make_client
@@ -340,3 +341,32 @@ def test_a_403_that_is_a_refusal_is_no_rate_limit(httpserver: HTTPServer) -> Non
     with make_client() as client, pytest.raises(FetchError) as info:
         run(httpserver, {"name": "g", "type": "github", "base_url": "BASE"}, client=client)
     assert not isinstance(info.value, RateLimited) and info.value.status == 403
+
+
+# --- sub-requests ------------------------------------------------------------------------------
+
+
+def test_one_failing_feed_of_a_youtube_source_leaves_the_others_posts_and_is_named(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/feeds/videos.xml", query_string={"channel_id": "UCgone"}).respond_with_data("gone", status=404)
+    httpserver.expect_request("/feeds/videos.xml", query_string={"channel_id": "UCacmereviews000000000001"}).respond_with_data(
+        fixture_bytes("youtube_channel.atom.xml"), content_type="application/atom+xml")
+    result = run(httpserver, {"name": "yt", "type": "youtube", "base_url": "BASE",
+                              "channel_ids": ["UCgone", "UCacmereviews000000000001"]})
+    assert result.mentions
+    assert result.warnings[-1].startswith("1 of 2 requests failed, the rest kept (channel UCgone: HTTP 404 from "), result.warnings
+
+
+def test_a_failing_search_keeps_the_old_cursor_so_its_posts_are_asked_for_again(httpserver: HTTPServer) -> None:
+    def answer(request):
+        if request.args["query"] == "globex":
+            return Response("busy", status=500)
+        return Response(fixture_bytes("hn_search_by_date.json"), content_type=JSON)
+
+    httpserver.expect_request("/api/v1/search_by_date").respond_with_handler(answer)
+    state = SourceState(cursor="1795000000")
+    result = run(httpserver, {"name": "hn", "type": "hackernews", "base_url": "BASE/api/v1"}, state=state,
+                 terms=('"Acme Cloud"', "globex"))
+    assert result.mentions and result.state == state
+    assert "search 'globex': HTTP 500" in result.warnings[0]
+    with pytest.raises(FetchError, match="HTTP 500"):  # every one failing is the run failing
+        run(httpserver, {"name": "hn", "type": "hackernews", "base_url": "BASE/api/v1"}, state=state, terms=("globex",))
