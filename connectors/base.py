@@ -11,7 +11,7 @@ import logging
 import os
 import re
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from dataclasses import dataclass
 from typing import ClassVar, Iterator, Protocol, Sequence
 
@@ -237,22 +237,34 @@ def one_search(queries: Sequence[Query], syntax: Syntax) -> str:
 _ONE_TERM = re.compile(r'"[^"]*"|[^\s"()]+')
 
 
+OVERLAP = "10m"
+OVERLAP_WHY = ("How far before the cursor each run reads again: posts reach a search index (or a federated "
+               "instance) late and would fall behind the cursor; re-read ones are skipped by id.")
+
+
 class SearchOptions(SourceOptions):
     """Options of sources that are searched page by page back to a cursor."""
 
     max_pages: int = Field(default=5, ge=1, le=50, description="Pages per query per run: bounds a burst.")
     first_run: Duration = Field(default="1d", description="How far back the first run looks.")
     query: list[str] | None = Field(default=None, description="Search terms to send instead of the brands' keywords.")
+    overlap: Duration = Field(default=OVERLAP, description=OVERLAP_WHY)
 
     def searches(self, queries: Sequence[Query], syntax: Syntax) -> list[str]:
         """What to search: the configured query as written, else the brands' rules (``searches``)."""
         return list(self.query) if self.query else searches(queries, syntax)
 
-    def since(self, state: SourceState, now: datetime) -> datetime:
-        """Where this run starts: the cursor (an ISO time), else ``first_run`` ago."""
+    def reached(self, state: SourceState, now: datetime) -> datetime:
+        """How far the source has been read: the cursor (an ISO time), else ``first_run`` ago;
+        the next cursor is never older than this."""
         if state.cursor:
             return parse_time(state.cursor)
         return now - self.first_run
+
+    def since(self, state: SourceState, now: datetime) -> datetime:
+        """Where this run reads from: ``overlap`` before the cursor (posts reach search indexes
+        late; stored ids are skipped), else ``first_run`` ago."""
+        return self.reached(state, now) - (self.overlap if state.cursor else timedelta(0))
 
 
 class Connector(Protocol):

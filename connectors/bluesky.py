@@ -113,7 +113,7 @@ class BlueskyConnector:
     def fetch(self, options: BlueskyOptions, *, queries: Sequence[Query], state: SourceState, now: datetime) -> FetchResult:
         """Posts since the cursor for every term, newest first, then their authors' followers."""
         since = options.since(state, now)
-        newest = since
+        newest = options.reached(state, now)
         seen: dict[str, Mention] = {}
         skipped: list[str] = []
         subs = SubRequests(options.name)

@@ -80,7 +80,7 @@ class GitHubConnector:
         if token:
             headers["Authorization"] = f"Bearer {token}"
         since = options.since(state, now)
-        newest = since
+        newest = options.reached(state, now)
         seen: dict[str, Mention] = {}
         skipped: list[str] = []
         subs = SubRequests(options.name)

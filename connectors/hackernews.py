@@ -13,7 +13,7 @@ import httpx
 from pydantic import Field
 
 from connectors import http
-from connectors.base import SourceOptions, SubRequests, Syntax, malformed_item, parse_time, searches
+from connectors.base import OVERLAP, OVERLAP_WHY, SourceOptions, SubRequests, Syntax, malformed_item, parse_time, searches
 from monitor.errors import ParseError
 from monitor.models import Duration, FetchResult, Mention, Query, SourceState
 
@@ -37,6 +37,7 @@ class HackerNewsOptions(SourceOptions):
     hits_per_page: int = Field(default=100, ge=1, le=1000, description="Hits per page (Algolia allows up to 1000).")
     max_pages: int = Field(default=5, ge=1, le=50, description="Pages per term per run: bounds a burst.")
     first_run: Duration = Field(default="1d", description="How far back the first run looks.")
+    overlap: Duration = Field(default=OVERLAP, description=OVERLAP_WHY)
 
 
 def parse_hits(payload: object, *, source: str, url: str, skipped: list[str] | None = None) -> tuple[list[Mention], int]:
@@ -94,9 +95,10 @@ class HackerNewsConnector:
         self, options: HackerNewsOptions, *, queries: Sequence[Query], state: SourceState, now: datetime
     ) -> FetchResult:
         """Everything created at or after the cursor (or within ``first_run``), every term."""
-        since = int(state.cursor) if state.cursor else int((now - options.first_run).timestamp())
+        reached = int(state.cursor) if state.cursor else int((now - options.first_run).timestamp())
+        since = max(0, reached - int(options.overlap.total_seconds())) if state.cursor else reached
         url = f"{options.base_url}/search_by_date"
-        newest = since
+        newest = reached
         seen: dict[str, Mention] = {}
         skipped: list[str] = []
         subs = SubRequests(options.name)

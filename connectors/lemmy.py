@@ -65,7 +65,7 @@ class LemmyConnector:
     def fetch(self, options: LemmyOptions, *, queries: Sequence[Query], state: SourceState, now: datetime) -> FetchResult:
         """Posts published since the cursor, every term."""
         since = options.since(state, now)
-        newest = since
+        newest = options.reached(state, now)
         seen: dict[str, Mention] = {}
         skipped: list[str] = []
         subs = SubRequests(options.name)

@@ -9,16 +9,16 @@ seen and ``since_id`` asks only for what is newer.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import ClassVar, Literal, Sequence
 
 import httpx
 from pydantic import Field
 
 from connectors import http
-from connectors.base import SourceOptions, SubRequests, Syntax, as_int, malformed_item, parse_time, searches, secret
+from connectors.base import OVERLAP, OVERLAP_WHY, SourceOptions, SubRequests, Syntax, as_int, malformed_item, parse_time, searches, secret
 from monitor.errors import FetchError, ParseError
-from monitor.models import FetchResult, Mention, Query, SourceState
+from monitor.models import Duration, FetchResult, Mention, Query, SourceState
 
 
 # Mastodon's full-text search ANDs words and keeps "quoted phrases"; no OR is sent.
@@ -32,6 +32,16 @@ class MastodonOptions(SourceOptions):
     hashtags: list[str] | None = Field(default=None, description="Tags to follow (without #); default: the brands' names (each rule's anchor), spaces removed.")
     token_env: str | None = Field(default=None, description="Environment variable with a user token: enables full-text search.")
     max_pages: int = Field(default=5, ge=1, le=50, description="Pages (40 statuses) per tag per run.")
+    overlap: Duration = Field(default=OVERLAP, description=OVERLAP_WHY)
+
+
+def overlapped(since_id: int, overlap: timedelta) -> int:
+    """``since_id`` moved ``overlap`` back. Mastodon ids are its milliseconds since the epoch
+    shifted 16 bits left: a remote post that federates late is given an id from its
+    ``created_at``, below a since_id already passed, and only reading back finds it."""
+    if since_id < 1 << 40:  # not a time-based id (a small or test instance): nothing to move
+        return since_id
+    return max(0, since_id - (int(overlap.total_seconds() * 1000) << 16))
 
 
 def parse_status(status: dict, *, source: str) -> Mention:
@@ -96,7 +106,7 @@ class MastodonConnector:
                 for _ in range(options.max_pages):
                     query = {**params, "limit": 40}
                     if since_id:
-                        query["since_id"] = str(since_id)
+                        query["since_id"] = str(overlapped(since_id, options.overlap))
                     if max_id:
                         query["max_id"] = max_id
                     try:

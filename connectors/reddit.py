@@ -123,7 +123,7 @@ class RedditConnector:
     def _fetch_json(self, options, listings, client_id, client_secret, state, now) -> FetchResult:
         headers = {"Authorization": f"Bearer {self._token(options, client_id, client_secret)}"}
         since = options.since(state, now)
-        newest = since
+        newest = options.reached(state, now)
         seen: dict[str, Mention] = {}
         skipped: list[str] = []
         subs = SubRequests(options.name)

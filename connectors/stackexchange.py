@@ -66,8 +66,9 @@ class StackExchangeConnector:
     def fetch(self, options: StackExchangeOptions, *, queries: Sequence[Query], state: SourceState, now: datetime) -> FetchResult:
         """Questions created since the cursor (epoch seconds), every term."""
         key = secret(options, "key_env")
-        since = int(state.cursor) if state.cursor and state.cursor.isdigit() else int((now - options.first_run).timestamp())
-        newest = since
+        cursor = int(state.cursor) if state.cursor and state.cursor.isdigit() else None
+        newest = cursor if cursor is not None else int((now - options.first_run).timestamp())
+        since = newest - int(options.overlap.total_seconds()) if cursor is not None else newest
         seen: dict[str, Mention] = {}
         skipped: list[str] = []
         url = f"{options.base_url}/search/advanced"

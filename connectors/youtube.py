@@ -83,7 +83,7 @@ class YouTubeConnector:
         cursor = state.cursor
         if key:
             since = options.since(state, now)
-            newest = since
+            newest = options.reached(state, now)
             for term in options.searches(queries, SYNTAX):
                 with subs.each(f"search {term!r}"):
                     for mention in self._search(options, key, term, since, skipped):

@@ -69,17 +69,18 @@ def test_once_over_all_twelve_types_stores_each_mention_once_and_then_asks_for_w
     for line in second.output.splitlines():
         assert ", 0 new," in line or "not modified" in line, line
 
+    # Each search reads again from 10 minutes (``overlap``) before its cursor: late-indexed posts.
     later = [r for r, _ in httpserver.log[requests_before:]]
     hn = next(r for r in later if r.path.endswith("search_by_date"))
-    assert hn.args["numericFilters"] == "created_at_i>=1795430400"
+    assert hn.args["numericFilters"] == "created_at_i>=1795429800"
     so = next(r for r in later if r.path.endswith("search/advanced"))
-    assert so.args["fromdate"] == "1795428600"
+    assert so.args["fromdate"] == "1795428000"
     gh = next(r for r in later if r.path.endswith("search/issues"))
-    assert "created:>=2026-11-23T10:05:00Z" in gh.args["q"]
+    assert "created:>=2026-11-23T09:55:00Z" in gh.args["q"]
     bsky = next(r for r in later if r.path.endswith("searchPosts"))
-    assert bsky.args["since"] == "2026-11-23T10:45:00Z"
+    assert bsky.args["since"] == "2026-11-23T10:35:00Z"
     masto = next(r for r in later if "timelines/tag" in r.path)
-    assert masto.args["since_id"] == "113500000000000003"
+    assert masto.args["since_id"] == str(113500000000000003 - (600_000 << 16))  # ids are milliseconds << 16
 
 
 def test_source_with_a_missing_credential_is_skipped_and_reported(tmp_path: Path, httpserver: HTTPServer) -> None:

@@ -172,8 +172,15 @@ def test_hackernews_sends_terms_tags_and_cursor(httpserver: HTTPServer) -> None:
     args = httpserver.log[0][0].args
     assert args["query"] == '"Acme Cloud"'
     assert args["tags"] == "(story,comment)"
-    assert args["numericFilters"] == "created_at_i>=1795420000"
+    assert args["numericFilters"] == "created_at_i>=1795419400", "10 minutes before the cursor: late-indexed posts"
     assert result.state.cursor == "1795430400", "the cursor moves to the newest created_at_i"
+
+
+def test_the_overlap_re_reads_before_the_cursor_but_never_moves_it_back(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/api/v1/search_by_date").respond_with_json({"hits": [], "nbPages": 0})
+    result = fetch(httpserver, "hackernews", state=SourceState(cursor="1795420000"), overlap="1h")
+    assert httpserver.log[0][0].args["numericFilters"] == "created_at_i>=1795416400"
+    assert result.state.cursor == "1795420000"
 
 
 def test_hackernews_first_run_is_bounded_by_first_run_window(httpserver: HTTPServer) -> None:
@@ -190,9 +197,9 @@ def test_hackernews_pages_until_the_last_page(httpserver: HTTPServer) -> None:
     page0 = dict(page, nbPages=2, page=0, hits=page["hits"][:1])
     page1 = dict(page, nbPages=2, page=1, hits=page["hits"][1:])
     httpserver.expect_ordered_request("/api/v1/search_by_date", query_string={"query": '"Acme Cloud"', "tags": "(story,comment)",
-        "numericFilters": "created_at_i>=1", "hitsPerPage": "100", "page": "0"}).respond_with_json(page0)
+        "numericFilters": "created_at_i>=0", "hitsPerPage": "100", "page": "0"}).respond_with_json(page0)
     httpserver.expect_ordered_request("/api/v1/search_by_date", query_string={"query": '"Acme Cloud"', "tags": "(story,comment)",
-        "numericFilters": "created_at_i>=1", "hitsPerPage": "100", "page": "1"}).respond_with_json(page1)
+        "numericFilters": "created_at_i>=0", "hitsPerPage": "100", "page": "1"}).respond_with_json(page1)
     result = fetch(httpserver, "hackernews", state=SourceState(cursor="1"))
     assert [m.id for m in result.mentions] == ["42000001", "42000002"]
     httpserver.check_assertions()
