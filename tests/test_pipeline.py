@@ -75,7 +75,7 @@ def test_two_runs_store_each_mention_exactly_once_and_use_conditional_get(tmp_pa
     assert feed_requests[1].headers["If-None-Match"] == '"feed-v1"'
     assert feed_requests[1].headers["If-Modified-Since"] == "Mon, 23 Nov 2026 10:30:00 GMT"
     hn_requests = [r for r, _ in httpserver.log if r.path.endswith("search_by_date")]
-    assert hn_requests[1].args["numericFilters"] == "created_at_i>=1795430400", "second run asks only from the cursor"
+    assert hn_requests[1].args["numericFilters"] == "created_at_i>=1795429800", "second run asks from the cursor less the overlap"
 
 
 def test_stored_mentions_are_scored_bucketed_and_have_reach(tmp_path: Path, httpserver: HTTPServer) -> None:
