@@ -83,6 +83,7 @@ class AppStoreConnector:
             cursors = {}
         seen: dict[str, Mention] = {}
         skipped: list[str] = []
+        warnings: list[str] = []
         subs = SubRequests(options.name)
         for app_id in options.app_ids:
             for country in options.countries:
@@ -99,7 +100,11 @@ class AppStoreConnector:
                             seen.setdefault(review.id, review)
                         if numeric:
                             cursors[key] = max(cursors.get(key, 0), max(numeric))
+                        if not reviews and page == 1 and last:
+                            warnings.append(f"app {app_id} in {country}: the feed came back empty though it had reviews "
+                                            "before (Apple's feed does this at times): nothing read, asked again next run")
                         if not reviews or (last and min(numeric, default=0) <= last):
                             break
-        result = FetchResult(list(seen.values()), SourceState(cursor=json.dumps(cursors, sort_keys=True)), skipped=tuple(skipped))
+        result = FetchResult(list(seen.values()), SourceState(cursor=json.dumps(cursors, sort_keys=True)), skipped=tuple(skipped),
+                             warnings=tuple(warnings))
         return subs.result(result, state)

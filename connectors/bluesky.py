@@ -56,6 +56,17 @@ def parse_post(post: dict, *, source: str) -> Mention:
     )
 
 
+def sort_at(post: dict, mention: Mention) -> datetime:
+    """When the AppView files a post, which ``since`` filters on: the earlier of the author's
+    ``createdAt`` (client-set, may be in the future) and the server's ``indexedAt``. A cursor
+    following ``createdAt`` alone would jump to a post dated 2031 and hide everything after it."""
+    try:
+        indexed = parse_time(post["indexedAt"], source=mention.source) if post.get("indexedAt") else None
+    except ParseError:
+        indexed = None
+    return min(mention.published_at, indexed) if indexed else mention.published_at
+
+
 class BlueskyConnector:
     """Searches Bluesky posts for the brands' terms."""
 
@@ -132,7 +143,7 @@ class BlueskyConnector:
                         with malformed_item(post, source=options.name, skipped=skipped):
                             mention = parse_post(post, source=options.name)
                             seen.setdefault(mention.id, mention)
-                            newest = max(newest, mention.published_at)
+                            newest = max(newest, min(sort_at(post, mention), now))
                     cursor = data.get("cursor")
                     if not cursor or not posts:
                         break

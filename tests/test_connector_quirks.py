@@ -211,7 +211,14 @@ def test_appstore_reviews_carry_rating_and_votes(httpserver: HTTPServer) -> None
 
 def test_appstore_empty_feed_is_no_reviews_not_an_error(httpserver: HTTPServer) -> None:
     httpserver.expect_request(PAGE.format(1)).respond_with_json({"feed": {"author": {}, "updated": {"label": "x"}}})
-    assert run(httpserver, APPSTORE).mentions == []
+    first = run(httpserver, APPSTORE)
+    assert first.mentions == [] and first.warnings == ()
+    # An app that had reviews: an empty feed is Apple's hiccup, said as such, the cursor kept.
+    state = SourceState(cursor=json.dumps({"1234567890:us": 11000000001}))
+    later = run(httpserver, APPSTORE, state=state)
+    assert later.mentions == [] and later.state == state
+    assert later.warnings == ("app 1234567890 in us: the feed came back empty though it had reviews before "
+                              "(Apple's feed does this at times): nothing read, asked again next run",)
 
 
 def test_appstore_single_review_object_and_paging_to_the_cursor(httpserver: HTTPServer) -> None:
@@ -374,3 +381,35 @@ def test_a_failing_search_keeps_the_old_cursor_so_its_posts_are_asked_for_again(
     assert "search 'globex': HTTP 500" in result.warnings[0]
     with pytest.raises(FetchError, match="HTTP 500"):  # every one failing is the run failing
         run(httpserver, {"name": "hn", "type": "hackernews", "base_url": "BASE/api/v1"}, state=state, terms=("globex",))
+
+
+def test_a_bluesky_post_dated_in_the_future_does_not_blind_the_source(httpserver: HTTPServer, monkeypatch) -> None:
+    """The cursor follows when the AppView filed a post (indexedAt), not the client's createdAt:
+    a post claiming 2031 would otherwise move `since` past everything posted until then."""
+    monkeypatch.setenv("BLUESKY_HANDLE", "h")
+    monkeypatch.setenv("BLUESKY_APP_PASSWORD", "p")
+    posts = json.loads(fixture_bytes("bluesky_search.json"))
+    posts["posts"][0]["record"]["createdAt"] = "2031-01-01T00:00:00.000Z"
+    posts.pop("cursor", None)
+    httpserver.expect_request("/xrpc/com.atproto.server.createSession").respond_with_json(json.loads(fixture_bytes("bluesky_session.json")))
+    httpserver.expect_request("/xrpc/app.bsky.feed.searchPosts").respond_with_json(posts)
+    httpserver.expect_request("/xrpc/app.bsky.actor.getProfiles").respond_with_json({"profiles": []})
+    result = run(httpserver, {"name": "b", "type": "bluesky", "base_url": "BASE"})
+    assert len(result.mentions) == 2
+    assert result.state.cursor == "2026-11-23T10:45:00Z"  # the first post's indexedAt
+
+
+def test_google_news_recency_fits_the_time_since_the_last_read(httpserver: HTTPServer) -> None:
+    """The feed returns 100 items at most: a week's window crowds a busy brand's news of today
+    out. The first read looks back 7d, later ones twice the gap since the last read plus one interval."""
+    httpserver.expect_request("/rss/search").respond_with_data(fixture_bytes("googlenews_search.rss.xml"),
+                                                               content_type="application/rss+xml")
+    source = {"name": "n", "type": "googlenews", "base_url": "BASE", "every": "15m"}
+    first = run(httpserver, source)
+    assert httpserver.log[-1][0].args["q"].endswith(" when:7d") and first.state.cursor == "2026-11-23T11:00:00Z"
+    run(httpserver, source, state=SourceState(cursor="2026-11-23T10:30:00Z"))  # 30 min ago: 2 × 30 + 15 min
+    assert httpserver.log[-1][0].args["q"].endswith(" when:2h")
+    run(httpserver, source, state=SourceState(cursor="2026-11-18T11:00:00Z"))  # after a 5-day outage: capped
+    assert httpserver.log[-1][0].args["q"].endswith(" when:7d")
+    run(httpserver, {**source, "when": "1d"}, state=SourceState(cursor="2026-11-23T10:30:00Z"))
+    assert httpserver.log[-1][0].args["q"].endswith(" when:1d")
