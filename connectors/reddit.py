@@ -39,6 +39,10 @@ class RedditOptions(SearchOptions):
     oauth_url: str = Field(default="https://oauth.reddit.com", description="The OAuth JSON API root.")
     search: bool = Field(default=True, description="Search all of Reddit for the brands' terms.")
     subreddits: list[str] = Field(default=[], description="Subreddits whose new posts to read (matched locally).")
+    comments: bool = Field(default=True, description="Also read the subreddits' new comments (/r/x/comments): "
+                                                      "most of what customers say on Reddit is in comments.")
+    username: str | None = Field(default=None, description="Your Reddit username, for the User-Agent Reddit asks for "
+                                                            "(<platform>:<app id>:<version> (by /u/username)).")
     client_id_env: str | None = Field(default=None, description="Environment variable with the OAuth app's client id.")
     client_secret_env: str | None = Field(default=None, description="Environment variable with the OAuth app's secret.")
 
@@ -51,7 +55,10 @@ def parse_listing(data: object, *, source: str, skipped: list[str] | None = None
     for child in data["data"]["children"]:
         with malformed_item(child, source=source, skipped=skipped):
             post = child.get("data") if isinstance(child, dict) else None
-            if child.get("kind") != "t3" or not isinstance(post, dict) or not post.get("id"):
+            if child.get("kind") not in ("t1", "t3") or not isinstance(post, dict) or not post.get("id"):
+                continue
+            if child["kind"] == "t1":
+                out.append(_comment(post, source=source))
                 continue
             title = post.get("title") or ""
             out.append(Mention(
@@ -66,6 +73,27 @@ def parse_listing(data: object, *, source: str, skipped: list[str] | None = None
     return out, data["data"].get("after")
 
 
+def _comment(comment: dict, *, source: str) -> Mention:
+    """A t1 thing (a comment): its text, its post's title, the comment's own permalink."""
+    return Mention(
+        source=source, source_type="reddit", id=f"t1_{comment['id']}",
+        url=SITE + comment.get("permalink", f"/comments/{comment.get('link_id', '').removeprefix('t3_')}/_/{comment['id']}"),
+        title=comment.get("link_title") or "", text=comment.get("body") or "",
+        published_at=parse_time(comment.get("created_utc"), source=source),
+        author=comment.get("author") or "", author_name=comment.get("author") or "",
+        metrics={"kind": "comment", "score": as_int(comment.get("score")), "subreddit": comment.get("subreddit"),
+                 "subreddit_subscribers": as_int(comment.get("subreddit_subscribers"))},
+        raw=comment,
+    )
+
+
+def agent(options: RedditOptions) -> dict[str, str]:
+    """The User-Agent in the form Reddit's API rules ask for, when the operator gave a username."""
+    if not options.username:
+        return {}
+    return {"User-Agent": f"python:reputation-monitor:{http.VERSION} (by /u/{options.username.removeprefix('/u/')})"}
+
+
 def _rss_mentions(body: bytes, *, source: str, url: str, now: datetime, skipped: list[str] | None = None,
                   warnings: list[str] | None = None) -> list[Mention]:
     out = []
@@ -73,10 +101,13 @@ def _rss_mentions(body: bytes, *, source: str, url: str, now: datetime, skipped:
         author = m.author_name.removeprefix("/u/")
         tags = (m.raw or {}).get("tags") or []
         subreddit = tags[0].get("term") if tags and isinstance(tags[0], dict) else None
-        # feedparser resolves the bare "t3_…" Atom id against the feed's URL; keep Reddit's own name.
-        thing = re.search(r"t3_[0-9a-z]+", m.id)
-        out.append(replace(m, source_type="reddit", id=thing.group() if thing else m.id, author=author, author_name=author, language=None,
-                           text=m.text or m.title, metrics={"subreddit": subreddit}))
+        # feedparser resolves the bare "t3_…" (post) or "t1_…" (comment) Atom id against the feed's
+        # URL; keep Reddit's own name.
+        thing = re.search(r"t[13]_[0-9a-z]+", m.id)
+        ident = thing.group() if thing else m.id
+        metrics = {"subreddit": subreddit, **({"kind": "comment"} if ident.startswith("t1_") else {})}
+        out.append(replace(m, source_type="reddit", id=ident, author=author, author_name=author, language=None,
+                           text=m.text or m.title, metrics=metrics))
     return out
 
 
@@ -93,8 +124,11 @@ class RedditConnector:
         """JSON listings with credentials, RSS without."""
         client_id, client_secret = secret(options, "client_id_env"), secret(options, "client_secret_env")
         q = " OR ".join(options.query) if options.query else one_search(queries, SYNTAX)
-        listings = [("/search", {"q": q, "sort": "new", "t": "week"})] if options.search else []
-        listings += [(f"/r/{sub}/new", {}) for sub in options.subreddits]
+        listings = [("/search", {"q": q, "sort": "new", "t": "week", "limit": 100})] if options.search else []
+        for sub in options.subreddits:
+            listings.append((f"/r/{sub}/new", {"limit": 100}))
+            if options.comments:
+                listings.append((f"/r/{sub}/comments", {"limit": 100}))
         if client_id and client_secret:
             return self._fetch_json(options, listings, client_id, client_secret, state, now)
         seen: dict[str, Mention] = {}
@@ -104,7 +138,7 @@ class RedditConnector:
         for path, params in listings:
             with subs.each(_label(path, params)):
                 url = f"{options.base_url}{path}.rss" if path == "/search" else f"{options.base_url}{path}/.rss"
-                response = http.get(self.client, url, source=options.name, params=params or None)
+                response = http.get(self.client, url, source=options.name, params=params or None, headers=agent(options))
                 for m in _rss_mentions(response.content, source=options.name, url=str(response.url), now=now,
                                        skipped=skipped, warnings=warnings):
                     seen.setdefault(m.id, m)
@@ -113,7 +147,8 @@ class RedditConnector:
     def _token(self, options: RedditOptions, client_id: str, client_secret: str) -> str:
         response = http.request(
             self.client, "POST", f"{options.base_url}/api/v1/access_token", source=options.name,
-            data={"grant_type": "client_credentials"}, headers={"Authorization": "Basic " + base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()},
+            data={"grant_type": "client_credentials"},
+            headers={"Authorization": "Basic " + base64.b64encode(f"{client_id}:{client_secret}".encode()).decode(), **agent(options)},
         )
         token = (http.parse_json(response, source=options.name) or {}).get("access_token")
         if not token:
@@ -121,7 +156,7 @@ class RedditConnector:
         return token
 
     def _fetch_json(self, options, listings, client_id, client_secret, state, now) -> FetchResult:
-        headers = {"Authorization": f"Bearer {self._token(options, client_id, client_secret)}"}
+        headers = {"Authorization": f"Bearer {self._token(options, client_id, client_secret)}", **agent(options)}
         since = options.since(state, now)
         newest = options.reached(state, now)
         seen: dict[str, Mention] = {}
@@ -131,7 +166,7 @@ class RedditConnector:
             with subs.each(_label(path, params)):
                 after = None
                 for _ in range(options.max_pages):
-                    query = {**params, "limit": 100, "raw_json": 1, **({"after": after} if after else {})}
+                    query = {**params, "raw_json": 1, **({"after": after} if after else {})}
                     data, _ = http.get_json(self.client, f"{options.oauth_url}{path}", source=options.name, params=query,
                                             headers=headers)
                     mentions, after = parse_listing(data, source=options.name, skipped=skipped)

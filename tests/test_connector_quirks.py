@@ -46,14 +46,22 @@ def test_reddit_oauth_json_listing_with_reach_fields_and_cursor(httpserver: HTTP
     httpserver.expect_request("/search", headers={"Authorization": "Bearer test-token-123"}).respond_with_data(
         fixture_bytes("reddit_listing.json"), content_type=JSON)
     httpserver.expect_request("/r/acme/new").respond_with_data(fixture_bytes("reddit_listing.json"), content_type=JSON)
+    httpserver.expect_request("/r/acme/comments").respond_with_data(fixture_bytes("reddit_comments.json"), content_type=JSON)
     result = run(httpserver, {"name": "r", "type": "reddit", "base_url": "BASE", "oauth_url": "BASE", "subreddits": ["acme"],
-                              "client_id_env": "R_ID", "client_secret_env": "R_SECRET"})
+                              "client_id_env": "R_ID", "client_secret_env": "R_SECRET", "username": "acme_monitor"})
+    comment = next(m for m in result.mentions if m.id == "t1_kq1c2d3")
+    assert comment.text.startswith("Stay away from Acme Cloud") and comment.title == "Which cloud for a small shop?"
+    assert comment.url == "https://www.reddit.com/r/acme/comments/1xq0c3/which_cloud_for_a_small_shop/kq1c2d3/"
+    assert comment.metrics["kind"] == "comment" and comment.metrics["score"] == 57
+    assert all(r.headers["User-Agent"].startswith("python:reputation-monitor:") and r.headers["User-Agent"].endswith(
+        " (by /u/acme_monitor)") for r, _ in httpserver.log), "the User-Agent form Reddit's API rules ask for"
+    assert all(r.args.get("limit") == "100" for r, _ in httpserver.log[1:])
     first = next(m for m in result.mentions if m.id == "t3_1xq0a1")
     assert first.url == "https://www.reddit.com/r/sysadmin/comments/1xq0a1/acme_cloud_outage_anyone_else/"
     assert first.metrics["score"] == 412 and first.metrics["subreddit_subscribers"] == 912345 and first.metrics["upvote_ratio"] == 0.97
     link_post = next(m for m in result.mentions if m.id == "t3_1xq0b2")
     assert link_post.text == link_post.title, "a link post's text is its title"
-    assert result.state.cursor == "2026-11-23T10:00:00Z"
+    assert result.state.cursor == "2026-11-23T10:50:00Z"  # the comment's
     token_request = httpserver.log[0][0]
     assert token_request.headers["Authorization"].startswith("Basic ") and token_request.form["grant_type"] == "client_credentials"
 
@@ -413,3 +421,14 @@ def test_google_news_recency_fits_the_time_since_the_last_read(httpserver: HTTPS
     assert httpserver.log[-1][0].args["q"].endswith(" when:7d")
     run(httpserver, {**source, "when": "1d"}, state=SourceState(cursor="2026-11-23T10:30:00Z"))
     assert httpserver.log[-1][0].args["q"].endswith(" when:1d")
+
+
+def test_reddit_rss_reads_a_subreddits_new_comments_too(httpserver: HTTPServer) -> None:
+    comment_feed = fixture_bytes("reddit_search.atom.xml").replace(b"<id>t3_1xq0a1</id>", b"<id>t1_kq1c2d3</id>")
+    httpserver.expect_request("/r/acme/new/.rss").respond_with_data(fixture_bytes("reddit_search.atom.xml"),
+                                                                    content_type="application/atom+xml")
+    httpserver.expect_request("/r/acme/comments/.rss").respond_with_data(comment_feed, content_type="application/atom+xml")
+    result = run(httpserver, {"name": "r", "type": "reddit", "base_url": "BASE", "search": False, "subreddits": ["acme"]})
+    assert sorted((m.id, m.metrics.get("kind")) for m in result.mentions) == [("t1_kq1c2d3", "comment"), ("t3_1xq0a1", None)]
+    assert [r.path for r, _ in httpserver.log] == ["/r/acme/new/.rss", "/r/acme/comments/.rss"]
+    assert {r.args["limit"] for r, _ in httpserver.log} == {"100"}
