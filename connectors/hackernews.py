@@ -6,6 +6,8 @@ newest first, paged back to the cursor: the highest ``created_at_i`` seen so far
 
 from __future__ import annotations
 
+import logging
+from dataclasses import replace
 from datetime import datetime
 from typing import ClassVar, Literal, Sequence
 
@@ -14,7 +16,7 @@ from pydantic import Field
 
 from connectors import http
 from connectors.base import OVERLAP, OVERLAP_WHY, SourceOptions, SubRequests, Syntax, malformed_item, parse_time, searches
-from monitor.errors import ParseError
+from monitor.errors import FetchError, ParseError
 from monitor.models import Duration, FetchResult, Mention, Query, SourceState
 
 ITEM_URL = "https://news.ycombinator.com/item?id={}"
@@ -77,9 +79,14 @@ def _mention(hit: dict, *, source: str) -> Mention:
             "comments": hit.get("num_comments"),
             "front_page": "front_page" in tags,
             "link": hit.get("url") or hit.get("story_url"),
+            **({"story_id": hit.get("story_id")} if is_comment else {}),
         },
         raw=hit,
     )
+
+
+log = logging.getLogger("connectors")
+STORIES_PER_CALL = 50
 
 
 class HackerNewsConnector:
@@ -120,4 +127,29 @@ class HackerNewsConnector:
                         newest = max(newest, int(mention.published_at.timestamp()))
                     if not mentions or page + 1 >= pages:
                         break
+        self._add_story_points(options, seen)
         return subs.result(FetchResult(list(seen.values()), SourceState(cursor=str(newest)), skipped=tuple(skipped)), state)
+
+    def _add_story_points(self, options: HackerNewsOptions, seen: dict[str, Mention]) -> None:
+        """A comment's reach is its story's: the stories' points and front-page tags, 50 stories a
+        request (Algolia's tags: ``story,(story_1,story_2)`` is story AND (1 OR 2)). A failure here
+        only narrows reach; the comments still count."""
+        wanted = sorted({m.metrics["story_id"] for m in seen.values() if m.metrics.get("story_id")
+                         and str(m.metrics["story_id"]) not in seen})
+        stories = {int(m.id): m.metrics for m in seen.values() if m.metrics.get("kind") == "story" and m.id.isdigit()}
+        for start in range(0, len(wanted), STORIES_PER_CALL):
+            batch = wanted[start:start + STORIES_PER_CALL]
+            tags = "story,(" + ",".join(f"story_{i}" for i in batch) + ")"
+            try:
+                payload, response = http.get_json(self.client, f"{options.base_url}/search", source=options.name,
+                                                  params={"tags": tags, "hitsPerPage": len(batch)})
+                found, _ = parse_hits(payload, source=options.name, url=str(response.url))
+            except (FetchError, ParseError) as exc:
+                log.info("source %s: story points for %d comments not read: %s", options.name, len(batch), exc)
+                continue
+            stories.update({int(m.id): m.metrics for m in found if m.id.isdigit()})
+        for ident, m in list(seen.items()):
+            story = stories.get(m.metrics.get("story_id")) if m.metrics.get("kind") == "comment" else None
+            if story and story.get("points") is not None:
+                seen[ident] = replace(m, metrics={**m.metrics, "story_points": story["points"],
+                                                  "front_page": bool(story.get("front_page"))})

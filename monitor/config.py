@@ -95,6 +95,10 @@ class ReachFactors(Section):
         description="Audience assumed when the source gives none (and per resharer), by source type or 'default'.",
     )
     hackernews_visitors_per_point: CountRange = Field(default=(75, 100), description="Visitors a story sends per point.")
+    hackernews_comment_readers: ShareRange = Field(
+        default=(0.1, 0.5), description="Share of a story's visitors who read a comment on it (an assumption: "
+                                        "HN's comments are much of its draw, but a comment deep in a thread is seen by few)."
+    )
     community_visitors_per_point: CountRange = Field(
         default=(10, 100), description="Reddit/Lemmy readers per point of score (the 90-9-1 participation rule)."
     )

@@ -200,9 +200,33 @@ def test_hackernews_pages_until_the_last_page(httpserver: HTTPServer) -> None:
         "numericFilters": "created_at_i>=0", "hitsPerPage": "100", "page": "0"}).respond_with_json(page0)
     httpserver.expect_ordered_request("/api/v1/search_by_date", query_string={"query": '"Acme Cloud"', "tags": "(story,comment)",
         "numericFilters": "created_at_i>=0", "hitsPerPage": "100", "page": "1"}).respond_with_json(page1)
+    httpserver.expect_request("/api/v1/search").respond_with_json({"hits": [], "nbPages": 0})  # the comment's story
     result = fetch(httpserver, "hackernews", state=SourceState(cursor="1"))
     assert [m.id for m in result.mentions] == ["42000001", "42000002"]
     httpserver.check_assertions()
+
+
+def test_a_hacker_news_comment_takes_its_storys_points_for_reach(httpserver: HTTPServer) -> None:
+    """Algolia gives a comment no points: its readers are its story's, read in one request per 50
+    stories (``tags=story,(story_…)``); a story already in the results costs nothing."""
+    import json
+
+    from monitor.config import ReachFactors
+    from monitor.judgement.reach import estimate_reach
+
+    page = json.loads(SAMPLES["hackernews"].body)
+    httpserver.expect_request("/api/v1/search_by_date").respond_with_json(page)
+    story = dict(page["hits"][0], objectID="41999999", points=400, _tags=["story", "story_41999999", "front_page"])
+    httpserver.expect_request("/api/v1/search").respond_with_json({"hits": [story], "nbPages": 1})
+    result = fetch(httpserver, "hackernews")
+    comment = next(m for m in result.mentions if m.metrics["kind"] == "comment")
+    assert comment.metrics["story_points"] == 400 and comment.metrics["front_page"] is True
+    (story_request,) = [r for r, _ in httpserver.log if r.path == "/api/v1/search"]
+    assert story_request.args["tags"] == "story,(story_41999999)"
+    reach = estimate_reach(comment, ReachFactors())
+    assert (reach.low, reach.high) == (3_000, 20_000)
+    assert reach.method == ("hackernews comment: its story's 400 points × 75–100 visitors per point × 10%–50% "
+                            "who read comments")
 
 
 def test_hackernews_story_and_comment_fields(httpserver: HTTPServer) -> None:

@@ -96,6 +96,18 @@ def _per_point(points: int, per_point: tuple[float, float], label: str) -> Reach
     )
 
 
+def _comment_on_story(points: int, factors: "ReachFactors") -> Reach:
+    """A Hacker News comment: its story's visitors (points × visitors per point) × the share who
+    read comments."""
+    (low, high), (share_low, share_high) = factors.hackernews_visitors_per_point, factors.hackernews_comment_readers
+    return Reach(
+        max(1, round(points * low * share_low)), max(1, round(points * high * share_high)),
+        f"hackernews comment: its story's {points:,} points × {low:g}–{high:g} visitors per point × "
+        f"{share_low:.0%}–{share_high:.0%} who read comments",
+        max(1, round(points * (low + high) / 2 * math.sqrt(share_low * share_high))),
+    )
+
+
 def base_reach(mention: Mention, factors: "ReachFactors") -> Reach:
     """The reach of a mention by its source's model (before any word of mouth)."""
     metrics = mention.metrics
@@ -108,6 +120,8 @@ def base_reach(mention: Mention, factors: "ReachFactors") -> Reach:
             return Reach(views, views, f"{kind}: {views:,} {key.replace('_', ' ')} counted by the source", views)
     if kind == "hackernews" and metrics.get("kind") == "story" and _int(metrics.get("points")):
         return _per_point(metrics["points"], factors.hackernews_visitors_per_point, "hackernews")
+    if kind == "hackernews" and metrics.get("kind") == "comment" and _int(metrics.get("story_points")):
+        return _comment_on_story(metrics["story_points"], factors)
     if kind in SCORED_COMMUNITIES:
         score = _int(metrics.get("score"))
         if score:
