@@ -106,7 +106,10 @@ class MastodonConnector:
                 for _ in range(options.max_pages):
                     query = {**params, "limit": 40}
                     if since_id:
-                        query["since_id"] = str(overlapped(since_id, options.overlap))
+                        # Timelines take since_id; /api/v2/search has none, only min_id and max_id
+                        # (the search method's parameters in Mastodon's docs, read 2026-12-02).
+                        bound = "min_id" if path == "/api/v2/search" else "since_id"
+                        query[bound] = str(overlapped(since_id, options.overlap))
                     if max_id:
                         query["max_id"] = max_id
                     try:
