@@ -111,10 +111,13 @@ def test_mastodon_token_enables_full_text_search(httpserver: HTTPServer, monkeyp
     result = run(httpserver, {"name": "m", "type": "mastodon", "base_url": "BASE", "token_env": "M_TOKEN"})
     assert [m.id for m in result.mentions] == ["113500000000000002"]
     # Later runs: the timeline takes since_id, the search (which has none) min_id, both overlapped.
+    before = len(httpserver.log)
     run(httpserver, {"name": "m", "type": "mastodon", "base_url": "BASE", "token_env": "M_TOKEN", "overlap": "1m"},
         state=SourceState(cursor="113500000000000003"))
     bound = str(113500000000000003 - (60_000 << 16))
-    tag, search = [r.args for r, _ in httpserver.log[-2:]]
+    later = [r for r, _ in httpserver.log[before:]]
+    tag = next(r.args for r in later if "/tag/" in r.path)
+    search = next(r.args for r in later if r.path == "/api/v2/search")
     assert tag["since_id"] == bound and "min_id" not in tag
     assert search["min_id"] == bound and "since_id" not in search
 
