@@ -14,6 +14,7 @@ from connectors.github import GitHubConnector
 from connectors.googlenews import GoogleNewsConnector
 from connectors.hackernews import HackerNewsConnector
 from connectors.lemmy import LemmyConnector
+from connectors.lobsters import LobstersConnector
 from connectors.mastodon import MastodonConnector
 from connectors.reddit import RedditConnector
 from connectors.rss import RssConnector
@@ -25,6 +26,7 @@ REGISTRY: dict[str, type[Connector]] = {
     for connector in (
         RssConnector, HackerNewsConnector, RedditConnector, MastodonConnector, BlueskyConnector, YouTubeConnector,
         GoogleNewsConnector, AppStoreConnector, StackExchangeConnector, GitHubConnector, DiscourseConnector, LemmyConnector,
+        LobstersConnector,
     )
 }
 

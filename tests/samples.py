@@ -63,6 +63,8 @@ SAMPLES = {
     "lemmy": Sample("/api/v3/search", JSON, fixture_bytes("lemmy_search.json"),
                     lambda base: {"name": "lemmy", "type": "lemmy", "base_url": base},
                     routes={"/api/v3/community": ("GET", JSON, fixture_bytes("lemmy_community.json"))}),
+    "lobsters": Sample("/newest.json", JSON, fixture_bytes("lobsters_newest.json"),
+                       lambda base: {"name": "lobsters", "type": "lobsters", "base_url": base, "max_pages": 1}),
 }
 
 

@@ -1,4 +1,4 @@
-"""`monitor once` over sources of all twelve types, served in their real formats from 127.0.0.1."""
+"""`monitor once` over sources of every type, served in their real formats from 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def write_config(tmp_path: Path, base: str) -> Path:
     return path
 
 
-def test_once_over_all_twelve_types_stores_each_mention_once_and_then_asks_for_what_is_new(tmp_path: Path, httpserver: HTTPServer) -> None:
+def test_once_over_every_type_stores_each_mention_once_and_then_asks_for_what_is_new(tmp_path: Path, httpserver: HTTPServer) -> None:
     for type_ in REGISTRY:
         serve(httpserver, type_)
     config = write_config(tmp_path, httpserver.url_for("").rstrip("/"))

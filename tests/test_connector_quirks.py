@@ -442,3 +442,33 @@ def test_reddit_rss_reads_a_subreddits_new_comments_too(httpserver: HTTPServer) 
     assert sorted((m.id, m.metrics.get("kind")) for m in result.mentions) == [("t1_kq1c2d3", "comment"), ("t3_1xq0a1", None)]
     assert [r.path for r, _ in httpserver.log] == ["/r/acme/new/.rss", "/r/acme/comments/.rss"]
     assert {r.args["limit"] for r, _ in httpserver.log} == {"100"}
+
+
+# --- lobsters ----------------------------------------------------------------------------------
+
+
+def test_lobsters_pages_newest_back_to_the_cursor_and_reads_each_tag(httpserver: HTTPServer) -> None:
+    page1 = json.loads(fixture_bytes("lobsters_newest.json"))
+    httpserver.expect_request("/newest.json").respond_with_json(page1[:2])
+    httpserver.expect_request("/newest/page/2.json").respond_with_json(page1[2:])
+    httpserver.expect_request("/t/devops.json").respond_with_json(page1[:1])
+    result = run(httpserver, {"name": "l", "type": "lobsters", "base_url": "BASE", "tags": ["devops"], "max_pages": 3},
+                 state=SourceState(cursor="2026-11-23T05:00:00Z"))
+    # Page 1 is all newer than the cursor, page 2 reaches it: no page 3; the tag once.
+    assert [r.path for r, _ in httpserver.log] == ["/newest.json", "/newest/page/2.json", "/t/devops.json"]
+    assert sorted(m.id for m in result.mentions) == ["p3m9zt", "x7k2qa"]
+    first = next(m for m in result.mentions if m.id == "x7k2qa")
+    assert first.url == "https://lobste.rs/s/x7k2qa/acme_cloud_s_object_storage_lost_writes"
+    assert first.metrics["score"] == 31 and first.metrics["link"] == "https://blog.example.net/acme-cloud-lost-writes"
+    old = next(m for m in result.mentions if m.id == "p3m9zt")
+    assert old.author == "old_instance_user" and old.text.startswith("We are leaving acmecloud")
+    assert result.state.cursor == "2026-11-23T10:32:11Z"
+
+
+def test_a_failed_lobsters_page_keeps_the_pages_before_it_and_the_old_cursor(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/newest.json").respond_with_data(fixture_bytes("lobsters_newest.json"), content_type=JSON)
+    httpserver.expect_request("/newest/page/2.json").respond_with_data("busy", status=503)
+    state = SourceState(cursor="2026-11-22T00:00:00Z")
+    result = run(httpserver, {"name": "l", "type": "lobsters", "base_url": "BASE"}, state=state)
+    assert len(result.mentions) == 3 and result.state == state
+    assert "newest/page/2: HTTP 503" in result.warnings[0]

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 OBSERVED_VIEWS = ("views", "reads", "topic_views")
 RESHARES = ("reblogs", "reposts", "quotes", "retweets", "shares")
-SCORED_COMMUNITIES = {"reddit": "subreddit_subscribers", "lemmy": "community_subscribers"}
+SCORED_COMMUNITIES = {"reddit": "subreddit_subscribers", "lemmy": "community_subscribers", "lobsters": "subscribers"}
 
 
 def visibility(audience: int, factors: "ReachFactors") -> float:
