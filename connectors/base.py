@@ -7,6 +7,7 @@ Cursors, ETags and error counts live in the store; the HTTP client is passed in.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -141,6 +142,50 @@ def malformed_item(item: object, *, source: str, skipped: list[str] | None) -> I
         log.warning("source %s: skipped malformed item %s: %s", source, ident, why)
         if skipped is not None:
             skipped.append(f"{ident}: {why}")
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """A source's cursor and the windows earlier runs could not read to the end (``max_pages``
+    ran out first): the next runs read them, oldest first, so a burst is read late, never skipped.
+
+    Stored in the cursor: the plain cursor while nothing is owed (as before), else JSON.
+    """
+
+    cursor: str | None
+    gaps: tuple[tuple[int, int], ...] = ()  # [from, to) in the source's time unit, oldest first
+
+    @classmethod
+    def load(cls, raw: str | None) -> "Backlog":
+        if not raw or not raw.startswith("{"):
+            return cls(raw)
+        try:
+            data = json.loads(raw)
+            return cls(data.get("cursor"), tuple((int(lo), int(hi)) for lo, hi in data.get("gaps", [])))
+        except (ValueError, TypeError, AttributeError):
+            return cls(None)  # unreadable: start again from first_run, as with no cursor
+
+    def dump(self) -> str | None:
+        return json.dumps({"cursor": self.cursor, "gaps": [list(g) for g in self.gaps]}) if self.gaps else self.cursor
+
+    @staticmethod
+    def merged(gaps: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
+        """Windows sorted, overlapping ones joined."""
+        out: list[tuple[int, int]] = []
+        for lo, hi in sorted(g for g in gaps if g[0] < g[1]):
+            if out and lo <= out[-1][1]:
+                out[-1] = (out[-1][0], max(out[-1][1], hi))
+            else:
+                out.append((lo, hi))
+        return tuple(out)
+
+    def behind(self) -> str | None:
+        """What ``status`` says of a source still owing windows."""
+        if not self.gaps:
+            return None
+        oldest = datetime.fromtimestamp(self.gaps[0][0], timezone.utc).isoformat(timespec="minutes")
+        return (f"behind: {len(self.gaps)} window{'s' if len(self.gaps) > 1 else ''} not read to the end yet (the oldest "
+                f"from {oldest}); the next runs read them — raise max_pages or poll more often if this stays")
 
 
 class SubRequests:

@@ -15,7 +15,7 @@ import httpx
 from pydantic import Field
 
 from connectors import http
-from connectors.base import OVERLAP, OVERLAP_WHY, SourceOptions, SubRequests, Syntax, malformed_item, parse_time, searches
+from connectors.base import OVERLAP, OVERLAP_WHY, Backlog, SourceOptions, SubRequests, Syntax, malformed_item, parse_time, searches
 from monitor.errors import FetchError, ParseError
 from monitor.models import Duration, FetchResult, Mention, Query, SourceState
 
@@ -101,34 +101,57 @@ class HackerNewsConnector:
     def fetch(
         self, options: HackerNewsOptions, *, queries: Sequence[Query], state: SourceState, now: datetime
     ) -> FetchResult:
-        """Everything created at or after the cursor (or within ``first_run``), every term."""
-        reached = int(state.cursor) if state.cursor else int((now - options.first_run).timestamp())
-        since = max(0, reached - int(options.overlap.total_seconds())) if state.cursor else reached
-        url = f"{options.base_url}/search_by_date"
+        """Everything created at or after the cursor (or within ``first_run``), every term; first
+        the windows earlier runs left unread at their page limit (``Backlog``), oldest first."""
+        backlog = Backlog.load(state.cursor)
+        reached = int(backlog.cursor) if backlog.cursor else int((now - options.first_run).timestamp())
+        since = max(0, reached - int(options.overlap.total_seconds())) if backlog.cursor else reached
+        windows: list[tuple[int, int | None]] = [*backlog.gaps, (since, None)]
         newest = reached
         seen: dict[str, Mention] = {}
         skipped: list[str] = []
+        owed: list[tuple[int, int]] = []
         subs = SubRequests(options.name)
         for term in options.query or searches(queries, SYNTAX):
             with subs.each(f"search {term!r}"):
-                for page in range(options.max_pages):
-                    params = {
-                        "query": term,
-                        "tags": "(" + ",".join(options.tags) + ")",
-                        # ">=" not ">": two posts in the same second must not straddle runs; ids dedupe.
-                        "numericFilters": f"created_at_i>={since}",
-                        "hitsPerPage": options.hits_per_page,
-                        "page": page,
-                    }
-                    payload, response = http.get_json(self.client, url, source=options.name, params=params)
-                    mentions, pages = parse_hits(payload, source=options.name, url=str(response.url), skipped=skipped)
-                    for mention in mentions:
-                        seen.setdefault(mention.id, mention)
-                        newest = max(newest, int(mention.published_at.timestamp()))
-                    if not mentions or page + 1 >= pages:
-                        break
+                for low, high in windows:
+                    oldest = self._window(options, term, low, high, seen, skipped)
+                    if oldest is not None:  # the page limit came first: [low, oldest] is still owed,
+                        # but for the overlap below the cursor, read last run (only late posts are lost there)
+                        owed.append((low if high is not None else max(low, reached), oldest + 1))
+        newest = max([newest, *(int(m.published_at.timestamp()) for m in seen.values())])
+        after = Backlog(str(newest), Backlog.merged(owed))
         self._add_story_points(options, seen)
-        return subs.result(FetchResult(list(seen.values()), SourceState(cursor=str(newest)), skipped=tuple(skipped)), state)
+        warning = after.behind()
+        result = FetchResult(list(seen.values()), SourceState(cursor=after.dump()), skipped=tuple(skipped),
+                             warnings=(warning,) if warning else ())
+        return subs.result(result, state)
+
+    def _window(self, options: HackerNewsOptions, term: str, low: int, high: int | None, seen: dict[str, Mention],
+                skipped: list[str]) -> int | None:
+        """One term's posts created in [low, high), newest first, ``max_pages`` at most; None when
+        read to the end, else the oldest time read (what is older is owed)."""
+        bounds = f"created_at_i>={low}" + (f",created_at_i<{high}" if high is not None else "")
+        oldest = None
+        for page in range(options.max_pages):
+            params = {
+                "query": term,
+                "tags": "(" + ",".join(options.tags) + ")",
+                # ">=" not ">": two posts in the same second must not straddle runs; ids dedupe.
+                "numericFilters": bounds,
+                "hitsPerPage": options.hits_per_page,
+                "page": page,
+            }
+            payload, response = http.get_json(self.client, f"{options.base_url}/search_by_date", source=options.name,
+                                              params=params)
+            mentions, pages = parse_hits(payload, source=options.name, url=str(response.url), skipped=skipped)
+            for mention in mentions:
+                seen.setdefault(mention.id, mention)
+                stamp = int(mention.published_at.timestamp())
+                oldest = stamp if oldest is None else min(oldest, stamp)
+            if not mentions or page + 1 >= pages:
+                return None
+        return oldest
 
     def _add_story_points(self, options: HackerNewsOptions, seen: dict[str, Mention]) -> None:
         """A comment's reach is its story's: the stories' points and front-page tags, 50 stories a

@@ -472,3 +472,41 @@ def test_a_failed_lobsters_page_keeps_the_pages_before_it_and_the_old_cursor(htt
     result = run(httpserver, {"name": "l", "type": "lobsters", "base_url": "BASE"}, state=state)
     assert len(result.mentions) == 3 and result.state == state
     assert "newest/page/2: HTTP 503" in result.warnings[0]
+
+
+# --- gaps at the page limit --------------------------------------------------------------------
+
+
+def _algolia(posts: list[dict]):
+    """search_by_date as Algolia answers it: numericFilters on created_at_i, newest first, paged."""
+    def answer(request):
+        hits = posts
+        for bound in request.args["numericFilters"].split(","):
+            op, value = (">=", int(bound.split(">=")[1])) if ">=" in bound else ("<", int(bound.split("<")[1]))
+            hits = [h for h in hits if (h["created_at_i"] >= value if op == ">=" else h["created_at_i"] < value)]
+        hits = sorted(hits, key=lambda h: -h["created_at_i"])
+        size, page = int(request.args["hitsPerPage"]), int(request.args["page"])
+        pages = max(1, -(-len(hits) // size))
+        return Response(json.dumps({"hits": hits[page * size:(page + 1) * size], "nbPages": pages, "page": page}),
+                        content_type=JSON)
+    return answer
+
+
+def test_a_burst_beyond_max_pages_is_read_over_the_next_runs_never_skipped(httpserver: HTTPServer) -> None:
+    """5 pages of new posts, max_pages 2: the first run reads the newest 2 pages and owes the
+    rest (status says the source is behind); the next runs read the owed window, oldest first."""
+    start = int(NOW.timestamp()) - 3600
+    posts = [{"objectID": str(1000 + i), "created_at_i": start + 60 * i, "title": f"Acme Cloud post {i}", "author": "a",
+              "_tags": ["story"], "points": 1} for i in range(10)]
+    httpserver.expect_request("/api/v1/search_by_date").respond_with_handler(_algolia(posts))
+    source = {"name": "hn", "type": "hackernews", "base_url": "BASE/api/v1", "hits_per_page": 2, "max_pages": 2}
+    read: list[set[str]] = []
+    state, warnings = SourceState(), []
+    for _ in range(3):
+        result = run(httpserver, source, state=state)
+        read.append({m.id for m in result.mentions})
+        state, warnings = result.state, warnings + list(result.warnings)
+    assert set().union(*read) == {p["objectID"] for p in posts}, "none skipped (stored ids dedupe re-reads)"
+    assert len(read[0]) == 4 and len(warnings) == 2, "two runs owed a window"
+    assert state.cursor == str(start + 60 * 9), "nothing owed any more: the plain cursor again"
+    assert warnings and warnings[0].startswith("behind: 1 window not read to the end yet")
