@@ -14,7 +14,7 @@ import httpx
 from pydantic import Field
 
 from connectors import http
-from connectors.base import SearchOptions, SourceOptions, SubRequests, Syntax, as_int, malformed_item, parse_time, secret
+from connectors.base import Backlog, SearchOptions, SourceOptions, SubRequests, Syntax, as_int, malformed_item, parse_time, secret
 from monitor.errors import ParseError, RateLimited
 from monitor.models import FetchResult, Mention, Query, SourceState
 
@@ -64,29 +64,51 @@ class StackExchangeConnector:
         self.client = client
 
     def fetch(self, options: StackExchangeOptions, *, queries: Sequence[Query], state: SourceState, now: datetime) -> FetchResult:
-        """Questions created since the cursor (epoch seconds), every term."""
+        """Questions created since the cursor (epoch seconds), every term; first the windows
+        earlier runs left unread at their page limit (``Backlog``), oldest first."""
         key = secret(options, "key_env")
-        cursor = int(state.cursor) if state.cursor and state.cursor.isdigit() else None
-        newest = cursor if cursor is not None else int((now - options.first_run).timestamp())
-        since = newest - int(options.overlap.total_seconds()) if cursor is not None else newest
+        backlog = Backlog.load(state.cursor)
+        cursor = int(backlog.cursor) if backlog.cursor and backlog.cursor.isdigit() else None
+        reached = cursor if cursor is not None else int((now - options.first_run).timestamp())
+        since = reached - int(options.overlap.total_seconds()) if cursor is not None else reached
+        windows: list[tuple[int, int | None]] = [*backlog.gaps, (since, None)]
         seen: dict[str, Mention] = {}
         skipped: list[str] = []
-        url = f"{options.base_url}/search/advanced"
+        owed: list[tuple[int, int]] = []
         subs = SubRequests(options.name)
         for term in options.searches(queries, SYNTAX):
             with subs.each(f"search {term!r}"):
-                for page in range(1, options.max_pages + 1):
-                    params = {"q": term, "site": options.site, "sort": "creation", "order": "desc", "fromdate": since,
-                              "pagesize": 100, "page": page, "filter": "withbody", **({"key": key} if key else {})}
-                    data, _ = http.get_json(self.client, url, source=options.name, params=params)
-                    if isinstance(data, dict) and data.get("backoff"):
-                        http.hold_host(self.client, url, float(data["backoff"]))
-                    for mention in parse_items(data, source=options.name, skipped=skipped):
-                        seen.setdefault(mention.id, mention)
-                        newest = max(newest, int(mention.published_at.timestamp()))
-                    if data.get("quota_remaining") == 0:
-                        raise RateLimited("Stack Exchange daily quota used up — add key_env or poll less often",
-                                          source=options.name, retry_after_seconds=3600)
-                    if not data.get("has_more"):
-                        break
-        return subs.result(FetchResult(list(seen.values()), SourceState(cursor=str(newest)), skipped=tuple(skipped)), state)
+                for low, high in windows:
+                    oldest = self._window(options, key, term, low, high, seen, skipped)
+                    if oldest is not None:  # the page limit came first; the overlap below the cursor is never owed
+                        owed.append((low if high is not None else max(low, reached), oldest + 1))
+        newest = max([reached, *(int(m.published_at.timestamp()) for m in seen.values())])
+        after = Backlog(str(newest), Backlog.merged(owed))
+        warning = after.behind()
+        result = FetchResult(list(seen.values()), SourceState(cursor=after.dump()), skipped=tuple(skipped),
+                             warnings=(warning,) if warning else ())
+        return subs.result(result, state)
+
+    def _window(self, options: StackExchangeOptions, key: str | None, term: str, low: int, high: int | None,
+                seen: dict[str, Mention], skipped: list[str]) -> int | None:
+        """One term's questions created in [low, high], newest first, ``max_pages`` at most; None
+        when read to the end, else the oldest creation time read."""
+        url = f"{options.base_url}/search/advanced"
+        oldest = None
+        for page in range(1, options.max_pages + 1):
+            params = {"q": term, "site": options.site, "sort": "creation", "order": "desc", "fromdate": low,
+                      **({"todate": high} if high is not None else {}),
+                      "pagesize": 100, "page": page, "filter": "withbody", **({"key": key} if key else {})}
+            data, _ = http.get_json(self.client, url, source=options.name, params=params)
+            if isinstance(data, dict) and data.get("backoff"):
+                http.hold_host(self.client, url, float(data["backoff"]))
+            for mention in parse_items(data, source=options.name, skipped=skipped):
+                seen.setdefault(mention.id, mention)
+                stamp = int(mention.published_at.timestamp())
+                oldest = stamp if oldest is None else min(oldest, stamp)
+            if data.get("quota_remaining") == 0:
+                raise RateLimited("Stack Exchange daily quota used up — add key_env or poll less often",
+                                  source=options.name, retry_after_seconds=3600)
+            if not data.get("has_more"):
+                return None
+        return oldest

@@ -510,3 +510,27 @@ def test_a_burst_beyond_max_pages_is_read_over_the_next_runs_never_skipped(https
     assert len(read[0]) == 4 and len(warnings) == 2, "two runs owed a window"
     assert state.cursor == str(start + 60 * 9), "nothing owed any more: the plain cursor again"
     assert warnings and warnings[0].startswith("behind: 1 window not read to the end yet")
+
+
+def test_a_stack_exchange_burst_beyond_max_pages_is_read_over_the_next_runs(httpserver: HTTPServer) -> None:
+    template = json.loads(fixture_bytes("stackexchange_search.json"))["items"][0]
+    start = int(NOW.timestamp()) - 250 * 60
+    items = [dict(template, question_id=80000000 + i, creation_date=start + 60 * i) for i in range(250)]
+
+    def answer(request):
+        low, high = int(request.args["fromdate"]), int(request.args.get("todate", 2 ** 40))
+        hits = sorted((q for q in items if low <= q["creation_date"] <= high), key=lambda q: -q["creation_date"])
+        size, page = int(request.args["pagesize"]), int(request.args["page"])
+        body = {"items": hits[(page - 1) * size:page * size], "has_more": page * size < len(hits),
+                "quota_max": 300, "quota_remaining": 290}
+        return Response(json.dumps(body), content_type=JSON)
+
+    httpserver.expect_request("/2.3/search/advanced").respond_with_handler(answer)
+    source = {"name": "so", "type": "stackexchange", "base_url": "BASE/2.3", "site": "stackoverflow", "max_pages": 1}
+    state, read, behind = SourceState(), set(), []
+    for _ in range(3):  # 250 questions, 100 a page, one page a run
+        result = run(httpserver, source, state=state)
+        read |= {m.id for m in result.mentions}
+        state, behind = result.state, behind + [w for w in result.warnings if w.startswith("behind:")]
+    assert len(read) == 250 and len(behind) == 2
+    assert state.cursor == str(start + 60 * 249)
