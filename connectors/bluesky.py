@@ -8,14 +8,14 @@ only when that fails is a new session created. Tokens stay in memory, never in t
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import ClassVar, Literal, Sequence
 
 import httpx
 from pydantic import Field
 
 from connectors import http
-from connectors.base import SearchOptions, SourceOptions, SubRequests, Syntax, as_int, malformed_item, parse_time, secret
+from connectors.base import Backlog, SearchOptions, SourceOptions, SubRequests, Syntax, as_int, malformed_item, parse_time, secret
 from monitor.errors import FetchError, ParseError
 from monitor.models import FetchResult, Mention, Query, SourceState, to_iso
 
@@ -122,33 +122,61 @@ class BlueskyConnector:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def fetch(self, options: BlueskyOptions, *, queries: Sequence[Query], state: SourceState, now: datetime) -> FetchResult:
-        """Posts since the cursor for every term, newest first, then their authors' followers."""
-        since = options.since(state, now)
-        newest = options.reached(state, now)
+        """Posts since the cursor for every term, newest first (first the windows earlier runs
+        left unread at their page limit, ``Backlog``, oldest first), then their authors' followers."""
+        backlog = Backlog.load(state.cursor)
+        plain = SourceState(cursor=backlog.cursor)
+        since, reached = options.since(plain, now), options.reached(plain, now)
+        windows: list[tuple[int, int | None]] = [*backlog.gaps, (int(since.timestamp()), None)]
+        newest = reached
         seen: dict[str, Mention] = {}
+        sorted_at: dict[str, datetime] = {}
         skipped: list[str] = []
+        owed: list[tuple[int, int]] = []
         subs = SubRequests(options.name)
         for term in options.searches(queries, SYNTAX):
             with subs.each(f"search {term!r}"):
-                cursor = None
-                for _ in range(options.max_pages):
-                    params = {"q": term, "sort": "latest", "since": to_iso(since), "limit": options.limit}
-                    if cursor:
-                        params["cursor"] = cursor
-                    data = self._get(options, "app.bsky.feed.searchPosts", params)
-                    posts = data.get("posts")
-                    if not isinstance(posts, list):
-                        raise ParseError("searchPosts returned no 'posts' list", source=options.name)
-                    for post in posts:
-                        with malformed_item(post, source=options.name, skipped=skipped):
-                            mention = parse_post(post, source=options.name)
-                            seen.setdefault(mention.id, mention)
-                            newest = max(newest, min(sort_at(post, mention), now))
-                    cursor = data.get("cursor")
-                    if not cursor or not posts:
-                        break
+                for low, high in windows:
+                    oldest = self._window(options, term, low, high, seen, sorted_at, skipped, now)
+                    if oldest is not None:  # the overlap below the cursor is never owed
+                        owed.append((low if high is not None else max(low, int(reached.timestamp())), oldest + 1))
+        newest = max([newest, *sorted_at.values()])
         self._add_followers(options, seen)
-        return subs.result(FetchResult(list(seen.values()), SourceState(cursor=to_iso(newest)), skipped=tuple(skipped)), state)
+        after = Backlog(to_iso(newest), Backlog.merged(owed))
+        warning = after.behind()
+        result = FetchResult(list(seen.values()), SourceState(cursor=after.dump()), skipped=tuple(skipped),
+                             warnings=(warning,) if warning else ())
+        return subs.result(result, state)
+
+    def _window(self, options: BlueskyOptions, term: str, low: int, high: int | None, seen: dict[str, Mention],
+                sorted_at: dict[str, datetime], skipped: list[str], now: datetime) -> int | None:
+        """One term's posts filed in [low, high) (``since``/``until`` filter on sortAt), newest
+        first; None when read to the end, else the oldest sortAt read."""
+        def iso(stamp: int) -> str:
+            return to_iso(datetime.fromtimestamp(stamp, timezone.utc))
+
+        cursor, oldest = None, None
+        for _ in range(options.max_pages):
+            params = {"q": term, "sort": "latest", "since": iso(low), "limit": options.limit,
+                      **({"until": iso(high)} if high is not None else {})}
+            if cursor:
+                params["cursor"] = cursor
+            data = self._get(options, "app.bsky.feed.searchPosts", params)
+            posts = data.get("posts")
+            if not isinstance(posts, list):
+                raise ParseError("searchPosts returned no 'posts' list", source=options.name)
+            for post in posts:
+                with malformed_item(post, source=options.name, skipped=skipped):
+                    mention = parse_post(post, source=options.name)
+                    seen.setdefault(mention.id, mention)
+                    filed = min(sort_at(post, mention), now)
+                    sorted_at[mention.id] = filed
+                    stamp = int(filed.timestamp())
+                    oldest = stamp if oldest is None else min(oldest, stamp)
+            cursor = data.get("cursor")
+            if not cursor or not posts:
+                return None
+        return oldest
 
     def _add_followers(self, options: BlueskyOptions, seen: dict[str, Mention]) -> None:
         dids = sorted({m.metrics["did"] for m in seen.values() if m.metrics.get("did")})

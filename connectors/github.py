@@ -10,14 +10,14 @@ token; the host limiter spreads requests over the window GitHub announces.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import ClassVar, Literal, Sequence
 
 import httpx
 from pydantic import Field
 
 from connectors import http
-from connectors.base import SearchOptions, SourceOptions, SubRequests, Syntax, as_int, malformed_item, parse_time, secret
+from connectors.base import Backlog, SearchOptions, SourceOptions, SubRequests, Syntax, as_int, malformed_item, parse_time, secret
 from monitor.errors import ParseError
 from monitor.models import FetchResult, Mention, Query, SourceState, to_iso
 
@@ -74,31 +74,57 @@ class GitHubConnector:
         self.client = client
 
     def fetch(self, options: GitHubOptions, *, queries: Sequence[Query], state: SourceState, now: datetime) -> FetchResult:
-        """Issues created since the cursor, every term, at most GitHub's 1,000 per query."""
+        """Issues created since the cursor, every term; first the windows earlier runs left unread
+        (``Backlog``: their page limit, or GitHub's 1,000 results a query), oldest first."""
         token = secret(options, "token_env")
         headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        since = options.since(state, now)
-        newest = options.reached(state, now)
+        backlog = Backlog.load(state.cursor)
+        plain = SourceState(cursor=backlog.cursor)
+        since, reached = options.since(plain, now), options.reached(plain, now)
+        windows: list[tuple[int, int | None]] = [*backlog.gaps, (int(since.timestamp()), None)]
         seen: dict[str, Mention] = {}
         skipped: list[str] = []
+        owed: list[tuple[int, int]] = []
         subs = SubRequests(options.name)
         for term in options.searches(queries, SYNTAX):
             with subs.each(f"search {term!r}"):
-                q = " ".join(part for part in (term, "is:issue", options.qualifiers, f"created:>={to_iso(since)}") if part)
-                for page in range(1, options.max_pages + 1):
-                    params = {"q": q, "sort": "created", "order": "desc", "per_page": options.per_page, "page": page}
-                    data, _ = http.get_json(self.client, f"{options.base_url}/search/issues", source=options.name,
-                                            params=params, headers=headers)
-                    items = parse_issues(data, source=options.name, skipped=skipped)
-                    for mention in items:
-                        seen.setdefault(mention.id, mention)
-                        newest = max(newest, mention.published_at)
-                    total = as_int(data.get("total_count")) or 0
-                    if page * options.per_page >= min(total, RESULT_CAP) or not items:
-                        if total > RESULT_CAP:
-                            log.warning("source %s: %r matched %d issues; GitHub returns only %d — poll more often or add qualifiers",
-                                        options.name, term, total, RESULT_CAP)
-                        break
-        return subs.result(FetchResult(list(seen.values()), SourceState(cursor=to_iso(newest)), skipped=tuple(skipped)), state)
+                for low, high in windows:
+                    oldest = self._window(options, headers, term, low, high, seen, skipped)
+                    if oldest is not None:  # the overlap below the cursor is never owed
+                        owed.append((low if high is not None else max(low, int(reached.timestamp())), oldest + 1))
+        newest = max([reached, *(m.published_at for m in seen.values())])
+        after = Backlog(to_iso(newest), Backlog.merged(owed))
+        warning = after.behind()
+        result = FetchResult(list(seen.values()), SourceState(cursor=after.dump()), skipped=tuple(skipped),
+                             warnings=(warning,) if warning else ())
+        return subs.result(result, state)
+
+    def _window(self, options: GitHubOptions, headers: dict, term: str, low: int, high: int | None,
+                seen: dict[str, Mention], skipped: list[str]) -> int | None:
+        """One term's issues created in [low, high], newest first; None when read to the end, else
+        the oldest creation time read (``max_pages`` or GitHub's 1,000-result cap came first)."""
+        def iso(stamp: int) -> str:
+            return to_iso(datetime.fromtimestamp(stamp, timezone.utc))
+
+        created = f"created:>={iso(low)}" if high is None else f"created:{iso(low)}..{iso(high)}"
+        q = " ".join(part for part in (term, "is:issue", options.qualifiers, created) if part)
+        oldest = None
+        for page in range(1, options.max_pages + 1):
+            params = {"q": q, "sort": "created", "order": "desc", "per_page": options.per_page, "page": page}
+            data, _ = http.get_json(self.client, f"{options.base_url}/search/issues", source=options.name,
+                                    params=params, headers=headers)
+            items = parse_issues(data, source=options.name, skipped=skipped)
+            for mention in items:
+                seen.setdefault(mention.id, mention)
+                stamp = int(mention.published_at.timestamp())
+                oldest = stamp if oldest is None else min(oldest, stamp)
+            total = as_int(data.get("total_count")) or 0
+            if not items or page * options.per_page >= total:
+                return None
+            if page * options.per_page >= RESULT_CAP:
+                log.info("source %s: %r matched %d issues, past GitHub's %d a query: the rest is read next run",
+                         options.name, term, total, RESULT_CAP)
+                return oldest
+        return oldest

@@ -534,3 +534,65 @@ def test_a_stack_exchange_burst_beyond_max_pages_is_read_over_the_next_runs(http
         state, behind = result.state, behind + [w for w in result.warnings if w.startswith("behind:")]
     assert len(read) == 250 and len(behind) == 2
     assert state.cursor == str(start + 60 * 249)
+
+
+def test_github_reads_past_its_1000_result_cap_and_max_pages_over_the_next_runs(httpserver: HTTPServer) -> None:
+    """GitHub answers at most 1,000 results a query: a window with more is narrowed and read on."""
+    import re as regex
+    from datetime import datetime as dt, timezone as tz
+
+    template = json.loads(fixture_bytes("github_search_issues.json"))["items"][0]
+    start = int(NOW.timestamp()) - 1500 * 60
+    issues = [dict(template, id=5000000 + i, number=i, html_url=f"https://github.com/acme/cli/issues/{i}",
+                   created_at=dt.fromtimestamp(start + 60 * i, tz.utc).strftime("%Y-%m-%dT%H:%M:%SZ")) for i in range(1500)]
+
+    def answer(request):
+        when = regex.search(r"created:(>=)?(\S+?)(?:\.\.(\S+))?(?:\s|$)", request.args["q"])
+        stamp = lambda text: int(dt.fromisoformat(text.replace("Z", "+00:00")).timestamp())  # noqa: E731
+        low, high = stamp(when.group(2)), stamp(when.group(3)) if when.group(3) else 2 ** 40
+        hits = sorted((i for i in issues if low <= stamp(i["created_at"]) <= high), key=lambda i: i["created_at"], reverse=True)
+        size, page = int(request.args["per_page"]), int(request.args["page"])
+        served = hits[:1000][(page - 1) * size:page * size]  # the cap: nothing past the 1,000th result
+        return Response(json.dumps({"total_count": len(hits), "incomplete_results": False, "items": served}),
+                        content_type=JSON)
+
+    httpserver.expect_request("/search/issues").respond_with_handler(answer)
+    source = {"name": "gh", "type": "github", "base_url": "BASE", "per_page": 100, "max_pages": 10,
+              "first_run": "2d"}
+    state, read = SourceState(), set()
+    for _ in range(2):
+        result = run(httpserver, source, state=state)
+        read |= {m.id for m in result.mentions}
+        state = result.state
+    assert len(read) == 1500 and not state.cursor.startswith("{")
+
+
+def test_a_bluesky_burst_beyond_max_pages_is_read_over_the_next_runs(httpserver: HTTPServer, monkeypatch) -> None:
+    from datetime import datetime as dt, timezone as tz
+
+    monkeypatch.setenv("BLUESKY_HANDLE", "h")
+    monkeypatch.setenv("BLUESKY_APP_PASSWORD", "p")
+    template = json.loads(fixture_bytes("bluesky_search.json"))["posts"][0]
+    start = int(NOW.timestamp()) - 100 * 60
+    iso = lambda stamp: dt.fromtimestamp(stamp, tz.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")  # noqa: E731
+    posts = [dict(template, uri=f"at://did:plc:x/app.bsky.feed.post/{i}", indexedAt=iso(start + 60 * i),
+                  record=dict(template["record"], createdAt=iso(start + 60 * i))) for i in range(100)]
+
+    def answer(request):
+        stamp = lambda text: int(dt.fromisoformat(text.replace("Z", "+00:00")).timestamp())  # noqa: E731
+        low, high = stamp(request.args["since"]), stamp(request.args["until"]) if "until" in request.args else 2 ** 40
+        hits = sorted((p for p in posts if low <= stamp(p["indexedAt"]) < high), key=lambda p: p["indexedAt"], reverse=True)
+        offset, size = int(request.args.get("cursor", 0)), int(request.args["limit"])
+        body = {"posts": hits[offset:offset + size], **({"cursor": str(offset + size)} if offset + size < len(hits) else {})}
+        return Response(json.dumps(body), content_type=JSON)
+
+    httpserver.expect_request("/xrpc/com.atproto.server.createSession").respond_with_json(json.loads(fixture_bytes("bluesky_session.json")))
+    httpserver.expect_request("/xrpc/app.bsky.feed.searchPosts").respond_with_handler(answer)
+    httpserver.expect_request("/xrpc/app.bsky.actor.getProfiles").respond_with_json({"profiles": []})
+    source = {"name": "b", "type": "bluesky", "base_url": "BASE", "limit": 25, "max_pages": 2}
+    state, read = SourceState(), set()
+    for _ in range(3):  # 100 posts, 50 a run (the owed window keeps its boundary second: 51 in the second)
+        result = run(httpserver, source, state=state)
+        read |= {m.id for m in result.mentions}
+        state = result.state
+    assert len(read) == 100 and state.cursor == iso(start + 60 * 99).replace(".000Z", "Z")
