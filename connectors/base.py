@@ -14,7 +14,7 @@ import re
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from dataclasses import dataclass
-from typing import ClassVar, Iterator, Protocol, Sequence
+from typing import Callable, ClassVar, Iterator, Protocol, Sequence
 
 import httpx
 from pydantic import Field, field_validator
@@ -179,11 +179,12 @@ class Backlog:
                 out.append((lo, hi))
         return tuple(out)
 
-    def behind(self) -> str | None:
-        """What ``status`` says of a source still owing windows."""
+    def behind(self, seconds: Callable[[int], float] = float) -> str | None:
+        """What ``status`` says of a source still owing windows (``seconds``: a bound as epoch
+        seconds, for sources whose windows are in ids)."""
         if not self.gaps:
             return None
-        oldest = datetime.fromtimestamp(self.gaps[0][0], timezone.utc).isoformat(timespec="minutes")
+        oldest = datetime.fromtimestamp(seconds(self.gaps[0][0]), timezone.utc).isoformat(timespec="minutes")
         return (f"behind: {len(self.gaps)} window{'s' if len(self.gaps) > 1 else ''} not read to the end yet (the oldest "
                 f"from {oldest}); the next runs read them — raise max_pages or poll more often if this stays")
 

@@ -16,7 +16,7 @@ import httpx
 from pydantic import Field
 
 from connectors import http
-from connectors.base import OVERLAP, OVERLAP_WHY, SourceOptions, SubRequests, Syntax, as_int, malformed_item, parse_time, searches, secret
+from connectors.base import Backlog, OVERLAP, OVERLAP_WHY, SourceOptions, SubRequests, Syntax, as_int, malformed_item, parse_time, searches, secret
 from monitor.errors import FetchError, ParseError
 from monitor.models import Duration, FetchResult, Mention, Query, SourceState
 
@@ -88,13 +88,18 @@ class MastodonConnector:
         self.client = client
 
     def fetch(self, options: MastodonOptions, *, queries: Sequence[Query], state: SourceState, now: datetime) -> FetchResult:
-        """Statuses newer than the cursor from every tag (and search term, with a token)."""
+        """Statuses newer than the cursor from every tag (and search term, with a token); first the
+        id windows earlier runs left unread at their page limit (``Backlog``), oldest first."""
         token = secret(options, "token_env")
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        since_id = int(state.cursor) if state.cursor and state.cursor.isdigit() else None
-        newest = since_id or 0
+        backlog = Backlog.load(state.cursor)
+        since_id = int(backlog.cursor) if backlog.cursor and backlog.cursor.isdigit() else None
+        windows: list[tuple[int | None, int | None]] = [*backlog.gaps, (overlapped(since_id, options.overlap)
+                                                                        if since_id else None, None)]
         seen: dict[str, Mention] = {}
+        ids: set[int] = set()
         skipped: list[str] = []
+        owed: list[tuple[int, int]] = []
         requests = [(f"/api/v1/timelines/tag/{tag}", {}) for tag in (options.hashtags or _hashtags(queries))]
         if token:
             requests += [("/api/v2/search", {"q": term, "type": "statuses", "resolve": "false"})
@@ -102,38 +107,49 @@ class MastodonConnector:
         subs = SubRequests(options.name)
         for path, params in requests:
             with subs.each(path if "/tag/" in path else f"search {params['q']!r}"):
-                max_id = None
-                for _ in range(options.max_pages):
-                    query = {**params, "limit": 40}
-                    if since_id:
-                        # Timelines take since_id; /api/v2/search has none, only min_id and max_id
-                        # (the search method's parameters in Mastodon's docs, read 2026-12-02).
-                        bound = "min_id" if path == "/api/v2/search" else "since_id"
-                        query[bound] = str(overlapped(since_id, options.overlap))
-                    if max_id:
-                        query["max_id"] = max_id
-                    try:
-                        data, _ = http.get_json(self.client, f"{options.base_url}{path}", source=options.name, params=query, headers=headers)
-                    except FetchError as exc:
-                        if exc.status in (401, 403, 422) and not token and "/timelines/tag/" in path:
-                            raise FetchError(f"{options.base_url} requires a token for hashtag timelines — set token_env "
-                                             f"(HTTP {exc.status})", source=options.name, retryable=False, status=exc.status) from exc
-                        raise
-                    statuses = data.get("statuses") if isinstance(data, dict) else data
-                    if not isinstance(statuses, list):
-                        raise ParseError(f"{path} did not return a list of statuses", source=options.name)
-                    if not statuses:
-                        break
-                    for status in statuses:
-                        with malformed_item(status, source=options.name, skipped=skipped):
-                            mention = parse_status(status, source=options.name)
-                            seen.setdefault(mention.id, mention)
-                            newest = max(newest, int(status["id"]) if str(status.get("id", "")).isdigit() else 0)
-                    ids = [int(s["id"]) for s in statuses if isinstance(s, dict) and str(s.get("id", "")).isdigit()]
-                    if not ids:
-                        break
-                    max_id = str(min(ids))
-                    if since_id is None:
-                        break  # first run: one page is the backlog
-        return subs.result(FetchResult(list(seen.values()), SourceState(cursor=str(newest) if newest else state.cursor),
-                                       skipped=tuple(skipped)), state)
+                for low, high in windows:
+                    oldest = self._window(options, path, params, headers, bool(token), low, high, seen, ids, skipped)
+                    if oldest is not None and low is not None:  # the overlap below the cursor is never owed
+                        owed.append((low if high is not None else max(low, since_id or low), oldest))
+        newest = max([since_id or 0, *ids])
+        after = Backlog(str(newest) if newest else backlog.cursor, Backlog.merged(owed))
+        warning = after.behind(lambda i: (i >> 16) / 1000)
+        result = FetchResult(list(seen.values()), SourceState(cursor=after.dump()), skipped=tuple(skipped),
+                             warnings=(warning,) if warning else ())
+        return subs.result(result, state)
+
+    def _window(self, options: MastodonOptions, path: str, params: dict, headers: dict, token: bool, low: int | None,
+                high: int | None, seen: dict[str, Mention], ids: set[int], skipped: list[str]) -> int | None:
+        """One timeline's or search's statuses with ids in (low, high), newest first, ``max_pages``
+        of 40 at most; None when read to the end (or on a first run: one page is the backlog), else
+        the oldest id read."""
+        max_id, oldest = high, None
+        for _ in range(options.max_pages):
+            query = {**params, "limit": 40}
+            if low is not None:
+                # Timelines take since_id; /api/v2/search has none, only min_id and max_id
+                # (the search method's parameters in Mastodon's docs, read 2026-12-02).
+                query["min_id" if path == "/api/v2/search" else "since_id"] = str(low)
+            if max_id is not None:
+                query["max_id"] = str(max_id)
+            try:
+                data, _ = http.get_json(self.client, f"{options.base_url}{path}", source=options.name, params=query,
+                                        headers=headers)
+            except FetchError as exc:
+                if exc.status in (401, 403, 422) and not token and "/timelines/tag/" in path:
+                    raise FetchError(f"{options.base_url} requires a token for hashtag timelines — set token_env "
+                                     f"(HTTP {exc.status})", source=options.name, retryable=False, status=exc.status) from exc
+                raise
+            statuses = data.get("statuses") if isinstance(data, dict) else data
+            if not isinstance(statuses, list):
+                raise ParseError(f"{path} did not return a list of statuses", source=options.name)
+            for status in statuses:
+                with malformed_item(status, source=options.name, skipped=skipped):
+                    mention = parse_status(status, source=options.name)
+                    seen.setdefault(mention.id, mention)
+            page_ids = [int(s["id"]) for s in statuses if isinstance(s, dict) and str(s.get("id", "")).isdigit()]
+            ids.update(page_ids)
+            if len(statuses) < 40 or not page_ids or low is None:
+                return None  # read to the end; or a first run, whose one page is the backlog
+            max_id = oldest = min(page_ids)
+        return oldest

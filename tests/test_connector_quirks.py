@@ -596,3 +596,23 @@ def test_a_bluesky_burst_beyond_max_pages_is_read_over_the_next_runs(httpserver:
         read |= {m.id for m in result.mentions}
         state = result.state
     assert len(read) == 100 and state.cursor == iso(start + 60 * 99).replace(".000Z", "Z")
+
+
+def test_a_mastodon_burst_beyond_max_pages_is_read_over_the_next_runs(httpserver: HTTPServer) -> None:
+    template = json.loads(fixture_bytes("mastodon_tag.json"))[0]
+    statuses = [dict(template, reblog=None, id=str(5000 + i), uri=f"https://example.social/users/a/statuses/{5000 + i}",
+                     url=f"https://example.social/@a/{5000 + i}") for i in range(100)]
+
+    def answer(request):
+        low, high = int(request.args["since_id"]), int(request.args.get("max_id", 2 ** 62))
+        page = sorted((s for s in statuses if low < int(s["id"]) < high), key=lambda s: -int(s["id"]))
+        return Response(json.dumps(page[:int(request.args["limit"])]), content_type=JSON)
+
+    httpserver.expect_request("/api/v1/timelines/tag/acmecloud").respond_with_handler(answer)
+    source = {"name": "m", "type": "mastodon", "base_url": "BASE", "max_pages": 1}
+    state, read, behind = SourceState(cursor="4000"), set(), 0
+    for _ in range(3):  # 100 new statuses, 40 a run
+        result = run(httpserver, source, state=state)
+        read |= {m.id for m in result.mentions}
+        state, behind = result.state, behind + any(w.startswith("behind:") for w in result.warnings)
+    assert len(read) == 100 and state.cursor == "5099" and behind == 2
