@@ -179,12 +179,13 @@ class Backlog:
                 out.append((lo, hi))
         return tuple(out)
 
-    def behind(self, seconds: Callable[[int], float] = float) -> str | None:
-        """What ``status`` says of a source still owing windows (``seconds``: a bound as epoch
-        seconds, for sources whose windows are in ids)."""
+    def behind(self, where: Callable[[int], str] | None = None) -> str | None:
+        """What ``status`` says of a source still owing windows (``where`` names a window's lower
+        bound, for sources whose windows are not in epoch seconds)."""
         if not self.gaps:
             return None
-        oldest = datetime.fromtimestamp(seconds(self.gaps[0][0]), timezone.utc).isoformat(timespec="minutes")
+        low = self.gaps[0][0]
+        oldest = where(low) if where else datetime.fromtimestamp(low, timezone.utc).isoformat(timespec="minutes")
         return (f"behind: {len(self.gaps)} window{'s' if len(self.gaps) > 1 else ''} not read to the end yet (the oldest "
                 f"from {oldest}); the next runs read them — raise max_pages or poll more often if this stays")
 

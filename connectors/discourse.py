@@ -14,7 +14,7 @@ import httpx
 from pydantic import Field
 
 from connectors import http
-from connectors.base import SourceOptions, SubRequests, Syntax, as_int, malformed_item, parse_time, searches, secret
+from connectors.base import Backlog, SourceOptions, SubRequests, Syntax, as_int, malformed_item, parse_time, searches, secret
 from monitor.errors import ParseError
 from monitor.models import FetchResult, Mention, Query, SourceState
 
@@ -107,9 +107,11 @@ class DiscourseConnector:
         """New posts since the cursor (highest post id)."""
         key, user = secret(options, "api_key_env"), secret(options, "api_username_env")
         headers = {"Api-Key": key, "Api-Username": user or "system"} if key else {}
-        cursor = int(state.cursor) if state.cursor and state.cursor.isdigit() else 0
+        backlog = Backlog.load(state.cursor)
+        cursor = int(backlog.cursor) if backlog.cursor and backlog.cursor.isdigit() else 0
         seen: dict[str, Mention] = {}
         skipped: list[str] = []
+        owed: list[tuple[int, int]] = []
         if options.mode == "latest":
             data, _ = http.get_json(self.client, f"{options.base_url}/latest.json", source=options.name,
                                     params={"order": "created"}, headers=headers)
@@ -127,17 +129,32 @@ class DiscourseConnector:
                         if int(m.id) > cursor:
                             seen.setdefault(m.id, m)
         else:
-            before = None
-            for _ in range(options.max_pages if cursor else 1):
-                data, _ = http.get_json(self.client, f"{options.base_url}/posts.json", source=options.name,
-                                        params={"before": before} if before else None, headers=headers)
-                posts = parse_posts(data, source=options.name, base_url=options.base_url, skipped=skipped)
-                for m in posts:
-                    if int(m.id) > cursor:
-                        seen.setdefault(m.id, m)
-                if not posts or min(int(m.id) for m in posts) <= cursor:
-                    break
-                before = min(int(m.id) for m in posts)
+            # posts.json pages back with before=<id>: the windows earlier runs could not finish
+            # (``Backlog``, in post ids) first, oldest first, then what is new since the cursor.
+            for low, high in [*backlog.gaps, (cursor, None)]:
+                oldest = self._posts(options, headers, low, high, seen, skipped, first=not cursor)
+                if oldest is not None:
+                    owed.append((low, oldest))
         newest = max([cursor, *(int(i) for i in seen)])
-        return subs.result(FetchResult(list(seen.values()), SourceState(cursor=str(newest) if newest else None),
-                                       skipped=tuple(skipped)), state)
+        after = Backlog(str(newest) if newest else None, Backlog.merged(owed))
+        warning = after.behind(lambda i: f"post {i}")
+        result = FetchResult(list(seen.values()), SourceState(cursor=after.dump()), skipped=tuple(skipped),
+                             warnings=(warning,) if warning else ())
+        return subs.result(result, state)
+
+    def _posts(self, options: DiscourseOptions, headers: dict, low: int, high: int | None, seen: dict[str, Mention],
+               skipped: list[str], *, first: bool) -> int | None:
+        """Posts with ids in (low, high), newest first, ``max_pages`` at most (one on a first run:
+        its page is the backlog); None when read down to ``low``, else the oldest id read."""
+        before, oldest = high, None
+        for _ in range(1 if first else options.max_pages):
+            data, _ = http.get_json(self.client, f"{options.base_url}/posts.json", source=options.name,
+                                    params={"before": before} if before else None, headers=headers)
+            posts = parse_posts(data, source=options.name, base_url=options.base_url, skipped=skipped)
+            for m in posts:
+                if int(m.id) > low:
+                    seen.setdefault(m.id, m)
+            if first or not posts or min(int(m.id) for m in posts) <= low:
+                return None
+            before = oldest = min(int(m.id) for m in posts)
+        return oldest

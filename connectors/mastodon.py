@@ -9,7 +9,7 @@ seen and ``since_id`` asks only for what is newer.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import ClassVar, Literal, Sequence
 
 import httpx
@@ -113,7 +113,7 @@ class MastodonConnector:
                         owed.append((low if high is not None else max(low, since_id or low), oldest))
         newest = max([since_id or 0, *ids])
         after = Backlog(str(newest) if newest else backlog.cursor, Backlog.merged(owed))
-        warning = after.behind(lambda i: (i >> 16) / 1000)
+        warning = after.behind(lambda i: datetime.fromtimestamp((i >> 16) / 1000, timezone.utc).isoformat(timespec="minutes"))
         result = FetchResult(list(seen.values()), SourceState(cursor=after.dump()), skipped=tuple(skipped),
                              warnings=(warning,) if warning else ())
         return subs.result(result, state)

@@ -616,3 +616,25 @@ def test_a_mastodon_burst_beyond_max_pages_is_read_over_the_next_runs(httpserver
         read |= {m.id for m in result.mentions}
         state, behind = result.state, behind + any(w.startswith("behind:") for w in result.warnings)
     assert len(read) == 100 and state.cursor == "5099" and behind == 2
+
+
+def test_a_discourse_burst_beyond_max_pages_is_read_over_the_next_runs(httpserver: HTTPServer) -> None:
+    template = json.loads(fixture_bytes("discourse_posts.json"))["latest_posts"][0]
+    posts = [dict(template, id=60000 + i, post_number=i + 1) for i in range(120)]
+
+    def answer(request):
+        before = int(request.args.get("before", 2 ** 40))
+        page = sorted((p for p in posts if p["id"] < before), key=lambda p: -p["id"])[:50]  # posts.json: 50 a page
+        return Response(json.dumps({"latest_posts": page}), content_type=JSON)
+
+    httpserver.expect_request("/posts.json").respond_with_handler(answer)
+    source = {"name": "f", "type": "discourse", "base_url": "BASE", "mode": "posts", "max_pages": 1}
+    state, read, behind = SourceState(cursor="59000"), set(), []
+    # 120 new posts, 50 a run; posts.json says nothing of its page size, so the run after the
+    # last short page asks once more before it knows the window is done.
+    for _ in range(4):
+        result = run(httpserver, source, state=state)
+        read |= {m.id for m in result.mentions}
+        state, behind = result.state, behind + [w for w in result.warnings if w.startswith("behind:")]
+    assert len(read) == 120 and state.cursor == "60119"
+    assert len(behind) == 3 and "(the oldest from post 59000)" in behind[0]
