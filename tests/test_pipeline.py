@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import datetime, timezone
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -286,3 +287,32 @@ sources:
         ("own-forum", "2"): (["Globex", "Acme Cloud"], ["globex", "bound source"]),
         ("same-feed-unbound", "2"): (["Globex"], ["globex"]),
     }
+
+
+def test_status_says_a_source_is_behind_until_its_burst_is_read(tmp_path: Path, httpserver: HTTPServer) -> None:
+    from tests.test_connector_quirks import _algolia
+
+    now = int(datetime.now(timezone.utc).timestamp())
+    posts = [{"objectID": str(7000 + i), "created_at_i": now - 3600 + 60 * i, "title": f"Acme Cloud is down again ({i})",
+              "author": "a", "_tags": ["story"], "points": 1} for i in range(6)]
+    httpserver.expect_request("/api/v1/search_by_date").respond_with_handler(_algolia(posts))
+    httpserver.expect_request("/api/v1/search").respond_with_json({"hits": [], "nbPages": 0})
+    config = tmp_path / "config.yaml"
+    config.write_text(f"""
+database: {tmp_path / 'm.db'}
+brands: [{{name: Acme Cloud, keywords: ['"Acme Cloud"']}}]
+sources:
+  - {{name: hn, type: hackernews, base_url: "{httpserver.url_for('/api/v1')}", hits_per_page: 3, max_pages: 1, every: 10s}}
+""")
+    runner = CliRunner()
+    stored, statuses = [], []
+    for _ in range(3):
+        assert runner.invoke(main, ["--config", str(config), "once"], catch_exceptions=False).exit_code == 0
+        statuses.append(runner.invoke(main, ["--config", str(config), "status"], catch_exceptions=False).output)
+        with sqlite3.connect(tmp_path / "m.db") as db:
+            stored.append(db.execute("SELECT count(*) FROM mentions").fetchone()[0])
+        with sqlite3.connect(tmp_path / "m.db") as db:  # due again at once, as the scheduler would make it later
+            db.execute("UPDATE sources SET next_check_at = NULL")
+    assert stored == [3, 5, 6]  # each owed window keeps its boundary second: a post there is never lost
+    assert "warning, hn: behind: 1 window not read to the end yet" in statuses[0]
+    assert "behind" not in statuses[2]
