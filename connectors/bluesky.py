@@ -111,8 +111,10 @@ class BlueskyConnector:
                 data, _ = http.get_json(self.client, self._xrpc(options, method), source=options.name, params=params,
                                         headers={"Authorization": f"Bearer {session['accessJwt']}"})
             except FetchError as exc:
-                # An expired access token is a 400 ExpiredToken (or a 401): refresh once and retry.
-                if exc.status in (400, 401) and attempt == 0:
+                # An expired access token is a 400 ExpiredToken (or a 401): refresh once and retry;
+                # any other 400 is our request's fault, and refreshing would only spend the
+                # session quota (createSession: 30 in 5 minutes).
+                if (exc.code == "ExpiredToken" or exc.status == 401) and attempt == 0:
                     session = self._session(options, renew=True)
                     continue
                 raise

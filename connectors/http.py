@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import httpx
 
 from monitor.errors import FetchError, ParseError, RateLimited
-from monitor.models import format_size
+from monitor.models import clean_text, format_size
 
 try:
     from importlib.metadata import version as _version
@@ -233,13 +233,38 @@ def _check_status(response: httpx.Response, *, source: str) -> None:
         retry_after = _wait(response.headers)
         wait = f", retry after {retry_after:.0f}s" if retry_after is not None else ""
         raise RateLimited(f"rate limited by {where} (HTTP 429{wait})", source=source, retry_after_seconds=retry_after)
+    text = ""
+    if 400 <= status < 500:
+        try:
+            text = _read_capped(response, 64 * 1024, source=source).decode("utf-8", "replace")
+        except FetchError:
+            text = ""
     if status in (400, 403):
-        throttled = _throttle(response, source=source)
+        throttled = _throttle(response, text, source=source)
         if throttled is not None:
             raise throttled
+    code, said = _error_name(text)
     # 408 and 5xx are the server's trouble and pass; other 4xx mean our request is wrong.
     retryable = status >= 500 or status == 408
-    raise FetchError(f"HTTP {status} from {where}", source=source, retryable=retryable, status=status)
+    detail = f": {code}" + (f": {said}" if said else "") if code else ""
+    raise FetchError(f"HTTP {status} from {where}{detail}", source=source, retryable=retryable, status=status, code=code)
+
+
+def _error_name(text: str) -> tuple[str | None, str]:
+    """The API's own name for an error and its message, from a JSON error body: XRPC's
+    ``{"error": "ExpiredToken", "message": …}``, Stack Exchange's ``error_name``; a body that
+    is no such object gives none. Both are the server's words: cleaned and cut short."""
+    try:
+        body = json.loads(text) if text.lstrip().startswith("{") else None
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        return None, ""
+    code = body.get("error") if isinstance(body.get("error"), str) else body.get("error_name")
+    said = body.get("message") if isinstance(body.get("message"), str) else body.get("error_message")
+    if not isinstance(code, str) or not code:
+        return None, ""
+    return clean_text(code, width=60), clean_text(said, width=160) if isinstance(said, str) else ""
 
 
 def _wait(headers: httpx.Headers) -> float | None:
@@ -254,16 +279,12 @@ _AVAILABLE_IN = re.compile(r"available in (\d+) seconds?")
 SECONDARY_LIMIT_SECONDS = 60.0  # GitHub: with neither Retry-After nor a reset, "wait for at least one minute"
 
 
-def _throttle(response: httpx.Response, *, source: str) -> RateLimited | None:
+def _throttle(response: httpx.Response, text: str, *, source: str) -> RateLimited | None:
     """A rate limit that is not a 429, or None: Stack Exchange's HTTP 400 ``throttle_violation``
     ("more requests available in 82 seconds"), and GitHub's 403 (secondary limits: Retry-After,
     else an exhausted ``x-ratelimit-remaining`` until its reset, else a minute, as GitHub's
     documentation says)."""
     where = safe_url(response.request.url)
-    try:
-        text = _read_capped(response, 64 * 1024, source=source).decode("utf-8", "replace")
-    except FetchError:
-        text = ""
     if response.status_code == 400:
         if "throttle_violation" not in text:
             return None

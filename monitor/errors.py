@@ -46,9 +46,11 @@ class FetchError(ConnectorError):
     """The request failed: connection, timeout or an HTTP error status."""
 
     def __init__(
-        self, message: str, *, source: str = "", retryable: bool = True, status: int | None = None
+        self, message: str, *, source: str = "", retryable: bool = True, status: int | None = None,
+        code: str | None = None,
     ) -> None:
         self.status = status
+        self.code = code  # the API's own name for the error, from its body (XRPC's "ExpiredToken")
         super().__init__(message, source=source, retryable=retryable)
 
 

@@ -638,3 +638,17 @@ def test_a_discourse_burst_beyond_max_pages_is_read_over_the_next_runs(httpserve
         state, behind = result.state, behind + [w for w in result.warnings if w.startswith("behind:")]
     assert len(read) == 120 and state.cursor == "60119"
     assert len(behind) == 3 and "(the oldest from post 59000)" in behind[0]
+
+
+def test_bluesky_renews_its_session_only_for_an_expired_token(httpserver: HTTPServer, bluesky_env) -> None:
+    """createSession allows 30 logins in 5 minutes: a 400 that is our query's fault must not spend them."""
+    httpserver.expect_request("/xrpc/com.atproto.server.createSession", method="POST").respond_with_data(
+        fixture_bytes("bluesky_session.json"), content_type=JSON)
+    httpserver.expect_request("/xrpc/app.bsky.feed.searchPosts").respond_with_json(
+        {"error": "InvalidRequest", "message": "Error: Params must have the property \"q\""}, status=400)
+    with pytest.raises(FetchError) as info:
+        run(httpserver, {"name": "b", "type": "bluesky", "base_url": "BASE"})
+    assert info.value.code == "InvalidRequest" and not info.value.retryable
+    assert str(info.value).endswith(': InvalidRequest: Error: Params must have the property "q"')
+    assert not [r for r, _ in httpserver.log if "refreshSession" in r.path]
+    assert len([r for r, _ in httpserver.log if "createSession" in r.path]) == 1
