@@ -130,7 +130,6 @@ class BlueskyConnector:
         plain = SourceState(cursor=backlog.cursor)
         since, reached = options.since(plain, now), options.reached(plain, now)
         windows: list[tuple[int, int | None]] = [*backlog.gaps, (int(since.timestamp()), None)]
-        newest = reached
         seen: dict[str, Mention] = {}
         sorted_at: dict[str, datetime] = {}
         skipped: list[str] = []
@@ -142,7 +141,7 @@ class BlueskyConnector:
                     oldest = self._window(options, term, low, high, seen, sorted_at, skipped, now)
                     if oldest is not None:  # the overlap below the cursor is never owed
                         owed.append((low if high is not None else max(low, int(reached.timestamp())), oldest + 1))
-        newest = max([newest, *sorted_at.values()])
+        newest = max([reached, *sorted_at.values()])
         self._add_followers(options, seen)
         after = Backlog(to_iso(newest), Backlog.merged(owed))
         warning = after.behind()

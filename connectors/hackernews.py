@@ -107,7 +107,6 @@ class HackerNewsConnector:
         reached = int(backlog.cursor) if backlog.cursor else int((now - options.first_run).timestamp())
         since = max(0, reached - int(options.overlap.total_seconds())) if backlog.cursor else reached
         windows: list[tuple[int, int | None]] = [*backlog.gaps, (since, None)]
-        newest = reached
         seen: dict[str, Mention] = {}
         skipped: list[str] = []
         owed: list[tuple[int, int]] = []
@@ -119,7 +118,7 @@ class HackerNewsConnector:
                     if oldest is not None:  # the page limit came first: [low, oldest] is still owed,
                         # but for the overlap below the cursor, read last run (only late posts are lost there)
                         owed.append((low if high is not None else max(low, reached), oldest + 1))
-        newest = max([newest, *(int(m.published_at.timestamp()) for m in seen.values())])
+        newest = max([reached, *(int(m.published_at.timestamp()) for m in seen.values())])
         after = Backlog(str(newest), Backlog.merged(owed))
         self._add_story_points(options, seen)
         warning = after.behind()
