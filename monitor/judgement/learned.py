@@ -115,10 +115,9 @@ class Model:
         values = list(map(self._words.get, words))  # the loops in C: most words are cached
         if None in values:
             values = [self._word(w) if v is None else v for v, w in zip(values, words)]
-        per_head = list(zip(*values)) if values else [()] * len(self._names)
-        z = (self._bias + sum(map(sum, per_head)) * scale / len(self._names)
+        z = (self._bias + sum(map(sum, values)) * scale / len(self._names)
              + sum(map(operator.mul, self._weights, map(dense.__getitem__, DENSE))))
-        return Call(_sigmoid(z), self, words, per_head, dense, scale)
+        return Call(_sigmoid(z), self, words, values, dense, scale)
 
 
 class Call(NamedTuple):
@@ -128,7 +127,7 @@ class Call(NamedTuple):
     probability: float
     model: Model
     words: list[str]
-    per_head: list[tuple[float, ...]]  # each word's score, per head (in the model's head order)
+    per_word: list[tuple[float, ...]]  # each word's score in each head (the model's head order)
     dense: dict[str, float]
     scale: float
 
@@ -136,8 +135,9 @@ class Call(NamedTuple):
     def read(self) -> dict[str, tuple[float, tuple[float, ...]]]:
         """Per head: its log-odds and each word's score."""
         dense = list(map(self.dense.__getitem__, DENSE))
+        per_head = list(zip(*self.per_word)) if self.per_word else [()] * len(self.model._names)
         out = {}
-        for name, scores, weights in zip(self.model._names, self.per_head, self.model._head_weights):
+        for name, scores, weights in zip(self.model._names, per_head, self.model._head_weights):
             out[name] = (self.model.heads[name].bias + sum(scores) * self.scale + sum(map(operator.mul, weights, dense)),
                          scores)
         return out
