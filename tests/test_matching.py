@@ -131,3 +131,85 @@ def test_regex_metacharacters_in_keywords_are_literal() -> None:
     m = matcher('"c++"', "a.b")
     assert m.match("I write c++ daily") is None or m.match("I write c++ daily").keywords == ('"c++"',)
     assert m.match("aXb") is None
+
+
+def _reference(matcher: Matcher, text: str, language: str | None = None):
+    """The matcher before its rule index: every brand, every rule, in config order."""
+    from monitor.models import Match
+
+    brands, keywords, seen = [], [], {"lower": text.lower()}
+    for brand in matcher.brands:
+        if language and brand.languages and language not in brand.languages:
+            continue
+        hits = [rule for rule, pred in brand.keywords if pred(text, seen)]
+        if not hits or any(pred(text, seen) for pred in brand.exclude):
+            continue
+        brands.append(brand.name)
+        keywords.extend(h for h in hits if h not in keywords)
+    return Match(tuple(brands), tuple(keywords)) if brands else None
+
+
+def test_the_rule_index_matches_exactly_what_running_every_rule_matches() -> None:
+    """A property test: random rules (words, phrases, prefixes, AND / OR / NOT, parentheses, case
+    rules, exclusions) over random posts (case, punctuation, underscores, hashtags), seeded."""
+    import random
+
+    rng = random.Random(20261202)
+    words = ["acme", "cloud", "globex", "outage", "down", "support", "billing", "node.js", "c++", "at&t", "initech",
+             "beta", "mail", "İstanbul", "café"]
+
+    def term() -> str:
+        kind = rng.random()
+        if kind < 0.25:
+            return '"' + " ".join(rng.sample(words, 2)) + '"'
+        if kind < 0.35:
+            return rng.choice(["acme", "glob", "init", "bet"]) + "*"
+        return rng.choice(words)
+
+    def rule(depth: int = 0) -> str:
+        kind = rng.random()
+        if depth > 1 or kind < 0.4:
+            return term()
+        if kind < 0.6:
+            return f"{rule(depth + 1)} AND ({rule(depth + 1)} OR {rule(depth + 1)})"
+        if kind < 0.8:
+            return f"{rule(depth + 1)} OR {rule(depth + 1)}"
+        return f"{term()} AND NOT {term()}"
+
+    def post() -> str:
+        out = []
+        for _ in range(rng.randint(1, 8)):
+            w = rng.choice(words + ["the", "is", "a"])
+            w = rng.choice([w, w.upper(), w.title(), "#" + w, w + "'s", w + "_cloud", w + "-" + rng.choice(words)])
+            out.append(w + rng.choice(["", "", ",", "!", "."]))
+        return " ".join(out)
+
+    checked = matched = 0
+    for case in range(150):
+        brands = []
+        for b in range(rng.randint(1, 3)):
+            rules = [rule() for _ in range(rng.randint(1, 6))]
+            try:
+                brands.append(compile_brand(f"B{case}-{b}", rules, [term()] if rng.random() < 0.3 else [],
+                                            case_sensitive=rng.random() < 0.2,
+                                            languages=["en"] if rng.random() < 0.2 else []))
+            except KeywordSyntaxError:
+                continue
+        if not brands:
+            continue
+        m = Matcher(brands, index_above=0)  # the index, however few the rules
+        for _ in range(20):
+            text, language = post(), rng.choice([None, "en", "fr"])
+            expected = _reference(m, text, language)
+            assert m.match(text, language) == expected, (text, language, [b.keywords for b in m.brands])
+            checked += 1
+            matched += expected is not None
+    assert checked > 2000 and matched > 300  # both sides of the property were exercised
+
+
+def test_a_case_sensitive_brand_is_not_matched_by_another_brands_case_insensitive_result() -> None:
+    """Found by the property test above: the per-post cache of term results was keyed by the
+    compiled regex alone, which re.compile shares between the two, so "ACME" matched both."""
+    m = Matcher([compile_brand("Loose", ["acme"]), compile_brand("Strict", ["acme"], case_sensitive=True)])
+    assert m.match("ACME is down").brands == ("Loose",)
+    assert m.match("acme is down").brands == ("Loose", "Strict")

@@ -9,9 +9,12 @@ brand called "Salt and Pepper" still works when quoted.
 
 from __future__ import annotations
 
+import collections
+import itertools
+import operator
 import re
 from dataclasses import dataclass
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 from monitor.models import Match, Query, SearchTerm
 
@@ -197,6 +200,27 @@ def positive_terms(node: tuple) -> list[Term]:
     return out
 
 
+# The words a post is read as for the rule index: runs of letters and digits. Underscores split
+# too, since a phrase matches across them ("acme_cloud" is "Acme Cloud").
+_INDEX_WORD = re.compile(r"[^\W_]+")
+
+
+def _term_words(term: SearchTerm) -> list[str]:
+    """The index words every post holding ``term`` holds: each run of letters and digits of its
+    words, lower-cased, but a prefix's unfinished last run (``acme*`` has none)."""
+    runs = _INDEX_WORD.findall(term.text.lower())
+    return runs[:-1] if term.prefix else runs
+
+
+def _rule_words(query: Query) -> list[set[str]] | None:
+    """Per alternative of a rule, the index words a match of it holds; None when some
+    alternative holds none (prefix words only): that rule runs for every post."""
+    groups = [{w for t in group for w in _term_words(t)} for group in query.alternatives]
+    return groups if groups and all(groups) else None
+
+
+PREFILTER_TERMS = 200  # up to this many distinct terms, the one-regex prefilter runs first
+INDEX_ABOVE = 50  # with more rules than this, the rule index picks which ones run
 BOUND = "bound source"  # the keyword of a post kept because its source is bound to the brand
 MAX_ALTERNATIVES = 256  # (a OR b) AND (c OR d) AND … multiplies: past this a rule is a mistake
 
@@ -249,11 +273,16 @@ def _compile(node: tuple, flags: int) -> Predicate:
         # A substring test on the first word rejects most posts before the regex runs.
         needle = (term.text.lower() if folded else term.text).split()[0].rstrip("*")
 
+        # The post's cache of term results is keyed by what was searched too: re.compile hands
+        # back one object for "acme" whether it searches the lower-cased text (a brand's
+        # case-insensitive rule) or the text as written (a case-sensitive brand's).
+        key = (regex, folded)
+
         def has_term(text: str, seen: dict) -> bool:
-            hit = seen.get(regex)
+            hit = seen.get(key)
             if hit is None:
                 haystack = seen["lower"] if folded else text
-                hit = seen[regex] = needle in haystack and regex.search(haystack) is not None
+                hit = seen[key] = needle in haystack and regex.search(haystack) is not None
             return hit
 
         return has_term
@@ -281,28 +310,72 @@ class BrandRules:
 class Matcher:
     """Every brand's keyword rules, compiled once per config."""
 
-    def __init__(self, brands: Sequence[BrandRules]) -> None:
+    def __init__(self, brands: Sequence[BrandRules], *, index_above: int = INDEX_ABOVE) -> None:
         self.brands = tuple(brands)
         self._by_name = {b.name: b for b in self.brands}
-        # One cheap alternation of every term rejects most unrelated posts before any rule runs.
-        # It runs over the lower-cased text: a superset of every brand's terms, whatever its case rule.
-        patterns = {_term_pattern(t, lower=True) for b in self.brands for t in b.terms}
-        self._prefilter = re.compile(_any_term(patterns)) if patterns else None
         self._brand_patterns: dict[tuple[str, ...], re.Pattern | None] = {}
         self._queries = tuple(dict.fromkeys(q for b in self.brands for q in b.queries))
+        # With a few terms, one alternation of them all rejects most posts faster than reading
+        # their words (over the lower-cased text: a superset whatever a brand's case rule); with
+        # thousands it costs more than it saves, and the index alone decides.
+        patterns = {_term_pattern(t, lower=True) for b in self.brands for t in b.terms}
+        self._prefilter = re.compile(_any_term(patterns)) if 0 < len(patterns) <= PREFILTER_TERMS else None
+        # The rule index: each rule filed under one word of each of its alternatives, its rarest
+        # across all rules (a match holds all of some alternative, so that word; a brand's name
+        # is in all of its rules, a product's name in one), so a post's own words pick the rules
+        # worth running; rules with an alternative of prefix words only run for every post.
+        # Below ``index_above`` rules, running them all is cheaper than reading a post's words.
+        self._index: dict[str, list[tuple[int, int]]] = {}
+        self._always: list[tuple[int, int]] = []
+        words: dict[tuple[int, int], list[set[str]]] = {}
+        rules = sum(len(b.keywords) for b in self.brands)
+        self._indexed = rules > index_above
+        for b, brand in enumerate(self.brands if self._indexed else ()):
+            aligned = len(brand.queries) == len(brand.keywords)
+            for r in range(len(brand.keywords)):
+                found = _rule_words(brand.queries[r]) if aligned else None
+                if found is None:
+                    self._always.append((b, r))
+                else:
+                    words[(b, r)] = found
+        rules_with = collections.Counter(w for groups in words.values() for w in set().union(*groups))
+        for rule, groups in words.items():
+            for key in {min(group, key=lambda w: (rules_with[w], -len(w), w)) for group in groups}:
+                self._index.setdefault(key, []).append(rule)
+
+    def _candidates(self, lower: str) -> list[tuple[int, int]]:
+        """(brand, rule) pairs a post's words make possible, in config order."""
+        found = set(self._always)
+        index = self._index
+        for word in set(_INDEX_WORD.findall(lower)):
+            rules = index.get(word)
+            if rules:
+                found.update(rules)
+        return sorted(found)
+
+    def _rules(self, lower: str) -> Iterator[tuple[BrandRules, Sequence[tuple[str, Predicate]]]]:
+        """Each brand with the rules worth running on a post: all of them below ``index_above``
+        rules, else the index's candidates, in config order."""
+        if not self._indexed:
+            for brand in self.brands:
+                yield brand, brand.keywords
+            return
+        for b, pairs in itertools.groupby(self._candidates(lower), key=operator.itemgetter(0)):
+            brand = self.brands[b]
+            yield brand, [brand.keywords[r] for _, r in pairs]
 
     def match(self, text: str, language: str | None = None) -> Match | None:
         """The brands whose rules ``text`` satisfies (exclusions win), or None."""
         lower = text.lower()
-        if self._prefilter is None or self._prefilter.search(lower) is None:
+        if self._prefilter is not None and self._prefilter.search(lower) is None:
             return None
         brands: list[str] = []
         keywords: list[str] = []
         seen: dict = {"lower": lower}
-        for brand in self.brands:
+        for brand, rules in self._rules(lower):
             if language and brand.languages and language not in brand.languages:
                 continue
-            hits = [rule for rule, pred in brand.keywords if pred(text, seen)]
+            hits = [rule for rule, pred in rules if pred(text, seen)]
             if not hits or any(pred(text, seen) for pred in brand.exclude):
                 continue
             brands.append(brand.name)
