@@ -79,22 +79,8 @@ def macro_f1(gold: list, pred: list, labels: list) -> float:
     return sum(scores) / len(scores)
 
 
-def prf(gold: list[int], pred: list[int]) -> tuple[float, float, float]:
-    tp = sum(g and p for g, p in zip(gold, pred))
-    fp = sum((not g) and p for g, p in zip(gold, pred))
-    fn = sum(g and (not p) for g, p in zip(gold, pred))
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return precision, recall, f1
-
-
 def three(value: float) -> int:
     return 1 if value >= 0.05 else (-1 if value <= -0.05 else 0)
-
-
-def f1(predicted: list[bool], labels: list[int]) -> float:
-    return prf(labels, [int(p) for p in predicted])[2]
 
 
 # --- the learned layer, trained and scored on prepared texts ------------------------------------
@@ -145,9 +131,9 @@ def line(name: str, how: str, data: Prepared, idx: list[int], probs: list[float]
     gold = [data.labels[i] for i in idx]
     rule = [data.rule[i] for i in idx]
     vader = [-data.compound[i] for i in idx]
-    return (f"{name:<14} {how:<10} {len(idx):>6} {sum(gold):>6} | {f1([p >= train_assassin.THRESHOLD for p in probs], gold):>6.3f} "
-            f"{auc(probs, gold):>6.3f} | {f1([r >= RULE_THRESHOLD for r in rule], gold):>6.3f} {auc(rule, gold):>6.3f} | "
-            f"{f1([v >= 0.05 for v in vader], gold):>6.3f} {auc(vader, gold):>6.3f}")
+    return (f"{name:<14} {how:<10} {len(idx):>6} {sum(gold):>6} | {training.f1(probs, gold, train_assassin.THRESHOLD):>6.3f} "
+            f"{auc(probs, gold):>6.3f} | {training.f1(rule, gold, RULE_THRESHOLD):>6.3f} {auc(rule, gold):>6.3f} | "
+            f"{training.f1(vader, gold, 0.05):>6.3f} {auc(vader, gold):>6.3f}")
 
 
 def evaluate_layer(root: Path, scorer: Scorer, *, k: int, quick: bool) -> None:

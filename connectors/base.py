@@ -179,6 +179,19 @@ class Backlog:
                 out.append((lo, hi))
         return tuple(out)
 
+    @staticmethod
+    def unread(low: int, high: int | None, oldest: int, reached: int) -> tuple[int, int]:
+        """What a window read down to ``oldest`` still owes (that second included: it may hold
+        more); the new window (``high`` None) owes nothing below the old cursor ``reached``, read
+        last run (only posts indexed late are lost there)."""
+        return (low if high is not None else max(low, reached), oldest + 1)
+
+    def result(self, mentions: list, skipped: Sequence[str], where: Callable[[int], str] | None = None) -> FetchResult:
+        """A run's result with this backlog as its cursor, and "behind" as its warning while owing."""
+        warning = self.behind(where)
+        return FetchResult(mentions, SourceState(cursor=self.dump()), skipped=tuple(skipped),
+                           warnings=(warning,) if warning else ())
+
     def behind(self, where: Callable[[int], str] | None = None) -> str | None:
         """What ``status`` says of a source still owing windows (``where`` names a window's lower
         bound, for sources whose windows are not in epoch seconds)."""

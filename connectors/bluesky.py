@@ -139,14 +139,11 @@ class BlueskyConnector:
             with subs.each(f"search {term!r}"):
                 for low, high in windows:
                     oldest = self._window(options, term, low, high, seen, sorted_at, skipped, now)
-                    if oldest is not None:  # the overlap below the cursor is never owed
-                        owed.append((low if high is not None else max(low, int(reached.timestamp())), oldest + 1))
+                    if oldest is not None:  # the page limit came first
+                        owed.append(Backlog.unread(low, high, oldest, int(reached.timestamp())))
         newest = max([reached, *sorted_at.values()])
         self._add_followers(options, seen)
-        after = Backlog(to_iso(newest), Backlog.merged(owed))
-        warning = after.behind()
-        result = FetchResult(list(seen.values()), SourceState(cursor=after.dump()), skipped=tuple(skipped),
-                             warnings=(warning,) if warning else ())
+        result = Backlog(to_iso(newest), Backlog.merged(owed)).result(list(seen.values()), skipped)
         return subs.result(result, state)
 
     def _window(self, options: BlueskyOptions, term: str, low: int, high: int | None, seen: dict[str, Mention],

@@ -137,9 +137,7 @@ class DiscourseConnector:
                     owed.append((low, oldest))
         newest = max([cursor, *(int(i) for i in seen)])
         after = Backlog(str(newest) if newest else None, Backlog.merged(owed))
-        warning = after.behind(lambda i: f"post {i}")
-        result = FetchResult(list(seen.values()), SourceState(cursor=after.dump()), skipped=tuple(skipped),
-                             warnings=(warning,) if warning else ())
+        result = after.result(list(seen.values()), skipped, lambda post: f"post {post}")
         return subs.result(result, state)
 
     def _posts(self, options: DiscourseOptions, headers: dict, low: int, high: int | None, seen: dict[str, Mention],

@@ -92,13 +92,10 @@ class GitHubConnector:
             with subs.each(f"search {term!r}"):
                 for low, high in windows:
                     oldest = self._window(options, headers, term, low, high, seen, skipped)
-                    if oldest is not None:  # the overlap below the cursor is never owed
-                        owed.append((low if high is not None else max(low, int(reached.timestamp())), oldest + 1))
+                    if oldest is not None:  # the page limit came first
+                        owed.append(Backlog.unread(low, high, oldest, int(reached.timestamp())))
         newest = max([reached, *(m.published_at for m in seen.values())])
-        after = Backlog(to_iso(newest), Backlog.merged(owed))
-        warning = after.behind()
-        result = FetchResult(list(seen.values()), SourceState(cursor=after.dump()), skipped=tuple(skipped),
-                             warnings=(warning,) if warning else ())
+        result = Backlog(to_iso(newest), Backlog.merged(owed)).result(list(seen.values()), skipped)
         return subs.result(result, state)
 
     def _window(self, options: GitHubOptions, headers: dict, term: str, low: int, high: int | None,

@@ -115,15 +115,11 @@ class HackerNewsConnector:
             with subs.each(f"search {term!r}"):
                 for low, high in windows:
                     oldest = self._window(options, term, low, high, seen, skipped)
-                    if oldest is not None:  # the page limit came first: [low, oldest] is still owed,
-                        # but for the overlap below the cursor, read last run (only late posts are lost there)
-                        owed.append((low if high is not None else max(low, reached), oldest + 1))
+                    if oldest is not None:  # the page limit came first
+                        owed.append(Backlog.unread(low, high, oldest, reached))
         newest = max([reached, *(int(m.published_at.timestamp()) for m in seen.values())])
-        after = Backlog(str(newest), Backlog.merged(owed))
         self._add_story_points(options, seen)
-        warning = after.behind()
-        result = FetchResult(list(seen.values()), SourceState(cursor=after.dump()), skipped=tuple(skipped),
-                             warnings=(warning,) if warning else ())
+        result = Backlog(str(newest), Backlog.merged(owed)).result(list(seen.values()), skipped)
         return subs.result(result, state)
 
     def _window(self, options: HackerNewsOptions, term: str, low: int, high: int | None, seen: dict[str, Mention],

@@ -35,6 +35,11 @@ class MastodonOptions(SourceOptions):
     overlap: Duration = Field(default=OVERLAP, description=OVERLAP_WHY)
 
 
+def _id_time(status_id: int) -> str:
+    """When a status id was given (ids are milliseconds shifted 16 bits), to the minute."""
+    return datetime.fromtimestamp((status_id >> 16) / 1000, timezone.utc).isoformat(timespec="minutes")
+
+
 def overlapped(since_id: int, overlap: timedelta) -> int:
     """``since_id`` moved ``overlap`` back. Mastodon ids are its milliseconds since the epoch
     shifted 16 bits left: a remote post that federates late is given an id from its
@@ -113,9 +118,7 @@ class MastodonConnector:
                         owed.append((low if high is not None else max(low, since_id or low), oldest))
         newest = max([since_id or 0, *ids])
         after = Backlog(str(newest) if newest else backlog.cursor, Backlog.merged(owed))
-        warning = after.behind(lambda i: datetime.fromtimestamp((i >> 16) / 1000, timezone.utc).isoformat(timespec="minutes"))
-        result = FetchResult(list(seen.values()), SourceState(cursor=after.dump()), skipped=tuple(skipped),
-                             warnings=(warning,) if warning else ())
+        result = after.result(list(seen.values()), skipped, _id_time)
         return subs.result(result, state)
 
     def _window(self, options: MastodonOptions, path: str, params: dict, headers: dict, token: bool, low: int | None,

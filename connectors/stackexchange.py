@@ -80,13 +80,10 @@ class StackExchangeConnector:
             with subs.each(f"search {term!r}"):
                 for low, high in windows:
                     oldest = self._window(options, key, term, low, high, seen, skipped)
-                    if oldest is not None:  # the page limit came first; the overlap below the cursor is never owed
-                        owed.append((low if high is not None else max(low, reached), oldest + 1))
+                    if oldest is not None:  # the page limit came first
+                        owed.append(Backlog.unread(low, high, oldest, reached))
         newest = max([reached, *(int(m.published_at.timestamp()) for m in seen.values())])
-        after = Backlog(str(newest), Backlog.merged(owed))
-        warning = after.behind()
-        result = FetchResult(list(seen.values()), SourceState(cursor=after.dump()), skipped=tuple(skipped),
-                             warnings=(warning,) if warning else ())
+        result = Backlog(str(newest), Backlog.merged(owed)).result(list(seen.values()), skipped)
         return subs.result(result, state)
 
     def _window(self, options: StackExchangeOptions, key: str | None, term: str, low: int, high: int | None,

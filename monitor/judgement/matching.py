@@ -318,8 +318,9 @@ class Matcher:
         # With a few terms, one alternation of them all rejects most posts faster than reading
         # their words (over the lower-cased text: a superset whatever a brand's case rule); with
         # thousands it costs more than it saves, and the index alone decides.
-        patterns = {_term_pattern(t, lower=True) for b in self.brands for t in b.terms}
-        self._prefilter = re.compile(_any_term(patterns)) if 0 < len(patterns) <= PREFILTER_TERMS else None
+        terms = {t for b in self.brands for t in b.terms}
+        self._prefilter = (re.compile(_any_term({_term_pattern(t, lower=True) for t in terms}))
+                           if 0 < len(terms) <= PREFILTER_TERMS else None)
         # The rule index: each rule filed under one word of each of its alternatives, its rarest
         # across all rules (a match holds all of some alternative, so that word; a brand's name
         # is in all of its rules, a product's name in one), so a post's own words pick the rules
