@@ -42,6 +42,11 @@ class SourceOptions(Section):
         description="Brands this source belongs to (an app's reviews, the brand's own channel, subreddit or forum): "
                     "its posts are theirs without naming them; keyword rules still add other brands.",
     )
+    refresh: bool = Field(
+        default=True,
+        description="Re-read the engagement of this source's recent mentions on the refresh: schedule, so their reach "
+                    "grows as they do (where the source can be asked; false: reach stays as first seen, no extra requests).",
+    )
     max_body: Size = Field(
         default="10MB", ge=1024, le=1 << 30,
         description="Largest response body read, decompressed (KB/MB/GB are binary); a larger one is an error.",
@@ -340,3 +345,9 @@ class Connector(Protocol):
     ) -> FetchResult:
         """Fetch what is new since ``state``; ``queries``: the brands' rules as searches (``searches``)."""
         ...
+
+    # Optional, where the source can be asked again about posts it gave (monitor/refresh.py):
+    #
+    # def refresh(self, options, mentions: Sequence[Mention], *, now: datetime) -> dict[str, Refreshed]:
+    #     """Each mention's engagement now, by id (batched; a post gone is left out); a
+    #     ConnectorError when the source cannot be read, as in ``fetch``."""

@@ -17,7 +17,7 @@ from pydantic import Field
 from connectors import http
 from connectors.base import Backlog, SearchOptions, SourceOptions, SubRequests, Syntax, as_int, malformed_item, parse_time, secret
 from monitor.errors import FetchError, ParseError
-from monitor.models import FetchResult, Mention, Query, SourceState, to_iso
+from monitor.models import FetchResult, Mention, Query, Refreshed, SourceState, to_iso
 
 PROFILES_PER_CALL = 25  # app.bsky.actor.getProfiles accepts at most 25 actors
 
@@ -186,3 +186,18 @@ class BlueskyConnector:
         for ident, m in list(seen.items()):
             if followers.get(m.metrics.get("did")) is not None:
                 seen[ident] = replace(m, audience=followers[m.metrics["did"]])
+
+    def refresh(self, options: BlueskyOptions, mentions: Sequence[Mention], *, now: datetime) -> dict[str, Refreshed]:
+        """Likes, reposts, replies and quotes now, ``app.bsky.feed.getPosts`` 25 posts a call, and
+        the authors' followers (``getProfiles``); a deleted post is left out."""
+        uris = [m.id for m in mentions if m.id.startswith("at://")]
+        fresh: dict[str, Mention] = {}
+        for start in range(0, len(uris), PROFILES_PER_CALL):
+            data = self._get(options, "app.bsky.feed.getPosts", {"uris": uris[start:start + PROFILES_PER_CALL]})
+            for post in data.get("posts") or []:
+                with malformed_item(post, source=options.name, skipped=None):
+                    mention = parse_post(post, source=options.name)
+                    fresh[mention.id] = mention
+        self._add_followers(options, fresh)
+        keys = ("likes", "reposts", "replies", "quotes")
+        return {ident: Refreshed({k: m.metrics.get(k) for k in keys}, m.audience) for ident, m in fresh.items()}

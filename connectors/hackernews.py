@@ -17,7 +17,7 @@ from pydantic import Field
 from connectors import http
 from connectors.base import OVERLAP, OVERLAP_WHY, Backlog, SourceOptions, SubRequests, Syntax, malformed_item, parse_time, searches
 from monitor.errors import FetchError, ParseError
-from monitor.models import Duration, FetchResult, Mention, Query, SourceState
+from monitor.models import Duration, FetchResult, Mention, Query, Refreshed, SourceState
 
 ITEM_URL = "https://news.ycombinator.com/item?id={}"
 
@@ -148,26 +148,52 @@ class HackerNewsConnector:
                 return None
         return oldest
 
+    def _stories(self, options: HackerNewsOptions, ids: Sequence[int]) -> dict[int, dict]:
+        """The stories' metrics now, 50 a request (Algolia's tags: ``story,(story_1,story_2)`` is
+        story AND (1 OR 2)); a story not found is left out."""
+        stories: dict[int, dict] = {}
+        for start in range(0, len(ids), STORIES_PER_CALL):
+            batch = ids[start:start + STORIES_PER_CALL]
+            tags = "story,(" + ",".join(f"story_{i}" for i in batch) + ")"
+            payload, response = http.get_json(self.client, f"{options.base_url}/search", source=options.name,
+                                              params={"tags": tags, "hitsPerPage": len(batch)})
+            found, _ = parse_hits(payload, source=options.name, url=str(response.url))
+            stories.update({int(m.id): dict(m.metrics) for m in found if m.id.isdigit()})
+        return stories
+
     def _add_story_points(self, options: HackerNewsOptions, seen: dict[str, Mention]) -> None:
-        """A comment's reach is its story's: the stories' points and front-page tags, 50 stories a
-        request (Algolia's tags: ``story,(story_1,story_2)`` is story AND (1 OR 2)). A failure here
-        only narrows reach; the comments still count."""
+        """A comment's reach is its story's: the stories' points and front-page tags. A failure
+        here only narrows reach; the comments still count."""
         wanted = sorted({m.metrics["story_id"] for m in seen.values() if m.metrics.get("story_id")
                          and str(m.metrics["story_id"]) not in seen})
         stories = {int(m.id): m.metrics for m in seen.values() if m.metrics.get("kind") == "story" and m.id.isdigit()}
-        for start in range(0, len(wanted), STORIES_PER_CALL):
-            batch = wanted[start:start + STORIES_PER_CALL]
-            tags = "story,(" + ",".join(f"story_{i}" for i in batch) + ")"
-            try:
-                payload, response = http.get_json(self.client, f"{options.base_url}/search", source=options.name,
-                                                  params={"tags": tags, "hitsPerPage": len(batch)})
-                found, _ = parse_hits(payload, source=options.name, url=str(response.url))
-            except (FetchError, ParseError) as exc:
-                log.info("source %s: story points for %d comments not read: %s", options.name, len(batch), exc)
-                continue
-            stories.update({int(m.id): m.metrics for m in found if m.id.isdigit()})
+        try:
+            stories.update(self._stories(options, wanted))
+        except (FetchError, ParseError) as exc:
+            log.info("source %s: story points for comments on %d stories not read: %s", options.name, len(wanted), exc)
         for ident, m in list(seen.items()):
             story = stories.get(m.metrics.get("story_id")) if m.metrics.get("kind") == "comment" else None
             if story and story.get("points") is not None:
                 seen[ident] = replace(m, metrics={**m.metrics, "story_points": story["points"],
                                                   "front_page": bool(story.get("front_page"))})
+
+    def refresh(self, options: HackerNewsOptions, mentions: Sequence[Mention], *, now: datetime) -> dict[str, Refreshed]:
+        """Stories' points, comment counts and front-page tag now, and each comment's story's
+        (one request per 50 stories)."""
+        def story_of(m: Mention) -> int | None:
+            ident = m.metrics.get("story_id") if m.metrics.get("kind") == "comment" else m.id
+            return int(ident) if str(ident).isdigit() else None
+
+        wanted = sorted({s for s in map(story_of, mentions) if s is not None})
+        stories = self._stories(options, wanted)
+        out: dict[str, Refreshed] = {}
+        for m in mentions:
+            story = stories.get(story_of(m))  # type: ignore[arg-type]
+            if story is None:
+                continue
+            if m.metrics.get("kind") == "comment":
+                out[m.id] = Refreshed({"story_points": story.get("points"), "front_page": bool(story.get("front_page"))})
+            else:
+                out[m.id] = Refreshed({"points": story.get("points"), "comments": story.get("comments"),
+                                       "front_page": bool(story.get("front_page"))})
+        return out

@@ -19,10 +19,11 @@ from pydantic import Field
 
 from connectors import http
 from connectors.base import OVERLAP, OVERLAP_WHY, SourceOptions, SubRequests, malformed_item, parse_time
-from monitor.errors import ParseError
-from monitor.models import Duration, FetchResult, Mention, Query, SourceState, to_iso
+from monitor.errors import FetchError, ParseError
+from monitor.models import Duration, FetchResult, Mention, Query, Refreshed, SourceState, to_iso
 
 SITE = "https://lobste.rs"
+REFRESH_PER_RUN = 25  # stories re-read a run, one request each
 
 
 class LobstersOptions(SourceOptions):
@@ -94,3 +95,19 @@ class LobstersConnector:
                 if reached_cursor:
                     break
         return subs.result(FetchResult(list(seen.values()), SourceState(cursor=to_iso(newest)), skipped=tuple(skipped)), state)
+
+    def refresh(self, options: LobstersOptions, mentions: Sequence[Mention], *, now: datetime) -> dict[str, Refreshed]:
+        """Score and comments now: ``/s/{short_id}.json`` per story, ``REFRESH_PER_RUN`` at most;
+        a story gone (404) is left out."""
+        out: dict[str, Refreshed] = {}
+        for m in mentions[:REFRESH_PER_RUN]:
+            try:
+                data, _ = http.get_json(self.client, f"{options.base_url}/s/{m.id}.json", source=options.name)
+            except FetchError as exc:
+                if exc.status in (404, 410):
+                    continue
+                raise
+            for story in parse_stories([data] if isinstance(data, dict) else data, source=options.name,
+                                       base_url=options.base_url or SITE):
+                out[story.id] = Refreshed({"score": story.metrics.get("score"), "comments": story.metrics.get("comments")})
+        return out

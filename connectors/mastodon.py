@@ -18,11 +18,12 @@ from pydantic import Field
 from connectors import http
 from connectors.base import Backlog, OVERLAP, OVERLAP_WHY, SourceOptions, SubRequests, Syntax, as_int, malformed_item, parse_time, searches, secret
 from monitor.errors import FetchError, ParseError
-from monitor.models import Duration, FetchResult, Mention, Query, SourceState
+from monitor.models import Duration, FetchResult, Mention, Query, Refreshed, SourceState
 
 
 # Mastodon's full-text search ANDs words and keeps "quoted phrases"; no OR is sent.
 SYNTAX = Syntax()
+REFRESH_PER_RUN = 40  # statuses re-read a run, one request each (instances allow 300 requests in 5 minutes)
 
 class MastodonOptions(SourceOptions):
     """Mastodon options."""
@@ -59,13 +60,14 @@ def parse_status(status: dict, *, source: str) -> Mention:
     if status.get("spoiler_text"):
         text = f"{status['spoiler_text']}\n{text}"
     return Mention(
-        source=source, source_type="mastodon", id=str(status["id"]), url=status.get("url") or status.get("uri"),
+        # The uri is the status' own, the same on every instance; the id is this instance's.
+        source=source, source_type="mastodon", id=str(status.get("uri") or status["id"]), url=status.get("url") or status.get("uri"),
         text=text, published_at=parse_time(status["created_at"], source=source),
         author=account.get("acct", ""), author_name=account.get("display_name") or account.get("username", ""),
         language=status.get("language"), audience=as_int(account.get("followers_count")),
         metrics={"replies": as_int(status.get("replies_count")), "reblogs": as_int(status.get("reblogs_count")),
                  "favourites": as_int(status.get("favourites_count")), "quotes": as_int(status.get("quotes_count")),
-                 "bot": account.get("bot")},
+                 "bot": account.get("bot"), "local_id": str(status["id"])},
         raw=status,
     )
 
@@ -156,3 +158,27 @@ class MastodonConnector:
                 return None  # read to the end; or a first run, whose one page is the backlog
             max_id = oldest = min(page_ids)
         return oldest
+
+    def refresh(self, options: MastodonOptions, mentions: Sequence[Mention], *, now: datetime) -> dict[str, Refreshed]:
+        """Boosts, favourites, replies and the author's followers now: ``/api/v1/statuses/:id`` per
+        status (its local id), at most ``REFRESH_PER_RUN`` a run (instances allow 300 requests in
+        5 minutes); a status gone (404) is left out."""
+        token = secret(options, "token_env")
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        out: dict[str, Refreshed] = {}
+        for m in mentions[:REFRESH_PER_RUN]:
+            local = str(m.metrics.get("local_id") or m.id)
+            if not local.isdigit():
+                continue
+            try:
+                data, _ = http.get_json(self.client, f"{options.base_url}/api/v1/statuses/{local}", source=options.name,
+                                        headers=headers)
+            except FetchError as exc:
+                if exc.status in (404, 410):
+                    continue
+                raise
+            if isinstance(data, dict) and data.get("id"):
+                fresh = parse_status(data, source=options.name)
+                out[m.id] = Refreshed({k: v for k, v in fresh.metrics.items() if k in ("replies", "reblogs", "favourites", "quotes")},
+                                      fresh.audience)
+        return out

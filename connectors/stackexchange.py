@@ -16,7 +16,7 @@ from pydantic import Field
 from connectors import http
 from connectors.base import Backlog, SearchOptions, SourceOptions, SubRequests, Syntax, as_int, malformed_item, parse_time, secret
 from monitor.errors import ParseError, RateLimited
-from monitor.models import FetchResult, Mention, Query, SourceState
+from monitor.models import FetchResult, Mention, Query, Refreshed, SourceState
 
 
 # /search/advanced's q is free text whose words are ANDed; no OR is sent.
@@ -109,3 +109,19 @@ class StackExchangeConnector:
             if not data.get("has_more"):
                 return None
         return oldest
+
+    def refresh(self, options: StackExchangeOptions, mentions: Sequence[Mention], *, now: datetime) -> dict[str, Refreshed]:
+        """Score, views and answers now: ``/questions/{ids}``, 100 ids a request (1 of the daily
+        quota each); a deleted question is left out."""
+        key = secret(options, "key_env")
+        ids = [m.id for m in mentions if m.id.isdigit()]
+        out: dict[str, Refreshed] = {}
+        for start in range(0, len(ids), 100):
+            url = f"{options.base_url}/questions/{';'.join(ids[start:start + 100])}"
+            data, _ = http.get_json(self.client, url, source=options.name,
+                                    params={"site": options.site, "pagesize": 100, **({"key": key} if key else {})})
+            if isinstance(data, dict) and data.get("backoff"):
+                http.hold_host(self.client, url, float(data["backoff"]))
+            for m in parse_items(data, source=options.name):
+                out[m.id] = Refreshed({k: m.metrics.get(k) for k in ("score", "views", "answers", "owner_reputation")})
+        return out

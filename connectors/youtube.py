@@ -19,7 +19,7 @@ from connectors import http
 from connectors.base import SearchOptions, SourceOptions, SubRequests, Syntax, as_int, malformed_item, parse_time, secret
 from connectors.rss import parse_feed
 from monitor.errors import ParseError
-from monitor.models import FetchResult, Mention, Query, SourceState, to_iso
+from monitor.models import FetchResult, Mention, Query, Refreshed, SourceState, to_iso
 
 WATCH_URL = "https://www.youtube.com/watch?v={}"
 
@@ -122,26 +122,54 @@ class YouTubeConnector:
                 break
         return out
 
-    def _add_statistics(self, options: YouTubeOptions, key: str, seen: dict[str, Mention]) -> None:
-        """Views and likes per video, subscribers per channel, 50 ids a call (the API's maximum)."""
-        ids = list(seen)
+    def _video_stats(self, options: YouTubeOptions, key: str, ids: Sequence[str]) -> dict[str, dict]:
+        """Views, likes and comments per video, 50 ids a call (the API's maximum; 1 quota unit each)."""
+        stats: dict[str, dict] = {}
         for start in range(0, len(ids), 50):
             data, _ = http.get_json(self.client, f"{options.api_url}/videos", source=options.name,
                                     params={"part": "statistics", "id": ",".join(ids[start:start + 50]), "key": key})
             for item in (data or {}).get("items", []) if isinstance(data, dict) else []:
-                stats = item.get("statistics") or {}
-                if item.get("id") in seen:
-                    m = seen[item["id"]]
-                    seen[m.id] = replace(m, metrics={**m.metrics, "views": as_int(stats.get("viewCount")),
-                                                     "likes": as_int(stats.get("likeCount")), "comments": as_int(stats.get("commentCount"))})
-        channels = sorted({m.metrics.get("channel_id") for m in seen.values() if m.metrics.get("channel_id")})
+                counts = item.get("statistics") or {}
+                stats[item.get("id")] = {"views": as_int(counts.get("viewCount")), "likes": as_int(counts.get("likeCount")),
+                                         "comments": as_int(counts.get("commentCount"))}
+        return stats
+
+    def _subscribers(self, options: YouTubeOptions, key: str, channels: Sequence[str]) -> dict[str, int | None]:
+        """Subscribers per channel, 50 a call."""
         subscribers: dict[str, int | None] = {}
         for start in range(0, len(channels), 50):
             data, _ = http.get_json(self.client, f"{options.api_url}/channels", source=options.name,
                                     params={"part": "statistics", "id": ",".join(channels[start:start + 50]), "key": key})
             for item in (data or {}).get("items", []) if isinstance(data, dict) else []:
                 subscribers[item.get("id")] = as_int((item.get("statistics") or {}).get("subscriberCount"))
+        return subscribers
+
+    def _add_statistics(self, options: YouTubeOptions, key: str, seen: dict[str, Mention]) -> None:
+        """Views and likes per video, subscribers per channel."""
+        for ident, counts in self._video_stats(options, key, list(seen)).items():
+            if ident in seen:
+                seen[ident] = replace(seen[ident], metrics={**seen[ident].metrics, **counts})
+        channels = sorted({m.metrics.get("channel_id") for m in seen.values() if m.metrics.get("channel_id")})
+        subscribers = self._subscribers(options, key, channels)
         for ident, m in list(seen.items()):
             count = subscribers.get(m.metrics.get("channel_id"))
             if count is not None:
                 seen[ident] = replace(m, audience=count)
+
+    def refresh(self, options: YouTubeOptions, mentions: Sequence[Mention], *, now: datetime) -> dict[str, Refreshed]:
+        """Views, likes and comments now: with a key ``videos.list`` (1 unit per 50 videos, from the
+        10,000-unit bucket, not search's); without one, the configured feeds again (their latest 15
+        videos carry views and likes)."""
+        key = secret(options, "api_key_env")
+        wanted = {m.id for m in mentions}
+        if key:
+            return {ident: Refreshed(counts) for ident, counts in self._video_stats(options, key, sorted(wanted)).items()
+                    if ident in wanted}
+        out: dict[str, Refreshed] = {}
+        feeds = [("channel_id", c) for c in options.channel_ids] + [("playlist_id", p) for p in options.playlist_ids]
+        for param, value in feeds:
+            response = http.get(self.client, f"{options.base_url}/feeds/videos.xml", source=options.name, params={param: value})
+            for m in _feed_mentions(response.content, source=options.name, url=str(response.url), now=now):
+                if m.id in wanted:
+                    out[m.id] = Refreshed({"views": m.metrics.get("views"), "likes": m.metrics.get("likes")})
+        return out

@@ -14,7 +14,7 @@ import re
 from functools import cached_property
 from typing import Annotated, Union
 
-from pydantic import AfterValidator, Field, field_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from connectors import REGISTRY
 from monitor.config_alerts import (
@@ -136,6 +136,30 @@ class Authors(Section):
     _half_life = field_validator("half_life")(classmethod(lambda cls, v: at_least("1h", "a weight must last a while")(v)))
 
 
+class Refresh(Section):
+    """Re-reading the engagement of recent mentions (points, reshares, views), so reach grows as
+    the post does: each mention at ``first`` after it was published, then at doubling ages
+    until ``within``; a post in an alerting bucket whose reach crosses ``alerts.critical_reach``
+    (or a story reaching Hacker News' front page) alerts then."""
+
+    enabled: bool = Field(default=True, description="Set false to keep reach as first seen (no extra requests).")
+    first: Duration = Field(default="30m", description="Age of a mention at its first re-read; the next at 2×, 4×, … that age.")
+    within: Duration = Field(default="2d", description="Mentions older than this are not re-read.")
+    max_per_run: int = Field(
+        default=100, ge=1, le=10_000,
+        description="Mentions re-read per source run at most (alerting buckets first, then the widest reach).",
+    )
+
+    _first = field_validator("first")(classmethod(lambda cls, v: at_least("1m", "give a post a minute to move")(v)))
+
+    @model_validator(mode="after")
+    def _within_after_first(self) -> "Refresh":
+        if self.within < self.first:
+            raise ValueError("refresh.within is shorter than refresh.first: nothing would be re-read — make within "
+                             "longer than first, e.g. first: 30m, within: 2d")
+        return self
+
+
 class Spikes(Section):
     """The storm detector: one frozen configuration for every series (see monitor/judgement/spikes.py)."""
 
@@ -220,6 +244,7 @@ class Config(Section):
     authors: Authors = Authors()
     reach: ReachFactors = ReachFactors()
     spikes: Spikes = Spikes()
+    refresh: Refresh = Refresh()
     quiet_hours: list[QuietHours] = Field(default=[], description="Named windows routes can keep quiet in.")
     silences: list[SilenceConfig] = Field(default=[], description="Silences kept in the file (expiry mandatory).")
     route: RouteConfig | None = Field(

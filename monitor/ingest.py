@@ -27,6 +27,7 @@ from monitor.judgement.reach import estimate_reach
 from monitor.judgement.sentiment import Scorer, score_all
 from monitor.judgement.text import html_to_text, plain_name
 from monitor.models import Alert, FetchResult, Judged, Match, Mention, clean_text, doubling, from_iso
+from monitor.refresh import refresh_source
 from monitor.runtime import Runtime, enqueue
 from monitor.store import Store
 
@@ -166,6 +167,7 @@ class SourceReport:
     error: str | None = None
     skipped: int = 0
     warning: str | None = None
+    refreshed: int = 0  # stored mentions whose engagement changed when re-read
 
 
 def prepare(
@@ -221,6 +223,11 @@ def run_source(options: SourceOptions, runtime: Runtime, store: Store, *, now: d
     except Exception as exc:  # a bug or a database failure on this source's posts: the next run retries them
         log.exception("source %s: processing its %d posts failed", options.name, len(result.mentions))
         return _source_failed(options, runtime, store, f"processing failed: {type(exc).__name__}: {exc}", None, now=now)
+    try:
+        refreshed = refresh_source(options, connector, runtime, store, now=now)
+    except Exception:  # a bug in re-reading: the run itself worked; the same mentions are due next run
+        log.exception("source %s: re-reading recent mentions failed", options.name)
+        refreshed = 0
     if not stored:
         silent = silent_source_alert(store.source_row(options.name), factor=config.alerts.silent_after, now=now)
         if silent is not None:
@@ -233,7 +240,7 @@ def run_source(options: SourceOptions, runtime: Runtime, store: Store, *, now: d
     if warning:
         log.warning("source %s: %s", options.name, warning)
     return SourceReport(options.name, len(mentions), len(matched), len(stored), queued, result.not_modified,
-                        skipped=len(result.skipped), warning=warning)
+                        skipped=len(result.skipped), warning=warning, refreshed=refreshed)
 
 
 def _run_warning(result: FetchResult) -> str | None:

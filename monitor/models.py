@@ -94,6 +94,15 @@ _MENTION_SETTERS = tuple(Mention.__dict__[name].__set__ for name in _MENTION_FIE
 
 
 @dataclass(frozen=True, slots=True)
+class Refreshed:
+    """A stored mention's engagement as its source reports it now (a connector's ``refresh``):
+    the metrics it re-read (merged over the stored ones) and the author's audience if re-read."""
+
+    metrics: Mapping[str, Any]
+    audience: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class SourceState:
     """What the store remembers of a source between runs, handed to its connector."""
 

@@ -64,7 +64,7 @@ def test_unknown_key_suggests_the_close_one() -> None:
 def test_unknown_key_in_a_source_lists_that_connectors_keys() -> None:
     text = VALID + "    bogus: 1\n"
     assert problems(text) == [
-        "line 8: sources[0].bogus: unknown key — remove it (known keys: name, type, every, enabled, base_url, brands, max_body, "
+        "line 8: sources[0].bogus: unknown key — remove it (known keys: name, type, every, enabled, base_url, brands, refresh, max_body, "
         "query, tags, hits_per_page, max_pages, first_run, overlap)"
     ]
 
@@ -176,11 +176,11 @@ def test_readme_documents_every_config_key() -> None:
     import re
 
     from connectors import REGISTRY
-    from monitor.config import Authors, Brand, Config, ReachFactors, Sentiment, Spikes
+    from monitor.config import Authors, Brand, Config, ReachFactors, Refresh, Sentiment, Spikes
     from monitor.config_alerts import Alerts, ConsoleReceiver, QuietHours, RouteConfig, SilenceConfig, SlackReceiver
 
     readme = (ROOT / "README.md").read_text()
-    models = [Config, Brand, Sentiment, Alerts, Authors, ReachFactors, Spikes, RouteConfig, QuietHours, SilenceConfig, ConsoleReceiver, SlackReceiver,
+    models = [Config, Brand, Sentiment, Alerts, Authors, ReachFactors, Spikes, Refresh, RouteConfig, QuietHours, SilenceConfig, ConsoleReceiver, SlackReceiver,
               *(c.Options for c in REGISTRY.values())]
     keys = {info.alias or name for model in models for name, info in model.model_fields.items()}
     missing = sorted(name for name in keys if not re.search(rf"\b{name}\b", readme))

@@ -79,8 +79,12 @@ def test_mastodon_unwraps_boosts_and_keeps_followers(httpserver: HTTPServer) -> 
     httpserver.expect_request("/api/v1/timelines/tag/acmecloud").respond_with_data(fixture_bytes("mastodon_tag.json"), content_type=JSON)
     result = run(httpserver, {"name": "m", "type": "mastodon", "base_url": "BASE"})
     ids = sorted(m.id for m in result.mentions)
-    assert ids == ["113500000000000001", "113500000000000002"], "a boost is the boosted post"
+    # A boost is the boosted post, filed under its uri (the same on every instance); its id
+    # here is kept for re-reading it on this instance.
+    assert ids == ["https://mastodon.example/users/devops_dana/statuses/113500000000000002",
+                   "https://mastodon.example/users/fan/statuses/113500000000000001"]
     dana = next(m for m in result.mentions if m.id.endswith("2"))
+    assert dana.metrics["local_id"] == "113500000000000002"
     assert dana.audience == 5400 and dana.language == "en" and dana.metrics["reblogs"] == 12
     assert result.state.cursor == "113500000000000003"
 
@@ -109,7 +113,7 @@ def test_mastodon_token_enables_full_text_search(httpserver: HTTPServer, monkeyp
     httpserver.expect_request("/api/v2/search", headers={"Authorization": "Bearer tok"}).respond_with_json(
         {"accounts": [], "hashtags": [], "statuses": statuses[1:]})
     result = run(httpserver, {"name": "m", "type": "mastodon", "base_url": "BASE", "token_env": "M_TOKEN"})
-    assert [m.id for m in result.mentions] == ["113500000000000002"]
+    assert [m.id for m in result.mentions] == ["https://mastodon.example/users/devops_dana/statuses/113500000000000002"]
     # Later runs: the timeline takes since_id, the search (which has none) min_id, both overlapped.
     before = len(httpserver.log)
     run(httpserver, {"name": "m", "type": "mastodon", "base_url": "BASE", "token_env": "M_TOKEN", "overlap": "1m"},

@@ -155,6 +155,30 @@ def test_a_source_keeps_its_first_and_last_post_and_the_migration_backfills_them
         assert row["mentions_stored"] == 2  # what this store saved (the hand-made row was never counted)
 
 
+def test_mastodon_mentions_move_to_their_uri_with_their_labels(tmp_path: Path) -> None:
+    import json
+
+    import sqlite_utils
+
+    path = tmp_path / "m.db"
+    old = sqlite_utils.Database(path)
+    for migration in MIGRATIONS[:12]:  # before statuses were filed under their uri
+        migration(old)
+    old.execute("PRAGMA user_version = 12")
+    uri = "https://social.example/users/dana/statuses/9"
+    for ident, raw in (("111", json.dumps({"id": "111", "uri": uri})), ("222", "null")):
+        old.execute("INSERT INTO mentions (source, id, source_type, published_at, fetched_at, brand, brands, matched_keywords,"
+                    " metrics, raw) VALUES ('m', ?, 'mastodon', '2026-01-02T00:00:00Z', '2026-01-02T00:00:00Z', 'Acme', '[]',"
+                    " '[]', '{\"reblogs\": 1}', ?)", (ident, raw))
+    old.execute("INSERT INTO labels VALUES ('m', '111', 'assassin', 'ana', '2026-01-03T00:00:00Z', '')")
+    old.conn.commit()
+    old.close()
+    with Store(path) as store:
+        rows = {r["id"]: json.loads(r["metrics"]) for r in store.db.query("SELECT id, metrics FROM mentions")}
+        assert rows == {uri: {"reblogs": 1, "local_id": "111"}, "222": {"reblogs": 1}}, "without a uri: left as it was"
+        assert [r["mention_id"] for r in store.db.query("SELECT mention_id FROM labels")] == [uri]
+
+
 def test_committed_pages_reach_the_database_file_in_the_background_while_the_store_writes_on(tmp_path: Path) -> None:
     import threading
     import time

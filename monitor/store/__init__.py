@@ -9,7 +9,7 @@ An sqlite3 connection belongs to the thread that opened it: open one Store per j
 
 The store is one ``Store`` type whose methods are spread over a module per table family, as
 miniflux's storage is: ``mentions``, ``authors``, ``sources``, ``spikes``, ``outbox``, ``silences``,
-``labels``;
+``labels``, ``refreshes``;
 ``migrations`` holds the schema, ``codec`` turns rows into models and back, ``checkpoint`` copies
 the WAL back in the background. It imports only ``monitor.models`` and ``monitor.errors``: it
 keeps, it does not judge (an author's bucket is folded by the ``AuthorFolder`` it is handed).
@@ -34,6 +34,7 @@ from monitor.store.labels import LabelStore
 from monitor.store.mentions import MentionStore
 from monitor.store.migrations import MIGRATIONS
 from monitor.store.outbox import OutboxStore
+from monitor.store.refreshes import RefreshStore
 from monitor.store.silences import SilenceStore
 from monitor.store.sources import SourceStore
 from monitor.store.spikes import SpikeStore
@@ -42,7 +43,7 @@ __all__ = ["AUTHOR_CACHE", "MIGRATIONS", "Store", "StoreError", "alert_from_dict
            "judged_from_row", "row_alert"]
 
 
-class Store(MentionStore, AuthorStore, SourceStore, SpikeStore, OutboxStore, SilenceStore, LabelStore):
+class Store(MentionStore, AuthorStore, SourceStore, SpikeStore, OutboxStore, SilenceStore, LabelStore, RefreshStore):
     """All persistence. Open one per thread; close it when done.
 
     ``readonly`` opens the file for reading only (``search``, ``status``, ``digest``, ``backtest``):

@@ -326,4 +326,48 @@ def _v12(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12]
+def _v13(db: sqlite_utils.Database) -> None:
+    # Reach that grows: each re-read that changed a mention's engagement (monitor/refresh.py) is a
+    # row of ``refreshes``; the mention keeps its latest metrics and reach and when they changed.
+    # A source's row says when its mentions were last re-read and how many were looked at.
+    db.executescript(
+        """
+        CREATE TABLE refreshes (
+            source TEXT NOT NULL,
+            id TEXT NOT NULL,
+            at TEXT NOT NULL,
+            metrics_before TEXT NOT NULL,
+            metrics_after TEXT NOT NULL,
+            audience_before INTEGER,
+            audience_after INTEGER,
+            reach_high_before INTEGER,
+            reach_low INTEGER NOT NULL,
+            reach_high INTEGER NOT NULL,
+            reach_likely INTEGER,
+            alerted INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX refreshes_mention ON refreshes (source, id, at);
+        CREATE INDEX refreshes_at ON refreshes (at);
+        ALTER TABLE mentions ADD COLUMN refreshed_at TEXT;
+        ALTER TABLE sources ADD COLUMN refreshed_at TEXT;
+        ALTER TABLE sources ADD COLUMN refresh_checks_total INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE sources ADD COLUMN refresh_changes_total INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE sources ADD COLUMN last_refresh_error TEXT;
+        """
+    )
+    # Mastodon statuses are filed under their uri (the same on every instance), no longer the
+    # instance's local id, which is kept in metrics for re-reading; labels follow their mention.
+    db.executescript(
+        """
+        UPDATE OR IGNORE mentions SET id = json_extract(raw, '$.uri'), metrics = json_set(coalesce(metrics, '{}'), '$.local_id', id)
+          WHERE source_type = 'mastodon' AND json_valid(raw) AND json_extract(raw, '$.uri') IS NOT NULL AND id NOT LIKE '%://%';
+        UPDATE OR IGNORE labels SET mention_id = (
+            SELECT m.id FROM mentions m WHERE m.source = labels.mention_source AND m.source_type = 'mastodon'
+              AND json_extract(m.metrics, '$.local_id') = labels.mention_id)
+          WHERE EXISTS (SELECT 1 FROM mentions m WHERE m.source = labels.mention_source AND m.source_type = 'mastodon'
+              AND json_extract(m.metrics, '$.local_id') = labels.mention_id);
+        """
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12, _v13]

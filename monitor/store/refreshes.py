@@ -1,0 +1,61 @@
+"""Refreshes: recent mentions to re-read, and each re-read that changed a mention's engagement."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from monitor.models import Judged, to_iso
+from monitor.store.codec import _json, judged_from_row
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
+
+class RefreshStore:
+    """Re-reading recent mentions' engagement (a part of ``Store``)."""
+
+    db: "sqlite_utils.Database"
+
+    def recent_mentions(self, source: str, start: datetime, end: datetime) -> list[Judged]:
+        """``source``'s mentions published in [start, end), newest first (the refresh's candidates)."""
+        rows = self.db.query(
+            "SELECT * FROM mentions WHERE published_at >= ? AND published_at < ? AND source = ?"
+            " ORDER BY published_at DESC",
+            (to_iso(start), to_iso(end), source),
+        )
+        return [judged_from_row(row) for row in rows]
+
+    def save_refresh(self, before: Judged, after: Judged, *, now: datetime, alerted: bool) -> None:
+        """A mention's re-read engagement and reach (``after``), and a ``refreshes`` row saying
+        what it was (``before``). Call inside a transaction with the alert it raised, if any."""
+        m, reach = after.mention, after.reach
+        self.db.execute(
+            "UPDATE mentions SET metrics = ?, audience = ?, reach_low = ?, reach_high = ?, reach_likely = ?,"
+            " reach_method = ?, refreshed_at = ? WHERE source = ? AND id = ?",
+            (_json(dict(m.metrics)), m.audience, reach.low, reach.high, reach.likely, reach.method, to_iso(now),
+             m.source, m.id),
+        )
+        self.db.execute(
+            "INSERT INTO refreshes (source, id, at, metrics_before, metrics_after, audience_before, audience_after,"
+            " reach_high_before, reach_low, reach_high, reach_likely, alerted) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            (m.source, m.id, to_iso(now), _json(dict(before.mention.metrics)), _json(dict(m.metrics)),
+             before.mention.audience, m.audience, before.reach.high, reach.low, reach.high, reach.likely, int(alerted)),
+        )
+
+    def record_refresh_run(self, source: str, *, now: datetime, checked: int, changed: int,
+                           error: str | None = None) -> None:
+        """When ``source``'s mentions were last re-read, how many were looked at and changed (one
+        write per run, however many were unchanged); ``error`` when the re-read failed."""
+        if error is not None:  # the same mentions are due again next run
+            self.db.execute("UPDATE sources SET last_refresh_error = ? WHERE name = ?", (error, source))
+            return
+        self.db.execute(
+            "UPDATE sources SET refreshed_at = ?, refresh_checks_total = refresh_checks_total + ?,"
+            " refresh_changes_total = refresh_changes_total + ?, last_refresh_error = NULL WHERE name = ?",
+            (to_iso(now), checked, changed, source),
+        )
+
+    def refreshes_of(self, source: str, id_: str) -> list[dict]:
+        """The recorded refreshes of one mention, oldest first."""
+        return list(self.db.query("SELECT * FROM refreshes WHERE source = ? AND id = ? ORDER BY at", (source, id_)))
