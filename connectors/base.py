@@ -13,8 +13,8 @@ import os
 import re
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
-from dataclasses import dataclass
-from typing import Callable, ClassVar, Iterator, Protocol, Sequence
+from dataclasses import dataclass, field
+from typing import Callable, ClassVar, Iterator, Mapping, Protocol, Sequence
 
 import httpx
 from pydantic import Field, field_validator
@@ -69,6 +69,11 @@ class SourceOptions(Section):
     def credential_envs(self) -> list[str]:
         """Environment variables this source is configured to read its credentials from."""
         return [v for k, v in self if k.endswith("_env") and v]
+
+    def access(self) -> str | None:
+        """What the source can read as configured, when that falls short of what credentials
+        would give (``status`` shows it); None when there is nothing to say."""
+        return None
 
     def missing_credentials(self) -> list[str]:
         """Configured credential variables that are not set."""
@@ -206,6 +211,38 @@ class Backlog:
         oldest = where(low) if where else datetime.fromtimestamp(low, timezone.utc).isoformat(timespec="minutes")
         return (f"behind: {len(self.gaps)} window{'s' if len(self.gaps) > 1 else ''} not read to the end yet (the oldest "
                 f"from {oldest}); the next runs read them — raise max_pages or poll more often if this stays")
+
+
+@dataclass(frozen=True)
+class Resume:
+    """The backlog of sources that page by a token or a page number rather than by time
+    (Reddit's ``after``, Lemmy's ``page``): per listing, where each unread stretch resumes and the
+    time (epoch seconds) to read it down to. The plain cursor while nothing is owed, else JSON."""
+
+    cursor: str | None
+    owed: Mapping[str, tuple[tuple[str, int], ...]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, raw: str | None) -> "Resume":
+        if not raw or not raw.startswith("{"):
+            return cls(raw)
+        try:
+            data = json.loads(raw)
+            return cls(data.get("cursor"), {str(k): tuple((str(a), int(b)) for a, b in v)
+                                            for k, v in (data.get("owed") or {}).items()})
+        except (ValueError, TypeError, AttributeError):
+            return cls(None)
+
+    def dump(self) -> str | None:
+        owed = {k: [list(g) for g in v] for k, v in self.owed.items() if v}
+        return json.dumps({"cursor": self.cursor, "owed": owed}) if owed else self.cursor
+
+    def result(self, result: FetchResult) -> FetchResult:
+        """``result`` with this as its cursor, and "behind" as a warning while anything is owed."""
+        stops = sorted(stop for gaps in self.owed.values() for _, stop in gaps)
+        warning = Backlog(None, tuple((stop, stop + 1) for stop in stops)).behind()
+        return FetchResult(result.mentions, SourceState(cursor=self.dump()), result.not_modified, result.skipped,
+                           (*result.warnings, *([warning] if warning else [])))
 
 
 class SubRequests:

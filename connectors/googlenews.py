@@ -16,7 +16,7 @@ from pydantic import Field
 
 from connectors import http
 from connectors.base import SourceOptions, Syntax, one_search, parse_time
-from connectors.rss import conditional_headers, parse_feed
+from connectors.rss import conditional_headers, feed_headers, parse_feed
 from monitor.errors import ParseError
 from monitor.models import FetchResult, Query, SourceState, to_iso
 
@@ -79,8 +79,8 @@ class GoogleNewsConnector:
         if response.status_code == 304:
             return FetchResult([], SourceState(to_iso(now), state.etag, state.last_modified), not_modified=True)
         mentions, skipped, warnings = [], [], []
-        for mention in parse_feed(response.content, source=options.name, url=str(response.url), now=now,
-                                  skipped=skipped, warnings=warnings):
+        for mention in parse_feed(response.content, source=options.name, url=str(response.url),
+                                  headers=feed_headers(response), now=now, skipped=skipped, warnings=warnings):
             source_el = (mention.raw or {}).get("source") or {}
             publisher = source_el.get("title", "") if isinstance(source_el, dict) else ""
             title = mention.title

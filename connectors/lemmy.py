@@ -15,7 +15,7 @@ import httpx
 from pydantic import Field
 
 from connectors import http
-from connectors.base import SearchOptions, SourceOptions, SubRequests, Syntax, as_int, malformed_item, parse_time
+from connectors.base import Resume, SearchOptions, SourceOptions, SubRequests, Syntax, as_int, malformed_item, parse_time
 from monitor.errors import FetchError, ParseError
 from monitor.models import FetchResult, Mention, Query, SourceState, to_iso
 
@@ -63,31 +63,54 @@ class LemmyConnector:
         self.client = client
 
     def fetch(self, options: LemmyOptions, *, queries: Sequence[Query], state: SourceState, now: datetime) -> FetchResult:
-        """Posts published since the cursor, every term."""
-        since = options.since(state, now)
-        newest = options.reached(state, now)
+        """Posts published since the cursor, every term, newest first, ``max_pages`` at most. A
+        term whose page limit came first is owed from the next page: new posts only push the
+        unread ones further down, so starting there next run skips none (posts deleted meanwhile
+        could pull a few up; the overlap does not reach them)."""
+        backlog = Resume.load(state.cursor)
+        plain = SourceState(cursor=backlog.cursor)
+        since, reached = options.since(plain, now), options.reached(plain, now)
+        newest = [reached]
         seen: dict[str, Mention] = {}
         skipped: list[str] = []
+        still: dict[str, tuple[tuple[str, int], ...]] = {}
         subs = SubRequests(options.name)
         for term in options.searches(queries, SYNTAX):
-            with subs.each(f"search {term!r}"):
-                for page in range(1, options.max_pages + 1):
-                    params = {"q": term, "type_": "Posts", "sort": "New", "listing_type": "All", "limit": options.limit, "page": page}
-                    data, _ = http.get_json(self.client, f"{options.base_url}/api/v3/search", source=options.name, params=params)
-                    if not isinstance(data, dict) or not isinstance(data.get("posts"), list):
-                        raise ParseError("Lemmy search returned no 'posts' list", source=options.name)
-                    mentions = []
-                    for view in data["posts"]:
-                        with malformed_item(view, source=options.name, skipped=skipped):
-                            mentions.append(parse_post_view(view, source=options.name))
-                    fresh = [m for m in mentions if m.published_at >= since]
-                    for m in fresh:
-                        seen.setdefault(m.id, m)
-                        newest = max(newest, m.published_at)
-                    if len(fresh) < options.limit:
-                        break
+            label = f"search {term!r}"
+            with subs.each(label):
+                read = lambda page, stop: self._read(options, term, page, stop, seen, newest, skipped, now)  # noqa: E731
+                gaps = [(str(left), stop) for page, stop in backlog.owed.get(label, ()) if (left := read(int(page), stop)[0])]
+                left, oldest = read(1, int(since.timestamp()))
+                if left and oldest >= reached.timestamp():  # the overlap below the old cursor is never owed
+                    gaps.append((str(left), int(reached.timestamp())))
+                still[label] = tuple(gaps)
         self._add_subscribers(options, seen)
-        return subs.result(FetchResult(list(seen.values()), SourceState(cursor=to_iso(newest)), skipped=tuple(skipped)), state)
+        result = FetchResult(list(seen.values()), state, skipped=tuple(skipped))
+        return subs.result(Resume(to_iso(max(newest)), still).result(result), state)
+
+    def _read(self, options: LemmyOptions, term: str, page: int, stop: int, seen: dict[str, Mention],
+              newest: list[datetime], skipped: list[str], now: datetime) -> tuple[int | None, float]:
+        """One term's posts from ``page`` on, newest first, down to ``stop`` (epoch seconds),
+        ``max_pages`` at most: None when read to the end, else the page to resume from; and the
+        oldest time read."""
+        oldest = float("inf")
+        for page in range(page, page + options.max_pages):
+            params = {"q": term, "type_": "Posts", "sort": "New", "listing_type": "All", "limit": options.limit, "page": page}
+            data, _ = http.get_json(self.client, f"{options.base_url}/api/v3/search", source=options.name, params=params)
+            if not isinstance(data, dict) or not isinstance(data.get("posts"), list):
+                raise ParseError("Lemmy search returned no 'posts' list", source=options.name)
+            mentions = []
+            for view in data["posts"]:
+                with malformed_item(view, source=options.name, skipped=skipped):
+                    mentions.append(parse_post_view(view, source=options.name))
+            fresh = [m for m in mentions if m.published_at.timestamp() >= stop]
+            for m in fresh:
+                seen.setdefault(m.id, m)
+                newest.append(min(m.published_at, now))
+                oldest = min(oldest, m.published_at.timestamp())
+            if len(data["posts"]) < options.limit or len(fresh) < len(mentions):
+                return None, oldest  # the last page, or reached ``stop``
+        return page + 1, oldest
 
     def _add_subscribers(self, options: LemmyOptions, seen: dict[str, Mention]) -> None:
         ids = sorted({m.metrics["community_id"] for m in seen.values() if m.metrics.get("community_id")})[: options.max_communities]

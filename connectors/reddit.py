@@ -19,8 +19,8 @@ import httpx
 from pydantic import Field
 
 from connectors import http
-from connectors.base import SearchOptions, SourceOptions, SubRequests, Syntax, as_int, malformed_item, one_search, parse_time, secret
-from connectors.rss import parse_feed
+from connectors.base import Resume, SearchOptions, SourceOptions, SubRequests, Syntax, as_int, malformed_item, one_search, parse_time, secret
+from connectors.rss import feed_headers, parse_feed
 from monitor.errors import FetchError, ParseError
 from monitor.models import FetchResult, Mention, Query, SourceState, to_iso
 
@@ -39,12 +39,23 @@ class RedditOptions(SearchOptions):
     oauth_url: str = Field(default="https://oauth.reddit.com", description="The OAuth JSON API root.")
     search: bool = Field(default=True, description="Search all of Reddit for the brands' terms.")
     subreddits: list[str] = Field(default=[], description="Subreddits whose new posts to read (matched locally).")
+    limit: int = Field(default=100, ge=1, le=100, description="Items per page (Reddit's maximum is 100).")
     comments: bool = Field(default=True, description="Also read the subreddits' new comments (/r/x/comments): "
                                                       "most of what customers say on Reddit is in comments.")
     username: str | None = Field(default=None, description="Your Reddit username, for the User-Agent Reddit asks for "
                                                             "(<platform>:<app id>:<version> (by /u/username)).")
     client_id_env: str | None = Field(default=None, description="Environment variable with the OAuth app's client id.")
     client_secret_env: str | None = Field(default=None, description="Environment variable with the OAuth app's secret.")
+
+
+    def access(self) -> str | None:
+        if self.client_id_env and self.client_secret_env:
+            return None
+        # Reddit's free tier since 2023-07-01 (r/modnews, "API Update", read 2026-12-02): 100
+        # queries a minute per OAuth client id, averaged over 10 minutes; 10 without OAuth.
+        return ("anonymous RSS: 10 requests a minute, no scores or subscriber counts (reach is a typical account's); "
+                "with an OAuth app (create a 'script' app at https://www.reddit.com/prefs/apps, then set client_id_env "
+                "and client_secret_env) the JSON API gives 100 a minute, scores and subscribers")
 
 
 def parse_listing(data: object, *, source: str, skipped: list[str] | None = None) -> tuple[list[Mention], str | None]:
@@ -94,10 +105,11 @@ def agent(options: RedditOptions) -> dict[str, str]:
     return {"User-Agent": f"python:reputation-monitor:{http.VERSION} (by /u/{options.username.removeprefix('/u/')})"}
 
 
-def _rss_mentions(body: bytes, *, source: str, url: str, now: datetime, skipped: list[str] | None = None,
+def _rss_mentions(response: httpx.Response, *, source: str, now: datetime, skipped: list[str] | None = None,
                   warnings: list[str] | None = None) -> list[Mention]:
     out = []
-    for m in parse_feed(body, source=source, url=url, now=now, skipped=skipped, warnings=warnings):
+    for m in parse_feed(response.content, source=source, url=str(response.url), headers=feed_headers(response), now=now,
+                        skipped=skipped, warnings=warnings):
         author = m.author_name.removeprefix("/u/")
         tags = (m.raw or {}).get("tags") or []
         subreddit = tags[0].get("term") if tags and isinstance(tags[0], dict) else None
@@ -121,28 +133,69 @@ class RedditConnector:
         self.client = client
 
     def fetch(self, options: RedditOptions, *, queries: Sequence[Query], state: SourceState, now: datetime) -> FetchResult:
-        """JSON listings with credentials, RSS without."""
+        """Every listing back to the cursor, newest first, ``max_pages`` at most: JSON listings with
+        credentials, RSS without. A listing whose page limit came first is owed from the last
+        item read (``after``, which both forms take) and read on the next runs, oldest first."""
         client_id, client_secret = secret(options, "client_id_env"), secret(options, "client_secret_env")
         q = " OR ".join(options.query) if options.query else one_search(queries, SYNTAX)
-        listings = [("/search", {"q": q, "sort": "new", "t": "week", "limit": 100})] if options.search else []
+        listings = [("/search", {"q": q, "sort": "new", "t": "week", "limit": options.limit})] if options.search else []
         for sub in options.subreddits:
-            listings.append((f"/r/{sub}/new", {"limit": 100}))
+            listings.append((f"/r/{sub}/new", {"limit": options.limit}))
             if options.comments:
-                listings.append((f"/r/{sub}/comments", {"limit": 100}))
-        if client_id and client_secret:
-            return self._fetch_json(options, listings, client_id, client_secret, state, now)
+                listings.append((f"/r/{sub}/comments", {"limit": options.limit}))
+        headers = agent(options)
+        token = client_id and client_secret
+        if token:
+            headers = {"Authorization": f"Bearer {self._token(options, client_id, client_secret)}", **headers}
+        backlog = Resume.load(state.cursor)
+        plain = SourceState(cursor=backlog.cursor)
+        since, reached = options.since(plain, now), options.reached(plain, now)
+        newest = [reached]
         seen: dict[str, Mention] = {}
         skipped: list[str] = []
         warnings: list[str] = []
+        still: dict[str, tuple[tuple[str, int], ...]] = {}
         subs = SubRequests(options.name)
         for path, params in listings:
-            with subs.each(_label(path, params)):
+            label = _label(path, params)
+            with subs.each(label):
+                read = lambda after, stop: self._read(  # noqa: E731
+                    options, path, params, after, stop, headers, bool(token), now, seen, newest, skipped, warnings)
+                gaps = [(left, stop) for after, stop in backlog.owed.get(label, ()) if (left := read(after, stop)[0])]
+                left, oldest = read(None, int(since.timestamp()))
+                if left and oldest >= reached.timestamp():  # the overlap below the old cursor is never owed
+                    gaps.append((left, int(reached.timestamp())))
+                still[label] = tuple(gaps)
+        result = FetchResult(list(seen.values()), state, skipped=tuple(skipped), warnings=tuple(warnings))
+        return subs.result(Resume(to_iso(max(newest)), still).result(result), state)
+
+    def _read(self, options: RedditOptions, path: str, params: dict, after: str | None, stop: int, headers: dict,
+              token: bool, now: datetime, seen: dict[str, Mention], newest: list[datetime], skipped: list[str],
+              warnings: list[str]) -> tuple[str | None, float]:
+        """One listing from ``after`` (None: its top), newest first, down to ``stop`` (epoch
+        seconds), ``max_pages`` at most: None when read to the end, else where to resume; and the
+        oldest time read."""
+        oldest = float("inf")
+        for _ in range(options.max_pages):
+            query = {**params, **({"after": after} if after else {})}
+            if token:
+                data, _ = http.get_json(self.client, f"{options.oauth_url}{path}", source=options.name,
+                                        params={**query, "raw_json": 1}, headers=headers)
+                mentions, after = parse_listing(data, source=options.name, skipped=skipped)
+            else:
                 url = f"{options.base_url}{path}.rss" if path == "/search" else f"{options.base_url}{path}/.rss"
-                response = http.get(self.client, url, source=options.name, params=params or None, headers=agent(options))
-                for m in _rss_mentions(response.content, source=options.name, url=str(response.url), now=now,
-                                       skipped=skipped, warnings=warnings):
-                    seen.setdefault(m.id, m)
-        return subs.result(FetchResult(list(seen.values()), state, skipped=tuple(skipped), warnings=tuple(warnings)), state)
+                response = http.get(self.client, url, source=options.name, params=query, headers=headers)
+                mentions = _rss_mentions(response, source=options.name, now=now, skipped=skipped, warnings=warnings)
+                # A feed has no ``after``: a full page goes on from its last item, as listings do.
+                after = mentions[-1].id if len(mentions) >= params["limit"] else None
+            fresh = [m for m in mentions if m.published_at.timestamp() >= stop]
+            for m in fresh:
+                seen.setdefault(m.id, m)
+                newest.append(min(m.published_at, now))
+                oldest = min(oldest, m.published_at.timestamp())
+            if not after or len(fresh) < len(mentions):
+                return None, oldest  # read to the end, or reached ``stop`` (listings are newest first)
+        return after, oldest
 
     def _token(self, options: RedditOptions, client_id: str, client_secret: str) -> str:
         response = http.request(
@@ -155,29 +208,7 @@ class RedditConnector:
             raise FetchError("Reddit gave no access token: check the OAuth app's id and secret", source=options.name, retryable=False)
         return token
 
-    def _fetch_json(self, options, listings, client_id, client_secret, state, now) -> FetchResult:
-        headers = {"Authorization": f"Bearer {self._token(options, client_id, client_secret)}", **agent(options)}
-        since = options.since(state, now)
-        newest = options.reached(state, now)
-        seen: dict[str, Mention] = {}
-        skipped: list[str] = []
-        subs = SubRequests(options.name)
-        for path, params in listings:
-            with subs.each(_label(path, params)):
-                after = None
-                for _ in range(options.max_pages):
-                    query = {**params, "raw_json": 1, **({"after": after} if after else {})}
-                    data, _ = http.get_json(self.client, f"{options.oauth_url}{path}", source=options.name, params=query,
-                                            headers=headers)
-                    mentions, after = parse_listing(data, source=options.name, skipped=skipped)
-                    fresh = [m for m in mentions if m.published_at >= since]
-                    for m in fresh:
-                        seen.setdefault(m.id, m)
-                        newest = max(newest, m.published_at)
-                    if not after or len(fresh) < len(mentions):
-                        break  # reached the cursor (listings are newest first)
-        return subs.result(FetchResult(list(seen.values()), SourceState(cursor=to_iso(newest)), skipped=tuple(skipped)), state)
-
 
 def _label(path: str, params: dict) -> str:
     return f"search {params['q']!r}" if params.get("q") else path.strip("/")
+

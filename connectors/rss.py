@@ -58,6 +58,12 @@ def _language(code: str | None) -> str | None:
     return code.split("-")[0].split("_")[0].strip().lower() or None
 
 
+def feed_headers(response: httpx.Response) -> dict[str, str]:
+    """The response headers feedparser reads (the type and language): without a type, a feed
+    with no entries (an empty page, a quiet search) is taken for an unreadable document."""
+    return {k.lower(): v for k, v in response.headers.items() if k.lower() in ("content-type", "content-language")}
+
+
 def parse_feed(body: bytes, *, source: str, url: str, headers: dict | None = None, now: datetime,
                skipped: list[str] | None = None, warnings: list[str] | None = None) -> list[Mention]:
     """Parse a feed body into mentions; raise ParseError when it is not a feed.
@@ -149,7 +155,7 @@ class RssConnector:
             response.content,
             source=options.name,
             url=str(response.url),
-            headers={k.lower(): v for k, v in response.headers.items() if k.lower() in ("content-type", "content-language")},
+            headers=feed_headers(response),
             now=now,
             skipped=skipped,
             warnings=warnings,

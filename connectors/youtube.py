@@ -17,7 +17,7 @@ from pydantic import Field
 
 from connectors import http
 from connectors.base import SearchOptions, SourceOptions, SubRequests, Syntax, as_int, malformed_item, parse_time, secret
-from connectors.rss import parse_feed
+from connectors.rss import feed_headers, parse_feed
 from monitor.errors import ParseError
 from monitor.models import FetchResult, Mention, Query, Refreshed, SourceState, to_iso
 
@@ -39,10 +39,11 @@ class YouTubeOptions(SearchOptions):
     api_key_env: str | None = Field(default=None, description="Environment variable with a Data API key: enables search.")
 
 
-def _feed_mentions(body: bytes, *, source: str, url: str, now: datetime, skipped: list[str] | None = None,
+def _feed_mentions(response: httpx.Response, *, source: str, now: datetime, skipped: list[str] | None = None,
                    warnings: list[str] | None = None) -> list[Mention]:
     out = []
-    for mention in parse_feed(body, source=source, url=url, now=now, skipped=skipped, warnings=warnings):
+    for mention in parse_feed(response.content, source=source, url=str(response.url), headers=feed_headers(response),
+                              now=now, skipped=skipped, warnings=warnings):
         raw = mention.raw or {}
         video = raw.get("yt_videoid") or mention.id.rsplit(":", 1)[-1]
         stats = raw.get("media_statistics") or {}
@@ -77,7 +78,7 @@ class YouTubeConnector:
             with subs.each(f"{param.split('_')[0]} {value}"):
                 response = http.get(self.client, f"{options.base_url}/feeds/videos.xml", source=options.name,
                                     params={param: value})
-                for mention in _feed_mentions(response.content, source=options.name, url=str(response.url), now=now,
+                for mention in _feed_mentions(response, source=options.name, now=now,
                                               skipped=skipped, warnings=warnings):
                     seen.setdefault(mention.id, mention)
         cursor = state.cursor
@@ -169,7 +170,7 @@ class YouTubeConnector:
         feeds = [("channel_id", c) for c in options.channel_ids] + [("playlist_id", p) for p in options.playlist_ids]
         for param, value in feeds:
             response = http.get(self.client, f"{options.base_url}/feeds/videos.xml", source=options.name, params={param: value})
-            for m in _feed_mentions(response.content, source=options.name, url=str(response.url), now=now):
+            for m in _feed_mentions(response, source=options.name, now=now):
                 if m.id in wanted:
                     out[m.id] = Refreshed({"views": m.metrics.get("views"), "likes": m.metrics.get("likes")})
         return out

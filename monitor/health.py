@@ -25,6 +25,7 @@ class SourceLine:
     row: dict  # the stored row ({} when it never ran)
     in_config: bool = True
     enabled: bool = True
+    access: str | None = None  # what the source can read as configured, when credentials would give more
 
 
 def source_lines(rows: list[dict], configured: list) -> list[SourceLine]:
@@ -34,9 +35,11 @@ def source_lines(rows: list[dict], configured: list) -> list[SourceLine]:
     for row in rows:
         options = by_name.get(row["name"])
         lines.append(SourceLine(row["name"], row["type"], options.every if options else None, row,
-                                in_config=options is not None, enabled=bool(options and options.enabled)))
+                                in_config=options is not None, enabled=bool(options and options.enabled),
+                                access=options.access() if options else None))
     stored = {row["name"] for row in rows}
-    lines += [SourceLine(s.name, s.type, s.every, {}, enabled=s.enabled) for s in configured if s.name not in stored]
+    lines += [SourceLine(s.name, s.type, s.every, {}, enabled=s.enabled, access=s.access())
+              for s in configured if s.name not in stored]
     return sorted(lines, key=lambda line: line.name)
 
 

@@ -194,6 +194,11 @@ def test_status_shows_each_source(tmp_path: Path) -> None:
     assert result.exit_code == 0
     assert "hn" in result.output and "never" in result.output and "alerts: none yet" in result.output
     assert "TEST_MONITOR_TOKEN is not set" in result.output
+    assert "access" not in result.output, "nothing to say of a source that has what it needs"
+    path.write_text(path.read_text().replace("sources:", "sources:\n  - {name: rd, type: reddit}", 1))
+    result = invoke("--config", str(path), "status", env={"TEST_MONITOR_TOKEN": ""})
+    assert "access, rd: anonymous RSS: 10 requests a minute, no scores" in result.output
+    assert "set client_id_env and client_secret_env" in " ".join(result.output.split())
 
 
 def test_config_schema_command_matches_the_published_file() -> None:

@@ -38,7 +38,7 @@ LISTINGS = [
     ("hackernews/search*.json", "hackernews", "/api/v1/search_by_date", {"base_url": "BASE/api/v1", "max_pages": 1}, SourceState(cursor="0")),
     ("reddit/*_listing_*.json", "reddit", "/search", {"base_url": "BASE", "oauth_url": "BASE", "client_id_env": "T_ID",
                                                        "client_secret_env": "T_SECRET", "max_pages": 1}, SourceState(cursor="2000-01-01T00:00:00Z")),
-    ("reddit/*.atom.xml", "reddit", "/search.rss", {"base_url": "BASE"}, SourceState()),
+    ("reddit/*.atom.xml", "reddit", "/search.rss", {"base_url": "BASE", "max_pages": 1}, SourceState(cursor="2000-01-01T00:00:00Z")),
     ("youtube/*.atom.xml", "youtube", "/feeds/videos.xml", {"base_url": "BASE", "channel_ids": ["UCx"]}, SourceState()),
     ("googlenews/*.rss.xml", "googlenews", "/rss/search", {"base_url": "BASE"}, SourceState()),
     ("appstore/customerreviews_*.json", "appstore", "/us/rss/customerreviews/page=1/id=1/sortby=mostrecent/json",

@@ -644,6 +644,91 @@ def test_a_discourse_burst_beyond_max_pages_is_read_over_the_next_runs(httpserve
     assert len(behind) == 3 and "(the oldest from post 59000)" in behind[0]
 
 
+@pytest.mark.parametrize("oauth", [False, True], ids=["rss", "json"])
+def test_a_reddit_burst_beyond_max_pages_is_read_over_the_next_runs(httpserver: HTTPServer, monkeypatch, oauth: bool) -> None:
+    """5 pages of new posts, max_pages 2: a listing is owed from the last item read (``after``,
+    which RSS and JSON listings both take) and read on; posts arriving meanwhile shift nothing."""
+    from datetime import datetime as dt, timezone as tz
+
+    monkeypatch.setenv("R_ID", "id")
+    monkeypatch.setenv("R_SECRET", "secret")
+    start = int(NOW.timestamp()) - 3600
+    posts = [{"id": f"b{i:04d}", "created_utc": start + 60 * i, "title": f"Acme Cloud post {i}", "author": "a",
+              "permalink": f"/r/x/comments/b{i:04d}/p/"} for i in range(10)]
+
+    def listing(request) -> list[dict]:
+        ordered = sorted(posts, key=lambda p: -p["created_utc"])
+        after = request.args.get("after")
+        if after:
+            ordered = ordered[[f"t3_{p['id']}" for p in ordered].index(after) + 1:]
+        return ordered[:int(request.args["limit"])]
+
+    def rss(request):
+        iso = lambda t: dt.fromtimestamp(t, tz.utc).isoformat()  # noqa: E731
+        entries = "".join(
+            f"<entry><author><name>/u/{p['author']}</name></author><category term=\"x\" label=\"r/x\"/>"
+            f"<content type=\"html\">{p['title']}</content><id>t3_{p['id']}</id>"
+            f"<link href=\"https://www.reddit.com{p['permalink']}\" /><updated>{iso(p['created_utc'])}</updated>"
+            f"<published>{iso(p['created_utc'])}</published><title>{p['title']}</title></entry>" for p in listing(request))
+        return Response(f'<?xml version="1.0" encoding="UTF-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+                        f"<title>search</title>{entries}</feed>", content_type="application/atom+xml")
+
+    def json_listing(request):
+        page = listing(request)
+        children = [{"kind": "t3", "data": p} for p in page]
+        after = f"t3_{page[-1]['id']}" if len(page) == int(request.args["limit"]) else None
+        return Response(json.dumps({"kind": "Listing", "data": {"children": children, "after": after}}), content_type=JSON)
+
+    httpserver.expect_request("/search.rss").respond_with_handler(rss)
+    httpserver.expect_request("/api/v1/access_token").respond_with_json({"access_token": "t"})
+    httpserver.expect_request("/search").respond_with_handler(json_listing)
+    source = {"name": "r", "type": "reddit", "base_url": "BASE", "limit": 2, "max_pages": 2,
+              **({"oauth_url": "BASE", "client_id_env": "R_ID", "client_secret_env": "R_SECRET"} if oauth else {})}
+    state, read, behind = SourceState(), [], 0
+    for run_number in range(3):
+        if run_number == 1:  # two new posts on top: read with the owed window, shifting nothing
+            posts += [dict(posts[0], id=f"n{i}", created_utc=start + 700 + i, permalink=f"/r/x/comments/n{i}/p/")
+                      for i in range(2)]
+        result = run(httpserver, source, state=state)
+        read += [m.id for m in result.mentions]
+        state, behind = result.state, behind + any(w.startswith("behind:") for w in result.warnings)
+    assert sorted(set(read)) == sorted(f"t3_{p['id']}" for p in posts), "none skipped (the overlap's re-reads dedupe)"
+    assert behind == 2 and not state.cursor.startswith("{"), "caught up: the plain cursor again"
+
+
+@pytest.mark.parametrize("arriving, runs", [(0, 3), (3, 4)], ids=["still", "shifting"])
+def test_a_lemmy_burst_beyond_max_pages_is_read_over_the_next_runs_though_its_pages_shift(
+        httpserver: HTTPServer, arriving: int, runs: int) -> None:
+    """Lemmy pages by number, and new posts push every page down: the owed term resumes at the
+    next page, which only holds posts as old or older than those it held (so nothing is skipped;
+    the posts pushed down cost a run more)."""
+    from datetime import datetime as dt, timezone as tz
+
+    template = json.loads(fixture_bytes("lemmy_search.json"))["posts"][0]
+    start = int(NOW.timestamp()) - 3600
+    iso = lambda t: dt.fromtimestamp(t, tz.utc).strftime("%Y-%m-%dT%H:%M:%S.000000Z")  # noqa: E731
+    views = [dict(template, post=dict(template["post"], id=9000 + i, published=iso(start + 60 * i))) for i in range(10)]
+
+    def answer(request):
+        ordered = sorted(views, key=lambda v: v["post"]["published"], reverse=True)
+        size, page = int(request.args["limit"]), int(request.args["page"])
+        return Response(json.dumps({"posts": ordered[(page - 1) * size:page * size]}), content_type=JSON)
+
+    httpserver.expect_request("/api/v3/search").respond_with_handler(answer)
+    httpserver.expect_request("/api/v3/community").respond_with_json({"community_view": {"counts": {"subscribers": 5}}})
+    source = {"name": "l", "type": "lemmy", "base_url": "BASE", "limit": 2, "max_pages": 2}
+    state, read, behind = SourceState(), set(), 0
+    for run_number in range(runs):
+        if run_number == 1:  # new posts on top: every page shifts down
+            views += [dict(template, post=dict(template["post"], id=9100 + i, published=iso(start + 700 + i)))
+                      for i in range(arriving)]
+        result = run(httpserver, source, state=state)
+        read |= {m.id for m in result.mentions}
+        state, behind = result.state, behind + any(w.startswith("behind:") for w in result.warnings)
+    assert read == {str(v["post"]["id"]) for v in views}, "none skipped"
+    assert behind == runs - 1 and not state.cursor.startswith("{")
+
+
 def test_bluesky_renews_its_session_only_for_an_expired_token(httpserver: HTTPServer, bluesky_env) -> None:
     """createSession allows 30 logins in 5 minutes: a 400 that is our query's fault must not spend them."""
     httpserver.expect_request("/xrpc/com.atproto.server.createSession", method="POST").respond_with_data(

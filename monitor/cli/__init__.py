@@ -258,6 +258,8 @@ def status(ctx: click.Context, check: bool) -> None:
     for line in lines:
         if line.row.get("last_warning") and not line.row.get("error_count"):
             click.echo(f"  warning, {line.name}: {_clean(line.row['last_warning'], 300)}")
+        if line.access and line.enabled:
+            click.echo(f"  access, {line.name}: {line.access}")
         if line.row.get("last_refresh_error"):
             click.echo(f"  re-reading reach, {line.name}: {_clean(line.row['last_refresh_error'], 300)}")
     click.echo("")

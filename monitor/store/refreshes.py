@@ -12,6 +12,11 @@ if TYPE_CHECKING:
     import sqlite_utils
 
 
+_COLUMNS = ("source, id, url, text, published_at, title, author, author_name, language, audience, metrics, source_type,"
+            " brands, matched_keywords, sentiment, bucket, bucket_reasons, unscored_reason, assassin_score, reach_low,"
+            " reach_high, reach_method, reach_likely")
+
+
 class RefreshStore:
     """Re-reading recent mentions' engagement (a part of ``Store``)."""
 
@@ -19,8 +24,8 @@ class RefreshStore:
 
     def recent_mentions(self, source: str, start: datetime, end: datetime) -> list[Judged]:
         """``source``'s mentions published in [start, end), newest first (the refresh's candidates)."""
-        rows = self.db.query(
-            "SELECT * FROM mentions WHERE published_at >= ? AND published_at < ? AND source = ?"
+        rows = self.db.query(  # every column judged_from_row reads; not ``raw``, the largest
+            f"SELECT {_COLUMNS} FROM mentions WHERE published_at >= ? AND published_at < ? AND source = ?"
             " ORDER BY published_at DESC",
             (to_iso(start), to_iso(end), source),
         )
