@@ -18,9 +18,9 @@ import httpx
 from pydantic import Field
 
 from connectors import http
-from connectors.base import OVERLAP, OVERLAP_WHY, SourceOptions, SubRequests, malformed_item, parse_time
+from connectors.base import OVERLAP, OVERLAP_WHY, Resume, SourceOptions, SubRequests, malformed_item, parse_time
 from monitor.errors import FetchError, ParseError
-from monitor.models import Duration, FetchResult, Mention, Query, Refreshed, SourceState, to_iso
+from monitor.models import Duration, FetchResult, Mention, Query, Refreshed, SourceState, clean_text, to_iso
 
 SITE = "https://lobste.rs"
 REFRESH_PER_RUN = 25  # stories re-read a run, one request each
@@ -72,29 +72,61 @@ class LobstersConnector:
         self.client = client
 
     def fetch(self, options: LobstersOptions, *, queries: Sequence[Query], state: SourceState, now: datetime) -> FetchResult:
-        """Stories since the cursor (less the overlap): /newest page by page, then each tag's page."""
-        reached = parse_time(state.cursor, source=options.name) if state.cursor else now - options.first_run
-        since = reached - options.overlap if state.cursor else reached
-        newest = reached
+        """Stories since the cursor (less the overlap): /newest page by page, then each tag's page.
+        When ``max_pages`` ran out first, /newest is owed from the next page (new stories only push
+        unread ones further down) and read on the next runs."""
+        backlog = Resume.load(state.cursor)
+        plain = SourceState(cursor=backlog.cursor)
+        reached = parse_time(plain.cursor, source=options.name) if plain.cursor else now - options.first_run
+        since = reached - options.overlap if plain.cursor else reached
+        newest = [reached]
         seen: dict[str, Mention] = {}
         skipped: list[str] = []
+        warnings: list[str] = []
+        still: dict[str, tuple[tuple[str, int], ...]] = {}
         subs = SubRequests(options.name)
-        pages = ["/newest.json"] + [f"/newest/page/{n}.json" for n in range(2, options.max_pages + 1)]
-        listings = [("newest", pages)] + [(f"tag {tag}", [f"/t/{tag}.json"]) for tag in options.tags]
-        for label, paths in listings:
-            for path in paths:
-                reached_cursor = True  # a failed page ends its listing too
-                with subs.each(path.removesuffix(".json").lstrip("/") if label == "newest" else label):
-                    data, _ = http.get_json(self.client, f"{options.base_url}{path}", source=options.name)
-                    stories = parse_stories(data, source=options.name, base_url=options.base_url or SITE, skipped=skipped)
-                    fresh = [m for m in stories if m.published_at >= since]
-                    for m in fresh:
+        with subs.each("newest"):
+            read = lambda page, stop: self._read(options, page, stop, seen, newest, skipped, warnings, now)  # noqa: E731
+            gaps = [(str(left), stop) for page, stop in backlog.owed.get("newest", ()) if (left := read(int(page), stop)[0])]
+            left, oldest = read(1, int(since.timestamp()))
+            if left and oldest >= reached.timestamp():  # the overlap below the old cursor is never owed
+                gaps.append((str(left), int(reached.timestamp())))
+            still["newest"] = tuple(gaps)
+        for tag in options.tags:
+            with subs.each(f"tag {tag}"):
+                data, _ = http.get_json(self.client, f"{options.base_url}/t/{tag}.json", source=options.name)
+                for m in parse_stories(data, source=options.name, base_url=options.base_url or SITE, skipped=skipped):
+                    if m.published_at >= since:
                         seen.setdefault(m.id, m)
-                        newest = max(newest, min(m.published_at, now))
-                    reached_cursor = len(fresh) < len(stories) or not stories  # the rest is older
-                if reached_cursor:
-                    break
-        return subs.result(FetchResult(list(seen.values()), SourceState(cursor=to_iso(newest)), skipped=tuple(skipped)), state)
+                        newest.append(min(m.published_at, now))
+        result = FetchResult(list(seen.values()), state, skipped=tuple(skipped), warnings=tuple(warnings))
+        return subs.result(Resume(to_iso(max(newest)), still).result(result), state)
+
+    def _read(self, options: LobstersOptions, first: int, stop: int, seen: dict[str, Mention], newest: list[datetime],
+              skipped: list[str], warnings: list[str], now: datetime) -> tuple[int | None, float]:
+        """/newest from page ``first`` on down to ``stop`` (epoch seconds), ``max_pages`` at most:
+        None when read to the end, else the page to resume from (a page that failed after the
+        first, too); and the oldest time read."""
+        oldest = float("inf")
+        for page in range(first, first + options.max_pages):
+            path = "/newest.json" if page == 1 else f"/newest/page/{page}.json"
+            try:
+                data, _ = http.get_json(self.client, f"{options.base_url}{path}", source=options.name)
+                stories = parse_stories(data, source=options.name, base_url=options.base_url or SITE, skipped=skipped)
+            except (FetchError, ParseError) as exc:
+                if page == first:
+                    raise
+                # The pages before it are kept; this one is owed, like a page the limit left.
+                warnings.append(f"{path.removesuffix('.json').lstrip('/')}: {clean_text(str(exc), width=160)} (read next run)")
+                return page, oldest
+            fresh = [m for m in stories if m.published_at.timestamp() >= stop]
+            for m in fresh:
+                seen.setdefault(m.id, m)
+                newest.append(min(m.published_at, now))
+                oldest = min(oldest, m.published_at.timestamp())
+            if not stories or len(fresh) < len(stories):
+                return None, oldest  # the last page, or reached ``stop``
+        return page + 1, oldest
 
     def refresh(self, options: LobstersOptions, mentions: Sequence[Mention], *, now: datetime) -> dict[str, Refreshed]:
         """Score and comments now: ``/s/{short_id}.json`` per story, ``REFRESH_PER_RUN`` at most;

@@ -469,13 +469,18 @@ def test_lobsters_pages_newest_back_to_the_cursor_and_reads_each_tag(httpserver:
     assert result.state.cursor == "2026-11-23T10:32:11Z"
 
 
-def test_a_failed_lobsters_page_keeps_the_pages_before_it_and_the_old_cursor(httpserver: HTTPServer) -> None:
+def test_a_failed_lobsters_page_keeps_the_pages_before_it_and_is_read_next_run(httpserver: HTTPServer) -> None:
     httpserver.expect_request("/newest.json").respond_with_data(fixture_bytes("lobsters_newest.json"), content_type=JSON)
     httpserver.expect_request("/newest/page/2.json").respond_with_data("busy", status=503)
     state = SourceState(cursor="2026-11-22T00:00:00Z")
     result = run(httpserver, {"name": "l", "type": "lobsters", "base_url": "BASE"}, state=state)
-    assert len(result.mentions) == 3 and result.state == state
-    assert "newest/page/2: HTTP 503" in result.warnings[0]
+    assert len(result.mentions) == 3 and "newest/page/2: HTTP 503" in result.warnings[0]
+    assert [page for page, _ in json.loads(result.state.cursor)["owed"]["newest"]] == ["2"], "page 2 is owed"
+    httpserver.clear()
+    httpserver.expect_request("/newest.json").respond_with_json([])
+    httpserver.expect_request("/newest/page/2.json").respond_with_json([])
+    again = run(httpserver, {"name": "l", "type": "lobsters", "base_url": "BASE"}, state=result.state)
+    assert [r.path for r, _ in httpserver.log][0] == "/newest/page/2.json" and not again.state.cursor.startswith("{")
 
 
 # --- gaps at the page limit --------------------------------------------------------------------
@@ -727,6 +732,31 @@ def test_a_lemmy_burst_beyond_max_pages_is_read_over_the_next_runs_though_its_pa
         state, behind = result.state, behind + any(w.startswith("behind:") for w in result.warnings)
     assert read == {str(v["post"]["id"]) for v in views}, "none skipped"
     assert behind == runs - 1 and not state.cursor.startswith("{")
+
+
+def test_a_lobsters_burst_beyond_max_pages_is_read_over_the_next_runs(httpserver: HTTPServer) -> None:
+    from datetime import datetime as dt, timezone as tz
+
+    template = json.loads(fixture_bytes("lobsters_newest.json"))[0]
+    start = int(NOW.timestamp()) - 3 * 3600
+    iso = lambda t: dt.fromtimestamp(t, tz.utc).isoformat()  # noqa: E731
+    stories = [dict(template, short_id=f"s{i:04d}", created_at=iso(start + 60 * i)) for i in range(125)]  # 5 pages of 25
+
+    def answer(request):
+        page = int(request.path.split("/page/")[1].removesuffix(".json")) if "/page/" in request.path else 1
+        ordered = sorted(stories, key=lambda s: s["created_at"], reverse=True)
+        return Response(json.dumps(ordered[(page - 1) * 25:page * 25]), content_type=JSON)
+
+    httpserver.expect_request("/newest.json").respond_with_handler(answer)
+    for page in range(2, 8):
+        httpserver.expect_request(f"/newest/page/{page}.json").respond_with_handler(answer)
+    source = {"name": "l", "type": "lobsters", "base_url": "BASE", "max_pages": 2, "first_run": "1d"}
+    state, read, behind = SourceState(), set(), 0
+    for _ in range(3):
+        result = run(httpserver, source, state=state)
+        read |= {m.id for m in result.mentions}
+        state, behind = result.state, behind + any(w.startswith("behind:") for w in result.warnings)
+    assert read == {s["short_id"] for s in stories} and behind == 2 and not state.cursor.startswith("{")
 
 
 def test_bluesky_renews_its_session_only_for_an_expired_token(httpserver: HTTPServer, bluesky_env) -> None:
