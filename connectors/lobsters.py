@@ -24,6 +24,7 @@ from monitor.models import Duration, FetchResult, Mention, Query, Refreshed, Sou
 
 SITE = "https://lobste.rs"
 REFRESH_PER_RUN = 25  # stories re-read a run, one request each
+PAGE_SIZE = 25  # stories on a /newest page (Lobsters' StoriesPaginator); fewer: the last page
 
 
 class LobstersOptions(SourceOptions):
@@ -124,7 +125,7 @@ class LobstersConnector:
                 seen.setdefault(m.id, m)
                 newest.append(min(m.published_at, now))
                 oldest = min(oldest, m.published_at.timestamp())
-            if not stories or len(fresh) < len(stories):
+            if len(stories) < PAGE_SIZE or len(fresh) < len(stories):
                 return None, oldest  # the last page, or reached ``stop``
         return page + 1, oldest
 

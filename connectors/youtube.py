@@ -1,15 +1,23 @@
-"""YouTube: channel and playlist Atom feeds (no key), and Data API search when a key is given.
+"""YouTube: channel and playlist Atom feeds (no key), and Data API search and comments with a key.
 
 Feeds carry the latest 15 uploads with views and a like count (``media:starRating``), and no
 search: they are matched locally. With ``api_key_env`` the Data API's ``search.list`` finds
-videos by keyword since the cursor, and ``videos.list`` / ``channels.list`` add views, likes
-and channel subscribers (search costs 100 quota units of the default 10,000 a day).
+videos by keyword since the cursor, ``videos.list`` / ``channels.list`` add views, likes and
+channel subscribers, and ``commentThreads.list`` (``allThreadsRelatedToChannelId``, newest
+first) reads the comments on the followed channels' videos, where customers talk to the brand.
+
+Quota (the Data API's docs, read 2026-12-02): 10,000 units a day per project; ``videos``,
+``channels`` and ``commentThreads`` cost 1 unit a call; ``search.list`` costs 100 and is
+limited to ``search_calls_per_day`` (100) calls a day in a bucket of its own. Searches are
+spaced to fit it: after a round of N calls the next waits N × 24 h / search_calls_per_day
+(one term: every 14.4 minutes), while the feeds and comments are read at every run.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
-from datetime import datetime
+import json
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import ClassVar, Literal, Sequence
 
 import httpx
@@ -37,6 +45,17 @@ class YouTubeOptions(SearchOptions):
     channel_ids: list[str] = Field(default=[], description="Channel ids (UC…) whose uploads to follow.")
     playlist_ids: list[str] = Field(default=[], description="Playlist ids (PL…) to follow.")
     api_key_env: str | None = Field(default=None, description="Environment variable with a Data API key: enables search.")
+    comments: bool = Field(default=True, description="With a key, read the comments on the followed channels' videos "
+                                                      "(commentThreads.list, 1 quota unit per 100).")
+    search_calls_per_day: int = Field(default=100, ge=1, le=10_000,
+                                      description="search.list calls a day the schedule is fitted to (YouTube's bucket).")
+
+    def access(self) -> str | None:
+        if self.api_key_env:
+            return (f"search.list is limited to {self.search_calls_per_day} calls a day: searches are spaced to fit "
+                    f"(one term: every {24 * 60 / self.search_calls_per_day:g} minutes at most); feeds and comments "
+                    "are read at every run")
+        return "feeds only (the latest 15 uploads of each channel): set api_key_env for keyword search and comments"
 
 
 def _feed_mentions(response: httpx.Response, *, source: str, now: datetime, skipped: list[str] | None = None,
@@ -57,6 +76,52 @@ def _feed_mentions(response: httpx.Response, *, source: str, now: datetime, skip
     return out
 
 
+def parse_comment_thread(item: dict, *, source: str) -> Mention:
+    """One ``youtube#commentThread``: its top-level comment, linked in its video."""
+    snippet = item.get("snippet") or {}
+    top = snippet.get("topLevelComment") or {}
+    comment = top.get("snippet") or {}
+    ident, video = top.get("id") or item.get("id"), comment.get("videoId") or snippet.get("videoId")
+    if not ident or not comment.get("publishedAt"):
+        raise ParseError("a comment thread without id or publishedAt", source=source)
+    author = (comment.get("authorChannelId") or {}).get("value") or comment.get("authorDisplayName") or ""
+    return Mention(
+        source=source, source_type="youtube", id=str(ident),
+        url=f"{WATCH_URL.format(video)}&lc={ident}" if video else None,
+        text=comment.get("textOriginal") or comment.get("textDisplay") or "",
+        published_at=parse_time(comment["publishedAt"], source=source),
+        author=author, author_name=comment.get("authorDisplayName") or author,
+        metrics={"kind": "comment", "likes": as_int(comment.get("likeCount")), "replies": as_int(snippet.get("totalReplyCount")),
+                 "video_id": video},
+        raw=item,
+    )
+
+
+@dataclass(frozen=True)
+class _Cursors:
+    """Where search and comments have read to, and when the search bucket allows the next search
+    (the plain search cursor, as before comments, while only it is set)."""
+
+    search: str | None = None
+    comments: str | None = None
+    next_search: str | None = None
+
+    @classmethod
+    def load(cls, raw: str | None) -> "_Cursors":
+        if not raw or not raw.startswith("{"):
+            return cls(raw)
+        try:
+            data = json.loads(raw)
+            return cls(data.get("search"), data.get("comments"), data.get("next_search"))
+        except (ValueError, AttributeError):
+            return cls()
+
+    def dump(self) -> str | None:
+        if self.comments is None and self.next_search is None:
+            return self.search
+        return json.dumps({"search": self.search, "comments": self.comments, "next_search": self.next_search})
+
+
 class YouTubeConnector:
     """Follows channel and playlist feeds; searches the Data API when a key is configured."""
 
@@ -67,7 +132,8 @@ class YouTubeConnector:
         self.client = client
 
     def fetch(self, options: YouTubeOptions, *, queries: Sequence[Query], state: SourceState, now: datetime) -> FetchResult:
-        """Every configured feed, then (with a key) a search per term since the cursor."""
+        """Every configured feed, then (with a key) the followed channels' comments since their
+        cursor and, when the search bucket allows, a search per term since the cursor."""
         key = secret(options, "api_key_env")
         seen: dict[str, Mention] = {}
         skipped: list[str] = []
@@ -81,23 +147,65 @@ class YouTubeConnector:
                 for mention in _feed_mentions(response, source=options.name, now=now,
                                               skipped=skipped, warnings=warnings):
                     seen.setdefault(mention.id, mention)
-        cursor = state.cursor
+        cursors = _Cursors.load(state.cursor)
         if key:
-            since = options.since(state, now)
-            newest = options.reached(state, now)
-            for term in options.searches(queries, SYNTAX):
-                with subs.each(f"search {term!r}"):
-                    for mention in self._search(options, key, term, since, skipped):
-                        seen.setdefault(mention.id, mention)
-                        newest = max(newest, mention.published_at)
+            cursors = self._comments(options, key, queries, cursors, seen, skipped, subs, now)
+            if cursors.next_search is None or parse_time(cursors.next_search) <= now:
+                plain = SourceState(cursor=cursors.search)
+                since, newest = options.since(plain, now), options.reached(plain, now)
+                calls = [0]
+                for term in options.searches(queries, SYNTAX):
+                    with subs.each(f"search {term!r}"):
+                        for mention in self._search(options, key, term, since, skipped, calls):
+                            seen.setdefault(mention.id, mention)
+                            newest = max(newest, min(mention.published_at, now))
+                wait = timedelta(days=1) * calls[0] / options.search_calls_per_day
+                cursors = replace(cursors, search=to_iso(newest), next_search=to_iso(now + wait))
             self._add_statistics(options, key, seen)
-            cursor = to_iso(newest)
-        result = FetchResult(list(seen.values()), SourceState(cursor=cursor), skipped=tuple(skipped), warnings=tuple(warnings))
+        result = FetchResult(list(seen.values()), SourceState(cursor=cursors.dump()), skipped=tuple(skipped),
+                             warnings=tuple(warnings))
         return subs.result(result, state)
 
-    def _search(self, options: YouTubeOptions, key: str, term: str, since: datetime, skipped: list[str]) -> list[Mention]:
+    def _comments(self, options: YouTubeOptions, key: str, queries: Sequence[Query], cursors: "_Cursors",
+                  seen: dict[str, Mention], skipped: list[str], subs: SubRequests, now: datetime) -> "_Cursors":
+        """The comment threads on each followed channel's videos since the comments' cursor,
+        newest first, ``max_pages`` of 100 at most; a bound source's are all the brand's,
+        otherwise only those with a search term (``searchTerms``) are asked for."""
+        if not options.comments or not options.channel_ids:
+            return cursors
+        plain = SourceState(cursor=cursors.comments)
+        since, newest = options.since(plain, now), options.reached(plain, now)
+        terms = [None] if options.brands else [t.replace('"', "") for t in options.searches(queries, SYNTAX)]
+        for channel in options.channel_ids:
+            for term in terms:
+                with subs.each(f"comments on {channel}" + (f" with {term!r}" if term else "")):
+                    page_token = None
+                    for _ in range(options.max_pages):
+                        params = {"part": "snippet", "allThreadsRelatedToChannelId": channel, "order": "time",
+                                  "maxResults": 100, "textFormat": "plainText", "key": key,
+                                  **({"searchTerms": term} if term else {}), **({"pageToken": page_token} if page_token else {})}
+                        data, _ = http.get_json(self.client, f"{options.api_url}/commentThreads", source=options.name,
+                                                params=params)
+                        if not isinstance(data, dict) or not isinstance(data.get("items"), list):
+                            raise ParseError("YouTube commentThreads returned no 'items' list", source=options.name)
+                        comments = []
+                        for item in data["items"]:
+                            with malformed_item(item, source=options.name, skipped=skipped):
+                                comments.append(parse_comment_thread(item, source=options.name))
+                        fresh = [c for c in comments if c.published_at >= since]
+                        for c in fresh:
+                            seen.setdefault(c.id, c)
+                            newest = max(newest, min(c.published_at, now))
+                        page_token = data.get("nextPageToken")
+                        if not page_token or len(fresh) < len(comments):
+                            break
+        return replace(cursors, comments=to_iso(newest))
+
+    def _search(self, options: YouTubeOptions, key: str, term: str, since: datetime, skipped: list[str],
+                calls: list[int]) -> list[Mention]:
         out, page_token = [], None
         for _ in range(options.max_pages):
+            calls[0] += 1
             params = {"part": "snippet", "q": term, "type": "video", "order": "date", "maxResults": 50,
                       "publishedAfter": to_iso(since), "key": key}
             if page_token:

@@ -192,7 +192,9 @@ def test_youtube_api_search_adds_statistics_and_subscribers_and_hides_the_key(ht
     result = run(httpserver, {"name": "y", "type": "youtube", "base_url": "BASE", "api_url": "BASE/v3", "api_key_env": "YT_KEY"})
     (m,) = result.mentions
     assert m.metrics["views"] == 9120 and m.metrics["likes"] == 310 and m.audience == 45000
-    assert result.state.cursor == "2026-11-23T10:20:00Z"
+    cursors = json.loads(result.state.cursor)
+    assert cursors["search"] == "2026-11-23T10:20:00Z" and cursors["next_search"] == "2026-11-23T11:14:24Z", \
+        "one search call of the 100 a day: the next waits 24 h / 100"
     httpserver.clear()
     httpserver.expect_request("/v3/search").respond_with_data("quota", status=403)
     with pytest.raises(FetchError) as info:
@@ -251,6 +253,45 @@ def test_appstore_single_review_object_and_paging_to_the_cursor(httpserver: HTTP
     result = run(httpserver, APPSTORE, state=SourceState(cursor=json.dumps({"1234567890:us": 11000000001})))
     assert sorted(m.id for m in result.mentions) == ["11000000001", "11000000002", "11000000009"]
     assert [r.path for r, _ in httpserver.log] == [PAGE.format(1), PAGE.format(2)], "stops at the page that reaches the cursor"
+
+
+def _comment_thread(ident: str, text: str, published: str) -> dict:
+    return {"kind": "youtube#commentThread", "id": ident, "snippet": {
+        "channelId": "UCacme", "videoId": "AcmeVid0001", "totalReplyCount": 2, "canReply": True, "isPublic": True,
+        "topLevelComment": {"kind": "youtube#comment", "id": ident, "snippet": {
+            "channelId": "UCacme", "videoId": "AcmeVid0001", "textDisplay": text, "textOriginal": text,
+            "authorDisplayName": "@viewer", "authorChannelId": {"value": "UCviewer"}, "likeCount": 7,
+            "publishedAt": published, "updatedAt": published}}}}
+
+
+def test_youtube_reads_the_comments_on_the_brands_channel_and_fits_search_to_its_bucket(httpserver: HTTPServer, monkeypatch) -> None:
+    monkeypatch.setenv("YT_KEY", "secret-key")
+    threads = [_comment_thread("Ugz2", "Support never answered my ticket", "2026-11-23T10:40:00Z"),
+               _comment_thread("Ugz1", "Older comment", "2026-11-21T09:00:00Z")]
+    httpserver.expect_request("/feeds/videos.xml").respond_with_data(fixture_bytes("youtube_channel.atom.xml"),
+                                                                     content_type="application/atom+xml")
+    httpserver.expect_request("/v3/commentThreads").respond_with_json({"items": threads})
+    httpserver.expect_request("/v3/search").respond_with_data(fixture_bytes("youtube_search.json"), content_type=JSON)
+    httpserver.expect_request("/v3/videos").respond_with_json({"items": []})
+    httpserver.expect_request("/v3/channels").respond_with_json({"items": []})
+    source = {"name": "y", "type": "youtube", "base_url": "BASE", "api_url": "BASE/v3", "api_key_env": "YT_KEY",
+              "channel_ids": ["UCacme"], "brands": ["Acme Cloud"]}
+    result = run(httpserver, source, state=SourceState(cursor="2026-11-23T09:30:00Z"))
+    comment = next(m for m in result.mentions if m.id == "Ugz2")
+    assert comment.url == "https://www.youtube.com/watch?v=AcmeVid0001&lc=Ugz2" and comment.metrics["kind"] == "comment"
+    assert comment.author == "UCviewer" and "Ugz1" not in {m.id for m in result.mentions}, "older than first_run: the comments have a cursor of their own"
+    (ask,) = [r for r, _ in httpserver.log if r.path.endswith("commentThreads")]
+    assert ask.args["allThreadsRelatedToChannelId"] == "UCacme" and ask.args["order"] == "time"
+    assert "searchTerms" not in ask.args, "a bound source: every comment on the brand's channel is the brand's"
+    cursors = json.loads(result.state.cursor)
+    assert cursors["comments"] == "2026-11-23T10:40:00Z" and cursors["search"] == "2026-11-23T10:20:00Z"
+
+    httpserver.clear_log()
+    unbound = {k: v for k, v in source.items() if k != "brands"}
+    run(httpserver, unbound, state=result.state)  # 1 minute later in effect (the same NOW): the bucket says wait
+    assert not [r for r, _ in httpserver.log if r.path.endswith("/search")], "search waits for its bucket"
+    (ask,) = [r for r, _ in httpserver.log if r.path.endswith("commentThreads")]
+    assert ask.args["searchTerms"] == "Acme Cloud", "unbound: only comments naming the brand are asked for"
 
 
 # --- stackexchange -------------------------------------------------------------------------------
@@ -451,16 +492,21 @@ def test_reddit_rss_reads_a_subreddits_new_comments_too(httpserver: HTTPServer) 
 # --- lobsters ----------------------------------------------------------------------------------
 
 
+def _full_page(stories: list[dict]) -> list[dict]:
+    """A /newest page as Lobsters serves it while more follow: 25 stories (copies of the last, under ids of their own)."""
+    return stories + [dict(stories[-1], short_id=f"fill{i:02d}") for i in range(25 - len(stories))]
+
+
 def test_lobsters_pages_newest_back_to_the_cursor_and_reads_each_tag(httpserver: HTTPServer) -> None:
     page1 = json.loads(fixture_bytes("lobsters_newest.json"))
-    httpserver.expect_request("/newest.json").respond_with_json(page1[:2])
+    httpserver.expect_request("/newest.json").respond_with_json(_full_page(page1[:2]))
     httpserver.expect_request("/newest/page/2.json").respond_with_json(page1[2:])
     httpserver.expect_request("/t/devops.json").respond_with_json(page1[:1])
     result = run(httpserver, {"name": "l", "type": "lobsters", "base_url": "BASE", "tags": ["devops"], "max_pages": 3},
                  state=SourceState(cursor="2026-11-23T05:00:00Z"))
     # Page 1 is all newer than the cursor, page 2 reaches it: no page 3; the tag once.
     assert [r.path for r, _ in httpserver.log] == ["/newest.json", "/newest/page/2.json", "/t/devops.json"]
-    assert sorted(m.id for m in result.mentions) == ["p3m9zt", "x7k2qa"]
+    assert sorted(m.id for m in result.mentions if not m.id.startswith("fill")) == ["p3m9zt", "x7k2qa"]
     first = next(m for m in result.mentions if m.id == "x7k2qa")
     assert first.url == "https://lobste.rs/s/x7k2qa/acme_cloud_s_object_storage_lost_writes"
     assert first.metrics["score"] == 31 and first.metrics["link"] == "https://blog.example.net/acme-cloud-lost-writes"
@@ -470,11 +516,11 @@ def test_lobsters_pages_newest_back_to_the_cursor_and_reads_each_tag(httpserver:
 
 
 def test_a_failed_lobsters_page_keeps_the_pages_before_it_and_is_read_next_run(httpserver: HTTPServer) -> None:
-    httpserver.expect_request("/newest.json").respond_with_data(fixture_bytes("lobsters_newest.json"), content_type=JSON)
+    httpserver.expect_request("/newest.json").respond_with_json(_full_page(json.loads(fixture_bytes("lobsters_newest.json"))))
     httpserver.expect_request("/newest/page/2.json").respond_with_data("busy", status=503)
     state = SourceState(cursor="2026-11-22T00:00:00Z")
     result = run(httpserver, {"name": "l", "type": "lobsters", "base_url": "BASE"}, state=state)
-    assert len(result.mentions) == 3 and "newest/page/2: HTTP 503" in result.warnings[0]
+    assert len(result.mentions) == 25 and "newest/page/2: HTTP 503" in result.warnings[0]
     assert [page for page, _ in json.loads(result.state.cursor)["owed"]["newest"]] == ["2"], "page 2 is owed"
     httpserver.clear()
     httpserver.expect_request("/newest.json").respond_with_json([])
