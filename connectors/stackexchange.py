@@ -1,4 +1,10 @@
-"""Stack Exchange: ``/search/advanced`` on one site, newest first, back to the cursor.
+"""Stack Exchange: ``/search/advanced`` (questions) and ``/search/excerpts`` (answers) on one
+site, newest first, back to the cursor.
+
+``search/excerpts`` (the API's docs, read 2026-12-02) returns questions and answers matching
+``q`` with ``item_type``; only its answers are kept (the questions come with views and owner
+from ``search/advanced``). Comments have no search method: ``/comments`` lists a site's every
+comment, too many to read on Stack Overflow, so they are not collected.
 
 The API returns a ``backoff`` field when a method is hammered: every source on the host waits
 that many seconds (the API bans clients that ignore it). ``quota_remaining`` reaching 0 means
@@ -29,6 +35,37 @@ class StackExchangeOptions(SearchOptions):
     base_url: str | None = Field(default="https://api.stackexchange.com/2.3", description="API root.")
     site: str = Field(default="stackoverflow", description="The site, e.g. stackoverflow, superuser, serverfault.")
     key_env: str | None = Field(default=None, description="Environment variable with an app key (raises the daily quota).")
+    answers: bool = Field(default=True, description="Also search answers (/search/excerpts: one more request per term "
+                                                     "and run from the daily quota).")
+
+
+# A site's own domain for an answer's link (search/excerpts gives none): the few with their own
+# name, else <site>.stackexchange.com.
+DOMAINS = {"stackoverflow": "stackoverflow.com", "superuser": "superuser.com", "serverfault": "serverfault.com",
+           "askubuntu": "askubuntu.com", "stackapps": "stackapps.com", "mathoverflow.net": "mathoverflow.net"}
+
+
+def parse_answers(data: object, *, source: str, site: str, skipped: list[str] | None = None) -> list[Mention]:
+    """The answers in one ``search/excerpts`` wrapper (its questions are left to search/advanced)."""
+    if not isinstance(data, dict) or not isinstance(data.get("items"), list):
+        raise ParseError("Stack Exchange returned JSON without an 'items' list", source=source)
+    domain = DOMAINS.get(site, site if "." in site else f"{site}.stackexchange.com")
+    out = []
+    for item in data["items"]:
+        if not isinstance(item, dict) or item.get("item_type") != "answer" or not item.get("answer_id"):
+            continue
+        with malformed_item(item, source=source, skipped=skipped):
+            out.append(Mention(
+                source=source, source_type="stackexchange", id=f"a{int(item['answer_id'])}",
+                url=f"https://{domain}/a/{int(item['answer_id'])}", title=item.get("title", ""),
+                text=item.get("body") or item.get("excerpt") or "",
+                published_at=parse_time(item.get("creation_date"), source=source),
+                metrics={"kind": "answer", "score": as_int(item.get("score")), "question_score": as_int(item.get("question_score")),
+                         "accepted": bool(item.get("is_accepted")), "question_id": as_int(item.get("question_id")),
+                         "tags": item.get("tags") or []},
+                raw=item,
+            ))
+    return out
 
 
 def parse_items(data: object, *, source: str, skipped: list[str] | None = None) -> list[Mention]:
@@ -78,19 +115,21 @@ class StackExchangeConnector:
         subs = SubRequests(options.name)
         for term in options.searches(queries, SYNTAX):
             with subs.each(f"search {term!r}"):
-                for low, high in windows:
-                    oldest = self._window(options, key, term, low, high, seen, skipped)
-                    if oldest is not None:  # the page limit came first
-                        owed.append(Backlog.unread(low, high, oldest, reached))
+                for method in ("advanced", "excerpts") if options.answers else ("advanced",):
+                    for low, high in windows:
+                        oldest = self._window(options, key, method, term, low, high, seen, skipped)
+                        if oldest is not None:  # the page limit came first
+                            owed.append(Backlog.unread(low, high, oldest, reached))
         newest = max([reached, *(int(m.published_at.timestamp()) for m in seen.values())])
         result = Backlog(str(newest), Backlog.merged(owed)).result(list(seen.values()), skipped)
         return subs.result(result, state)
 
-    def _window(self, options: StackExchangeOptions, key: str | None, term: str, low: int, high: int | None,
-                seen: dict[str, Mention], skipped: list[str]) -> int | None:
-        """One term's questions created in [low, high], newest first, ``max_pages`` at most; None
-        when read to the end, else the oldest creation time read."""
-        url = f"{options.base_url}/search/advanced"
+    def _window(self, options: StackExchangeOptions, key: str | None, method: str, term: str, low: int,
+                high: int | None, seen: dict[str, Mention], skipped: list[str]) -> int | None:
+        """One term's questions (``advanced``) or answers (``excerpts``) created in [low, high],
+        newest first, ``max_pages`` at most; None when read to the end, else the oldest creation
+        time read."""
+        url = f"{options.base_url}/search/{method}"
         oldest = None
         for page in range(1, options.max_pages + 1):
             params = {"q": term, "site": options.site, "sort": "creation", "order": "desc", "fromdate": low,
@@ -99,10 +138,15 @@ class StackExchangeConnector:
             data, _ = http.get_json(self.client, url, source=options.name, params=params)
             if isinstance(data, dict) and data.get("backoff"):
                 http.hold_host(self.client, url, float(data["backoff"]))
-            for mention in parse_items(data, source=options.name, skipped=skipped):
+            found = (parse_items(data, source=options.name, skipped=skipped) if method == "advanced"
+                     else parse_answers(data, source=options.name, site=options.site, skipped=skipped))
+            for mention in found:
                 seen.setdefault(mention.id, mention)
-                stamp = int(mention.published_at.timestamp())
-                oldest = stamp if oldest is None else min(oldest, stamp)
+            # The page's oldest item (a question among excerpts too): where the window's reading stopped.
+            stamps = [as_int(i.get("creation_date")) for i in data.get("items") or [] if isinstance(i, dict)]
+            stamps = [t for t in stamps if t is not None]
+            if stamps:
+                oldest = min(stamps) if oldest is None else min(oldest, *stamps)
             if data.get("quota_remaining") == 0:
                 raise RateLimited("Stack Exchange daily quota used up — add key_env or poll less often",
                                   source=options.name, retry_after_seconds=3600)

@@ -74,7 +74,7 @@ def test_once_over_every_type_stores_each_mention_once_and_then_asks_for_what_is
     hn = next(r for r in later if r.path.endswith("search_by_date"))
     assert hn.args["numericFilters"] == "created_at_i>=1795429800"
     so = next(r for r in later if r.path.endswith("search/advanced"))
-    assert so.args["fromdate"] == "1795428000"
+    assert so.args["fromdate"] == "1795428600", "the newest item read (the answer, 1795429200) less the overlap"
     gh = next(r for r in later if r.path.endswith("search/issues"))
     assert "created:>=2026-11-23T09:55:00Z" in gh.args["q"]
     # (The recorded search page always carries a paging cursor, so Bluesky owes the window it

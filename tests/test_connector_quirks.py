@@ -300,7 +300,7 @@ def test_youtube_reads_the_comments_on_the_brands_channel_and_fits_search_to_its
 def test_stackexchange_search_and_backoff_holds_the_host(httpserver: HTTPServer) -> None:
     body = json.loads(fixture_bytes("stackexchange_search.json"))
     httpserver.expect_request("/2.3/search/advanced").respond_with_json(dict(body, backoff=30))
-    options = {"name": "so", "type": "stackexchange", "base_url": "BASE/2.3", "site": "superuser"}
+    options = {"name": "so", "type": "stackexchange", "base_url": "BASE/2.3", "site": "superuser", "answers": False}
     with make_client() as client:
         (m,) = run(httpserver, options, client=client).mentions
         assert m.title == "Acme Cloud load balancer drops connections after 60&#39;s"  # normalize decodes entities
@@ -310,6 +310,18 @@ def test_stackexchange_search_and_backoff_holds_the_host(httpserver: HTTPServer)
         with pytest.raises(RateLimited):
             run(httpserver, {**options, "name": "so2"}, client=client)
     assert len(httpserver.log) == 1, "every source on the host waits out the backoff"
+
+
+def test_stackexchange_searches_answers_too_and_links_them_on_the_site(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/2.3/search/advanced").respond_with_data(fixture_bytes("stackexchange_search.json"), content_type=JSON)
+    httpserver.expect_request("/2.3/search/excerpts").respond_with_data(fixture_bytes("stackexchange_excerpts.json"), content_type=JSON)
+    result = run(httpserver, {"name": "so", "type": "stackexchange", "base_url": "BASE/2.3", "site": "serverfault"})
+    assert sorted(m.id for m in result.mentions) == ["79900001", "a79900002"], "the excerpts' question is search/advanced's"
+    answer = next(m for m in result.mentions if m.id == "a79900002")
+    assert answer.url == "https://serverfault.com/a/79900002" and answer.metrics["kind"] == "answer"
+    assert answer.text.startswith("<p>Acme Cloud caps idle connections") and answer.metrics["question_id"] == 79900001
+    excerpts = next(r for r, _ in httpserver.log if r.path.endswith("excerpts"))
+    assert excerpts.args["q"] == '"Acme Cloud"' and excerpts.args["sort"] == "creation"
 
 
 # --- github ------------------------------------------------------------------------------------
@@ -581,7 +593,8 @@ def test_a_stack_exchange_burst_beyond_max_pages_is_read_over_the_next_runs(http
         return Response(json.dumps(body), content_type=JSON)
 
     httpserver.expect_request("/2.3/search/advanced").respond_with_handler(answer)
-    source = {"name": "so", "type": "stackexchange", "base_url": "BASE/2.3", "site": "stackoverflow", "max_pages": 1}
+    source = {"name": "so", "type": "stackexchange", "base_url": "BASE/2.3", "site": "stackoverflow", "max_pages": 1,
+              "answers": False}
     state, read, behind = SourceState(), set(), []
     for _ in range(3):  # 250 questions, 100 a page, one page a run
         result = run(httpserver, source, state=state)
