@@ -1,4 +1,12 @@
-"""GitHub issues: ``/search/issues``, sorted by creation, back to the cursor.
+"""GitHub issues (and pull requests): ``/search/issues``, sorted by creation, back to the cursor;
+new comments that name the brand on any issue; repository stars and authors' followers for reach.
+
+A customer often says it in a comment on an old issue, whose title and body never name the
+brand: ``in:comments`` with ``updated:>=`` finds those issues (search does not say which comment
+matched), and each one's comments since the comments' cursor are read
+(``/repos/{repo}/issues/{n}/comments?since=``), up to ``COMMENTED_ISSUES`` issues a run.
+Stars (``/repos/{repo}``) and followers (``/users/{login}``) cost a core-API request each (60 an
+hour without a token, 5,000 with), so at most ``lookups`` a run.
 
 Since September 2025 a query must say ``is:issue`` (or ``is:pull-request``) or GitHub answers
 422. Search never returns more than 1,000 results for one query, so paging stops at the
@@ -9,7 +17,10 @@ token; the host limiter spreads requests over the window GitHub announces.
 
 from __future__ import annotations
 
+import json
 import logging
+from collections import Counter
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import ClassVar, Literal, Sequence
 
@@ -18,7 +29,7 @@ from pydantic import Field
 
 from connectors import http
 from connectors.base import Backlog, SearchOptions, SourceOptions, SubRequests, Syntax, as_int, malformed_item, parse_time, secret
-from monitor.errors import ParseError
+from monitor.errors import FetchError, ParseError
 from monitor.models import FetchResult, Mention, Query, SourceState, to_iso
 
 log = logging.getLogger("connectors.github")
@@ -38,6 +49,12 @@ class GitHubOptions(SearchOptions):
     token_env: str | None = Field(default=None, description="Environment variable with a token (raises the rate limit).")
     per_page: int = Field(default=100, ge=1, le=100, description="Results per page (at most 100).")
     max_pages: int = Field(default=10, ge=1, le=10, description="Pages per term per run (10 × 100 = GitHub's 1,000 cap).")
+    kinds: list[Literal["issue", "pull-request"]] = Field(default=["issue"], description="What to search: issues, pull requests or both.")
+    comments: bool = Field(default=True, description="Also read new comments naming the brand on any issue (in:comments).")
+    lookups: int = Field(default=20, ge=0, le=1000, description="Repositories (stars) and authors (followers) looked up per run, for reach.")
+
+
+COMMENTED_ISSUES = 20  # issues whose new comments are read per run (a request each)
 
 
 def parse_issues(data: object, *, source: str, skipped: list[str] | None = None) -> list[Mention]:
@@ -56,12 +73,29 @@ def parse_issues(data: object, *, source: str, skipped: list[str] | None = None)
                 source=source, source_type="github", id=str(item["id"]), url=item["html_url"], title=title,
                 text=item.get("body") or title, published_at=parse_time(item.get("created_at"), source=source),
                 author=user.get("login", ""), author_name=user.get("login", ""),
-                metrics={"comments": as_int(item.get("comments")), "reactions": as_int(reactions.get("total_count")),
+                metrics={"kind": "pull_request" if item.get("pull_request") else "issue",
+                         "comments": as_int(item.get("comments")), "reactions": as_int(reactions.get("total_count")),
                          "plus_one": as_int(reactions.get("+1")), "minus_one": as_int(reactions.get("-1")),
                          "state": item.get("state"), "repository": (item.get("repository_url") or "").rsplit("/repos/", 1)[-1]},
                 raw=item,
             ))
     return out
+
+
+def parse_comment(comment: dict, issue: Mention, *, source: str) -> Mention:
+    """One issue comment (``/issues/{n}/comments``), under its issue's title."""
+    if not comment.get("id") or not comment.get("html_url"):
+        raise ParseError("a comment without id or html_url", source=source)
+    user = comment.get("user") or {}
+    reactions = comment.get("reactions") or {}
+    return Mention(
+        source=source, source_type="github", id=f"c{comment['id']}", url=comment["html_url"], title=issue.title,
+        text=comment.get("body") or "", published_at=parse_time(comment.get("created_at"), source=source),
+        author=user.get("login", ""), author_name=user.get("login", ""),
+        metrics={"kind": "comment", "reactions": as_int(reactions.get("total_count")), "plus_one": as_int(reactions.get("+1")),
+                 "minus_one": as_int(reactions.get("-1")), "repository": issue.metrics.get("repository"), "issue": issue.id},
+        raw=comment,
+    )
 
 
 class GitHubConnector:
@@ -74,13 +108,15 @@ class GitHubConnector:
         self.client = client
 
     def fetch(self, options: GitHubOptions, *, queries: Sequence[Query], state: SourceState, now: datetime) -> FetchResult:
-        """Issues created since the cursor, every term; first the windows earlier runs left unread
-        (``Backlog``: their page limit, or GitHub's 1,000 results a query), oldest first."""
+        """Issues created since the cursor, every term (first the windows earlier runs left
+        unread, ``Backlog``: their page limit, or GitHub's 1,000 results a query, oldest first);
+        then new comments naming the brand, and stars and followers for reach."""
         token = secret(options, "token_env")
         headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        backlog = Backlog.load(state.cursor)
+        cursors = _Cursors.load(state.cursor)
+        backlog = Backlog.load(cursors.issues)
         plain = SourceState(cursor=backlog.cursor)
         since, reached = options.since(plain, now), options.reached(plain, now)
         windows: list[tuple[int, int | None]] = [*backlog.gaps, (int(since.timestamp()), None)]
@@ -88,17 +124,79 @@ class GitHubConnector:
         skipped: list[str] = []
         owed: list[tuple[int, int]] = []
         subs = SubRequests(options.name)
-        for term in options.searches(queries, SYNTAX):
-            with subs.each(f"search {term!r}"):
-                for low, high in windows:
-                    oldest = self._window(options, headers, term, low, high, seen, skipped)
-                    if oldest is not None:  # the page limit came first
-                        owed.append(Backlog.unread(low, high, oldest, int(reached.timestamp())))
+        terms = options.searches(queries, SYNTAX)
+        for term in terms:
+            for kind in options.kinds:
+                with subs.each(f"search {term!r}" + ("" if kind == "issue" else f" ({kind})")):
+                    for low, high in windows:
+                        oldest = self._window(options, headers, term, kind, low, high, seen, skipped)
+                        if oldest is not None:  # the page limit came first
+                            owed.append(Backlog.unread(low, high, oldest, int(reached.timestamp())))
         newest = max([reached, *(m.published_at for m in seen.values())])
-        result = Backlog(to_iso(newest), Backlog.merged(owed)).result(list(seen.values()), skipped)
+        issues = Backlog(to_iso(newest), Backlog.merged(owed))
+        comments_cursor = cursors.comments
+        if options.comments:
+            comments_cursor = self._comments(options, headers, terms, cursors.comments, seen, skipped, subs, now)
+        self._add_reach(options, headers, seen)
+        result = issues.result(list(seen.values()), skipped)
+        result = replace(result, state=SourceState(cursor=_Cursors(issues.dump(), comments_cursor).dump()))
         return subs.result(result, state)
 
-    def _window(self, options: GitHubOptions, headers: dict, term: str, low: int, high: int | None,
+    def _comments(self, options: GitHubOptions, headers: dict, terms: Sequence[str], cursor: str | None,
+                  seen: dict[str, Mention], skipped: list[str], subs: SubRequests, now: datetime) -> str:
+        """Comments made since the comments' cursor on issues whose comments match a term (one
+        search per term, then each issue's comments, ``COMMENTED_ISSUES`` at most); the new cursor."""
+        plain = SourceState(cursor=cursor)
+        since, newest = options.since(plain, now), options.reached(plain, now)
+        commented: dict[str, Mention] = {}
+        for term in terms:
+            with subs.each(f"comments {term!r}"):
+                q = " ".join(p for p in (term, "in:comments", "is:issue", options.qualifiers, f"updated:>={to_iso(since)}") if p)
+                data, _ = http.get_json(self.client, f"{options.base_url}/search/issues", source=options.name, headers=headers,
+                                        params={"q": q, "sort": "updated", "order": "desc", "per_page": options.per_page})
+                for issue in parse_issues(data, source=options.name, skipped=skipped):
+                    commented.setdefault(issue.id, issue)
+        for issue in list(commented.values())[:COMMENTED_ISSUES]:
+            number = as_int((issue.raw or {}).get("number"))
+            if number is None or not issue.metrics.get("repository"):
+                continue
+            # Built on base_url, never the item's own absolute URL (an Enterprise host, a test server).
+            url = f"{options.base_url}/repos/{issue.metrics['repository']}/issues/{number}/comments"
+            with subs.each(f"comments on {issue.url}"):
+                data, _ = http.get_json(self.client, url, source=options.name, headers=headers,
+                                        params={"since": to_iso(since), "per_page": 100})
+                if not isinstance(data, list):
+                    raise ParseError("GitHub returned comments that are not a list", source=options.name)
+                for item in data:
+                    with malformed_item(item, source=options.name, skipped=skipped):
+                        comment = parse_comment(item, issue, source=options.name)
+                        if comment.published_at >= since:
+                            seen.setdefault(comment.id, comment)
+                            newest = max(newest, min(comment.published_at, now))
+        return to_iso(newest)
+
+    def _add_reach(self, options: GitHubOptions, headers: dict, seen: dict[str, Mention]) -> None:
+        """Stars per repository and followers per author, ``lookups`` requests at most (most
+        mentioned first); a failed look-up only narrows reach."""
+        repos = Counter(m.metrics.get("repository") for m in seen.values() if m.metrics.get("repository"))
+        authors = Counter(m.author for m in seen.values() if m.author)
+        wanted = [("repos", r) for r, _ in repos.most_common()] + [("users", a) for a, _ in authors.most_common()]
+        found: dict[tuple[str, str], int | None] = {}
+        for what, name in wanted[:options.lookups]:
+            try:
+                data, _ = http.get_json(self.client, f"{options.base_url}/{what}/{name}", source=options.name, headers=headers)
+            except (FetchError, ParseError) as exc:
+                log.info("source %s: %s/%s not looked up: %s", options.name, what, name, exc)
+                continue
+            if isinstance(data, dict):
+                found[(what, name)] = as_int(data.get("stargazers_count" if what == "repos" else "followers"))
+        for ident, m in list(seen.items()):
+            stars, followers = found.get(("repos", m.metrics.get("repository"))), found.get(("users", m.author))
+            if stars is not None or followers is not None:
+                metrics = {**m.metrics, **({"repository_stars": stars} if stars is not None else {})}
+                seen[ident] = replace(m, metrics=metrics, audience=followers if followers is not None else m.audience)
+
+    def _window(self, options: GitHubOptions, headers: dict, term: str, kind: str, low: int, high: int | None,
                 seen: dict[str, Mention], skipped: list[str]) -> int | None:
         """One term's issues created in [low, high], newest first; None when read to the end, else
         the oldest creation time read (``max_pages`` or GitHub's 1,000-result cap came first)."""
@@ -106,7 +204,7 @@ class GitHubConnector:
             return to_iso(datetime.fromtimestamp(stamp, timezone.utc))
 
         created = f"created:>={iso(low)}" if high is None else f"created:{iso(low)}..{iso(high)}"
-        q = " ".join(part for part in (term, "is:issue", options.qualifiers, created) if part)
+        q = " ".join(part for part in (term, f"is:{kind}", options.qualifiers, created) if part)
         oldest = None
         for page in range(1, options.max_pages + 1):
             params = {"q": q, "sort": "created", "order": "desc", "per_page": options.per_page, "page": page}
@@ -125,3 +223,26 @@ class GitHubConnector:
                          options.name, term, total, RESULT_CAP)
                 return oldest
         return oldest
+
+
+@dataclass(frozen=True)
+class _Cursors:
+    """The issues' backlog (``Backlog``) and the comments' cursor; the issues' alone, as before
+    comments were read, while the comments have none."""
+
+    issues: str | None = None
+    comments: str | None = None
+
+    @classmethod
+    def load(cls, raw: str | None) -> "_Cursors":
+        if raw and raw.startswith("{"):
+            try:
+                data = json.loads(raw)
+            except ValueError:
+                return cls()
+            if isinstance(data, dict) and "issues" in data:
+                return cls(data.get("issues"), data.get("comments"))
+        return cls(raw)  # a plain time, or the issues' own Backlog JSON
+
+    def dump(self) -> str | None:
+        return json.dumps({"issues": self.issues, "comments": self.comments}) if self.comments else self.issues

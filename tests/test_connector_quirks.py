@@ -331,7 +331,8 @@ def test_github_query_says_is_issue_and_stops_at_the_1000_cap(httpserver: HTTPSe
     monkeypatch.setenv("GH_TOKEN", "ghp_x")
     page = json.loads(fixture_bytes("github_search_issues.json"))
     httpserver.expect_request("/search/issues").respond_with_json(dict(page, total_count=5000))
-    result = run(httpserver, {"name": "g", "type": "github", "base_url": "BASE", "token_env": "GH_TOKEN", "qualifiers": "org:acme"})
+    result = run(httpserver, {"name": "g", "type": "github", "base_url": "BASE", "token_env": "GH_TOKEN", "qualifiers": "org:acme",
+                              "comments": False, "lookups": 0})
     assert len(httpserver.log) == 10, "10 pages × 100 = GitHub's 1,000-result cap"
     args = httpserver.log[0][0].args
     assert args["q"] == '"Acme Cloud" is:issue org:acme created:>=2026-11-22T11:00:00Z'
@@ -420,6 +421,38 @@ def test_throttles_that_are_not_a_plain_429_hold_the_host_for_the_time_the_sourc
     assert first.value.retry_after_seconds == pytest.approx(wait, abs=2)
     assert wait - 5 < second.value.retry_after_seconds <= wait
     assert len(httpserver.log) == asked
+
+
+def test_github_keeps_comment_only_hits_searches_pull_requests_and_looks_up_stars_and_followers(httpserver: HTTPServer) -> None:
+    from monitor.config import ReachFactors
+    from monitor.judgement.reach import estimate_reach
+
+    page = json.loads(fixture_bytes("github_search_issues.json"))
+    old_issue = dict(page["items"][0], title="CLI crashes on login", body="Since 3.2 it crashes.", created_at="2025-01-02T00:00:00Z")
+
+    def search(request):
+        q = request.args["q"]
+        items = [old_issue] if "in:comments" in q else ([dict(page["items"][0], id=99, pull_request={"url": "x"})]
+                                                         if "is:pull-request" in q else [])
+        return Response(json.dumps({"total_count": len(items), "incomplete_results": False, "items": items}), content_type=JSON)
+
+    httpserver.expect_request("/search/issues").respond_with_handler(search)
+    httpserver.expect_request("/repos/acme/cloud-cli/issues/412/comments").respond_with_data(
+        fixture_bytes("github_issue_comments.json"), content_type=JSON)
+    httpserver.expect_request("/repos/acme/cloud-cli").respond_with_data(fixture_bytes("github_repo.json"), content_type=JSON)
+    httpserver.expect_request("/users/ops-lead").respond_with_data(fixture_bytes("github_user.json"), content_type=JSON)
+    httpserver.expect_request("/users/angry-dev").respond_with_data(fixture_bytes("github_user.json"), content_type=JSON)
+    result = run(httpserver, {"name": "g", "type": "github", "base_url": "BASE", "kinds": ["issue", "pull-request"]})
+    comment = next(m for m in result.mentions if m.id == "c2500000001")
+    assert comment.text.startswith("Same here: the Acme Cloud CLI crashes") and comment.metrics["kind"] == "comment"
+    assert comment.url == "https://github.com/acme/cloud-cli/issues/412#issuecomment-2500000001"
+    assert comment.metrics["repository_stars"] == 1840 and comment.audience == 230
+    pull = next(m for m in result.mentions if m.id == "99")
+    assert pull.metrics["kind"] == "pull_request"
+    asked = [r.args for r, _ in httpserver.log if r.path == "/search/issues"]
+    assert any("is:pull-request" in a["q"] for a in asked) and any("in:comments" in a["q"] and "updated:>=" in a["q"] for a in asked)
+    reach = estimate_reach(comment, ReachFactors())
+    assert "1,840 repository stars" in reach.method
 
 
 def test_a_403_that_is_a_refusal_is_no_rate_limit(httpserver: HTTPServer) -> None:
@@ -626,7 +659,7 @@ def test_github_reads_past_its_1000_result_cap_and_max_pages_over_the_next_runs(
 
     httpserver.expect_request("/search/issues").respond_with_handler(answer)
     source = {"name": "gh", "type": "github", "base_url": "BASE", "per_page": 100, "max_pages": 10,
-              "first_run": "2d"}
+              "first_run": "2d", "comments": False, "lookups": 0}
     state, read = SourceState(), set()
     for _ in range(2):
         result = run(httpserver, source, state=state)

@@ -6,7 +6,7 @@ model" section cites where each default comes from):
 - a count the source observed (YouTube, Stack Exchange, Discourse views) is the reach;
 - Hacker News stories: points × visitors per point;
 - Reddit and Lemmy posts: score × visitors per point, or a share of the community's subscribers
-  when there is no score;
+  when there is no score; GitHub issues and comments: a share of the repository's stars;
 - authors with an audience (Mastodon, Bluesky, YouTube subscribers): potential = audience +
   reshares × a typical resharer's audience; impressions are a share of it, and the likely share
   (visibility) falls as audiences grow;
@@ -28,7 +28,9 @@ if TYPE_CHECKING:
 
 OBSERVED_VIEWS = ("views", "reads", "topic_views")
 RESHARES = ("reblogs", "reposts", "quotes", "retweets", "shares")
-SCORED_COMMUNITIES = {"reddit": "subreddit_subscribers", "lemmy": "community_subscribers", "lobsters": "subscribers"}
+SCORED_COMMUNITIES = {"reddit": "subreddit_subscribers", "lemmy": "community_subscribers", "lobsters": "subscribers",
+                      "github": "repository_stars"}
+COMMUNITY_WORDS = {"github": "repository stars"}
 
 
 def visibility(audience: int, factors: "ReachFactors") -> float:
@@ -131,7 +133,8 @@ def base_reach(mention: Mention, factors: "ReachFactors") -> Reach:
             low, high = factors.community_share
             return Reach(
                 max(1, round(subscribers * low)), max(1, round(subscribers * high)),
-                f"{kind}: {subscribers:,} community subscribers × {low:.1%}–{high:.1%} (no score yet)",
+                f"{kind}: {subscribers:,} {COMMUNITY_WORDS.get(kind, 'community subscribers')} × {low:.1%}–{high:.1%}"
+                + ("" if kind in COMMUNITY_WORDS else " (no score yet)"),
                 max(1, round(subscribers * math.sqrt(low * high))),
             )
     return _without_metrics(mention, kind, factors)
