@@ -237,10 +237,11 @@ class Resume:
         owed = {k: [list(g) for g in v] for k, v in self.owed.items() if v}
         return json.dumps({"cursor": self.cursor, "owed": owed}) if owed else self.cursor
 
-    def result(self, result: FetchResult) -> FetchResult:
-        """``result`` with this as its cursor, and "behind" as a warning while anything is owed."""
+    def result(self, result: FetchResult, where: Callable[[int], str] | None = None) -> FetchResult:
+        """``result`` with this as its cursor, and "behind" as a warning while anything is owed
+        (``where`` names a stop that is not epoch seconds)."""
         stops = sorted(stop for gaps in self.owed.values() for _, stop in gaps)
-        warning = Backlog(None, tuple((stop, stop + 1) for stop in stops)).behind()
+        warning = Backlog(None, tuple((stop, stop + 1) for stop in stops)).behind(where)
         return FetchResult(result.mentions, SourceState(cursor=self.dump()), result.not_modified, result.skipped,
                            (*result.warnings, *([warning] if warning else [])))
 

@@ -1,22 +1,32 @@
 """Discourse forums: ``search.json`` for the brands' terms, or ``posts.json`` (every new post).
 
 Post ids grow with time across a forum, so the cursor is the highest id seen. ``posts.json``
-pages backwards with ``before=``; ``search.json`` is asked for ``order:latest`` and filtered to
-ids above the cursor; ``latest.json`` lists new topics. Reach proxies: reads, likes, the topic's views and the poster's trust level.
+pages backwards with ``before=``; ``search.json`` is asked for ``after:<date> order:latest``
+(Discourse's search filters; the date of the newest post read less a day, so the index returns
+only recent posts) and paged (``page=``, 50 posts) down to the cursor, a term whose page limit
+came first being owed from its next page; ``latest.json`` lists new topics. Reach proxies:
+reads, likes, the topic's views and the poster's trust level.
+
+An API key is sent only when the forum refuses an anonymous read (a private forum): reads of a
+public forum are not charged to an admin's key, and never see its private categories.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import ClassVar, Literal, Sequence
 
 import httpx
 from pydantic import Field
 
 from connectors import http
-from connectors.base import Backlog, SourceOptions, SubRequests, Syntax, as_int, malformed_item, parse_time, searches, secret
-from monitor.errors import ParseError
-from monitor.models import FetchResult, Mention, Query, SourceState
+from connectors.base import (
+    Backlog, Resume, SourceOptions, SubRequests, Syntax, as_int, malformed_item, parse_time, searches, secret,
+)
+from monitor.errors import FetchError, ParseError
+from monitor.models import Duration, FetchResult, Mention, Query, SourceState, to_iso
+
+SEARCH_PAGE = 50  # posts on a full search.json page
 
 
 # Search words are ANDed and "quoted phrases" kept; no OR is sent (not read in Discourse's docs
@@ -34,6 +44,7 @@ class DiscourseOptions(SourceOptions):
     max_pages: int = Field(default=5, ge=1, le=50, description="posts.json pages (50 posts) per run.")
     api_key_env: str | None = Field(default=None, description="Environment variable with an API key (private forums).")
     api_username_env: str | None = Field(default=None, description="Environment variable with the key's username.")
+    first_run: Duration = Field(default="1d", description="How far back the first search looks (search mode).")
 
 
 def _likes(post: dict) -> int | None:
@@ -102,43 +113,93 @@ class DiscourseConnector:
 
     def __init__(self, client: httpx.Client) -> None:
         self.client = client
+        self._private: dict[str, bool] = {}  # forums that refused an anonymous read
 
     def fetch(self, options: DiscourseOptions, *, queries: Sequence[Query], state: SourceState, now: datetime) -> FetchResult:
         """New posts since the cursor (highest post id)."""
         key, user = secret(options, "api_key_env"), secret(options, "api_username_env")
         headers = {"Api-Key": key, "Api-Username": user or "system"} if key else {}
+        if options.mode == "search":
+            return self._search(options, headers, queries, state, now)
         backlog = Backlog.load(state.cursor)
         cursor = int(backlog.cursor) if backlog.cursor and backlog.cursor.isdigit() else 0
         seen: dict[str, Mention] = {}
         skipped: list[str] = []
         owed: list[tuple[int, int]] = []
         if options.mode == "latest":
-            data, _ = http.get_json(self.client, f"{options.base_url}/latest.json", source=options.name,
-                                    params={"order": "created"}, headers=headers)
+            data = self._get(options, "/latest.json", {"order": "created"}, headers)
             mentions = parse_topics(data, source=options.name, base_url=options.base_url, skipped=skipped)
             newest = max([cursor, *(int(m.id.split(":")[1]) for m in mentions)])
             fresh = [m for m in mentions if int(m.id.split(":")[1]) > cursor]
             return FetchResult(fresh, SourceState(cursor=str(newest) if newest else None), skipped=tuple(skipped))
-        subs = SubRequests(options.name)
-        if options.mode == "search":
-            for term in searches(queries, SYNTAX):
-                with subs.each(f"search {term!r}"):
-                    data, _ = http.get_json(self.client, f"{options.base_url}/search.json", source=options.name,
-                                            params={"q": f"{term} order:latest"}, headers=headers)
-                    for m in parse_posts(data, source=options.name, base_url=options.base_url, skipped=skipped):
-                        if int(m.id) > cursor:
-                            seen.setdefault(m.id, m)
-        else:
-            # posts.json pages back with before=<id>: the windows earlier runs could not finish
-            # (``Backlog``, in post ids) first, oldest first, then what is new since the cursor.
-            for low, high in [*backlog.gaps, (cursor, None)]:
-                oldest = self._posts(options, headers, low, high, seen, skipped, first=not cursor)
-                if oldest is not None:
-                    owed.append((low, oldest))
+        # posts.json pages back with before=<id>: the windows earlier runs could not finish
+        # (``Backlog``, in post ids) first, oldest first, then what is new since the cursor.
+        for low, high in [*backlog.gaps, (cursor, None)]:
+            oldest = self._posts(options, headers, low, high, seen, skipped, first=not cursor)
+            if oldest is not None:
+                owed.append((low, oldest))
         newest = max([cursor, *(int(i) for i in seen)])
         after = Backlog(str(newest) if newest else None, Backlog.merged(owed))
-        result = after.result(list(seen.values()), skipped, lambda post: f"post {post}")
-        return subs.result(result, state)
+        return after.result(list(seen.values()), skipped, lambda post: f"post {post}")
+
+    def _get(self, options: DiscourseOptions, path: str, params: dict | None, headers: dict) -> object:
+        """A read, anonymous first: the key goes only to a forum that refuses anonymous reads
+        (remembered for the process), so a public forum's reads are never an admin's."""
+        private = headers and self._private.get(options.base_url)
+        if not private:
+            try:
+                return http.get_json(self.client, f"{options.base_url}{path}", source=options.name, params=params)[0]
+            except FetchError as exc:
+                if not headers or exc.status not in (401, 403, 404):
+                    raise
+                self._private[options.base_url] = True
+        return http.get_json(self.client, f"{options.base_url}{path}", source=options.name, params=params, headers=headers)[0]
+
+    def _search(self, options: DiscourseOptions, headers: dict, queries: Sequence[Query], state: SourceState,
+                now: datetime) -> FetchResult:
+        """Each term's posts above the cursor, newest first, ``max_pages`` of 50 at most; first
+        the pages earlier runs owed (``Resume``)."""
+        backlog = Resume.load(state.cursor)
+        ident, _, at = (backlog.cursor or "").partition("|")
+        cursor = int(ident) if ident.isdigit() else 0
+        newest_at = parse_time(at, source=options.name) if at else now - options.first_run
+        after = (newest_at - timedelta(days=1)).date().isoformat()
+        seen: dict[str, Mention] = {}
+        skipped: list[str] = []
+        still: dict[str, tuple[tuple[str, int], ...]] = {}
+        subs = SubRequests(options.name)
+        for term in searches(queries, SYNTAX):
+            label = f"search {term!r}"
+            with subs.each(label):
+                q = f"{term} after:{after} order:latest"
+                gaps = [(str(left), stop) for page, stop in backlog.owed.get(label, ())
+                        if (left := self._search_pages(options, headers, q, int(page), stop, seen, skipped))]
+                left = self._search_pages(options, headers, q, 1, cursor, seen, skipped)
+                if left:
+                    gaps.append((str(left), cursor))
+                still[label] = tuple(gaps)
+        newest = max([cursor, *(int(i) for i in seen)])
+        newest_at = max([newest_at, *(min(m.published_at, now) for m in seen.values())])
+        result = FetchResult(list(seen.values()), state, skipped=tuple(skipped))
+        resume = Resume(f"{newest}|{to_iso(newest_at)}" if newest else None, still)
+        return subs.result(resume.result(result, lambda post: f"post {post}"), state)
+
+    def _search_pages(self, options: DiscourseOptions, headers: dict, q: str, page: int, stop: int,
+                      seen: dict[str, Mention], skipped: list[str]) -> int | None:
+        """Search pages from ``page`` on, down to post id ``stop``: None when read to the end,
+        else the page to resume from."""
+        for page in range(page, page + options.max_pages):
+            data = self._get(options, "/search.json", {"q": q, **({"page": page} if page > 1 else {})}, headers)
+            posts = parse_posts(data, source=options.name, base_url=options.base_url, skipped=skipped)
+            for m in posts:
+                if int(m.id) > stop:
+                    seen.setdefault(m.id, m)
+            more = ((data.get("grouped_search_result") or {}) if isinstance(data, dict) else {}).get("more_full_page_results")
+            if more is None:  # an older forum does not say: a full page may have more after it
+                more = len(posts) >= SEARCH_PAGE
+            if not posts or min(int(m.id) for m in posts) <= stop or not more:
+                return None
+        return page + 1
 
     def _posts(self, options: DiscourseOptions, headers: dict, low: int, high: int | None, seen: dict[str, Mention],
                skipped: list[str], *, first: bool) -> int | None:
@@ -146,8 +207,7 @@ class DiscourseConnector:
         its page is the backlog); None when read down to ``low``, else the oldest id read."""
         before, oldest = high, None
         for _ in range(1 if first else options.max_pages):
-            data, _ = http.get_json(self.client, f"{options.base_url}/posts.json", source=options.name,
-                                    params={"before": before} if before else None, headers=headers)
+            data = self._get(options, "/posts.json", {"before": before} if before else None, headers)
             posts = parse_posts(data, source=options.name, base_url=options.base_url, skipped=skipped)
             for m in posts:
                 if int(m.id) > low:

@@ -349,7 +349,52 @@ def test_discourse_search_builds_post_urls(httpserver: HTTPServer) -> None:
     (m,) = run(httpserver, {"name": "d", "type": "discourse", "base_url": "BASE"}).mentions
     assert m.url == httpserver.url_for("/t/acme-cloud-deleted-our-database/901/1")
     assert m.title == "Acme Cloud deleted our database" and m.metrics["topic_views"] == 212 and m.metrics["likes"] == 4
-    assert httpserver.log[0][0].args["q"] == '"Acme Cloud" order:latest'
+    assert httpserver.log[0][0].args["q"] == '"Acme Cloud" after:2026-11-21 order:latest', "first_run (1d) less a day"
+
+
+def test_discourse_search_pages_down_to_the_cursor_and_owes_what_max_pages_left(httpserver: HTTPServer) -> None:
+    template = json.loads(fixture_bytes("discourse_search.json"))["posts"][0]
+    posts = [dict(template, id=70000 + i, created_at=f"2026-11-23T{i // 60:02d}:{i % 60:02d}:00.000Z") for i in range(150)]
+
+    def answer(request):
+        page = int(request.args.get("page", 1))
+        ordered = sorted(posts, key=lambda p: -p["id"])[(page - 1) * 50:page * 50]
+        return Response(json.dumps({"posts": ordered, "topics": [], "grouped_search_result": {
+            "more_full_page_results": page * 50 < len(posts)}}), content_type=JSON)
+
+    httpserver.expect_request("/search.json").respond_with_handler(answer)
+    source = {"name": "d", "type": "discourse", "base_url": "BASE", "max_pages": 1}
+    state, read, behind = SourceState(cursor="69999"), set(), []
+    for _ in range(3):  # 150 new posts, 50 a run
+        result = run(httpserver, source, state=state)
+        read |= {m.id for m in result.mentions}
+        state, behind = result.state, behind + [w for w in result.warnings if w.startswith("behind:")]
+    assert len(read) == 150 and state.cursor.startswith("70149|2026-11-23T02:29:00Z")
+    assert len(behind) == 2 and "(the oldest from post 69999)" in behind[0]
+    assert [r.args.get("page") for r, _ in httpserver.log] == [None, "2", None, "3", None]
+    assert httpserver.log[-1][0].args["q"].endswith("after:2026-11-22 order:latest"), "the newest post's day less one"
+
+
+def test_discourse_sends_its_key_only_to_a_forum_that_refuses_anonymous_reads(httpserver: HTTPServer, monkeypatch) -> None:
+    monkeypatch.setenv("D_KEY", "admin-key")
+    monkeypatch.setenv("D_USER", "system")
+    public = {"name": "d", "type": "discourse", "base_url": "BASE", "api_key_env": "D_KEY", "api_username_env": "D_USER"}
+    httpserver.expect_request("/search.json").respond_with_data(fixture_bytes("discourse_search.json"), content_type=JSON)
+    with make_client() as client:
+        run(httpserver, public, client=client)
+    assert "Api-Key" not in httpserver.log[0][0].headers, "a public forum's reads are not charged to the admin key"
+    httpserver.clear()
+    httpserver.expect_request("/search.json", headers={"Api-Key": "admin-key"}).respond_with_data(
+        fixture_bytes("discourse_search.json"), content_type=JSON)
+    httpserver.expect_request("/search.json").respond_with_json({"errors": ["You are not permitted"]}, status=403)
+    with make_client() as client:
+        from connectors import REGISTRY
+
+        connector = REGISTRY["discourse"](client)
+        options = REGISTRY["discourse"].Options.model_validate({**public, "base_url": httpserver.url_for("").rstrip("/")})
+        assert connector.fetch(options, queries=queries('"Acme Cloud"'), state=SourceState(), now=NOW).mentions
+        connector.fetch(options, queries=queries('"Acme Cloud"'), state=SourceState(), now=NOW)
+    assert [("Api-Key" in r.headers) for r, _ in httpserver.log] == [False, True, True], "remembered: private"
 
 
 def test_discourse_posts_mode_pages_back_to_the_cursor(httpserver: HTTPServer) -> None:
