@@ -113,7 +113,6 @@ class DiscourseConnector:
 
     def __init__(self, client: httpx.Client) -> None:
         self.client = client
-        self._private: dict[str, bool] = {}  # forums that refused an anonymous read
 
     def fetch(self, options: DiscourseOptions, *, queries: Sequence[Query], state: SourceState, now: datetime) -> FetchResult:
         """New posts since the cursor (highest post id)."""
@@ -145,14 +144,15 @@ class DiscourseConnector:
     def _get(self, options: DiscourseOptions, path: str, params: dict | None, headers: dict) -> object:
         """A read, anonymous first: the key goes only to a forum that refuses anonymous reads
         (remembered for the process), so a public forum's reads are never an admin's."""
-        private = headers and self._private.get(options.base_url)
+        memory = http.learnt(self.client)
+        private = headers and memory.get(("discourse-private", options.base_url))
         if not private:
             try:
                 return http.get_json(self.client, f"{options.base_url}{path}", source=options.name, params=params)[0]
             except FetchError as exc:
                 if not headers or exc.status not in (401, 403, 404):
                     raise
-                self._private[options.base_url] = True
+                memory[("discourse-private", options.base_url)] = True
         return http.get_json(self.client, f"{options.base_url}{path}", source=options.name, params=params, headers=headers)[0]
 
     def _search(self, options: DiscourseOptions, headers: dict, queries: Sequence[Query], state: SourceState,

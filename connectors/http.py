@@ -123,6 +123,14 @@ class MonitorClient(httpx.Client):
         self.sessions: dict[tuple[str, str], dict] = {}
         # Each source's cap on a decompressed body (its max_body), set by the runtime.
         self.body_limits: dict[str, int] = {}
+        # What a connector learnt of a host that holds while the monitor runs (a Lemmy without
+        # API v3, a Discourse that refuses anonymous reads); connectors are built per run.
+        self.learnt: dict[tuple[str, str], object] = {}
+
+
+def learnt(client: httpx.Client) -> dict[tuple[str, str], object]:
+    """The client's memory of hosts (a plain client's is a throwaway)."""
+    return getattr(client, "learnt", {})
 
 
 def make_client(

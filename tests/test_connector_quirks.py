@@ -619,6 +619,29 @@ def test_a_failed_lobsters_page_keeps_the_pages_before_it_and_is_read_next_run(h
     assert [r.path for r, _ in httpserver.log][0] == "/newest/page/2.json" and not again.state.cursor.startswith("{")
 
 
+def test_lemmy_1_0_without_api_v3_is_read_through_api_v4_and_its_cursor(httpserver: HTTPServer) -> None:
+    """Lemmy 1.0 dropped API v3: a 404 there moves the instance to /api/v4/search, which pages by
+    page_cursor and answers a combined list (its comments are not posts)."""
+    page = json.loads(fixture_bytes("lemmy_search_v4.json"))
+    older = dict(page["search"][0], post=dict(page["search"][0]["post"], id=9800001, published_at="2026-11-20T00:00:00Z"))
+    httpserver.expect_request("/api/v3/search").respond_with_json({"error": "not_found"}, status=404)
+    httpserver.expect_request("/api/v4/search", query_string={"q": "Acme Cloud", "type_": "Posts", "sort": "New",
+                                                              "listing_type": "All", "limit": "1"}).respond_with_json(page)
+    httpserver.expect_request("/api/v4/search").respond_with_json({"search": [older], "next_page": None})
+    httpserver.expect_request("/api/v4/community").respond_with_json({"community_view": {"community": {"id": 77, "subscribers": 52000}}})
+    with make_client() as client:
+        result = run(httpserver, {"name": "l", "type": "lemmy", "base_url": "BASE", "limit": 1}, client=client)
+        (m,) = result.mentions
+        assert m.id == "9900001" and m.url == "https://lemmy.example/post/9900001" and m.author == "https://lemmy.example/u/frugal"
+        assert m.metrics["score"] == 41 and m.metrics["comments"] == 12 and m.metrics["community_subscribers"] == 52000
+        assert m.published_at.isoformat().startswith("2026-11-23T10:12:00")
+        second = next(r for r, _ in httpserver.log if r.path == "/api/v4/search" and "page_cursor" in r.args)
+        assert second.args["page_cursor"] == "UDk5MDAwMDE", "v4 pages by the cursor it gave"
+        httpserver.clear_log()
+        run(httpserver, {"name": "l", "type": "lemmy", "base_url": "BASE", "limit": 1}, client=client)
+        assert not [r for r, _ in httpserver.log if r.path.startswith("/api/v3/")], "v4 from then on, v3 not asked again"
+
+
 # --- gaps at the page limit --------------------------------------------------------------------
 
 
