@@ -9,6 +9,7 @@ from __future__ import annotations
 from connectors.appstore import AppStoreConnector
 from connectors.base import Connector, SourceOptions
 from connectors.bluesky import BlueskyConnector
+from connectors.dev import DevConnector
 from connectors.discourse import DiscourseConnector
 from connectors.github import GitHubConnector
 from connectors.googlenews import GoogleNewsConnector
@@ -26,7 +27,7 @@ REGISTRY: dict[str, type[Connector]] = {
     for connector in (
         RssConnector, HackerNewsConnector, RedditConnector, MastodonConnector, BlueskyConnector, YouTubeConnector,
         GoogleNewsConnector, AppStoreConnector, StackExchangeConnector, GitHubConnector, DiscourseConnector, LemmyConnector,
-        LobstersConnector,
+        LobstersConnector, DevConnector,
     )
 }
 

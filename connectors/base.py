@@ -237,6 +237,18 @@ class Resume:
         owed = {k: [list(g) for g in v] for k, v in self.owed.items() if v}
         return json.dumps({"cursor": self.cursor, "owed": owed}) if owed else self.cursor
 
+    def read(self, label: str, read: Callable[[str | None, int], tuple[str | None, float]], since: datetime,
+             reached: datetime) -> tuple[tuple[str, int], ...]:
+        """Read one listing: first what earlier runs owed of it, oldest first, then from its top
+        down to ``since``; what is still owed. ``read(token, stop)`` reads from ``token`` (None:
+        the top) down to ``stop`` and says where to resume (None: done) and the oldest time read;
+        the overlap below the old cursor (``reached``) is never owed."""
+        gaps = [(left, stop) for token, stop in self.owed.get(label, ()) if (left := read(token, stop)[0])]
+        left, oldest = read(None, int(since.timestamp()))
+        if left and oldest >= reached.timestamp():
+            gaps.append((left, int(reached.timestamp())))
+        return tuple(gaps)
+
     def result(self, result: FetchResult, where: Callable[[int], str] | None = None) -> FetchResult:
         """``result`` with this as its cursor, and "behind" as a warning while anything is owed
         (``where`` names a stop that is not epoch seconds)."""
@@ -244,6 +256,34 @@ class Resume:
         warning = Backlog(None, tuple((stop, stop + 1) for stop in stops)).behind(where)
         return FetchResult(result.mentions, SourceState(cursor=self.dump()), result.not_modified, result.skipped,
                            (*result.warnings, *([warning] if warning else [])))
+
+
+def read_back(page: Callable[[str | None], tuple[list, str | None]], start: str | None, stop: int, pages: int,
+              seen: dict, newest: list[datetime], now: datetime,
+              failed: Callable[[str, ConnectorError], None] | None = None) -> tuple[str | None, float]:
+    """Pages of a newest-first listing from ``start`` (None: its top) down to ``stop`` (epoch
+    seconds), ``pages`` at most, into ``seen`` (and their times into ``newest``). ``page(token)``
+    gives a page's mentions and the next page's token (None: the last page). Where to resume (None:
+    read to the end) and the oldest time read; with ``failed``, a page that fails after the first
+    is reported to it and resumed from next run, the pages before it kept."""
+    oldest, token = float("inf"), start
+    for number in range(pages):
+        try:
+            mentions, following = page(token)
+        except ConnectorError as exc:
+            if failed is None or number == 0 or token is None:
+                raise
+            failed(token, exc)
+            return token, oldest
+        fresh = [m for m in mentions if m.published_at.timestamp() >= stop]
+        for m in fresh:
+            seen.setdefault(m.id, m)
+            newest.append(min(m.published_at, now))
+            oldest = min(oldest, m.published_at.timestamp())
+        if not following or len(fresh) < len(mentions):
+            return None, oldest  # the last page, or reached ``stop``
+        token = following
+    return token, oldest
 
 
 class SubRequests:

@@ -23,7 +23,9 @@ import httpx
 from pydantic import Field
 
 from connectors import http
-from connectors.base import Resume, SearchOptions, SourceOptions, SubRequests, Syntax, as_int, malformed_item, parse_time
+from connectors.base import (
+    Resume, SearchOptions, SourceOptions, SubRequests, Syntax, as_int, malformed_item, parse_time, read_back,
+)
 from monitor.errors import FetchError, ParseError
 from monitor.models import FetchResult, Mention, Query, SourceState, to_iso
 
@@ -91,12 +93,9 @@ class LemmyConnector:
         for term in options.searches(queries, SYNTAX):
             label = f"search {term!r}"
             with subs.each(label):
-                read = lambda page, stop: self._read(options, term, page, stop, seen, newest, skipped, now)  # noqa: E731
-                gaps = [(left, stop) for page, stop in backlog.owed.get(label, ()) if (left := read(page, stop)[0])]
-                left, oldest = read("1", int(since.timestamp()))
-                if left and oldest >= reached.timestamp():  # the overlap below the old cursor is never owed
-                    gaps.append((left, int(reached.timestamp())))
-                still[label] = tuple(gaps)
+                still[label] = backlog.read(label, lambda page, stop: read_back(
+                    lambda token: self._page(options, term, token, skipped), page, stop, options.max_pages, seen, newest,
+                    now), since, reached)
         self._add_subscribers(options, seen)
         result = FetchResult(list(seen.values()), state, skipped=tuple(skipped))
         return subs.result(Resume(to_iso(max(newest)), still).result(result), state)
@@ -136,27 +135,15 @@ class LemmyConnector:
         following = data.get("next_page")
         return views, following if isinstance(following, str) and following else None, bool(following)
 
-    def _read(self, options: LemmyOptions, term: str, page: str, stop: int, seen: dict[str, Mention],
-              newest: list[datetime], skipped: list[str], now: datetime) -> tuple[str | None, float]:
-        """One term's posts from ``page`` on (a page number, or v4's cursor), newest first, down to
-        ``stop`` (epoch seconds), ``max_pages`` at most: None when read to the end, else where to
-        resume; and the oldest time read."""
-        oldest = float("inf")
-        for _ in range(options.max_pages):
-            views, following, full = self._search(options, term, page)
-            mentions = []
-            for view in views:
-                with malformed_item(view, source=options.name, skipped=skipped):
-                    mentions.append(parse_post_view(view, source=options.name))
-            fresh = [m for m in mentions if m.published_at.timestamp() >= stop]
-            for m in fresh:
-                seen.setdefault(m.id, m)
-                newest.append(min(m.published_at, now))
-                oldest = min(oldest, m.published_at.timestamp())
-            if not full or not following or len(fresh) < len(mentions):
-                return None, oldest  # the last page, or reached ``stop``
-            page = following
-        return page, oldest
+    def _page(self, options: LemmyOptions, term: str, token: str | None, skipped: list[str]) -> tuple[list[Mention], str | None]:
+        """One search page (``token``: v3's page number or v4's cursor, None the first) and the
+        next page's token (None after the last)."""
+        views, following, full = self._search(options, term, token or "1")
+        mentions = []
+        for view in views:
+            with malformed_item(view, source=options.name, skipped=skipped):
+                mentions.append(parse_post_view(view, source=options.name))
+        return mentions, following if full else None
 
     def _add_subscribers(self, options: LemmyOptions, seen: dict[str, Mention]) -> None:
         ids = sorted({m.metrics["community_id"] for m in seen.values() if m.metrics.get("community_id")})[: options.max_communities]

@@ -18,7 +18,7 @@ import httpx
 from pydantic import Field
 
 from connectors import http
-from connectors.base import OVERLAP, OVERLAP_WHY, Resume, SourceOptions, SubRequests, malformed_item, parse_time
+from connectors.base import OVERLAP, OVERLAP_WHY, Resume, SourceOptions, SubRequests, malformed_item, parse_time, read_back
 from monitor.errors import FetchError, ParseError
 from monitor.models import Duration, FetchResult, Mention, Query, Refreshed, SourceState, clean_text, to_iso
 
@@ -87,12 +87,10 @@ class LobstersConnector:
         still: dict[str, tuple[tuple[str, int], ...]] = {}
         subs = SubRequests(options.name)
         with subs.each("newest"):
-            read = lambda page, stop: self._read(options, page, stop, seen, newest, skipped, warnings, now)  # noqa: E731
-            gaps = [(str(left), stop) for page, stop in backlog.owed.get("newest", ()) if (left := read(int(page), stop)[0])]
-            left, oldest = read(1, int(since.timestamp()))
-            if left and oldest >= reached.timestamp():  # the overlap below the old cursor is never owed
-                gaps.append((str(left), int(reached.timestamp())))
-            still["newest"] = tuple(gaps)
+            still["newest"] = backlog.read("newest", lambda page, stop: read_back(
+                lambda token: self._page(options, token, skipped), page, stop, options.max_pages, seen, newest, now,
+                failed=lambda token, exc: warnings.append(
+                    f"newest/page/{token}: {clean_text(str(exc), width=160)} (read next run)")), since, reached)
         for tag in options.tags:
             with subs.each(f"tag {tag}"):
                 data, _ = http.get_json(self.client, f"{options.base_url}/t/{tag}.json", source=options.name)
@@ -103,31 +101,14 @@ class LobstersConnector:
         result = FetchResult(list(seen.values()), state, skipped=tuple(skipped), warnings=tuple(warnings))
         return subs.result(Resume(to_iso(max(newest)), still).result(result), state)
 
-    def _read(self, options: LobstersOptions, first: int, stop: int, seen: dict[str, Mention], newest: list[datetime],
-              skipped: list[str], warnings: list[str], now: datetime) -> tuple[int | None, float]:
-        """/newest from page ``first`` on down to ``stop`` (epoch seconds), ``max_pages`` at most:
-        None when read to the end, else the page to resume from (a page that failed after the
-        first, too); and the oldest time read."""
-        oldest = float("inf")
-        for page in range(first, first + options.max_pages):
-            path = "/newest.json" if page == 1 else f"/newest/page/{page}.json"
-            try:
-                data, _ = http.get_json(self.client, f"{options.base_url}{path}", source=options.name)
-                stories = parse_stories(data, source=options.name, base_url=options.base_url or SITE, skipped=skipped)
-            except (FetchError, ParseError) as exc:
-                if page == first:
-                    raise
-                # The pages before it are kept; this one is owed, like a page the limit left.
-                warnings.append(f"{path.removesuffix('.json').lstrip('/')}: {clean_text(str(exc), width=160)} (read next run)")
-                return page, oldest
-            fresh = [m for m in stories if m.published_at.timestamp() >= stop]
-            for m in fresh:
-                seen.setdefault(m.id, m)
-                newest.append(min(m.published_at, now))
-                oldest = min(oldest, m.published_at.timestamp())
-            if len(stories) < PAGE_SIZE or len(fresh) < len(stories):
-                return None, oldest  # the last page, or reached ``stop``
-        return page + 1, oldest
+    def _page(self, options: LobstersOptions, token: str | None, skipped: list[str]) -> tuple[list[Mention], str | None]:
+        """One /newest page (``token``: its number, None the first) and the next page's number
+        (None after a short page: the last)."""
+        page = int(token or 1)
+        path = "/newest.json" if page == 1 else f"/newest/page/{page}.json"
+        data, _ = http.get_json(self.client, f"{options.base_url}{path}", source=options.name)
+        stories = parse_stories(data, source=options.name, base_url=options.base_url or SITE, skipped=skipped)
+        return stories, str(page + 1) if len(stories) >= PAGE_SIZE else None
 
     def refresh(self, options: LobstersOptions, mentions: Sequence[Mention], *, now: datetime) -> dict[str, Refreshed]:
         """Score and comments now: ``/s/{short_id}.json`` per story, ``REFRESH_PER_RUN`` at most;

@@ -19,7 +19,7 @@ import httpx
 from pydantic import Field
 
 from connectors import http
-from connectors.base import Resume, SearchOptions, SourceOptions, SubRequests, Syntax, as_int, malformed_item, one_search, parse_time, secret
+from connectors.base import Resume, SearchOptions, read_back, SourceOptions, SubRequests, Syntax, as_int, malformed_item, one_search, parse_time, secret
 from connectors.rss import feed_headers, parse_feed
 from monitor.errors import FetchError, ParseError
 from monitor.models import FetchResult, Mention, Query, SourceState, to_iso
@@ -144,8 +144,8 @@ class RedditConnector:
             if options.comments:
                 listings.append((f"/r/{sub}/comments", {"limit": options.limit}))
         headers = agent(options)
-        token = client_id and client_secret
-        if token:
+        oauth = bool(client_id and client_secret)
+        if oauth:
             headers = {"Authorization": f"Bearer {self._token(options, client_id, client_secret)}", **headers}
         backlog = Resume.load(state.cursor)
         plain = SourceState(cursor=backlog.cursor)
@@ -159,43 +159,26 @@ class RedditConnector:
         for path, params in listings:
             label = _label(path, params)
             with subs.each(label):
-                read = lambda after, stop: self._read(  # noqa: E731
-                    options, path, params, after, stop, headers, bool(token), now, seen, newest, skipped, warnings)
-                gaps = [(left, stop) for after, stop in backlog.owed.get(label, ()) if (left := read(after, stop)[0])]
-                left, oldest = read(None, int(since.timestamp()))
-                if left and oldest >= reached.timestamp():  # the overlap below the old cursor is never owed
-                    gaps.append((left, int(reached.timestamp())))
-                still[label] = tuple(gaps)
+                still[label] = backlog.read(label, lambda after, stop: read_back(
+                    lambda token: self._page(options, path, params, token, headers, oauth, now, skipped, warnings),
+                    after, stop, options.max_pages, seen, newest, now), since, reached)
         result = FetchResult(list(seen.values()), state, skipped=tuple(skipped), warnings=tuple(warnings))
         return subs.result(Resume(to_iso(max(newest)), still).result(result), state)
 
-    def _read(self, options: RedditOptions, path: str, params: dict, after: str | None, stop: int, headers: dict,
-              token: bool, now: datetime, seen: dict[str, Mention], newest: list[datetime], skipped: list[str],
-              warnings: list[str]) -> tuple[str | None, float]:
-        """One listing from ``after`` (None: its top), newest first, down to ``stop`` (epoch
-        seconds), ``max_pages`` at most: None when read to the end, else where to resume; and the
-        oldest time read."""
-        oldest = float("inf")
-        for _ in range(options.max_pages):
-            query = {**params, **({"after": after} if after else {})}
-            if token:
-                data, _ = http.get_json(self.client, f"{options.oauth_url}{path}", source=options.name,
-                                        params={**query, "raw_json": 1}, headers=headers)
-                mentions, after = parse_listing(data, source=options.name, skipped=skipped)
-            else:
-                url = f"{options.base_url}{path}.rss" if path == "/search" else f"{options.base_url}{path}/.rss"
-                response = http.get(self.client, url, source=options.name, params=query, headers=headers)
-                mentions = _rss_mentions(response, source=options.name, now=now, skipped=skipped, warnings=warnings)
-                # A feed has no ``after``: a full page goes on from its last item, as listings do.
-                after = mentions[-1].id if len(mentions) >= params["limit"] else None
-            fresh = [m for m in mentions if m.published_at.timestamp() >= stop]
-            for m in fresh:
-                seen.setdefault(m.id, m)
-                newest.append(min(m.published_at, now))
-                oldest = min(oldest, m.published_at.timestamp())
-            if not after or len(fresh) < len(mentions):
-                return None, oldest  # read to the end, or reached ``stop`` (listings are newest first)
-        return after, oldest
+    def _page(self, options: RedditOptions, path: str, params: dict, after: str | None, headers: dict, oauth: bool,
+              now: datetime, skipped: list[str], warnings: list[str]) -> tuple[list[Mention], str | None]:
+        """One listing page from ``after`` (None: its top) and the next page's ``after`` (None:
+        the last): JSON with OAuth, else RSS, whose feed has none: a full page goes on from its
+        last item, as listings do."""
+        query = {**params, **({"after": after} if after else {})}
+        if oauth:
+            data, _ = http.get_json(self.client, f"{options.oauth_url}{path}", source=options.name,
+                                    params={**query, "raw_json": 1}, headers=headers)
+            return parse_listing(data, source=options.name, skipped=skipped)
+        url = f"{options.base_url}{path}.rss" if path == "/search" else f"{options.base_url}{path}/.rss"
+        response = http.get(self.client, url, source=options.name, params=query, headers=headers)
+        mentions = _rss_mentions(response, source=options.name, now=now, skipped=skipped, warnings=warnings)
+        return mentions, mentions[-1].id if len(mentions) >= params["limit"] else None
 
     def _token(self, options: RedditOptions, client_id: str, client_secret: str) -> str:
         response = http.request(

@@ -68,6 +68,9 @@ SAMPLES = {
     "lemmy": Sample("/api/v3/search", JSON, fixture_bytes("lemmy_search.json"),
                     lambda base: {"name": "lemmy", "type": "lemmy", "base_url": base},
                     routes={"/api/v3/community": ("GET", JSON, fixture_bytes("lemmy_community.json"))}),
+    "dev": Sample("/api/articles/latest", JSON, fixture_bytes("dev_articles_latest.json"),
+                  lambda base: {"name": "dev", "type": "dev", "base_url": base},
+                  routes={"/api/comments": ("GET", JSON, fixture_bytes("dev_comments.json"))}),
     "lobsters": Sample("/newest.json", JSON, fixture_bytes("lobsters_newest.json"),
                        lambda base: {"name": "lobsters", "type": "lobsters", "base_url": base, "max_pages": 1}),
 }

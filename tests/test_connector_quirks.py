@@ -642,6 +642,24 @@ def test_lemmy_1_0_without_api_v3_is_read_through_api_v4_and_its_cursor(httpserv
         assert not [r for r, _ in httpserver.log if r.path.startswith("/api/v3/")], "v4 from then on, v3 not asked again"
 
 
+def test_dev_reads_latest_articles_tags_and_the_comments_on_commented_articles(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/api/articles/latest").respond_with_data(fixture_bytes("dev_articles_latest.json"), content_type=JSON)
+    httpserver.expect_request("/api/articles").respond_with_json([])
+    httpserver.expect_request("/api/comments").respond_with_data(fixture_bytes("dev_comments.json"), content_type=JSON)
+    result = run(httpserver, {"name": "d", "type": "dev", "base_url": "BASE", "tags": ["devops"]},
+                 state=SourceState(cursor="2026-11-23T08:00:00Z"))
+    ids = sorted(m.id for m in result.mentions)
+    assert ids == ["2100002", "2100003", "c2kq7d", "c2kq9f"], "a reply in the tree is a comment too"
+    article = next(m for m in result.mentions if m.id == "2100003")
+    assert article.text.startswith("Acme Cloud charged us three times") and article.metrics["reactions"] == 58
+    reply = next(m for m in result.mentions if m.id == "c2kq9f")
+    assert reply.url == httpserver.url_for("/devops_dana/comment/2kq9f").rstrip("/") and reply.title == article.title
+    asked = {r.path: r.args for r, _ in httpserver.log}
+    assert asked["/api/comments"]["a_id"] == "2100003", "only the article with new comments (the other has none)"
+    assert asked["/api/articles"]["tag"] == "devops" and asked["/api/articles"]["top"] == "1"
+    assert result.state.cursor == "2026-11-23T10:30:00Z"
+
+
 # --- gaps at the page limit --------------------------------------------------------------------
 
 
@@ -917,6 +935,29 @@ def test_a_lobsters_burst_beyond_max_pages_is_read_over_the_next_runs(httpserver
         read |= {m.id for m in result.mentions}
         state, behind = result.state, behind + any(w.startswith("behind:") for w in result.warnings)
     assert read == {s["short_id"] for s in stories} and behind == 2 and not state.cursor.startswith("{")
+
+
+def test_a_dev_burst_beyond_max_pages_is_read_over_the_next_runs(httpserver: HTTPServer) -> None:
+    from datetime import datetime as dt, timezone as tz
+
+    template = json.loads(fixture_bytes("dev_articles_latest.json"))[1]
+    start = int(NOW.timestamp()) - 3600
+    iso = lambda t: dt.fromtimestamp(t, tz.utc).strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
+    articles = [dict(template, id=3000 + i, url=f"https://dev.to/x/a{i}", published_at=iso(start + 60 * i)) for i in range(10)]
+
+    def answer(request):
+        size, page = int(request.args["per_page"]), int(request.args["page"])
+        ordered = sorted(articles, key=lambda a: a["published_at"], reverse=True)
+        return Response(json.dumps(ordered[(page - 1) * size:page * size]), content_type=JSON)
+
+    httpserver.expect_request("/api/articles/latest").respond_with_handler(answer)
+    source = {"name": "d", "type": "dev", "base_url": "BASE", "per_page": 2, "max_pages": 2, "comments": 0}
+    state, read, behind = SourceState(), set(), 0
+    for _ in range(3):  # 5 pages of new articles, 2 a run
+        result = run(httpserver, source, state=state)
+        read |= {m.id for m in result.mentions}
+        state, behind = result.state, behind + any(w.startswith("behind:") for w in result.warnings)
+    assert read == {str(a["id"]) for a in articles} and behind == 2 and not state.cursor.startswith("{")
 
 
 def test_bluesky_renews_its_session_only_for_an_expired_token(httpserver: HTTPServer, bluesky_env) -> None:
