@@ -6,7 +6,8 @@ brand: ``in:comments`` with ``updated:>=`` finds those issues (search does not s
 matched), and each one's comments since the comments' cursor are read
 (``/repos/{repo}/issues/{n}/comments?since=``), up to ``COMMENTED_ISSUES`` issues a run.
 Stars (``/repos/{repo}``) and followers (``/users/{login}``) cost a core-API request each (60 an
-hour without a token, 5,000 with), so at most ``lookups`` a run.
+hour without a token, 5,000 with), so at most ``lookups`` a run; without a token both are held
+to ``WITHOUT_TOKEN`` a run.
 
 Since September 2025 a query must say ``is:issue`` (or ``is:pull-request``) or GitHub answers
 422. Search never returns more than 1,000 results for one query, so paging stops at the
@@ -55,6 +56,9 @@ class GitHubOptions(SearchOptions):
 
 
 COMMENTED_ISSUES = 20  # issues whose new comments are read per run (a request each)
+# Without a token the core API allows 60 requests an hour: at most 5 comment reads and 5 look-ups
+# a run keeps four runs an hour (every 15m) at 40.
+WITHOUT_TOKEN = 5
 
 
 def parse_issues(data: object, *, source: str, skipped: list[str] | None = None) -> list[Mention]:
@@ -136,16 +140,17 @@ class GitHubConnector:
         issues = Backlog(to_iso(newest), Backlog.merged(owed))
         comments_cursor = cursors.comments
         if options.comments:
-            comments_cursor = self._comments(options, headers, terms, cursors.comments, seen, skipped, subs, now)
-        self._add_reach(options, headers, seen)
+            comments_cursor = self._comments(options, headers, terms, cursors.comments, seen, skipped, subs, now,
+                                             COMMENTED_ISSUES if token else WITHOUT_TOKEN)
+        self._add_reach(options, headers, seen, options.lookups if token else min(options.lookups, WITHOUT_TOKEN))
         result = issues.result(list(seen.values()), skipped)
         result = replace(result, state=SourceState(cursor=_Cursors(issues.dump(), comments_cursor).dump()))
         return subs.result(result, state)
 
     def _comments(self, options: GitHubOptions, headers: dict, terms: Sequence[str], cursor: str | None,
-                  seen: dict[str, Mention], skipped: list[str], subs: SubRequests, now: datetime) -> str:
+                  seen: dict[str, Mention], skipped: list[str], subs: SubRequests, now: datetime, issues: int) -> str:
         """Comments made since the comments' cursor on issues whose comments match a term (one
-        search per term, then each issue's comments, ``COMMENTED_ISSUES`` at most); the new cursor."""
+        search per term, then each issue's comments, ``issues`` at most); the new cursor."""
         plain = SourceState(cursor=cursor)
         since, newest = options.since(plain, now), options.reached(plain, now)
         commented: dict[str, Mention] = {}
@@ -156,7 +161,7 @@ class GitHubConnector:
                                         params={"q": q, "sort": "updated", "order": "desc", "per_page": options.per_page})
                 for issue in parse_issues(data, source=options.name, skipped=skipped):
                     commented.setdefault(issue.id, issue)
-        for issue in list(commented.values())[:COMMENTED_ISSUES]:
+        for issue in list(commented.values())[:issues]:
             number = as_int((issue.raw or {}).get("number"))
             if number is None or not issue.metrics.get("repository"):
                 continue
@@ -175,14 +180,14 @@ class GitHubConnector:
                             newest = max(newest, min(comment.published_at, now))
         return to_iso(newest)
 
-    def _add_reach(self, options: GitHubOptions, headers: dict, seen: dict[str, Mention]) -> None:
+    def _add_reach(self, options: GitHubOptions, headers: dict, seen: dict[str, Mention], lookups: int) -> None:
         """Stars per repository and followers per author, ``lookups`` requests at most (most
         mentioned first); a failed look-up only narrows reach."""
         repos = Counter(m.metrics.get("repository") for m in seen.values() if m.metrics.get("repository"))
         authors = Counter(m.author for m in seen.values() if m.author)
         wanted = [("repos", r) for r, _ in repos.most_common()] + [("users", a) for a, _ in authors.most_common()]
         found: dict[tuple[str, str], int | None] = {}
-        for what, name in wanted[:options.lookups]:
+        for what, name in wanted[:lookups]:
             try:
                 data, _ = http.get_json(self.client, f"{options.base_url}/{what}/{name}", source=options.name, headers=headers)
             except (FetchError, ParseError) as exc:

@@ -23,7 +23,7 @@ from monitor.errors import FetchError, ParseError
 from monitor.models import Duration, FetchResult, Mention, Query, Refreshed, SourceState, clean_text, to_iso
 
 SITE = "https://lobste.rs"
-REFRESH_PER_RUN = 25  # stories re-read a run, one request each
+REFRESH_PER_RUN = 10  # stories re-read a run, one request each (a small site: kept polite)
 PAGE_SIZE = 25  # stories on a /newest page (Lobsters' StoriesPaginator); fewer: the last page
 
 
