@@ -77,7 +77,8 @@ def parse_listing(data: object, *, source: str, skipped: list[str] | None = None
                 title=title, text=post.get("selftext") or title, published_at=parse_time(post.get("created_utc"), source=source),
                 author=post.get("author") or "", author_name=post.get("author") or "",
                 metrics={"score": as_int(post.get("score")), "comments": as_int(post.get("num_comments")),
-                         "upvote_ratio": post.get("upvote_ratio"), "subreddit": post.get("subreddit"),
+                         "upvote_ratio": post.get("upvote_ratio"), "crossposts": as_int(post.get("num_crossposts")),
+                         "subreddit": post.get("subreddit"),
                          "subreddit_subscribers": as_int(post.get("subreddit_subscribers")), "link": post.get("url")},
                 raw=post,
             ))

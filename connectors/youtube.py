@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import ClassVar, Literal, Sequence
 
 import httpx
 from pydantic import Field
 
 from connectors import http
-from connectors.base import SearchOptions, SourceOptions, SubRequests, Syntax, as_int, malformed_item, parse_time, secret
+from connectors.base import Backlog, SearchOptions, SourceOptions, SubRequests, Syntax, as_int, malformed_item, parse_time, secret
 from connectors.rss import feed_headers, parse_feed
 from monitor.errors import ParseError
 from monitor.models import FetchResult, Mention, Query, Refreshed, SourceState, to_iso
@@ -151,16 +151,26 @@ class YouTubeConnector:
         if key:
             cursors = self._comments(options, key, queries, cursors, seen, skipped, subs, now)
             if cursors.next_search is None or parse_time(cursors.next_search) <= now:
-                plain = SourceState(cursor=cursors.search)
-                since, newest = options.since(plain, now), options.reached(plain, now)
-                calls = [0]
+                # Windows of publication time: first those earlier rounds left unread (Backlog).
+                backlog = Backlog.load(cursors.search)
+                plain = SourceState(cursor=backlog.cursor)
+                since, reached = options.since(plain, now), options.reached(plain, now)
+                windows: list[tuple[int, int | None]] = [*backlog.gaps, (int(since.timestamp()), None)]
+                newest, owed, calls = reached, [], [0]
                 for term in options.searches(queries, SYNTAX):
                     with subs.each(f"search {term!r}"):
-                        for mention in self._search(options, key, term, since, skipped, calls):
-                            seen.setdefault(mention.id, mention)
-                            newest = max(newest, min(mention.published_at, now))
+                        for low, high in windows:
+                            found, oldest = self._search(options, key, term, low, high, skipped, calls)
+                            for mention in found:
+                                seen.setdefault(mention.id, mention)
+                                newest = max(newest, min(mention.published_at, now))
+                            if oldest is not None:  # max_pages came first
+                                owed.append(Backlog.unread(low, high, oldest, int(reached.timestamp())))
+                searched = Backlog(to_iso(newest), Backlog.merged(owed))
+                if searched.behind():
+                    warnings.append(f"search {searched.behind()}")
                 wait = timedelta(days=1) * calls[0] / options.search_calls_per_day
-                cursors = replace(cursors, search=to_iso(newest), next_search=to_iso(now + wait))
+                cursors = replace(cursors, search=searched.dump(), next_search=to_iso(now + wait))
             self._add_statistics(options, key, seen)
         result = FetchResult(list(seen.values()), SourceState(cursor=cursors.dump()), skipped=tuple(skipped),
                              warnings=tuple(warnings))
@@ -201,13 +211,18 @@ class YouTubeConnector:
                             break
         return replace(cursors, comments=to_iso(newest))
 
-    def _search(self, options: YouTubeOptions, key: str, term: str, since: datetime, skipped: list[str],
-                calls: list[int]) -> list[Mention]:
+    def _search(self, options: YouTubeOptions, key: str, term: str, low: int, high: int | None, skipped: list[str],
+                calls: list[int]) -> tuple[list[Mention], int | None]:
+        """One term's videos published in [low, high), newest first, ``max_pages`` of 50 at most;
+        and None when read to the end, else the oldest time read (what is older is owed)."""
+        def iso(stamp: int) -> str:
+            return to_iso(datetime.fromtimestamp(stamp, timezone.utc))
+
         out, page_token = [], None
         for _ in range(options.max_pages):
             calls[0] += 1
             params = {"part": "snippet", "q": term, "type": "video", "order": "date", "maxResults": 50,
-                      "publishedAfter": to_iso(since), "key": key}
+                      "publishedAfter": iso(low), **({"publishedBefore": iso(high)} if high is not None else {}), "key": key}
             if page_token:
                 params["pageToken"] = page_token
             data, _ = http.get_json(self.client, f"{options.api_url}/search", source=options.name, params=params)
@@ -228,8 +243,8 @@ class YouTubeConnector:
                     ))
             page_token = data.get("nextPageToken")
             if not page_token:
-                break
-        return out
+                return out, None
+        return out, min((int(m.published_at.timestamp()) for m in out), default=None)
 
     def _video_stats(self, options: YouTubeOptions, key: str, ids: Sequence[str]) -> dict[str, dict]:
         """Views, likes and comments per video, 50 ids a call (the API's maximum; 1 quota unit each)."""

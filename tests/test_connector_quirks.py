@@ -59,6 +59,7 @@ def test_reddit_oauth_json_listing_with_reach_fields_and_cursor(httpserver: HTTP
     first = next(m for m in result.mentions if m.id == "t3_1xq0a1")
     assert first.url == "https://www.reddit.com/r/sysadmin/comments/1xq0a1/acme_cloud_outage_anyone_else/"
     assert first.metrics["score"] == 412 and first.metrics["subreddit_subscribers"] == 912345 and first.metrics["upvote_ratio"] == 0.97
+    assert first.metrics["crossposts"] == 2
     link_post = next(m for m in result.mentions if m.id == "t3_1xq0b2")
     assert link_post.text == link_post.title, "a link post's text is its title"
     assert result.state.cursor == "2026-11-23T10:50:00Z"  # the comment's
@@ -958,6 +959,43 @@ def test_a_dev_burst_beyond_max_pages_is_read_over_the_next_runs(httpserver: HTT
         read |= {m.id for m in result.mentions}
         state, behind = result.state, behind + any(w.startswith("behind:") for w in result.warnings)
     assert read == {str(a["id"]) for a in articles} and behind == 2 and not state.cursor.startswith("{")
+
+
+def test_a_youtube_search_burst_beyond_max_pages_is_read_over_the_next_rounds(httpserver: HTTPServer, monkeypatch) -> None:
+    from datetime import datetime as dt, timedelta, timezone as tz
+
+    monkeypatch.setenv("YT_KEY", "k")
+    template = json.loads(fixture_bytes("youtube_search.json"))["items"][0]
+    start = int(NOW.timestamp()) - 5 * 3600
+    iso = lambda t: dt.fromtimestamp(t, tz.utc).strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
+    videos = [dict(template, id={"kind": "youtube#video", "videoId": f"v{i:04d}"},
+                   snippet=dict(template["snippet"], publishedAt=iso(start + 60 * i))) for i in range(250)]  # 5 pages
+
+    def answer(request):
+        stamp = lambda text: int(dt.fromisoformat(text.replace("Z", "+00:00")).timestamp())  # noqa: E731
+        low = stamp(request.args["publishedAfter"])
+        high = stamp(request.args["publishedBefore"]) if "publishedBefore" in request.args else 2 ** 40
+        hits = sorted((v for v in videos if low <= stamp(v["snippet"]["publishedAt"]) < high),
+                      key=lambda v: v["snippet"]["publishedAt"], reverse=True)
+        offset = int(request.args.get("pageToken", 0))
+        body = {"items": hits[offset:offset + 50], **({"nextPageToken": str(offset + 50)} if offset + 50 < len(hits) else {})}
+        return Response(json.dumps(body), content_type=JSON)
+
+    httpserver.expect_request("/v3/search").respond_with_handler(answer)
+    httpserver.expect_request("/v3/videos").respond_with_json({"items": []})
+    httpserver.expect_request("/v3/channels").respond_with_json({"items": []})
+    from connectors import REGISTRY
+
+    cls = REGISTRY["youtube"]
+    options = cls.Options.model_validate({"name": "y", "type": "youtube", "api_url": httpserver.url_for("/v3"),
+                                          "api_key_env": "YT_KEY", "max_pages": 2, "first_run": "1d"})
+    state, read, behind = SourceState(), set(), 0
+    with make_client() as client:
+        for hour in range(3):  # each round waits for the search bucket: an hour apart
+            result = cls(client).fetch(options, queries=queries('"Acme Cloud"'), state=state, now=NOW + timedelta(hours=hour))
+            read |= {m.id for m in result.mentions}
+            state, behind = result.state, behind + any(w.startswith("search behind:") for w in result.warnings)
+    assert read == {v["id"]["videoId"] for v in videos} and behind == 2
 
 
 def test_bluesky_renews_its_session_only_for_an_expired_token(httpserver: HTTPServer, bluesky_env) -> None:
