@@ -30,7 +30,7 @@ from pydantic import Field
 
 from connectors import http
 from connectors.base import Backlog, SearchOptions, SourceOptions, SubRequests, Syntax, as_int, malformed_item, parse_time, secret
-from monitor.errors import FetchError, ParseError
+from monitor.errors import FetchError, MissingCredential, ParseError
 from monitor.models import FetchResult, Mention, Query, SourceState, to_iso
 
 log = logging.getLogger("connectors.github")
@@ -50,7 +50,8 @@ class GitHubOptions(SearchOptions):
     token_env: str | None = Field(default=None, description="Environment variable with a token (raises the rate limit).")
     per_page: int = Field(default=100, ge=1, le=100, description="Results per page (at most 100).")
     max_pages: int = Field(default=10, ge=1, le=10, description="Pages per term per run (10 × 100 = GitHub's 1,000 cap).")
-    kinds: list[Literal["issue", "pull-request"]] = Field(default=["issue"], description="What to search: issues, pull requests or both.")
+    kinds: list[Literal["issue", "pull-request", "discussion"]] = Field(
+        default=["issue"], description="What to search: issues, pull requests, Discussions (GraphQL: needs token_env).")
     comments: bool = Field(default=True, description="Also read new comments naming the brand on any issue (in:comments).")
     lookups: int = Field(default=20, ge=0, le=1000, description="Repositories (stars) and authors (followers) looked up per run, for reach.")
 
@@ -84,6 +85,30 @@ def parse_issues(data: object, *, source: str, skipped: list[str] | None = None)
                 raw=item,
             ))
     return out
+
+
+DISCUSSIONS = """query($q: String!, $n: Int!, $after: String) {
+  search(query: $q, type: DISCUSSION, first: $n, after: $after) {
+    pageInfo { hasNextPage endCursor }
+    nodes { ... on Discussion { id number title body url createdAt upvoteCount author { login }
+      repository { nameWithOwner } comments { totalCount } reactions { totalCount } } }
+  }
+}"""
+
+
+def parse_discussion(node: dict, *, source: str) -> Mention:
+    """One Discussion node of the GraphQL search."""
+    title = node.get("title") or ""
+    login = (node.get("author") or {}).get("login") or ""
+    return Mention(
+        source=source, source_type="github", id=f"d{node['id']}", url=node["url"], title=title,
+        text=node.get("body") or title, published_at=parse_time(node.get("createdAt"), source=source),
+        author=login, author_name=login,
+        metrics={"kind": "discussion", "comments": as_int((node.get("comments") or {}).get("totalCount")),
+                 "reactions": as_int((node.get("reactions") or {}).get("totalCount")), "upvotes": as_int(node.get("upvoteCount")),
+                 "repository": (node.get("repository") or {}).get("nameWithOwner")},
+        raw=node,
+    )
 
 
 def parse_comment(comment: dict, issue: Mention, *, source: str) -> Mention:
@@ -132,6 +157,9 @@ class GitHubConnector:
         for term in terms:
             for kind in options.kinds:
                 with subs.each(f"search {term!r}" + ("" if kind == "issue" else f" ({kind})")):
+                    if kind == "discussion":
+                        self._discussions(options, headers, token, term, since, seen, skipped)
+                        continue
                     for low, high in windows:
                         oldest = self._window(options, headers, term, kind, low, high, seen, skipped)
                         if oldest is not None:  # the page limit came first
@@ -146,6 +174,34 @@ class GitHubConnector:
         result = issues.result(list(seen.values()), skipped)
         result = replace(result, state=SourceState(cursor=_Cursors(issues.dump(), comments_cursor).dump()))
         return subs.result(result, state)
+
+    def _discussions(self, options: GitHubOptions, headers: dict, token: str | None, term: str, since: datetime,
+                     seen: dict[str, Mention], skipped: list[str]) -> None:
+        """Discussions created since ``since`` (GraphQL ``search(type: DISCUSSION)``, newest first,
+        ``max_pages`` of ``per_page``): REST search has no Discussions, and GraphQL needs a token."""
+        if not token:
+            raise MissingCredential("Discussions are searched through GitHub's GraphQL API, which needs a token: set "
+                                    "token_env", source=options.name, variable=options.token_env or "token_env")
+        q = " ".join(p for p in (term, options.qualifiers, f"created:>={to_iso(since)}", "sort:created-desc") if p)
+        after = None
+        for _ in range(options.max_pages):
+            response = http.request(self.client, "POST", f"{options.base_url}/graphql", source=options.name, headers=headers,
+                                    json_body={"query": DISCUSSIONS, "variables": {"q": q, "n": options.per_page, "after": after}})
+            data = http.parse_json(response, source=options.name)
+            found = ((data or {}).get("data") or {}).get("search") if isinstance(data, dict) else None
+            if not isinstance(found, dict) or not isinstance(found.get("nodes"), list):
+                errors = (data or {}).get("errors") if isinstance(data, dict) else None
+                raise ParseError(f"GitHub GraphQL returned no search results{': ' + str(errors)[:200] if errors else ''}",
+                                 source=options.name)
+            for node in found["nodes"]:
+                with malformed_item(node, source=options.name, skipped=skipped):
+                    if isinstance(node, dict) and node.get("id") and node.get("url"):
+                        mention = parse_discussion(node, source=options.name)
+                        seen.setdefault(mention.id, mention)
+            page = found.get("pageInfo") or {}
+            if not page.get("hasNextPage") or not page.get("endCursor"):
+                return
+            after = page["endCursor"]
 
     def _comments(self, options: GitHubOptions, headers: dict, terms: Sequence[str], cursor: str | None,
                   seen: dict[str, Mention], skipped: list[str], subs: SubRequests, now: datetime, issues: int) -> str:

@@ -501,6 +501,23 @@ def test_github_keeps_comment_only_hits_searches_pull_requests_and_looks_up_star
     assert "1,840 repository stars" in reach.method
 
 
+def test_github_discussions_are_searched_through_graphql_with_a_token(httpserver: HTTPServer, monkeypatch) -> None:
+    monkeypatch.setenv("GH_TOKEN", "ghp_x")
+    node = {"id": "D_kwDOAcme01", "number": 77, "title": "Acme Cloud CLI eats my credentials", "body": "Since 3.2 it logs me out.",
+            "url": "https://github.com/acme/cloud-cli/discussions/77", "createdAt": "2026-11-23T10:10:00Z", "upvoteCount": 9,
+            "author": {"login": "angry-dev"}, "repository": {"nameWithOwner": "acme/cloud-cli"},
+            "comments": {"totalCount": 4}, "reactions": {"totalCount": 6}}
+    httpserver.expect_request("/graphql", method="POST", headers={"Authorization": "Bearer ghp_x"}).respond_with_json(
+        {"data": {"search": {"pageInfo": {"hasNextPage": False, "endCursor": None}, "nodes": [node]}}})
+    source = {"name": "g", "type": "github", "base_url": "BASE", "kinds": ["discussion"], "comments": False, "lookups": 0}
+    (m,) = run(httpserver, {**source, "token_env": "GH_TOKEN"}).mentions
+    assert m.id == "dD_kwDOAcme01" and m.metrics["kind"] == "discussion" and m.metrics["upvotes"] == 9
+    body = json.loads(httpserver.log[0][0].data)
+    assert "type: DISCUSSION" in body["query"] and body["variables"]["q"].startswith('"Acme Cloud" created:>=')
+    with pytest.raises(MissingCredential, match="GraphQL API, which needs a token"):
+        run(httpserver, source)
+
+
 def test_a_403_that_is_a_refusal_is_no_rate_limit(httpserver: HTTPServer) -> None:
     httpserver.expect_request("/search/issues").respond_with_json({"message": "Resource not accessible by integration"}, status=403)
     with make_client() as client, pytest.raises(FetchError) as info:
