@@ -5,6 +5,10 @@
 own metadata entry): that is an empty page, not an error. A single review arrives as an object
 rather than a list. Review ids grow with time, so the cursor keeps the highest id per app and
 storefront, and paging stops on reaching it.
+
+Apple documents this feed only through its RSS generator (read 2026-12-02): no key, no stated
+rate limit, 10 pages of 50; users report that the feed at times returns empty for an app with
+reviews, hence the warning (not "zero reviews") when an app that had reviews comes back empty.
 """
 
 from __future__ import annotations

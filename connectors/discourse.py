@@ -9,6 +9,10 @@ reads, likes, the topic's views and the poster's trust level.
 
 An API key is sent only when the forum refuses an anonymous read (a private forum): reads of a
 public forum are not charged to an admin's key, and never see its private categories.
+
+Discourse's docs on meta.discourse.org (read 2026-12-02): ``search.json`` takes ``q`` with the
+advanced filters (``after:``, ``order:latest``) and ``page``; global limits of 200 requests a
+minute and 50 per 10 seconds per IP, 60 a minute shared by all admin API keys.
 """
 
 from __future__ import annotations

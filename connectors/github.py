@@ -9,6 +9,9 @@ Stars (``/repos/{repo}``) and followers (``/users/{login}``) cost a core-API req
 hour without a token, 5,000 with), so at most ``lookups`` a run; without a token both are held
 to ``WITHOUT_TOKEN`` a run.
 
+GitHub's REST and GraphQL docs (read 2026-12-02): search 10 requests a minute without a token,
+30 with; the core API 60 an hour without, 5,000 with; a secondary limit answers 403 (with or
+without Retry-After); Discussions have no REST search, only GraphQL ``search(type: DISCUSSION)``.
 Since September 2025 a query must say ``is:issue`` (or ``is:pull-request``) or GitHub answers
 422. Search never returns more than 1,000 results for one query, so paging stops at the
 1,000th, and a run whose query matched more says so in the log-visible error count: poll more

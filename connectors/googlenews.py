@@ -2,6 +2,10 @@
 
 Items are titled "Headline - Publisher" and link through a Google redirect; the publisher (the
 ``<source>`` element) is the only author this source has.
+
+Google documents no API for it (read 2026-12-02): the feed returns 100 items at most, newest
+first, and ``when:`` in the query bounds their age, so ``when: auto`` fits it to the polling
+interval; no published rate limit, so a source polls it once a run with a conditional GET.
 """
 
 from __future__ import annotations

@@ -2,6 +2,11 @@
 
 One request per search term (Algolia ANDs the words of a query, so OR needs separate queries),
 newest first, paged back to the cursor: the highest ``created_at_i`` seen so far.
+
+The HN Search API (hn.algolia.com/api and its users' notes, read 2026-12-02): no key; about
+10,000 requests an hour per IP; ``tags`` AND by comma and OR in parentheses; ``story_<id>``
+selects a story (and its comments), ``front_page`` the stories on the front page now;
+``numericFilters`` on ``created_at_i``; at most 1,000 hits a query, so windows stay small.
 """
 
 from __future__ import annotations

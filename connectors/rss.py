@@ -2,6 +2,8 @@
 
 Fetched with the shared client (never by feedparser itself, which would bypass our timeouts,
 User-Agent and error handling), with a conditional GET so an unchanged feed costs a 304.
+feedparser is handed the response's Content-Type (feedparser's docs, read 2026-12-02): without
+it a valid feed with no entries is flagged as malformed.
 """
 
 from __future__ import annotations
