@@ -237,3 +237,23 @@ def test_lobsters_and_mastodon_re_read_one_by_one_and_skip_what_is_gone(httpserv
     fresh = _refresh(httpserver, {"name": "m", "type": "mastodon", "base_url": "BASE"},
                      [_stored("mastodon", status["uri"], reblogs=12, local_id=status["id"])])
     assert fresh[status["uri"]].metrics["reblogs"] == 300 and fresh[status["uri"]].audience == 5400
+
+
+def test_a_burst_beyond_max_pages_is_stored_once_over_three_runs_none_skipped(tmp_path: Path, httpserver: HTTPServer) -> None:
+    """The gap acceptance end to end: 5 pages of new Hacker News posts, max_pages 2, three runs
+    through the store: every post stored exactly once."""
+    from tests.test_connector_quirks import _algolia
+
+    start = int(NOW.timestamp()) - 3600
+    posts = [{"objectID": str(5000 + i), "created_at_i": start + 60 * i, "title": f"Acme Cloud post {i}", "author": "a",
+              "_tags": ["story"], "points": 1} for i in range(10)]
+    httpserver.expect_request("/api/v1/search_by_date").respond_with_handler(_algolia(posts))
+    httpserver.expect_request("/api/v1/search").respond_with_json({"hits": [], "nbPages": 1})
+    with Store(tmp_path / "m.db") as store, httpx.Client() as client:
+        runtime = _runtime(httpserver, client, ", hits_per_page: 2, max_pages: 2")
+        stored = [run_source(runtime.config.sources[0], runtime, store, now=NOW + timedelta(minutes=m)).stored
+                  for m in (0, 15, 30)]
+        rows = [r[0] for r in store.db.execute("SELECT id FROM mentions WHERE source = 'hn' ORDER BY id")]
+        status = store.source_row("hn")["last_warning"]
+    assert sum(stored) == 10 and rows == sorted(p["objectID"] for p in posts), "each post once, none skipped"
+    assert status is None, "caught up: no longer behind"
