@@ -7,6 +7,8 @@ from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from monitor.models import Alert, Judged, Match, Mention, Reach, Score, SourceState
 from monitor.store import MIGRATIONS, Store, alert_from_dict, alert_to_dict
 from tests.support import NOW
@@ -212,3 +214,16 @@ def test_the_judgements_author_rows_have_the_authors_tables_columns(tmp_path: Pa
     assert tuple(new_author("s", "h")) == _AUTHOR_COLUMNS
     with Store(tmp_path / "m.db") as store:
         assert tuple(c.name for c in store.db.table("authors").columns) == _AUTHOR_COLUMNS
+
+
+def test_search_ranks_among_the_newest_matches_or_lists_the_newest(tmp_path: Path) -> None:
+    with Store(tmp_path / "m.db") as store:
+        # Stored oldest first: "1" says refund three times (the best bm25 match), the rest once.
+        store.save_mentions([judged("1", "refund refund refund from Acme Cloud")], fetched_at=NOW)
+        store.save_mentions([judged(str(i), f"Acme Cloud refund number {i}") for i in range(2, 6)], fetched_at=NOW)
+        assert [r["id"] for r in store.search("refund", limit=1)] == ["1"], "ranked: the best match first"
+        assert [r["id"] for r in store.search("refund", limit=3, order="newest")] == ["5", "4", "3"]
+        ranked = [r["id"] for r in store.search("refund", limit=5, among=3)]
+        assert "1" not in ranked and sorted(ranked) == ["3", "4", "5"], "only the newest 3 matches are ranked"
+        with pytest.raises(ValueError, match="use rank or newest"):
+            store.search("refund", order="oldest")

@@ -138,11 +138,15 @@ def config_schema(output: str | None) -> None:
 @click.option("--limit", "-n", default=20, show_default=True, help="At most this many results.")
 @click.option("--brand", help="Only this brand's mentions.")
 @click.option("--json", "as_json", is_flag=True, help="JSON lines instead of a table.")
+@click.option("--order", type=click.Choice(["rank", "newest"]), default="rank", show_default=True,
+              help="rank: the best matches among the newest --among; newest: the newest matches.")
+@click.option("--among", default=10_000, show_default=True, type=click.IntRange(min=1),
+              help="With --order rank, how many of the newest matches are ranked (keeps a common word fast).")
 @click.pass_context
-def search(ctx: click.Context, query: str, limit: int, brand: str | None, as_json: bool) -> None:
+def search(ctx: click.Context, query: str, limit: int, brand: str | None, as_json: bool, order: str, among: int) -> None:
     """Full-text search over stored mentions (FTS5 syntax: words, "phrases", OR, NOT, prefix*)."""
     with Store(_database(ctx), readonly=True) as store:
-        rows = store.search(query, limit=limit, brand=brand)
+        rows = store.search(query, limit=limit, brand=brand, order=order, among=among)
     if as_json:
         for row in rows:
             click.echo(json.dumps(row, ensure_ascii=False))
