@@ -98,6 +98,8 @@ def test_a_story_whose_points_rise_updates_its_reach_and_alerts_once(tmp_path: P
         assert now_seen.mention.metrics["points"] == 400 and now_seen.mention.metrics["front_page"] is True
         assert now_seen.reach.high == 400 * 100 and now_seen.reach.low == 400 * 75
         assert "400 points" in now_seen.reach.method
+        health = store.db.execute("SELECT mentions, assassin_reach FROM brand_health_daily").fetchall()
+        assert [tuple(r) for r in health] == [(1, now_seen.reach.likely)], "the rollup follows the new reach, counted once"
         (row,) = store.refreshes_of("hn", "4242")
         assert json.loads(row["metrics_before"])["points"] == 3 and json.loads(row["metrics_after"])["points"] == 400
         assert row["reach_high_before"] == stored.reach.high and row["alerted"] == 1

@@ -227,3 +227,43 @@ def test_search_ranks_among_the_newest_matches_or_lists_the_newest(tmp_path: Pat
         assert "1" not in ranked and sorted(ranked) == ["3", "4", "5"], "only the newest 3 matches are ranked"
         with pytest.raises(ValueError, match="use rank or newest"):
             store.search("refund", order="oldest")
+
+
+# The view before rollups (a day whose mentions were all unscored said NULL advocates; now 0).
+OLD_HEALTH = """SELECT b.value AS brand, substr(m.published_at, 1, 10) AS day, count(*) AS mentions,
+    coalesce(sum(m.bucket = 'advocate'), 0) AS advocates, coalesce(sum(m.bucket = 'apathetic'), 0) AS apathetics,
+    coalesce(sum(m.bucket = 'assassin'), 0) AS assassins, sum(m.bucket IS NULL) AS unscored,
+    round(100.0 * (sum(m.bucket = 'advocate') - sum(m.bucket = 'assassin')) / nullif(sum(m.bucket IS NOT NULL), 0), 1) AS net_score,
+    sum(CASE WHEN m.bucket = 'assassin' THEN m.reach_likely ELSE 0 END) AS assassin_reach
+    FROM mentions m, json_each(m.brands) b GROUP BY b.value, day ORDER BY brand, day"""
+
+
+def _mixed(count: int) -> list[Judged]:
+    buckets = ["assassin", "advocate", "apathetic", None]
+    out = []
+    for i in range(count):
+        base = judged(f"m{i}", source=("blog", "hn")[i % 2])
+        m = replace(base.mention, published_at=NOW - timedelta(hours=7 * i))
+        bucket = buckets[i % 4]
+        score = Score(None if bucket is None else -0.5, bucket, (), "too short" if bucket is None else None)
+        match = Match(("Acme", "Globex") if i % 3 == 0 else ("Acme",), ('"Acme Cloud"',))
+        out.append(Judged(m, match, score, Reach(1, 100 + i, "x", 10 + i)))
+    return out
+
+
+def test_brand_health_reads_rollups_kept_with_the_mentions_and_matches_a_full_scan(tmp_path: Path) -> None:
+    """The rollups answer exactly what the old per-mention view did, after batches, and after a
+    migration from a store that had none."""
+    items = _mixed(40)
+    with Store(tmp_path / "m.db") as store:
+        store.save_mentions(items[:25], fetched_at=NOW)
+        store.save_mentions(items[20:], fetched_at=NOW)  # overlapping batch: the stored five not counted again
+        daily = [tuple(r) for r in store.db.execute("SELECT * FROM brand_health_daily ORDER BY brand, day")]
+        assert daily == [tuple(r) for r in store.db.execute(OLD_HEALTH)] and len(daily) > 10
+        plan = " ".join(r[3] for r in store.db.execute(
+            "EXPLAIN QUERY PLAN SELECT * FROM brand_health_daily WHERE brand = 'Acme' AND day >= '2026-11-10'"))
+        assert "rollups" in plan and "mentions" not in plan
+        # A store from before v14: its rollups are built from the mentions it holds.
+        store.db.execute("DROP TABLE rollups")
+        MIGRATIONS[13](store.db)
+        assert [tuple(r) for r in store.db.execute("SELECT * FROM brand_health_daily ORDER BY brand, day")] == daily

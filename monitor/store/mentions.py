@@ -71,16 +71,35 @@ class MentionStore:
             per_source: dict[str, list[str]] = {}
             for item, when in zip(new, published):
                 per_source.setdefault(item.mention.source, []).append(when)
-            for source, published in per_source.items():
+            for source, times in per_source.items():
                 self.db.execute(
                     "UPDATE sources SET mentions_stored = mentions_stored + :count,"
                     " first_published_at = min(coalesce(first_published_at, :first), :first),"
                     " last_published_at = max(coalesce(last_published_at, :last), :last) WHERE name = :source",
-                    {"count": len(published), "first": min(published), "last": max(published), "source": source},
+                    {"count": len(times), "first": min(times), "last": max(times), "source": source},
                 )
+            self._roll_up(new, published)
             if authors is not None:
                 self._update_authors(list(zip(new, published)), authors)
         return new
+
+    def _roll_up(self, new: list[Judged], published: list[str], sign: int = 1) -> None:
+        """Add (``sign`` -1: take away) ``new`` to the rollups, one upsert per (brand, day,
+        source, bucket) of the batch."""
+        sums: dict[tuple[str, str, str, str], list[int]] = {}
+        for item, when in zip(new, published):
+            bucket, likely = item.score.bucket or "", item.reach.likely or 0
+            for brand in item.match.brands:
+                row = sums.setdefault((brand, when[:10], item.mention.source, bucket), [0, 0])
+                row[0] += sign
+                row[1] += sign * likely
+        if sums:
+            self.db.conn.executemany(
+                "INSERT INTO rollups (brand, day, source, bucket, mentions, reach_likely) VALUES (?,?,?,?,?,?)"
+                " ON CONFLICT (brand, day, source, bucket) DO UPDATE SET mentions = mentions + excluded.mentions,"
+                " reach_likely = reach_likely + excluded.reach_likely",
+                [(*key, count, reach) for key, (count, reach) in sums.items()],
+            )
 
     def search(self, query: str, *, limit: int = 20, brand: str | None = None, order: str = "rank",
                among: int = SEARCH_AMONG) -> list[dict]:

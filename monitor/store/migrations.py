@@ -370,4 +370,49 @@ def _v13(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12, _v13]
+def _v14(db: sqlite_utils.Database) -> None:
+    # Rollups: mentions and likely reach per (brand, UTC day, source, bucket; '' when unscored),
+    # kept in the transaction that stores mentions; brand health reads them, not every mention.
+    db.executescript(
+        """
+        CREATE TABLE rollups (
+            brand TEXT NOT NULL,
+            day TEXT NOT NULL,
+            source TEXT NOT NULL,
+            bucket TEXT NOT NULL,
+            mentions INTEGER NOT NULL DEFAULT 0,
+            reach_likely INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (brand, day, source, bucket)
+        ) WITHOUT ROWID;
+        INSERT INTO rollups (brand, day, source, bucket, mentions, reach_likely)
+        SELECT b.value, substr(m.published_at, 1, 10), m.source, coalesce(m.bucket, ''), count(*),
+               coalesce(sum(m.reach_likely), 0)
+        FROM mentions m, json_each(m.brands) b GROUP BY 1, 2, 3, 4;
+        DROP VIEW brand_health;
+        DROP VIEW brand_health_daily;
+        -- One row per brand and UTC day; a mention naming two brands counts for both.
+        CREATE VIEW brand_health_daily AS
+        SELECT brand, day,
+               sum(mentions) AS mentions,
+               sum(CASE WHEN bucket = 'advocate' THEN mentions ELSE 0 END) AS advocates,
+               sum(CASE WHEN bucket = 'apathetic' THEN mentions ELSE 0 END) AS apathetics,
+               sum(CASE WHEN bucket = 'assassin' THEN mentions ELSE 0 END) AS assassins,
+               sum(CASE WHEN bucket = '' THEN mentions ELSE 0 END) AS unscored,
+               round(100.0 * (sum(CASE WHEN bucket = 'advocate' THEN mentions ELSE 0 END)
+                              - sum(CASE WHEN bucket = 'assassin' THEN mentions ELSE 0 END))
+                     / nullif(sum(CASE WHEN bucket != '' THEN mentions ELSE 0 END), 0), 1) AS net_score,
+               sum(CASE WHEN bucket = 'assassin' THEN reach_likely ELSE 0 END) AS assassin_reach
+        FROM rollups
+        GROUP BY brand, day;
+        CREATE VIEW brand_health AS
+        SELECT brand, sum(mentions) AS mentions, sum(advocates) AS advocates, sum(apathetics) AS apathetics,
+               sum(assassins) AS assassins, sum(unscored) AS unscored,
+               round(100.0 * (sum(advocates) - sum(assassins)) / nullif(sum(mentions) - sum(unscored), 0), 1) AS net_score,
+               min(day) AS first_day, max(day) AS last_day
+        FROM brand_health_daily
+        GROUP BY brand;
+        """
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12, _v13, _v14]

@@ -41,6 +41,9 @@ class RefreshStore:
             (_json(dict(m.metrics)), m.audience, reach.low, reach.high, reach.likely, reach.method, to_iso(now),
              m.source, m.id),
         )
+        published = to_iso(m.published_at)
+        self._roll_up([before], [published], sign=-1)  # the reach it was counted with, then the new one
+        self._roll_up([after], [published])
         self.db.execute(
             "INSERT INTO refreshes (source, id, at, metrics_before, metrics_after, audience_before, audience_after,"
             " reach_high_before, reach_low, reach_high, reach_likely, alerted) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
