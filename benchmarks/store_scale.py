@@ -1,0 +1,145 @@
+"""The store at agency scale: a million mentions, and what PR teams and commands ask of it.
+
+    python benchmarks/store_scale.py [--mentions 1000000] [--db PATH]
+
+Builds the store through its real API (``Store.save_mentions``, 1,000 a batch: the rows, the
+full-text index, the rollups and the source counters in one transaction each), bypassing only
+the judging (the mentions arrive judged: random buckets and reach; texts from ``pipeline.py``'s
+phrases plus words drawn from a Zipf vocabulary, so some words are in half the posts and most in
+few), and authors (not folded). Then prints, each the median of repeated runs:
+
+- the file's size per million mentions;
+- full-text search (``Store.search``, ranked among the newest 10,000 matches): the median of 20
+  words of every frequency, the most common word, a phrase; beside the old plan (rank every match);
+- ``brand_health_daily`` for one brand over 14 days, and ``brand_health``, with their query plans;
+- ``status`` (every source row) and the digest's day (one brand's bucket counts and top posts).
+
+Issue 17's goals: search ≤ 50 ms for all three, brand health ≤ 200 ms (goal 10 ms). The backtest
+(``monitor backtest --since 30d``, 32 s at a million) still loads rows: not measured here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import pipeline  # noqa: E402
+
+from monitor.models import Judged, Match, Mention, Reach, Score  # noqa: E402
+from monitor.store import Store  # noqa: E402
+
+BRANDS = ["Acme Cloud", "Beta Mail", "Gamma Bank"]
+SOURCES = ["hn", "reddit", "mastodon", "news", "reviews"]
+BUCKETS = ["apathetic"] * 6 + ["assassin", "advocate", None]
+START = datetime(2026, 9, 1, tzinfo=timezone.utc)
+DAYS = 90
+
+
+def vocabulary(size: int = 50_000, seed: int = 11) -> list[str]:
+    rng = random.Random(seed)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    return ["".join(rng.choice(letters) for _ in range(rng.randint(4, 9))) for _ in range(size)]
+
+
+def mentions(n: int, seed: int = 5):
+    """Judged mentions in batches of 1,000, spread evenly over ``DAYS`` days."""
+    rng = random.Random(seed)
+    words = vocabulary()
+    weights = [1 / (rank + 1) for rank in range(len(words))]  # Zipf: the first word is in most posts
+    cumulative = list(__import__("itertools").accumulate(weights))
+    step = DAYS * 86400 / n
+    batch = []
+    for i in range(n):
+        phrase = rng.choice(pipeline.PHRASES).format(s=rng.choice(pipeline.SUBJECTS))
+        extra = " ".join(rng.choices(words, cum_weights=cumulative, k=8))
+        brands = tuple(rng.sample(BRANDS, 2)) if rng.random() < 0.05 else (rng.choice(BRANDS),)
+        bucket = rng.choice(BUCKETS)
+        likely = rng.randint(1, 5000)
+        m = Mention(source=rng.choice(SOURCES), id=str(i), url=f"https://example.com/{i}", text=f"{phrase} {extra}",
+                    published_at=START + timedelta(seconds=i * step), title="", author=f"user{i % 20000}", source_type="rss")
+        score = Score(None if bucket is None else rng.uniform(-1, 1), bucket, (), None if bucket else "too short")
+        batch.append(Judged(m, Match(brands, ('"x"',)), score, Reach(max(1, likely // 10), likely * 5, "bench", likely)))
+        if len(batch) == 1000:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def timed(fn, repeat: int = 5) -> float:
+    """The median seconds of ``repeat`` calls."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def plan(store: Store, sql: str, params: tuple = ()) -> str:
+    return "; ".join(row[3] for row in store.db.execute("EXPLAIN QUERY PLAN " + sql, params))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mentions", type=int, default=1_000_000)
+    parser.add_argument("--db", type=Path, help="Keep the store here (default: a temporary folder).")
+    args = parser.parse_args()
+    folder = tempfile.TemporaryDirectory()
+    path = args.db or Path(folder.name) / "scale.db"
+    with Store(path) as store:
+        for name in SOURCES:
+            store.ensure_source(name, "rss", now=START)
+        if not store.db.execute("SELECT count(*) FROM mentions").fetchone()[0]:
+            started = time.perf_counter()
+            for batch in mentions(args.mentions):
+                store.save_mentions(batch, fetched_at=batch[-1].mention.published_at)
+            spent = time.perf_counter() - started
+            print(f"built {args.mentions:,} mentions through Store.save_mentions in {spent:.0f} s "
+                  f"({args.mentions / spent:,.0f} a second)")
+        store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        count = store.db.execute("SELECT count(*) FROM mentions").fetchone()[0]
+        size = path.stat().st_size
+        print(f"store: {count:,} mentions, {size / 2**20:,.0f} MB ({size / count * 1e6 / 2**30:.2f} GB per million)")
+
+        words = vocabulary()
+        by_rank = [words[int(10 ** (k * 4.6 / 19)) - 1] for k in range(20)]  # ranks 1 to 40,000: common to rare
+        median_word = statistics.median(timed(lambda w=w: store.search(w, limit=20), 3) for w in by_rank)
+        common = store.db.execute("SELECT count(*) FROM mentions_fts WHERE mentions_fts MATCH ?", (words[0],)).fetchone()[0]
+        print("\nfull-text search (Store.search, limit 20), median of repeated runs:")
+        print(f"  median of 20 words of every frequency:        {median_word * 1e3:7.1f} ms")
+        for label, query in ((f"the most common word ({common:,} posts)", words[0]), ('a phrase ("support was quick")',
+                                                                                     '"support was quick"')):
+            bounded = timed(lambda q=query: store.search(q, limit=20))
+            everything = timed(lambda q=query: store.search(q, limit=20, among=count), 3)
+            newest = timed(lambda q=query: store.search(q, limit=20, order="newest"))
+            print(f"  {label:<45} {bounded * 1e3:7.1f} ms ranked among the newest 10,000 "
+                  f"({everything * 1e3:,.0f} ms ranking every match, {everything / bounded:,.0f}x); "
+                  f"{newest * 1e3:.1f} ms --order newest")
+
+        since = (START + timedelta(days=DAYS - 14)).date().isoformat()
+        daily = "SELECT * FROM brand_health_daily WHERE brand = ? AND day >= ? ORDER BY day"
+        health = timed(lambda: store.db.execute(daily, (BRANDS[0], since)).fetchall(), 20)
+        overall = timed(lambda: store.db.execute("SELECT * FROM brand_health").fetchall(), 20)
+        print(f"\nbrand_health_daily, one brand, 14 days: {health * 1e3:.2f} ms   plan: {plan(store, daily, (BRANDS[0], since))}")
+        print(f"brand_health, every brand, all time:   {overall * 1e3:.2f} ms")
+        status = timed(store.sources_status, 20)
+        day = START + timedelta(days=DAYS - 1)
+        digest = timed(lambda: (store.bucket_counts(BRANDS[0], day, day + timedelta(days=1)),
+                                store.top_mentions(BRANDS[0], "assassin", day, day + timedelta(days=1), limit=5)))
+        print(f"status (every source row):             {status * 1e3:.2f} ms")
+        print(f"digest's day (bucket counts, top 5):   {digest * 1e3:.1f} ms")
+    folder.cleanup()
+
+
+if __name__ == "__main__":
+    main()
