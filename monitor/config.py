@@ -22,9 +22,8 @@ from monitor.config_alerts import (
 )
 from monitor.judgement.learned import DEFAULT_THRESHOLD
 from monitor.judgement.spikes import SpikeSettings
-from monitor.models import Duration, Section, at_least
+from monitor.models import DEFAULT_DATABASE, Duration, Section, at_least
 
-DEFAULT_DATABASE = "data/monitor.db"
 
 
 class Brand(Section):

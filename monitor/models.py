@@ -57,6 +57,8 @@ def from_iso(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
+DEFAULT_DATABASE = "data/monitor.db"  # relative to the config file's folder
+
 @dataclass(frozen=True, slots=True)
 class Mention:
     """One public post or review as a source gave it. Every string in it is untrusted."""

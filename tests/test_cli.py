@@ -270,3 +270,22 @@ def test_classify_agrees_with_what_the_pipeline_stores(tmp_path: Path, httpserve
     result = CliRunner().invoke(main, ["--config", str(config), "classify"], input=lines)
     out = [json.loads(line) for line in result.output.splitlines()]
     assert [(o["compound"], o["bucket"], o["assassin_score"]) for o in out] == [(s[2], s[3], s[4]) for s in stored]
+
+
+def test_search_finds_the_configs_database_without_checking_the_rest_of_the_config(tmp_path: Path, monkeypatch) -> None:
+    """search reads only database: from the file (the whole config costs a second of imports to
+    check); relative to the config's folder, wherever the command runs from."""
+    from tests.test_store import judged
+
+    (tmp_path / "sub").mkdir()
+    with Store(tmp_path / "sub" / "m.db") as store:
+        store.save_mentions([judged("1", "Acme Cloud refund please")], fetched_at=judged("1").mention.published_at)
+    config = tmp_path / "config.yaml"
+    config.write_text("database: sub/m.db\nbrands: [{name: Acme, keywords: [acme]}]\nsources: [{name: x, type: nope}]\n")
+    monkeypatch.chdir(ROOT)
+    result = invoke("--config", str(config), "search", "refund", "--json", env={"MONITOR_DB": ""})
+    assert result.exit_code == 0 and json.loads(result.output)["id"] == "1"
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("database: [not, a, path]\nbrands: []\n")
+    result = invoke("--config", str(broken), "search", "refund", env={"MONITOR_DB": ""})
+    assert result.exit_code == 1 and "brands" in result.output, "what it cannot read goes through the full check"

@@ -11,10 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import click
-import yaml
-from tabulate import tabulate
 
-from connectors.http import make_client
 from monitor import health
 from monitor.cli.common import (
     DEFAULT_CONFIG,
@@ -22,22 +19,14 @@ from monitor.cli.common import (
     _clean,
     _Commands,
     _database,
+    _database_only,
     _load,
     _override,
     _print_problems,
 )
-from monitor.assassin_model import ModelSource
-from monitor.config import Sentiment, json_schema, missing_secrets, redacted
 from monitor.errors import ConfigError
-from monitor.ingest import detect_language, normalize, scored_text
-from monitor.judgement.language import LanguageDetector
-from monitor.judgement.sentiment import Scorer, learned_call, score_all
 from monitor.logs import setup_logging
 from monitor.models import Mention, format_duration
-from monitor.pipeline import run_once
-from monitor.runtime import Runtime, keyword_matcher, unavailable_receivers
-from monitor.scheduler import Monitor, utcnow
-from monitor.store import Store
 
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
@@ -62,6 +51,7 @@ def main(ctx: click.Context, config_path: str, db: str | None, verbose: int, qui
 def run(ctx: click.Context, metrics_port: int | None, metrics_host: str) -> None:
     """Run continuously: every source on its schedule; config edits apply without restart.
     SIGTERM or Ctrl-C: the running sources finish, the outbox is flushed, then it exits."""
+    from monitor.scheduler import Monitor
     try:
         monitor = Monitor(ctx.obj["config"], db=ctx.obj["db"])
     except ConfigError as exc:
@@ -92,6 +82,11 @@ def run(ctx: click.Context, metrics_port: int | None, metrics_host: str) -> None
 @click.pass_context
 def once(ctx: click.Context) -> None:
     """One pass over every source, then exit (non-zero if every source failed)."""
+    from connectors.http import make_client
+    from monitor.pipeline import run_once
+    from monitor.runtime import Runtime
+    from monitor.scheduler import utcnow
+    from monitor.store import Store
     config = _load(ctx)
     with Store(_database(ctx, config)) as store, make_client(contact=config.contact) as client:
         runtime = Runtime.build(config, client=client)
@@ -112,6 +107,8 @@ def once(ctx: click.Context) -> None:
 @click.pass_context
 def check_config(ctx: click.Context, path: str | None, show: bool) -> None:
     """Validate PATH (default: --config): OK with a summary, or every error with its line, key path and fix."""
+    import yaml
+    from monitor.config import missing_secrets, redacted
     config = _load(ctx, path)
     if show:
         click.echo(yaml.dump(redacted(config), Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), sort_keys=False,
@@ -126,6 +123,7 @@ def check_config(ctx: click.Context, path: str | None, show: bool) -> None:
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write to this file instead of standard output.")
 def config_schema(output: str | None) -> None:
     """Print the JSON Schema of config.yaml (the repository publishes it as config.schema.json)."""
+    from monitor.config import json_schema
     text = json.dumps(json_schema(), indent=2) + "\n"
     if output:
         Path(output).write_text(text, encoding="utf-8")
@@ -145,7 +143,9 @@ def config_schema(output: str | None) -> None:
 @click.pass_context
 def search(ctx: click.Context, query: str, limit: int, brand: str | None, as_json: bool, order: str, among: int) -> None:
     """Full-text search over stored mentions (FTS5 syntax: words, "phrases", OR, NOT, prefix*)."""
-    with Store(_database(ctx), readonly=True) as store:
+    from monitor.store import Store
+    from tabulate import tabulate
+    with Store(_database_only(ctx), readonly=True) as store:
         rows = store.search(query, limit=limit, brand=brand, order=order, among=among)
     if as_json:
         for row in rows:
@@ -177,6 +177,13 @@ def classify(ctx: click.Context, source, brand: str | None) -> None:
     assassin call is the site's refit (beside the database) when there is one, else the shipped
     model, and each line says which ("model") and what each of its heads said ("heads").
     """
+    from monitor.assassin_model import ModelSource
+    from monitor.config import Sentiment
+    from monitor.ingest import detect_language, normalize, scored_text
+    from monitor.judgement.language import LanguageDetector
+    from monitor.judgement.sentiment import Scorer, learned_call, score_all
+    from monitor.runtime import keyword_matcher
+    from monitor.scheduler import utcnow
     from monitor.cli.learning import model_name
 
     path = Path(ctx.obj["config"])
@@ -225,6 +232,11 @@ def classify(ctx: click.Context, source, brand: str | None) -> None:
 def status(ctx: click.Context, check: bool) -> None:
     """What the database holds: per source its last success, error, next check and mentions
     (sources not in the config are marked), and the alert outbox."""
+    from monitor.config import missing_secrets
+    from monitor.runtime import unavailable_receivers
+    from monitor.scheduler import utcnow
+    from monitor.store import Store
+    from tabulate import tabulate
     config = _load(ctx) if Path(ctx.obj["config"]).exists() or not _override(ctx) else None
     now = utcnow()
     with Store(_database(ctx, config), readonly=True) as store:

@@ -6,12 +6,7 @@ import json
 from datetime import timedelta
 
 import click
-from tabulate import tabulate
 
-from alerts.console import render_text
-from alerts.router import check_matcher, merge
-from alerts.slack import render as render_slack
-from connectors.http import make_client
 from monitor.cli.common import (
     _clean,
     _database,
@@ -28,10 +23,6 @@ from monitor.models import (
     Score,
     to_iso,
 )
-from monitor.runtime import Runtime, build_notifiers, deliver, enqueue
-from monitor.scheduler import utcnow
-from monitor.store import Store, from_iso, row_alert
-from monitor.watch import digest_alert
 
 
 @click.group("alerts")
@@ -56,6 +47,8 @@ def _sample_alert(now) -> Alert:
 @click.pass_context
 def alerts_test(ctx: click.Context, receiver: str) -> None:
     """Send a sample alert to RECEIVER now (not through the outbox), to check its wiring."""
+    from monitor.runtime import build_notifiers
+    from monitor.scheduler import utcnow
     config = _load(ctx)
     names = [r.name for r in config.receivers]
     if receiver not in names:
@@ -75,6 +68,10 @@ def alerts_test(ctx: click.Context, receiver: str) -> None:
 @click.pass_context
 def alerts_preview(ctx: click.Context, as_slack: bool) -> None:
     """Render what the outbox would send next, one message per waiting group, without sending it."""
+    from alerts.console import render_text
+    from alerts.router import merge
+    from alerts.slack import render as render_slack
+    from monitor.store import Store, row_alert
     with Store(_database(ctx), readonly=True) as store:
         groups = store.due_groups(now=None)
         previews = []
@@ -101,6 +98,12 @@ def alerts_preview(ctx: click.Context, as_slack: bool) -> None:
 @click.pass_context
 def digest_command(ctx: click.Context, period: str, send: bool) -> None:
     """Each brand's digest: buckets and net score against the previous period, top assassins and advocates."""
+    from alerts.console import render_text
+    from connectors.http import make_client
+    from monitor.runtime import Runtime, deliver, enqueue
+    from monitor.scheduler import utcnow
+    from monitor.store import Store
+    from monitor.watch import digest_alert
     config = _load(ctx)
     span = _duration(period)
     now = utcnow()
@@ -130,6 +133,9 @@ def silence() -> None:
 @click.pass_context
 def silence_add(ctx: click.Context, matchers: tuple[str, ...], duration: str, author: str, reason: str) -> None:
     """Silence alerts matching every MATCHER (brand="Acme Cloud", kind=assassin, source=~"reddit.*")."""
+    from alerts.router import check_matcher
+    from monitor.scheduler import utcnow
+    from monitor.store import Store
     try:
         for text in matchers:
             check_matcher(text)
@@ -149,6 +155,9 @@ def silence_add(ctx: click.Context, matchers: tuple[str, ...], duration: str, au
 @click.pass_context
 def silence_list(ctx: click.Context, show_all: bool) -> None:
     """The active silences (with --all, the expired ones too)."""
+    from monitor.scheduler import utcnow
+    from monitor.store import Store, from_iso
+    from tabulate import tabulate
     now = utcnow()
     with Store(_database(ctx), readonly=True) as store:
         rows = store.silences(now=None if show_all else now)
@@ -167,6 +176,8 @@ def silence_list(ctx: click.Context, show_all: bool) -> None:
 @click.pass_context
 def silence_expire(ctx: click.Context, silence_id: int) -> None:
     """End silence SILENCE_ID now."""
+    from monitor.scheduler import utcnow
+    from monitor.store import Store
     with Store(_database(ctx)) as store:
         if not store.expire_silence(silence_id, now=utcnow()):
             raise click.ClickException(f"no active silence {silence_id} (see monitor silence list)")

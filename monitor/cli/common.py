@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
+from pathlib import Path
 
 import click
 
-from monitor.config import resolve_database
-from monitor.config_check import load_config
 from monitor.errors import ConfigError, MonitorError
 from monitor.health import format_age
 from monitor.models import (
+    DEFAULT_DATABASE,
     clean_text,
     parse_duration,
 )
-from monitor.store import from_iso
 
 DEFAULT_CONFIG = "config.yaml"
 def _clean(value: object, width: int | None = None) -> str:
@@ -24,6 +23,7 @@ def _clean(value: object, width: int | None = None) -> str:
 
 
 def _load(ctx: click.Context, path: str | None = None):
+    from monitor.config_check import load_config
     path = path or ctx.obj["config"]
     try:
         return load_config(path)
@@ -64,12 +64,35 @@ def _override(ctx: click.Context) -> str | None:
     return ctx.obj["db"] or os.environ.get("MONITOR_DB") or None
 
 
+def _database_only(ctx: click.Context) -> str:
+    """The database for a command that needs nothing else of the config (``search``): its
+    ``database:`` read straight from the YAML, without validating (and importing) every section;
+    a file that cannot be read that way goes through the full check, which names the problem."""
+    override = _override(ctx)
+    if override:
+        return override
+    path = Path(ctx.obj["config"])
+    try:
+        import yaml
+
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (OSError, UnicodeError, ValueError, yaml.YAMLError):
+        return _database(ctx)
+    database = data.get("database", DEFAULT_DATABASE) if isinstance(data, dict) else None
+    if not isinstance(database, str) or not database:
+        return _database(ctx)
+    relative = Path(database).expanduser()
+    return database if database == ":memory:" or relative.is_absolute() else str(path.resolve().parent / relative)
+
+
 def _database(ctx: click.Context, config=None) -> str:
     """The database a command uses: --db, MONITOR_DB, or the config's (relative to its folder)."""
+    from monitor.config import resolve_database
     return _override(ctx) or resolve_database(config or _load(ctx))
 
 
 def _ago(value: str | None, now) -> str:
+    from monitor.store import from_iso
     when = from_iso(value)
     if when is None:
         return "never"

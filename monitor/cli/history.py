@@ -6,34 +6,30 @@ import json
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from connectors.http import make_client
 from monitor import demo as demo_data
 from monitor.cli.common import (
     _database,
     _duration,
     _load,
 )
-from monitor.config_check import parse_config
-from monitor.ingest import ingest
-from monitor.judgement.series import ALL_SOURCES, Held
-from monitor.judgement.storms import describe as describe_storm
 from monitor.models import (
     Mention,
     SourceState,
     to_iso,
 )
-from monitor.pipeline import run_once
-from monitor.runtime import Runtime
-from monitor.scheduler import utcnow
-from monitor.store import Store
-from monitor.watch import advance, track_storms
+
+if TYPE_CHECKING:  # names for type hints only: the modules load when a command needs them
+    from monitor.runtime import Runtime
+    from monitor.store import Store
 
 
 def _store_history(runtime: Runtime, store: Store, now) -> None:
     """The demo's two weeks of forum history, through the same stages a source's posts take."""
+    from monitor.ingest import ingest
     posts = [
         Mention(source="forum", id=p["id"], url=f"https://forum.example/t/{p['id']}", text=p["text"],
                 published_at=p["at"], author=p["author"], source_type="discourse")
@@ -56,6 +52,11 @@ def backtest(ctx: click.Context, since: str, until: str | None, brands: tuple[st
 
     Nothing is written: tune spikes: in config.yaml on your own history before changing it.
     """
+    from monitor.judgement.series import ALL_SOURCES, Held
+    from monitor.judgement.storms import describe as describe_storm
+    from monitor.scheduler import utcnow
+    from monitor.store import Store
+    from monitor.watch import advance, track_storms
     config = _load(ctx)
     span, end_ago = _duration(since), _duration(until) if until else timedelta(0)
     end = utcnow() - end_ago
@@ -96,6 +97,12 @@ def demo(ctx: click.Context) -> None:
 
     Writes a fresh demo database (data/demo.db, or --db), never your real one.
     """
+    from connectors.http import make_client
+    from monitor.config_check import parse_config
+    from monitor.pipeline import run_once
+    from monitor.runtime import Runtime
+    from monitor.scheduler import utcnow
+    from monitor.store import Store
     demo_db = ctx.obj["db"] or "data/demo.db"
     started = time.perf_counter()
     for suffix in ("", "-wal", "-shm"):

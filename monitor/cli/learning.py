@@ -9,19 +9,16 @@ import io
 import json
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from monitor.assassin_model import ModelSource, read, site_path, write
 from monitor.cli.common import _database, _load
-from monitor.ingest import normalize, scored_text
-from monitor.judgement import training
-from monitor.judgement.learned import Model
-from monitor.judgement.sentiment import Scorer
 from monitor.models import Mention
-from monitor.scheduler import utcnow
-from monitor.store import Store
 from monitor.store.labels import LABELS
+
+if TYPE_CHECKING:  # names for type hints only: the modules load when a command needs them
+    from monitor.judgement.learned import Model
 
 MIN_LABELS = 10  # fewer cannot be cross-validated into anything but noise
 
@@ -39,6 +36,8 @@ def label(ctx: click.Context, mention: str | None, label: str | None, note: str,
 
     Labels teach the call: `monitor train` refits it on them.
     """
+    from monitor.scheduler import utcnow
+    from monitor.store import Store
     if (import_file is None) == (mention is None or label is None):
         raise click.UsageError("give MENTION and LABEL (e.g. hn:41000001 assassin), or --import FILE")
     who = who or getpass.getuser()
@@ -90,6 +89,12 @@ def train(ctx: click.Context, force: bool, folds: int) -> None:
     cross-validated on the labels, and refuses a refit that scores worse (unless --force). A
     running monitor scores with the new model from its next source run.
     """
+    from monitor.assassin_model import ModelSource, read, site_path, write
+    from monitor.ingest import normalize, scored_text
+    from monitor.judgement import training
+    from monitor.judgement.sentiment import Scorer
+    from monitor.scheduler import utcnow
+    from monitor.store import Store
     config = _load(ctx)
     database = _database(ctx, config)
     with Store(database, readonly=True) as store:

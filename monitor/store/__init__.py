@@ -20,10 +20,8 @@ from __future__ import annotations
 import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 from urllib.parse import quote
-
-import sqlite_utils
 
 from monitor.errors import StoreError
 from monitor.models import from_iso
@@ -41,6 +39,27 @@ from monitor.store.spikes import SpikeStore
 
 __all__ = ["AUTHOR_CACHE", "MIGRATIONS", "Store", "StoreError", "alert_from_dict", "alert_to_dict", "from_iso",
            "judged_from_row", "row_alert"]
+
+
+class Reader:
+    """A read-only connection with the two calls of sqlite-utils' Database the store's reads
+    use (``execute``, ``query``): a read command (``search``, ``status``) need not import
+    sqlite-utils, which imports numpy."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def execute(self, sql: str, parameters: Iterable | dict | None = None) -> sqlite3.Cursor:
+        return self.conn.execute(sql, parameters or ())
+
+    def query(self, sql: str, params: Iterable | dict | None = None) -> Iterator[dict]:
+        cursor = self.conn.execute(sql, params or ())
+        keys = [d[0] for d in cursor.description]
+        for row in cursor:
+            yield dict(zip(keys, row))
+
+    def close(self) -> None:
+        self.conn.close()
 
 
 class Store(MentionStore, AuthorStore, SourceStore, SpikeStore, OutboxStore, SilenceStore, LabelStore, RefreshStore):
@@ -64,6 +83,8 @@ class Store(MentionStore, AuthorStore, SourceStore, SpikeStore, OutboxStore, Sil
             else:
                 if self.path != ":memory:":
                     Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+                import sqlite_utils  # the writer's: read-only stores skip it (it imports numpy, 0.1 s)
+
                 self.db = sqlite_utils.Database(self.path)
             self.db.execute("PRAGMA busy_timeout = 10000")
             self._check_version()  # before anything is written: a newer schema is refused untouched
@@ -122,7 +143,7 @@ class Store(MentionStore, AuthorStore, SourceStore, SpikeStore, OutboxStore, Sil
                 self._checkpointer = Checkpointer(self.path)
             self._checkpointer.want()
 
-    def _open_readonly(self) -> sqlite_utils.Database:
+    def _open_readonly(self) -> "Reader":
         if not Path(self.path).is_file():
             raise StoreError(f"no database at {self.path} — run `monitor once` or `monitor run` first, or point --db,"
                              " MONITOR_DB or database: in config.yaml at the monitor's database")
@@ -136,7 +157,7 @@ class Store(MentionStore, AuthorStore, SourceStore, SpikeStore, OutboxStore, Sil
             # writing it then (a writer would need the folder too), so read the file as it is.
             conn.close()
             conn = sqlite3.connect(uri + "?mode=ro&immutable=1", uri=True)
-        return sqlite_utils.Database(conn)
+        return Reader(conn)
 
     def _check_version(self) -> None:
         version = self.schema_version
