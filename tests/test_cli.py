@@ -289,3 +289,48 @@ def test_search_finds_the_configs_database_without_checking_the_rest_of_the_conf
     broken.write_text("database: [not, a, path]\nbrands: []\n")
     result = invoke("--config", str(broken), "search", "refund", env={"MONITOR_DB": ""})
     assert result.exit_code == 1 and "brands" in result.output, "what it cannot read goes through the full check"
+
+
+def test_export_streams_csv_and_jsonl_with_filters_and_keeps_formulas_as_text(tmp_path: Path) -> None:
+    import csv
+    import io
+
+    from tests.test_store import judged
+
+    db = tmp_path / "m.db"
+    with Store(db) as store:
+        evil = judged("2", "=HYPERLINK(\"http://evil.example\",\"click\") Acme Cloud")
+        store.save_mentions([judged("1", "Acme Cloud is down"), evil], fetched_at=evil.mention.published_at)
+    result = invoke("--db", str(db), "export", "mentions", "--bucket", "assassin", "--brand", "acme")
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.output)))
+    assert [r["id"] for r in rows] == ["1", "2"] and "raw" not in rows[0]
+    assert rows[1]["text"].startswith("'=HYPERLINK"), "a formula stays text in a spreadsheet"
+    jsonl = invoke("--db", str(db), "export", "mentions", "--format", "jsonl", "--bucket", "advocate")
+    assert jsonl.exit_code == 0 and jsonl.output == ""
+    out = tmp_path / "authors.csv"
+    assert invoke("--db", str(db), "export", "authors", "--out", str(out)).exit_code == 0
+    assert out.read_text().splitlines()[0].startswith("source,handle,display_name")
+    refused = invoke("--db", str(db), "export", "authors", "--brand", "Acme")
+    assert refused.exit_code == 2 and "authors have no brand" in refused.output
+    bad = invoke("--db", str(db), "export", "mentions", "--since", "last tuesday")
+    assert bad.exit_code == 2 and "write a time ago (7d, 12h) or a date" in bad.output
+
+
+def test_search_filters_and_says_how_it_read_a_query(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from tests.test_store import judged
+
+    db = tmp_path / "m.db"
+    with Store(db) as store:
+        one, two = judged("1", "Acme Cloud refund"), judged("2", "Acme Cloud refund again", source="hn")
+        store.save_mentions([one, replace(two, reach=replace(two.reach, likely=5000, high=9000))], fetched_at=one.mention.published_at)
+    assert [json.loads(line)["id"] for line in invoke("--db", str(db), "search", "refund", "--source", "hn", "--json").output.splitlines()] == ["2"]
+    assert [json.loads(line)["id"] for line in invoke("--db", str(db), "search", "refund", "--min-reach", "1000", "--format", "jsonl").output.splitlines()] == ["2"]
+    assert invoke("--db", str(db), "search", "refund", "--since", "2020-01-01", "--until", "2020-02-01", "--json").output == ""
+    said = invoke("--db", str(db), "search", 'refund "again', "--json")
+    assert 'read as the words "refund" """again"' in said.output
+    unknown = invoke("--db", str(db), "search", "refund", "--brand", "Globex")
+    assert "no brand 'Globex' in the store; it has: Acme" in unknown.output
+    assert invoke("--db", str(db), "search", "refund", "--brand", "ACME", "--json").output.count("\n") == 2, "any case"

@@ -23,6 +23,8 @@ from monitor.cli.common import (
     _load,
     _override,
     _print_problems,
+    _when,
+    write_rows,
 )
 from monitor.errors import ConfigError
 from monitor.logs import setup_logging
@@ -134,22 +136,37 @@ def config_schema(output: str | None) -> None:
 @main.command()
 @click.argument("query")
 @click.option("--limit", "-n", default=20, show_default=True, help="At most this many results.")
-@click.option("--brand", help="Only this brand's mentions.")
-@click.option("--json", "as_json", is_flag=True, help="JSON lines instead of a table.")
+@click.option("--brand", help="Only mentions naming this brand (any case).")
+@click.option("--source", help="Only this source's mentions.")
+@click.option("--bucket", type=click.Choice(["assassin", "advocate", "apathetic", "unscored"]), help="Only this bucket.")
+@click.option("--since", help="Published at or after: a time ago (7d, 12h) or a date (2026-11-01).")
+@click.option("--until", help="Published before: a time ago or a date.")
+@click.option("--min-reach", type=click.IntRange(min=0), help="Likely reach at least this.")
 @click.option("--order", type=click.Choice(["rank", "newest"]), default="rank", show_default=True,
               help="rank: the best matches among the newest --among; newest: the newest matches.")
 @click.option("--among", default=10_000, show_default=True, type=click.IntRange(min=1),
               help="With --order rank, how many of the newest matches are ranked (keeps a common word fast).")
+@click.option("--format", "fmt", type=click.Choice(["table", "jsonl", "csv"]), default="table", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="The same as --format jsonl.")
 @click.pass_context
-def search(ctx: click.Context, query: str, limit: int, brand: str | None, as_json: bool, order: str, among: int) -> None:
+def search(ctx: click.Context, query: str, limit: int, brand: str | None, source: str | None, bucket: str | None,
+           since: str | None, until: str | None, min_reach: int | None, order: str, among: int, fmt: str,
+           as_json: bool) -> None:
     """Full-text search over stored mentions (FTS5 syntax: words, "phrases", OR, NOT, prefix*)."""
     from monitor.store import Store
     from tabulate import tabulate
     with Store(_database_only(ctx), readonly=True) as store:
-        rows = store.search(query, limit=limit, brand=brand, order=order, among=among)
-    if as_json:
-        for row in rows:
-            click.echo(json.dumps(row, ensure_ascii=False))
+        used, note = store.fts_query(query)
+        if note:
+            click.echo(f"search: {note}", err=True)
+        rows = store.search(query, limit=limit, brand=brand, order=order, among=among, source=source, bucket=bucket,
+                            since=_when(since, "--since"), until=_when(until, "--until"), min_reach=min_reach)
+        known = store.brand_names() if brand and not rows else []
+    if brand and not rows and brand.casefold() not in {b.casefold() for b in known}:
+        click.echo(f"search: no brand {brand!r} in the store; it has: {', '.join(known) or 'none yet'}", err=True)
+    fmt = "jsonl" if as_json else fmt
+    if fmt != "table":
+        write_rows(rows, fmt)
         return
     if not rows:
         click.echo("no mentions match", err=True)
@@ -291,10 +308,10 @@ def status(ctx: click.Context, check: bool) -> None:
 
 def _register() -> None:
     """The commands that live in the package's other modules."""
-    from monitor.cli import alerting, history, learning
+    from monitor.cli import alerting, exports, history, learning
 
     for command in (history.backtest, alerting.alerts_group, alerting.digest_command, alerting.silence, history.demo,
-                    learning.label, learning.train):
+                    learning.label, learning.train, exports.export):
         main.add_command(command)
 
 

@@ -98,3 +98,49 @@ def _ago(value: str | None, now) -> str:
         return "never"
     text = format_age(now - when)
     return f"in {text}" if when > now else f"{text} ago"
+
+
+def _when(text: str | None, option: str):
+    """An option's point in time: a time ago (``7d``, ``12h``) or an ISO date or time (UTC)."""
+    if not text:
+        return None
+    from datetime import datetime, timezone
+
+    try:
+        return datetime.now(timezone.utc) - parse_duration(text)
+    except ValueError:
+        pass
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(f"{text!r}: write a time ago (7d, 12h) or a date (2026-11-01)", param_hint=option) from None
+    return when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)
+
+
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection, OWASP):
+# an exported post's text is hostile, so such a cell gets a leading quote and stays text.
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def write_rows(rows, fmt: str, columns: list[str] | None = None, out=None) -> int:
+    """Rows (dicts) to ``out`` (standard output) as JSON lines or CSV, one at a time (a million
+    rows are never held); how many."""
+    import csv
+    import json
+    import sys
+
+    out = out or sys.stdout
+    writer = None
+    count = 0
+    for row in rows:
+        if fmt == "jsonl":
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        else:
+            if writer is None:
+                writer = csv.writer(out)
+                writer.writerow(columns or list(row))
+            writer.writerow(["'" + v if isinstance(v, str) and v.startswith(_FORMULA) else v for v in row.values()])
+        count += 1
+    if writer is None and fmt == "csv" and columns:
+        csv.writer(out).writerow(columns)
+    return count

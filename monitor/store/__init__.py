@@ -9,7 +9,7 @@ An sqlite3 connection belongs to the thread that opened it: open one Store per j
 
 The store is one ``Store`` type whose methods are spread over a module per table family, as
 miniflux's storage is: ``mentions``, ``authors``, ``sources``, ``spikes``, ``outbox``, ``silences``,
-``labels``, ``refreshes``;
+``labels``, ``refreshes``, ``exports``;
 ``migrations`` holds the schema, ``codec`` turns rows into models and back, ``checkpoint`` copies
 the WAL back in the background. It imports only ``monitor.models`` and ``monitor.errors``: it
 keeps, it does not judge (an author's bucket is folded by the ``AuthorFolder`` it is handed).
@@ -28,6 +28,7 @@ from monitor.models import from_iso
 from monitor.store.authors import AUTHOR_CACHE, AuthorStore
 from monitor.store.checkpoint import Checkpointer
 from monitor.store.codec import alert_from_dict, alert_to_dict, judged_from_row, row_alert
+from monitor.store.exports import ExportStore
 from monitor.store.labels import LabelStore
 from monitor.store.mentions import MentionStore
 from monitor.store.migrations import MIGRATIONS
@@ -62,7 +63,8 @@ class Reader:
         self.conn.close()
 
 
-class Store(MentionStore, AuthorStore, SourceStore, SpikeStore, OutboxStore, SilenceStore, LabelStore, RefreshStore):
+class Store(MentionStore, AuthorStore, SourceStore, SpikeStore, OutboxStore, SilenceStore, LabelStore, RefreshStore,
+            ExportStore):
     """All persistence. Open one per thread; close it when done.
 
     ``readonly`` opens the file for reading only (``search``, ``status``, ``digest``, ``backtest``):

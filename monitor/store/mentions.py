@@ -102,40 +102,63 @@ class MentionStore:
             )
 
     def search(self, query: str, *, limit: int = 20, brand: str | None = None, order: str = "rank",
-               among: int = SEARCH_AMONG) -> list[dict]:
+               among: int = SEARCH_AMONG, source: str | None = None, bucket: str | None = None,
+               since: datetime | None = None, until: datetime | None = None, min_reach: int | None = None) -> list[dict]:
         """Full-text search over title and text: the best ``limit`` of the newest ``among``
-        matches (``order="rank"``, bm25), or the newest ``limit`` (``order="newest"``).
+        matches (``order="rank"``, bm25), or the newest ``limit`` (``order="newest"``), with
+        the filters given (``brand`` any of a mention's brands, case-insensitive; ``bucket``
+        "unscored" for none; ``min_reach`` on the likely reach).
 
         Ranking every match of a common word scores hundreds of thousands of rows (about a second
         at a million mentions); FTS5 walks its matches newest first (by rowid, the order mentions
-        were stored) and stops at ``among``, so only those are scored. ``query`` is FTS5 syntax
-        (``acme NOT refund``, ``"acme cloud"``, ``acm*``); a query that is not valid FTS5 is
-        retried with every word quoted, so punctuation never breaks a search.
+        were stored) and stops at ``among``, so only those are scored (the filters apply to those
+        too: a rare filter among common words may need a larger ``among``). ``query`` is FTS5
+        syntax (``acme NOT refund``, ``"acme cloud"``, ``acm*``); see ``fts_query`` for a query
+        that is not.
         """
         if order not in ("rank", "newest"):
             raise ValueError(f"order {order!r}: use rank or newest")
-        columns = ("m.source, m.id, m.published_at, m.brand, m.bucket, m.sentiment, m.author, m.title, m.text, m.url,"
-                   " m.reach_low, m.reach_high")
-        # A brand filter reads each candidate's row; it is applied to the bounded set too, so a
-        # rare brand among common words may need a larger ``among``.
-        where = " WHERE m.brand = ?" if brand else ""
+        query = self.fts_query(query)[0]
+        if not query:
+            return []
+        columns = ("m.source, m.id, m.published_at, m.brand, m.brands, m.bucket, m.sentiment, m.author, m.title, m.text,"
+                   " m.url, m.reach_low, m.reach_likely, m.reach_high")
+        tests, values = [], []
+        for test, value in (("EXISTS (SELECT 1 FROM json_each(m.brands) WHERE value = ? COLLATE NOCASE)", brand),
+                            ("m.source = ?", source), ("m.published_at >= ?", to_iso(since) if since else None),
+                            ("m.published_at < ?", to_iso(until) if until else None),
+                            ("coalesce(m.reach_likely, m.reach_high) >= ?", min_reach)):
+            if value is not None:
+                tests.append(test)
+                values.append(value)
+        if bucket is not None:
+            tests.append("m.bucket IS NULL" if bucket == "unscored" else "m.bucket = ?")
+            values += [] if bucket == "unscored" else [bucket]
+        where = "".join(f" AND {t}" for t in tests)
         if order == "newest":
             sql = (f"SELECT {columns} FROM mentions_fts f JOIN mentions m ON m.rowid = f.rowid"
-                   f" WHERE mentions_fts MATCH ?{' AND m.brand = ?' if brand else ''} ORDER BY f.rowid DESC LIMIT ?")
-            params: list = [query, *([brand] if brand else []), limit]
+                   f" WHERE mentions_fts MATCH ?{where} ORDER BY f.rowid DESC LIMIT ?")
+            params: list = [query, *values, limit]
         else:
             sql = (f"SELECT {columns} FROM (SELECT rowid, rank FROM mentions_fts WHERE mentions_fts MATCH ?"
                    " ORDER BY rowid DESC LIMIT ?) f JOIN mentions m ON m.rowid = f.rowid"
-                   f"{where} ORDER BY f.rank LIMIT ?")
-            params = [query, among, *([brand] if brand else []), limit]
+                   f" WHERE 1{where} ORDER BY f.rank LIMIT ?")
+            params = [query, among, *values, limit]
+        return list(self.db.query(sql, params))
+
+    def fts_query(self, query: str) -> tuple[str, str | None]:
+        """The FTS5 query to run for ``query``, and how it was read when it is not valid FTS5
+        (then every word is searched as a quoted word, so punctuation never breaks a search)."""
         try:
-            return list(self.db.query(sql, params))
-        except sqlite3.OperationalError:
+            self.db.execute("SELECT rowid FROM mentions_fts WHERE mentions_fts MATCH ? LIMIT 1", (query,)).fetchall()
+            return query, None
+        except sqlite3.OperationalError as exc:
             quoted = " ".join('"' + word.replace('"', '""') + '"' for word in query.split())
-            if not quoted:
-                return []
-            params[0] = quoted
-            return list(self.db.query(sql, params))
+            return quoted, (f"not FTS5 ({exc}); read as the words {quoted}" if quoted else f"not FTS5 ({exc}); nothing to search")
+
+    def brand_names(self) -> list[str]:
+        """Every brand the store has mentions of (from the rollups: a few hundred rows)."""
+        return [row[0] for row in self.db.execute("SELECT DISTINCT brand FROM rollups ORDER BY brand")]
 
     # --- one brand's mentions: the only place their SQL is written ------------------------------
 
