@@ -1,0 +1,48 @@
+"""`monitor serve`: the store in Datasette, read-only, for PR teams."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import click
+
+from monitor.cli.common import _database_only
+
+LOCAL = ("127.0.0.1", "localhost", "::1")
+
+
+@click.command()
+@click.option("--port", default=8001, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. Anything but loopback exposes every stored post: put it behind an "
+                   "authenticating proxy (or datasette-auth-passwords) first.")
+@click.option("--metadata", "metadata_out", type=click.Path(dir_okay=False),
+              help="Write Datasette's metadata (descriptions, canned queries) here and exit.")
+@click.pass_context
+def serve(ctx: click.Context, port: int, host: str, metadata_out: str | None) -> None:
+    """Browse the store in Datasette (read-only: a running monitor keeps writing): every table
+    described, and canned queries for what PR teams ask (assassins of the last 7 days, brand
+    health by day, spikes and their posts, authors who changed sides, top advocates, search)."""
+    from monitor.serve import metadata
+    from monitor.store import Store
+
+    database = _database_only(ctx)
+    Store(database, readonly=True).close()  # a clear error for a missing or newer database
+    meta = metadata(Path(database).stem)
+    if metadata_out:
+        Path(metadata_out).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+        return
+    if host not in LOCAL:
+        click.echo(f"warning: serving on {host}: anyone who reaches this address reads every stored post and "
+                   "author; put it behind an authenticating proxy", err=True)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "metadata.json"
+        path.write_text(json.dumps(meta), encoding="utf-8")
+        args = ["serve", str(Path(database).resolve()), "--metadata", str(path), "--host", host, "--port", str(port),
+                "--setting", "sql_time_limit_ms", "3000", "--setting", "default_page_size", "50"]
+        click.echo(f"serving {database} read-only at http://{host}:{port}/ (Ctrl-C stops)", err=True)
+        from datasette.cli import cli as datasette  # in this process: a stopped monitor leaves no server behind
+
+        datasette.main(args=args, prog_name="datasette", standalone_mode=False)

@@ -1,0 +1,126 @@
+"""`monitor serve`: Datasette over the store, read-only, with the schema described and the
+questions PR teams ask as canned queries.
+
+Datasette opens a database that may change with a read-only connection (``mode=ro``), so a
+running monitor keeps writing while people browse. The metadata comes from ``docs/schema.md``
+(each table's description and its columns' notes) so the web UI and the documentation never
+disagree; the canned queries are plain SQL over the public tables, parameters bound.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+SCHEMA = Path(__file__).resolve().parents[1] / "docs" / "schema.md"
+WEEK_AGO = "strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-7 days')"
+
+QUERIES = {
+    "assassins_last_7_days": {
+        "title": "Assassins of the last 7 days, widest reach first",
+        "sql": "SELECT published_at, brand, source, author, reach_likely, reach_low, reach_high, assassin_score,"
+               " coalesce(nullif(title, ''), substr(text, 1, 200)) AS post, url, id"
+               f" FROM mentions WHERE bucket = 'assassin' AND published_at >= {WEEK_AGO}"
+               " ORDER BY reach_likely DESC LIMIT 500",
+    },
+    "brand_health_by_day": {
+        "title": "Brand health by day: buckets, net score, reach of assassins",
+        "sql": "SELECT day, brand, mentions, advocates, apathetics, assassins, unscored, net_score, assassin_reach"
+               " FROM brand_health_daily WHERE (:brand = '' OR brand = :brand)"
+               " AND day >= date('now', '-' || coalesce(nullif(:days, ''), '30') || ' days') ORDER BY brand, day",
+    },
+    "spikes": {
+        "title": "Spikes and drops with their explanation (the storm each joined)",
+        "sql": "SELECT window_start, window_end, brand, coalesce(source, 'all') AS source, measure, kind, observed,"
+               " round(expected, 1) AS expected, round(z, 1) AS z, json_extract(explanation, '$.summary') AS summary,"
+               " storm FROM spikes WHERE (:brand = '' OR brand = :brand) ORDER BY window_start DESC LIMIT 500",
+    },
+    "spike_posts": {
+        "title": "The posts of a spike's window (brand, start, end from the spikes query)",
+        "sql": "SELECT m.published_at, m.source, m.bucket, m.reach_likely, m.author,"
+               " coalesce(nullif(m.title, ''), substr(m.text, 1, 200)) AS post, m.url"
+               " FROM mentions m, json_each(m.brands) b WHERE b.value = :brand AND m.published_at >= :start"
+               " AND m.published_at < :end ORDER BY m.reach_likely DESC LIMIT 500",
+    },
+    "storms": {
+        "title": "Storms: each burst in plain words",
+        "sql": "SELECT started_at, ended_at, brand, kind, posts, round(expected, 1) AS expected, reach_likely, summary"
+               " FROM storms ORDER BY started_at DESC LIMIT 200",
+    },
+    "author_moves": {
+        "title": "Authors who moved between assassin and advocate (last 30 days)",
+        "sql": "SELECT t.at, t.source, t.handle, a.display_name, t.from_bucket, t.to_bucket, a.audience, t.mention_id"
+               " FROM author_transitions t JOIN authors a USING (source, handle)"
+               " WHERE t.from_bucket IN ('assassin', 'advocate') AND t.to_bucket IN ('assassin', 'advocate')"
+               " AND t.at >= strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-30 days') ORDER BY t.at DESC",
+    },
+    "top_advocates": {
+        "title": "Top advocates by audience",
+        "sql": "SELECT source, handle, display_name, audience, mentions, round(weighted_sentiment, 2) AS sentiment,"
+               " last_seen FROM authors WHERE bucket = 'advocate' ORDER BY audience DESC NULLS LAST LIMIT 100",
+    },
+    "author_mentions": {
+        "title": "What one author said (source and handle from the authors table)",
+        "sql": "SELECT published_at, brand, bucket, reach_likely, coalesce(nullif(title, ''), substr(text, 1, 300)) AS post,"
+               " url FROM mentions WHERE source = :source AND author = :handle ORDER BY published_at DESC LIMIT 500",
+    },
+    "source_recent": {
+        "title": "What a source has been saying (newest first)",
+        "sql": "SELECT published_at, brand, bucket, reach_likely, author,"
+               " coalesce(nullif(title, ''), substr(text, 1, 300)) AS post, url"
+               " FROM mentions WHERE source = :source ORDER BY published_at DESC LIMIT 500",
+    },
+    "search": {
+        "title": "Full-text search with filters (leave a filter empty to skip it; FTS5: words, \"phrases\", OR, NOT)",
+        "sql": "SELECT m.published_at, m.brand, m.source, m.bucket, m.reach_likely, m.author,"
+               " coalesce(nullif(m.title, ''), substr(m.text, 1, 300)) AS post, m.url"
+               " FROM (SELECT rowid, rank FROM mentions_fts WHERE mentions_fts MATCH :q ORDER BY rowid DESC LIMIT 10000) f"
+               " JOIN mentions m ON m.rowid = f.rowid"
+               " WHERE (:brand = '' OR EXISTS (SELECT 1 FROM json_each(m.brands) WHERE value = :brand COLLATE NOCASE))"
+               " AND (:source = '' OR m.source = :source) AND (:bucket = '' OR m.bucket = :bucket)"
+               " AND (:since = '' OR m.published_at >= :since)"
+               " AND coalesce(m.reach_likely, 0) >= coalesce(nullif(:min_reach, ''), 0) + 0"
+               " ORDER BY f.rank LIMIT 200",
+    },
+}
+
+
+DESCRIPTIONS = {
+    "mentions": "Every stored post or review that named a brand, with its bucket, sentiment and reach.",
+    "mentions_fts": "The full-text index over mentions' titles and texts (FTS5, porter stemming).",
+    "refreshes": "Each re-read that changed a mention's engagement (reach that grows).",
+    "rollups": "Mentions and likely reach per brand, day, source and bucket: what brand health reads.",
+    "brand_health_daily": "Per brand and UTC day: mentions by bucket, net score, assassins' reach.",
+    "brand_health": "Per brand over all time: mentions by bucket and net score.",
+    "sources": "One row per source: its cursor, last run, errors, and running totals.",
+    "authors": "One row per author and source: their mentions, recency-weighted sentiment and bucket.",
+    "author_transitions": "Each time an author moved between advocate, apathetic and assassin.",
+    "labels": "A site's own calls on stored mentions (monitor label), which teach the assassin call.",
+    "spike_series": "Each watched series and its detector's state.",
+    "spikes": "Every spike and drop, with its explanation.",
+    "storms": "Each burst of a brand, its series merged, in plain words.",
+    "alerts": "The outbox and notification log: every alert, per receiver, and what became of it.",
+    "alert_groups": "The routing groups alerts are batched into, per receiver.",
+    "silences": "Silences: label tests that hold matching alerts back until they expire.",
+}
+
+
+def described(text: str = "") -> dict[str, dict]:
+    """Each table's description and its columns' notes, from docs/schema.md's sections."""
+    text = text or SCHEMA.read_text(encoding="utf-8")
+    tables = {}
+    for match in re.finditer(r"^## `([a-z_]+)`\n(.*?)(?=^## |\Z)", text, re.M | re.S):
+        name, body = match.group(1), " ".join(match.group(2).split())
+        columns = {col: note for col, note in re.findall(r"`([a-z_]+)` \(([^()]*(?:\([^()]*\)[^()]*)*)\)", body)}
+        tables[name] = {"description": DESCRIPTIONS.get(name, ""), "columns": columns}
+    return tables
+
+
+def metadata(database: str) -> dict:
+    """Datasette's metadata for the store (``database``: its name, the file's stem)."""
+    return {
+        "title": "Reputation monitor",
+        "description": "Mentions, authors, spikes and alerts as the monitor stored them. Read-only.",
+        "source": "docs/schema.md",
+        "databases": {database: {"tables": described(), "queries": QUERIES}},
+    }

@@ -1,0 +1,76 @@
+"""monitor serve: Datasette over a real store, on loopback, read-only, with the canned queries."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from monitor.serve import DESCRIPTIONS, QUERIES, described
+from monitor.store import Store
+from tests.support import ROOT
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_every_table_is_described_and_every_canned_query_runs(tmp_path: Path) -> None:
+    from tests.test_store import _mixed
+
+    tables = described()
+    with Store(tmp_path / "m.db") as store:
+        names = {row[0] for row in store.db.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')"
+                                                    " AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'mentions_fts_%'")}
+        assert names <= set(DESCRIPTIONS) and names <= set(tables)
+        store.save_mentions(_mixed(12), fetched_at=_mixed(1)[0].mention.published_at)
+        for name, query in QUERIES.items():
+            params = {p: "" for p in __import__("re").findall(r":([a-z_]+)", query["sql"])}
+            params.update(q="refund", brand="Acme", start="2000-01-01", end="2100-01-01", source="blog", handle="dana")
+            store.db.execute(query["sql"], {k: v for k, v in params.items() if f":{k}" in query["sql"]}).fetchall()
+    assert tables["mentions"]["columns"]["brand"] == "first matching brand"
+
+
+def test_serve_answers_the_canned_assassins_query_from_a_real_server(tmp_path: Path) -> None:
+    from tests.test_store import judged
+
+    db = tmp_path / "monitor.db"
+    with Store(db) as store:
+        recent = judged("7", "Acme Cloud deleted our data and support never answered")
+        from dataclasses import replace
+        from datetime import datetime, timezone
+
+        now = datetime.now(timezone.utc).replace(microsecond=0)
+        store.save_mentions([replace(recent, mention=replace(recent.mention, published_at=now))], fetched_at=now)
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "monitor", "--db", str(db), "serve", "--port", str(port)],
+                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{base}/-/versions.json", timeout=1)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline and server.poll() is None, server.stdout.read() if server.poll() else "slow"
+                time.sleep(0.2)
+        rows = httpx.get(f"{base}/monitor/assassins_last_7_days.json?_shape=array").json()
+        assert [r["id"] for r in rows] == ["7"] and rows[0]["url"] == "https://example.com/7"
+        page = httpx.get(f"{base}/monitor/assassins_last_7_days").text
+        assert "Assassins of the last 7 days" in page and "https://example.com/7" in page
+        meta = httpx.get(f"{base}/-/metadata.json").json()
+        assert meta["databases"]["monitor"]["tables"]["mentions"]["description"].startswith("Every stored post")
+        write = httpx.get(f"{base}/monitor.json", params={"sql": "DELETE FROM mentions", "_shape": "array"})
+        assert write.status_code >= 400, "read-only"
+        with Store(db, readonly=True) as store:
+            assert store.db.execute("SELECT count(*) FROM mentions").fetchone()[0] == 1
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
