@@ -74,3 +74,35 @@ def test_serve_answers_the_canned_assassins_query_from_a_real_server(tmp_path: P
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_report_is_one_self_contained_html_file_with_charts_and_escaped_posts(tmp_path: Path) -> None:
+    from dataclasses import replace
+    from datetime import datetime, timedelta, timezone
+
+    from click.testing import CliRunner
+
+    from monitor.cli import main
+    from tests.test_store import judged
+
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    db = tmp_path / "m.db"
+    with Store(db) as store:
+        items = []
+        for day in range(6):
+            for n in range(day + 1):
+                j = judged(f"{day}-{n}", "Acme Cloud <script>alert(1)</script> lost our data")
+                items.append(replace(j, mention=replace(j.mention, title="", published_at=now - timedelta(days=day, hours=n, minutes=1),
+                                                        url="javascript:alert(1)" if n else f"https://example.com/{day}")))
+        store.save_mentions(items, fetched_at=now)
+    out = tmp_path / "report.html"
+    result = CliRunner().invoke(main, ["--db", str(db), "report", "--since", "7d", "--brand", "acme", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    page = out.read_text()
+    assert page.startswith("<!doctype html>") and "<h2>Acme</h2>" in page
+    assert page.count('class="bar"') >= 2 * 6, "two charts with a bar per day"
+    assert "<script>" not in page and "&lt;script&gt;" in page, "a post's text stays text"
+    assert 'href="javascript:' not in page and 'href="https://example.com/0"' in page
+    assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', ""), "nothing to fetch: self-contained"
+    unknown = CliRunner().invoke(main, ["--db", str(db), "report", "--brand", "Globex", "--out", str(out)])
+    assert unknown.exit_code == 2 and "it has: Acme" in unknown.output

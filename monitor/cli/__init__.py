@@ -311,7 +311,7 @@ def _register() -> None:
     from monitor.cli import alerting, exports, history, learning, web
 
     for command in (history.backtest, alerting.alerts_group, alerting.digest_command, alerting.silence, history.demo,
-                    learning.label, learning.train, exports.export, web.serve):
+                    learning.label, learning.train, exports.export, web.serve, web.report):
         main.add_command(command)
 
 

@@ -46,3 +46,31 @@ def serve(ctx: click.Context, port: int, host: str, metadata_out: str | None) ->
         from datasette.cli import cli as datasette  # in this process: a stopped monitor leaves no server behind
 
         datasette.main(args=args, prog_name="datasette", standalone_mode=False)
+
+
+@click.command()
+@click.option("--since", default="7d", show_default=True, help="The period: a time ago (7d) or a date (2026-11-01).")
+@click.option("--until", help="The period's end (default: now).")
+@click.option("--brand", "brands", multiple=True, help="Only this brand (repeatable; default: every brand in the store).")
+@click.option("--out", "-o", required=True, type=click.Path(dir_okay=False, writable=True), help="The HTML file to write.")
+@click.pass_context
+def report(ctx: click.Context, since: str, until: str | None, brands: tuple[str, ...], out: str) -> None:
+    """Write one self-contained HTML report a PR lead can mail: volume per day with storms
+    marked, the bucket mix and net score against the period before, assassins' reach, top
+    assassins and advocates with links, authors who changed bucket, the storms in plain words."""
+    from datetime import datetime, timezone
+
+    from monitor.cli.common import _when
+    from monitor.report import gather, render
+    from monitor.store import Store
+
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    start, end = _when(since, "--since"), _when(until, "--until") or now
+    with Store(_database_only(ctx), readonly=True) as store:
+        known = store.brand_names()
+        chosen = [next((k for k in known if k.casefold() == b.casefold()), b) for b in brands] or known
+        unknown = [b for b in chosen if b not in known]
+        if unknown:
+            raise click.UsageError(f"no brand {', '.join(map(repr, unknown))} in the store; it has: {', '.join(known) or 'none yet'}")
+        Path(out).write_text(render(gather(store, chosen, start, end), start, end, now), encoding="utf-8")
+    click.echo(f"report for {', '.join(chosen) or 'no brand'} written to {out}", err=True)

@@ -181,6 +181,24 @@ class MentionStore:
                 found[(source, id_)] = judged_from_row(row)
         return [found[k] for k in keys if k in found]
 
+    def health_days(self, brand: str, start: datetime, end: datetime) -> list[dict]:
+        """``brand_health_daily`` for ``brand``, the UTC days from ``start``'s to ``end``'s, oldest first."""
+        return list(self.db.query(
+            "SELECT * FROM brand_health_daily WHERE brand = ? AND day >= ? AND day <= ? ORDER BY day",
+            (brand, to_iso(start)[:10], to_iso(end)[:10]),
+        ))
+
+    def author_moves(self, brand: str, start: datetime, end: datetime, *, limit: int) -> list[dict]:
+        """Authors whose bucket changed in [start, end) with a post naming ``brand``, newest first."""
+        return list(self.db.query(
+            "SELECT t.at, t.source, t.handle, a.display_name, a.audience, t.from_bucket, t.to_bucket, t.mention_id"
+            " FROM author_transitions t JOIN authors a USING (source, handle)"
+            " JOIN mentions m ON m.source = t.mention_source AND m.id = t.mention_id"
+            " WHERE t.at >= ? AND t.at < ? AND t.from_bucket IS NOT NULL"
+            " AND EXISTS (SELECT 1 FROM json_each(m.brands) WHERE value = ?) ORDER BY t.at DESC LIMIT ?",
+            (to_iso(start), to_iso(end), brand, limit),
+        ))
+
     def first_published(self, brand: str) -> datetime | None:
         """When the oldest stored mention of ``brand`` was published."""
         first = self.db.execute(
