@@ -1,0 +1,76 @@
+"""The PR team's pages in a real headless browser: Debian's Chromium (installed by .ci/run),
+driven through its own command line (--dump-dom, --screenshot), against `monitor serve` on
+loopback and a `monitor report` file."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support import ROOT
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"),
+                                reason="no Chromium here (CI installs Debian's; apt-get install chromium)")
+
+
+def chromium(*args: str, timeout: float = 90) -> str:
+    assert CHROMIUM, "CI must install Chromium (.ci/run)"
+    done = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                           "--no-first-run", "--user-data-dir=" + str(Path(os.environ.get("TMPDIR", "/tmp")) / "chromium-tests"),
+                           *args], capture_output=True, text=True, timeout=timeout)
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("demo")
+    subprocess.run([sys.executable, "-m", "monitor", "--db", str(folder / "demo.db"), "demo"], cwd=folder,
+                   check=True, capture_output=True, timeout=300)
+    return folder / "demo.db"
+
+
+def test_the_canned_assassins_page_shows_the_demos_assassin_with_its_reach(demo: Path, tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "monitor", "--db", str(demo), "serve", "--port", str(port)],
+                              cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{base}/-/versions.json", timeout=1)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline and server.poll() is None
+                time.sleep(0.2)
+        dom = chromium("--dump-dom", f"{base}/demo/assassins_last_7_days")
+        assert "Assassins of the last 7 days" in dom
+        assert "Acme Cloud outage took our production down for 9 hours" in dom and "21000" in dom, "the post and its reach"
+        chromium("--screenshot=" + str(tmp_path / "assassins.png"), "--window-size=1280,900", f"{base}/demo/assassins_last_7_days")
+        assert (tmp_path / "assassins.png").stat().st_size > 10_000
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_the_report_renders_its_charts(demo: Path, tmp_path: Path) -> None:
+    report = tmp_path / "report.html"
+    subprocess.run([sys.executable, "-m", "monitor", "--db", str(demo), "report", "--since", "30d", "--out", str(report)],
+                   cwd=ROOT, check=True, capture_output=True, timeout=120)
+    dom = chromium("--dump-dom", report.as_uri())
+    assert dom.count('class="bar"') >= 20 and "data-value" in dom, "SVG charts with a bar per day"
+    assert "Top assassins by reach" in dom and "Acme Cloud outage took our production down" in dom
+    shot = tmp_path / "report.png"
+    chromium("--screenshot=" + str(shot), "--window-size=1000,2400", report.as_uri())
+    assert shot.stat().st_size > 20_000, "a rendered page, not a blank one"
