@@ -15,11 +15,24 @@ from pathlib import Path
 SCHEMA = Path(__file__).resolve().parents[1] / "docs" / "schema.md"
 WEEK_AGO = "strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-7 days')"
 
+def _enc(column: str) -> str:
+    """SQL that percent-encodes the characters that would break a query string."""
+    out = column
+    for char, code in (("%", "%25"), ("&", "%26"), ("#", "%23"), ("+", "%2B"), (" ", "%20"), ("?", "%3F")):
+        out = f"replace({out}, '{char}', '{code}')"
+    return out
+
+
+def _author_link(source: str, handle: str) -> str:
+    return f"'{{base}}/{{db}}/author_mentions?source=' || {_enc(source)} || '&handle=' || {_enc(handle)}"
+
+
 QUERIES = {
     "assassins_last_7_days": {
         "title": "Assassins of the last 7 days, widest reach first",
         "sql": "SELECT published_at, brand, source, author, reach_likely, reach_low, reach_high, assassin_score,"
-               " coalesce(nullif(title, ''), substr(text, 1, 200)) AS post, url, id"
+               " coalesce(nullif(title, ''), substr(text, 1, 200)) AS post, url, id,"
+               f" {_author_link('source', 'author')} AS author_page"
                f" FROM mentions WHERE bucket = 'assassin' AND published_at >= {WEEK_AGO}"
                " ORDER BY reach_likely DESC LIMIT 500",
     },
@@ -33,7 +46,9 @@ QUERIES = {
         "title": "Spikes and drops with their explanation (the storm each joined)",
         "sql": "SELECT window_start, window_end, brand, coalesce(source, 'all') AS source, measure, kind, observed,"
                " round(expected, 1) AS expected, round(z, 1) AS z, json_extract(explanation, '$.summary') AS summary,"
-               " storm FROM spikes WHERE (:brand = '' OR brand = :brand) ORDER BY window_start DESC LIMIT 500",
+               f" storm, '{{base}}/{{db}}/spike_posts?brand=' || {_enc('brand')} || '&start=' || window_start"
+               " || '&end=' || window_end AS posts_page"
+               " FROM spikes WHERE (:brand = '' OR brand = :brand) ORDER BY window_start DESC LIMIT 500",
     },
     "spike_posts": {
         "title": "The posts of a spike's window (brand, start, end from the spikes query)",
@@ -49,7 +64,8 @@ QUERIES = {
     },
     "author_moves": {
         "title": "Authors who moved between assassin and advocate (last 30 days)",
-        "sql": "SELECT t.at, t.source, t.handle, a.display_name, t.from_bucket, t.to_bucket, a.audience, t.mention_id"
+        "sql": "SELECT t.at, t.source, t.handle, a.display_name, t.from_bucket, t.to_bucket, a.audience, t.mention_id,"
+               f" {_author_link('t.source', 't.handle')} AS author_page"
                " FROM author_transitions t JOIN authors a USING (source, handle)"
                " WHERE t.from_bucket IN ('assassin', 'advocate') AND t.to_bucket IN ('assassin', 'advocate')"
                " AND t.at >= strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-30 days') ORDER BY t.at DESC",
@@ -57,7 +73,7 @@ QUERIES = {
     "top_advocates": {
         "title": "Top advocates by audience",
         "sql": "SELECT source, handle, display_name, audience, mentions, round(weighted_sentiment, 2) AS sentiment,"
-               " last_seen FROM authors WHERE bucket = 'advocate' ORDER BY audience DESC NULLS LAST LIMIT 100",
+               f" last_seen, {_author_link('source', 'handle')} AS author_page FROM authors WHERE bucket = 'advocate' ORDER BY audience DESC NULLS LAST LIMIT 100",
     },
     "author_mentions": {
         "title": "What one author said (source and handle from the authors table)",
@@ -116,11 +132,19 @@ def described(text: str = "") -> dict[str, dict]:
     return tables
 
 
-def metadata(database: str) -> dict:
-    """Datasette's metadata for the store (``database``: its name, the file's stem)."""
+def queries(database: str, base: str) -> dict:
+    """The canned queries, their links pointing at ``base`` (where the UI is served) and ``database``."""
+    base, database = base.rstrip("/").replace("'", "''"), database.replace("'", "''")  # inside SQL string literals
+    return {name: {**query, "sql": query["sql"].replace("{base}", base).replace("{db}", database)}
+            for name, query in QUERIES.items()}
+
+
+def metadata(database: str, base: str = "http://127.0.0.1:8001") -> dict:
+    """Datasette's metadata for the store (``database``: its name, the file's stem; ``base``: the
+    address people open, for the links from a row to an author's posts or a spike's)."""
     return {
         "title": "Reputation monitor",
         "description": "Mentions, authors, spikes and alerts as the monitor stored them. Read-only.",
         "source": "docs/schema.md",
-        "databases": {database: {"tables": described(), "queries": QUERIES}},
+        "databases": {database: {"tables": described(), "queries": queries(database, base)}},
     }

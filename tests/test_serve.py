@@ -63,6 +63,9 @@ def test_serve_answers_the_canned_assassins_query_from_a_real_server(tmp_path: P
                 time.sleep(0.2)
         rows = httpx.get(f"{base}/monitor/assassins_last_7_days.json?_shape=array").json()
         assert [r["id"] for r in rows] == ["7"] and rows[0]["url"] == "https://example.com/7"
+        author = httpx.get(rows[0]["author_page"].replace("author_mentions?", "author_mentions.json?_shape=array&")).json()
+        assert rows[0]["author_page"].startswith(f"{base}/monitor/author_mentions?source=blog&handle=dana")
+        assert [r["url"] for r in author] == ["https://example.com/7"], "a row links to its author's posts"
         page = httpx.get(f"{base}/monitor/assassins_last_7_days").text
         assert "Assassins of the last 7 days" in page and "https://example.com/7" in page
         meta = httpx.get(f"{base}/-/metadata.json").json()

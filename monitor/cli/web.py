@@ -18,10 +18,12 @@ LOCAL = ("127.0.0.1", "localhost", "::1")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on. Anything but loopback exposes every stored post: put it behind an "
                    "authenticating proxy (or datasette-auth-passwords) first.")
+@click.option("--base-url", help="The address people open (behind a proxy: its public URL), for the links between "
+                                  "pages (default: http://HOST:PORT).")
 @click.option("--metadata", "metadata_out", type=click.Path(dir_okay=False),
               help="Write Datasette's metadata (descriptions, canned queries) here and exit.")
 @click.pass_context
-def serve(ctx: click.Context, port: int, host: str, metadata_out: str | None) -> None:
+def serve(ctx: click.Context, port: int, host: str, base_url: str | None, metadata_out: str | None) -> None:
     """Browse the store in Datasette (read-only: a running monitor keeps writing): every table
     described, and canned queries for what PR teams ask (assassins of the last 7 days, brand
     health by day, spikes and their posts, authors who changed sides, top advocates, search)."""
@@ -30,7 +32,7 @@ def serve(ctx: click.Context, port: int, host: str, metadata_out: str | None) ->
 
     database = _database_only(ctx)
     Store(database, readonly=True).close()  # a clear error for a missing or newer database
-    meta = metadata(Path(database).stem)
+    meta = metadata(Path(database).stem, base_url or f"http://{host}:{port}")
     if metadata_out:
         Path(metadata_out).write_text(json.dumps(meta, indent=2), encoding="utf-8")
         return
