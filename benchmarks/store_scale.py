@@ -12,7 +12,9 @@ few), and authors (not folded). Then prints, each the median of repeated runs:
 - full-text search (``Store.search``, ranked among the newest 10,000 matches): the median of 20
   words of every frequency, the most common word, a phrase; beside the old plan (rank every match);
 - ``brand_health_daily`` for one brand over 14 days, and ``brand_health``, with their query plans;
-- ``status`` (every source row) and the digest's day (one brand's bucket counts and top posts).
+- ``status`` (every source row) and the digest's day (one brand's bucket counts and top posts);
+- ``monitor serve``'s canned queries, ``monitor report --since 7d``, and ``monitor export
+  mentions`` (all rows as CSV, written nowhere: its peak memory shows whether it streams).
 
 Issue 17's goals: search ≤ 50 ms for all three, brand health ≤ 200 ms (goal 10 ms). The backtest
 (``monitor backtest --since 30d``, 32 s at a million) still loads rows: not measured here.
@@ -138,6 +140,45 @@ def main() -> None:
                                 store.top_mentions(BRANDS[0], "assassin", day, day + timedelta(days=1), limit=5)))
         print(f"status (every source row):             {status * 1e3:.2f} ms")
         print(f"digest's day (bucket counts, top 5):   {digest * 1e3:.1f} ms")
+
+        # The web UI's canned queries, with the parameters a PR lead would type.
+        from monitor.serve import queries
+
+        end = START + timedelta(days=DAYS)
+        params = {"brand": BRANDS[0], "days": "14", "q": words[3], "source": SOURCES[0], "bucket": "assassin", "since": "",
+                  "min_reach": "1000", "handle": "user7", "start": (end - timedelta(hours=1)).isoformat(), "end": end.isoformat()}
+        print("\nmonitor serve's canned queries (median of 3):")
+        for name, query in queries("scale", "http://127.0.0.1:8001").items():
+            used = {k: v for k, v in params.items() if f":{k}" in query["sql"]}
+            spent = timed(lambda q=query["sql"], u=used: store.db.execute(q, u).fetchall(), 3)
+            print(f"  {name:<24} {spent * 1e3:8.1f} ms   plan: {plan(store, query['sql'], used)[:110]}")
+
+        # The report for the last 7 days of every brand.
+        from monitor.report import gather, render
+
+        started = time.perf_counter()
+        page = render(gather(store, BRANDS, end - timedelta(days=7), end), end - timedelta(days=7), end, end)
+        print(f"\nmonitor report --since 7d, 3 brands: {time.perf_counter() - started:.2f} s ({len(page) / 1024:.0f} KB)")
+
+    # An export of every mention streams: peak memory while writing them all as CSV to nowhere.
+    import io
+    import resource
+
+    from monitor.cli.common import write_rows
+    from monitor.store.exports import EXPORTS
+
+    with Store(path, readonly=True) as store:
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        started = time.perf_counter()
+
+        class Nowhere(io.TextIOBase):
+            def write(self, text: str) -> int:
+                return len(text)
+
+        count = write_rows(store.export("mentions"), "csv", [c.strip() for c in EXPORTS["mentions"][0].split(",")], Nowhere())
+        after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        print(f"monitor export mentions (CSV): {count:,} rows in {time.perf_counter() - started:.1f} s; "
+              f"peak memory grew {max(0, after - before) / 1024:.1f} MB")
     folder.cleanup()
 
 

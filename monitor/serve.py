@@ -84,7 +84,9 @@ QUERIES = {
         "title": "What a source has been saying (newest first)",
         "sql": "SELECT published_at, brand, bucket, reach_likely, author,"
                " coalesce(nullif(title, ''), substr(text, 1, 300)) AS post, url"
-               " FROM mentions WHERE source = :source ORDER BY published_at DESC LIMIT 500",
+               # "+source": walk the publication index newest first and stop at 500, rather than
+               # sort every post of the source (a million-post store: 0.4 s -> a few ms).
+               " FROM mentions WHERE +source = :source ORDER BY published_at DESC LIMIT 500",
     },
     "search": {
         "title": "Full-text search with filters (leave a filter empty to skip it; FTS5: words, \"phrases\", OR, NOT)",
