@@ -284,6 +284,12 @@ def missing_secrets(config: Config) -> list[str]:
     return out
 
 
+def unavailable_receivers(config: Config) -> dict[str, str]:
+    """Receivers that cannot send, and why (their secret's variable is not set)."""
+    return {r.name: f"environment variable {r.secret_env} is not set" for r in config.receivers
+            if getattr(r, "secret_env", "") and not os.environ.get(r.secret_env)}
+
+
 def redacted(config: Config) -> dict:
     """The normalized config as plain data, secrets shown only as set / not set."""
     data = config.model_dump(mode="json")

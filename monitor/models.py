@@ -59,6 +59,11 @@ def from_iso(value: str | None) -> datetime | None:
 
 DEFAULT_DATABASE = "data/monitor.db"  # relative to the config file's folder
 
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware (the default clock)."""
+    return datetime.now(timezone.utc)
+
 @dataclass(frozen=True, slots=True)
 class Mention:
     """One public post or review as a source gave it. Every string in it is untrusted."""

@@ -20,7 +20,7 @@ from alerts.console import ConsoleNotifier
 from alerts.notify import DeliveryReport
 from alerts.router import Route, parse_matcher, resolve
 from alerts.slack import SlackNotifier
-from monitor.config import Config
+from monitor.config import Config, unavailable_receivers
 from monitor.config_alerts import ROOT_DEFAULTS, ConsoleReceiver, RouteConfig, SlackReceiver
 from monitor.assassin_model import ModelSource
 from monitor.judgement.language import LanguageDetector
@@ -109,12 +109,6 @@ def build_notifiers(config: Config) -> tuple[dict[str, Notifier], dict[str, str]
                 base_url=receiver.base_url,
             )
     return notifiers, unavailable
-
-
-def unavailable_receivers(config: Config) -> dict[str, str]:
-    """Receivers that cannot send, and why (their secret's variable is not set)."""
-    return {r.name: f"environment variable {r.secret_env} is not set" for r in config.receivers
-            if getattr(r, "secret_env", "") and not os.environ.get(r.secret_env)}
 
 
 def routing_tree(config: Config) -> Route:

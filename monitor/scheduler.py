@@ -26,6 +26,7 @@ from connectors.http import make_client
 from monitor.config import Config, config_changes, resolve_database
 from monitor.config_check import load_config
 from monitor.errors import ConfigError
+from monitor.models import utcnow
 from monitor.ingest import is_due, run_source
 from monitor.judgement.language import LanguageDetector
 from monitor.judgement.sentiment import Scorer
@@ -39,10 +40,6 @@ log = logging.getLogger("monitor.scheduler")
 DELIVERY_EVERY = timedelta(seconds=30)
 WATCH_EVERY = timedelta(seconds=5)
 
-
-def utcnow() -> datetime:
-    """The current time, timezone-aware (the default clock)."""
-    return datetime.now(timezone.utc)
 
 
 class Monitor:

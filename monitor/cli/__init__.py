@@ -87,7 +87,7 @@ def once(ctx: click.Context) -> None:
     from connectors.http import make_client
     from monitor.pipeline import run_once
     from monitor.runtime import Runtime
-    from monitor.scheduler import utcnow
+    from monitor.models import utcnow
     from monitor.store import Store
     config = _load(ctx)
     with Store(_database(ctx, config)) as store, make_client(contact=config.contact) as client:
@@ -200,7 +200,7 @@ def classify(ctx: click.Context, source, brand: str | None) -> None:
     from monitor.judgement.language import LanguageDetector
     from monitor.judgement.sentiment import Scorer, learned_call, score_all
     from monitor.runtime import keyword_matcher
-    from monitor.scheduler import utcnow
+    from monitor.models import utcnow
     from monitor.cli.learning import model_name
 
     path = Path(ctx.obj["config"])
@@ -250,8 +250,8 @@ def status(ctx: click.Context, check: bool) -> None:
     """What the database holds: per source its last success, error, next check and mentions
     (sources not in the config are marked), and the alert outbox."""
     from monitor.config import missing_secrets
-    from monitor.runtime import unavailable_receivers
-    from monitor.scheduler import utcnow
+    from monitor.config import unavailable_receivers
+    from monitor.models import utcnow
     from monitor.store import Store
     from tabulate import tabulate
     config = _load(ctx) if Path(ctx.obj["config"]).exists() or not _override(ctx) else None

@@ -48,7 +48,7 @@ def _sample_alert(now) -> Alert:
 def alerts_test(ctx: click.Context, receiver: str) -> None:
     """Send a sample alert to RECEIVER now (not through the outbox), to check its wiring."""
     from monitor.runtime import build_notifiers
-    from monitor.scheduler import utcnow
+    from monitor.models import utcnow
     config = _load(ctx)
     names = [r.name for r in config.receivers]
     if receiver not in names:
@@ -101,7 +101,7 @@ def digest_command(ctx: click.Context, period: str, send: bool) -> None:
     from alerts.console import render_text
     from connectors.http import make_client
     from monitor.runtime import Runtime, deliver, enqueue
-    from monitor.scheduler import utcnow
+    from monitor.models import utcnow
     from monitor.store import Store
     from monitor.watch import digest_alert
     config = _load(ctx)
@@ -134,7 +134,7 @@ def silence() -> None:
 def silence_add(ctx: click.Context, matchers: tuple[str, ...], duration: str, author: str, reason: str) -> None:
     """Silence alerts matching every MATCHER (brand="Acme Cloud", kind=assassin, source=~"reddit.*")."""
     from alerts.router import check_matcher
-    from monitor.scheduler import utcnow
+    from monitor.models import utcnow
     from monitor.store import Store
     try:
         for text in matchers:
@@ -155,7 +155,7 @@ def silence_add(ctx: click.Context, matchers: tuple[str, ...], duration: str, au
 @click.pass_context
 def silence_list(ctx: click.Context, show_all: bool) -> None:
     """The active silences (with --all, the expired ones too)."""
-    from monitor.scheduler import utcnow
+    from monitor.models import utcnow
     from monitor.store import Store, from_iso
     from tabulate import tabulate
     now = utcnow()
@@ -176,7 +176,7 @@ def silence_list(ctx: click.Context, show_all: bool) -> None:
 @click.pass_context
 def silence_expire(ctx: click.Context, silence_id: int) -> None:
     """End silence SILENCE_ID now."""
-    from monitor.scheduler import utcnow
+    from monitor.models import utcnow
     from monitor.store import Store
     with Store(_database(ctx)) as store:
         if not store.expire_silence(silence_id, now=utcnow()):

@@ -54,7 +54,7 @@ def backtest(ctx: click.Context, since: str, until: str | None, brands: tuple[st
     """
     from monitor.judgement.series import ALL_SOURCES, Held
     from monitor.judgement.storms import describe as describe_storm
-    from monitor.scheduler import utcnow
+    from monitor.models import utcnow
     from monitor.store import Store
     from monitor.watch import advance, track_storms
     config = _load(ctx)
@@ -101,7 +101,7 @@ def demo(ctx: click.Context) -> None:
     from monitor.config_check import parse_config
     from monitor.pipeline import run_once
     from monitor.runtime import Runtime
-    from monitor.scheduler import utcnow
+    from monitor.models import utcnow
     from monitor.store import Store
     demo_db = ctx.obj["db"] or "data/demo.db"
     started = time.perf_counter()

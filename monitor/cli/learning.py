@@ -36,7 +36,7 @@ def label(ctx: click.Context, mention: str | None, label: str | None, note: str,
 
     Labels teach the call: `monitor train` refits it on them.
     """
-    from monitor.scheduler import utcnow
+    from monitor.models import utcnow
     from monitor.store import Store
     if (import_file is None) == (mention is None or label is None):
         raise click.UsageError("give MENTION and LABEL (e.g. hn:41000001 assassin), or --import FILE")
@@ -93,7 +93,7 @@ def train(ctx: click.Context, force: bool, folds: int) -> None:
     from monitor.ingest import normalize, scored_text
     from monitor.judgement import training
     from monitor.judgement.sentiment import Scorer
-    from monitor.scheduler import utcnow
+    from monitor.models import utcnow
     from monitor.store import Store
     config = _load(ctx)
     database = _database(ctx, config)
