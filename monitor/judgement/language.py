@@ -17,7 +17,7 @@ with letters beyond ASCII, is asked about, and there:
 
 from __future__ import annotations
 
-from py3langid.langid import MODEL_FILE, LanguageIdentifier
+import threading
 
 _ENGLISH = frozenset(
     "the a an and or but is are was were be been i you he she it we they my your our their this that "
@@ -40,10 +40,22 @@ SHORT_WORDS = 8
 
 
 class LanguageDetector:
-    """Detects a text's ISO 639-1 language, or None when unsure (load once: the model takes ~0.3 s)."""
+    """Detects a text's ISO 639-1 language, or None when unsure. The model (~0.3 s and numpy to
+    load) is loaded the first time a text needs it: English settled by the cheap test never does."""
 
     def __init__(self) -> None:
-        self._model = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+        self._loaded = None
+        self._lock = threading.Lock()
+
+    @property
+    def _model(self):
+        if self._loaded is None:
+            with self._lock:  # scheduler threads share one detector: load it once
+                if self._loaded is None:
+                    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+                    self._loaded = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+        return self._loaded
 
     def detect(self, text: str) -> str | None:
         """``en``, ``fr``, ``ja``…, or None for a text too short or too mixed to tell."""
