@@ -23,6 +23,7 @@ Issue 17's goals: search ≤ 50 ms for all three, brand health ≤ 200 ms (goal 
 from __future__ import annotations
 
 import argparse
+import itertools
 import random
 import statistics
 import sys
@@ -57,7 +58,7 @@ def mentions(n: int, seed: int = 5):
     rng = random.Random(seed)
     words = vocabulary()
     weights = [1 / (rank + 1) for rank in range(len(words))]  # Zipf: the first word is in most posts
-    cumulative = list(__import__("itertools").accumulate(weights))
+    cumulative = list(itertools.accumulate(weights))
     step = DAYS * 86400 / n
     batch = []
     for i in range(n):

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Mapping, Sequence
 
 from connectors.base import SourceOptions
-from monitor.config import Config
+from monitor.config import Config, ReachFactors
 from monitor.errors import ConnectorError
 from monitor.judgement.reach import estimate_reach
 from monitor.models import Alert, Judged, Refreshed, clean_text, from_iso
@@ -41,15 +41,16 @@ def due(published: datetime, last: datetime | None, now: datetime, first: timede
     return last is None or point > last
 
 
-def merged(stored: Judged, fresh: Refreshed) -> Judged | None:
-    """``stored`` with what the source reports now, None when nothing changed (the source's
-    missing values keep the stored ones)."""
+def merged(stored: Judged, fresh: Refreshed, factors: ReachFactors) -> Judged | None:
+    """``stored`` with what the source reports now and the reach that follows from it, None when
+    nothing changed (the source's missing values keep the stored ones)."""
     mention = stored.mention
     metrics = {**mention.metrics, **{k: v for k, v in fresh.metrics.items() if v is not None}}
     audience = fresh.audience if fresh.audience is not None else mention.audience
     if metrics == dict(mention.metrics) and audience == mention.audience:
         return None
-    return Judged(mention.evolve(metrics=metrics, audience=audience), stored.match, stored.score, stored.reach)
+    mention = mention.evolve(metrics=metrics, audience=audience)
+    return Judged(mention, stored.match, stored.score, estimate_reach(mention, factors, bucket=stored.score.bucket))
 
 
 def _changes(before: Mapping, after: Mapping) -> str:
@@ -120,11 +121,9 @@ def _apply(source: str, chosen: Sequence[Judged], fresh: Mapping[str, Refreshed]
     with store.transaction():
         for before in chosen:
             update = fresh.get(before.mention.id)
-            after = merged(before, update) if update is not None else None
+            after = merged(before, update, config.reach) if update is not None else None
             if after is None:
                 continue
-            after = Judged(after.mention, after.match, after.score,
-                           estimate_reach(after.mention, config.reach, bucket=after.score.bucket))
             alert = reach_alert(before, after, config, now=now)
             store.save_refresh(before, after, now=now, alerted=alert is not None)
             changed += 1

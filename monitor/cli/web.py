@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from monitor.cli.common import _database_only
+from monitor.cli.common import _database_only, _when
 
 LOCAL = ("127.0.0.1", "localhost", "::1")
 
@@ -62,7 +62,6 @@ def report(ctx: click.Context, since: str, until: str | None, brands: tuple[str,
     assassins and advocates with links, authors who changed bucket, the storms in plain words."""
     from datetime import datetime, timezone
 
-    from monitor.cli.common import _when
     from monitor.report import gather, render
     from monitor.store import Store
 

@@ -113,14 +113,11 @@ class MentionStore:
         at a million mentions); FTS5 walks its matches newest first (by rowid, the order mentions
         were stored) and stops at ``among``, so only those are scored (the filters apply to those
         too: a rare filter among common words may need a larger ``among``). ``query`` is FTS5
-        syntax (``acme NOT refund``, ``"acme cloud"``, ``acm*``); see ``fts_query`` for a query
-        that is not.
+        syntax (``acme NOT refund``, ``"acme cloud"``, ``acm*``); a query that is not is searched
+        as quoted words (``fts_query``), validated only when it fails.
         """
         if order not in ("rank", "newest"):
             raise ValueError(f"order {order!r}: use rank or newest")
-        query = self.fts_query(query)[0]
-        if not query:
-            return []
         columns = ("m.source, m.id, m.published_at, m.brand, m.brands, m.bucket, m.sentiment, m.author, m.title, m.text,"
                    " m.url, m.reach_low, m.reach_likely, m.reach_high")
         tests, values = [], []
@@ -144,7 +141,11 @@ class MentionStore:
                    " ORDER BY rowid DESC LIMIT ?) f JOIN mentions m ON m.rowid = f.rowid"
                    f" WHERE 1{where} ORDER BY f.rank LIMIT ?")
             params = [query, among, *values, limit]
-        return list(self.db.query(sql, params))
+        try:
+            return list(self.db.query(sql, params))
+        except sqlite3.OperationalError:  # not FTS5: the words quoted (``fts_query`` says so to a person)
+            params[0] = self.fts_query(query)[0]
+            return list(self.db.query(sql, params)) if params[0] else []
 
     def fts_query(self, query: str) -> tuple[str, str | None]:
         """The FTS5 query to run for ``query``, and how it was read when it is not valid FTS5
