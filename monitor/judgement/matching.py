@@ -10,11 +10,14 @@ brand called "Salt and Pepper" still works when quoted.
 from __future__ import annotations
 
 import collections
+import contextlib
+import gc
+import functools
 import itertools
 import operator
 import re
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, NamedTuple, Sequence
 
 from monitor.models import Match, Query, SearchTerm
 
@@ -32,9 +35,9 @@ _TOKEN = re.compile(r'\s*(?:(?P<lp>\()|(?P<rp>\))|"(?P<phrase>[^"]*)"|(?P<quote>
 _OPERATORS = {"AND", "OR", "NOT"}
 
 
-@dataclass(frozen=True)
-class Term:
-    """A word, prefix or phrase; ``text`` is how a search API should be sent it."""
+class Term(NamedTuple):
+    """A word, prefix or phrase; ``text`` is how a search API should be sent it (a tuple:
+    compared and hashed in C, a config's 100,000 rules compare many)."""
 
     text: str
     phrase: bool = False
@@ -219,6 +222,9 @@ def _rule_words(query: Query) -> list[set[str]] | None:
     return groups if groups and all(groups) else None
 
 
+_RUN = re.compile(r"\w+")  # a whole word, as a term's (?<!\w)…(?!\w) sees it
+_ASCII_RUN = re.compile(r"\w+", re.ASCII)  # the same on ASCII text, a fifth faster
+HIT_SETS = 4096  # the rule lists of this many distinct sets of true rules are kept (posts in a storm share them)
 PREFILTER_TERMS = 200  # up to this many distinct terms, the one-regex prefilter runs first
 INDEX_ABOVE = 50  # with more rules than this, the rule index picks which ones run
 BOUND = "bound source"  # the keyword of a post kept because its source is bound to the brand
@@ -251,12 +257,14 @@ def search_query(rule: str, tree: tuple) -> Query:
             f"{rule!r} expands to more than {MAX_ALTERNATIVES} alternative searches",
             "split it into several rules, or AND it with a term every match contains (the brand's name)")
     anchor = tuple(t for t in groups[0] if all(t in g for g in groups[1:]))
+    return Query(tuple(map(_sent, anchor)), tuple(tuple(map(_sent, g)) for g in groups))
 
-    def sent(term: Term) -> SearchTerm:
-        prefix = term.text.endswith("*")
-        return SearchTerm(term.text.rstrip("*").strip() if prefix else term.text, term.phrase, prefix)
 
-    return Query(tuple(map(sent, anchor)), tuple(tuple(map(sent, g)) for g in groups))
+@functools.lru_cache(maxsize=65536)
+def _sent(term: Term) -> SearchTerm:
+    """A term as a search API is sent it (made once: rules repeat their terms)."""
+    prefix = term.text.endswith("*")
+    return SearchTerm(term.text.rstrip("*").strip() if prefix else term.text, term.phrase, prefix)
 
 
 Predicate = Callable[[str, dict], bool]
@@ -269,20 +277,26 @@ def _compile(node: tuple, flags: int) -> Predicate:
         # Case-insensitive terms search the lower-cased text (made once per post): case-folding
         # inside the regex engine costs several times more.
         folded = bool(flags & re.IGNORECASE)
-        regex = re.compile(_term_pattern(term, lower=folded), flags & ~re.IGNORECASE)
+        pattern = _term_pattern(term, lower=folded)
         # A substring test on the first word rejects most posts before the regex runs.
         needle = (term.text.lower() if folded else term.text).split()[0].rstrip("*")
-
-        # The post's cache of term results is keyed by what was searched too: re.compile hands
-        # back one object for "acme" whether it searches the lower-cased text (a brand's
-        # case-insensitive rule) or the text as written (a case-sensitive brand's).
-        key = (regex, folded)
+        # The post's cache of term results is keyed by what was searched too: the pattern of
+        # "acme" is the same whether it searches the lower-cased text (a brand's case-insensitive
+        # rule) or the text as written (a case-sensitive brand's).
+        key = (pattern, folded)
+        regex: re.Pattern | None = None  # compiled when a post first needs it: plain rules never do
 
         def has_term(text: str, seen: dict) -> bool:
+            nonlocal regex
             hit = seen.get(key)
             if hit is None:
                 haystack = seen["lower"] if folded else text
-                hit = seen[key] = needle in haystack and regex.search(haystack) is not None
+                hit = needle in haystack
+                if hit:
+                    if regex is None:
+                        regex = re.compile(pattern)
+                    hit = regex.search(haystack) is not None
+                seen[key] = hit
             return hit
 
         return has_term
@@ -295,6 +309,66 @@ def _compile(node: tuple, flags: int) -> Predicate:
     return lambda text, seen: any(child(text, seen) for child in children)
 
 
+def _holds(pred: Predicate, text: str, seen: dict) -> bool:
+    """``pred`` on a post, once: rules with the same tree share one predicate (``compile_brand``)."""
+    hit = seen.get(pred)
+    if hit is None:
+        hit = seen[pred] = pred(text, seen)
+    return hit
+
+
+_NONE: frozenset = frozenset()
+
+
+class _WordSets:
+    """Sets of words, each the words one alternative of some rules holds, with those rules; each
+    set filed under its word in the fewest sets, so a post's words reach only sets they may fill."""
+
+    def __init__(self, alternatives: dict[frozenset[str], list[tuple[int, int]]]) -> None:
+        self.sets = list(alternatives)
+        self.rules = [alternatives[s] for s in self.sets]
+        count = collections.Counter(w for s in self.sets for w in s)
+        self.by_word: dict[str, list[int]] = {}
+        for i, words in enumerate(self.sets):
+            self.by_word.setdefault(min(words, key=lambda w: (count[w], -len(w), w)), []).append(i)
+
+    def satisfied(self, words: set[str]) -> frozenset[int]:
+        """The sets ``words`` holds all of."""
+        keys = self.by_word.keys() & words  # iterates the smaller side, in C
+        if not keys:
+            return _NONE
+        sets, by_word = self.sets, self.by_word
+        return frozenset(i for w in keys for i in by_word[w] if sets[i] <= words)
+
+
+class _RuleIndex:
+    """Which rules a post's words make possible. A *plain* rule (whole words, AND and OR, no case
+    rule) is decided by its words alone: it holds when the post's words hold one of its
+    alternatives, with no regex run. Any other rule is filed under the index words of its
+    alternatives and run when a post holds them all; rules with an alternative of prefix words
+    only run for every post."""
+
+    def __init__(self, brands: Sequence["BrandRules"]) -> None:
+        exact: dict[frozenset[str], list[tuple[int, int]]] = {}
+        loose: dict[frozenset[str], list[tuple[int, int]]] = {}
+        self.always: list[tuple[int, int]] = []
+        for b, brand in enumerate(brands):
+            aligned = len(brand.queries) == len(brand.keywords)
+            for r in range(len(brand.keywords)):
+                if aligned and brand.plain and brand.plain[r]:
+                    for group in brand.queries[r].alternatives:
+                        exact.setdefault(frozenset(t.text.lower() for t in group), []).append((b, r))
+                    continue
+                found = _rule_words(brand.queries[r]) if aligned else None
+                if found is None:
+                    self.always.append((b, r))
+                    continue
+                for group in found:
+                    loose.setdefault(frozenset(group), []).append((b, r))
+        self.exact = _WordSets(exact)
+        self.loose = _WordSets(loose)
+
+
 @dataclass(frozen=True)
 class BrandRules:
     """One brand's compiled rules."""
@@ -305,6 +379,7 @@ class BrandRules:
     languages: frozenset[str]
     terms: tuple[Term, ...]
     queries: tuple[Query, ...] = ()  # one per rule: what search APIs are asked for
+    plain: tuple[bool, ...] = ()  # per rule: decided by its whole words alone (see _RuleIndex)
 
 
 class Matcher:
@@ -321,49 +396,38 @@ class Matcher:
         terms = {t for b in self.brands for t in b.terms}
         self._prefilter = (re.compile(_any_term({_term_pattern(t, lower=True) for t in terms}))
                            if 0 < len(terms) <= PREFILTER_TERMS else None)
-        # The rule index: each rule filed under one word of each of its alternatives, its rarest
-        # across all rules (a match holds all of some alternative, so that word; a brand's name
-        # is in all of its rules, a product's name in one), so a post's own words pick the rules
-        # worth running; rules with an alternative of prefix words only run for every post.
         # Below ``index_above`` rules, running them all is cheaper than reading a post's words.
-        self._index: dict[str, list[tuple[int, int]]] = {}
-        self._always: list[tuple[int, int]] = []
-        words: dict[tuple[int, int], list[set[str]]] = {}
         rules = sum(len(b.keywords) for b in self.brands)
         self._indexed = rules > index_above
-        for b, brand in enumerate(self.brands if self._indexed else ()):
-            aligned = len(brand.queries) == len(brand.keywords)
-            for r in range(len(brand.keywords)):
-                found = _rule_words(brand.queries[r]) if aligned else None
-                if found is None:
-                    self._always.append((b, r))
-                else:
-                    words[(b, r)] = found
-        rules_with = collections.Counter(w for groups in words.values() for w in set().union(*groups))
-        for rule, groups in words.items():
-            for key in {min(group, key=lambda w: (rules_with[w], -len(w), w)) for group in groups}:
-                self._index.setdefault(key, []).append(rule)
+        with _collector_paused():
+            self._index = _RuleIndex(self.brands if self._indexed else ())
+        self._hits: dict[tuple, list[tuple[int, tuple[str, ...]]]] = {}  # a set of true rules, in config order
 
-    def _candidates(self, lower: str) -> list[tuple[int, int]]:
-        """(brand, rule) pairs a post's words make possible, in config order."""
-        found = set(self._always)
-        index = self._index
-        for word in set(_INDEX_WORD.findall(lower)):
-            rules = index.get(word)
-            if rules:
-                found.update(rules)
-        return sorted(found)
-
-    def _rules(self, lower: str) -> Iterator[tuple[BrandRules, Sequence[tuple[str, Predicate]]]]:
-        """Each brand with the rules worth running on a post: all of them below ``index_above``
-        rules, else the index's candidates, in config order."""
+    def _rules(self, lower: str, text: str, seen: dict) -> list[tuple[BrandRules, tuple[str, ...]]]:
+        """Each brand with the rules ``text`` satisfies, in config order (possibly none)."""
         if not self._indexed:
-            for brand in self.brands:
-                yield brand, brand.keywords
-            return
-        for b, pairs in itertools.groupby(self._candidates(lower), key=operator.itemgetter(0)):
-            brand = self.brands[b]
-            yield brand, [brand.keywords[r] for _, r in pairs]
+            return [(brand, tuple(dict.fromkeys(rule for rule, pred in brand.keywords if pred(text, seen))))
+                    for brand in self.brands]
+        index = self._index
+        runs = set((_ASCII_RUN if lower.isascii() else _RUN).findall(lower))
+        exact = index.exact.satisfied(runs)
+        loose = index.loose.satisfied({w for run in runs for w in run.split("_") if w} if "_" in lower else runs)
+        if not (exact or loose or index.always):
+            return []  # most posts: none of their words completes an alternative
+        candidates = {rule for s in loose for rule in index.loose.rules[s]}
+        candidates.update(index.always)
+        brands = self.brands
+        true = frozenset(rule for rule in candidates if _holds(brands[rule[0]].keywords[rule[1]][1], text, seen))
+        key = (exact, true)
+        hits = self._hits.get(key)
+        if hits is None:
+            found = sorted({rule for s in exact for rule in index.exact.rules[s]} | true)
+            hits = [(brands[b], tuple(dict.fromkeys(brands[b].keywords[r][0] for _, r in pairs)))
+                    for b, pairs in itertools.groupby(found, key=operator.itemgetter(0))]
+            if len(self._hits) >= HIT_SETS:
+                self._hits.clear()
+            self._hits[key] = hits
+        return hits
 
     def match(self, text: str, language: str | None = None) -> Match | None:
         """The brands whose rules ``text`` satisfies (exclusions win), or None."""
@@ -373,15 +437,16 @@ class Matcher:
         brands: list[str] = []
         keywords: list[str] = []
         seen: dict = {"lower": lower}
-        for brand, rules in self._rules(lower):
-            if language and brand.languages and language not in brand.languages:
+        for brand, hits in self._rules(lower, text, seen):  # a brand's language is checked after: rare
+            if not hits or (language and brand.languages and language not in brand.languages):
                 continue
-            hits = [rule for rule, pred in rules if pred(text, seen)]
-            if not hits or any(pred(text, seen) for pred in brand.exclude):
+            if any(pred(text, seen) for pred in brand.exclude):
                 continue
             brands.append(brand.name)
-            keywords.extend(h for h in hits if h not in keywords)
-        return Match(tuple(brands), tuple(keywords)) if brands else None
+            keywords.append(hits)
+        if not brands:
+            return None
+        return Match(tuple(brands), keywords[0] if len(keywords) == 1 else tuple(dict.fromkeys(itertools.chain(*keywords))))
 
     def bind(self, text: str, language: str | None, found: Match | None, bound: Sequence[str]) -> Match | None:
         """``found`` (the rules' match, or None) with the brands a source is bound to (an app's
@@ -426,6 +491,33 @@ class Matcher:
         return self._queries
 
 
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cycle collector held while rules compile: the thousands of small trees and
+    closures a big config makes, none of them garbage, set it off again and again (two thirds
+    of compiling 100,000 rules)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def check_rule(rule: str) -> tuple[tuple, list[Term], Query]:
+    """One keyword rule read as ``compile_brand`` reads it (its tree, its positive terms, its
+    search), without compiling anything; raises KeywordSyntaxError as it would."""
+    parsed = parse_rule(rule)
+    positive = positive_terms(parsed)
+    if not positive:
+        raise KeywordSyntaxError(
+            f"{rule!r} has no term outside NOT, so it would match every post",
+            "add a term to look for, and put exclusions under exclude",
+        )
+    return parsed, positive, search_query(rule, parsed)  # the search in the rule's own order
+
+
 def compile_brand(
     name: str,
     keywords: Iterable[str],
@@ -436,18 +528,37 @@ def compile_brand(
 ) -> BrandRules:
     """Compile one brand's rules; raises KeywordSyntaxError for the first bad rule."""
     flags = 0 if case_sensitive else re.IGNORECASE
-    compiled, queries = [], []
+    compiled, queries, plain = [], [], []
     terms: dict[Term, None] = {}  # an ordered set: a list's membership test made 10,000 rules quadratic
-    for rule in keywords:
-        tree = parse_rule(rule)
-        positive = positive_terms(tree)
-        if not positive:
-            raise KeywordSyntaxError(
-                f"{rule!r} has no term outside NOT, so it would match every post",
-                "add a term to look for, and put exclusions under exclude",
-            )
-        compiled.append((rule, _compile(tree, flags)))
-        terms.update(dict.fromkeys(positive))
-        queries.append(search_query(rule, tree))
+    shared: dict[tuple, Predicate] = {}  # one predicate per distinct tree: a post runs it once
+    with _collector_paused():
+        for rule in keywords:
+            parsed, positive, query = check_rule(rule)
+            tree = _canonical(parsed)
+            if tree not in shared:
+                shared[tree] = _compile(tree, flags)
+            compiled.append((rule, shared[tree]))
+            terms.update(dict.fromkeys(positive))
+            queries.append(query)
+            plain.append(not case_sensitive and _plain(tree))
     excluded = tuple(_compile(parse_rule(rule), flags) for rule in exclude)
-    return BrandRules(name, tuple(compiled), excluded, frozenset(languages), tuple(terms), tuple(queries))
+    return BrandRules(name, tuple(compiled), excluded, frozenset(languages), tuple(terms), tuple(queries), tuple(plain))
+
+
+def _canonical(node: tuple) -> tuple:
+    """The tree with AND's and OR's children in one order, repeats dropped: rules that differ
+    only in order share a predicate."""
+    if node[0] == "term":
+        return node
+    if node[0] == "not":
+        return ("not", _canonical(node[1]))
+    children = sorted(dict.fromkeys(map(_canonical, node[1:])), key=repr)
+    return children[0] if len(children) == 1 else (node[0], *children)
+
+
+def _plain(node: tuple) -> bool:
+    """Whole words under AND and OR only: true of a post exactly when its words hold all of one
+    alternative (a word's pattern finds it just where it is a whole run of word characters)."""
+    if node[0] == "term":
+        return _RUN.fullmatch(node[1].text.lower()) is not None
+    return node[0] != "not" and all(map(_plain, node[1:]))
