@@ -24,7 +24,7 @@ from connectors import REGISTRY
 from monitor.config import Config
 from monitor.config_alerts import RECEIVERS
 from monitor.errors import ConfigError
-from monitor.judgement.matching import KeywordSyntaxError, compile_brand, parse_rule
+from monitor.judgement.matching import KeywordSyntaxError, check_rule, parse_rule
 
 
 @dataclass(frozen=True)
@@ -236,7 +236,7 @@ def _check_keywords(data: dict, add) -> None:
                 if not isinstance(rule, str):
                     continue
                 try:
-                    compile_brand("check", [rule]) if key == "keywords" else parse_rule(rule)
+                    check_rule(rule) if key == "keywords" else parse_rule(rule)
                 except KeywordSyntaxError as exc:
                     add(("brands", i, key, j), str(exc))
 
