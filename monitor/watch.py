@@ -8,10 +8,12 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from monitor.judgement.digest import TOP, digest
 from monitor.judgement.series import (
     ALL_SOURCES,
+    NEGATIVE,
     Fired,
     Held,
     _word_counts,
@@ -116,8 +118,8 @@ def advance(store: Store, brands: list[str], settings: SpikeSettings, *, now: da
             start = max(window_floor(first, window), until - history)
         if start >= until:
             continue
-        rows = store.brand_mentions(brand, start, until)
-        fired += score_windows(brand, rows, start=start, until=until, states=states, settings=settings, held=held,
+        counts = store.window_counts(brand, start, until, window, NEGATIVE)
+        fired += score_windows(brand, counts, start=start, until=until, states=states, settings=settings, held=held,
                                hot=None if hot is None else hot.setdefault(brand, {}))
         if save:
             _save_states(store, brand, states, now=now)
@@ -133,6 +135,27 @@ def advance(store: Store, brands: list[str], settings: SpikeSettings, *, now: da
         if save:
             store.save_spike(spike_row(item))
     return fired
+
+
+class Replay(NamedTuple):
+    """One brand's stored history replayed: what fired, the bursts held back, the storms with their posts."""
+
+    fired: list[Fired]
+    held: list[Held]
+    storms: list[tuple[Storm, list]]
+
+
+def replay(database: str, brand: str, settings: SpikeSettings, *, end: datetime, history: timedelta) -> Replay:
+    """``brand``'s mentions of ``history`` before ``end`` through the spike watch and the storm
+    tracker from fresh states, writing nothing (``monitor backtest``). It opens the store itself,
+    read-only: brands share nothing, so a backtest replays them in parallel processes."""
+    held: list[Held] = []
+    hot: dict[str, dict] = {}
+    with Store(database, readonly=True) as store:
+        fired = advance(store, [brand], settings, now=end, settle=timedelta(0), history=history, states={}, save=False,
+                        held=held, hot=hot)
+        storms = track_storms(store, brand, fired, hot.get(brand, {}), settings, until=end, open_=[], save=False)
+        return Replay(fired, held, [(storm, store.mentions_by_key(storm.top)) for storm in storms])
 
 
 def _save_states(store: Store, brand: str, states: dict[str, dict], *, now: datetime) -> None:

@@ -267,3 +267,25 @@ def test_brand_health_reads_rollups_kept_with_the_mentions_and_matches_a_full_sc
         store.db.execute("DROP TABLE rollups")
         MIGRATIONS[13](store.db)
         assert [tuple(r) for r in store.db.execute("SELECT * FROM brand_health_daily ORDER BY brand, day")] == daily
+
+
+def test_window_counts_summed_by_sqlite_equal_the_spike_watchs_count_of_the_rows(tmp_path: Path) -> None:
+    """The spike watch and the backtest read per-window counts from the store instead of loading
+    rows: the same numbers the series' own count of those rows gives (unscored posts, posts of
+    two brands, no reach, windows left empty)."""
+    from monitor.judgement.series import NEGATIVE, count_windows
+
+    items = _mixed(40)
+    items[5] = replace(items[5], reach=Reach(None, None, "x", None))
+    items[6] = replace(items[6], score=Score(NEGATIVE, "apathetic"))  # at the cut: negative
+    start, end = NOW - timedelta(days=12), NOW + timedelta(hours=1)
+    with Store(tmp_path / "m.db") as store:
+        store.save_mentions(items, fetched_at=NOW)
+        for brand in ("Acme", "Globex", "Nobody"):
+            for window in (timedelta(minutes=5), timedelta(hours=6)):
+                counted = store.window_counts(brand, start, end, window, NEGATIVE)
+                expected = count_windows(store.brand_mentions(brand, start, end), window)
+                assert counted == expected, (brand, window)
+                assert bool(counted) == (brand != "Nobody")
+        assert sum(c[1] for w in store.window_counts("Acme", start, end, timedelta(hours=6), NEGATIVE).values()
+                   for c in w.values()) > 5

@@ -76,16 +76,28 @@ def _is_negative(row: dict) -> bool:
     return row["sentiment"] is not None and row["sentiment"] <= NEGATIVE
 
 
-def _measures(rows: list[dict]) -> dict[str, tuple[float, float]]:
-    """(value, posts behind it) per measure."""
-    negative = [r for r in rows if _is_negative(r)]
-    reach = float(sum(r["reach_likely"] or 0 for r in negative))
-    return {
-        "mentions": (float(len(rows)), float(len(rows))),
-        "negative": (float(len(negative)), float(len(negative))),
-        "assassins": (float(sum(r["bucket"] == "assassin" for r in rows)),) * 2,
-        "negative_reach": (reach, float(len(negative))),
-    }
+def count_windows(rows: Iterable[dict], window: timedelta) -> dict[datetime, dict[str, list[float]]]:
+    """Per window start, per source: [mentions, negative, assassins, negative reach] of ``rows``
+    (what the store's ``window_counts`` reads without loading them)."""
+    out: dict[datetime, dict[str, list[float]]] = defaultdict(dict)
+    for r in rows:
+        counts = out[window_floor(from_iso(r["published_at"]), window)].setdefault(r["source"], [0.0, 0.0, 0.0, 0.0])
+        counts[0] += 1
+        if _is_negative(r):
+            counts[1] += 1
+            counts[3] += r["reach_likely"] or 0
+        counts[2] += r["bucket"] == "assassin"
+    return out
+
+
+def _measures(counts: list[float]) -> tuple[tuple[str, float, float], ...]:
+    """(measure, value, posts behind it) of one window's counts."""
+    mentions, negative, assassins, reach = counts
+    return (("mentions", mentions, mentions), ("negative", negative, negative), ("assassins", assassins, assassins),
+            ("negative_reach", reach, negative))
+
+
+_EMPTY = [0.0, 0.0, 0.0, 0.0]
 
 
 def _in_measure(row: dict, measure: str) -> bool:
@@ -96,34 +108,33 @@ def _in_measure(row: dict, measure: str) -> bool:
     return True
 
 
-def score_windows(brand: str, rows: list[dict], *, start: datetime, until: datetime, states: dict[str, dict],
-                  settings: SpikeSettings, held: list[Held] | None = None,
+def score_windows(brand: str, counts: dict[datetime, dict[str, list[float]]], *, start: datetime, until: datetime,
+                  states: dict[str, dict], settings: SpikeSettings, held: list[Held] | None = None,
                   hot: dict[datetime, dict[str, list[float]]] | None = None) -> list[Fired]:
     """Advance every series of ``brand`` over the windows from ``start`` to ``until``, given the
-    brand's mentions published then (``rows``); ``states`` (series → state) are updated in place,
-    a new series starting at ``start``. Returns what fired (not yet explained); ``held`` collects
-    the bursts the novelty bar held back; ``hot`` collects the brand's windows in a burst (window
-    start → measure → [value, expected, z], for each measure at z ≥ threshold / 2), which a storm
-    grows by."""
+    brand's counts per window and source then (``count_windows``, or the store's ``window_counts``);
+    ``states`` (series → state) are updated in place, a new series starting at ``start``. Returns
+    what fired (not yet explained); ``held`` collects the bursts the novelty bar held back; ``hot``
+    collects the brand's windows in a burst (window start → measure → [value, expected, z], for
+    each measure at z ≥ threshold / 2), which a storm grows by."""
     window = settings.window
-    by_window: dict[datetime, list[dict]] = defaultdict(list)
-    for row in rows:
-        by_window[window_floor(from_iso(row["published_at"]), window)].append(row)
-    sources = sorted({r["source"] for r in rows}
+    sources = sorted({source for per_source in counts.values() for source in per_source}
                      | {k.split("|")[1] for k in states if k.startswith(f"{brand}|") and k.split("|")[1] != ALL_SOURCES})
+    keys = {source: [(measure, series_key(brand, source, measure)) for measure in MEASURES]
+            for source in (ALL_SOURCES, *sources)}
     fired: list[Fired] = []
     at = start
     while at < until:
-        window_rows = by_window.get(at, [])
+        per_source = counts.get(at, {})
+        everything = [sum(column) for column in zip(*per_source.values())] if per_source else _EMPTY
         for source in (ALL_SOURCES, *sources):
-            chosen = window_rows if source == ALL_SOURCES else [r for r in window_rows if r["source"] == source]
-            for measure, (value, count) in _measures(chosen).items():
-                key = series_key(brand, source, measure)
+            chosen = everything if source == ALL_SOURCES else per_source.get(source, _EMPTY)
+            for (measure, value, count), (_, key) in zip(_measures(chosen), keys[source]):
                 state = states.get(key)
                 if state is None:
                     state = states[key] = new_state(at)
                 verdict = update(state, at, value, settings, count=None if measure != "negative_reach" else count)
-                if verdict.fired:
+                if verdict.kind is not None:
                     fired.append(Fired(brand, source, measure, verdict, at + window))
                 if held is not None and verdict.held is not None:
                     held.append(Held(brand, source, measure, at, *verdict.held))

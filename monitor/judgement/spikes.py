@@ -50,11 +50,19 @@ never stopped.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
-from monitor.models import from_iso, to_iso
+from monitor.models import from_iso as _from_iso
+from monitor.models import to_iso as _to_iso
+
+# A window's time is written into each of its series' states and their start read back once per
+# update: the same few strings and times, 24 series a window, hundreds of thousands in a backtest.
+to_iso = functools.lru_cache(maxsize=4096)(_to_iso)
+from_iso = functools.lru_cache(maxsize=4096)(_from_iso)
 
 HUBER = 2.5  # residuals are clipped at this many scales before they move the state
 SCALE_FLOOR = 0.15  # log units: below this, noise is not measurable and z would explode
@@ -91,10 +99,32 @@ class SpikeSettings:
     hour_steps: float = 8.0  # ... and by this many typical steps between windows
     hour_samples: int = 10  # windows seen at that hour before its range counts
 
+    @functools.cached_property
+    def rates(self) -> "Rates":
+        """The exponential weights of one window (computed once, read by every update)."""
+        step = self.window
+        return Rates(level=_alpha(step, self.level_half_life), daily=_alpha(step, timedelta(hours=1) * self.daily_memory),
+                     weekly=_alpha(step, timedelta(days=1) * self.weekly_memory),
+                     scale=_alpha(step, self.scale_half_life), surprise=_alpha(step, self.surprise_half_life),
+                     smooth=_alpha(step, self.smooth), novelty=0.5 ** (step / self.novelty_half_life),
+                     per_day=timedelta(days=1) / step, record_block=self.record_memory / 3)
 
-@dataclass(frozen=True)
-class Verdict:
-    """What one window of one series looked like against its past."""
+
+class Rates(NamedTuple):
+    level: float
+    daily: float
+    weekly: float
+    scale: float
+    surprise: float
+    smooth: float
+    novelty: float  # what a past burst still weighs after one window
+    per_day: float  # windows a day
+    record_block: timedelta  # a record's blocks each hold this long
+
+
+class Verdict(NamedTuple):
+    """What one window of one series looked like against its past (a tuple: one is made per
+    window of every series, hundreds of thousands in a backtest)."""
 
     at: datetime
     value: float
@@ -202,7 +232,7 @@ def update(state: dict, at: datetime, value: float, settings: SpikeSettings, *, 
                 confidence = min(1.0, -z / (2 * settings.drop_threshold))
 
     _learn(state, at, residual, scale, hour, day, settings)
-    a = _alpha(settings.window, settings.surprise_half_life)
+    a = settings.rates.surprise
     zc = max(-10.0, min(10.0, z))
     delta = zc - state["zm"]
     state["zm"] += a * delta
@@ -246,7 +276,7 @@ def _step(state: dict, value: float, settings: SpikeSettings) -> float:
     ``scale_half_life``), before this window joins it: the unit of a record's margin."""
     step, previous = state.get("step", 0.0), state.get("previous")
     if previous is not None:
-        state["step"] = step + _alpha(settings.window, settings.scale_half_life) * (abs(value - previous) - step)
+        state["step"] = step + settings.rates.scale * (abs(value - previous) - step)
     state["previous"] = value
     return step
 
@@ -257,25 +287,35 @@ def _records(state: dict, at: datetime, value: float, settings: SpikeSettings, m
     value's, and for a measurement its smoothed level's. A record is kept as the (low, high) of three
     blocks of a third of ``record_memory`` each (the last 2/3 to 3/3 of it), so an old extreme ages
     out in constant memory."""
-    features = [("value", value)]
+    out: list[tuple[str, float]] = []
+    margin = settings.record_margin * step
+    _record(state, "record_value", "value", at, value, margin, settings, out)
     if measurement:
-        a = _alpha(settings.window, settings.smooth)
+        a = settings.rates.smooth
         state["ew"] = value if state.get("ew") is None else state["ew"] + a * (value - state["ew"])
-        features.append(("level", state["ew"]))
-    out, margin = [], settings.record_margin * step
-    for name, x in features:
-        record = state.setdefault(f"record_{name}", {"since": to_iso(at), "blocks": [[x, x]]})
-        blocks = record["blocks"]
-        low, high = min(b[0] for b in blocks), max(b[1] for b in blocks)
-        if x > high and x - high >= margin:
-            out.append((f"{name} high", high))
-        elif x < low and low - x >= margin:
-            out.append((f"{name} low", low))
-        if at - from_iso(record["since"]) >= settings.record_memory / 3:
-            record["since"], record["blocks"] = to_iso(at), [*blocks[-2:], [x, x]]
-        else:
-            blocks[-1] = [min(blocks[-1][0], x), max(blocks[-1][1], x)]
+        _record(state, "record_level", "level", at, state["ew"], margin, settings, out)
     return out
+
+
+def _record(state: dict, key: str, name: str, at: datetime, x: float, margin: float, settings: SpikeSettings,
+            out: list[tuple[str, float]]) -> None:
+    record = state.get(key)
+    if record is None:
+        record = state[key] = {"since": to_iso(at), "blocks": [[x, x]]}
+    blocks = record["blocks"]
+    low, high = min([b[0] for b in blocks]), max([b[1] for b in blocks])
+    if x > high and x - high >= margin:
+        out.append((f"{name} high", high))
+    elif x < low and low - x >= margin:
+        out.append((f"{name} low", low))
+    if at - from_iso(record["since"]) >= settings.rates.record_block:
+        record["since"], record["blocks"] = to_iso(at), [*blocks[-2:], [x, x]]
+    else:
+        last = blocks[-1]
+        if x < last[0]:
+            last[0] = x
+        elif x > last[1]:
+            last[1] = x
 
 
 def _hour_record(state: dict, at: datetime, value: float, settings: SpikeSettings, step: float) -> list[tuple[str, float]]:
@@ -308,9 +348,10 @@ def _track_burst(
     """Size the current burst (it starts at a spike and lasts while z ≥ threshold / 2) in days of
     normal volume; when it ends, it joins the decayed record of recent bursts that sets the bar.
     Returns the burst's size so far (None outside a burst), and (size, bar) of one that ended."""
-    storms = state.get("storms", 0.0) * 0.5 ** (settings.window / settings.novelty_half_life)
+    rates = settings.rates
+    storms = state.get("storms", 0.0) * rates.novelty
     # In days of normal volume, plus one post: smooth down to the quietest series (no unit switch).
-    size = excess / (1.0 + math.expm1(state["level"]) * (timedelta(days=1) / settings.window))
+    size = excess / (1.0 + math.expm1(state["level"]) * rates.per_day)
     burst, ended = state.get("burst"), None
     if burst is not None and z >= settings.threshold / 2:
         burst += size
@@ -345,22 +386,26 @@ def _track_drop(state: dict, at: datetime, z: float, expected: float, settings: 
 
 
 def _learn(state: dict, at: datetime, residual: float, scale: float, hour: int, day: int, settings: SpikeSettings) -> None:
-    step = settings.window
+    rates = settings.rates
     clipped = max(-HUBER * scale, min(HUBER * scale, residual))
-    a_level = _alpha(step, settings.level_half_life)
+    a_level = rates.level
     state["level"] += a_level * clipped
     # A daily bin is visited (1h / window) times a day, a weekly bin (1d / window) times a week.
-    a_daily = _alpha(step, timedelta(hours=1) * settings.daily_memory)
-    a_weekly = _alpha(step, timedelta(days=1) * settings.weekly_memory)
+    a_daily, a_weekly = rates.daily, rates.weekly
     rest = (1 - a_level) * clipped
     state["daily"][hour] += a_daily * rest
     state["weekly"][day] += a_weekly * (1 - a_daily) * rest
-    for key in ("daily", "weekly"):  # offsets average to zero; their mean belongs to the level
-        profile = state[key]
-        mean = sum(profile) / len(profile)
-        if mean:
-            state[key] = [v - mean for v in profile]
-            state["level"] += mean
-    state["scale"] += _alpha(step, settings.scale_half_life) * (min(abs(residual), HUBER * scale) - state["scale"])
+    # Offsets average to zero; their mean belongs to the level (daily, then weekly).
+    daily = state["daily"]
+    mean = sum(daily) / 24
+    if mean:
+        state["daily"] = [v - mean for v in daily]
+        state["level"] += mean
+    weekly = state["weekly"]
+    mean = sum(weekly) / 7
+    if mean:
+        state["weekly"] = [v - mean for v in weekly]
+        state["level"] += mean
+    state["scale"] += rates.scale * (min(abs(residual), HUBER * scale) - state["scale"])
     state["t"] = to_iso(at)
     state["n"] += 1

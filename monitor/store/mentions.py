@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
 from monitor.models import Judged, from_iso, to_iso
@@ -172,6 +172,25 @@ class MentionStore:
             " WHERE m.published_at >= ? AND m.published_at < ? AND b.value = ? ORDER BY m.published_at",
             (to_iso(start), to_iso(end), brand),
         ))
+
+    def window_counts(self, brand: str, start: datetime, end: datetime, window: timedelta,
+                      negative_at: float) -> dict[datetime, dict[str, list[float]]]:
+        """Per clock-aligned window in [start, end) and per source, the brand's [mentions,
+        negative (sentiment ≤ ``negative_at``), assassins, negative ones' reach]: what the spike
+        watch counts, summed by SQLite instead of loading the rows (series.count_windows's result)."""
+        seconds = int(window.total_seconds())
+        out: dict[datetime, dict[str, list[float]]] = {}
+        rows = self.db.execute(
+            "SELECT CAST(strftime('%s', m.published_at) AS INTEGER) / ? AS w, m.source, count(*),"
+            " total(m.sentiment <= ?), total(m.bucket = 'assassin'),"
+            " total(CASE WHEN m.sentiment <= ? THEN coalesce(m.reach_likely, 0) END)"
+            " FROM mentions m, json_each(m.brands) b"
+            " WHERE m.published_at >= ? AND m.published_at < ? AND b.value = ? GROUP BY w, m.source",
+            (seconds, negative_at, negative_at, to_iso(start), to_iso(end), brand))
+        for w, source, mentions, negative, assassins, reach in rows:
+            at = datetime.fromtimestamp(w * seconds, timezone.utc)
+            out.setdefault(at, {})[source] = [float(mentions), negative, assassins, reach]
+        return out
 
     def mentions_by_key(self, keys: list[tuple[str, str]]) -> list[Judged]:
         """Stored mentions by (source, id), in the order asked (unknown ones left out)."""
