@@ -239,3 +239,27 @@ def test_hackernews_story_and_comment_fields(httpserver: HTTPServer) -> None:
     assert comment.title == "Ask HN: Which cloud do you use?"
     assert comment.metrics["kind"] == "comment"
     assert comment.text.startswith("We moved off Acme Cloud")
+
+
+def test_raw_keeps_what_the_feed_gave_not_feedparsers_derived_copies() -> None:
+    """A stored post's ``raw`` is the entry as the source wrote it: the fields, the tags, the
+    Google News source and YouTube's media fields stay; feedparser's copies (``*_detail``,
+    ``*_parsed``, ``authors``, a ``links`` of the link alone, an Atom summary that is the content) go."""
+    from connectors.rss import parse_feed
+
+    rss = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><item><title>Acme down</title>
+      <link>https://e.com/1</link><description>&lt;p&gt;Acme Cloud is &lt;b&gt;down&lt;/b&gt;&lt;/p&gt;</description>
+      <pubDate>Mon, 23 Nov 2026 12:00:00 GMT</pubDate><guid>https://e.com/1</guid><author>a@e.com (Ann)</author>
+      <category>outage</category><source url="https://news.example">Example News</source></item></channel></rss>"""
+    atom = b"""<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><entry><id>t3_x</id>
+      <title>Acme Cloud again</title><link href="https://e.com/2"/><link rel="enclosure" href="https://e.com/2.mp3"/>
+      <updated>2026-11-23T12:00:00Z</updated><content type="html">&lt;p&gt;Acme Cloud lost my files&lt;/p&gt;</content>
+      <author><name>/u/bob</name></author></entry></feed>"""
+    item = parse_feed(rss, source="s", url="https://e.com/feed", now=NOW)[0].raw
+    assert not [k for k in item if k.endswith(("_detail", "_parsed"))] and "authors" not in item and "links" not in item
+    assert item["title"] == "Acme down" and item["published"].startswith("Mon, 23 Nov 2026") and item["id"] == "https://e.com/1"
+    assert item["tags"][0]["term"] == "outage" and item["source"]["title"] == "Example News" and item["author"] == "a@e.com (Ann)"
+    entry = parse_feed(atom, source="s", url="https://e.com/feed", now=NOW)[0].raw
+    assert "summary" not in entry and entry["content"][0]["value"] == "<p>Acme Cloud lost my files</p>"
+    assert [link["rel"] for link in entry["links"]] == ["alternate", "enclosure"], "a link beyond the entry's own is kept"
+    assert entry["author"] == "/u/bob" and entry["updated"] == "2026-11-23T12:00:00Z"
