@@ -13,6 +13,7 @@ few), and authors (not folded). Then prints, each the median of repeated runs:
   words of every frequency, the most common word, a phrase; beside the old plan (rank every match);
 - ``brand_health_daily`` for one brand over 14 days, and ``brand_health``, with their query plans;
 - ``status`` (every source row) and the digest's day (one brand's bucket counts and top posts);
+- the README's example queries, with their plans;
 - ``monitor serve``'s canned queries, ``monitor report --since 7d``, and ``monitor export
   mentions`` (all rows as CSV, written nowhere: its peak memory shows whether it streams).
 
@@ -145,6 +146,21 @@ def main() -> None:
                                 store.top_mentions(BRANDS[0], "assassin", day, day + timedelta(days=1), limit=5)))
         print(f"status (every source row):             {status * 1e3:.2f} ms")
         print(f"digest's day (bucket counts, top 5):   {digest * 1e3:.1f} ms")
+
+        # The README's example queries, as a PR team pastes them (the authors are not folded here:
+        # the author queries read an empty table; the full-text one also with the commonest word).
+        import re
+
+        block = re.search(r"```sql\n(.*?)```", (Path(__file__).resolve().parents[1] / "README.md").read_text(), re.S)
+        examples = [q.strip() for q in block.group(1).split(";") if q.strip()]
+        examples.append(examples[1].replace("'refund*'", f"'{words[0]}'").replace("-- Full-text: refund complaints", "-- the same, the commonest word"))
+        print("\nthe README's example queries (median of 3):")
+        for example in examples:
+            title = example.splitlines()[0].lstrip("- ")
+            sql = "\n".join(line for line in example.splitlines() if not line.startswith("--"))
+            rows = len(store.db.execute(sql).fetchall())
+            spent = timed(lambda q=sql: store.db.execute(q).fetchall(), 3)
+            print(f"  {title[:44]:<44} {spent * 1e3:8.1f} ms {rows:>7,} rows   plan: {plan(store, sql)[:90]}")
 
         # The web UI's canned queries, with the parameters a PR lead would type.
         from monitor.serve import queries
