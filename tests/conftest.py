@@ -7,6 +7,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qs
 
 import pytest
@@ -102,3 +103,23 @@ def slack():
     yield stand_in
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A PostgreSQL cluster for the session (its DSN), or a skip saying why there is none."""
+    from tests.support import PostgresCluster, postgres_bin
+
+    if postgres_bin() is None:
+        pytest.skip("no PostgreSQL server here (CI installs Debian's: apt-get install postgresql)")
+    import shutil
+    import tempfile
+
+    # Not pytest's temporary folder: it is private to root, and the server runs as postgres then.
+    folder = Path(tempfile.mkdtemp(prefix="monitor-pg-"))
+    cluster = PostgresCluster(folder)
+    try:
+        yield cluster.start()
+    finally:
+        cluster.stop()
+        shutil.rmtree(folder, ignore_errors=True)

@@ -63,3 +63,61 @@ def queries(*rules: str):
     from monitor.judgement.matching import Matcher, compile_brand
 
     return Matcher([compile_brand("Acme Cloud", rules)]).queries()
+
+
+class PostgresCluster:
+    """A throwaway PostgreSQL cluster: ``initdb`` in a temporary folder, started on a free port
+    of 127.0.0.1 (and a socket in that folder), trust authentication for its one user, stopped
+    and removed by ``stop``. Debian's server binaries (``apt-get install postgresql``); as root,
+    run as the ``postgres`` user the package creates (PostgreSQL refuses to run as root)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.bin = postgres_bin()
+        if self.bin is None:
+            raise FileNotFoundError("no PostgreSQL server binaries (initdb, pg_ctl) on PATH or in /usr/lib/postgresql/*/bin")
+        self.data = folder / "data"
+        self.port = _free_port()
+        self.dsn = f"postgresql://monitor@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, *argv: str) -> None:
+        import subprocess
+
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        subprocess.run([*prefix, *argv], check=True, capture_output=True, text=True, timeout=120)
+
+    def start(self) -> str:
+        import shutil
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            shutil.chown(self.folder, "postgres", "postgres")
+        self._run(str(self.bin / "initdb"), "-D", str(self.data), "-U", "monitor", "--auth=trust", "-E", "UTF8",
+                  "--locale=C.UTF-8", "--no-sync")
+        options = (f"-c listen_addresses=127.0.0.1 -c port={self.port} -c unix_socket_directories={self.folder} "
+                   "-c fsync=off -c synchronous_commit=off -c full_page_writes=off")
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.folder / "log"), "-w", "start")
+        return self.dsn
+
+    def stop(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
+
+
+def postgres_bin() -> Path | None:
+    """The folder of ``initdb`` and ``pg_ctl``: on PATH, else Debian's newest /usr/lib/postgresql/N/bin."""
+    import shutil
+
+    found = shutil.which("initdb")
+    if found and shutil.which("pg_ctl"):
+        return Path(found).resolve().parent
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0)
+    return versions[-1].parent if versions else None
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -79,6 +79,11 @@ class Store(MentionStore, AuthorStore, SourceStore, SpikeStore, OutboxStore, Sil
         self._authors: dict[tuple[str, str], dict] = {}
         self._authors_version: int | None = None
         self._checkpointer: Checkpointer | None = None  # started by the first write transaction
+        if self.path.startswith(("postgresql://", "postgres://")):
+            # Not a file name (it would make a folder "postgresql:"): say where PostgreSQL stands.
+            raise StoreError(
+                f"database {self.path.split('@')[-1]!r} is a PostgreSQL URL: only its schema exists so far"
+                " (monitor/store/postgres.py), not the store on it — use a SQLite file for now")
         try:
             if readonly:
                 self.db = self._open_readonly()

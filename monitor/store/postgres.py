@@ -1,0 +1,302 @@
+"""The store's schema on PostgreSQL: the same tables, views and columns as on SQLite (issue 19).
+
+The public interface is the schema, so a PR team's query means the same on both: the same table,
+view and column names and meanings. Where PostgreSQL has a better native type it is used, and
+``docs/schema.md`` says so: times are ``timestamptz`` (SQLite: ISO 8601 text in UTC), JSON columns
+``jsonb``, counts ``bigint``, scores ``double precision``; full-text search is a generated
+``tsvector`` column ``mentions.search`` (English stemming) under a GIN index instead of SQLite's
+``mentions_fts`` table; ``monitor_schema`` records the version (SQLite: ``PRAGMA user_version``).
+
+Migrations are applied on open, in order, as on SQLite; PostgreSQL's started at version 1 with the schema SQLite reached at its version 14. So far only the schema is
+here: the store's operations on PostgreSQL are not written yet.
+
+Imports nothing of psycopg itself: ``migrate`` is handed an open connection.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+TIME = "timestamptz"
+
+MIGRATIONS: list[str] = [
+    # 1: the schema SQLite reached at version 14.
+    f"""
+    CREATE TABLE mentions (
+        source text NOT NULL,
+        id text NOT NULL,
+        source_type text NOT NULL,
+        url text,
+        author text,
+        author_name text,
+        title text,
+        text text,
+        published_at {TIME} NOT NULL,
+        fetched_at {TIME} NOT NULL,
+        brand text NOT NULL,
+        brands jsonb NOT NULL,
+        matched_keywords jsonb NOT NULL,
+        language text,
+        sentiment double precision,
+        bucket text,
+        bucket_reasons jsonb,
+        unscored_reason text,
+        audience bigint,
+        metrics jsonb,
+        reach_low bigint,
+        reach_high bigint,
+        reach_method text,
+        raw jsonb,
+        assassin_score double precision,
+        reach_likely bigint,
+        refreshed_at {TIME},
+        search tsvector GENERATED ALWAYS AS (
+            to_tsvector('english', coalesce(title, '') || ' ' || coalesce(text, ''))) STORED,
+        PRIMARY KEY (source, id)
+    );
+    CREATE INDEX mentions_brand_published ON mentions (brand, published_at);
+    CREATE INDEX mentions_published ON mentions (published_at);
+    CREATE INDEX mentions_search ON mentions USING gin (search);
+    CREATE INDEX mentions_brands ON mentions USING gin (brands jsonb_path_ops);
+
+    CREATE TABLE sources (
+        name text PRIMARY KEY,
+        type text NOT NULL,
+        cursor text,
+        etag text,
+        last_modified text,
+        first_run_at {TIME},
+        last_run_at {TIME},
+        last_success_at {TIME},
+        last_error text,
+        last_error_at {TIME},
+        error_count bigint NOT NULL DEFAULT 0,
+        next_check_at {TIME},
+        mentions_stored bigint NOT NULL DEFAULT 0,
+        first_published_at {TIME},
+        last_published_at {TIME},
+        last_warning text,
+        runs_total bigint NOT NULL DEFAULT 0,
+        errors_total bigint NOT NULL DEFAULT 0,
+        skipped_total bigint NOT NULL DEFAULT 0,
+        refreshed_at {TIME},
+        refresh_checks_total bigint NOT NULL DEFAULT 0,
+        refresh_changes_total bigint NOT NULL DEFAULT 0,
+        last_refresh_error text
+    );
+
+    CREATE TABLE alerts (
+        key text PRIMARY KEY,
+        receiver text NOT NULL,
+        kind text NOT NULL,
+        brand text,
+        source text,
+        severity text,
+        reason text,
+        mention_source text,
+        mention_id text,
+        status text NOT NULL DEFAULT 'pending',
+        created_at {TIME} NOT NULL,
+        next_attempt_at {TIME} NOT NULL,
+        attempts bigint NOT NULL DEFAULT 0,
+        sent_at {TIME},
+        last_error text,
+        payload jsonb NOT NULL,
+        group_key text,
+        labels jsonb,
+        notification jsonb
+    );
+    CREATE INDEX alerts_due ON alerts (status, next_attempt_at);
+    CREATE INDEX alerts_group ON alerts (receiver, group_key, status);
+
+    CREATE TABLE alert_groups (
+        receiver text NOT NULL,
+        group_key text NOT NULL,
+        group_interval_s bigint NOT NULL,
+        next_flush_at {TIME},
+        last_flush_at {TIME},
+        thread_ref text,
+        thread_at {TIME},
+        route text,
+        PRIMARY KEY (receiver, group_key)
+    );
+    CREATE INDEX alert_groups_due ON alert_groups (next_flush_at);
+
+    CREATE TABLE authors (
+        source text NOT NULL,
+        handle text NOT NULL,
+        display_name text,
+        audience bigint,
+        mentions bigint NOT NULL DEFAULT 0,
+        scored_mentions bigint NOT NULL DEFAULT 0,
+        mean_sentiment double precision,
+        latest_sentiment double precision,
+        latest_at {TIME},
+        weight double precision NOT NULL DEFAULT 0,
+        weighted_sentiment double precision,
+        weighted_assassin double precision,
+        weighted_at {TIME},
+        bucket text,
+        bucket_since {TIME},
+        first_seen {TIME},
+        last_seen {TIME},
+        PRIMARY KEY (source, handle)
+    );
+
+    CREATE TABLE author_transitions (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        source text NOT NULL,
+        handle text NOT NULL,
+        at {TIME} NOT NULL,
+        from_bucket text,
+        to_bucket text NOT NULL,
+        mention_source text NOT NULL,
+        mention_id text NOT NULL
+    );
+    CREATE INDEX author_transitions_at ON author_transitions (at);
+
+    CREATE TABLE spike_series (
+        series text PRIMARY KEY,
+        state jsonb NOT NULL,
+        updated_at {TIME} NOT NULL
+    );
+
+    CREATE TABLE spikes (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        series text NOT NULL,
+        brand text NOT NULL,
+        source text,
+        measure text NOT NULL,
+        kind text NOT NULL,
+        window_start {TIME} NOT NULL,
+        window_end {TIME} NOT NULL,
+        observed double precision NOT NULL,
+        expected double precision NOT NULL,
+        band_low double precision NOT NULL,
+        band_high double precision NOT NULL,
+        z double precision NOT NULL,
+        confidence double precision NOT NULL,
+        method text NOT NULL,
+        explanation jsonb NOT NULL,
+        storm text,
+        UNIQUE (series, window_start)
+    );
+    CREATE INDEX spikes_window ON spikes (window_start);
+
+    CREATE TABLE silences (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        matchers jsonb NOT NULL,
+        author text NOT NULL,
+        reason text NOT NULL,
+        created_at {TIME} NOT NULL,
+        starts_at {TIME} NOT NULL,
+        expires_at {TIME} NOT NULL
+    );
+
+    CREATE TABLE storms (
+        id text PRIMARY KEY,
+        brand text NOT NULL,
+        source text,
+        kind text NOT NULL,
+        measure text NOT NULL,
+        started_at {TIME} NOT NULL,
+        ended_at {TIME} NOT NULL,
+        window_seconds bigint NOT NULL,
+        ended bigint NOT NULL DEFAULT 0,
+        posts bigint NOT NULL DEFAULT 0,
+        expected double precision NOT NULL DEFAULT 0,
+        reach_low bigint NOT NULL DEFAULT 0,
+        reach_likely bigint NOT NULL DEFAULT 0,
+        reach_high bigint NOT NULL DEFAULT 0,
+        sources jsonb NOT NULL DEFAULT '{{}}',
+        words jsonb NOT NULL DEFAULT '[]',
+        series jsonb NOT NULL DEFAULT '[]',
+        first jsonb NOT NULL DEFAULT '{{}}',
+        windows jsonb NOT NULL DEFAULT '{{}}',
+        methods jsonb NOT NULL DEFAULT '{{}}',
+        top_posts jsonb NOT NULL DEFAULT '[]',
+        summary text NOT NULL DEFAULT '',
+        details text NOT NULL DEFAULT '',
+        alerted_posts bigint NOT NULL DEFAULT 0,
+        alerts bigint NOT NULL DEFAULT 0
+    );
+    CREATE INDEX storms_open ON storms (brand, ended);
+    CREATE INDEX storms_started ON storms (started_at);
+
+    CREATE TABLE labels (
+        mention_source text NOT NULL,
+        mention_id text NOT NULL,
+        label text NOT NULL CHECK (label IN ('assassin', 'not')),
+        who text NOT NULL,
+        at {TIME} NOT NULL,
+        note text NOT NULL DEFAULT '',
+        PRIMARY KEY (mention_source, mention_id)
+    );
+
+    CREATE TABLE refreshes (
+        source text NOT NULL,
+        id text NOT NULL,
+        at {TIME} NOT NULL,
+        metrics_before jsonb NOT NULL,
+        metrics_after jsonb NOT NULL,
+        audience_before bigint,
+        audience_after bigint,
+        reach_high_before bigint,
+        reach_low bigint NOT NULL,
+        reach_high bigint NOT NULL,
+        reach_likely bigint,
+        alerted bigint NOT NULL DEFAULT 0
+    );
+    CREATE INDEX refreshes_mention ON refreshes (source, id, at);
+    CREATE INDEX refreshes_at ON refreshes (at);
+
+    CREATE TABLE rollups (
+        brand text NOT NULL,
+        day date NOT NULL,
+        source text NOT NULL,
+        bucket text NOT NULL,
+        mentions bigint NOT NULL DEFAULT 0,
+        reach_likely bigint NOT NULL DEFAULT 0,
+        PRIMARY KEY (brand, day, source, bucket)
+    );
+
+    CREATE VIEW brand_health_daily AS
+    SELECT brand, day,
+           sum(mentions) AS mentions,
+           sum(CASE WHEN bucket = 'advocate' THEN mentions ELSE 0 END) AS advocates,
+           sum(CASE WHEN bucket = 'apathetic' THEN mentions ELSE 0 END) AS apathetics,
+           sum(CASE WHEN bucket = 'assassin' THEN mentions ELSE 0 END) AS assassins,
+           sum(CASE WHEN bucket = '' THEN mentions ELSE 0 END) AS unscored,
+           round(100.0 * (sum(CASE WHEN bucket = 'advocate' THEN mentions ELSE 0 END)
+                          - sum(CASE WHEN bucket = 'assassin' THEN mentions ELSE 0 END))
+                 / nullif(sum(CASE WHEN bucket != '' THEN mentions ELSE 0 END), 0), 1) AS net_score,
+           sum(CASE WHEN bucket = 'assassin' THEN reach_likely ELSE 0 END) AS assassin_reach
+    FROM rollups
+    GROUP BY brand, day;
+
+    CREATE VIEW brand_health AS
+    SELECT brand, sum(mentions) AS mentions, sum(advocates) AS advocates, sum(apathetics) AS apathetics,
+           sum(assassins) AS assassins, sum(unscored) AS unscored,
+           round(100.0 * (sum(advocates) - sum(assassins)) / nullif(sum(mentions) - sum(unscored), 0), 1) AS net_score,
+           min(day) AS first_day, max(day) AS last_day
+    FROM brand_health_daily
+    GROUP BY brand;
+    """,
+]
+
+
+def migrate(conn: Any) -> int:
+    """Apply the migrations ``conn``'s database has not had (a psycopg connection), in one
+    transaction under a lock on the version table, so a second process opening the store at the
+    same moment waits and then finds nothing to do. Returns the version reached."""
+    with conn.transaction():
+        conn.execute("CREATE TABLE IF NOT EXISTS monitor_schema (version integer NOT NULL)")
+        conn.execute("LOCK TABLE monitor_schema IN EXCLUSIVE MODE")
+        row = conn.execute("SELECT version FROM monitor_schema").fetchone()
+        if row is None:
+            conn.execute("INSERT INTO monitor_schema (version) VALUES (0)")
+        version = row[0] if row else 0
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            conn.execute(script)
+            conn.execute("UPDATE monitor_schema SET version = %s", (number,))
+        return len(MIGRATIONS)
