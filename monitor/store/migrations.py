@@ -371,26 +371,8 @@ def _v13(db: sqlite_utils.Database) -> None:
     )
 
 
-def _v14(db: sqlite_utils.Database) -> None:
-    # Rollups: mentions and likely reach per (brand, UTC day, source, bucket; '' when unscored),
-    # kept in the transaction that stores mentions; brand health reads them, not every mention.
-    db.executescript(
-        """
-        CREATE TABLE rollups (
-            brand TEXT NOT NULL,
-            day TEXT NOT NULL,
-            source TEXT NOT NULL,
-            bucket TEXT NOT NULL,
-            mentions INTEGER NOT NULL DEFAULT 0,
-            reach_likely INTEGER NOT NULL DEFAULT 0,
-            PRIMARY KEY (brand, day, source, bucket)
-        ) WITHOUT ROWID;
-        INSERT INTO rollups (brand, day, source, bucket, mentions, reach_likely)
-        SELECT b.value, substr(m.published_at, 1, 10), m.source, coalesce(m.bucket, ''), count(*),
-               coalesce(sum(m.reach_likely), 0)
-        FROM mentions m, json_each(m.brands) b GROUP BY 1, 2, 3, 4;
-        DROP VIEW brand_health;
-        DROP VIEW brand_health_daily;
+# The brand-health views over the rollups, as of version 14 (PostgreSQL's schema defines the same).
+BRAND_HEALTH_VIEWS = """
         -- One row per brand and UTC day; a mention naming two brands counts for both.
         CREATE VIEW brand_health_daily AS
         SELECT brand, day,
@@ -412,7 +394,30 @@ def _v14(db: sqlite_utils.Database) -> None:
                min(day) AS first_day, max(day) AS last_day
         FROM brand_health_daily
         GROUP BY brand;
+"""
+
+
+def _v14(db: sqlite_utils.Database) -> None:
+    # Rollups: mentions and likely reach per (brand, UTC day, source, bucket; '' when unscored),
+    # kept in the transaction that stores mentions; brand health reads them, not every mention.
+    db.executescript(
         """
+        CREATE TABLE rollups (
+            brand TEXT NOT NULL,
+            day TEXT NOT NULL,
+            source TEXT NOT NULL,
+            bucket TEXT NOT NULL,
+            mentions INTEGER NOT NULL DEFAULT 0,
+            reach_likely INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (brand, day, source, bucket)
+        ) WITHOUT ROWID;
+        INSERT INTO rollups (brand, day, source, bucket, mentions, reach_likely)
+        SELECT b.value, substr(m.published_at, 1, 10), m.source, coalesce(m.bucket, ''), count(*),
+               coalesce(sum(m.reach_likely), 0)
+        FROM mentions m, json_each(m.brands) b GROUP BY 1, 2, 3, 4;
+        DROP VIEW brand_health;
+        DROP VIEW brand_health_daily;
+        """ + BRAND_HEALTH_VIEWS
     )
 
 

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from monitor.store.migrations import BRAND_HEALTH_VIEWS
+
 TIME = "timestamptz"
 
 MIGRATIONS: list[str] = [
@@ -260,28 +262,7 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (brand, day, source, bucket)
     );
 
-    CREATE VIEW brand_health_daily AS
-    SELECT brand, day,
-           sum(mentions) AS mentions,
-           sum(CASE WHEN bucket = 'advocate' THEN mentions ELSE 0 END) AS advocates,
-           sum(CASE WHEN bucket = 'apathetic' THEN mentions ELSE 0 END) AS apathetics,
-           sum(CASE WHEN bucket = 'assassin' THEN mentions ELSE 0 END) AS assassins,
-           sum(CASE WHEN bucket = '' THEN mentions ELSE 0 END) AS unscored,
-           round(100.0 * (sum(CASE WHEN bucket = 'advocate' THEN mentions ELSE 0 END)
-                          - sum(CASE WHEN bucket = 'assassin' THEN mentions ELSE 0 END))
-                 / nullif(sum(CASE WHEN bucket != '' THEN mentions ELSE 0 END), 0), 1) AS net_score,
-           sum(CASE WHEN bucket = 'assassin' THEN reach_likely ELSE 0 END) AS assassin_reach
-    FROM rollups
-    GROUP BY brand, day;
-
-    CREATE VIEW brand_health AS
-    SELECT brand, sum(mentions) AS mentions, sum(advocates) AS advocates, sum(apathetics) AS apathetics,
-           sum(assassins) AS assassins, sum(unscored) AS unscored,
-           round(100.0 * (sum(advocates) - sum(assassins)) / nullif(sum(mentions) - sum(unscored), 0), 1) AS net_score,
-           min(day) AS first_day, max(day) AS last_day
-    FROM brand_health_daily
-    GROUP BY brand;
-    """,
+    """ + BRAND_HEALTH_VIEWS,
 ]
 
 
