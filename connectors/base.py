@@ -13,7 +13,7 @@ import os
 import re
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Callable, ClassVar, Iterator, Mapping, Protocol, Sequence
 
 import httpx
@@ -152,6 +152,33 @@ def malformed_item(item: object, *, source: str, skipped: list[str] | None) -> I
         log.warning("source %s: skipped malformed item %s: %s", source, ident, why)
         if skipped is not None:
             skipped.append(f"{ident}: {why}")
+
+
+class Cursors:
+    """Several cursors a connector keeps in its source's one cursor string (a frozen dataclass of
+    optional strings, the first field the oldest): the first alone, as it was stored before there
+    were others, while the rest are unset; else a JSON object of them all. A stored JSON object
+    without the first field's key (a ``Backlog`` kept in it) is that first cursor."""
+
+    @classmethod
+    def load(cls, raw: str | None):
+        first = fields(cls)[0].name
+        if not raw or not raw.startswith("{"):
+            return cls(raw)
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            return cls()
+        if not isinstance(data, dict):
+            return cls()
+        if first not in data:
+            return cls(raw)
+        return cls(**{f.name: data.get(f.name) for f in fields(cls)})
+
+    def dump(self) -> str | None:
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        first, *rest = values
+        return json.dumps(values) if any(values[k] is not None for k in rest) else values[first]
 
 
 @dataclass(frozen=True)

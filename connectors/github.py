@@ -21,7 +21,6 @@ token; the host limiter spreads requests over the window GitHub announces.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import Counter
 from dataclasses import dataclass, replace
@@ -32,7 +31,7 @@ import httpx
 from pydantic import Field
 
 from connectors import http
-from connectors.base import Backlog, SearchOptions, SourceOptions, SubRequests, Syntax, as_int, malformed_item, parse_time, secret
+from connectors.base import Backlog, Cursors, SearchOptions, SourceOptions, SubRequests, Syntax, as_int, malformed_item, parse_time, secret
 from monitor.errors import FetchError, MissingCredential, ParseError
 from monitor.models import FetchResult, Mention, Query, SourceState, to_iso
 
@@ -290,23 +289,8 @@ class GitHubConnector:
 
 
 @dataclass(frozen=True)
-class _Cursors:
-    """The issues' backlog (``Backlog``) and the comments' cursor; the issues' alone, as before
-    comments were read, while the comments have none."""
+class _Cursors(Cursors):
+    """The issues' backlog (``Backlog``) and the comments' cursor."""
 
     issues: str | None = None
     comments: str | None = None
-
-    @classmethod
-    def load(cls, raw: str | None) -> "_Cursors":
-        if raw and raw.startswith("{"):
-            try:
-                data = json.loads(raw)
-            except ValueError:
-                return cls()
-            if isinstance(data, dict) and "issues" in data:
-                return cls(data.get("issues"), data.get("comments"))
-        return cls(raw)  # a plain time, or the issues' own Backlog JSON
-
-    def dump(self) -> str | None:
-        return json.dumps({"issues": self.issues, "comments": self.comments}) if self.comments else self.issues

@@ -15,7 +15,6 @@ spaced to fit it: after a round of N calls the next waits N × 24 h / search_cal
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import ClassVar, Literal, Sequence
@@ -24,7 +23,7 @@ import httpx
 from pydantic import Field
 
 from connectors import http
-from connectors.base import Backlog, SearchOptions, SourceOptions, SubRequests, Syntax, as_int, malformed_item, parse_time, secret
+from connectors.base import Backlog, Cursors, SearchOptions, SourceOptions, SubRequests, Syntax, as_int, malformed_item, parse_time, secret
 from connectors.rss import feed_headers, parse_feed
 from monitor.errors import ParseError
 from monitor.models import FetchResult, Mention, Query, Refreshed, SourceState, to_iso
@@ -98,28 +97,12 @@ def parse_comment_thread(item: dict, *, source: str) -> Mention:
 
 
 @dataclass(frozen=True)
-class _Cursors:
-    """Where search and comments have read to, and when the search bucket allows the next search
-    (the plain search cursor, as before comments, while only it is set)."""
+class _Cursors(Cursors):
+    """Where search and comments have read to, and when the search bucket allows the next search."""
 
     search: str | None = None
     comments: str | None = None
     next_search: str | None = None
-
-    @classmethod
-    def load(cls, raw: str | None) -> "_Cursors":
-        if not raw or not raw.startswith("{"):
-            return cls(raw)
-        try:
-            data = json.loads(raw)
-            return cls(data.get("search"), data.get("comments"), data.get("next_search"))
-        except (ValueError, AttributeError):
-            return cls()
-
-    def dump(self) -> str | None:
-        if self.comments is None and self.next_search is None:
-            return self.search
-        return json.dumps({"search": self.search, "comments": self.comments, "next_search": self.next_search})
 
 
 class YouTubeConnector:

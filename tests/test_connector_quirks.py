@@ -1027,3 +1027,19 @@ def test_bluesky_renews_its_session_only_for_an_expired_token(httpserver: HTTPSe
     assert str(info.value).endswith(': InvalidRequest: Error: Params must have the property "q"')
     assert not [r for r, _ in httpserver.log if "refreshSession" in r.path]
     assert len([r for r, _ in httpserver.log if "createSession" in r.path]) == 1
+
+
+def test_compound_cursors_read_the_forms_stored_before_them() -> None:
+    """GitHub's and YouTube's cursors hold several in the source's one string: the first alone
+    while the rest are unset (as stored before there were others), a Backlog's JSON as the first."""
+    from connectors.github import _Cursors as GitHubCursors
+    from connectors.youtube import _Cursors as YouTubeCursors
+
+    assert GitHubCursors.load("2026-11-20T00:00:00Z") == GitHubCursors("2026-11-20T00:00:00Z")
+    backlog = '{"cursor": "2026-11-20T00:00:00Z", "gaps": [[1, 2]]}'
+    assert GitHubCursors.load(backlog) == GitHubCursors(backlog) and GitHubCursors(backlog).dump() == backlog
+    both = GitHubCursors(backlog, "2026-11-21T00:00:00Z")
+    assert GitHubCursors.load(both.dump()) == both and '"comments"' in both.dump()
+    later = YouTubeCursors("2026-11-20T00:00:00Z", None, "2026-11-23T12:00:00Z")
+    assert YouTubeCursors.load(later.dump()) == later
+    assert YouTubeCursors.load(None) == YouTubeCursors() and YouTubeCursors.load("{not json") == YouTubeCursors()
