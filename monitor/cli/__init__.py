@@ -308,10 +308,10 @@ def status(ctx: click.Context, check: bool) -> None:
 
 def _register() -> None:
     """The commands that live in the package's other modules."""
-    from monitor.cli import alerting, exports, history, learning, web
+    from monitor.cli import alerting, exports, history, learning, migrate, web
 
     for command in (history.backtest, alerting.alerts_group, alerting.digest_command, alerting.silence, history.demo,
-                    learning.label, learning.train, exports.export, web.serve, web.report):
+                    learning.label, learning.train, exports.export, web.serve, web.report, migrate.migrate):
         main.add_command(command)
 
 

@@ -82,8 +82,8 @@ class Store(MentionStore, AuthorStore, SourceStore, SpikeStore, OutboxStore, Sil
         if self.path.startswith(("postgresql://", "postgres://")):
             # Not a file name (it would make a folder "postgresql:"): say where PostgreSQL stands.
             raise StoreError(
-                f"database {self.path.split('@')[-1]!r} is a PostgreSQL URL: only its schema exists so far"
-                " (monitor/store/postgres.py), not the store on it — use a SQLite file for now")
+                f"database {self.path.split('@')[-1]!r} is a PostgreSQL URL: the monitor cannot run on PostgreSQL yet"
+                " — use a SQLite file; `monitor migrate --from FILE --to URL` copies one into PostgreSQL for your own tools")
         try:
             if readonly:
                 self.db = self._open_readonly()

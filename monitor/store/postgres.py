@@ -7,16 +7,19 @@ view and column names and meanings. Where PostgreSQL has a better native type it
 ``tsvector`` column ``mentions.search`` (English stemming) under a GIN index instead of SQLite's
 ``mentions_fts`` table; ``monitor_schema`` records the version (SQLite: ``PRAGMA user_version``).
 
-Migrations are applied on open, in order, as on SQLite; PostgreSQL's started at version 1 with the schema SQLite reached at its version 14. So far only the schema is
-here: the store's operations on PostgreSQL are not written yet.
+Migrations are applied on open, in order, as on SQLite; PostgreSQL's started at version 1 with the schema SQLite reached at its version 14. So far the schema and the
+copy of a SQLite store into it (``copy_sqlite``, ``monitor migrate``) are here: the store's
+operations on PostgreSQL are not written yet.
 
 Imports nothing of psycopg itself: ``migrate`` is handed an open connection.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import sqlite3
+from typing import Any, Callable, NamedTuple
 
+from monitor.errors import StoreError
 from monitor.store.migrations import BRAND_HEALTH_VIEWS
 
 TIME = "timestamptz"
@@ -106,7 +109,7 @@ MIGRATIONS: list[str] = [
         payload jsonb NOT NULL,
         group_key text,
         labels jsonb,
-        notification jsonb
+        notification text
     );
     CREATE INDEX alerts_due ON alerts (status, next_attempt_at);
     CREATE INDEX alerts_group ON alerts (receiver, group_key, status);
@@ -281,3 +284,96 @@ def migrate(conn: Any) -> int:
             conn.execute(script)
             conn.execute("UPDATE monitor_schema SET version = %s", (number,))
         return len(MIGRATIONS)
+
+
+class Copied(NamedTuple):
+    """One table copied: its rows in the SQLite file and in PostgreSQL after the copy, the rows this
+    run wrote, and the values cleaned of a NUL (PostgreSQL's text and jsonb cannot hold one)."""
+
+    table: str
+    sqlite: int
+    postgres: int
+    written: int
+    cleaned: int
+
+
+BATCH = 5_000
+
+
+def copy_sqlite(source: sqlite3.Connection, target: Any, *, origin: str, batch: int = BATCH,
+                progress: Callable[[str, int], None] | None = None) -> list[Copied]:
+    """Copy every table of a SQLite store (``source``, migrated to the latest version) into
+    PostgreSQL (``target``, a psycopg connection in autocommit mode, so each batch commits on
+    its own; the schema is migrated here first), table by table in
+    batches of ``batch`` rows with COPY. Resumable: each batch is committed with how far its table
+    got (``monitor_migration``, keyed by ``origin``), so a run that stops is continued by the next
+    from the last batch committed, and nothing is written twice. ``progress`` is told each batch
+    (table, rows so far). Returns each table's counts, checked after: a table whose counts differ
+    raises StoreError naming it."""
+    migrate(target)
+    target.execute("CREATE TABLE IF NOT EXISTS monitor_migration (origin text NOT NULL, table_name text NOT NULL,"
+                   " last_rowid bigint NOT NULL, done boolean NOT NULL DEFAULT false, PRIMARY KEY (origin, table_name))")
+    kinds = {}
+    for table, column, kind in target.execute("SELECT table_name, column_name, data_type FROM information_schema.columns"
+                                              " WHERE table_schema = 'public'"):
+        kinds.setdefault(table, {})[column] = kind
+    tables = [name for name, kind in source.execute("SELECT name, type FROM sqlite_master WHERE type = 'table'"
+                                                    " AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'mentions_fts%'"
+                                                    " ORDER BY name")]
+    out = []
+    for table in tables:
+        columns = [row[1] for row in source.execute(f'PRAGMA table_info("{table}")')]
+        if table not in kinds or set(columns) - set(kinds[table]):
+            raise StoreError(f"{table}: the SQLite store has columns PostgreSQL's schema lacks "
+                             f"({', '.join(sorted(set(columns) - set(kinds.get(table, {}))))}) — migrate the SQLite file "
+                             "with this version of the monitor first (open it once)")
+        out.append(_copy_table(source, target, table, columns, kinds[table], origin=origin, batch=batch, progress=progress))
+    for table in ("author_transitions", "spikes", "silences"):  # identity columns continue after the copied ids
+        target.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), coalesce(max(id), 0) + 1, false) FROM {table}")
+    wrong = [c for c in out if c.sqlite != c.postgres]
+    if wrong:
+        raise StoreError("counts differ after the copy: " + ", ".join(
+            f"{c.table} {c.sqlite:,} in SQLite, {c.postgres:,} in PostgreSQL" for c in wrong)
+            + " — was the PostgreSQL database written to by something else? copy into an empty database")
+    return out
+
+
+def _copy_table(source: sqlite3.Connection, target: Any, table: str, columns: list[str], kinds: dict[str, str], *,
+                origin: str, batch: int, progress: Callable[[str, int], None] | None) -> Copied:
+    key = (origin, table)
+    row = target.execute("SELECT last_rowid, done FROM monitor_migration WHERE origin = %s AND table_name = %s", key).fetchone()
+    last, done = row if row else (0, False)
+    total = source.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
+    written = cleaned = 0
+    # A WITHOUT ROWID table (the rollups) has no rowid to resume by: it is small, copied whole at once.
+    sql = source.execute("SELECT sql FROM sqlite_master WHERE name = ?", (table,)).fetchone()[0] or ""
+    has_rowid = "WITHOUT ROWID" not in sql.upper()
+    names = ", ".join(f'"{c}"' for c in columns)
+    while not done:
+        if has_rowid:
+            rows = source.execute(f'SELECT rowid, {names} FROM "{table}" WHERE rowid > ? ORDER BY rowid LIMIT ?',
+                                  (last, batch)).fetchall()
+        else:
+            rows = [(0, *r) for r in source.execute(f'SELECT {names} FROM "{table}"')]
+        with target.transaction():
+            if rows:
+                with target.cursor() as cursor, cursor.copy(f'COPY "{table}" ({names}) FROM STDIN') as copy:
+                    for values in rows:
+                        clean = []
+                        for column, value in zip(columns, values[1:]):
+                            if isinstance(value, str) and ("\x00" in value or "\\u0000" in value):
+                                value = value.replace("\x00", "")
+                                if kinds[column] == "jsonb":
+                                    value = value.replace("\\u0000", "")
+                                cleaned += 1
+                            clean.append(value)
+                        copy.write_row(clean)
+                last, written = rows[-1][0], written + len(rows)
+            done = not has_rowid or len(rows) < batch
+            target.execute("INSERT INTO monitor_migration (origin, table_name, last_rowid, done) VALUES (%s, %s, %s, %s)"
+                           " ON CONFLICT (origin, table_name) DO UPDATE SET last_rowid = excluded.last_rowid,"
+                           " done = excluded.done", (*key, last, done))
+        if progress is not None:
+            progress(table, written)
+    copied = target.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
+    return Copied(table, total, copied, written, cleaned)

@@ -1,0 +1,165 @@
+"""PostgreSQL, on a real cluster (a throwaway one, started for the session): the store's schema
+(the same tables, views and columns as on SQLite, migrations applied once, full-text search with
+English stemming, the brand-health views over the rollups), and ``monitor migrate`` copying a
+SQLite store into it (every row, resumable, counts checked)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from monitor.store import Store
+from monitor.store.postgres import MIGRATIONS, migrate
+
+psycopg = pytest.importorskip("psycopg")
+
+
+@pytest.fixture
+def database(postgres):
+    """The URL of a fresh, empty database on the session's cluster."""
+    import uuid
+
+    name = "t" + uuid.uuid4().hex[:12]
+    with psycopg.connect(postgres, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    yield postgres.rsplit("/", 1)[0] + "/" + name
+    with psycopg.connect(postgres, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def pg(database):
+    """A connection to a fresh database, migrated."""
+    with psycopg.connect(database, autocommit=True) as conn:
+        migrate(conn)
+        yield conn
+
+
+def _sqlite_columns(tmp_path: Path) -> dict[str, list[str]]:
+    Store(tmp_path / "m.db").close()
+    with sqlite3.connect(tmp_path / "m.db") as conn:
+        names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")
+                 if not r[0].startswith(("mentions_fts", "sqlite_"))]
+        return {n: [r[1] for r in conn.execute(f"PRAGMA table_info({n})")] for n in names}
+
+
+def test_the_same_tables_views_and_columns_as_on_sqlite(pg, tmp_path: Path) -> None:
+    theirs: dict[str, list[str]] = {}
+    for table, column in pg.execute("SELECT table_name, column_name FROM information_schema.columns"
+                                    " WHERE table_schema = 'public' ORDER BY table_name, ordinal_position"):
+        theirs.setdefault(table, []).append(column)
+    ours = _sqlite_columns(tmp_path)
+    assert set(theirs) - {"monitor_schema"} == set(ours)
+    for name, columns in ours.items():
+        extra = ["search"] if name == "mentions" else []  # the full-text index, a column here
+        assert sorted(theirs[name]) == sorted(columns + extra), name
+
+
+def test_migrations_run_once(pg) -> None:
+    assert migrate(pg) == len(MIGRATIONS)
+    assert pg.execute("SELECT version FROM monitor_schema").fetchall() == [(len(MIGRATIONS),)]
+
+
+def test_full_text_search_stems_english_and_the_brand_health_views_read_the_rollups(pg) -> None:
+    pg.execute("INSERT INTO mentions (source, id, source_type, title, text, published_at, fetched_at, brand, brands,"
+               " matched_keywords) VALUES ('blog', '1', 'rss', 'Acme Cloud', 'They refunded nobody', now(), now(),"
+               " 'Acme', '[\"Acme\", \"Globex\"]', '[]')")
+    found = pg.execute("SELECT id FROM mentions WHERE search @@ websearch_to_tsquery('english', 'refunds')").fetchall()
+    assert found == [("1",)]
+    assert pg.execute("SELECT id FROM mentions WHERE brands ? 'Globex'").fetchall() == [("1",)]
+    pg.execute("INSERT INTO rollups (brand, day, source, bucket, mentions, reach_likely) VALUES"
+               " ('Acme', '2026-11-23', 'blog', 'advocate', 3, 10), ('Acme', '2026-11-23', 'hn', 'assassin', 1, 500),"
+               " ('Acme', '2026-11-23', 'hn', '', 2, 0)")
+    day = pg.execute("SELECT mentions, advocates, assassins, unscored, net_score, assassin_reach FROM brand_health_daily").fetchone()
+    assert [float(x) for x in day] == [6, 3, 1, 2, 50.0, 500]
+    assert [float(x) for x in pg.execute("SELECT mentions, net_score FROM brand_health").fetchone()] == [6, 50.0]
+
+
+def test_a_postgresql_url_is_refused_with_what_exists_not_taken_for_a_file_name(tmp_path: Path, monkeypatch) -> None:
+    from monitor.errors import StoreError
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(StoreError, match="is a PostgreSQL URL: the monitor cannot run on PostgreSQL yet") as info:
+        Store("postgresql://monitor:secret@db.example:5432/monitor")
+    assert "secret" not in str(info.value) and not (tmp_path / "postgresql:").exists()
+
+
+def _demo(tmp_path: Path) -> Path:
+    from click.testing import CliRunner
+
+    from monitor.cli import main
+
+    db = tmp_path / "demo.db"
+    assert CliRunner().invoke(main, ["--db", str(db), "demo"], catch_exceptions=False).exit_code == 0
+    return db
+
+
+def test_migrate_copies_every_table_of_a_sqlite_store_and_checks_the_counts(tmp_path: Path, database: str) -> None:
+    from click.testing import CliRunner
+
+    from monitor.cli import main
+
+    db = _demo(tmp_path)
+    result = CliRunner().invoke(main, ["migrate", "--from", str(db), "--to", database], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "mentions: " in result.output and "as in the SQLite file" in result.output
+    with sqlite3.connect(db) as lite, psycopg.connect(database) as pg:
+        for table in _sqlite_columns(tmp_path / "schema"):
+            assert lite.execute(f"SELECT count(*) FROM {table}").fetchone() == pg.execute(f"SELECT count(*) FROM {table}").fetchone(), table
+        assert lite.execute("SELECT count(*) FROM mentions").fetchone()[0] > 10
+        assert lite.execute("SELECT count(*) FROM spikes").fetchone()[0] >= 1
+        daily = "SELECT brand, day, mentions, advocates, assassins, net_score FROM brand_health_daily ORDER BY brand, day"
+        assert [(b, str(d), m, a, s, float(n) if n is not None else None) for b, d, m, a, s, n in pg.execute(daily)] == \
+               [(b, d, m, a, s, n) for b, d, m, a, s, n in lite.execute(daily)]
+        first = lite.execute("SELECT source, id, published_at, brands, raw FROM mentions ORDER BY rowid LIMIT 1").fetchone()
+        copied = pg.execute("SELECT published_at, brands, raw FROM mentions WHERE source = %s AND id = %s", first[:2]).fetchone()
+        assert copied[0].isoformat().replace("+00:00", "Z") == first[2]
+        assert copied[1] == json.loads(first[3]) and copied[2] == (json.loads(first[4]) if first[4] else None)
+        assert pg.execute("SELECT count(*) FROM mentions WHERE search @@ websearch_to_tsquery('english', 'outages')").fetchone()[0] >= 1
+    again = CliRunner().invoke(main, ["migrate", "--from", str(db), "--to", database], catch_exceptions=False)
+    assert again.exit_code == 0 and "mentions: " in again.output and "(0 copied now" in again.output, "all copied before"
+    with psycopg.connect(database, autocommit=True) as pg:  # rows written after the copy take ids after the copied ones
+        copied_max = pg.execute("SELECT max(id) FROM spikes").fetchone()[0]
+        new = pg.execute("INSERT INTO spikes (series, brand, measure, kind, window_start, window_end, observed, expected,"
+                         " band_low, band_high, z, confidence, method, explanation) VALUES ('s', 'b', 'm', 'spike', now(),"
+                         " now(), 1, 1, 0, 2, 0, 0, 'x', '{}') RETURNING id").fetchone()[0]
+        assert new == copied_max + 1
+    third = CliRunner().invoke(main, ["migrate", "--from", str(db), "--to", database])
+    assert third.exit_code == 1 and "counts differ after the copy: spikes" in third.output
+
+
+def test_migrate_goes_on_after_an_interruption_from_the_last_committed_batch(tmp_path: Path, database: str) -> None:
+    from monitor.store.postgres import copy_sqlite
+
+    db = _demo(tmp_path)
+    seen: list[tuple[str, int]] = []
+
+    def stop_after_two_batches(table: str, rows: int) -> None:
+        seen.append((table, rows))
+        if table == "mentions" and rows >= 6:
+            raise KeyboardInterrupt
+
+    with sqlite3.connect(db) as lite, psycopg.connect(database, autocommit=True) as pg:
+        with pytest.raises(KeyboardInterrupt):
+            copy_sqlite(lite, pg, origin=str(db), batch=3, progress=stop_after_two_batches)
+        assert pg.execute("SELECT count(*) FROM mentions").fetchone()[0] == 6
+        copied = {c.table: c for c in copy_sqlite(lite, pg, origin=str(db), batch=3)}
+    total = copied["mentions"].sqlite
+    assert copied["mentions"].postgres == total and copied["mentions"].written == total - 6
+    assert all(c.sqlite == c.postgres for c in copied.values())
+
+
+def test_migrate_refuses_a_password_on_the_command_line_and_what_is_not_postgresql(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from monitor.cli import main
+
+    db = tmp_path / "m.db"
+    Store(db).close()
+    result = CliRunner().invoke(main, ["migrate", "--from", str(db), "--to", "postgresql://me:hunter2@db.example/monitor"])
+    assert result.exit_code == 2 and "PGPASSWORD or ~/.pgpass" in result.output and "hunter2" not in result.output
+    result = CliRunner().invoke(main, ["migrate", "--from", str(db), "--to", "mysql://db.example/monitor"])
+    assert result.exit_code == 2 and "must be a postgresql:// URL" in result.output
