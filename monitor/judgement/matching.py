@@ -401,7 +401,7 @@ class Matcher:
         self._indexed = rules > index_above
         with _collector_paused():
             self._index = _RuleIndex(self.brands if self._indexed else ())
-        self._hits: dict[tuple, list[tuple[int, tuple[str, ...]]]] = {}  # a set of true rules, in config order
+        self._hits: dict[tuple, list[tuple[BrandRules, tuple[str, ...]]]] = {}  # true rules -> hits
 
     def _rules(self, lower: str, text: str, seen: dict) -> list[tuple[BrandRules, tuple[str, ...]]]:
         """Each brand with the rules ``text`` satisfies, in config order (possibly none)."""

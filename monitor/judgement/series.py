@@ -87,7 +87,7 @@ def count_windows(rows: Iterable[dict], window: timedelta) -> dict[datetime, dic
             counts[1] += 1
             counts[3] += r["reach_likely"] or 0
         counts[2] += r["bucket"] == "assassin"
-    return out
+    return dict(out)
 
 
 def _measures(counts: list[float]) -> tuple[tuple[str, float, float], ...]:
