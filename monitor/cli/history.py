@@ -66,7 +66,8 @@ def backtest(ctx: click.Context, since: str, until: str | None, brands: tuple[st
     run = functools.partial(replay, _database(ctx, config), settings=config.spikes.settings(), end=end, history=span)
     # Brands share nothing: one process each, as many at once as there are cores (a 5-minute
     # window is ~8,600 detector updates a month per series, two dozen series a brand).
-    workers = min(len(names), os.cpu_count() or 1)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    workers = min(len(names), cores)
     if workers > 1:
         with concurrent.futures.ProcessPoolExecutor(workers) as pool:
             replays = list(pool.map(run, names))

@@ -421,4 +421,11 @@ def _v14(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12, _v13, _v14]
+def _v15(db: sqlite_utils.Database) -> None:
+    # An author's posts, newest first (monitor serve's author page, links from every assassin):
+    # a search by source alone then sorting its posts took 0.1 s at a million mentions.
+    db.execute("CREATE INDEX mentions_author ON mentions (source, author, published_at)")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12, _v13, _v14,
+                                                             _v15]

@@ -7,9 +7,10 @@ view and column names and meanings. Where PostgreSQL has a better native type it
 ``tsvector`` column ``mentions.search`` (English stemming) under a GIN index instead of SQLite's
 ``mentions_fts`` table; ``monitor_schema`` records the version (SQLite: ``PRAGMA user_version``).
 
-Migrations are applied on open, in order, as on SQLite; PostgreSQL's started at version 1 with the schema SQLite reached at its version 14. So far the schema and the
-copy of a SQLite store into it (``copy_sqlite``, ``monitor migrate``) are here: the store's
-operations on PostgreSQL are not written yet.
+Migrations are applied on open, in order, as on SQLite; PostgreSQL's started at version 1 with
+the schema SQLite reached at its version 15. So far the schema and the copy of a SQLite store
+into it (``copy_sqlite``, ``monitor migrate``) are here: the store's operations on PostgreSQL
+are not written yet.
 
 Imports nothing of psycopg itself: ``migrate`` is handed an open connection.
 """
@@ -25,7 +26,7 @@ from monitor.store.migrations import BRAND_HEALTH_VIEWS
 TIME = "timestamptz"
 
 MIGRATIONS: list[str] = [
-    # 1: the schema SQLite reached at version 14.
+    # 1: the schema SQLite reached at version 15.
     f"""
     CREATE TABLE mentions (
         source text NOT NULL,
@@ -61,6 +62,7 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX mentions_brand_published ON mentions (brand, published_at);
     CREATE INDEX mentions_published ON mentions (published_at);
+    CREATE INDEX mentions_author ON mentions (source, author, published_at);
     CREATE INDEX mentions_search ON mentions USING gin (search);
     CREATE INDEX mentions_brands ON mentions USING gin (brands jsonb_path_ops);
 
