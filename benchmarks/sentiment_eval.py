@@ -18,6 +18,9 @@
    heads are class-balanced), ROC-AUC of the probability. Training settings are
    ``benchmarks/train_assassin.py``'s. ``--quick`` skips the in-set folds of the sentiment sets
    (the slow part: a negative head per fold).
+3. With ``--combinations``: the same heads' log-odds combined other ways (the complaint head
+   alone, the negative alone, a soft "or" with the negative held back by a bias, weighted means),
+   every set's F1 and AUC beside the rule's F1: what changing the call would trade.
 """
 
 from __future__ import annotations
@@ -111,8 +114,17 @@ class Prepared:
             [self.head_of(i) for i in idx], [self.group[i] for i in idx], c=train_assassin.C,
             length=train_assassin.LENGTH, version="eval", threshold=train_assassin.THRESHOLD, start=start))
 
-    def score(self, model: Model, idx: list[int]) -> list[float]:
-        return [model.call_words(self.words[i], dict(zip(DENSE, self.dense[i]))).probability for i in idx]
+    def score(self, model: Model, idx: list[int], heads: dict[int, tuple[float, float]] | None = None) -> list[float]:
+        """The call's probability for each text; ``heads`` collects each one's two log-odds."""
+        out = []
+        for i in idx:
+            call = model.call_words(self.words[i], dict(zip(DENSE, self.dense[i])))
+            out.append(call.probability)
+            if heads is not None:
+                read = call.read
+                if "complaint" in read and "negative" in read:  # trained without the complaints: no complaint head
+                    heads[i] = (read["complaint"][0], read["negative"][0])
+        return out
 
 
 def folds(idx: list[int], labels: list[int], k: int, seed: int = 0) -> list[list[int]]:
@@ -136,18 +148,44 @@ def line(name: str, how: str, data: Prepared, idx: list[int], probs: list[float]
             f"{training.f1(vader, gold, 0.05):>6.3f} {auc(vader, gold):>6.3f}")
 
 
-def evaluate_layer(root: Path, scorer: Scorer, *, k: int, quick: bool) -> None:
+# Other ways to combine the two heads' log-odds (c: complaint, n: negative), printed beside the
+# call's (their mean) with --combinations: what a change of the call would do to every set.
+COMBINATIONS = {
+    "mean (the call)": lambda c, n: (c + n) / 2,
+    "complaint only": lambda c, n: c,
+    "negative only": lambda c, n: n,
+    "soft or": lambda c, n: _soft_or(c, n, 0.0),
+    "soft or, n-0.5": lambda c, n: _soft_or(c, n, 0.5),
+    "soft or, n-1": lambda c, n: _soft_or(c, n, 1.0),
+    "0.7c + 0.3n": lambda c, n: 0.7 * c + 0.3 * n,
+    "0.3c + 0.7n": lambda c, n: 0.3 * c + 0.7 * n,
+}
+
+
+def _soft_or(c: float, n: float, bias: float) -> float:
+    """log(e^c + e^(n - bias)): either head may call it (a smooth maximum)."""
+    top = max(c, n - bias)
+    return top + math.log(math.exp(c - top) + math.exp(n - bias - top))
+
+
+def _sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
+
+
+def evaluate_layer(root: Path, scorer: Scorer, *, k: int, quick: bool, combinations: bool = False) -> None:
     started = time.perf_counter()
     data = Prepared(root, scorer)
     everything = list(range(len(data.labels)))
     print(f"\n2. The assassin call, learned layer vs the cue rule vs bare VADER ({len(everything):,} texts, "
           f"{len(data.names)} sets; prepared in {time.perf_counter() - started:.0f}s)")
     print(f"{'set':<14} {'how':<10} {'n':>6} {'pos':>6} | {'F1':>6} {'AUC':>6} | {'rule F1':>6} {'AUC':>6} | {'VADER F1':>6} {'AUC':>6}")
+    heads: dict[str, dict[int, tuple[float, float]]] = {}  # per set: each text's two log-odds, as reported
     for name in data.names:
         mine = [i for i in everything if data.group[i] == name]
         others = [i for i in everything if data.group[i] != name]
         cross = data.fit(others)
-        print(line(name, "cross-set", data, mine, data.score(cross, mine)), flush=True)
+        heads[name] = {}
+        print(line(name, "cross-set", data, mine, data.score(cross, mine, heads[name])), flush=True)
         if quick and name not in labelled_sets.COMPLAINT_SETS:
             continue
         probs: dict[int, float] = {}
@@ -155,10 +193,26 @@ def evaluate_layer(root: Path, scorer: Scorer, *, k: int, quick: bool) -> None:
         for fold in folds(mine, data.labels, 10 if name in labelled_sets.COMPLAINT_SETS else k):
             held = set(fold)
             model = data.fit(others + [i for i in mine if i not in held], start=warm)
-            probs.update(zip(fold, data.score(model, fold)))
+            in_set: dict[int, tuple[float, float]] = {}
+            probs.update(zip(fold, data.score(model, fold, in_set)))
+            if name in labelled_sets.COMPLAINT_SETS:
+                heads[name].update(in_set)  # the complaints as the floor reads them: 10-fold
         print(line(name, f"in-set {10 if name in labelled_sets.COMPLAINT_SETS else k}f", data, mine,
                    [probs[i] for i in mine]), flush=True)
     print(f"({time.perf_counter() - started:.0f}s in all)")
+    if combinations:
+        print("\n3. The two heads combined other ways (F1 at even odds / ROC-AUC; cross-set, the complaints "
+              "10-fold), beside the rule's F1")
+        print(f"{'set':<14} " + " ".join(f"{label:>16}" for label in COMBINATIONS) + f" {'rule F1':>8}")
+        for name, logits in heads.items():
+            idx = sorted(logits)
+            gold = [data.labels[i] for i in idx]
+            cells = []
+            for combine in COMBINATIONS.values():
+                p = [_sigmoid(combine(*logits[i])) for i in idx]
+                cells.append(f"{training.f1(p, gold, 0.5):.3f} / {auc(p, gold):.3f}")
+            rule = training.f1([data.rule[i] for i in idx], gold, RULE_THRESHOLD)
+            print(f"{name:<14} " + " ".join(f"{c:>16}" for c in cells) + f" {rule:>8.3f}", flush=True)
 
 
 def main() -> None:
@@ -166,6 +220,8 @@ def main() -> None:
     parser.add_argument("eval_dir", nargs="?", type=Path, default=DEFAULT_EVAL)
     parser.add_argument("--folds", type=int, default=5, help="folds of the in-set cross-validation of the sentiment sets")
     parser.add_argument("--quick", action="store_true", help="skip the in-set folds of the sentiment sets")
+    parser.add_argument("--combinations", action="store_true",
+                        help="also print every set's F1 / AUC under other combinations of the two heads")
     args = parser.parse_args()
     scorer, bare = Scorer(), SentimentIntensityAnalyzer()
 
@@ -186,7 +242,7 @@ def main() -> None:
         f12 = [macro_f1(g2, p, [-1, 1]) for p in p2]
         print(f"{name:<10} {len(rows):>6} {pearson(ours, means):>7.3f} {pearson(theirs, means):>7.3f} {acc3[0]:>8.3f} "
               f"{acc3[1]:>8.3f} {f13[0]:>7.3f} {f13[1]:>7.3f} {acc2[0]:>8.3f} {acc2[1]:>8.3f} {f12[0]:>7.3f} {f12[1]:>7.3f}")
-    evaluate_layer(args.eval_dir, scorer, k=args.folds, quick=args.quick)
+    evaluate_layer(args.eval_dir, scorer, k=args.folds, quick=args.quick, combinations=args.combinations)
 
 
 if __name__ == "__main__":
