@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -111,6 +112,8 @@ def postgres():
     from tests.support import PostgresCluster, postgres_bin
 
     if postgres_bin() is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI must install PostgreSQL's server (.ci/run: apt-get install postgresql)")
         pytest.skip("no PostgreSQL server here (CI installs Debian's: apt-get install postgresql)")
     import shutil
     import tempfile
