@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterable
 
 from monitor.models import Judged, from_iso, to_iso
 from monitor.store.authors import AuthorFolder
@@ -78,16 +78,17 @@ class MentionStore:
                     " last_published_at = max(coalesce(last_published_at, :last), :last) WHERE name = :source",
                     {"count": len(times), "first": min(times), "last": max(times), "source": source},
                 )
-            self._roll_up(new, published)
+            self._roll_up((item, when, 1) for item, when in zip(new, published))
             if authors is not None:
                 self._update_authors(list(zip(new, published)), authors)
         return new
 
-    def _roll_up(self, new: list[Judged], published: list[str], sign: int = 1) -> None:
-        """Add (``sign`` -1: take away) ``new`` to the rollups, one upsert per (brand, day,
-        source, bucket) of the batch."""
+    def _roll_up(self, signed: Iterable[tuple[Judged, str, int]]) -> None:
+        """Add each mention (published at the time given) to the rollups, or take it away (sign
+        -1), one upsert per (brand, day, source, bucket) of the lot: a re-read reach is one
+        upsert of its difference."""
         sums: dict[tuple[str, str, str, str], list[int]] = {}
-        for item, when in zip(new, published):
+        for item, when, sign in signed:
             bucket, likely = item.score.bucket or "", item.reach.likely or 0
             for brand in item.match.brands:
                 row = sums.setdefault((brand, when[:10], item.mention.source, bucket), [0, 0])

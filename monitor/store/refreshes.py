@@ -42,8 +42,7 @@ class RefreshStore:
              m.source, m.id),
         )
         published = to_iso(m.published_at)
-        self._roll_up([before], [published], sign=-1)  # the reach it was counted with, then the new one
-        self._roll_up([after], [published])
+        self._roll_up([(before, published, -1), (after, published, 1)])  # the reach it was counted with, then the new
         self.db.execute(
             "INSERT INTO refreshes (source, id, at, metrics_before, metrics_after, audience_before, audience_after,"
             " reach_high_before, reach_low, reach_high, reach_likely, alerted) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
