@@ -163,3 +163,43 @@ def test_migrate_refuses_a_password_on_the_command_line_and_what_is_not_postgres
     assert result.exit_code == 2 and "PGPASSWORD or ~/.pgpass" in result.output and "hunter2" not in result.output
     result = CliRunner().invoke(main, ["migrate", "--from", str(db), "--to", "mysql://db.example/monitor"])
     assert result.exit_code == 2 and "must be a postgresql:// URL" in result.output
+
+
+def test_sqlite_placeholders_become_psycopgs_outside_quoted_text() -> None:
+    from monitor.store.pgdb import translate
+
+    assert translate("SELECT * FROM t WHERE a = ? AND b = :name") == "SELECT * FROM t WHERE a = %s AND b = %(name)s"
+    assert translate("SELECT '?', 'it''s 50%', \"odd?col\" FROM t WHERE x LIKE ? || '%'") == \
+        "SELECT '?', 'it''s 50%%', \"odd?col\" FROM t WHERE x LIKE %s || '%%'"
+    assert translate("SELECT x::text, 5 % 2 FROM t WHERE y = ?") == "SELECT x::text, 5 %% 2 FROM t WHERE y = %s"
+
+
+def test_a_postgresql_database_reads_and_writes_like_the_sqlite_store(database: str) -> None:
+    """ISO text in, ISO text out; JSON text in and out; sums as ints; transactions as sqlite3's."""
+    from monitor.store.pgdb import PgDatabase
+
+    db = PgDatabase(database)
+    try:
+        migrate(db.conn.raw)
+        db.conn.executemany(
+            "INSERT INTO labels (mention_source, mention_id, label, who, at, note) VALUES (?, ?, ?, ?, ?, ?)",
+            [("blog", "1", "assassin", "ann", "2026-11-23T12:00:00Z", "50% sure"), ("blog", "2", "not", "bob",
+                                                                                       "2026-11-24T08:30:00Z", "")])
+        rows = list(db.query("SELECT * FROM labels WHERE at >= ? ORDER BY at", ("2026-11-23T00:00:00Z",)))
+        assert [(r["mention_id"], r["at"], r["note"]) for r in rows] == [("1", "2026-11-23T12:00:00Z", "50% sure"),
+                                                                        ("2", "2026-11-24T08:30:00Z", "")]
+        db.execute("INSERT INTO rollups (brand, day, source, bucket, mentions, reach_likely) VALUES"
+                   " (:brand, :day, 'hn', 'assassin', 2, 10)", {"brand": "Acme", "day": "2026-11-23"})
+        assert list(db.query("SELECT day, assassins, assassin_reach FROM brand_health_daily")) == \
+            [{"day": "2026-11-23", "assassins": 2, "assassin_reach": 10}]
+        assert not db.conn.in_transaction
+        db.execute("BEGIN")
+        db.execute("UPDATE labels SET note = ? WHERE mention_id = ?", ('{"a": 1}', "2"))
+        assert db.conn.in_transaction
+        db.execute("ROLLBACK")
+        assert db.execute("SELECT note FROM labels WHERE mention_id = '2'").fetchone() == ("",)
+        db.execute("INSERT INTO spike_series (series, state, updated_at) VALUES (?, ?, ?)",
+                   ("Acme|*|mentions", '{"level": 1.5, "daily": [0.0]}', "2026-11-23T12:00:00Z"))
+        assert json.loads(db.execute("SELECT state FROM spike_series").fetchone()[0]) == {"level": 1.5, "daily": [0.0]}
+    finally:
+        db.close()
