@@ -56,11 +56,11 @@ class MentionStore:
                     new.append(item)
             published = [to_iso(item.mention.published_at) for item in new]
             self.db.conn.executemany(
-                "INSERT OR IGNORE INTO mentions (source, id, source_type, url, author, author_name, title,"
+                "INSERT INTO mentions (source, id, source_type, url, author, author_name, title,"
                 " text, published_at, fetched_at, brand, brands, matched_keywords, language, sentiment,"
                 " bucket, bucket_reasons, unscored_reason, audience, metrics, reach_low, reach_high,"
                 " reach_method, raw, assassin_score, reach_likely)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
                 [_row(item, fetched, when) for item, when in zip(new, published)],
             )
             # New rows get rowids above the old maximum; index them in one statement.

@@ -34,8 +34,9 @@ class OutboxStore:
         group = group_key or key
         with self.transaction():
             cursor = self.db.execute(
-                "INSERT OR IGNORE INTO alerts (key, receiver, kind, brand, source, severity, reason, mention_source,"
-                " mention_id, created_at, next_attempt_at, payload, group_key, labels) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO alerts (key, receiver, kind, brand, source, severity, reason, mention_source,"
+                " mention_id, created_at, next_attempt_at, payload, group_key, labels) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+                " ON CONFLICT DO NOTHING",
                 (
                     key, receiver, alert.kind, alert.brand, alert.source, alert.severity,
                     alert.reason, first.source if first else None, first.id if first else None,

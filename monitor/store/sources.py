@@ -29,7 +29,7 @@ class SourceStore:
     def ensure_source(self, name: str, type_: str, *, now: datetime) -> bool:
         """Create the source's row if needed; True if this is its first run."""
         cursor = self.db.execute(
-            "INSERT OR IGNORE INTO sources (name, type, first_run_at) VALUES (?, ?, ?)", (name, type_, to_iso(now))
+            "INSERT INTO sources (name, type, first_run_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", (name, type_, to_iso(now))
         )
         if cursor.rowcount:
             return True

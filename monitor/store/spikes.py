@@ -39,7 +39,7 @@ class SpikeStore:
         """Record a fired spike or drop once per (series, window); False if already recorded."""
         columns = ", ".join(spike)
         cursor = self.db.execute(
-            f"INSERT OR IGNORE INTO spikes ({columns}) VALUES ({','.join('?' * len(spike))})",
+            f"INSERT INTO spikes ({columns}) VALUES ({','.join('?' * len(spike))}) ON CONFLICT DO NOTHING",
             [_json(v) if isinstance(v, (dict, list)) else v for v in spike.values()],
         )
         return bool(cursor.rowcount)
@@ -60,7 +60,9 @@ class SpikeStore:
         """Insert or replace one storm (its row as ``Storm.to_row`` gives it)."""
         values = {k: _json(v) if isinstance(v, (dict, list)) else v for k, v in storm.items()}
         columns = ", ".join(values)
-        self.db.execute(f"INSERT OR REPLACE INTO storms ({columns}) VALUES ({','.join('?' * len(values))})", list(values.values()))
+        updates = ", ".join(f"{c} = excluded.{c}" for c in values if c != "id")
+        self.db.execute(f"INSERT INTO storms ({columns}) VALUES ({','.join('?' * len(values))})"
+                        f" ON CONFLICT (id) DO UPDATE SET {updates}", list(values.values()))
 
     def link_spike(self, series: str, window_start: str, storm: str) -> None:
         """Record which storm a fired series joined."""
