@@ -71,8 +71,11 @@ class Store(MentionStore, AuthorStore, SourceStore, SpikeStore, OutboxStore, Sil
     it works on a file the user may not write, and never creates, migrates or changes it.
     """
 
+    _BEGIN = "BEGIN IMMEDIATE"  # the write lock at once: two writers queue instead of deadlocking
+
     def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
         self.path = str(path)
+        self._checkpoints = self.path != ":memory:"  # copy the WAL back after each write transaction
         self.readonly = readonly
         # Author rows as last written by this connection, valid while no other connection has
         # committed (PRAGMA data_version): a source's next page folds into them without a SELECT.
@@ -136,7 +139,7 @@ class Store(MentionStore, AuthorStore, SourceStore, SpikeStore, OutboxStore, Sil
         mentions, their alerts and the source's new cursor) and a crash leaves all or none.
         """
         outer = not self.db.conn.in_transaction
-        self.db.execute("BEGIN IMMEDIATE" if outer else "SAVEPOINT nested")
+        self.db.execute(self._BEGIN if outer else "SAVEPOINT nested")
         try:
             yield
         except BaseException:
@@ -145,7 +148,7 @@ class Store(MentionStore, AuthorStore, SourceStore, SpikeStore, OutboxStore, Sil
             self._authors.clear()  # rows folded in memory that the database no longer has
             raise
         self.db.execute("COMMIT" if outer else "RELEASE nested")
-        if outer and self.path != ":memory:":
+        if outer and self._checkpoints:
             if self._checkpointer is None:
                 self._checkpointer = Checkpointer(self.path)
             self._checkpointer.want()

@@ -32,6 +32,10 @@ class AuthorStore:
 
     db: "sqlite_utils.Database"
 
+    def _data_version(self) -> object:
+        """Changes when another connection has committed (the cached author rows are stale then)."""
+        return self.db.execute("PRAGMA data_version").fetchone()[0]
+
     def _update_authors(self, new: list[tuple[Judged, str]], rules: AuthorFolder) -> None:
         """Fold new mentions (each with its ISO publication time) into their authors' rows,
         oldest first; record bucket changes."""
@@ -41,7 +45,7 @@ class AuthorStore:
                 by_author.setdefault((item.mention.source, item.mention.author), []).append((item, published))
         if not by_author:
             return
-        version = self.db.execute("PRAGMA data_version").fetchone()[0]
+        version = self._data_version()
         rows = self._authors
         if version != self._authors_version or len(rows) > AUTHOR_CACHE:
             rows.clear()  # another connection wrote (or the cache is full): read afresh

@@ -51,8 +51,7 @@ class ExportStore:
             tests.append(f"{when} < ?")
             params.append(to_iso(until))
         if brand is not None:
-            tests.append("EXISTS (SELECT 1 FROM json_each(brands) WHERE value = ? COLLATE NOCASE)" if kind == "mentions"
-                         else "brand = ? COLLATE NOCASE")
+            tests.append(self._names_brand("mentions", any_case=True) if kind == "mentions" else self._same_text("brand"))
             params.append(brand)
         if bucket is not None:
             tests.append("bucket IS NULL" if bucket == "unscored" else "bucket = ?")

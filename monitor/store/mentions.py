@@ -22,6 +22,28 @@ class MentionStore:
 
     db: "sqlite_utils.Database"
 
+    # --- what SQLite says its own way (pgstore.PgStore says it PostgreSQL's) -----------------
+    def _each_brand(self, alias: str) -> str:
+        """A FROM item giving each brand of ``alias``'s mention as ``b.value``."""
+        return f"json_each({alias}.brands) b"
+
+    def _names_brand(self, alias: str, *, any_case: bool = False) -> str:
+        """A test that ``alias``'s mention names the brand bound to its one ``?``."""
+        return f"EXISTS (SELECT 1 FROM json_each({alias}.brands) WHERE value = ?{' COLLATE NOCASE' if any_case else ''})"
+
+    def _same_text(self, column: str) -> str:
+        """``column`` equal to the one ``?``, in any case."""
+        return f"{column} = ? COLLATE NOCASE"
+
+    def _last_row(self) -> int | None:
+        """Where the mentions stored next will start (for ``_index_text``)."""
+        return self.db.execute("SELECT coalesce(max(rowid), 0) FROM mentions").fetchone()[0]
+
+    def _index_text(self, after: int | None) -> None:
+        """Index the mentions stored after ``after`` for full-text search, in one statement."""
+        self.db.execute(
+            "INSERT INTO mentions_fts (rowid, title, text) SELECT rowid, title, text FROM mentions WHERE rowid > ?", (after,))
+
     def known_ids(self, source: str, ids: list[str]) -> set[str]:
         """Which of ``ids`` are already stored for ``source``."""
         known: set[str] = set()
@@ -43,7 +65,7 @@ class MentionStore:
         """
         fetched = to_iso(fetched_at)
         with self.transaction():
-            last_rowid = self.db.execute("SELECT coalesce(max(rowid), 0) FROM mentions").fetchone()[0]
+            last_rowid = self._last_row()
             known: set[tuple[str, str]] = set()
             for source in {item.mention.source for item in judged}:
                 ids = [item.mention.id for item in judged if item.mention.source == source]
@@ -63,19 +85,16 @@ class MentionStore:
                 " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
                 [_row(item, fetched, when) for item, when in zip(new, published)],
             )
-            # New rows get rowids above the old maximum; index them in one statement.
-            self.db.execute(
-                "INSERT INTO mentions_fts (rowid, title, text) SELECT rowid, title, text FROM mentions WHERE rowid > ?",
-                (last_rowid,),
-            )
+            self._index_text(last_rowid)
             per_source: dict[str, list[str]] = {}
             for item, when in zip(new, published):
                 per_source.setdefault(item.mention.source, []).append(when)
             for source, times in per_source.items():
                 self.db.execute(
                     "UPDATE sources SET mentions_stored = mentions_stored + :count,"
-                    " first_published_at = min(coalesce(first_published_at, :first), :first),"
-                    " last_published_at = max(coalesce(last_published_at, :last), :last) WHERE name = :source",
+                    " first_published_at = CASE WHEN first_published_at <= :first THEN first_published_at ELSE :first END,"
+                    " last_published_at = CASE WHEN last_published_at >= :last THEN last_published_at ELSE :last END"
+                    " WHERE name = :source",
                     {"count": len(times), "first": min(times), "last": max(times), "source": source},
                 )
             self._roll_up((item, when, 1) for item, when in zip(new, published))
@@ -122,7 +141,7 @@ class MentionStore:
         columns = ("m.source, m.id, m.published_at, m.brand, m.brands, m.bucket, m.sentiment, m.author, m.title, m.text,"
                    " m.url, m.reach_low, m.reach_likely, m.reach_high")
         tests, values = [], []
-        for test, value in (("EXISTS (SELECT 1 FROM json_each(m.brands) WHERE value = ? COLLATE NOCASE)", brand),
+        for test, value in ((self._names_brand("m", any_case=True), brand),
                             ("m.source = ?", source), ("m.published_at >= ?", to_iso(since) if since else None),
                             ("m.published_at < ?", to_iso(until) if until else None),
                             ("coalesce(m.reach_likely, m.reach_high) >= ?", min_reach)):
@@ -169,7 +188,7 @@ class MentionStore:
         the spike watch counts and explains with)."""
         return list(self.db.query(
             "SELECT m.source, b.value AS brand, m.id, m.published_at, m.bucket, m.sentiment, m.reach_likely,"
-            " m.reach_low, m.reach_high, m.author, m.title, m.text, m.url FROM mentions m, json_each(m.brands) b"
+            f" m.reach_low, m.reach_high, m.author, m.title, m.text, m.url FROM mentions m, {self._each_brand('m')}"
             " WHERE m.published_at >= ? AND m.published_at < ? AND b.value = ? ORDER BY m.published_at",
             (to_iso(start), to_iso(end), brand),
         ))
@@ -185,7 +204,7 @@ class MentionStore:
             "SELECT CAST(strftime('%s', m.published_at) AS INTEGER) / ? AS w, m.source, count(*),"
             " total(m.sentiment <= ?), total(m.bucket = 'assassin'),"
             " total(CASE WHEN m.sentiment <= ? THEN coalesce(m.reach_likely, 0) END)"
-            " FROM mentions m, json_each(m.brands) b"
+            f" FROM mentions m, {self._each_brand('m')}"
             " WHERE m.published_at >= ? AND m.published_at < ? AND b.value = ? GROUP BY w, m.source",
             (seconds, negative_at, negative_at, to_iso(start), to_iso(end), brand))
         for w, source, mentions, negative, assassins, reach in rows:
@@ -216,14 +235,14 @@ class MentionStore:
             " FROM author_transitions t JOIN authors a USING (source, handle)"
             " JOIN mentions m ON m.source = t.mention_source AND m.id = t.mention_id"
             " WHERE t.at >= ? AND t.at < ? AND t.from_bucket IS NOT NULL"
-            " AND EXISTS (SELECT 1 FROM json_each(m.brands) WHERE value = ?) ORDER BY t.at DESC LIMIT ?",
+            f" AND {self._names_brand('m')} ORDER BY t.at DESC LIMIT ?",
             (to_iso(start), to_iso(end), brand, limit),
         ))
 
     def first_published(self, brand: str) -> datetime | None:
         """When the oldest stored mention of ``brand`` was published."""
         first = self.db.execute(
-            "SELECT min(m.published_at) FROM mentions m, json_each(m.brands) b WHERE b.value = ?", (brand,)
+            f"SELECT min(m.published_at) FROM mentions m, {self._each_brand('m')} WHERE b.value = ?", (brand,)
         ).fetchone()[0]
         return from_iso(first)
 
@@ -236,7 +255,7 @@ class MentionStore:
     def bucket_counts(self, brand: str, start: datetime, end: datetime) -> dict[str | None, int]:
         """Mentions of ``brand`` published in [start, end) per bucket (None: unscored)."""
         rows = self.db.execute(
-            "SELECT m.bucket, count(*) FROM mentions m, json_each(m.brands) b WHERE b.value = ?"
+            f"SELECT m.bucket, count(*) FROM mentions m, {self._each_brand('m')} WHERE b.value = ?"
             " AND m.published_at >= ? AND m.published_at < ? GROUP BY m.bucket",
             (brand, to_iso(start), to_iso(end)),
         )
@@ -247,7 +266,7 @@ class MentionStore:
     def top_mentions(self, brand: str, bucket: str, start: datetime, end: datetime, *, limit: int) -> list[Judged]:
         """The ``limit`` mentions of ``brand`` in ``bucket`` published in [start, end) with the widest likely reach."""
         rows = self.db.query(
-            "SELECT m.* FROM mentions m, json_each(m.brands) b WHERE b.value = ? AND m.bucket = ?"
+            f"SELECT m.* FROM mentions m, {self._each_brand('m')} WHERE b.value = ? AND m.bucket = ?"
             " AND m.published_at >= ? AND m.published_at < ? ORDER BY m.reach_likely DESC, m.published_at DESC LIMIT ?",
             (brand, bucket, to_iso(start), to_iso(end), limit),
         )

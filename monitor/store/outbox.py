@@ -17,6 +17,16 @@ class OutboxStore:
 
     db: "sqlite_utils.Database"
 
+    # --- what SQLite says its own way (pgstore.PgStore says it PostgreSQL's) -----------------
+    def _later_of(self, a: str, b: str) -> str:
+        return f"max({a}, {b})"
+
+    def _after_interval(self, time: str, seconds: str) -> str:
+        return f"strftime('%Y-%m-%dT%H:%M:%SZ', {time}, '+' || {seconds} || ' seconds')"
+
+    def _json_field(self, column: str, key: str) -> str:
+        return f"json_extract({column}, '$.{key}')"
+
     def enqueue_alert(
         self, alert: Alert, receiver: str, *, now: datetime, group_key: str | None = None, route: str | None = None,
         group_wait: timedelta = timedelta(0), group_interval: timedelta = timedelta(0),
@@ -57,9 +67,9 @@ class OutboxStore:
                     " VALUES (?,?,?,?,?)"
                     " ON CONFLICT (receiver, group_key) DO UPDATE SET group_interval_s = excluded.group_interval_s,"
                     " route = coalesce(excluded.route, alert_groups.route),"
-                    " next_flush_at = coalesce(alert_groups.next_flush_at,"
-                    "   max(?, coalesce(strftime('%Y-%m-%dT%H:%M:%SZ', alert_groups.last_flush_at,"
-                    "   '+' || excluded.group_interval_s || ' seconds'), ?)))",
+                    " next_flush_at = coalesce(alert_groups.next_flush_at, " + self._later_of(
+                        "?", f"coalesce({self._after_interval('alert_groups.last_flush_at', 'excluded.group_interval_s')}, ?)")
+                    + ")",
                     (receiver, group, int(group_interval.total_seconds()), to_iso(now + group_wait), route, to_iso(now), to_iso(now)),
                 )
         return queued
@@ -140,7 +150,7 @@ class OutboxStore:
         the periods those alerts are about ((None, None) for an alert that names none)."""
         firing: dict[tuple[str, str], list[tuple]] = {}
         for receiver, brand, starts, ends in self.db.execute(
-            "SELECT receiver, brand, json_extract(payload, '$.starts_at'), json_extract(payload, '$.ends_at')"
+            f"SELECT receiver, brand, {self._json_field('payload', 'starts_at')}, {self._json_field('payload', 'ends_at')}"
             " FROM alerts WHERE kind = ? AND status = 'sent' AND sent_at >= ?", (kind, to_iso(since))
         ):
             firing.setdefault((receiver, brand), []).append((from_iso(starts), from_iso(ends)))
