@@ -203,3 +203,68 @@ def test_a_postgresql_database_reads_and_writes_like_the_sqlite_store(database: 
         assert json.loads(db.execute("SELECT state FROM spike_series").fetchone()[0]) == {"level": 1.5, "daily": [0.0]}
     finally:
         db.close()
+
+
+def _demo_run(store, now) -> list:
+    """The demo's two weeks of history and today's posts through the real pipeline into ``store``."""
+    from connectors.http import make_client
+    from monitor import demo as demo_data
+    from monitor.cli.history import _store_history
+    from monitor.config_check import parse_config
+    from monitor.pipeline import run_once
+    from monitor.runtime import Runtime
+
+    with demo_data.serve(now) as base:
+        config = parse_config(demo_data.DEMO_CONFIG.format(base=base), path="demo config")
+        with make_client(contact=config.contact) as client:
+            runtime = Runtime.build(config, client=client)
+            _store_history(runtime, store, now)
+            return run_once(runtime, store, now=now)
+
+
+def _what_it_holds(store, now) -> dict:
+    from datetime import timedelta
+
+    from monitor.judgement.series import NEGATIVE
+
+    week = (now - timedelta(days=14), now + timedelta(hours=1))
+    return {
+        "tables": {t: store.db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+                   for t in ("mentions", "authors", "author_transitions", "rollups", "spike_series", "spikes", "storms",
+                             "alerts", "alert_groups", "sources")},
+        "buckets": store.bucket_totals(),
+        "health": [tuple(r.values()) for r in store.health_days("Acme Cloud", *week)],
+        "counts": store.window_counts("Acme Cloud", *week, timedelta(hours=1), NEGATIVE),
+        "first": store.first_published("Acme Cloud"),
+        "top": [j.mention.id for j in store.top_mentions("Acme Cloud", "assassin", *week, limit=5)],
+        "search": sorted(r["id"] for r in store.search("outage", limit=10_000)),
+        "phrase": sorted(r["id"] for r in store.search('"status page" OR refund*', limit=100)),
+        "not": sorted(r["id"] for r in store.search("outage NOT status", limit=10_000, brand="acme cloud")),
+        "alerts": sorted((r["receiver"], r["status"]) for r in store.db.query("SELECT receiver, status FROM alerts")),
+        "storms": sorted(r["summary"] for r in store.storms(since=week[0])),
+        "spikes": sorted((r["series"], r["window_start"], r["kind"]) for r in store.db.query(
+            "SELECT series, window_start, kind FROM spikes")),
+        "authors": sorted((r["source"], r["handle"], r["bucket"], r["mentions"]) for r in store.db.query(
+            "SELECT source, handle, bucket, mentions FROM authors")),
+        "sources": sorted((r["name"], r["mentions_stored"], r["first_published_at"]) for r in store.sources_status()),
+        "export": sum(1 for _ in store.export("mentions", brand="ACME CLOUD")),
+    }
+
+
+def test_the_pipeline_keeps_the_same_store_on_postgresql_as_on_sqlite(tmp_path: Path, database: str) -> None:
+    """The demo's history and posts through the real pipeline (connectors, judging, the store, the
+    spike watch, storms, the router to the console) once into SQLite and once into PostgreSQL:
+    the two stores hold and answer the same."""
+    from monitor.models import utcnow
+    from monitor.store.pgstore import PgStore
+
+    now = utcnow()
+    with Store(tmp_path / "demo.db") as lite:
+        _demo_run(lite, now)
+        expected = _what_it_holds(lite, now)
+    with PgStore(database) as pg:
+        _demo_run(pg, now)
+        found = _what_it_holds(pg, now)
+    assert expected["tables"]["mentions"] > 100 and expected["tables"]["spikes"] >= 1 and expected["search"]
+    for key in expected:
+        assert found[key] == expected[key], key

@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     import sqlite_utils
 
 
+SEARCH_COLUMNS = ("m.source, m.id, m.published_at, m.brand, m.brands, m.bucket, m.sentiment, m.author, m.title, m.text,"
+                  " m.url, m.reach_low, m.reach_likely, m.reach_high")  # what a search returns
 SEARCH_AMONG = 10_000  # matches ranked by default: the newest this many
 
 
@@ -34,6 +36,10 @@ class MentionStore:
     def _same_text(self, column: str) -> str:
         """``column`` equal to the one ``?``, in any case."""
         return f"{column} = ? COLLATE NOCASE"
+
+    def _window_of(self, column: str) -> str:
+        """The number of the clock-aligned window holding ``column``'s time (its length in seconds the one ``?``)."""
+        return f"CAST(strftime('%s', {column}) AS INTEGER) / ?"
 
     def _last_row(self) -> int | None:
         """Where the mentions stored next will start (for ``_index_text``)."""
@@ -116,8 +122,8 @@ class MentionStore:
         if sums:
             self.db.conn.executemany(
                 "INSERT INTO rollups (brand, day, source, bucket, mentions, reach_likely) VALUES (?,?,?,?,?,?)"
-                " ON CONFLICT (brand, day, source, bucket) DO UPDATE SET mentions = mentions + excluded.mentions,"
-                " reach_likely = reach_likely + excluded.reach_likely",
+                " ON CONFLICT (brand, day, source, bucket) DO UPDATE SET mentions = rollups.mentions + excluded.mentions,"
+                " reach_likely = rollups.reach_likely + excluded.reach_likely",
                 [(*key, count, reach) for key, (count, reach) in sums.items()],
             )
 
@@ -138,20 +144,9 @@ class MentionStore:
         """
         if order not in ("rank", "newest"):
             raise ValueError(f"order {order!r}: use rank or newest")
-        columns = ("m.source, m.id, m.published_at, m.brand, m.brands, m.bucket, m.sentiment, m.author, m.title, m.text,"
-                   " m.url, m.reach_low, m.reach_likely, m.reach_high")
-        tests, values = [], []
-        for test, value in ((self._names_brand("m", any_case=True), brand),
-                            ("m.source = ?", source), ("m.published_at >= ?", to_iso(since) if since else None),
-                            ("m.published_at < ?", to_iso(until) if until else None),
-                            ("coalesce(m.reach_likely, m.reach_high) >= ?", min_reach)):
-            if value is not None:
-                tests.append(test)
-                values.append(value)
-        if bucket is not None:
-            tests.append("m.bucket IS NULL" if bucket == "unscored" else "m.bucket = ?")
-            values += [] if bucket == "unscored" else [bucket]
-        where = "".join(f" AND {t}" for t in tests)
+        columns = SEARCH_COLUMNS
+        where, values = self._search_filters(brand=brand, source=source, bucket=bucket, since=since, until=until,
+                                             min_reach=min_reach)
         if order == "newest":
             sql = (f"SELECT {columns} FROM mentions_fts f JOIN mentions m ON m.rowid = f.rowid"
                    f" WHERE mentions_fts MATCH ?{where} ORDER BY f.rowid DESC LIMIT ?")
@@ -166,6 +161,22 @@ class MentionStore:
         except sqlite3.OperationalError:  # not FTS5: the words quoted (``fts_query`` says so to a person)
             params[0] = self.fts_query(query)[0]
             return list(self.db.query(sql, params)) if params[0] else []
+
+    def _search_filters(self, *, brand: str | None, source: str | None, bucket: str | None, since: datetime | None,
+                        until: datetime | None, min_reach: int | None) -> tuple[str, list]:
+        """The search's filters on the mention ``m``: `` AND …`` tests and their values."""
+        tests, values = [], []
+        for test, value in ((self._names_brand("m", any_case=True), brand),
+                            ("m.source = ?", source), ("m.published_at >= ?", to_iso(since) if since else None),
+                            ("m.published_at < ?", to_iso(until) if until else None),
+                            ("coalesce(m.reach_likely, m.reach_high) >= ?", min_reach)):
+            if value is not None:
+                tests.append(test)
+                values.append(value)
+        if bucket is not None:
+            tests.append("m.bucket IS NULL" if bucket == "unscored" else "m.bucket = ?")
+            values += [] if bucket == "unscored" else [bucket]
+        return "".join(f" AND {t}" for t in tests), values
 
     def fts_query(self, query: str) -> tuple[str, str | None]:
         """The FTS5 query to run for ``query``, and how it was read when it is not valid FTS5
@@ -201,15 +212,14 @@ class MentionStore:
         seconds = int(window.total_seconds())
         out: dict[datetime, dict[str, list[float]]] = {}
         rows = self.db.execute(
-            "SELECT CAST(strftime('%s', m.published_at) AS INTEGER) / ? AS w, m.source, count(*),"
-            " total(m.sentiment <= ?), total(m.bucket = 'assassin'),"
-            " total(CASE WHEN m.sentiment <= ? THEN coalesce(m.reach_likely, 0) END)"
+            f"SELECT {self._window_of('m.published_at')} AS w, m.source, count(*),"
+            " sum(CASE WHEN m.sentiment <= ? THEN 1 ELSE 0 END), sum(CASE WHEN m.bucket = 'assassin' THEN 1 ELSE 0 END),"
+            " coalesce(sum(CASE WHEN m.sentiment <= ? THEN coalesce(m.reach_likely, 0) END), 0)"
             f" FROM mentions m, {self._each_brand('m')}"
             " WHERE m.published_at >= ? AND m.published_at < ? AND b.value = ? GROUP BY w, m.source",
             (seconds, negative_at, negative_at, to_iso(start), to_iso(end), brand))
-        for w, source, mentions, negative, assassins, reach in rows:
-            at = datetime.fromtimestamp(w * seconds, timezone.utc)
-            out.setdefault(at, {})[source] = [float(mentions), negative, assassins, reach]
+        for w, source, *counts in rows:
+            out.setdefault(datetime.fromtimestamp(w * seconds, timezone.utc), {})[source] = [float(c) for c in counts]
         return out
 
     def mentions_by_key(self, keys: list[tuple[str, str]]) -> list[Judged]:

@@ -86,17 +86,18 @@ class OutboxStore:
         """
         at = to_iso(now)
         return list(self.db.query(
-            "SELECT * FROM alert_groups g WHERE (g.next_flush_at IS NOT NULL AND (:at IS NULL OR g.next_flush_at <= :at))"
+            "SELECT * FROM alert_groups g WHERE (g.next_flush_at IS NOT NULL AND (CAST(:everything AS TEXT) IS NULL OR g.next_flush_at <= :at))"
             " OR (g.next_flush_at IS NULL AND EXISTS (SELECT 1 FROM alerts a WHERE a.receiver = g.receiver"
-            "   AND a.group_key = g.group_key AND a.status = 'pending' AND (:at IS NULL OR a.next_attempt_at <= :at)))"
-            " ORDER BY coalesce(g.next_flush_at, ''), g.receiver, g.group_key LIMIT :limit", {"at": at, "limit": limit},
+            "   AND a.group_key = g.group_key AND a.status = 'pending' AND (CAST(:everything AS TEXT) IS NULL OR a.next_attempt_at <= :at)))"
+            " ORDER BY g.next_flush_at IS NOT NULL, g.next_flush_at, g.receiver, g.group_key LIMIT :limit",
+            {"at": at, "everything": at, "limit": limit},  # two names: PostgreSQL types a parameter once
         ))
 
     def group_pending(self, receiver: str, group_key: str, *, now: datetime | None) -> list[dict]:
         """A group's alerts waiting to go out (and due, if they failed before; ``now`` None: all)."""
         return list(self.db.query(
             "SELECT * FROM alerts WHERE receiver = ? AND group_key = ? AND status = 'pending'"
-            " AND (? IS NULL OR next_attempt_at <= ?) ORDER BY created_at, key",
+            " AND (CAST(? AS TEXT) IS NULL OR next_attempt_at <= ?) ORDER BY created_at, key",
             (receiver, group_key, to_iso(now), to_iso(now)),
         ))
 
