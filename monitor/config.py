@@ -13,6 +13,7 @@ import os
 import re
 from functools import cached_property
 from typing import Annotated, Union
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
@@ -22,7 +23,7 @@ from monitor.config_alerts import (
 )
 from monitor.judgement.learned import DEFAULT_THRESHOLD
 from monitor.judgement.spikes import SpikeSettings
-from monitor.models import DEFAULT_DATABASE, Duration, Section, at_least
+from monitor.models import DEFAULT_DATABASE, Duration, Section, at_least, is_postgres
 
 
 
@@ -237,7 +238,8 @@ class Config(Section):
     contact: str = Field(default="", description="A URL or e-mail put in the User-Agent so APIs can reach you.")
     database: str = Field(
         default=DEFAULT_DATABASE,
-        description="SQLite file, relative to this file's folder (overridden by --db or MONITOR_DB, which are relative to the current folder).",
+        description="SQLite file, relative to this file's folder, or a postgresql://user@host:port/database URL (its password"
+                    " from PGPASSWORD or ~/.pgpass); overridden by --db or MONITOR_DB (relative to the current folder).",
     )
     sentiment: Sentiment = Sentiment()
     authors: Authors = Authors()
@@ -254,6 +256,14 @@ class Config(Section):
     receivers: list[Receiver] = Field(default=[ConsoleReceiver(name="console")])
     alerts: Alerts = Alerts()
 
+    @field_validator("database")
+    @classmethod
+    def _no_password(cls, value: str) -> str:
+        if is_postgres(value) and urlsplit(value).password is not None:
+            raise ValueError("a password in the database URL — leave it out: the monitor reads it from PGPASSWORD or"
+                             " ~/.pgpass (libpq's own places), never from config.yaml")
+        return value
+
 
 def json_schema() -> dict:
     """The JSON Schema of config.yaml, for editors (published as config.schema.json)."""
@@ -264,7 +274,7 @@ def json_schema() -> dict:
 
 
 def resolve_database(config: Config, override: str | None = None) -> str:
-    """The database file: --db, else MONITOR_DB, else the config's ``database``."""
+    """The database (a SQLite file or a PostgreSQL URL): --db, else MONITOR_DB, else the config's ``database``."""
     return override or os.environ.get("MONITOR_DB") or config.database
 
 

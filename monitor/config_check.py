@@ -24,6 +24,7 @@ from connectors import REGISTRY
 from monitor.config import Config
 from monitor.config_alerts import RECEIVERS
 from monitor.errors import ConfigError
+from monitor.models import is_postgres
 from monitor.judgement.matching import KeywordSyntaxError, check_rule, parse_rule
 
 
@@ -385,6 +386,6 @@ def load_config(path: str | os.PathLike) -> Config:
     # A relative database is the config's neighbour, wherever the command runs from (a cron job
     # started in another folder would otherwise write a second, empty database).
     database = Path(config.database).expanduser()
-    if config.database != ":memory:" and not database.is_absolute():
+    if config.database != ":memory:" and not is_postgres(config.database) and not database.is_absolute():
         config = config.model_copy(update={"database": str(path.resolve().parent / database)})
     return config

@@ -60,6 +60,11 @@ def from_iso(value: str | None) -> datetime | None:
 DEFAULT_DATABASE = "data/monitor.db"  # relative to the config file's folder
 
 
+def is_postgres(database: str) -> bool:
+    """Whether ``database`` names a PostgreSQL database (a URL) rather than a SQLite file."""
+    return database.startswith(("postgresql://", "postgres://"))
+
+
 def utcnow() -> datetime:
     """The current time, timezone-aware (the default clock)."""
     return datetime.now(timezone.utc)

@@ -13,6 +13,7 @@ from monitor.health import format_age
 from monitor.models import (
     DEFAULT_DATABASE,
     clean_text,
+    is_postgres,
     parse_duration,
 )
 
@@ -82,7 +83,9 @@ def _database_only(ctx: click.Context) -> str:
     if not isinstance(database, str) or not database:
         return _database(ctx)
     relative = Path(database).expanduser()
-    return database if database == ":memory:" or relative.is_absolute() else str(path.resolve().parent / relative)
+    if database == ":memory:" or is_postgres(database) or relative.is_absolute():
+        return database
+    return str(path.resolve().parent / relative)
 
 
 def _database(ctx: click.Context, config=None) -> str:

@@ -13,7 +13,7 @@ import click
 def migrate(origin: str, url: str, batch: int) -> None:
     """Copy every table of a SQLite store into a PostgreSQL database, in committed batches: run
     it again after an interruption and it goes on from the last batch. The counts of every table
-    are checked at the end. Only the copy exists so far; the monitor itself still writes SQLite."""
+    are checked at the end. Then point database: (or --db, MONITOR_DB) at the PostgreSQL URL."""
     import sqlite3
     from pathlib import Path
     from urllib.parse import urlsplit

@@ -31,6 +31,9 @@ def serve(ctx: click.Context, port: int, host: str, base_url: str | None, metada
     from monitor.store import Store
 
     database = _database_only(ctx)
+    if database.startswith(("postgresql://", "postgres://")):
+        raise click.UsageError("monitor serve shows a SQLite store (Datasette reads SQLite); on PostgreSQL query the"
+                               " same tables with your own tools (psql, Metabase, Grafana, a notebook): see docs/schema.md")
     Store(database, readonly=True).close()  # a clear error for a missing or newer database
     meta = metadata(Path(database).stem, base_url or f"http://{host}:{port}")
     if metadata_out:

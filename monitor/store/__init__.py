@@ -24,7 +24,7 @@ from typing import Iterable, Iterator
 from urllib.parse import quote
 
 from monitor.errors import StoreError
-from monitor.models import from_iso
+from monitor.models import from_iso, is_postgres
 from monitor.store.authors import AUTHOR_CACHE, AuthorStore
 from monitor.store.checkpoint import Checkpointer
 from monitor.store.codec import alert_from_dict, alert_to_dict, judged_from_row, row_alert
@@ -39,7 +39,7 @@ from monitor.store.sources import SourceStore
 from monitor.store.spikes import SpikeStore
 
 __all__ = ["AUTHOR_CACHE", "MIGRATIONS", "Store", "StoreError", "alert_from_dict", "alert_to_dict", "from_iso",
-           "judged_from_row", "row_alert"]
+           "is_postgres", "judged_from_row", "row_alert"]
 
 
 class Reader:
@@ -73,6 +73,14 @@ class Store(MentionStore, AuthorStore, SourceStore, SpikeStore, OutboxStore, Sil
 
     _BEGIN = "BEGIN IMMEDIATE"  # the write lock at once: two writers queue instead of deadlocking
 
+    def __new__(cls, path: str | Path = "", **_: object) -> "Store":
+        """A ``postgresql://`` URL opens the store on PostgreSQL (``pgstore.PgStore``), anything else a SQLite file."""
+        if cls is Store and is_postgres(str(path)):
+            from monitor.store.pgstore import PgStore
+
+            return super().__new__(PgStore)
+        return super().__new__(cls)
+
     def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
         self.path = str(path)
         self._checkpoints = self.path != ":memory:"  # copy the WAL back after each write transaction
@@ -82,11 +90,6 @@ class Store(MentionStore, AuthorStore, SourceStore, SpikeStore, OutboxStore, Sil
         self._authors: dict[tuple[str, str], dict] = {}
         self._authors_version: int | None = None
         self._checkpointer: Checkpointer | None = None  # started by the first write transaction
-        if self.path.startswith(("postgresql://", "postgres://")):
-            # Not a file name (it would make a folder "postgresql:"): say where PostgreSQL stands.
-            raise StoreError(
-                f"database {self.path.split('@')[-1]!r} is a PostgreSQL URL: the monitor cannot run on PostgreSQL yet"
-                " — use a SQLite file; `monitor migrate --from FILE --to URL` copies one into PostgreSQL for your own tools")
         try:
             if readonly:
                 self.db = self._open_readonly()

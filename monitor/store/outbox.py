@@ -18,6 +18,8 @@ class OutboxStore:
     db: "sqlite_utils.Database"
 
     # --- what SQLite says its own way (pgstore.PgStore says it PostgreSQL's) -----------------
+    _FOR_UPDATE = ""  # a write transaction here already holds the file's write lock
+
     def _later_of(self, a: str, b: str) -> str:
         return f"max({a}, {b})"
 
@@ -121,8 +123,9 @@ class OutboxStore:
         checked."""
         with self.transaction():
             marks = ",".join("?" * len(keys))
-            pending = self.db.execute(f"SELECT count(*) FROM alerts WHERE status = 'pending' AND key IN ({marks})",
-                                      keys).fetchone()[0]
+            # SQLite's write lock is the whole file's (BEGIN IMMEDIATE); PostgreSQL locks the rows read.
+            pending = len(self.db.execute(f"SELECT key FROM alerts WHERE status = 'pending' AND key IN ({marks})"
+                                          f"{self._FOR_UPDATE}", keys).fetchall())
             if pending != len(set(keys)):
                 return False
             self.db.conn.executemany(

@@ -7,9 +7,10 @@ own way is said PostgreSQL's by overriding the small hooks (``_each_brand``, ``_
 (``monitor_schema``), full-text search (a ``tsquery`` from the same query
 syntax), a silence's new id.
 
-Not yet for several workers: a claim here is one process's (SQLite's ``BEGIN IMMEDIATE``
-serialised writers; PostgreSQL needs row locks, ``FOR UPDATE SKIP LOCKED``, which are still to
-come), so ``Store`` still refuses a PostgreSQL URL and the monitor does not run on this yet.
+``Store("postgresql://…")`` opens one. What one SQLite file guarantees holds here too: a delivery
+claim locks the rows it reads (``FOR UPDATE``), so ``monitor once`` beside ``monitor run`` never
+sends a group twice. Several ``monitor run`` workers sharing sources (leases, ``FOR UPDATE SKIP
+LOCKED``) are still to come.
 """
 
 from __future__ import annotations
@@ -37,8 +38,12 @@ class PgStore(Store):
     password from libpq's ``PGPASSWORD`` or ``~/.pgpass``)."""
 
     _BEGIN = "BEGIN"
+    _FOR_UPDATE = " FOR UPDATE"  # a claim locks the rows it reads: a second deliverer waits, then finds them taken
 
     def __init__(self, url: str, *, readonly: bool = False) -> None:  # noqa: D107 - the base's, on PostgreSQL
+        if urlsplit(url).password is not None:
+            raise StoreError(f"the database URL for {where(url)} holds a password — put it in PGPASSWORD or ~/.pgpass"
+                             " (libpq reads both), never in config.yaml or on a command line")
         self.path = url
         self.readonly = readonly
         self._checkpoints = False  # PostgreSQL writes its own log back
@@ -47,6 +52,8 @@ class PgStore(Store):
         self._checkpointer = None
         try:
             self.db = PgDatabase(url, readonly=readonly)
+        except ImportError as exc:
+            raise StoreError("a PostgreSQL database needs psycopg: pip install 'reputation-monitor[postgres]'") from exc
         except Exception as exc:  # psycopg's OperationalError, without importing it here
             raise StoreError(f"cannot open the database {where(url)}: {str(exc).strip()} — check the URL, and the"
                              " password in PGPASSWORD or ~/.pgpass") from exc
