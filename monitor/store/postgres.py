@@ -9,8 +9,7 @@ view and column names and meanings. Where PostgreSQL has a better native type it
 
 Migrations are applied on open, in order, as on SQLite; PostgreSQL's started at version 1 with
 the schema SQLite reached at its version 15. Here: the schema and the copy of a SQLite store
-into it (``copy_sqlite``, ``monitor migrate``) are here; the store's operations on it are
-``pgstore.PgStore``.
+into it (``copy_sqlite``, ``monitor migrate``); the store's operations on it are ``pgstore.PgStore``.
 
 Imports nothing of psycopg itself: ``migrate`` is handed an open connection.
 """
