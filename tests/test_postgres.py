@@ -328,3 +328,33 @@ def test_the_commands_answer_the_same_on_postgresql_as_on_sqlite(tmp_path: Path,
     assert "Acme Cloud" in report.read_text(encoding="utf-8")
     refused = CliRunner().invoke(main, ["--db", database, "serve"])
     assert refused.exit_code == 2 and "Datasette reads SQLite" in refused.output
+
+
+def test_a_claim_waits_for_another_deliverers_and_then_finds_the_alerts_taken(database: str) -> None:
+    """Two processes delivering from one PostgreSQL store (monitor run and monitor once): the
+    second claim waits on the first's row locks, then sees the alerts gone and claims nothing."""
+    import threading
+    import time
+
+    from tests.support import NOW, hostile_alert
+
+    first, second = Store(database), Store(database)
+    try:
+        assert first.enqueue_alert(hostile_alert(), "console", now=NOW)
+        keys = [r["key"] for r in first.db.query("SELECT key FROM alerts")]
+        results: list[bool] = []
+        with first.transaction():
+            first.db.execute("SELECT key FROM alerts WHERE status = 'pending' FOR UPDATE")
+            waiter = threading.Thread(target=lambda: results.append(second.mark_sending(keys, "n2", now=NOW)))
+            waiter.start()
+            deadline = time.monotonic() + 30
+            while not first.db.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'").fetchone()[0]:
+                assert time.monotonic() < deadline, "the second claim never waited on the first's locks"
+                time.sleep(0.01)
+            first.db.execute("UPDATE alerts SET status = 'sending', notification = 'n1'")
+        waiter.join(30)
+        assert results == [False]
+        assert [r["notification"] for r in first.db.query("SELECT notification FROM alerts")] == ["n1"]
+    finally:
+        first.close()
+        second.close()
