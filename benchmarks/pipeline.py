@@ -1,17 +1,20 @@
 """Pipeline throughput against bare VADER, measured in the same run (machines here are noisy).
 
-    python benchmarks/pipeline.py [--mentions 20000]
+    python benchmarks/pipeline.py [--mentions 20000] [--postgres postgresql://user@host/postgres]
 
 Prints mentions per second through ``monitor.ingest.ingest``, the stages a source run takes:
 normalize → match → dedupe → language → score (VADER and the assassin cues) → store with
 authors (a real SQLite file, in pages of 100 as connectors deliver them); bare
 ``polarity_scores`` per second on the same texts, their ratio (of the best runs, and the median of each run's ratio to the VADER run
 beside it), and the seconds to score a 1 MB text (with bare VADER on 33 KB beside it).
+``--postgres URL`` also runs the same pipeline into PostgreSQL (a fresh database on that server
+each run, interleaved with the others) and prints its ratio beside SQLite's.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import random
 import sys
 import tempfile
@@ -67,7 +70,22 @@ def corpus(n: int, seed: int = 7) -> list[Mention]:
     return out
 
 
-def run_pipeline(mentions: list[Mention], runtime: Runtime, db: Path) -> float:
+@contextlib.contextmanager
+def fresh_database(server: str, name: str):
+    """A new database on the PostgreSQL server at ``server``, dropped after: its URL."""
+    import psycopg
+
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name}")
+        admin.execute(f"CREATE DATABASE {name}")
+    try:
+        yield server.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with psycopg.connect(server, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def run_pipeline(mentions: list[Mention], runtime: Runtime, db: Path | str) -> float:
     now = datetime(2026, 11, 23, tzinfo=timezone.utc)
     started = time.perf_counter()
     with Store(db) as store:
@@ -81,6 +99,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mentions", type=int, default=20000)
     parser.add_argument("--repeat", type=int, default=9, help="best of this many runs of each measurement")
+    parser.add_argument("--postgres", metavar="URL", help="also into PostgreSQL: a server URL whose user may create"
+                        " databases (a fresh one each run; the password from PGPASSWORD or ~/.pgpass)")
     args = parser.parse_args()
 
     config = parse_config(CONFIG)
@@ -89,7 +109,7 @@ def main() -> None:
     mentions = corpus(args.mentions)
     texts = [scored_text(normalize(m)) for m in mentions]
 
-    pipeline_s, bare_s = [], []
+    pipeline_s, bare_s, postgres_s = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.repeat):
             # Interleaved, so a slow moment of the machine hits both sides.
@@ -98,6 +118,9 @@ def main() -> None:
             for text in texts:
                 bare.polarity_scores(text)
             bare_s.append(time.perf_counter() - started)
+            if args.postgres:
+                with fresh_database(args.postgres, f"monitor_bench_{r}") as url:
+                    postgres_s.append(run_pipeline(mentions, runtime, url))
     ours, theirs = len(mentions) / min(pipeline_s), len(texts) / min(bare_s)
     # Each pipeline run and the VADER run right after it saw the same moment of the machine:
     # their ratio, per pair, is the steadier figure when the machine is busy in spells.
@@ -119,6 +142,12 @@ def main() -> None:
     print(f"ratio pipeline / bare VADER:                                     {ours / theirs:.2f}x")
     print(f"ratio per interleaved pair: median {pairs[len(pairs) // 2]:.2f}x"
           f" (from {pairs[0]:.2f}x to {pairs[-1]:.2f}x over {len(pairs)} pairs)")
+    if postgres_s:
+        on_pg = len(mentions) / min(postgres_s)
+        pg_pairs = sorted((len(mentions) / p) / (len(texts) / b) for p, b in zip(postgres_s, bare_s))
+        print(f"the same pipeline into PostgreSQL:                               {on_pg:,.0f} mentions/s")
+        print(f"ratio PostgreSQL pipeline / bare VADER:                          {on_pg / theirs:.2f}x (per pair: median "
+              f"{pg_pairs[len(pg_pairs) // 2]:.2f}x; SQLite's above: {ours / theirs:.2f}x)")
     print(f"score a 1 MB text: {one_mb:.2f} s   (bare VADER on 33 KB: {bare_33k:.2f} s; it grows with the square)")
 
 
