@@ -31,7 +31,7 @@ from monitor.ingest import is_due, run_source
 from monitor.judgement.language import LanguageDetector
 from monitor.judgement.sentiment import Scorer
 from monitor.assassin_model import ModelSource
-from monitor.runtime import Runtime, deliver, enqueue
+from monitor.runtime import Runtime, deliver, enqueue, held
 from monitor.store import Store
 from monitor.watch import digest_alert, watch_series
 
@@ -97,13 +97,18 @@ class Monitor:
         with Store(self.db_path) as store:
             if not is_due(store.source_row(name), now):
                 return
-            run_source(options, runtime, store, now=now)
+            with held(store, f"source:{name}", now=now) as ours:
+                if not ours:
+                    return  # another worker is running it
+                run_source(options, runtime, store, now=now)
             deliver(runtime, store, now=self.clock())
 
     def spikes_job(self) -> None:
         """Score the brands' newly settled windows for spikes and drops, then deliver."""
         with Store(self.db_path) as store:
-            watch_series(self.runtime, store, now=self.clock())
+            with held(store, "watch", now=self.clock()) as ours:
+                if ours:
+                    watch_series(self.runtime, store, now=self.clock())
             deliver(self.runtime, store, now=self.clock())
 
     def digest_job(self) -> None:

@@ -358,3 +358,27 @@ def test_a_claim_waits_for_another_deliverers_and_then_finds_the_alerts_taken(da
     finally:
         first.close()
         second.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def either(request, tmp_path: Path) -> str:
+    """A database of each kind: a SQLite file, a fresh PostgreSQL database."""
+    return str(tmp_path / "m.db") if request.param == "sqlite" else request.getfixturevalue("database")
+
+
+def test_a_lease_goes_to_one_worker_lapses_when_its_worker_dies_and_is_given_back(either: str) -> None:
+    from datetime import timedelta
+
+    from tests.support import NOW
+
+    later = NOW + timedelta(minutes=30)
+    with Store(either) as one, Store(either) as two:
+        assert one.lease("source:hn", owner="a:1", now=NOW, until=later)
+        assert not two.lease("source:hn", owner="b:2", now=NOW + timedelta(minutes=5), until=later)
+        assert one.lease("source:hn", owner="a:1", now=NOW + timedelta(minutes=5), until=later), "its own, renewed"
+        assert [(r["name"], r["owner"]) for r in two.leases(now=NOW)] == [("source:hn", "a:1")]
+        assert two.lease("source:hn", owner="b:2", now=later, until=later + timedelta(minutes=30)), "a:1 died: lapsed"
+        one.release("source:hn", owner="a:1")  # too late: not a:1's any more
+        assert [r["owner"] for r in one.leases(now=later)] == ["b:2"]
+        two.release("source:hn", owner="b:2")
+        assert one.leases(now=later) == [] and one.lease("source:hn", owner="a:1", now=later, until=later)

@@ -141,3 +141,35 @@ def test_a_spike_whose_alert_could_not_be_queued_fires_on_the_next_watch(config_
     with Store(db) as store:
         kinds = [r[0] for r in store.db.execute("SELECT kind FROM alerts")]
     assert kinds.count("spike") == 1, kinds
+
+
+def test_a_source_another_worker_holds_is_left_to_it_until_its_lease_lapses(config_path: Path) -> None:
+    """Several workers on one database: the one holding a source's lease runs it; the others
+    leave it, and take it over once the lease has lapsed (its worker died)."""
+    from monitor.runtime import LEASE
+
+    clock = [NOW]
+    monitor = Monitor(config_path, clock=lambda: clock[0])
+    with Store(monitor.db_path) as store:
+        assert store.lease("source:blog", owner="elsewhere:1", now=NOW, until=NOW + LEASE)
+    monitor.run_source_job("blog")
+    with Store(monitor.db_path) as store:
+        assert store.source_row("blog") is None, "left to the worker that holds it"
+    clock[0] = NOW + LEASE
+    monitor.run_source_job("blog")  # connection refused: it ran, and says so
+    with Store(monitor.db_path) as store:
+        assert store.source_row("blog")["error_count"] == 1
+        assert store.leases(now=clock[0]) == [], "given back after the run"
+
+
+def test_status_says_which_worker_is_running_which_source(config_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from monitor.cli import main
+    from monitor.models import utcnow
+
+    Store(config_path.parent / "m.db").close()
+    with Store(config_path.parent / "m.db") as store:
+        store.lease("source:blog", owner="host-b:4242", now=utcnow(), until=utcnow() + timedelta(minutes=30))
+    result = CliRunner().invoke(main, ["--config", str(config_path), "status"], catch_exceptions=False)
+    assert "running, blog: worker host-b:4242, lease until " in result.output

@@ -261,6 +261,7 @@ def status(ctx: click.Context, check: bool) -> None:
         outbox = store.outbox_summary(failed_since=now - timedelta(days=1))
         alert_counts = store.alert_counts()
         failed = store.undelivered(limit=5)
+        held = store.leases(now=now)
     failing_after = config.alerts.source_down_after if config else 3
     unavailable = unavailable_receivers(config) if config else {}
     found = health.problems(lines, outbox, failing_after=failing_after, now=now, unavailable=unavailable)
@@ -295,6 +296,9 @@ def status(ctx: click.Context, check: bool) -> None:
             click.echo(f"  access, {line.name}: {line.access}")
         if line.row.get("last_refresh_error"):
             click.echo(f"  re-reading reach, {line.name}: {_clean(line.row['last_refresh_error'], 300)}")
+    for lease in held:  # several workers on one database: who is running what now
+        click.echo(f"  running, {lease['name'].removeprefix('source:')}: worker {_clean(lease['owner'], 100)},"
+                   f" lease until {lease['until']}")
     click.echo("")
     click.echo("alerts: " + (", ".join(f"{n} {s}" for s, n in sorted(alert_counts.items())) or "none yet"))
     for row in failed:

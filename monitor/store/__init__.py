@@ -30,6 +30,7 @@ from monitor.store.checkpoint import Checkpointer
 from monitor.store.codec import alert_from_dict, alert_to_dict, judged_from_row, row_alert
 from monitor.store.exports import ExportStore
 from monitor.store.labels import LabelStore
+from monitor.store.leases import LeaseStore
 from monitor.store.mentions import MentionStore
 from monitor.store.migrations import MIGRATIONS
 from monitor.store.outbox import OutboxStore
@@ -64,7 +65,7 @@ class Reader:
 
 
 class Store(MentionStore, AuthorStore, SourceStore, SpikeStore, OutboxStore, SilenceStore, LabelStore, RefreshStore,
-            ExportStore):
+            ExportStore, LeaseStore):
     """All persistence. Open one per thread; close it when done.
 
     ``readonly`` opens the file for reading only (``search``, ``status``, ``digest``, ``backtest``):

@@ -427,5 +427,10 @@ def _v15(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX mentions_author ON mentions (source, author, published_at)")
 
 
+def _v16(db: sqlite_utils.Database) -> None:
+    # Leases: which worker holds a source's run or the spike watch, until when (several workers).
+    db.execute("CREATE TABLE leases (name TEXT PRIMARY KEY, owner TEXT NOT NULL, until TEXT NOT NULL)")
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12, _v13, _v14,
-                                                             _v15]
+                                                             _v15, _v16]

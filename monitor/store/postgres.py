@@ -267,6 +267,8 @@ MIGRATIONS: list[str] = [
     );
 
     """ + BRAND_HEALTH_VIEWS,
+    # 2: SQLite's 16, leases.
+    f"CREATE TABLE leases (name text PRIMARY KEY, owner text NOT NULL, until {TIME} NOT NULL)",
 ]
 
 

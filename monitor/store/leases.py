@@ -1,0 +1,39 @@
+"""Leases: which worker holds a source's run or the spike watch, until when (issue 19).
+
+One ``monitor run`` per database needs none; several (on PostgreSQL, or ``monitor once`` from
+cron beside ``monitor run``) must not run one source twice at once. A lease is one row, taken by
+a single conditional upsert (free, expired, or already ours), so two workers asking together
+get one yes; it expires, so a worker that died mid-run gives its work up within the lease.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from monitor.models import to_iso
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
+
+class LeaseStore:
+    """Leases (a part of ``Store``)."""
+
+    db: "sqlite_utils.Database"
+
+    def lease(self, name: str, *, owner: str, now: datetime, until: datetime) -> bool:
+        """Hold ``name`` for ``owner`` until ``until``: True if it was free, expired or ``owner``'s."""
+        cursor = self.db.execute(
+            "INSERT INTO leases (name, owner, until) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE"
+            " SET owner = excluded.owner, until = excluded.until WHERE leases.until <= ? OR leases.owner = excluded.owner",
+            (name, owner, to_iso(until), to_iso(now)))
+        return cursor.rowcount == 1
+
+    def release(self, name: str, *, owner: str) -> None:
+        """Give ``name`` up, if ``owner`` still holds it."""
+        self.db.execute("DELETE FROM leases WHERE name = ? AND owner = ?", (name, owner))
+
+    def leases(self, *, now: datetime) -> list[dict]:
+        """The leases held at ``now``: name, owner, until."""
+        return list(self.db.query("SELECT name, owner, until FROM leases WHERE until > ? ORDER BY name", (to_iso(now),)))
