@@ -31,7 +31,7 @@ from monitor.ingest import is_due, run_source
 from monitor.judgement.language import LanguageDetector
 from monitor.judgement.sentiment import Scorer
 from monitor.assassin_model import ModelSource
-from monitor.runtime import Runtime, deliver, enqueue, held
+from monitor.runtime import Runtime, deliver, enqueue, held, worker
 from monitor.store import Store
 from monitor.watch import digest_alert, watch_series
 
@@ -56,6 +56,7 @@ class Monitor:
         self.config_path = Path(config_path)
         self.db_override = db
         self.clock = clock
+        self.started_at = self.clock()
         self.client_factory = client_factory
         self.scheduler = BackgroundScheduler(timezone=timezone.utc)
         self.scorer = Scorer()
@@ -119,8 +120,9 @@ class Monitor:
             deliver(self.runtime, store, now=now)
 
     def deliver_job(self) -> None:
-        """Retry notifications whose next attempt has come."""
+        """Retry notifications whose next attempt has come (and say this worker is alive)."""
         with Store(self.db_path) as store:
+            store.heartbeat(worker(), now=self.clock(), started_at=self.started_at)
             deliver(self.runtime, store, now=self.clock())
 
     def reload_if_changed(self) -> bool:
@@ -207,6 +209,8 @@ class Monitor:
                                coalesce=True, replace_existing=True)
         self.scheduler.add_job(self.reload_if_changed, IntervalTrigger(seconds=WATCH_EVERY.total_seconds()),
                                id="watch-config", max_instances=1, coalesce=True, replace_existing=True)
+        with Store(self.db_path) as store:
+            store.heartbeat(worker(), now=self.started_at, started_at=self.started_at)
         self.scheduler.start()
         log.info("monitor running: %d sources, database %s", len(self.runtime.config.sources), self.db_path)
 
@@ -218,6 +222,7 @@ class Monitor:
         try:
             with Store(self.db_path) as store:
                 report = deliver(self.runtime, store, now=self.clock(), flush=True)
+                store.forget_worker(worker())
             if report.sent or report.retrying or report.waiting:
                 log.info("outbox flushed on stop: %d sent, %d to retry, %d waiting", report.sent, report.retrying,
                          report.waiting)

@@ -120,6 +120,7 @@ DESCRIPTIONS = {
     "alerts": "The outbox and notification log: every alert, per receiver, and what became of it.",
     "alert_groups": "The routing groups alerts are batched into, per receiver.",
     "silences": "Silences: label tests that hold matching alerts back until they expire.",
+    "workers": "Each monitor run process and when it was last heard from.",
     "leases": "What a worker holds (a source's run, the spike watch) and until when, so two workers never run it at once.",
 }
 

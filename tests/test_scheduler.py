@@ -173,3 +173,20 @@ def test_status_says_which_worker_is_running_which_source(config_path: Path) -> 
         store.lease("source:blog", owner="host-b:4242", now=utcnow(), until=utcnow() + timedelta(minutes=30))
     result = CliRunner().invoke(main, ["--config", str(config_path), "status"], catch_exceptions=False)
     assert "running, blog: worker host-b:4242, lease until " in result.output
+
+
+def test_a_running_monitor_is_listed_as_a_worker_until_it_stops(config_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from monitor.cli import main
+    from monitor.runtime import worker
+
+    monitor = Monitor(config_path)
+    monitor.start()
+    try:
+        result = CliRunner().invoke(main, ["--config", str(config_path), "status"], catch_exceptions=False)
+        assert f"worker {worker()}: heard from " in result.output
+    finally:
+        monitor.stop()
+    with Store(config_path.parent / "m.db") as store:
+        assert store.workers(since=NOW - timedelta(days=3650)) == [], "a clean stop says goodbye"

@@ -262,6 +262,7 @@ def status(ctx: click.Context, check: bool) -> None:
         alert_counts = store.alert_counts()
         failed = store.undelivered(limit=5)
         held = store.leases(now=now)
+        workers = store.workers(since=now - timedelta(days=1))
     failing_after = config.alerts.source_down_after if config else 3
     unavailable = unavailable_receivers(config) if config else {}
     found = health.problems(lines, outbox, failing_after=failing_after, now=now, unavailable=unavailable)
@@ -296,6 +297,9 @@ def status(ctx: click.Context, check: bool) -> None:
             click.echo(f"  access, {line.name}: {line.access}")
         if line.row.get("last_refresh_error"):
             click.echo(f"  re-reading reach, {line.name}: {_clean(line.row['last_refresh_error'], 300)}")
+    for row in workers:  # the monitor run processes on this database
+        click.echo(f"  worker {_clean(row['name'], 100)}: heard from {_ago(row['heartbeat_at'], now)},"
+                   f" started {_ago(row['started_at'], now)}")
     for lease in held:  # several workers on one database: who is running what now
         click.echo(f"  running, {lease['name'].removeprefix('source:')}: worker {_clean(lease['owner'], 100)},"
                    f" lease until {lease['until']}")

@@ -34,6 +34,22 @@ class LeaseStore:
         """Give ``name`` up, if ``owner`` still holds it."""
         self.db.execute("DELETE FROM leases WHERE name = ? AND owner = ?", (name, owner))
 
+    def heartbeat(self, worker: str, *, now: datetime, started_at: datetime) -> None:
+        """``worker`` is alive at ``now`` (``monitor run`` says so every delivery round)."""
+        self.db.execute(
+            "INSERT INTO workers (name, started_at, heartbeat_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (name) DO UPDATE SET heartbeat_at = excluded.heartbeat_at",
+            (worker, to_iso(started_at), to_iso(now)))
+
+    def forget_worker(self, worker: str) -> None:
+        """``worker`` stopped cleanly."""
+        self.db.execute("DELETE FROM workers WHERE name = ?", (worker,))
+
+    def workers(self, *, since: datetime) -> list[dict]:
+        """The workers heard from since ``since``: name, started_at, heartbeat_at, newest first."""
+        return list(self.db.query("SELECT name, started_at, heartbeat_at FROM workers WHERE heartbeat_at >= ?"
+                                  " ORDER BY heartbeat_at DESC, name", (to_iso(since),)))
+
     def leases(self, *, now: datetime) -> list[dict]:
         """The leases held at ``now``: name, owner, until."""
         return list(self.db.query("SELECT name, owner, until FROM leases WHERE until > ? ORDER BY name", (to_iso(now),)))

@@ -428,8 +428,9 @@ def _v15(db: sqlite_utils.Database) -> None:
 
 
 def _v16(db: sqlite_utils.Database) -> None:
-    # Leases: which worker holds a source's run or the spike watch, until when (several workers).
+    # Leases: which worker holds a source's run or the spike watch, until when; workers' heartbeats.
     db.execute("CREATE TABLE leases (name TEXT PRIMARY KEY, owner TEXT NOT NULL, until TEXT NOT NULL)")
+    db.execute("CREATE TABLE workers (name TEXT PRIMARY KEY, started_at TEXT NOT NULL, heartbeat_at TEXT NOT NULL)")
 
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12, _v13, _v14,

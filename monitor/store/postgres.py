@@ -267,8 +267,9 @@ MIGRATIONS: list[str] = [
     );
 
     """ + BRAND_HEALTH_VIEWS,
-    # 2: SQLite's 16, leases.
-    f"CREATE TABLE leases (name text PRIMARY KEY, owner text NOT NULL, until {TIME} NOT NULL)",
+    # 2: SQLite's 16, leases and workers.
+    f"""CREATE TABLE leases (name text PRIMARY KEY, owner text NOT NULL, until {TIME} NOT NULL);
+    CREATE TABLE workers (name text PRIMARY KEY, started_at {TIME} NOT NULL, heartbeat_at {TIME} NOT NULL)""",
 ]
 
 
