@@ -289,3 +289,26 @@ def test_window_counts_summed_by_sqlite_equal_the_spike_watchs_count_of_the_rows
                 assert bool(counted) == (brand != "Nobody")
         assert sum(c[1] for w in store.window_counts("Acme", start, end, timedelta(hours=6), NEGATIVE).values()
                    for c in w.values()) > 5
+
+
+def _open_at_once(path: str, barrier) -> None:
+    barrier.wait()
+    Store(path).close()
+
+
+def test_workers_starting_together_on_a_new_file_each_open_it_and_it_is_migrated_once(tmp_path: Path) -> None:
+    """Found by benchmarks/workers.py: four processes opening a new file at once raced on the WAL
+    switch ("database is locked") and on the migrations ("table storms already exists")."""
+    import multiprocessing
+
+    for round_ in range(3):
+        path = str(tmp_path / f"new{round_}.db")
+        barrier = multiprocessing.Barrier(4)
+        processes = [multiprocessing.Process(target=_open_at_once, args=(path, barrier)) for _ in range(4)]
+        for p in processes:
+            p.start()
+        for p in processes:
+            p.join(60)
+        assert [p.exitcode for p in processes] == [0, 0, 0, 0]
+        with Store(path) as store:
+            assert store.schema_version == len(MIGRATIONS)

@@ -18,6 +18,7 @@ keeps, it does not judge (an author's bucket is folded by the ``AuthorFolder`` i
 from __future__ import annotations
 
 import sqlite3
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -105,7 +106,7 @@ class Store(MentionStore, AuthorStore, SourceStore, SpikeStore, OutboxStore, Sil
             if readonly:
                 return
             if self.path != ":memory:":
-                self.db.enable_wal()
+                self._enable_wal()
                 # With WAL, NORMAL never corrupts the file; a power cut may lose the last commits,
                 # which the next run fetches again (the cursor is saved after the mentions).
                 self.db.execute("PRAGMA synchronous = NORMAL")
@@ -185,12 +186,29 @@ class Store(MentionStore, AuthorStore, SourceStore, SpikeStore, OutboxStore, Sil
             raise StoreError(f"{self.path} {what} — run `monitor once` once with write access to upgrade it, or point"
                              " --db at the monitor's database")
 
+    def _enable_wal(self) -> None:
+        """WAL, once per file (it persists). Several processes opening a new file at once (workers
+        starting together) may find the switch busy, and SQLite does not wait for it: try again."""
+        for attempt in range(100):
+            try:
+                if self.db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                    self.db.enable_wal()
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == 99:
+                    raise
+                time.sleep(0.05)
+
     def _migrate(self) -> None:
-        version = self.db.execute("PRAGMA user_version").fetchone()[0]
-        for number, migration in enumerate(MIGRATIONS[version:], start=version + 1):
+        """Each migration in its own write transaction, the version read inside it: processes
+        opening a new file at once (several workers starting) take turns, and none applies a
+        migration another already has."""
+        while self.db.execute("PRAGMA user_version").fetchone()[0] < len(MIGRATIONS):
             with self.transaction():
-                migration(self.db)
-                self.db.execute(f"PRAGMA user_version = {int(number)}")
+                version = self.db.execute("PRAGMA user_version").fetchone()[0]
+                if version < len(MIGRATIONS):
+                    MIGRATIONS[version](self.db)
+                    self.db.execute(f"PRAGMA user_version = {int(version) + 1}")
 
     @property
     def schema_version(self) -> int:
