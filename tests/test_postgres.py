@@ -382,3 +382,26 @@ def test_a_lease_goes_to_one_worker_lapses_when_its_worker_dies_and_is_given_bac
         assert [r["owner"] for r in one.leases(now=later)] == ["b:2"]
         two.release("source:hn", owner="b:2")
         assert one.leases(now=later) == [] and one.lease("source:hn", owner="a:1", now=later, until=later)
+
+
+def test_workers_starting_together_migrate_a_new_postgresql_database_once(database: str) -> None:
+    """Found by benchmarks/workers.py: CREATE TABLE IF NOT EXISTS races between processes."""
+    import threading
+
+    barrier, errors = threading.Barrier(4), []
+
+    def open_it() -> None:
+        barrier.wait()
+        try:
+            Store(database).close()
+        except Exception as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_it) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    with Store(database) as store:
+        assert store.schema_version == len(MIGRATIONS)

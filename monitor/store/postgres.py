@@ -23,6 +23,7 @@ from monitor.errors import StoreError
 from monitor.store.migrations import BRAND_HEALTH_VIEWS
 
 TIME = "timestamptz"
+MIGRATION_LOCK = 7_346_019  # the advisory lock migrations take (any number the database's other users do not)
 
 MIGRATIONS: list[str] = [
     # 1: the schema SQLite reached at version 15.
@@ -275,11 +276,13 @@ MIGRATIONS: list[str] = [
 
 def migrate(conn: Any) -> int:
     """Apply the migrations ``conn``'s database has not had (a psycopg connection), in one
-    transaction under a lock on the version table, so a second process opening the store at the
-    same moment waits and then finds nothing to do. Returns the version reached."""
+    transaction under an advisory lock, so a second process opening the store at the same moment
+    waits and then finds nothing to do. Returns the version reached."""
     with conn.transaction():
+        # Workers starting together: one migrates at a time (CREATE TABLE IF NOT EXISTS alone
+        # races), the others wait here and then find nothing to do.
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
         conn.execute("CREATE TABLE IF NOT EXISTS monitor_schema (version integer NOT NULL)")
-        conn.execute("LOCK TABLE monitor_schema IN EXCLUSIVE MODE")
         row = conn.execute("SELECT version FROM monitor_schema").fetchone()
         if row is None:
             conn.execute("INSERT INTO monitor_schema (version) VALUES (0)")
