@@ -42,7 +42,7 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer  # noqa: E4
 from monitor.judgement import training  # noqa: E402
 from monitor.judgement.training import auc  # noqa: E402
 from monitor.judgement.assassin import DEFAULT_THRESHOLD as RULE_THRESHOLD  # noqa: E402
-from monitor.judgement.learned import DENSE, Model  # noqa: E402
+from monitor.judgement.learned import DENSE, Model, _sigmoid  # noqa: E402
 from monitor.judgement.sentiment import Scorer  # noqa: E402
 
 DEFAULT_EVAL = labelled_sets.DEFAULT_EVAL
@@ -166,10 +166,6 @@ def _soft_or(c: float, n: float, bias: float) -> float:
     """log(e^c + e^(n - bias)): either head may call it (a smooth maximum)."""
     top = max(c, n - bias)
     return top + math.log(math.exp(c - top) + math.exp(n - bias - top))
-
-
-def _sigmoid(z: float) -> float:
-    return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
 
 
 def evaluate_layer(root: Path, scorer: Scorer, *, k: int, quick: bool, combinations: bool = False) -> None:

@@ -186,7 +186,7 @@ def main() -> None:
     import resource
 
     from monitor.cli.common import write_rows
-    from monitor.store.exports import EXPORTS
+    from monitor.store.exports import export_columns
 
     with Store(path, readonly=True) as store:
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -196,7 +196,7 @@ def main() -> None:
             def write(self, text: str) -> int:
                 return len(text)
 
-        count = write_rows(store.export("mentions"), "csv", [c.strip() for c in EXPORTS["mentions"][0].split(",")], Nowhere())
+        count = write_rows(store.export("mentions"), "csv", export_columns("mentions"), Nowhere())
         after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         print(f"monitor export mentions (CSV): {count:,} rows in {time.perf_counter() - started:.1f} s; "
               f"peak memory grew {max(0, after - before) / 1024:.1f} MB")

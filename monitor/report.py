@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from monitor.judgement.digest import net_score
 from monitor.models import Judged, clean_text
 
 if TYPE_CHECKING:
@@ -62,9 +63,11 @@ def _link(url: str | None, text: str) -> str:
     return text
 
 
-def _net(advocates: int, assassins: int, mentions: int, unscored: int) -> float | None:
-    scored = mentions - unscored
-    return round(100 * (advocates - assassins) / scored, 1) if scored else None
+def _net(totals: dict) -> float | None:
+    """The digest's net score of a period's brand-health totals."""
+    scored = totals["mentions"] - totals["unscored"]
+    return net_score({"advocate": totals["advocates"], "assassin": totals["assassins"],
+                      "apathetic": scored - totals["advocates"] - totals["assassins"]})
 
 
 def bars(days: list[dict], key: str, marked: set[str], title: str, colour: str) -> str:
@@ -109,8 +112,7 @@ def render(reports: list[BrandReport], start: datetime, end: datetime, now: date
     for r in reports:
         total = {key: sum(row[key] or 0 for row in r.days) for key in ("mentions", "advocates", "apathetics", "assassins",
                                                                        "unscored", "assassin_reach")}
-        net, before = _net(total["advocates"], total["assassins"], total["mentions"], total["unscored"]), _net(
-            r.previous["advocates"], r.previous["assassins"], r.previous["mentions"], r.previous["unscored"])
+        net, before = _net(total), _net(r.previous)
         shown = lambda v: "–" if v is None else f"{v:+.1f}"  # noqa: E731
         moves = "".join(
             f"<tr><td>{_e(m['at'][:16].replace('T', ' '))}</td><td>{_e(m['source'])}</td><td>{_e(m['display_name'] or m['handle'], 40)}</td>"

@@ -269,11 +269,27 @@ def test_brand_health_reads_rollups_kept_with_the_mentions_and_matches_a_full_sc
         assert [tuple(r) for r in store.db.execute("SELECT * FROM brand_health_daily ORDER BY brand, day")] == daily
 
 
+def _count_windows(rows, window):
+    """The spike watch's measures counted from the rows themselves, per window and source."""
+    from monitor.judgement.series import _is_negative, window_floor
+    from monitor.models import from_iso
+
+    out: dict = {}
+    for r in rows:
+        counts = out.setdefault(window_floor(from_iso(r["published_at"]), window), {}).setdefault(r["source"], [0.0] * 4)
+        counts[0] += 1
+        if _is_negative(r):
+            counts[1] += 1
+            counts[3] += r["reach_likely"] or 0
+        counts[2] += r["bucket"] == "assassin"
+    return out
+
+
 def test_window_counts_summed_by_sqlite_equal_the_spike_watchs_count_of_the_rows(tmp_path: Path) -> None:
     """The spike watch and the backtest read per-window counts from the store instead of loading
     rows: the same numbers the series' own count of those rows gives (unscored posts, posts of
     two brands, no reach, windows left empty)."""
-    from monitor.judgement.series import NEGATIVE, count_windows
+    from monitor.judgement.series import NEGATIVE
 
     items = _mixed(40)
     items[5] = replace(items[5], reach=Reach(None, None, "x", None))
@@ -284,7 +300,7 @@ def test_window_counts_summed_by_sqlite_equal_the_spike_watchs_count_of_the_rows
         for brand in ("Acme", "Globex", "Nobody"):
             for window in (timedelta(minutes=5), timedelta(hours=6)):
                 counted = store.window_counts(brand, start, end, window, NEGATIVE)
-                expected = count_windows(store.brand_mentions(brand, start, end), window)
+                expected = _count_windows(store.brand_mentions(brand, start, end), window)
                 assert counted == expected, (brand, window)
                 assert bool(counted) == (brand != "Nobody")
         assert sum(c[1] for w in store.window_counts("Acme", start, end, timedelta(hours=6), NEGATIVE).values()

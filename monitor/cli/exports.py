@@ -29,9 +29,9 @@ def export(ctx: click.Context, kind: str, since: str | None, until: str | None, 
             rows = store.export(kind, since=_when(since, "--since"), until=_when(until, "--until"), brand=brand, bucket=bucket)
         except ValueError as exc:
             raise click.UsageError(str(exc)) from exc
-        from monitor.store.exports import EXPORTS
+        from monitor.store.exports import export_columns
 
-        columns = [c.strip() for c in EXPORTS[kind][0].split(",")]
+        columns = export_columns(kind)
         if out:
             with open(out, "w", encoding="utf-8", newline="") as stream:
                 count = write_rows(rows, fmt, columns, stream)

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import concurrent.futures
-import functools
 import json
-import os
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -55,6 +52,10 @@ def backtest(ctx: click.Context, since: str, until: str | None, brands: tuple[st
 
     Nothing is written: tune spikes: in config.yaml on your own history before changing it.
     """
+    import concurrent.futures  # the backtest's alone: not on every command's start-up
+    import functools
+    import os
+
     from monitor.judgement.series import ALL_SOURCES
     from monitor.judgement.storms import describe as describe_storm
     from monitor.models import utcnow

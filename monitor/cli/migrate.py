@@ -19,12 +19,13 @@ def migrate(origin: str, url: str, batch: int) -> None:
     from urllib.parse import urlsplit
 
     from monitor.store import Store
+    from monitor.models import is_postgres
+    from monitor.store.pgdb import where
     from monitor.store.postgres import copy_sqlite
 
-    parts = urlsplit(url)
-    if parts.scheme not in ("postgresql", "postgres"):
-        raise click.UsageError(f"--to must be a postgresql:// URL, not {parts.scheme or url!r}")
-    if parts.password is not None:
+    if not is_postgres(url):
+        raise click.UsageError(f"--to must be a postgresql:// URL, not {urlsplit(url).scheme or url!r}")
+    if urlsplit(url).password is not None:
         raise click.UsageError("--to holds a password: every user of this machine can read a command line — put it in "
                                "PGPASSWORD or ~/.pgpass (libpq reads both) and leave it out of the URL")
     try:
@@ -32,11 +33,11 @@ def migrate(origin: str, url: str, batch: int) -> None:
     except ImportError as exc:
         raise click.ClickException("PostgreSQL needs psycopg: pip install 'reputation-monitor[postgres]'") from exc
     Store(origin).close()  # its migrations, so its tables have every column PostgreSQL's have
-    where = f"{parts.hostname or 'localhost'}{':' + str(parts.port) if parts.port else ''}{parts.path}"
+    shown = where(url)
     try:
         target = psycopg.connect(url, autocommit=True)
     except psycopg.Error as exc:
-        raise click.ClickException(f"cannot connect to {where}: {str(exc).strip()}") from exc
+        raise click.ClickException(f"cannot connect to {shown}: {str(exc).strip()}") from exc
     seen: dict[str, int] = {}
 
     def progress(table: str, rows: int) -> None:
@@ -53,4 +54,4 @@ def migrate(origin: str, url: str, batch: int) -> None:
     for c in copied:
         note = f"; {c.cleaned:,} values held a NUL, removed" if c.cleaned else ""
         click.echo(f"{c.table}: {c.postgres:,} rows in PostgreSQL, as in the SQLite file ({c.written:,} copied now{note})")
-    click.echo(f"{origin} copied into {where}.")
+    click.echo(f"{origin} copied into {shown}.")

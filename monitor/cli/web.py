@@ -27,11 +27,12 @@ def serve(ctx: click.Context, port: int, host: str, base_url: str | None, metada
     """Browse the store in Datasette (read-only: a running monitor keeps writing): every table
     described, and canned queries for what PR teams ask (assassins of the last 7 days, brand
     health by day, spikes and their posts, authors who changed sides, top advocates, search)."""
+    from monitor.models import is_postgres
     from monitor.serve import metadata
     from monitor.store import Store
 
     database = _database_only(ctx)
-    if database.startswith(("postgresql://", "postgres://")):
+    if is_postgres(database):
         raise click.UsageError("monitor serve shows a SQLite store (Datasette reads SQLite); on PostgreSQL query the"
                                " same tables with your own tools (psql, Metabase, Grafana, a notebook): see docs/schema.md")
     Store(database, readonly=True).close()  # a clear error for a missing or newer database

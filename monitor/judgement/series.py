@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Iterable, NamedTuple
 
 from monitor.judgement.spikes import SpikeSettings, Verdict, new_state, update
-from monitor.models import from_iso, to_iso
+from monitor.models import to_iso
 
 MEASURES = ("mentions", "negative", "assassins", "negative_reach")
 NEGATIVE = -0.05
@@ -76,20 +76,6 @@ def _is_negative(row: dict) -> bool:
     return row["sentiment"] is not None and row["sentiment"] <= NEGATIVE
 
 
-def count_windows(rows: Iterable[dict], window: timedelta) -> dict[datetime, dict[str, list[float]]]:
-    """Per window start, per source: [mentions, negative, assassins, negative reach] of ``rows``
-    (what the store's ``window_counts`` reads without loading them)."""
-    out: dict[datetime, dict[str, list[float]]] = defaultdict(dict)
-    for r in rows:
-        counts = out[window_floor(from_iso(r["published_at"]), window)].setdefault(r["source"], [0.0, 0.0, 0.0, 0.0])
-        counts[0] += 1
-        if _is_negative(r):
-            counts[1] += 1
-            counts[3] += r["reach_likely"] or 0
-        counts[2] += r["bucket"] == "assassin"
-    return dict(out)
-
-
 def _measures(counts: list[float]) -> tuple[tuple[str, float, float], ...]:
     """(measure, value, posts behind it) of one window's counts."""
     mentions, negative, assassins, reach = counts
@@ -112,7 +98,7 @@ def score_windows(brand: str, counts: dict[datetime, dict[str, list[float]]], *,
                   states: dict[str, dict], settings: SpikeSettings, held: list[Held] | None = None,
                   hot: dict[datetime, dict[str, list[float]]] | None = None) -> list[Fired]:
     """Advance every series of ``brand`` over the windows from ``start`` to ``until``, given the
-    brand's counts per window and source then (``count_windows``, or the store's ``window_counts``);
+    brand's counts per window and source then (the store's ``window_counts``);
     ``states`` (series → state) are updated in place, a new series starting at ``start``. Returns
     what fired (not yet explained); ``held`` collects the bursts the novelty bar held back; ``hot``
     collects the brand's windows in a burst (window start → measure → [value, expected, z], for

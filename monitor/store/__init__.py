@@ -84,14 +84,7 @@ class Store(MentionStore, AuthorStore, SourceStore, SpikeStore, OutboxStore, Sil
         return super().__new__(cls)
 
     def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
-        self.path = str(path)
-        self._checkpoints = self.path != ":memory:"  # copy the WAL back after each write transaction
-        self.readonly = readonly
-        # Author rows as last written by this connection, valid while no other connection has
-        # committed (PRAGMA data_version): a source's next page folds into them without a SELECT.
-        self._authors: dict[tuple[str, str], dict] = {}
-        self._authors_version: int | None = None
-        self._checkpointer: Checkpointer | None = None  # started by the first write transaction
+        self._state(str(path), readonly, checkpoints=str(path) != ":memory:")
         try:
             if readonly:
                 self.db = self._open_readonly()
@@ -122,6 +115,17 @@ class Store(MentionStore, AuthorStore, SourceStore, SpikeStore, OutboxStore, Sil
             raise StoreError(
                 f"cannot open the database {self.path}: {exc} — point --db, MONITOR_DB"
                 " or database: in config.yaml at a monitor database or a new file in a writable folder") from exc
+
+    def _state(self, path: str, readonly: bool, *, checkpoints: bool) -> None:
+        """What an open store keeps beside its connection (either backend)."""
+        self.path = path
+        self.readonly = readonly
+        self._checkpoints = checkpoints  # copy the WAL back after each write transaction
+        # Author rows as last written by this connection, valid while no other connection has
+        # committed (PRAGMA data_version): a source's next page folds into them without a SELECT.
+        self._authors: dict[tuple[str, str], dict] = {}
+        self._authors_version: object = None
+        self._checkpointer: Checkpointer | None = None  # started by the first write transaction
 
     def close(self) -> None:
         """Close the connection (after the background checkpointer, if one ran)."""

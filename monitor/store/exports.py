@@ -27,6 +27,11 @@ EXPORTS = {
 }
 
 
+def export_columns(kind: str) -> list[str]:
+    """The columns an export of ``kind`` writes, in order."""
+    return [c.strip() for c in EXPORTS[kind][0].split(",")]
+
+
 class ExportStore:
     """Streaming exports (a part of ``Store``)."""
 

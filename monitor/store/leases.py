@@ -1,4 +1,5 @@
-"""Leases: which worker holds a source's run or the spike watch, until when (issue 19).
+"""Leases and workers: which worker holds a source's run or the spike watch, until when, and
+which workers are alive (issue 19).
 
 One ``monitor run`` per database needs none; several (on PostgreSQL, or ``monitor once`` from
 cron beside ``monitor run``) must not run one source twice at once. A lease is one row, taken by
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
 
 
 class LeaseStore:
-    """Leases (a part of ``Store``)."""
+    """Leases and workers' heartbeats (a part of ``Store``)."""
 
     db: "sqlite_utils.Database"
 

@@ -208,7 +208,7 @@ class MentionStore:
                       negative_at: float) -> dict[datetime, dict[str, list[float]]]:
         """Per clock-aligned window in [start, end) and per source, the brand's [mentions,
         negative (sentiment ≤ ``negative_at``), assassins, negative ones' reach]: what the spike
-        watch counts, summed by SQLite instead of loading the rows (series.count_windows's result)."""
+        watch counts, summed by the database instead of loading the rows."""
         seconds = int(window.total_seconds())
         out: dict[datetime, dict[str, list[float]]] = {}
         rows = self.db.execute(

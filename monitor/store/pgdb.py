@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import re
 from typing import Any, Iterable, Iterator
+from urllib.parse import urlsplit
 
 _TOKEN = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|::|\?|:[A-Za-z_]\w*|%")
 
@@ -42,6 +43,12 @@ def translate(sql: str) -> str:
         return f"%({token[1:]})s"
 
     return _TOKEN.sub(one, sql)
+
+
+def where(url: str) -> str:
+    """A PostgreSQL URL as it may be shown: host, port and database, never a password."""
+    parts = urlsplit(url)
+    return f"{parts.hostname or 'localhost'}{':' + str(parts.port) if parts.port else ''}{parts.path}"
 
 
 def _register_loaders(conn: Any) -> None:

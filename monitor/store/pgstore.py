@@ -22,15 +22,10 @@ from urllib.parse import urlsplit
 from monitor.errors import StoreError
 from monitor.models import to_iso
 from monitor.store import Store
+from monitor.store.codec import _json
 from monitor.store.mentions import SEARCH_AMONG, SEARCH_COLUMNS
-from monitor.store.pgdb import PgDatabase
+from monitor.store.pgdb import PgDatabase, where
 from monitor.store.postgres import MIGRATIONS, migrate
-
-
-def where(url: str) -> str:
-    """A PostgreSQL URL as it may be shown: host, port and database, never a password."""
-    parts = urlsplit(url)
-    return f"{parts.hostname or 'localhost'}{':' + str(parts.port) if parts.port else ''}{parts.path}"
 
 
 class PgStore(Store):
@@ -44,12 +39,7 @@ class PgStore(Store):
         if urlsplit(url).password is not None:
             raise StoreError(f"the database URL for {where(url)} holds a password — put it in PGPASSWORD or ~/.pgpass"
                              " (libpq reads both), never in config.yaml or on a command line")
-        self.path = url
-        self.readonly = readonly
-        self._checkpoints = False  # PostgreSQL writes its own log back
-        self._authors: dict[tuple[str, str], dict] = {}
-        self._authors_version: object = None
-        self._checkpointer = None
+        self._state(url, readonly, checkpoints=False)  # PostgreSQL writes its own log back
         try:
             self.db = PgDatabase(url, readonly=readonly)
         except ImportError as exc:
@@ -75,9 +65,6 @@ class PgStore(Store):
         if version < known:
             raise StoreError(f"{where(self.path)} has schema version {version}, older than {known} — open it once"
                              " with write access to upgrade it")
-
-    def close(self) -> None:
-        self.db.close()
 
     # --- the hooks -----------------------------------------------------------------------------
     def _each_brand(self, alias: str) -> str:
@@ -114,11 +101,9 @@ class PgStore(Store):
     # --- methods whose SQL is wholly SQLite's --------------------------------------------------
     def add_silence(self, matchers: list[str], *, author: str, reason: str, starts_at: datetime, expires_at: datetime,
                     now: datetime) -> int:
-        import json
-
         return self.db.execute(
             "INSERT INTO silences (matchers, author, reason, created_at, starts_at, expires_at) VALUES (?,?,?,?,?,?)"
-            " RETURNING id", (json.dumps(list(matchers)), author, reason, to_iso(now), to_iso(starts_at),
+            " RETURNING id", (_json(list(matchers)), author, reason, to_iso(now), to_iso(starts_at),
                               to_iso(expires_at))).fetchone()[0]
 
     def search(self, query: str, *, limit: int = 20, brand: str | None = None, order: str = "rank",
