@@ -86,21 +86,22 @@ class OutboxStore:
         A group left idle while it still holds pending alerts that are due (a database written
         before idle groups kept their retry time) is due too: no pending alert is ever stranded.
         """
-        at = to_iso(now)
+        due = "" if now is None else " AND g.next_flush_at <= :at"  # no time: every waiting group
+        pending_due = "" if now is None else " AND a.next_attempt_at <= :at"
         return list(self.db.query(
-            "SELECT * FROM alert_groups g WHERE (g.next_flush_at IS NOT NULL AND (CAST(:everything AS TEXT) IS NULL OR g.next_flush_at <= :at))"
+            f"SELECT * FROM alert_groups g WHERE (g.next_flush_at IS NOT NULL{due})"
             " OR (g.next_flush_at IS NULL AND EXISTS (SELECT 1 FROM alerts a WHERE a.receiver = g.receiver"
-            "   AND a.group_key = g.group_key AND a.status = 'pending' AND (CAST(:everything AS TEXT) IS NULL OR a.next_attempt_at <= :at)))"
+            f"   AND a.group_key = g.group_key AND a.status = 'pending'{pending_due}))"
             " ORDER BY g.next_flush_at IS NOT NULL, g.next_flush_at, g.receiver, g.group_key LIMIT :limit",
-            {"at": at, "everything": at, "limit": limit},  # two names: PostgreSQL types a parameter once
+            {"at": to_iso(now), "limit": limit},
         ))
 
     def group_pending(self, receiver: str, group_key: str, *, now: datetime | None) -> list[dict]:
         """A group's alerts waiting to go out (and due, if they failed before; ``now`` None: all)."""
+        due = "" if now is None else " AND next_attempt_at <= ?"
         return list(self.db.query(
-            "SELECT * FROM alerts WHERE receiver = ? AND group_key = ? AND status = 'pending'"
-            " AND (CAST(? AS TEXT) IS NULL OR next_attempt_at <= ?) ORDER BY created_at, key",
-            (receiver, group_key, to_iso(now), to_iso(now)),
+            f"SELECT * FROM alerts WHERE receiver = ? AND group_key = ? AND status = 'pending'{due} ORDER BY created_at, key",
+            (receiver, group_key) if now is None else (receiver, group_key, to_iso(now)),
         ))
 
     def schedule_group(self, receiver: str, group_key: str, *, next_flush_at: datetime | None,
