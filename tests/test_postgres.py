@@ -18,17 +18,23 @@ from monitor.store.postgres import MIGRATIONS, migrate
 psycopg = pytest.importorskip("psycopg")
 
 
-@pytest.fixture
-def database(postgres):
-    """The URL of a fresh, empty database on the session's cluster."""
+def _new_database(postgres: str) -> str:
+    """The URL of a new, empty database on the session's cluster (removed with the cluster)."""
     import uuid
 
     name = "t" + uuid.uuid4().hex[:12]
     with psycopg.connect(postgres, autocommit=True) as admin:
         admin.execute(f"CREATE DATABASE {name}")
-    yield postgres.rsplit("/", 1)[0] + "/" + name
+    return postgres.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture
+def database(postgres):
+    """The URL of a fresh, empty database on the session's cluster."""
+    url = _new_database(postgres)
+    yield url
     with psycopg.connect(postgres, autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+        admin.execute(f"DROP DATABASE {url.rsplit('/', 1)[1]} WITH (FORCE)")
 
 
 @pytest.fixture
@@ -297,9 +303,13 @@ def _rows(csv_text: str) -> list[dict]:
     return sorted(rows, key=lambda r: (r["source"], r["id"]))  # posts of the same second come in either order
 
 
-def test_the_commands_answer_the_same_on_postgresql_as_on_sqlite(tmp_path: Path, database: str) -> None:
-    """`monitor demo` into each, then what people type: search, status, export, backtest, report;
-    serve says it reads SQLite."""
+def test_the_commands_answer_the_same_on_postgresql_as_on_sqlite(tmp_path: Path, postgres: str, database: str) -> None:
+    """What people type (search, export, backtest) answers the same from one history in SQLite and
+    in PostgreSQL; `monitor demo`, status and report run on PostgreSQL; serve says it reads SQLite.
+
+    The history is the SQLite demo's, copied by `monitor migrate`: two demos run at their own
+    now differ in where their posts fall in the five-minute windows, so a spike's z can differ
+    in its last digit (the pipeline itself is held equal at one instant in the test above)."""
     from click.testing import CliRunner
 
     from monitor.cli import main
@@ -311,18 +321,19 @@ def test_the_commands_answer_the_same_on_postgresql_as_on_sqlite(tmp_path: Path,
 
     lite = str(tmp_path / "demo.db")
     assert "Stored " in run(lite, "demo") and "Stored " in run(database, "demo")
+    copy = _new_database(postgres)
+    run(lite, "migrate", "--from", lite, "--to", copy)
     for args in (["search", "refund", "--order", "newest", "--limit", "50"], ["export", "mentions", "--brand", "acme cloud"],
                  ["backtest", "--since", "30d"]):
         mine = run(lite, *args)
-        theirs = run(database, *args)
-        if args[0] == "backtest":  # the same storm, told the same way (the period's end is each run's now)
+        theirs = run(copy, *args)
+        if args[0] == "backtest":  # the period's end is each run's now
             mine, theirs = (re.sub(r"between \S+ and \S+", "", x) for x in (mine, theirs))
-        if args[0] == "export":  # each demo ran at its own now; jsonb keeps JSON's meaning, not its spelling
+        if args[0] == "export":  # jsonb keeps JSON's meaning, not its spelling
             mine, theirs = (_rows(x) for x in (mine, theirs))
-        if args[0] == "search":  # each demo ran at its own now
-            mine, theirs = (re.sub(r"\d\d-\d\d \d\d:\d\d", "", x) for x in (mine, theirs))
         assert theirs == mine, args
     assert "forum" in run(database, "status")
+    assert "storm" in run(database, "backtest", "--since", "30d").lower()
     report = tmp_path / "report.html"
     run(database, "report", "--since", "30d", "--out", str(report))
     assert "Acme Cloud" in report.read_text(encoding="utf-8")
