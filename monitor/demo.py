@@ -44,6 +44,8 @@ HN_HITS = [
      "Acme Cloud billing is fine I guess."),
 ]
 
+SOURCES = ("forum", "review-blog", "hackernews")  # the history's source, then the config's
+
 DEMO_CONFIG = """\
 contact: demo@example.invalid
 brands:

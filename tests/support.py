@@ -104,6 +104,18 @@ class PostgresCluster:
             self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
 
 
+def new_postgres_database(postgres: str, template: str | None = None) -> str:
+    """The URL of a new database on the session's cluster (removed with the cluster)."""
+    import uuid
+
+    import psycopg
+
+    name = "t" + uuid.uuid4().hex[:12]
+    with psycopg.connect(postgres, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}" + (f" TEMPLATE {template}" if template else ""))
+    return postgres.rsplit("/", 1)[0] + "/" + name
+
+
 def postgres_bin() -> Path | None:
     """The folder of ``initdb`` and ``pg_ctl``: on PATH, else Debian's newest /usr/lib/postgresql/N/bin."""
     import shutil

@@ -1,9 +1,10 @@
-"""The pipeline end to end through `monitor once`, against a real loopback server and SQLite."""
+"""The pipeline end to end through `monitor once`, against a real loopback server, on SQLite and
+on PostgreSQL (the ``database`` fixture)."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -17,11 +18,11 @@ from tests.support import fixture_bytes
 FEED_HEADERS = {"ETag": '"feed-v1"', "Last-Modified": "Mon, 23 Nov 2026 10:30:00 GMT"}
 
 
-def write_config(tmp_path: Path, base: str, *, extra_sources: str = "", alerts: str = "") -> Path:
+def write_config(tmp_path: Path, base: str, *, database: str, extra_sources: str = "", alerts: str = "") -> Path:
     path = tmp_path / "config.yaml"
     path.write_text(
         f"""\
-database: {tmp_path / 'monitor.db'}
+database: {database}
 brands:
   - name: Acme Cloud
     keywords: ['"Acme Cloud"']
@@ -53,14 +54,17 @@ def once(config: Path) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def rows(config: Path, sql: str) -> list[tuple]:
-    with sqlite3.connect(config.parent / "monitor.db") as db:
-        return db.execute(sql).fetchall()
+def rows(database: str, sql: str) -> list[tuple]:
+    from monitor.store import Store
+
+    with Store(database) as store:
+        cursor = store.db.execute(sql)
+        return [tuple(r) for r in cursor.fetchall()] if cursor.description else []
 
 
-def test_two_runs_store_each_mention_exactly_once_and_use_conditional_get(tmp_path: Path, httpserver: HTTPServer) -> None:
+def test_two_runs_store_each_mention_exactly_once_and_use_conditional_get(tmp_path: Path, database: str, httpserver: HTTPServer) -> None:
     serve_both(httpserver)
-    config = write_config(tmp_path, httpserver.url_for("").rstrip("/"))
+    config = write_config(tmp_path, httpserver.url_for("").rstrip("/"), database=database)
     code, output = once(config)
     assert code == 0, output
     assert "blog: 3 fetched, 2 matched, 2 new" in output
@@ -69,7 +73,7 @@ def test_two_runs_store_each_mention_exactly_once_and_use_conditional_get(tmp_pa
     assert code == 0, output
     assert "blog: not modified" in output
     assert "hn: 2 fetched, 2 matched, 0 new" in output
-    assert rows(config, "SELECT source, count(*) FROM mentions GROUP BY source ORDER BY source") == [("blog", 2), ("hn", 2)]
+    assert rows(database, "SELECT source, count(*) FROM mentions GROUP BY source ORDER BY source") == [("blog", 2), ("hn", 2)]
 
     feed_requests = [r for r, _ in httpserver.log if r.path == "/feed.xml"]
     assert "If-None-Match" not in feed_requests[0].headers
@@ -79,11 +83,11 @@ def test_two_runs_store_each_mention_exactly_once_and_use_conditional_get(tmp_pa
     assert hn_requests[1].args["numericFilters"] == "created_at_i>=1795429800", "second run asks from the cursor less the overlap"
 
 
-def test_stored_mentions_are_scored_bucketed_and_have_reach(tmp_path: Path, httpserver: HTTPServer) -> None:
+def test_stored_mentions_are_scored_bucketed_and_have_reach(tmp_path: Path, database: str, httpserver: HTTPServer) -> None:
     serve_both(httpserver)
-    config = write_config(tmp_path, httpserver.url_for("").rstrip("/"))
+    config = write_config(tmp_path, httpserver.url_for("").rstrip("/"), database=database)
     once(config)
-    found = {r[0]: r[1:] for r in rows(config, "SELECT id, bucket, text, reach_low, reach_high, reach_method FROM mentions")}
+    found = {r[0]: r[1:] for r in rows(database, "SELECT id, bucket, text, reach_low, reach_high, reach_method FROM mentions")}
     bucket, text, low, high, method = found["https://reviews.example/acme-lost-data"]
     assert bucket == "assassin"
     assert text.startswith("Acme Cloud deleted our backups. Worst, most infuriating vendor ever & support")
@@ -93,21 +97,21 @@ def test_stored_mentions_are_scored_bucketed_and_have_reach(tmp_path: Path, http
     assert all(r[1] and r[3] is not None for r in found.values())
 
 
-def test_first_run_stores_the_backlog_without_alerting(tmp_path: Path, httpserver: HTTPServer) -> None:
+def test_first_run_stores_the_backlog_without_alerting(tmp_path: Path, database: str, httpserver: HTTPServer) -> None:
     serve_both(httpserver)
-    config = write_config(tmp_path, httpserver.url_for("").rstrip("/"))
+    config = write_config(tmp_path, httpserver.url_for("").rstrip("/"), database=database)
     once(config)
-    assert rows(config, "SELECT count(*) FROM alerts") == [(0,)]
+    assert rows(database, "SELECT count(*) FROM alerts") == [(0,)]
 
 
-def test_backfill_window_lets_a_first_run_alert_on_recent_posts(tmp_path: Path, httpserver: HTTPServer) -> None:
+def test_backfill_window_lets_a_first_run_alert_on_recent_posts(tmp_path: Path, database: str, httpserver: HTTPServer) -> None:
     serve_both(httpserver)
-    config = write_config(tmp_path, httpserver.url_for("").rstrip("/"), alerts="alerts:\n  backfill: 1000d\n  max_age: 1000d\n")
+    config = write_config(tmp_path, httpserver.url_for("").rstrip("/"), alerts="alerts:\n  backfill: 1000d\n  max_age: 1000d\n", database=database)
     code, output = once(config)
     # Three assassins of one brand in one pass: one message for their group (kind, brand).
     assert output.count("assassin · Acme Cloud") == 1 and "3 assassin alerts for Acme Cloud" in output
     assert "Acme Cloud lost our data" in output or "acme-lost-data" in output
-    assert rows(config, "SELECT receiver, kind, status, mention_id FROM alerts ORDER BY key") == [
+    assert rows(database, "SELECT receiver, kind, status, mention_id FROM alerts ORDER BY key") == [
         ("console", "assassin", "sent", "https://reviews.example/acme-lost-data"),
         ("console", "assassin", "sent", "42000001"), ("console", "assassin", "sent", "42000002")]
     assert "jdoe" in output
@@ -115,42 +119,42 @@ def test_backfill_window_lets_a_first_run_alert_on_recent_posts(tmp_path: Path, 
     assert "assassin ·" not in output, "an alert is never sent twice"
 
 
-def test_new_post_after_the_first_run_alerts(tmp_path: Path, httpserver: HTTPServer) -> None:
+def test_new_post_after_the_first_run_alerts(tmp_path: Path, database: str, httpserver: HTTPServer) -> None:
     base = httpserver.url_for("").rstrip("/")
     page = json.loads(fixture_bytes("hn_search_by_date.json"))
     httpserver.expect_ordered_request("/api/v1/search_by_date").respond_with_json(dict(page, hits=page["hits"][:1]))
     httpserver.expect_ordered_request("/api/v1/search_by_date").respond_with_json(page)
     config = tmp_path / "config.yaml"
-    config.write_text(f"database: {tmp_path / 'monitor.db'}\nbrands: [{{name: Acme Cloud, keywords: ['\"Acme Cloud\"']}}]\n"
+    config.write_text(f"database: {database}\nbrands: [{{name: Acme Cloud, keywords: ['\"Acme Cloud\"']}}]\n"
                       f"sources: [{{name: hn, type: hackernews, first_run: 36500d, base_url: '{base}/api/v1'}}]\nalerts: {{max_age: 1000d}}\n")
     assert "assassin ·" not in once(config)[1]
     code, output = once(config)
     assert "[WARNING] assassin · Acme Cloud · hn" in output and "jdoe" in output
 
 
-def test_one_failing_source_does_not_stop_the_others(tmp_path: Path, httpserver: HTTPServer) -> None:
+def test_one_failing_source_does_not_stop_the_others(tmp_path: Path, database: str, httpserver: HTTPServer) -> None:
     serve_both(httpserver)
     httpserver.expect_request("/broken.xml").respond_with_data("boom", status=503)
     base = httpserver.url_for("").rstrip("/")
     extra = f"  - name: broken\n    type: rss\n    url: {base}/broken.xml\n"
-    config = write_config(tmp_path, base, extra_sources=extra)
+    config = write_config(tmp_path, base, extra_sources=extra, database=database)
     code, output = once(config)
     assert code == 0
     assert "broken: failed: HTTP 503 from" in output
     assert "blog: 3 fetched" in output and "hn: 2 fetched" in output
-    (error_count, last_error), = rows(config, "SELECT error_count, last_error FROM sources WHERE name = 'broken'")
+    (error_count, last_error), = rows(database, "SELECT error_count, last_error FROM sources WHERE name = 'broken'")
     assert error_count == 1 and "HTTP 503" in last_error
 
 
-def test_every_source_failing_exits_non_zero(tmp_path: Path) -> None:
+def test_every_source_failing_exits_non_zero(tmp_path: Path, database: str) -> None:
     # Nothing listens on port 9 of 127.0.0.1 (discard), so every connection is refused.
-    config = write_config(tmp_path, "http://127.0.0.1:9")
+    config = write_config(tmp_path, "http://127.0.0.1:9", database=database)
     code, output = once(config)
     assert code == 1
     assert "blog: failed: cannot fetch http://127.0.0.1:9/feed.xml" in output
 
 
-def test_failing_source_backs_off(tmp_path: Path, httpserver: HTTPServer) -> None:
+def test_failing_source_backs_off(database: str, httpserver: HTTPServer) -> None:
     from datetime import timedelta
 
     import httpx
@@ -165,7 +169,7 @@ def test_failing_source_backs_off(tmp_path: Path, httpserver: HTTPServer) -> Non
     config = parse_config(f"brands: [{{name: A, keywords: [a]}}]\n"
                           f"sources: [{{name: down, type: rss, url: '{httpserver.url_for('/down.xml')}', every: 10m}}]\n")
     waits = []
-    with Store(tmp_path / "m.db") as store, httpx.Client() as client:
+    with Store(database) as store, httpx.Client() as client:
         runtime = Runtime.build(config, client=client, notifiers={})
         now = NOW
         for _ in range(3):
@@ -182,80 +186,85 @@ def test_failing_source_backs_off(tmp_path: Path, httpserver: HTTPServer) -> Non
     assert backoff(timedelta(minutes=10), 1, retry_after_seconds=3600) == timedelta(hours=1)
 
 
-def test_a_source_that_keeps_failing_raises_source_down_once(tmp_path: Path, httpserver: HTTPServer) -> None:
+def test_a_source_that_keeps_failing_raises_source_down_once(tmp_path: Path, database: str, httpserver: HTTPServer) -> None:
     serve_both(httpserver)
     httpserver.expect_request("/broken.xml").respond_with_data("boom", status=503)
     base = httpserver.url_for("").rstrip("/")
-    config = write_config(tmp_path, base, extra_sources=f"  - name: broken\n    type: rss\n    url: {base}/broken.xml\n")
+    config = write_config(tmp_path, base, extra_sources=f"  - name: broken\n    type: rss\n    url: {base}/broken.xml\n", database=database)
     outputs = [once(config)[1] for _ in range(4)]
     assert ["source_down" in out for out in outputs] == [False, False, True, False]
     assert "source broken failed 3 times in a row (never succeeded); last error: HTTP 503" in outputs[2]
-    assert rows(config, "SELECT kind, source, status FROM alerts WHERE kind = 'source_down'") == [("source_down", "broken", "sent")]
+    assert rows(database, "SELECT kind, source, status FROM alerts WHERE kind = 'source_down'") == [("source_down", "broken", "sent")]
 
 
-def test_a_first_pass_over_history_stores_old_spikes_without_alerting(tmp_path: Path) -> None:
+def test_a_first_pass_over_history_stores_old_spikes_without_alerting(tmp_path: Path, database: str) -> None:
     from click.testing import CliRunner
 
     from monitor.cli import main
 
-    db = tmp_path / "monitor.db"
-    CliRunner().invoke(main, ["--db", str(db), "demo"])  # two weeks of history with a storm two days ago
+    CliRunner().invoke(main, ["--db", database, "demo"])  # two weeks of history with a storm two days ago
     config = tmp_path / "config.yaml"
-    config.write_text(f"database: {db}\nbrands: [{{name: Acme Cloud, keywords: ['\"Acme Cloud\"']}}]\n")
-    import sqlite3 as sql
-    with sql.connect(db) as conn:  # a fresh watch: forget the demo's series, keep its mentions
-        conn.execute("DELETE FROM spike_series")
-        conn.execute("DELETE FROM alerts")
-        conn.execute("DELETE FROM alert_groups")
+    config.write_text(f"database: {database}\nbrands: [{{name: Acme Cloud, keywords: ['\"Acme Cloud\"']}}]\n")
+    for table in ("spike_series", "alerts", "alert_groups"):  # a fresh watch: forget the demo's series, keep its mentions
+        rows(database, f"DELETE FROM {table}")
     code, output = once(config)
     assert "SPIKE" not in output and "spike ·" not in output  # found and stored, not pushed (backfill 0s)
-    assert rows(config, "SELECT count(*) > 0 FROM spikes") == [(1,)]
-    assert rows(config, "SELECT count(*) FROM alerts WHERE kind = 'spike'") == [(0,)]
+    assert rows(database, "SELECT count(*) > 0 FROM spikes") == [(1,)]
+    assert rows(database, "SELECT count(*) FROM alerts WHERE kind = 'spike'") == [(0,)]
 
 
-def refuse(config: Path, table: str, when: str = "1") -> None:
+def refuse(database: str, table: str, when: str = "true") -> None:
     """Make the real database refuse writes to ``table`` (as a full disk would), from the next run on."""
     from monitor.store import Store
 
-    with Store(config.parent / "monitor.db") as store:
-        store.db.execute(f"CREATE TRIGGER refuse_{table} BEFORE INSERT ON {table} WHEN {when}"
-                         " BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END")
+    with Store(database) as store:
+        if database.startswith("postgresql:"):
+            store.db.execute("CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS"
+                             " $$ BEGIN RAISE EXCEPTION USING ERRCODE = 'disk_full', MESSAGE = 'database or disk is full'; END $$")
+            store.db.execute(f"CREATE TRIGGER refuse_{table} BEFORE INSERT ON {table} FOR EACH ROW WHEN ({when})"
+                             " EXECUTE FUNCTION refuse()")
+        else:
+            store.db.execute(f"CREATE TRIGGER refuse_{table} BEFORE INSERT ON {table} WHEN {when}"
+                             " BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END")
+
+
+def allow(database: str, table: str) -> None:
+    rows(database, f"DROP TRIGGER refuse_{table}" + (f" ON {table}" if database.startswith("postgresql:") else ""))
 
 
 def test_a_failure_after_storing_leaves_neither_posts_without_alerts_nor_a_moved_cursor(
-        tmp_path: Path, httpserver: HTTPServer) -> None:
+        tmp_path: Path, database: str, httpserver: HTTPServer) -> None:
     serve_both(httpserver)
-    config = write_config(tmp_path, httpserver.url_for("").rstrip("/"), alerts="alerts:\n  backfill: 1000d\n  max_age: 1000d\n")
-    refuse(config, "alerts")
+    config = write_config(tmp_path, httpserver.url_for("").rstrip("/"), alerts="alerts:\n  backfill: 1000d\n  max_age: 1000d\n", database=database)
+    refuse(database, "alerts")
     code, output = once(config)
     assert code == 1, output  # both sources failed, and said why
-    assert "blog: failed: processing failed: IntegrityError: database or disk is full" in output
+    assert re.search(r"blog: failed: processing failed: (IntegrityError|DiskFull): database or disk is full", output)
     # Nothing half-done: no post stored without its alert, no cursor moved past them.
-    assert rows(config, "SELECT count(*) FROM mentions") == [(0,)]
-    assert rows(config, "SELECT name, cursor, etag, error_count FROM sources ORDER BY name") == [
+    assert rows(database, "SELECT count(*) FROM mentions") == [(0,)]
+    assert rows(database, "SELECT name, cursor, etag, error_count FROM sources ORDER BY name") == [
         ("blog", None, None, 1), ("hn", None, None, 1)]
-    with sqlite3.connect(config.parent / "monitor.db") as db:
-        db.execute("DROP TRIGGER refuse_alerts")
+    allow(database, "alerts")
     code, output = once(config)
     assert code == 0, output
     assert "3 assassin alerts for Acme Cloud" in output, "the posts of the failed run alert once the database recovers"
-    assert rows(config, "SELECT count(*) FROM mentions") == [(4,)]
+    assert rows(database, "SELECT count(*) FROM mentions") == [(4,)]
 
 
-def test_a_source_whose_posts_cannot_be_processed_does_not_stop_the_others(tmp_path: Path, httpserver: HTTPServer) -> None:
+def test_a_source_whose_posts_cannot_be_processed_does_not_stop_the_others(tmp_path: Path, database: str, httpserver: HTTPServer) -> None:
     serve_both(httpserver)
-    config = write_config(tmp_path, httpserver.url_for("").rstrip("/"))
-    refuse(config, "mentions", when="new.source = 'blog'")
+    config = write_config(tmp_path, httpserver.url_for("").rstrip("/"), database=database)
+    refuse(database, "mentions", when="new.source = 'blog'")
     code, output = once(config)
     assert code == 0, output
-    assert "blog: failed: processing failed: IntegrityError: database or disk is full" in output
+    assert re.search(r"blog: failed: processing failed: (IntegrityError|DiskFull): database or disk is full", output)
     assert "hn: 2 fetched, 2 matched, 2 new" in output
-    assert rows(config, "SELECT source, count(*) FROM mentions GROUP BY source") == [("hn", 2)]
-    (error_count, last_error), = rows(config, "SELECT error_count, last_error FROM sources WHERE name = 'blog'")
+    assert rows(database, "SELECT source, count(*) FROM mentions GROUP BY source") == [("hn", 2)]
+    (error_count, last_error), = rows(database, "SELECT error_count, last_error FROM sources WHERE name = 'blog'")
     assert error_count == 1 and "database or disk is full" in last_error
 
 
-def test_a_source_bound_to_a_brand_keeps_its_posts_that_do_not_name_it(tmp_path: Path, httpserver: HTTPServer) -> None:
+def test_a_source_bound_to_a_brand_keeps_its_posts_that_do_not_name_it(tmp_path: Path, database: str, httpserver: HTTPServer) -> None:
     """An app's reviews and the brand's own forum rarely say the brand's name: bound to it, the
     source keeps them (exclusions still apply); rules still add the other brands a post names."""
     feed = """<?xml version="1.0"?><rss version="2.0"><channel><title>forum</title>
@@ -269,7 +278,7 @@ def test_a_source_bound_to_a_brand_keeps_its_posts_that_do_not_name_it(tmp_path:
     httpserver.expect_request("/forum.xml").respond_with_data(feed, content_type="application/rss+xml")
     config = tmp_path / "config.yaml"
     config.write_text(f"""
-database: {tmp_path / 'm.db'}
+database: {database}
 brands:
   - {{name: Acme Cloud, keywords: ['"Acme Cloud"'], exclude: [cartoon]}}
   - {{name: Globex, keywords: [globex]}}
@@ -279,17 +288,16 @@ sources:
 """)
     result = CliRunner().invoke(main, ["--config", str(config), "once"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    with sqlite3.connect(tmp_path / "m.db") as db:
-        rows = {(source, mid): (json.loads(brands), json.loads(keywords)) for source, mid, brands, keywords in db.execute(
-            "SELECT source, substr(url, -1), brands, matched_keywords FROM mentions")}
-    assert rows == {
+    found = {(source, url[-1]): (json.loads(brands), json.loads(keywords))
+             for source, url, brands, keywords in rows(database, "SELECT source, url, brands, matched_keywords FROM mentions")}
+    assert found == {
         ("own-forum", "1"): (["Acme Cloud"], ["bound source"]),
         ("own-forum", "2"): (["Globex", "Acme Cloud"], ["globex", "bound source"]),
         ("same-feed-unbound", "2"): (["Globex"], ["globex"]),
     }
 
 
-def test_status_says_a_source_is_behind_until_its_burst_is_read(tmp_path: Path, httpserver: HTTPServer) -> None:
+def test_status_says_a_source_is_behind_until_its_burst_is_read(tmp_path: Path, database: str, httpserver: HTTPServer) -> None:
     from tests.test_connector_quirks import _algolia
 
     now = int(datetime.now(timezone.utc).timestamp())
@@ -299,7 +307,7 @@ def test_status_says_a_source_is_behind_until_its_burst_is_read(tmp_path: Path, 
     httpserver.expect_request("/api/v1/search").respond_with_json({"hits": [], "nbPages": 0})
     config = tmp_path / "config.yaml"
     config.write_text(f"""
-database: {tmp_path / 'm.db'}
+database: {database}
 brands: [{{name: Acme Cloud, keywords: ['"Acme Cloud"']}}]
 sources:
   - {{name: hn, type: hackernews, base_url: "{httpserver.url_for('/api/v1')}", hits_per_page: 3, max_pages: 1, every: 10s}}
@@ -309,10 +317,8 @@ sources:
     for _ in range(3):
         assert runner.invoke(main, ["--config", str(config), "once"], catch_exceptions=False).exit_code == 0
         statuses.append(runner.invoke(main, ["--config", str(config), "status"], catch_exceptions=False).output)
-        with sqlite3.connect(tmp_path / "m.db") as db:
-            stored.append(db.execute("SELECT count(*) FROM mentions").fetchone()[0])
-        with sqlite3.connect(tmp_path / "m.db") as db:  # due again at once, as the scheduler would make it later
-            db.execute("UPDATE sources SET next_check_at = NULL")
+        stored.append(rows(database, "SELECT count(*) FROM mentions")[0][0])
+        rows(database, "UPDATE sources SET next_check_at = NULL")  # due again at once, as the scheduler would make it later
     assert stored == [3, 5, 6]  # each owed window keeps its boundary second: a post there is never lost
     assert "warning, hn: behind: 1 window not read to the end yet" in statuses[0]
     assert "behind" not in statuses[2]

@@ -14,24 +14,15 @@ import pytest
 
 from monitor.store import Store
 from monitor.store.postgres import MIGRATIONS, migrate
+from tests.support import new_postgres_database
 
 psycopg = pytest.importorskip("psycopg")
-
-
-def _new_database(postgres: str) -> str:
-    """The URL of a new, empty database on the session's cluster (removed with the cluster)."""
-    import uuid
-
-    name = "t" + uuid.uuid4().hex[:12]
-    with psycopg.connect(postgres, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
-    return postgres.rsplit("/", 1)[0] + "/" + name
 
 
 @pytest.fixture
 def database(postgres):
     """The URL of a fresh, empty database on the session's cluster."""
-    url = _new_database(postgres)
+    url = new_postgres_database(postgres)
     yield url
     with psycopg.connect(postgres, autocommit=True) as admin:
         admin.execute(f"DROP DATABASE {url.rsplit('/', 1)[1]} WITH (FORCE)")
@@ -321,7 +312,7 @@ def test_the_commands_answer_the_same_on_postgresql_as_on_sqlite(tmp_path: Path,
 
     lite = str(tmp_path / "demo.db")
     assert "Stored " in run(lite, "demo") and "Stored " in run(database, "demo")
-    copy = _new_database(postgres)
+    copy = new_postgres_database(postgres)
     run(lite, "migrate", "--from", lite, "--to", copy)
     for args in (["search", "refund", "--order", "newest", "--limit", "50"], ["export", "mentions", "--brand", "acme cloud"],
                  ["backtest", "--since", "30d"]):

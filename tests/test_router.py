@@ -88,8 +88,8 @@ def test_route_config_errors_name_the_key_path() -> None:
         assert expected in str(info.value), str(info.value)
 
 
-def test_a_burst_of_50_assassins_is_one_message_and_a_repeat_is_none(runtime, slack, tmp_path: Path) -> None:
-    with Store(tmp_path / "m.db") as store:
+def test_a_burst_of_50_assassins_is_one_message_and_a_repeat_is_none(runtime, slack, database: str) -> None:
+    with Store(database) as store:
         for i in range(50):
             queued = enqueue([hostile_alert(key=f"assassin:blog:{i}", payload=f"post {i} <!channel>")], runtime, store,
                              now=NOW + timedelta(seconds=i * 0.5))
@@ -118,8 +118,8 @@ def test_a_burst_of_50_assassins_is_one_message_and_a_repeat_is_none(runtime, sl
         assert store.alert_counts() == {"sent": 50}
 
 
-def test_a_new_alert_in_a_group_that_just_notified_waits_for_group_interval(runtime, slack, tmp_path: Path) -> None:
-    with Store(tmp_path / "m.db") as store:
+def test_a_new_alert_in_a_group_that_just_notified_waits_for_group_interval(runtime, slack, database: str) -> None:
+    with Store(database) as store:
         enqueue([hostile_alert(key="assassin:blog:1")], runtime, store, now=NOW)
         deliver(runtime, store, now=NOW + timedelta(seconds=30))
         enqueue([hostile_alert(key="assassin:blog:2")], runtime, store, now=NOW + timedelta(minutes=1))
@@ -129,8 +129,8 @@ def test_a_new_alert_in_a_group_that_just_notified_waits_for_group_interval(runt
         assert len(slack.posted()) == 2
 
 
-def test_a_silence_suppresses_and_expires(runtime, slack, tmp_path: Path) -> None:
-    with Store(tmp_path / "m.db") as store:
+def test_a_silence_suppresses_and_expires(runtime, slack, database: str) -> None:
+    with Store(database) as store:
         store.add_silence(['brand="Acme Cloud"', "kind=assassin"], author="ana", reason="known outage",
                           starts_at=NOW, expires_at=NOW + timedelta(hours=1), now=NOW)
         enqueue([hostile_alert(key="assassin:blog:1")], runtime, store, now=NOW)
@@ -142,8 +142,8 @@ def test_a_silence_suppresses_and_expires(runtime, slack, tmp_path: Path) -> Non
         assert len(slack.posted()) == 1 and store.alert_counts() == {"silenced": 1, "sent": 1}
 
 
-def test_outage_of_ten_minutes_with_100_alerts_delivers_each_exactly_once(runtime, slack, tmp_path: Path) -> None:
-    with Store(tmp_path / "m.db") as store:
+def test_outage_of_ten_minutes_with_100_alerts_delivers_each_exactly_once(runtime, slack, database: str) -> None:
+    with Store(database) as store:
         slack.script += [(503, "unavailable", {})] * 6 + [(429, "rate_limited", {"Retry-After": "60"})] * 2
         now = NOW
         for i in range(100):
@@ -164,14 +164,15 @@ def test_outage_of_ten_minutes_with_100_alerts_delivers_each_exactly_once(runtim
         assert delivered == 100 and len(texts) < 20  # grouped per brand, never one message per alert
 
 
-def test_alerts_test_sends_a_sample_through_slack_and_preview_renders_the_outbox(slack, monkeypatch, tmp_path: Path) -> None:
+def test_alerts_test_sends_a_sample_through_slack_and_preview_renders_the_outbox(slack, monkeypatch, tmp_path: Path,
+                                                                                 database: str) -> None:
     from click.testing import CliRunner
 
     from monitor.cli import main
 
     monkeypatch.setenv("TEST_SLACK_WEBHOOK", slack.webhook_url)
     config = tmp_path / "config.yaml"
-    config.write_text(BRANDS + RECEIVERS + ROUTE + f"database: {tmp_path / 'm.db'}\n")
+    config.write_text(BRANDS + RECEIVERS + ROUTE + f"database: {database}\n")
     runner = CliRunner()
     result = runner.invoke(main, ["--config", str(config), "alerts", "test", "slack"])
     assert result.exit_code == 0 and "sent a test alert to slack" in result.output
@@ -181,7 +182,7 @@ def test_alerts_test_sends_a_sample_through_slack_and_preview_renders_the_outbox
     assert failed.exit_code == 1 and "receiver slack" in failed.output and slack.webhook_url not in failed.output
 
     parsed = parse_config(config.read_text())
-    with httpx.Client() as client, Store(tmp_path / "m.db") as store:
+    with httpx.Client() as client, Store(database) as store:
         runtime = Runtime.build(parsed, client=client)
         for i in range(3):
             enqueue([hostile_alert(key=f"assassin:blog:{i}")], runtime, store, now=NOW)
@@ -193,10 +194,10 @@ def test_alerts_test_sends_a_sample_through_slack_and_preview_renders_the_outbox
     assert len(slack.posted()) == 1  # previews send nothing
 
 
-def test_a_firing_spike_absorbs_its_brands_assassins(runtime, slack, tmp_path: Path) -> None:
+def test_a_firing_spike_absorbs_its_brands_assassins(runtime, slack, database: str) -> None:
     spike = replace(hostile_alert(key="spike:Acme Cloud:w1", payload="storm"), kind="spike", source="all sources",
                     reason="negative of Acme Cloud jumped: 40 posts, expected 2", mentions=())
-    with Store(tmp_path / "m.db") as store:
+    with Store(database) as store:
         enqueue([hostile_alert(key=f"assassin:blog:{i}", payload=f"post {i}") for i in range(3)], runtime, store, now=NOW)
         enqueue([spike], runtime, store, now=NOW)
         deliver(runtime, store, now=NOW + timedelta(seconds=31))
@@ -212,7 +213,7 @@ def test_a_firing_spike_absorbs_its_brands_assassins(runtime, slack, tmp_path: P
 
 
 
-def test_a_storm_takes_in_only_the_assassins_of_its_own_period(runtime, slack, tmp_path: Path) -> None:
+def test_a_storm_takes_in_only_the_assassins_of_its_own_period(runtime, slack, database: str) -> None:
     # The storm ran from an hour before NOW to NOW: posts published then are its own; one from
     # three days ago is not, and goes out on its own (neither inside the storm nor inhibited).
     spike = replace(hostile_alert(key="spike:Acme Cloud:w1", payload="storm"), kind="spike", source="all sources",
@@ -221,7 +222,7 @@ def test_a_storm_takes_in_only_the_assassins_of_its_own_period(runtime, slack, t
     old = hostile_alert(key="assassin:blog:old", payload="old post")
     old = replace(old, mentions=(replace(old.mentions[0], mention=replace(old.mentions[0].mention,
                                                                           published_at=NOW - timedelta(days=3))),))
-    with Store(tmp_path / "m.db") as store:
+    with Store(database) as store:
         enqueue([hostile_alert(key="assassin:blog:1", payload="storm post"), old], runtime, store, now=NOW)
         enqueue([spike], runtime, store, now=NOW)
         deliver(runtime, store, now=NOW + timedelta(seconds=31))
@@ -243,12 +244,12 @@ def test_a_storm_takes_in_only_the_assassins_of_its_own_period(runtime, slack, t
         assert store.alert_counts() == {"sent": 4, "inhibited": 1}
 
 
-def test_a_spike_grouped_with_its_brands_assassins_shows_each_once(slack, monkeypatch, tmp_path: Path) -> None:
+def test_a_spike_grouped_with_its_brands_assassins_shows_each_once(slack, monkeypatch, database: str) -> None:
     monkeypatch.setenv("TEST_SLACK_WEBHOOK", slack.webhook_url)
     config = parse_config(BRANDS + RECEIVERS + ROUTE.replace("group_by: [kind, brand]", "group_by: [brand]"))
     spike = replace(hostile_alert(key="spike:Acme Cloud:w1", payload="storm"), kind="spike", source="all sources",
                     reason="negative of Acme Cloud jumped: 40 posts, expected 2", mentions=())
-    with httpx.Client() as client, Store(tmp_path / "m.db") as store:
+    with httpx.Client() as client, Store(database) as store:
         runtime = Runtime.build(config, client=client)
         enqueue([hostile_alert(key=f"assassin:blog:{i}", payload=f"post-{i}") for i in range(2)], runtime, store, now=NOW)
         enqueue([spike], runtime, store, now=NOW)
@@ -258,10 +259,9 @@ def test_a_spike_grouped_with_its_brands_assassins_shows_each_once(slack, monkey
     assert shown.count("is awful post-0") == 1 and shown.count("is awful post-1") == 1
 
 
-def test_two_deliverers_on_one_database_claim_a_message_once(runtime, tmp_path: Path) -> None:
+def test_two_deliverers_on_one_database_claim_a_message_once(runtime, database: str) -> None:
     # Two processes (monitor run, and monitor once from cron) deliver from the same outbox.
-    path = tmp_path / "m.db"
-    with Store(path) as first, Store(path) as second:
+    with Store(database) as first, Store(database) as second:
         enqueue([hostile_alert(key=f"assassin:blog:{i}") for i in range(2)], runtime, first, now=NOW)
         keys = [r["key"] for r in first.group_pending("slack", first.due_groups(now=None)[0]["group_key"], now=None)]
         assert first.mark_sending(keys, "n1", now=NOW) is True
@@ -284,21 +284,21 @@ class KilledAfterSend:
 
 
 @pytest.mark.parametrize("way", ["bot", "webhook"])
-def test_a_process_killed_right_after_a_send_does_not_send_it_again(slack, monkeypatch, tmp_path: Path, way: str) -> None:
+def test_a_process_killed_right_after_a_send_does_not_send_it_again(slack, monkeypatch, database: str, way: str) -> None:
     monkeypatch.setenv("TEST_SLACK_WEBHOOK", slack.webhook_url)
     receiver = (bot_receiver(slack, monkeypatch) if way == "bot"
                 else "{name: slack, type: slack, webhook_url_env: TEST_SLACK_WEBHOOK}")
     config = parse_config(BRANDS + f"receivers: [{receiver}]\n" + ROUTE)
-    counts = deliver_killed(config, tmp_path / "m.db", KilledAfterSend)
+    counts = deliver_killed(config, database, KilledAfterSend)
     assert len(slack.posted()) == 1 and counts == {"sending": 1}
-    counts = deliver_restarted(config, tmp_path / "m.db")
+    counts = deliver_restarted(config, database)
     if way == "bot":  # the channel is read back for the notification's key: not posted twice
         assert len(slack.posted()) == 1 and counts == {"sent": 1}
     else:  # a webhook cannot read the channel: never twice, so it is flagged for a human instead
         assert len(slack.posted()) == 1 and counts == {"unconfirmed": 1}
 
 
-def deliver_killed(config, path: Path, killer) -> dict:
+def deliver_killed(config, path: str, killer) -> dict:
     """One delivery of one assassin alert, the process killed by ``killer`` around the send: the
     outbox's counts as it died."""
     with httpx.Client() as client, Store(path) as store:
@@ -310,7 +310,7 @@ def deliver_killed(config, path: Path, killer) -> dict:
         return store.alert_counts()
 
 
-def deliver_restarted(config, path: Path) -> dict:
+def deliver_restarted(config, path: str) -> dict:
     """Restarted: a fresh runtime and store over the same file, delivering for ten minutes; the outbox's counts."""
     with httpx.Client() as client, Store(path) as store:
         restarted = Runtime.build(config, client=client)
@@ -319,12 +319,12 @@ def deliver_restarted(config, path: Path) -> dict:
         return store.alert_counts()
 
 
-def test_quiet_hours_hold_warnings_until_morning_and_let_critical_through(slack, monkeypatch, tmp_path: Path) -> None:
+def test_quiet_hours_hold_warnings_until_morning_and_let_critical_through(slack, monkeypatch, database: str) -> None:
     monkeypatch.setenv("TEST_SLACK_WEBHOOK", slack.webhook_url)
     # NOW is 11:00 UTC = 12:00 in Paris (CET): a window 11:30–13:00 local holds it until 12:00 UTC.
     config = parse_config(BRANDS + RECEIVERS + ROUTE + "  quiet_hours: [lunch]\n"
                           "quiet_hours:\n  - name: lunch\n    timezone: Europe/Paris\n    start: '11:30'\n    end: '13:00'\n")
-    with httpx.Client() as client, Store(tmp_path / "m.db") as store:
+    with httpx.Client() as client, Store(database) as store:
         runtime = Runtime.build(config, client=client)
         enqueue([hostile_alert(key="assassin:blog:1")], runtime, store, now=NOW)
         critical = replace(hostile_alert(key="assassin:blog:2"), brand="Beta", severity="critical")
@@ -357,10 +357,10 @@ def test_quiet_hours_windows_and_their_errors() -> None:
         assert expected in str(info.value), str(info.value)
 
 
-def test_updates_of_a_group_still_firing_go_into_its_thread(slack, monkeypatch, tmp_path: Path) -> None:
+def test_updates_of_a_group_still_firing_go_into_its_thread(slack, monkeypatch, database: str) -> None:
     receiver = bot_receiver(slack, monkeypatch)
     config = parse_config(BRANDS + f"receivers: [{receiver}]\n" + ROUTE)
-    with httpx.Client() as client, Store(tmp_path / "m.db") as store:
+    with httpx.Client() as client, Store(database) as store:
         runtime = Runtime.build(config, client=client)
         enqueue([hostile_alert(key="assassin:blog:1")], runtime, store, now=NOW)
         deliver(runtime, store, now=NOW + timedelta(seconds=30))
@@ -373,11 +373,11 @@ def test_updates_of_a_group_still_firing_go_into_its_thread(slack, monkeypatch, 
     assert "thread_ts" not in fresh  # after repeat_interval a new message starts a new thread
 
 
-def test_a_source_that_is_down_inhibits_its_volume_drop(runtime, slack, tmp_path: Path) -> None:
+def test_a_source_that_is_down_inhibits_its_volume_drop(runtime, slack, database: str) -> None:
     drop = replace(hostile_alert(key="drop:Acme Cloud:blog:w1"), kind="drop", mentions=(),
                    reason="mentions of Acme Cloud on blog dropped: 0 posts, expected 30")
     other = replace(drop, key="drop:Acme Cloud:hn:w1", source="hn", reason="mentions of Acme Cloud on hn dropped")
-    with Store(tmp_path / "m.db") as store:
+    with Store(database) as store:
         store.ensure_source("blog", "rss", now=NOW)
         for _ in range(3):
             store.record_failure("blog", "HTTP 503", now=NOW, next_check_at=NOW)
@@ -393,12 +393,12 @@ def test_the_fingerprint_follows_the_labels() -> None:
     assert replace(a, brand="Beta").fingerprint != a.fingerprint
 
 
-def test_silences_in_config_hold_alerts_until_they_expire_and_need_an_expiry(slack, monkeypatch, tmp_path: Path) -> None:
+def test_silences_in_config_hold_alerts_until_they_expire_and_need_an_expiry(slack, monkeypatch, database: str) -> None:
     monkeypatch.setenv("TEST_SLACK_WEBHOOK", slack.webhook_url)
     silence = ("silences:\n  - matchers: ['brand=\"Acme Cloud\"']\n    author: ana\n    reason: known outage\n"
                "    expires: 2026-11-23T12:00:00Z\n")
     config = parse_config(BRANDS + RECEIVERS + ROUTE + silence)
-    with httpx.Client() as client, Store(tmp_path / "m.db") as store:
+    with httpx.Client() as client, Store(database) as store:
         runtime = Runtime.build(config, client=client)
         enqueue([hostile_alert(key="assassin:blog:1")], runtime, store, now=NOW)
         deliver(runtime, store, now=NOW + timedelta(minutes=1))
@@ -416,11 +416,11 @@ def test_silences_in_config_hold_alerts_until_they_expire_and_need_an_expiry(sla
         assert expected in str(info.value), str(info.value)
 
 
-def test_a_source_silent_far_beyond_its_rhythm_is_source_down(tmp_path: Path) -> None:
+def test_a_source_silent_far_beyond_its_rhythm_is_source_down(database: str) -> None:
     from monitor.health import silent_source_alert
     from monitor.models import Judged, Match, Mention, Reach, Score
 
-    with Store(tmp_path / "m.db") as store:
+    with Store(database) as store:
         store.ensure_source("blog", "rss", now=NOW)
         items = [Judged(Mention(source="blog", id=str(i), url=None, text="acme", published_at=NOW - timedelta(days=3, hours=i)),
                         Match(("Acme Cloud",), ()), Score(0.0, "apathetic"), Reach(1, 4, "t", 3)) for i in range(40)]
@@ -437,9 +437,9 @@ class KilledBeforeSend(KilledAfterSend):
         raise KeyboardInterrupt("killed before the request left")
 
 
-def test_a_process_killed_before_the_send_left_sends_it_after_restart(slack, monkeypatch, tmp_path: Path) -> None:
+def test_a_process_killed_before_the_send_left_sends_it_after_restart(slack, monkeypatch, database: str) -> None:
     receiver = bot_receiver(slack, monkeypatch)
     config = parse_config(BRANDS + f"receivers: [{receiver}]\n" + ROUTE)
-    deliver_killed(config, tmp_path / "m.db", KilledBeforeSend)
-    counts = deliver_restarted(config, tmp_path / "m.db")
+    deliver_killed(config, database, KilledBeforeSend)
+    counts = deliver_restarted(config, database)
     assert len(slack.posted()) == 1 and counts == {"sent": 1}  # the channel lacked it: sent once

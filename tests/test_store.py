@@ -34,8 +34,8 @@ def mention_count(store: Store) -> int:
     return store.db.execute("SELECT count(*) FROM mentions").fetchone()[0]
 
 
-def test_a_mention_is_stored_once_however_often_it_is_saved(tmp_path: Path) -> None:
-    with Store(tmp_path / "m.db") as store:
+def test_a_mention_is_stored_once_however_often_it_is_saved(database: str) -> None:
+    with Store(database) as store:
         store.ensure_source("blog", "rss", now=NOW)
         assert len(store.save_mentions([judged("1"), judged("2")], fetched_at=NOW)) == 2
         assert [j.mention.id for j in store.save_mentions([judged("2"), judged("3")], fetched_at=NOW)] == ["3"]
@@ -44,14 +44,14 @@ def test_a_mention_is_stored_once_however_often_it_is_saved(tmp_path: Path) -> N
         assert store.known_ids("blog", ["1", "9"]) == {"1"}
 
 
-def test_same_id_in_two_sources_is_two_mentions(tmp_path: Path) -> None:
-    with Store(tmp_path / "m.db") as store:
+def test_same_id_in_two_sources_is_two_mentions(database: str) -> None:
+    with Store(database) as store:
         store.save_mentions([judged("1"), judged("1", source="other")], fetched_at=NOW)
         assert mention_count(store) == 2
 
 
-def test_stored_row_keeps_every_field(tmp_path: Path) -> None:
-    with Store(tmp_path / "m.db") as store:
+def test_stored_row_keeps_every_field(database: str) -> None:
+    with Store(database) as store:
         store.save_mentions([judged("1")], fetched_at=NOW + timedelta(minutes=5))
         row = next(store.db.query("SELECT * FROM mentions"))
     assert row["published_at"] == "2026-11-23T11:00:00Z" and row["fetched_at"] == "2026-11-23T11:05:00Z"
@@ -61,8 +61,8 @@ def test_stored_row_keeps_every_field(tmp_path: Path) -> None:
     assert row["raw"] == '{"id": "1"}' and row["metrics"] == '{"points": 3}'
 
 
-def test_full_text_search_over_title_and_text(tmp_path: Path) -> None:
-    with Store(tmp_path / "m.db") as store:
+def test_full_text_search_over_title_and_text(database: str) -> None:
+    with Store(database) as store:
         store.save_mentions([judged("1", "billing refund nightmare"), judged("2", "lovely support")], fetched_at=NOW)
         assert [r["id"] for r in store.search("refund")] == ["1"]
         assert [r["id"] for r in store.search("refunds")] == ["1"], "porter stemming"
@@ -70,16 +70,16 @@ def test_full_text_search_over_title_and_text(tmp_path: Path) -> None:
         assert store.search('unbalanced "quote') == [], "bad FTS syntax falls back to quoted words"
 
 
-def test_hostile_text_is_only_ever_a_bound_parameter(tmp_path: Path) -> None:
+def test_hostile_text_is_only_ever_a_bound_parameter(database: str) -> None:
     evil = "x'); DROP TABLE mentions; --"
-    with Store(tmp_path / "m.db") as store:
+    with Store(database) as store:
         store.save_mentions([judged(evil, evil)], fetched_at=NOW)
         assert store.search(evil)[0]["id"] == evil
         assert mention_count(store) == 1
 
 
-def test_source_state_round_trip(tmp_path: Path) -> None:
-    with Store(tmp_path / "m.db") as store:
+def test_source_state_round_trip(database: str) -> None:
+    with Store(database) as store:
         assert store.ensure_source("blog", "rss", now=NOW) is True
         state = SourceState(cursor="10", etag='"e"', last_modified="Mon, 23 Nov 2026 10:00:00 GMT")
         store.record_success("blog", state, now=NOW, next_check_at=NOW + timedelta(minutes=10))
@@ -90,9 +90,9 @@ def test_source_state_round_trip(tmp_path: Path) -> None:
         assert store.source_row("blog")["last_error"] == "HTTP 500"
 
 
-def test_outbox_enqueues_an_alert_once_per_receiver(tmp_path: Path) -> None:
+def test_outbox_enqueues_an_alert_once_per_receiver(database: str) -> None:
     alert = Alert("assassin:blog:1", "assassin", "Acme", "blog", "warning", "why", (judged("1"),), NOW)
-    with Store(tmp_path / "m.db") as store:
+    with Store(database) as store:
         assert store.enqueue_alert(alert, "console", now=NOW)
         assert not store.enqueue_alert(alert, "console", now=NOW)
         assert store.enqueue_alert(alert, "slack", now=NOW)
@@ -207,20 +207,23 @@ def test_committed_pages_reach_the_database_file_in_the_background_while_the_sto
     assert not [t for t in threading.enumerate() if t.name.startswith("checkpoint ")], "close stops the checkpointer"
 
 
-def test_the_judgements_author_rows_have_the_authors_tables_columns(tmp_path: Path) -> None:
+def test_the_judgements_author_rows_have_the_authors_tables_columns(database: str) -> None:
     from monitor.judgement.authors import new_author
     from monitor.store.authors import _AUTHOR_COLUMNS
 
     assert tuple(new_author("s", "h")) == _AUTHOR_COLUMNS
-    with Store(tmp_path / "m.db") as store:
-        assert tuple(c.name for c in store.db.table("authors").columns) == _AUTHOR_COLUMNS
+    with Store(database) as store:
+        assert tuple(d[0] for d in store.db.execute("SELECT * FROM authors LIMIT 0").description) == _AUTHOR_COLUMNS
 
 
-def test_search_ranks_among_the_newest_matches_or_lists_the_newest(tmp_path: Path) -> None:
-    with Store(tmp_path / "m.db") as store:
-        # Stored oldest first: "1" says refund three times (the best bm25 match), the rest once.
-        store.save_mentions([judged("1", "refund refund refund from Acme Cloud")], fetched_at=NOW)
-        store.save_mentions([judged(str(i), f"Acme Cloud refund number {i}") for i in range(2, 6)], fetched_at=NOW)
+def test_search_ranks_among_the_newest_matches_or_lists_the_newest(database: str) -> None:
+    with Store(database) as store:
+        # Stored and published oldest first: "1" says refund three times (the best match), the rest once.
+        def at(item: Judged, minutes: int) -> Judged:
+            return replace(item, mention=replace(item.mention, published_at=NOW + timedelta(minutes=minutes)))
+
+        store.save_mentions([at(judged("1", "refund refund refund from Acme Cloud"), 1)], fetched_at=NOW)
+        store.save_mentions([at(judged(str(i), f"Acme Cloud refund number {i}"), i) for i in range(2, 6)], fetched_at=NOW)
         assert [r["id"] for r in store.search("refund", limit=1)] == ["1"], "ranked: the best match first"
         assert [r["id"] for r in store.search("refund", limit=3, order="newest")] == ["5", "4", "3"]
         ranked = [r["id"] for r in store.search("refund", limit=5, among=3)]
@@ -253,7 +256,8 @@ def _mixed(count: int) -> list[Judged]:
 
 def test_brand_health_reads_rollups_kept_with_the_mentions_and_matches_a_full_scan(tmp_path: Path) -> None:
     """The rollups answer exactly what the old per-mention view did, after batches, and after a
-    migration from a store that had none."""
+    migration from a store that had none (SQLite's: PostgreSQL's is held equal to it in
+    test_postgres.py)."""
     items = _mixed(40)
     with Store(tmp_path / "m.db") as store:
         store.save_mentions(items[:25], fetched_at=NOW)
@@ -285,7 +289,7 @@ def _count_windows(rows, window):
     return out
 
 
-def test_window_counts_summed_by_sqlite_equal_the_spike_watchs_count_of_the_rows(tmp_path: Path) -> None:
+def test_window_counts_summed_by_sqlite_equal_the_spike_watchs_count_of_the_rows(database: str) -> None:
     """The spike watch and the backtest read per-window counts from the store instead of loading
     rows: the same numbers the series' own count of those rows gives (unscored posts, posts of
     two brands, no reach, windows left empty)."""
@@ -295,7 +299,7 @@ def test_window_counts_summed_by_sqlite_equal_the_spike_watchs_count_of_the_rows
     items[5] = replace(items[5], reach=Reach(None, None, "x", None))
     items[6] = replace(items[6], score=Score(NEGATIVE, "apathetic"))  # at the cut: negative
     start, end = NOW - timedelta(days=12), NOW + timedelta(hours=1)
-    with Store(tmp_path / "m.db") as store:
+    with Store(database) as store:
         store.save_mentions(items, fetched_at=NOW)
         for brand in ("Acme", "Globex", "Nobody"):
             for window in (timedelta(minutes=5), timedelta(hours=6)):

@@ -19,6 +19,7 @@ from monitor.cli.common import (
 from monitor.models import (
     Mention,
     SourceState,
+    is_postgres,
     to_iso,
 )
 
@@ -95,6 +96,22 @@ def backtest(ctx: click.Context, since: str, until: str | None, brands: tuple[st
                    err=as_json)
 
 
+def _empty_a_demo_database(url: str) -> None:
+    """A PostgreSQL database is emptied for the demo only when all it holds is an earlier demo's:
+    one whose sources are others is somebody's real store, and is left alone with a clear error."""
+    from monitor.store import Store
+    from monitor.store.pgdb import where
+
+    with Store(url) as store:
+        theirs = sorted({row["name"] for row in store.sources_status()} - set(demo_data.SOURCES))
+        if theirs:
+            raise click.ClickException(
+                f"{where(url)} holds sources the demo does not have ({', '.join(theirs[:5])}"
+                f"{', …' if len(theirs) > 5 else ''}): the demo writes only to a database of its own"
+                " — create one (createdb monitor_demo) and point --db at it")
+        store.clear()
+
+
 @click.command()
 @click.pass_context
 def demo(ctx: click.Context) -> None:
@@ -110,8 +127,11 @@ def demo(ctx: click.Context) -> None:
     from monitor.store import Store
     demo_db = ctx.obj["db"] or "data/demo.db"
     started = time.perf_counter()
-    for suffix in ("", "-wal", "-shm"):
-        Path(demo_db + suffix).unlink(missing_ok=True)
+    if is_postgres(demo_db):
+        _empty_a_demo_database(demo_db)
+    else:
+        for suffix in ("", "-wal", "-shm"):
+            Path(demo_db + suffix).unlink(missing_ok=True)
     now = utcnow()
     with demo_data.serve(now) as base:
         config = parse_config(demo_data.DEMO_CONFIG.format(base=base), path="demo config")

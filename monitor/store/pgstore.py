@@ -66,6 +66,15 @@ class PgStore(Store):
             raise StoreError(f"{where(self.path)} has schema version {version}, older than {known} — open it once"
                              " with write access to upgrade it")
 
+    def clear(self) -> None:
+        """Empty every table of the store, keeping its schema (`monitor demo` on PostgreSQL, where
+        there is no file to delete and start over)."""
+        tables = [r[0] for r in self.db.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+            " AND tablename NOT IN ('monitor_schema', 'monitor_migration') ORDER BY tablename")]
+        if tables:
+            self.db.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY")
+
     # --- the hooks -----------------------------------------------------------------------------
     def _each_brand(self, alias: str) -> str:
         return f"jsonb_array_elements_text({alias}.brands) AS b(value)"
