@@ -8,7 +8,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from monitor.ingest import SourceReport, run_source
-from monitor.runtime import Runtime, deliver, held
+from monitor.runtime import Runtime, deliver
+from monitor.workers import held
 from monitor.store import Store
 from monitor.watch import watch_series
 

@@ -8,12 +8,9 @@ Swapped whole when config.yaml changes; the config schema itself never builds th
 from __future__ import annotations
 
 import os
-import socket
 import threading
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Iterator
+from datetime import datetime, timezone
 
 import httpx
 
@@ -141,26 +138,6 @@ def delivery_policy(config: Config) -> DeliveryPolicy:
     )
     return DeliveryPolicy(silences=silences, quiet_hours={w.name: w for w in config.quiet_hours},
                           spike_rearm=config.spikes.rearm, source_down_after=config.alerts.source_down_after)
-
-
-LEASE = timedelta(minutes=30)  # a dead worker's source or watch is taken over after this
-
-
-def worker() -> str:
-    """This process as a lease owner: host and process id."""
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-@contextmanager
-def held(store: Store, name: str, *, now: datetime) -> Iterator[bool]:
-    """Hold the lease ``name`` while the block runs (True), or say another worker holds it (False)."""
-    owner = worker()
-    ours = store.lease(name, owner=owner, now=now, until=now + LEASE)
-    try:
-        yield ours
-    finally:
-        if ours:
-            store.release(name, owner=owner)
 
 
 def enqueue(alerts: list[Alert], runtime: Runtime, store: Store, *, now: datetime) -> int:

@@ -2,7 +2,8 @@
 
 Jobs run on pool threads, so each opens its own Store (an sqlite3 connection belongs to one
 thread). Whether a source is due is decided by the store's ``next_check_at`` (which carries
-failure backoff and survives restarts); the scheduler only wakes jobs up. A config edit is
+failure backoff, survives restarts and is shared by every worker on the database); the
+scheduler only wakes jobs up, every minute at most (``check_every``). A config edit is
 validated first: a valid one replaces the runtime and the jobs, an invalid one is logged with
 every problem and the last good config keeps running.
 """
@@ -31,7 +32,8 @@ from monitor.ingest import is_due, run_source
 from monitor.judgement.language import LanguageDetector
 from monitor.judgement.sentiment import Scorer
 from monitor.assassin_model import ModelSource
-from monitor.runtime import Runtime, deliver, enqueue, held, worker
+from monitor.runtime import Runtime, deliver, enqueue
+from monitor.workers import held, worker
 from monitor.store import Store
 from monitor.watch import digest_alert, watch_series
 
@@ -39,6 +41,17 @@ log = logging.getLogger("monitor.scheduler")
 
 DELIVERY_EVERY = timedelta(seconds=30)
 WATCH_EVERY = timedelta(seconds=5)
+CHECK_EVERY = timedelta(minutes=1)  # the longest a due source waits for its job to look
+
+
+def check_every(every: timedelta) -> float:
+    """Seconds between a source job's looks at whether its source is due: the store's
+    ``next_check_at`` decides (it carries backoff, and another worker's runs), so the job looks
+    often — every minute, or a quarter of ``every`` when that is shorter. A job woken only every
+    ``every``, with jitter, finds the source due a moment later half the time and waits a whole
+    interval more (runs came every 1.5 × ``every`` on average); a worker's source whose run
+    another worker took over, or left on dying, would wait a whole interval too."""
+    return min(CHECK_EVERY.total_seconds(), every.total_seconds() / 4)
 
 
 
@@ -98,16 +111,18 @@ class Monitor:
         with Store(self.db_path) as store:
             if not is_due(store.source_row(name), now):
                 return
-            with held(store, f"source:{name}", now=now) as ours:
-                if not ours:
-                    return  # another worker is running it
+            with held(store, f"source:{name}", now=now, clock=self.clock) as ours:
+                # Due is asked again under the lease: another worker may have run it and let go
+                # between the first look and the lease.
+                if not ours or not is_due(store.source_row(name), now):
+                    return  # another worker is running it, or just ran it
                 run_source(options, runtime, store, now=now)
             deliver(runtime, store, now=self.clock())
 
     def spikes_job(self) -> None:
         """Score the brands' newly settled windows for spikes and drops, then deliver."""
         with Store(self.db_path) as store:
-            with held(store, "watch", now=self.clock()) as ours:
+            with held(store, "watch", now=self.clock(), clock=self.clock) as ours:
                 if ours:
                     watch_series(self.runtime, store, now=self.clock())
             deliver(self.runtime, store, now=self.clock())
@@ -172,18 +187,18 @@ class Monitor:
         for name, options in current.items():
             if name in before and before[name].every == options.every and self.scheduler.get_job(f"source:{name}"):
                 continue
-            every = options.every.total_seconds()
+            check = check_every(options.every)
             self.scheduler.add_job(
                 self.run_source_job,
-                IntervalTrigger(seconds=every, jitter=min(60.0, every / 10)),
+                IntervalTrigger(seconds=check, jitter=check / 10),
                 args=[name],
                 id=f"source:{name}",
                 name=f"source {name}",
                 max_instances=1,  # never two runs of one source at once
                 coalesce=True,
-                misfire_grace_time=int(every),
+                misfire_grace_time=max(1, int(check)),
                 replace_existing=True,
-                next_run_time=datetime.now(timezone.utc) + timedelta(seconds=random.uniform(0, min(5.0, every / 10))),
+                next_run_time=datetime.now(timezone.utc) + timedelta(seconds=random.uniform(0, min(5.0, check / 10))),
             )
 
     # --- lifecycle ---------------------------------------------------------------------------

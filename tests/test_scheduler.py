@@ -146,7 +146,7 @@ def test_a_spike_whose_alert_could_not_be_queued_fires_on_the_next_watch(config_
 def test_a_source_another_worker_holds_is_left_to_it_until_its_lease_lapses(config_path: Path) -> None:
     """Several workers on one database: the one holding a source's lease runs it; the others
     leave it, and take it over once the lease has lapsed (its worker died)."""
-    from monitor.runtime import LEASE
+    from monitor.workers import LEASE
 
     clock = [NOW]
     monitor = Monitor(config_path, clock=lambda: clock[0])
@@ -160,6 +160,66 @@ def test_a_source_another_worker_holds_is_left_to_it_until_its_lease_lapses(conf
     with Store(monitor.db_path) as store:
         assert store.source_row("blog")["error_count"] == 1
         assert store.leases(now=clock[0]) == [], "given back after the run"
+
+
+def test_a_source_job_looks_often_so_runs_come_every_every_and_not_one_and_a_half_times_that(config_path: Path) -> None:
+    """The job looks every minute (a quarter of ``every`` when shorter); the store's due time
+    decides. Woken at ``every`` with a positive jitter, a job found its source due a moment
+    later every other time and waited a whole interval more."""
+    from monitor.scheduler import check_every
+
+    monitor = Monitor(config_path)
+    monitor.sync_jobs()
+    assert monitor.scheduler.get_job("source:blog").trigger.interval == timedelta(seconds=7.5)  # every: 30s
+    assert check_every(timedelta(minutes=15)) == 60 and check_every(timedelta(hours=6)) == 60
+    # Runs a job would see over an hour of a 15-minute source, looking every minute with jitter.
+    import random
+
+    from monitor.ingest import is_due
+
+    rng, due, runs, at = random.Random(1), NOW, [], NOW
+    for minute in range(60):
+        at = NOW + timedelta(minutes=minute, seconds=rng.uniform(0, 6))
+        if is_due({"next_check_at": due.strftime("%Y-%m-%dT%H:%M:%SZ")}, at):
+            runs.append(at)
+            due = at + timedelta(minutes=15)
+    gaps = [(b - a).total_seconds() / 60 for a, b in zip(runs, runs[1:])]
+    assert len(runs) == 4 and all(15 <= g < 16.2 for g in gaps), gaps
+
+
+def test_a_held_lease_is_renewed_while_its_block_runs_and_lapses_once_nobody_renews_it(database: str) -> None:
+    """A slow source keeps its lease however long it runs (the process renews it every RENEW);
+    a lease nobody renews any more (its worker killed) lapses LEASE after the last renewal."""
+    import threading
+
+    from monitor.workers import LEASE, POLL, RENEW, held, worker
+
+    clock = [NOW]
+    lock = threading.Lock()
+
+    def now():
+        with lock:
+            return clock[0]
+
+    def until(store):
+        return {r["name"]: r["until"] for r in store.leases(now=NOW)}
+
+    with Store(database) as store, held(store, "source:slow", now=NOW, clock=now) as ours:
+        assert ours and until(store) == {"source:slow": "2026-11-23T11:02:00Z"}
+        for step in range(1, 5):  # eight minutes of a slow run, renewed every 30 s of its clock
+            with lock:
+                clock[0] = NOW + step * RENEW * 4
+            deadline = time.monotonic() + 20 * POLL
+            while until(store)["source:slow"] != (clock[0] + LEASE).strftime("%Y-%m-%dT%H:%M:%SZ") and time.monotonic() < deadline:
+                time.sleep(POLL / 5)
+            assert until(store)["source:slow"] == (clock[0] + LEASE).strftime("%Y-%m-%dT%H:%M:%SZ"), step
+            assert not store.lease("source:slow", owner="elsewhere:1", now=clock[0], until=clock[0] + LEASE)
+        # A worker that died stops renewing: its lease lapses and another takes it over.
+        store.lease("source:dead", owner="gone:1", now=clock[0], until=clock[0] + LEASE)
+    with Store(database) as store:
+        assert [r["name"] for r in store.leases(now=clock[0])] == ["source:dead"], "ours given back at the block's end"
+        assert not store.lease("source:dead", owner=worker(), now=clock[0] + LEASE - RENEW, until=clock[0] + 2 * LEASE)
+        assert store.lease("source:dead", owner=worker(), now=clock[0] + LEASE, until=clock[0] + 2 * LEASE)
 
 
 def test_status_says_which_worker_is_running_which_source(config_path: Path) -> None:
@@ -179,7 +239,7 @@ def test_a_running_monitor_is_listed_as_a_worker_until_it_stops(config_path: Pat
     from click.testing import CliRunner
 
     from monitor.cli import main
-    from monitor.runtime import worker
+    from monitor.workers import worker
 
     monitor = Monitor(config_path)
     monitor.start()

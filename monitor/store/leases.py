@@ -31,6 +31,14 @@ class LeaseStore:
             (name, owner, to_iso(until), to_iso(now)))
         return cursor.rowcount == 1
 
+    def renew(self, names: list[str], *, owner: str, until: datetime) -> set[str]:
+        """Extend ``owner``'s leases ``names`` to ``until``; the names it still held (a lease
+        that expired and was taken meanwhile is another's now, and left to it)."""
+        marks = ", ".join("?" * len(names))
+        self.db.execute(f"UPDATE leases SET until = ? WHERE owner = ? AND name IN ({marks})", (to_iso(until), owner, *names))
+        return {row["name"] for row in self.db.query(f"SELECT name FROM leases WHERE owner = ? AND name IN ({marks})",
+                                                     (owner, *names))}
+
     def release(self, name: str, *, owner: str) -> None:
         """Give ``name`` up, if ``owner`` still holds it."""
         self.db.execute("DELETE FROM leases WHERE name = ? AND owner = ?", (name, owner))
