@@ -39,13 +39,13 @@ class _Renewer:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._held: Counter[tuple[str, str]] = Counter()  # (database, lease) -> how many blocks hold it
+        self._since: dict[tuple[str, str], tuple[datetime, Callable[[], datetime]]] = {}  # last renewed, on which clock
         self._thread: threading.Thread | None = None
-        self.clock: Callable[[], datetime] = utcnow
 
-    def add(self, database: str, name: str, clock: Callable[[], datetime]) -> None:
+    def add(self, database: str, name: str, now: datetime, clock: Callable[[], datetime]) -> None:
         with self._lock:
             self._held[(database, name)] += 1
-            self.clock = clock
+            self._since[(database, name)] = (now, clock)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="lease-renewer", daemon=True)
                 self._thread.start()
@@ -55,24 +55,23 @@ class _Renewer:
             self._held[(database, name)] -= 1
             if self._held[(database, name)] <= 0:
                 del self._held[(database, name)]
+                del self._since[(database, name)]
 
     def _run(self) -> None:
-        last = self.clock()
-        stop = threading.Event()
+        pause = threading.Event()
         while True:
-            stop.wait(POLL)
+            pause.wait(POLL)
+            due: dict[tuple[str, datetime], list[str]] = {}
             with self._lock:
                 if not self._held:
                     self._thread = None
                     return
-                now = self.clock()
-                if now - last < RENEW:
-                    continue
-                held: dict[str, list[str]] = {}
-                for database, name in self._held:
-                    held.setdefault(database, []).append(name)
-            last = now
-            for database, names in held.items():
+                for (database, name), (since, clock) in self._since.items():
+                    now = clock()
+                    if not since <= now < since + RENEW:  # due, or a clock that went back
+                        due.setdefault((database, now), []).append(name)
+                        self._since[(database, name)] = (now, clock)
+            for (database, now), names in due.items():
                 self._renew(database, names, now)
 
     def _renew(self, database: str, names: list[str], now: datetime) -> None:
@@ -97,7 +96,7 @@ def held(store: Store, name: str, *, now: datetime, clock: Callable[[], datetime
     owner = worker()
     ours = store.lease(name, owner=owner, now=now, until=now + LEASE)
     if ours:
-        _RENEWER.add(store.path, name, clock)
+        _RENEWER.add(store.path, name, now, clock)
     try:
         yield ours
     finally:

@@ -1,0 +1,218 @@
+"""Several `monitor run` workers on one database (issue 19): three processes, 200 sources on a
+loopback farm, twenty minutes of schedule on an injected clock running 30 times faster than
+the wall's, and one worker killed with SIGKILL in the middle of a source's run.
+
+Each worker is a real process with a real ``Monitor`` on the shared clock, doing what its
+scheduler would: looking at every source (``run_source_job``: due? lease free? due still?),
+the spike watch every minute and delivery every 30 seconds, then a clean stop. The farm logs
+every fetch on the same clock; Slack is the loopback stand-in.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections import defaultdict
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from monitor.store import Store
+
+SPEED = 30.0  # simulated seconds per real second
+START = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
+END = START + timedelta(minutes=20)
+SOURCES = 200
+EVERY = timedelta(minutes=5)
+POSTS_EVERY = timedelta(minutes=3)
+TRAP_AT = START + timedelta(minutes=8)  # the first fetch from then on is held until its worker is killed
+ANGRY = "Acme Cloud deleted our backups again. Worst, most infuriating vendor ever &amp; support ignores us."
+CALM = "Acme Cloud status page says maintenance tonight, post {k} of feed {feed}."
+
+
+def simulated(t0: float) -> datetime:
+    """The injected clock every process shares: START at real time ``t0``, SPEED times as fast."""
+    return START + timedelta(seconds=(time.time() - t0) * SPEED) if t0 else START
+
+
+def posts(feed: int, until: datetime) -> list[tuple[str, datetime, bool]]:
+    """Feed ``feed``'s posts published by ``until``: one every three minutes from half an hour
+    before START (each feed a few seconds apart), every fourth one angry: (url, published, angry)."""
+    first = START - timedelta(minutes=30) + timedelta(seconds=feed % 170)
+    out, k = [], 0
+    while first + k * POSTS_EVERY <= until:
+        out.append((f"https://feeds.example/{feed}/{k}", first + k * POSTS_EVERY, k % 4 == 3))
+        k += 1
+    return out
+
+
+class Farm:
+    """The loopback feeds: what each serves depends on the shared clock; every fetch is logged."""
+
+    def __init__(self) -> None:
+        self.t0 = 0.0
+        self.fetches: dict[int, list[tuple[datetime, bool]]] = defaultdict(list)  # feed -> (when, trapped)
+        self.trapped = threading.Event()
+        self.trapped_feed: int | None = None
+        self.release = threading.Event()
+        self.lock = threading.Lock()
+        farm = self
+
+        class Feed(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                feed = int(self.path.strip("/").removesuffix(".xml").removeprefix("feed"))
+                at = simulated(farm.t0)
+                with farm.lock:
+                    trap = at >= TRAP_AT and farm.trapped_feed is None
+                    if trap:
+                        farm.trapped_feed = feed
+                    farm.fetches[feed].append((at, trap))
+                if trap:
+                    farm.trapped.set()
+                    farm.release.wait(30)  # its worker is killed meanwhile: nobody reads this answer
+                items = "".join(
+                    f"<item><title>post {url.rsplit('/', 1)[1]}</title><link>{url}</link><guid>{url}</guid>"
+                    f"<description>{ANGRY if angry else CALM.format(k=url.rsplit('/', 1)[1], feed=feed)}</description>"
+                    f"<pubDate>{format_datetime(published, usegmt=True)}</pubDate></item>"
+                    for url, published, angry in posts(feed, at))
+                body = f"<?xml version='1.0'?><rss version='2.0'><channel><title>f{feed}</title>{items}</channel></rss>".encode()
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/rss+xml")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except OSError:
+                    pass  # the trapped worker is dead
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Feed)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.base = f"http://127.0.0.1:{self.server.server_port}"
+
+
+def work(config: str, offset: int, ready, go, t0) -> None:
+    """One worker process: a Monitor on the shared clock, looking at every source from its own
+    place in the list as its scheduler's jobs would, until END; then a clean stop."""
+    import logging
+
+    from monitor.ingest import is_due
+    from monitor.scheduler import Monitor
+
+    logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("monitor").setLevel(logging.ERROR)  # first runs, spikes: not this test's matter
+
+    def clock() -> datetime:
+        return simulated(t0.value)
+
+    monitor = Monitor(config, clock=clock)
+    names = [s.name for s in monitor.runtime.config.sources]
+    names = names[offset:] + names[:offset]
+    ready.wait()
+    go.wait()
+    next_watch = next_delivery = START
+    while clock() < END:
+        with Store(monitor.db_path) as store:
+            rows = {row["name"]: row for row in store.sources_status()}
+        looked = 0
+        for name in names:
+            if clock() >= END:
+                break
+            if is_due(rows.get(name), clock()):
+                monitor.run_source_job(name)
+                looked += 1
+            if clock() >= next_delivery:
+                monitor.deliver_job()
+                next_delivery = clock() + timedelta(seconds=30)
+            if clock() >= next_watch:
+                monitor.spikes_job()
+                next_watch = clock() + timedelta(minutes=1)
+        if not looked:
+            time.sleep(0.05)
+    monitor.stop()
+
+
+@pytest.fixture
+def farm():
+    farm = Farm()
+    yield farm
+    farm.release.set()
+    farm.server.shutdown()
+    farm.server.server_close()
+
+
+def test_three_workers_run_every_due_source_once_and_send_every_alert_once_one_killed_mid_run(
+        tmp_path: Path, database: str, farm: Farm, slack, monkeypatch) -> None:
+    """On PostgreSQL, and on one SQLite file shared by processes of one host."""
+    from monitor.workers import LEASE
+
+    monkeypatch.setenv("TEST_SLACK_WEBHOOK", slack.webhook_url)
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"database: {database}\nbrands: [{{name: Acme Cloud, keywords: ['\"Acme Cloud\"']}}]\n"
+        "receivers: [{name: slack, type: slack, webhook_url_env: TEST_SLACK_WEBHOOK}]\n"
+        "route: {receiver: slack, group_by: [kind, source], group_wait: 0s, group_interval: 1m, repeat_interval: 4h}\n"
+        "sources:\n" + "".join(f"  - {{name: feed{i}, type: rss, url: '{farm.base}/feed{i}.xml', every: 5m}}\n"
+                               for i in range(SOURCES)), encoding="utf-8")
+    spawn = multiprocessing.get_context("spawn")  # no fork of this threaded process
+    ready, go, t0 = spawn.Barrier(4), spawn.Event(), spawn.Value("d", 0.0)
+    workers = [spawn.Process(target=work, args=(str(config), k * SOURCES // 3, ready, go, t0)) for k in range(3)]
+    for process in workers:
+        process.start()
+    ready.wait(timeout=120)
+    t0.value = farm.t0 = time.time()
+    go.set()
+
+    # Kill the worker whose run the farm holds: the lease names it.
+    assert farm.trapped.wait(timeout=120), "no fetch reached the trap"
+    with Store(database) as store:
+        owner = next(r["owner"] for r in store.leases(now=simulated(t0.value)) if r["name"] == f"source:feed{farm.trapped_feed}")
+    killed = next(p for p in workers if owner.endswith(f":{p.pid}"))
+    os.kill(killed.pid, signal.SIGKILL)
+    killed_at = simulated(t0.value)
+    farm.release.set()
+    for process in workers:
+        process.join(timeout=(END - START).total_seconds() / SPEED + 120)
+    assert [p.exitcode for p in workers] == [-signal.SIGKILL if p is killed else 0 for p in workers]
+
+    # Every due run once: no two fetches of a feed closer than its interval, none late by more
+    # than a sweep over the due sources; the killed run's feed taken over when its lease lapsed.
+    lag = timedelta(minutes=3)
+    for feed in range(SOURCES):
+        times = [at for at, _ in farm.fetches[feed]]
+        assert times and times[0] - START < lag + timedelta(minutes=1), (feed, times)  # the first wave: all 200 at once
+        assert END - times[-1] < EVERY + lag, (feed, times)
+        for (a, trapped), b in zip(farm.fetches[feed], times[1:]):
+            if trapped:
+                assert LEASE - timedelta(seconds=40) <= b - a and b - killed_at <= LEASE + lag, ("takeover", feed, a, b)
+            else:
+                assert EVERY - timedelta(seconds=20) <= b - a <= EVERY + lag, (feed, times)
+    assert farm.fetches[farm.trapped_feed][-1][0] > killed_at, "the killed worker's source was taken over"
+
+    # Nothing lost or stored twice: each feed's posts up to its last answered fetch, once.
+    answered = {feed: [at for at, trapped in fetches if not trapped] for feed, fetches in farm.fetches.items()}
+    expected = {url for feed, times in answered.items() for url, _, _ in posts(feed, times[-1])}
+    with Store(database) as store:
+        stored = [r[0] for r in store.db.execute("SELECT url FROM mentions")]
+        alerts = list(store.db.query("SELECT kind, mention_id, status, notification FROM alerts"))
+    assert len(stored) == len(set(stored)) and set(stored) == expected
+
+    # Every alert once: each angry post after its feed's first (quiet) run has one alert, sent;
+    # Slack got one message per notification, and each angry post is in exactly one.
+    angry = {url for feed, times in answered.items() for url, published, is_angry in posts(feed, times[-1])
+             if is_angry and published > times[0]}
+    assert {a["mention_id"] for a in alerts if a["kind"] == "assassin"} == angry and len(angry) > 200
+    assert {a["status"] for a in alerts} == {"sent"}
+    messages = [str(body) for body in slack.posted()]
+    assert len(messages) == len({a["notification"] for a in alerts})
+    for url in angry:
+        assert sum(url in m for m in messages) == 1, url
