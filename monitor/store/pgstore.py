@@ -20,12 +20,16 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 from monitor.errors import StoreError
-from monitor.models import to_iso
+from monitor.models import Judged, to_iso
 from monitor.store import Store
+from monitor.store.authors import AuthorFolder
 from monitor.store.codec import _json
 from monitor.store.mentions import SEARCH_AMONG, SEARCH_COLUMNS
 from monitor.store.pgdb import PgDatabase, where
 from monitor.store.postgres import MIGRATIONS, migrate
+
+
+ANALYZE_AFTER = 1_000  # mentions a store writes before it refreshes the planner's statistics
 
 
 class PgStore(Store):
@@ -40,6 +44,7 @@ class PgStore(Store):
             raise StoreError(f"the database URL for {where(url)} holds a password — put it in PGPASSWORD or ~/.pgpass"
                              " (libpq reads both), never in config.yaml or on a command line")
         self._state(url, readonly, checkpoints=False)  # PostgreSQL writes its own log back
+        self._written, self._analyze_at = 0, ANALYZE_AFTER
         try:
             self.db = PgDatabase(url, readonly=readonly)
         except ImportError as exc:
@@ -65,6 +70,25 @@ class PgStore(Store):
         if version < known:
             raise StoreError(f"{where(self.path)} has schema version {version}, older than {known} — open it once"
                              " with write access to upgrade it")
+
+    def save_mentions(self, judged: list[Judged], *, fetched_at: datetime,  # noqa: D102 - the base's, and statistics kept
+                      authors: AuthorFolder | None = None) -> list[Judged]:
+        new = super().save_mentions(judged, fetched_at=fetched_at, authors=authors)
+        self._written += len(new)
+        if self._written >= self._analyze_at:
+            self._analyze()
+        return new
+
+    def _analyze(self) -> None:
+        """Refresh the planner's statistics of the tables a writer grows, as autovacuum would
+        (it analyzes a table once a tenth of it is new, but looks only every minute): without
+        them, a new database's planner takes a source's mentions for a few dozen rows and finds
+        known ids by reading all of them — 7 ms a page of 100 at 12,000 mentions, not 0.4."""
+        # The columns queries select and join on, not the texts (a tsvector's statistics are
+        # most of a full ANALYZE's cost); again once the table has doubled (autovacuum follows).
+        self.db.execute("ANALYZE mentions (source, id, author, brand, published_at, bucket), authors, rollups")
+        rows = self.db.execute("SELECT reltuples FROM pg_class WHERE oid = 'mentions'::regclass").fetchone()[0]
+        self._analyze_at = self._written + max(ANALYZE_AFTER, int(rows))
 
     def clear(self) -> None:
         """Empty every table of the store, keeping its schema (`monitor demo` on PostgreSQL, where

@@ -337,6 +337,7 @@ def copy_sqlite(source: sqlite3.Connection, target: Any, *, origin: str, batch: 
         out.append(_copy_table(source, target, table, columns, kinds[table], origin=origin, batch=batch, progress=progress))
     for table in ("author_transitions", "spikes", "silences"):  # identity columns continue after the copied ids
         target.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), coalesce(max(id), 0) + 1, false) FROM {table}")
+    target.execute("ANALYZE")  # the planner's statistics of what was just loaded, before the first query needs them
     wrong = [c for c in out if c.sqlite != c.postgres]
     if wrong:
         raise StoreError("counts differ after the copy: " + ", ".join(
