@@ -45,6 +45,14 @@ def test_repository_config_yaml_is_valid() -> None:
     load_config(ROOT / "config.yaml")
 
 
+def test_repository_config_yaml_calls_assassins_at_the_learned_layers_even_odds() -> None:
+    """The file every quick start runs: its threshold is the model's (0.25 was the cue rule's,
+    and called "Globex is sick! 🔥🔥" an assassin at 0.32)."""
+    from monitor.judgement.learned import DEFAULT_THRESHOLD
+
+    assert load_config(ROOT / "config.yaml").sentiment.assassin_threshold == DEFAULT_THRESHOLD
+
+
 def test_published_json_schema_matches_the_models() -> None:
     published = json.loads((ROOT / "config.schema.json").read_text())
     assert published == json_schema(), "run `make schema` to regenerate config.schema.json"
