@@ -86,7 +86,7 @@ class _Renewer:
                         " reach for longer than %s", name, LEASE)
 
 
-_RENEWER = _Renewer()
+_RENEWER = _Renewer()  # one per process, as the worker is (``worker()``): its leases are the process's
 
 
 @contextmanager
