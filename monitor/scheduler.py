@@ -14,9 +14,11 @@ import hashlib
 import logging
 import random
 import threading
+import time
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import httpx
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -26,7 +28,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from connectors.http import make_client
 from monitor.config import Config, config_changes, resolve_database
 from monitor.config_check import load_config
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, StoreError
 from monitor.models import utcnow
 from monitor.ingest import is_due, run_source
 from monitor.judgement.language import LanguageDetector
@@ -77,6 +79,8 @@ class Monitor:
         self.models = ModelSource()  # kept across reloads: the model is read once, a site refit when it changes
         self.delivery_lock = threading.Lock()
         self._reload_lock = threading.Lock()
+        self._outage_lock = threading.Lock()
+        self._outage_since: float | None = None  # when the database was found away (monotonic seconds)
         self._metrics = None  # the metrics HTTP server, when asked for
         config = load_config(self.config_path)  # an invalid file at start is fatal: nothing to fall back to
         self._fingerprint = self._read_fingerprint()
@@ -108,8 +112,8 @@ class Monitor:
         if options is None:
             return
         now = self.clock()
-        with Store(self.db_path) as store:
-            if not is_due(store.source_row(name), now):
+        with self._store() as store:
+            if store is None or not is_due(store.source_row(name), now):
                 return
             with held(store, f"source:{name}", now=now, clock=self.clock) as ours:
                 # Due is asked again under the lease: another worker may have run it and let go
@@ -121,7 +125,9 @@ class Monitor:
 
     def spikes_job(self) -> None:
         """Score the brands' newly settled windows for spikes and drops, then deliver."""
-        with Store(self.db_path) as store:
+        with self._store() as store:
+            if store is None:
+                return
             with held(store, "watch", now=self.clock(), clock=self.clock) as ours:
                 if ours:
                     watch_series(self.runtime, store, now=self.clock())
@@ -130,15 +136,44 @@ class Monitor:
     def digest_job(self) -> None:
         """Queue each brand's daily digest, then deliver."""
         now = self.clock()
-        with Store(self.db_path) as store:
+        with self._store() as store:
+            if store is None:
+                return  # the digest of a day the database was away is not sent late
             enqueue([digest_alert(store, b.name, now=now) for b in self.runtime.config.brands], self.runtime, store, now=now)
             deliver(self.runtime, store, now=now)
 
     def deliver_job(self) -> None:
         """Retry notifications whose next attempt has come (and say this worker is alive)."""
-        with Store(self.db_path) as store:
+        with self._store() as store:
+            if store is None:
+                return
             store.heartbeat(worker(), now=self.clock(), started_at=self.started_at)
             deliver(self.runtime, store, now=self.clock())
+
+    @contextmanager
+    def _store(self) -> Iterator[Store | None]:
+        """The store for one job, or None while the database cannot be opened (a PostgreSQL
+        server restarting, a failover, a disk away): said once when it goes and once when it is
+        back, not in a traceback from every job in between. Nothing is lost meanwhile: a due
+        source is still due, the outbox still holds what waits."""
+        try:
+            store = Store(self.db_path)
+        except StoreError as exc:
+            with self._outage_lock:
+                if self._outage_since is None:
+                    self._outage_since = time.monotonic()
+                    log.error("%s; the jobs wait for the database and go on when it is back (nothing is lost: due"
+                              " sources stay due, the outbox keeps what waits)", exc)
+            yield None
+            return
+        with self._outage_lock:
+            if self._outage_since is not None:
+                log.warning("the database is back after %.0f s; the jobs go on", time.monotonic() - self._outage_since)
+                self._outage_since = None
+        try:
+            yield store
+        finally:
+            store.close()
 
     def reload_if_changed(self) -> bool:
         """Reload config.yaml if its content changed; True if a new config took effect."""

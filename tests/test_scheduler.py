@@ -187,6 +187,30 @@ def test_a_source_job_looks_often_so_runs_come_every_every_and_not_one_and_a_hal
     assert len(runs) == 4 and all(15 <= g < 16.2 for g in gaps), gaps
 
 
+def test_a_database_away_is_said_once_and_its_return_once_and_the_jobs_go_on(config_path: Path, caplog) -> None:
+    """A PostgreSQL server restarting (or a disk away): every job finds the database gone; the
+    log says so once, not in a traceback per job, and says when it is back; nothing is lost."""
+    clock = [NOW]
+    monitor = Monitor(config_path, clock=lambda: clock[0])
+    db = Path(monitor.db_path)
+    db.rename(db.with_suffix(".away"))
+    db.mkdir()  # a directory where the file was: nothing can open it
+    with caplog.at_level(logging.INFO, logger="monitor.scheduler"):
+        for _ in range(3):
+            monitor.run_source_job("blog")
+            monitor.deliver_job()
+            monitor.spikes_job()
+        db.rmdir()
+        db.with_suffix(".away").rename(db)
+        monitor.run_source_job("blog")  # connection refused by the feed: it ran, and says so
+    said = [r.getMessage() for r in caplog.records if r.name == "monitor.scheduler"]
+    assert len([m for m in said if "cannot open the database" in m]) == 1, said
+    assert "the jobs wait for the database" in said[0] and not [r for r in caplog.records if r.exc_info]
+    assert len([m for m in said if "the database is back after" in m]) == 1, said
+    with Store(db) as store:
+        assert store.source_row("blog")["error_count"] == 1
+
+
 def test_a_held_lease_is_renewed_while_its_block_runs_and_lapses_once_nobody_renews_it(database: str) -> None:
     """A slow source keeps its lease however long it runs (the process renews it every RENEW);
     a lease nobody renews any more (its worker killed) lapses LEASE after the last renewal."""
