@@ -206,6 +206,17 @@ def test_three_workers_run_every_due_source_once_and_send_every_alert_once_one_k
         alerts = list(store.db.query("SELECT kind, mention_id, status, notification FROM alerts"))
     assert len(stored) == len(set(stored)) and set(stored) == expected
 
+    # The spike watch advanced each series once per window (none skipped, none counted twice),
+    # whichever worker held it: a series'
+    # count of windows is the number of windows from its first to its last.
+    with Store(database) as store:
+        states = store.spike_states()
+    assert states
+    for series, state in states.items():
+        if state["t"] is not None:
+            span = datetime.fromisoformat(state["t"].replace("Z", "+00:00")) - datetime.fromisoformat(state["start"].replace("Z", "+00:00"))
+            assert state["n"] == span // timedelta(minutes=5) + 1, (series, state["start"], state["t"], state["n"])
+
     # Every alert once: each angry post after its feed's first (quiet) run has one alert, sent;
     # Slack got one message per notification, and each angry post is in exactly one.
     angry = {url for feed, times in answered.items() for url, published, is_angry in posts(feed, times[-1])
