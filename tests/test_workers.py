@@ -207,8 +207,7 @@ def test_three_workers_run_every_due_source_once_and_send_every_alert_once_one_k
     assert len(stored) == len(set(stored)) and set(stored) == expected
 
     # The spike watch advanced each series once per window (none skipped, none counted twice),
-    # whichever worker held it: a series'
-    # count of windows is the number of windows from its first to its last.
+    # whichever worker held it: a series' count of windows is the number from its first to its last.
     with Store(database) as store:
         states = store.spike_states()
     assert states
