@@ -81,7 +81,9 @@ class _Renewer:
         except Exception as exc:  # a database that is away now is retried next round; the run goes on
             log.warning("could not renew the leases on %s (%s): %s", ", ".join(sorted(names)), type(exc).__name__, exc)
             return
-        for name in sorted(set(names) - kept):
+        with self._lock:  # one given back meanwhile is not lost
+            lost = sorted(n for n in set(names) - kept if (database, n) in self._held)
+        for name in lost:
             log.warning("lease %s was taken over by another worker while this one held it: the database was out of"
                         " reach for longer than %s", name, LEASE)
 
