@@ -424,3 +424,28 @@ def test_a_writer_keeps_the_planners_statistics_so_known_ids_are_found_by_the_pr
             store.save_mentions([judged(f"{page}-{i}") for i in range(100)], fetched_at=judged("x").mention.published_at)
         assert store.db.execute("SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relname = 'mentions'").fetchone()[0]
         assert 900 <= estimate(store) <= 1300, estimate(store)  # without: a few dozen, and a scan of them all per page
+
+
+def test_a_read_only_role_reads_what_the_pr_team_needs_and_cannot_write(tmp_path: Path, database: str) -> None:
+    """The README's role for PR teams (SELECT only): `monitor search`, `export`, `status` and
+    `report` work through it; a command that writes is refused by the server, said plainly."""
+    from click.testing import CliRunner
+
+    from monitor.cli import main
+
+    assert CliRunner().invoke(main, ["--db", database, "demo"]).exit_code == 0
+    name = database.rsplit("/", 1)[1]
+    with psycopg.connect(database, autocommit=True) as admin:  # the README's statements, as written there
+        admin.execute("DO $$ BEGIN CREATE ROLE pr_team LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$")
+        admin.execute(f"GRANT CONNECT ON DATABASE {name} TO pr_team")
+        admin.execute("GRANT USAGE ON SCHEMA public TO pr_team")
+        admin.execute("GRANT SELECT ON ALL TABLES IN SCHEMA public TO pr_team")
+    reader = database.replace("postgresql://monitor@", "postgresql://pr_team@")
+    for args in (["search", "refund", "--limit", "3"], ["export", "mentions", "--brand", "acme cloud"], ["status"],
+                 ["report", "--since", "30d", "--out", str(tmp_path / "r.html")]):
+        result = CliRunner().invoke(main, ["--db", reader, *args])
+        assert result.exit_code == 0, (args, result.output)
+    assert "Acme Cloud" in (tmp_path / "r.html").read_text(encoding="utf-8")
+    refused = CliRunner().invoke(main, ["--db", reader, "silence", "add", "kind=test", "--for", "1h", "--author", "a",
+                                        "--reason", "r"])
+    assert refused.exit_code != 0 and "Traceback" not in refused.output and "permission denied" in refused.output, refused.output

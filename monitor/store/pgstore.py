@@ -54,8 +54,14 @@ class PgStore(Store):
                              " password in PGPASSWORD or ~/.pgpass") from exc
         if readonly:
             self._check_version()
-        else:
+            return
+        try:
             migrate(self.db.conn.raw)
+        except Exception as exc:  # psycopg's errors (a role that may only read, most often), without importing them
+            self.db.close()
+            reason = str(exc).strip().splitlines()[0]
+            raise StoreError(f"cannot write to the database {where(url)}: {reason} — this role may only read: search,"
+                             " export, status and report work with it; commands that write need the monitor's role") from exc
 
     @property
     def schema_version(self) -> int:
