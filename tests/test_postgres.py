@@ -435,7 +435,7 @@ def test_a_read_only_role_reads_what_the_pr_team_needs_and_cannot_write(tmp_path
 
     assert CliRunner().invoke(main, ["--db", database, "demo"]).exit_code == 0
     name = database.rsplit("/", 1)[1]
-    with psycopg.connect(database, autocommit=True) as admin:  # the README's statements, as written there
+    with psycopg.connect(database, autocommit=True) as admin:  # the README's grants (trust auth here: no password)
         admin.execute("DO $$ BEGIN CREATE ROLE pr_team LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$")
         admin.execute(f"GRANT CONNECT ON DATABASE {name} TO pr_team")
         admin.execute("GRANT USAGE ON SCHEMA public TO pr_team")
