@@ -259,6 +259,21 @@ def test_status_says_which_worker_is_running_which_source(config_path: Path) -> 
     assert "running, blog: worker host-b:4242, lease until " in result.output
 
 
+def test_status_says_a_worker_went_silent_without_stopping(config_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from monitor.cli import main
+    from monitor.models import utcnow
+
+    with Store(config_path.parent / "m.db") as store:
+        store.heartbeat("host-a:1", now=utcnow() - timedelta(seconds=20), started_at=utcnow() - timedelta(hours=1))
+        store.heartbeat("host-b:2", now=utcnow() - timedelta(minutes=7), started_at=utcnow() - timedelta(hours=1))
+    out = CliRunner().invoke(main, ["--config", str(config_path), "status"], catch_exceptions=False).output
+    alive = next(line for line in out.splitlines() if "worker host-a:1" in line)
+    dead = next(line for line in out.splitlines() if "worker host-b:2" in line)
+    assert "silent" not in alive and "silent since, without stopping cleanly (killed or crashed?)" in dead
+
+
 def test_a_running_monitor_is_listed_as_a_worker_until_it_stops(config_path: Path) -> None:
     from click.testing import CliRunner
 

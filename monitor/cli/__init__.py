@@ -251,7 +251,7 @@ def status(ctx: click.Context, check: bool) -> None:
     (sources not in the config are marked), and the alert outbox."""
     from monitor.config import missing_secrets
     from monitor.config import unavailable_receivers
-    from monitor.models import utcnow
+    from monitor.models import from_iso, utcnow
     from monitor.store import Store
     from tabulate import tabulate
     config = _load(ctx) if Path(ctx.obj["config"]).exists() or not _override(ctx) else None
@@ -298,8 +298,12 @@ def status(ctx: click.Context, check: bool) -> None:
         if line.row.get("last_refresh_error"):
             click.echo(f"  re-reading reach, {line.name}: {_clean(line.row['last_refresh_error'], 300)}")
     for row in workers:  # the monitor run processes on this database
+        # A live worker is heard from every 30 s and says goodbye when it stops: one silent for
+        # longer died without stopping (killed, crashed, its host gone); its leases lapse by themselves.
+        silent = (now - from_iso(row["heartbeat_at"])) > timedelta(minutes=2)
         click.echo(f"  worker {_clean(row['name'], 100)}: heard from {_ago(row['heartbeat_at'], now)},"
-                   f" started {_ago(row['started_at'], now)}")
+                   f" started {_ago(row['started_at'], now)}"
+                   + ("; silent since, without stopping cleanly (killed or crashed?)" if silent else ""))
     for lease in held:  # several workers on one database: who is running what now
         click.echo(f"  running, {lease['name'].removeprefix('source:')}: worker {_clean(lease['owner'], 100)},"
                    f" lease until {lease['until']}")
