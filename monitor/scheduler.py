@@ -43,6 +43,7 @@ log = logging.getLogger("monitor.scheduler")
 
 DELIVERY_EVERY = timedelta(seconds=30)
 WATCH_EVERY = timedelta(seconds=5)
+DIGEST_RETRY = timedelta(minutes=1)  # a digest due while the database was away is tried again this soon
 CHECK_EVERY = timedelta(minutes=1)  # the longest a due source waits for its job to look
 
 
@@ -137,8 +138,10 @@ class Monitor:
         """Queue each brand's daily digest, then deliver."""
         now = self.clock()
         with self._store() as store:
-            if store is None:
-                return  # the digest of a day the database was away is not sent late
+            if store is None:  # the database is away: the day's digest waits for it, asked for again each minute
+                self.scheduler.add_job(self.digest_job, "date", run_date=datetime.now(timezone.utc) + DIGEST_RETRY,
+                                       id="digest-retry", replace_existing=True)
+                return
             enqueue([digest_alert(store, b.name, now=now) for b in self.runtime.config.brands], self.runtime, store, now=now)
             deliver(self.runtime, store, now=now)
 

@@ -211,6 +211,21 @@ def test_a_database_away_is_said_once_and_its_return_once_and_the_jobs_go_on(con
         assert store.source_row("blog")["error_count"] == 1
 
 
+def test_a_digest_due_while_the_database_is_away_is_tried_again_not_lost(config_path: Path) -> None:
+    monitor = Monitor(config_path, clock=lambda: NOW)
+    db = Path(monitor.db_path)
+    db.rename(db.with_suffix(".away"))
+    db.mkdir()
+    monitor.digest_job()
+    retry = monitor.scheduler.get_job("digest-retry")
+    assert retry is not None and retry.func == monitor.digest_job
+    db.rmdir()
+    db.with_suffix(".away").rename(db)
+    monitor.digest_job()
+    with Store(db) as store:
+        assert [r[0] for r in store.db.execute("SELECT kind FROM alerts")] == ["digest"]
+
+
 def test_a_held_lease_is_renewed_while_its_block_runs_and_lapses_once_nobody_renews_it(database: str) -> None:
     """A slow source keeps its lease however long it runs (the process renews it every RENEW);
     a lease nobody renews any more (its worker killed) lapses LEASE after the last renewal."""
