@@ -13,7 +13,6 @@ import logging
 import os
 import socket
 import threading
-from collections import Counter
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Callable, Iterator
@@ -26,6 +25,7 @@ log = logging.getLogger("monitor.workers")
 LEASE = timedelta(minutes=2)  # a dead worker's source or watch is taken over within this
 RENEW = LEASE / 4  # how often a live worker renews what it holds
 POLL = 0.25  # seconds between the renewing thread's looks at the clock (no database work unless due)
+SILENT = timedelta(minutes=2)  # a worker heard from every 30 s (its delivery round) and not for this long has died
 
 
 def worker() -> str:
@@ -38,24 +38,24 @@ class _Renewer:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._held: Counter[tuple[str, str]] = Counter()  # (database, lease) -> how many blocks hold it
-        self._since: dict[tuple[str, str], tuple[datetime, Callable[[], datetime]]] = {}  # last renewed, on which clock
+        # (database, lease) -> [how many blocks hold it, when it was last renewed, on which clock]
+        self._held: dict[tuple[str, str], list] = {}
         self._thread: threading.Thread | None = None
 
     def add(self, database: str, name: str, now: datetime, clock: Callable[[], datetime]) -> None:
         with self._lock:
-            self._held[(database, name)] += 1
-            self._since[(database, name)] = (now, clock)
+            entry = self._held.setdefault((database, name), [0, now, clock])
+            entry[0] += 1
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="lease-renewer", daemon=True)
                 self._thread.start()
 
     def remove(self, database: str, name: str) -> None:
         with self._lock:
-            self._held[(database, name)] -= 1
-            if self._held[(database, name)] <= 0:
+            entry = self._held[(database, name)]
+            entry[0] -= 1
+            if entry[0] <= 0:
                 del self._held[(database, name)]
-                del self._since[(database, name)]
 
     def _run(self) -> None:
         pause = threading.Event()
@@ -66,11 +66,11 @@ class _Renewer:
                 if not self._held:
                     self._thread = None
                     return
-                for (database, name), (since, clock) in self._since.items():
-                    now = clock()
-                    if not since <= now < since + RENEW:  # due, or a clock that went back
+                for (database, name), entry in self._held.items():
+                    now = entry[2]()
+                    if not entry[1] <= now < entry[1] + RENEW:  # due, or a clock that went back
                         due.setdefault((database, now), []).append(name)
-                        self._since[(database, name)] = (now, clock)
+                        entry[1] = now
             for (database, now), names in due.items():
                 self._renew(database, names, now)
 

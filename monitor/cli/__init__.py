@@ -253,6 +253,7 @@ def status(ctx: click.Context, check: bool) -> None:
     from monitor.config import unavailable_receivers
     from monitor.models import from_iso, utcnow
     from monitor.store import Store
+    from monitor.workers import SILENT
     from tabulate import tabulate
     config = _load(ctx) if Path(ctx.obj["config"]).exists() or not _override(ctx) else None
     now = utcnow()
@@ -300,7 +301,7 @@ def status(ctx: click.Context, check: bool) -> None:
     for row in workers:  # the monitor run processes on this database
         # A live worker is heard from every 30 s and says goodbye when it stops: one silent for
         # longer died without stopping (killed, crashed, its host gone); its leases lapse by themselves.
-        silent = (now - from_iso(row["heartbeat_at"])) > timedelta(minutes=2)
+        silent = (now - from_iso(row["heartbeat_at"])) > SILENT
         click.echo(f"  worker {_clean(row['name'], 100)}: heard from {_ago(row['heartbeat_at'], now)},"
                    f" started {_ago(row['started_at'], now)}"
                    + ("; silent since, without stopping cleanly (killed or crashed?)" if silent else ""))

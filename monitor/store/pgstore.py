@@ -1,16 +1,17 @@
-"""The store on PostgreSQL (issue 19, in progress): ``Store``'s table families over ``PgDatabase``.
+"""The store on PostgreSQL (issue 19): ``Store``'s table families over ``PgDatabase``.
 
 Every method of ``Store`` runs here with its Python logic and its shared SQL; what SQLite says its
 own way is said PostgreSQL's by overriding the small hooks (``_each_brand``, ``_names_brand``,
-``_same_text``, ``_window_of``, ``_index_text``, ``_data_version``, ``_later_of``, ``_after_interval``,
-``_json_field``) and the few methods whose SQL is wholly SQLite's: the version and migrations
-(``monitor_schema``), full-text search (a ``tsquery`` from the same query
-syntax), a silence's new id.
+``_same_text``, ``_window_of``, ``_last_row``, ``_index_text``, ``_data_version``, ``_later_of``,
+``_after_interval``, ``_json_field``, ``_BEGIN``, ``_FOR_UPDATE``) and the few methods whose SQL is
+wholly SQLite's: the version and migrations (``monitor_schema``), full-text search (a ``tsquery``
+from the same query syntax), a silence's new id. Beside them it keeps the planner's statistics as
+it writes (``save_mentions``) and can empty itself for the demo (``clear``).
 
 ``Store("postgresql://…")`` opens one. What one SQLite file guarantees holds here too: a delivery
-claim locks the rows it reads (``FOR UPDATE``), so ``monitor once`` beside ``monitor run`` never
-sends a group twice. Several ``monitor run`` workers sharing sources (leases, ``FOR UPDATE SKIP
-LOCKED``) are still to come.
+claim locks the rows it reads (``FOR UPDATE``), so two deliverers never send a group twice; a
+source's run and the spike watch are held by one worker at a time through the shared lease rows
+(``leases.py``, renewed by ``monitor.workers``).
 """
 
 from __future__ import annotations
