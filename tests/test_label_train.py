@@ -3,6 +3,8 @@ hears what the site taught it, picked up by a running monitor, and a worse one r
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import random
 import sqlite3
@@ -125,3 +127,47 @@ def test_too_few_labels_says_how_many_are_needed(site) -> None:
     invoke(config, "label", "forum:h0", "assassin")
     result = CliRunner().invoke(main, ["--config", str(config), "train"])
     assert result.exit_code == 1 and "1 labels (1 assassin): label at least 10" in result.output
+
+
+def test_suggestions_are_the_mentions_the_call_is_least_sure_of_and_come_back_labelled(database: str,
+                                                                                      tmp_path: Path) -> None:
+    from monitor.store import Store
+
+    config = tmp_path / "config.yaml"
+    config.write_text(CONFIG.format(db=database))
+    monitor = Monitor(config, clock=lambda: NOW)
+    posts = [Mention(source="forum", id=f"p{i}", url=None, text=t, published_at=NOW - timedelta(minutes=i), language="en")
+             for i, t in enumerate(HURT + FINE + ["=HYPERLINK(\"http://evil.example\") Globex export borked",
+                                                  "Globex refund #1 still not here", "Globex refund #2 still not here"])]
+    with Store(database) as store:
+        store.ensure_source("forum", "discourse", now=NOW)
+        ingest(posts, "forum", monitor.runtime, store, now=NOW)
+        scores = {row["id"]: row["assassin_score"] for row in store.db.query("SELECT id, assassin_score FROM mentions")}
+    invoke(config, "label", "forum:p0", "assassin")
+    listed = invoke(config, "label", "--suggest", "5")
+    assert listed.exit_code == 0, listed.output
+    keys = [line.split()[0] for line in listed.output.splitlines()[1:]]
+    # the five unlabelled ones nearest the threshold, nearest first; the labelled one is not asked again
+    nearest = sorted((k for k in scores if k != "p0"), key=lambda k: abs(scores[k] - 0.5))[:5]
+    assert keys == [f"forum:{k}" for k in nearest]
+    assert [abs(scores[k] - 0.5) for k in nearest] == sorted(abs(scores[k] - 0.5) for k in nearest)
+    # the CSV round trip: fill in two, leave the rest empty, import
+    table = invoke(config, "label", "--suggest", "30", "--csv")
+    rows = list(csv.DictReader(io.StringIO(table.output)))
+    # every scored mention but the labelled one, and one of the two copies that differ in a number
+    assert len(rows) == len(HURT) + len(FINE) + 1
+    assert sum("still not here" in r["text"] for r in rows) == 1
+    hostile = next(r for r in rows if "HYPERLINK" in r["text"])
+    assert hostile["text"].startswith("'=")  # a spreadsheet shows it, never runs it
+    rows[0]["label"], rows[1]["label"] = " Assassin", "not"
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    back = invoke(config, "label", "--import", "-", input=out.getvalue())
+    assert back.exit_code == 0, back.output
+    assert f"labelled 2 ({len(rows) - 2} rows with no label skipped)" in back.output
+    assert "the site has 2 assassin and 1 not labels" in back.output
+    again = invoke(config, "label", "--suggest", "30")
+    assert f"forum:{rows[0]['id']} " not in again.output and f"forum:{rows[1]['id']} " not in again.output
+    assert invoke(config, "label", "--suggest", "3", "forum:p1").exit_code == 2  # one thing at a time

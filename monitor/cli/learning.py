@@ -29,26 +29,45 @@ MIN_LABELS = 10  # fewer cannot be cross-validated into anything but noise
 @click.option("--note", default="", help="Why (kept with the label).")
 @click.option("--who", default=None, help="Who labels (default: the user name).")
 @click.option("--import", "import_file", type=click.File("r", encoding="utf-8"), default=None,
-              help="Label many: a CSV with a header (source,id,label[,note,who]) or JSON lines with those keys.")
+              help="Label many: a CSV with a header (source,id,label[,note,who]) or JSON lines with those keys; "
+                   "rows whose label is left empty are skipped.")
+@click.option("--suggest", type=click.IntRange(1, 10_000), default=None, metavar="N",
+              help="List the N unlabelled mentions the call is least sure of (assassin_score nearest the threshold).")
+@click.option("--csv", "as_csv", is_flag=True,
+              help="With --suggest: a CSV to fill in (source,id,label,note,assassin_score,text) for --import.")
 @click.pass_context
-def label(ctx: click.Context, mention: str | None, label: str | None, note: str, who: str | None, import_file) -> None:
+def label(ctx: click.Context, mention: str | None, label: str | None, note: str, who: str | None, import_file,
+          suggest: int | None, as_csv: bool) -> None:
     """Say whether a stored mention is an assassin: MENTION is SOURCE:ID, LABEL assassin or not.
 
-    Labels teach the call: `monitor train` refits it on them.
+    Labels teach the call: `monitor train` refits it on them. `--suggest N` lists the mentions
+    where a label teaches it most: those it is least sure of.
     """
     from monitor.models import utcnow
     from monitor.store import Store
+    if suggest is not None:
+        if import_file is not None or mention is not None:
+            raise click.UsageError("--suggest lists mentions to label; give it alone (then label them, or --import)")
+        _suggest(ctx, suggest, as_csv)
+        return
+    if as_csv:
+        raise click.UsageError("--csv goes with --suggest")
     if (import_file is None) == (mention is None or label is None):
-        raise click.UsageError("give MENTION and LABEL (e.g. hn:41000001 assassin), or --import FILE")
+        raise click.UsageError("give MENTION and LABEL (e.g. hn:41000001 assassin), or --import FILE, or --suggest N")
     who = who or getpass.getuser()
     rows = _read_labels(import_file) if import_file else [{"source": mention.partition(":")[0],
                                                            "id": mention.partition(":")[2], "label": label, "note": note}]
     config = _load(ctx)
     now = utcnow()
-    saved, unknown = 0, []
+    saved, blank, unknown = 0, 0, []
     with Store(_database(ctx, config)) as store, store.transaction():
         for n, row in enumerate(rows, start=1):
-            if not row.get("source") or not row.get("id") or row.get("label") not in LABELS:
+            if isinstance(row, dict) and not str(row.get("label") or "").strip():
+                blank += 1  # a suggestion left unlabelled
+                continue
+            if isinstance(row, dict) and isinstance(row.get("label"), str):
+                row["label"] = row["label"].strip().lower()  # " Assassin" in a spreadsheet means assassin
+            if not isinstance(row, dict) or not row.get("source") or not row.get("id") or row.get("label") not in LABELS:
                 raise click.ClickException(f"row {n}: needs source, id and a label of {' or '.join(LABELS)} (got {row!r})")
             if store.save_label(row["source"], row["id"], row["label"], who=row.get("who") or who, at=now,
                                 note=row.get("note") or ""):
@@ -58,9 +77,49 @@ def label(ctx: click.Context, mention: str | None, label: str | None, note: str,
         counts = store.label_counts()
     for key in unknown[:10]:
         click.echo(f"no stored mention {key}: not labelled (use SOURCE:ID as `monitor search --json` shows them)", err=True)
-    click.echo(f"labelled {saved}; the site has {counts['assassin']} assassin and {counts['not']} not labels")
+    skipped = f" ({blank} rows with no label skipped)" if blank else ""
+    click.echo(f"labelled {saved}{skipped}; the site has {counts['assassin']} assassin and {counts['not']} not labels")
     if unknown:
         ctx.exit(1)
+
+
+def _suggest(ctx: click.Context, limit: int, as_csv: bool) -> None:
+    """The mentions nearest the threshold, to label (one of each text, numbers aside): a line each,
+    or a CSV to fill in and import."""
+    import re
+    import sys
+
+    from monitor.cli.common import _FORMULA, _clean
+    from monitor.store import Store
+
+    config = _load(ctx)
+    threshold = config.sentiment.assassin_threshold
+    with Store(_database(ctx, config)) as store:
+        candidates = store.unsure(threshold, min(limit * 20, 50_000))
+    rows, seen = [], set()
+    for row in candidates:  # one of each text: a label on one copy teaches the call all of them
+        key = " ".join(re.findall(r"[^\W\d_]+", f"{row['title'] or ''} {row['text'] or ''}".lower()))
+        if key not in seen:
+            seen.add(key)
+            rows.append(row)
+            if len(rows) == limit:
+                break
+    if as_csv:
+        writer = csv.writer(sys.stdout)
+        writer.writerow(["source", "id", "label", "note", "assassin_score", "text"])
+        for row in rows:
+            text = _clean(" — ".join(part for part in (row["title"], row["text"]) if part))
+            writer.writerow([row["source"], row["id"], "", "", row["assassin_score"],
+                             "'" + text if text.startswith(_FORMULA) else text])
+        return
+    if not rows:
+        click.echo("no unlabelled scored mention to suggest")
+        return
+    click.echo(f"{len(rows)} unlabelled mentions the call is least sure of (assassin_score nearest {threshold}); "
+               "label each with `monitor label SOURCE:ID assassin|not`:")
+    for row in rows:
+        click.echo(f"  {_clean(row['source'] + ':' + row['id'], 40):<40} {row['assassin_score']:.2f}  "
+                   f"{_clean(row['title'] or row['text'], 90)}")
 
 
 def _read_labels(handle) -> list[dict]:

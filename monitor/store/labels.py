@@ -40,6 +40,17 @@ class LabelStore:
             " AND m.id = l.mention_id ORDER BY l.at, l.mention_source, l.mention_id"
         ))
 
+    def unsure(self, threshold: float, limit: int) -> list[dict]:
+        """The unlabelled scored mentions whose assassin_score lies nearest ``threshold``, nearest
+        first (newest first among equals): where the call is least sure, a label teaches it most."""
+        return list(self.db.query(
+            "SELECT m.source, m.id, m.url, m.title, m.text, m.brands, m.assassin_score, m.published_at FROM mentions m"
+            " WHERE m.assassin_score IS NOT NULL AND NOT EXISTS (SELECT 1 FROM labels l"
+            " WHERE l.mention_source = m.source AND l.mention_id = m.id)"
+            " ORDER BY abs(m.assassin_score - ?), m.published_at DESC, m.source, m.id LIMIT ?",
+            (threshold, limit),
+        ))
+
     def label_counts(self) -> dict[str, int]:
         """Labels per value."""
         counts = dict.fromkeys(LABELS, 0)
