@@ -161,7 +161,8 @@ def train(ctx: click.Context, force: bool, folds: int) -> None:
     labels = [int(r["label"] == "assassin") for r in rows]
     if len(rows) < MIN_LABELS or sum(labels) < 2 or sum(labels) > len(labels) - 2:
         raise click.ClickException(f"{len(rows)} labels ({sum(labels)} assassin): label at least {MIN_LABELS}, "
-                                   "with at least two of each kind, first (monitor label)")
+                                   "with at least two of each kind, first (monitor label; `monitor label --suggest 20` "
+                                   "lists the mentions where a label teaches the call most)")
     texts, brands = [], []
     for r in rows:
         post = normalize(Mention(source=r["source"], id=r["id"], url=None, text=r["text"] or "", title=r["title"] or "",
