@@ -74,7 +74,9 @@ def mentions(n: int, seed: int = 5):
         likely = rng.randint(1, 5000)
         m = Mention(source=rng.choice(SOURCES), id=str(i), url=f"https://example.com/{i}", text=f"{phrase} {extra}",
                     published_at=START + timedelta(seconds=i * step), title="", author=f"user{i % 20000}", source_type="rss")
-        score = Score(None if bucket is None else rng.uniform(-1, 1), bucket, (), None if bucket else "too short")
+        compound = None if bucket is None else rng.uniform(-1, 1)
+        score = Score(compound, bucket, (), None if bucket else "too short",
+                      None if compound is None else round((1 - compound) / 2, 4))
         batch.append(Judged(m, Match(brands, ('"x"',)), score, Reach(max(1, likely // 10), likely * 5, "bench", likely)))
         if len(batch) == 1000:
             yield batch

@@ -88,6 +88,15 @@ QUERIES = {
                # sort every post of the source (a million-post store: 0.4 s -> a few ms).
                " FROM mentions WHERE +source = :source ORDER BY published_at DESC LIMIT 500",
     },
+    "to_label": {
+        "title": "To label: recent mentions the call is least sure of (then monitor label SOURCE:ID assassin|not)",
+        "sql": "SELECT m.source || ':' || m.id AS mention, m.assassin_score, m.brand, m.published_at,"
+               " coalesce(nullif(m.title, ''), substr(m.text, 1, 300)) AS post, m.url"
+               " FROM mentions m WHERE m.assassin_score IS NOT NULL"
+               " AND m.published_at >= strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-' || coalesce(nullif(:days, ''), '30') || ' days')"
+               " AND NOT EXISTS (SELECT 1 FROM labels l WHERE l.mention_source = m.source AND l.mention_id = m.id)"
+               " ORDER BY abs(m.assassin_score - coalesce(nullif(:threshold, ''), 0.5)), m.published_at DESC LIMIT 200",
+    },
     "search": {
         "title": "Full-text search with filters (leave a filter empty to skip it; FTS5: words, \"phrases\", OR, NOT)",
         "sql": "SELECT m.published_at, m.brand, m.source, m.bucket, m.reach_likely, m.author,"
