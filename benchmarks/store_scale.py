@@ -169,7 +169,7 @@ def main() -> None:
 
         end = START + timedelta(days=DAYS)
         params = {"brand": BRANDS[0], "days": "14", "q": words[3], "source": SOURCES[0], "bucket": "assassin", "since": "",
-                  "min_reach": "1000", "handle": "user7", "start": (end - timedelta(hours=1)).isoformat(), "end": end.isoformat()}
+                  "min_reach": "1000", "handle": "user7", "threshold": "", "start": (end - timedelta(hours=1)).isoformat(), "end": end.isoformat()}
         print("\nmonitor serve's canned queries (median of 3):")
         for name, query in queries("scale", "http://127.0.0.1:8001").items():
             used = {k: v for k, v in params.items() if f":{k}" in query["sql"]}
