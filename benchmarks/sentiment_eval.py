@@ -101,12 +101,11 @@ class Prepared:
         self.names = list(self.sets)
         self.words, self.dense, self.labels, self.group, self.rule, self.compound = [], [], [], [], [], []
         for name, data in self.sets.items():
-            words, dense = training.prepare(scorer, data.texts, data.brands, rule=self.rule)
+            words, dense = training.prepare(scorer, data.texts, data.brands, rule=self.rule, vader=self.compound)
             self.words += words
             self.dense += dense
             self.labels += data.labels
             self.group += [name] * len(data.texts)
-            self.compound += [row[DENSE.index("compound")] for row in dense]
 
     def head_of(self, i: int) -> str:
         return "complaint" if self.group[i] in labelled_sets.COMPLAINT_SETS else "negative"

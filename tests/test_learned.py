@@ -36,7 +36,10 @@ NOT_ASSASSINS = [
     "Love the new Globex app!",
     "Thanks Globex support, fixed in 5 minutes!",
 ]
-SARCASTIC = ["Great, Globex lost my order again /s", "Oh great, another Globex outage. Thanks a lot #sarcasm"]
+# Complaints in praise words, with an explicit marker (half of these were apathetic while the
+# layer read VADER's compound, which takes the praise at its word).
+SARCASTIC = ["Great, Globex lost my order again /s", "Oh great, another Globex outage. Thanks a lot #sarcasm",
+             "Awesome, Globex cancelled my flight again /s", "So happy Globex broke my phone with the update /s"]
 
 
 @pytest.fixture(scope="module")
@@ -59,9 +62,10 @@ def test_the_shipped_model_hears_complaints_and_not_their_look_alikes(scorer: Sc
         assert result.bucket == "assassin", (text, result)
     for text, result in zip(NOT_ASSASSINS, call(scorer, model, NOT_ASSASSINS)):
         assert result.bucket != "assassin", (text, result)
-    # Sarcasm with an explicit marker is not praise (without the marker these read as advocates).
+    # Sarcasm with an explicit marker is a complaint, not praise (the marker's praise words are
+    # not read, nor is VADER's compound: the layer reads it as meant).
     for text, result in zip(SARCASTIC, call(scorer, model, SARCASTIC)):
-        assert result.bucket != "advocate", (text, result)
+        assert result.bucket == "assassin", (text, result)
     assert call(scorer, model, ["Oh great, another Globex outage. Thanks a lot"])[0].bucket == "advocate"
     # The cue rule it replaces called the praise slang an assassin.
     (rule,) = score_all(scorer, [(NOT_ASSASSINS[0], "en", GLOBEX)], advocate_above=0.5, assassin_threshold=0.25)

@@ -293,6 +293,12 @@ class Reading(NamedTuple):
     sarcastic: bool = False  # a SARCASM marker: its praise words mean the opposite
     words: list[str] = []  # its distinct words as VADER reads them: lower-cased, punctuation off, emoji in words
 
+    @property
+    def meant(self) -> float:
+        """The compound as the text means it: after a sarcasm marker its praise is not praise, so
+        never above the tone (what the buckets and the learned layer read; ``compound`` stays VADER's)."""
+        return min(self.compound, self.tone) if self.sarcastic else self.compound
+
     def read_words(self, lexicon: dict[str, float]) -> list[str]:
         """The words the learned layer reads: all but praise slang in praise, and after a sarcasm
         marker the words VADER reads as praise (the marker says they mean the opposite)."""
@@ -373,13 +379,13 @@ def score_all(
         values = features(text, compound, brand_compound=reading.about, found=found, tone=reading.tone)
         call = None
         if model is not None:
-            values["compound"], values["tone"] = compound, reading.tone
+            values["compound"], values["tone"] = reading.meant, reading.tone
             call = model.call_words(reading.read_words(scorer.vader.lexicon), values)
             assassin_score = round(call.probability, 4)
         else:
             assassin_score = round(score_features(values), 4)
         # Sarcasm is not advocacy: its praise words are read as the marker says.
-        liking = min(compound, reading.tone) if reading.sarcastic else compound
+        liking = reading.meant
         bucket = bucket_for(liking, assassin_score, advocate_above=advocate_above, assassin_threshold=assassin_threshold)
         if bucket == "assassin":
             reasons = (tuple(call.reasons() + cue_phrases(found)) if call
@@ -395,5 +401,5 @@ def learned_call(scorer: Scorer, model: Model, text: str, about: re.Pattern | No
     words behind them), read as ``score_all`` reads it."""
     reading = scorer.analyse(text, about)
     values = features(text, reading.compound, brand_compound=reading.about, found=cues(text), tone=reading.tone)
-    return model.call_words(reading.read_words(scorer.vader.lexicon), {**values, "compound": reading.compound,
+    return model.call_words(reading.read_words(scorer.vader.lexicon), {**values, "compound": reading.meant,
                                                                         "tone": reading.tone})

@@ -196,10 +196,11 @@ def lbfgs(objective, start, *, iterations: int = 300, memory: int = 10, toleranc
 
 
 def prepare(scorer, texts: list[str], brands: list[str | None] | None = None,
-            rule: list[float] | None = None) -> tuple[list[list[str]], list[list[float]]]:
+            rule: list[float] | None = None, vader: list[float] | None = None) -> tuple[list[list[str]], list[list[float]]]:
     """Each text as the learned layer reads it: its distinct words and its DENSE features, through
     the stages a post takes (HTML to plain text, then VADER and the cues, as ``score_all`` does);
-    ``rule``, when given, collects the cue rule's score of each (what the layer replaces)."""
+    ``rule``, when given, collects the cue rule's score of each (what the layer replaces), ``vader``
+    VADER's own compound (the layer reads it as the text means it: ``Reading.meant``)."""
     import re
 
     from monitor.judgement.assassin import cues, features, score_features
@@ -212,9 +213,11 @@ def prepare(scorer, texts: list[str], brands: list[str | None] | None = None,
         about = re.compile(rf"\b{re.escape(brand)}", re.IGNORECASE) if brand else None
         reading = scorer.analyse(text, about)
         values = features(text, reading.compound, brand_compound=reading.about, found=cues(text), tone=reading.tone)
-        row = {**values, "compound": reading.compound, "tone": reading.tone}
+        row = {**values, "compound": reading.meant, "tone": reading.tone}
         if rule is not None:
             rule.append(score_features(values))
+        if vader is not None:
+            vader.append(reading.compound)
         words.append(reading.read_words(scorer.vader.lexicon))
         dense.append([row[k] for k in DENSE])
     return words, dense
