@@ -62,14 +62,14 @@ def label(ctx: click.Context, mention: str | None, label: str | None, note: str,
     saved, blank, unknown = 0, 0, []
     with Store(_database(ctx, config)) as store, store.transaction():
         for n, row in enumerate(rows, start=1):
-            if isinstance(row, dict) and not str(row.get("label") or "").strip():
-                blank += 1  # a suggestion left unlabelled
+            # " Assassin" from a spreadsheet means assassin; an empty label is a suggestion left unlabelled.
+            value = str(row.get("label") or "").strip().lower() if isinstance(row, dict) else ""
+            if isinstance(row, dict) and not value:
+                blank += 1
                 continue
-            if isinstance(row, dict) and isinstance(row.get("label"), str):
-                row["label"] = row["label"].strip().lower()  # " Assassin" in a spreadsheet means assassin
-            if not isinstance(row, dict) or not row.get("source") or not row.get("id") or row.get("label") not in LABELS:
+            if not isinstance(row, dict) or not row.get("source") or not row.get("id") or value not in LABELS:
                 raise click.ClickException(f"row {n}: needs source, id and a label of {' or '.join(LABELS)} (got {row!r})")
-            if store.save_label(row["source"], row["id"], row["label"], who=row.get("who") or who, at=now,
+            if store.save_label(row["source"], row["id"], value, who=row.get("who") or who, at=now,
                                 note=row.get("note") or ""):
                 saved += 1
             else:
