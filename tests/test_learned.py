@@ -66,6 +66,7 @@ def test_the_shipped_model_hears_complaints_and_not_their_look_alikes(scorer: Sc
     # not read, nor is VADER's compound: the layer reads it as meant).
     for text, result in zip(SARCASTIC, call(scorer, model, SARCASTIC)):
         assert result.bucket == "assassin", (text, result)
+        assert result.reasons[-1] == "sarcasm marker: its praise read as meant"  # the alert says why
     assert call(scorer, model, ["Oh great, another Globex outage. Thanks a lot"])[0].bucket == "advocate"
     # The cue rule it replaces called the praise slang an assassin.
     (rule,) = score_all(scorer, [(NOT_ASSASSINS[0], "en", GLOBEX)], advocate_above=0.5, assassin_threshold=0.25)

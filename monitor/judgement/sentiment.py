@@ -280,6 +280,7 @@ PRAISE_EMOJI = frozenset("🔥💯😍🙌👏🤩😎🥳✨👌💪❤🥰🤘
 SLANG = frozenset("sick insane crazy wicked killer nasty fire dope unreal savage badass filthy mad lit".split())
 # An explicit sarcasm marker turns praise words into a complaint: "Great, lost my order again /s".
 SARCASM = re.compile(r"(?<!\S)/s\b|#(?:sarcasm|not)\b|\byeah,? right\b", re.IGNORECASE)
+SARCASM_REASON = "sarcasm marker: its praise read as meant"
 
 
 class Reading(NamedTuple):
@@ -390,6 +391,8 @@ def score_all(
         if bucket == "assassin":
             reasons = (tuple(call.reasons() + cue_phrases(found)) if call
                        else tuple(reasons_for(text, compound, values, found=found)))
+            if reading.sarcastic:  # why its praise words did not count
+                reasons += (SARCASM_REASON,)
         else:
             reasons = (f"compound {compound:+.2f}" + (f" ≥ {advocate_above:+.2f}" if bucket == "advocate" else ""),)
         out[n] = Score(compound, bucket, reasons, None, assassin_score)
