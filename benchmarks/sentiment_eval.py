@@ -188,7 +188,7 @@ def print_thresholds(data: "Prepared", heads: dict[str, dict[int, tuple[float, f
     probs, gold, rule_f1 = {}, {}, {}
     for name, logits in heads.items():
         idx = sorted(logits)
-        probs[name] = [_sigmoid((c + n) / 2) for c, n in (logits[i] for i in idx)]
+        probs[name] = [_sigmoid(COMBINATIONS["mean (the call)"](*logits[i])) for i in idx]
         gold[name] = [data.labels[i] for i in idx]
         rule_f1[name] = training.f1([data.rule[i] for i in idx], gold[name], RULE_THRESHOLD)
     f1s = {name: {t: training.f1(probs[name], gold[name], t) for t in THRESHOLDS} for name in heads}

@@ -8,6 +8,8 @@ import getpass
 import io
 import json
 import math
+import re
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -86,9 +88,6 @@ def label(ctx: click.Context, mention: str | None, label: str | None, note: str,
 def _suggest(ctx: click.Context, limit: int, as_csv: bool) -> None:
     """The mentions nearest the threshold, to label (one of each text, numbers aside): a line each,
     or a CSV to fill in and import."""
-    import re
-    import sys
-
     from monitor.cli.common import _FORMULA, _clean
     from monitor.store import Store
 

@@ -380,8 +380,7 @@ def score_all(
         values = features(text, compound, brand_compound=reading.about, found=found, tone=reading.tone)
         call = None
         if model is not None:
-            values["compound"], values["tone"] = reading.meant, reading.tone
-            call = model.call_words(reading.read_words(scorer.vader.lexicon), values)
+            call = model.call_words(reading.read_words(scorer.vader.lexicon), layer_features(values, reading))
             assassin_score = round(call.probability, 4)
         else:
             assassin_score = round(score_features(values), 4)
@@ -399,10 +398,16 @@ def score_all(
     return out
 
 
+def layer_features(values: dict[str, float], reading: Reading) -> dict[str, float]:
+    """The cue features ``values`` with VADER's readings beside them, as the learned layer reads
+    them: the compound as meant (``Reading.meant``) and the tone. One place for scoring, ``classify``
+    and training, so what the layer was trained on is what it is given."""
+    return {**values, "compound": reading.meant, "tone": reading.tone}
+
+
 def learned_call(scorer: Scorer, model: Model, text: str, about: re.Pattern | None = None):
     """What the learned layer says of one text (its ``Call``: the probability, each head's, the
     words behind them), read as ``score_all`` reads it."""
     reading = scorer.analyse(text, about)
     values = features(text, reading.compound, brand_compound=reading.about, found=cues(text), tone=reading.tone)
-    return model.call_words(reading.read_words(scorer.vader.lexicon), {**values, "compound": reading.meant,
-                                                                        "tone": reading.tone})
+    return model.call_words(reading.read_words(scorer.vader.lexicon), layer_features(values, reading))

@@ -204,6 +204,7 @@ def prepare(scorer, texts: list[str], brands: list[str | None] | None = None,
     import re
 
     from monitor.judgement.assassin import cues, features, score_features
+    from monitor.judgement.sentiment import layer_features
     from monitor.judgement.text import html_to_text
 
     words, dense = [], []
@@ -213,7 +214,7 @@ def prepare(scorer, texts: list[str], brands: list[str | None] | None = None,
         about = re.compile(rf"\b{re.escape(brand)}", re.IGNORECASE) if brand else None
         reading = scorer.analyse(text, about)
         values = features(text, reading.compound, brand_compound=reading.about, found=cues(text), tone=reading.tone)
-        row = {**values, "compound": reading.meant, "tone": reading.tone}
+        row = layer_features(values, reading)
         if rule is not None:
             rule.append(score_features(values))
         if vader is not None:
