@@ -149,6 +149,9 @@ class Refresh(Section):
         default=100, ge=1, le=10_000,
         description="Mentions re-read per source run at most (alerting buckets first, then the widest reach).",
     )
+    backfill: Duration = Field(
+        default="7d", description="A brand added or widened under `monitor run` is looked for this far back in every "
+        "source (as far as each API allows), without the sources' conditional headers or cursors; 0s: off.")
 
     _first = field_validator("first")(classmethod(lambda cls, v: at_least("1m", "give a post a minute to move")(v)))
 
@@ -170,25 +173,31 @@ class Spikes(Section):
     )
     history: Duration = Field(default="28d", description="How far back a new series starts from stored mentions.")
     warmup: Duration = Field(default="1d", description="History needed before a series may fire.")
-    threshold: float = Field(default=5.0, gt=0, description="Robust scales above the expected (log) volume.")
-    surprise: float = Field(
-        default=4.0, ge=0, description="Standard deviations above the series' own recent surprises."
-    )
-    extreme: float = Field(
-        default=8.0, gt=0, description="A spike below this many robust scales must hold a second window to fire."
-    )
-    novelty: float = Field(
-        default=0.8, ge=0,
-        description="A burst fires once its excess reaches this share of the largest recent burst (0: off).",
-    )
-    novelty_half_life: Duration = Field(
-        default="7d", description="A past burst's weight in that bar halves every this much."
-    )
+    storm_ratio: float = Field(
+        default=3.0, gt=1, description="A storm: the last hour (its busiest quarter aside) at least this × what that "
+        "hour of the day usually brings.")
+    fast_ratio: float = Field(
+        default=4.0, gt=1, description="Or every window of the last 15 minutes at least this × expected.")
+    bar_factor: float = Field(
+        default=1.5, ge=0, description="And the hour's ratio above this × the series' ordinary daily peak of it "
+        "(a bursty brand needs a bigger burst; 0: off).")
+    fast_bar_factor: float = Field(
+        default=2.5, ge=0, description="The same for the 15 minutes' ratio (0: off).")
+    bar_quantile: float = Field(
+        default=0.75, ge=0, le=1, description="The ordinary daily peak: this quantile of the series' daily maxima.")
+    bar_days: int = Field(default=14, ge=2, le=60, description="... over the last this many days.")
+    recurring_days: int = Field(
+        default=3, ge=0, le=14, description="A burst at the time of day of one up to this many days back is weather "
+        "(a bot, a newsletter), held back (0: off).")
     min_excess: float = Field(default=5.0, ge=0, description="Posts above the expected count, at least.")
     max_p: float = Field(default=1e-4, gt=0, le=1, description="Poisson probability of the count, at most.")
-    rearm: Duration = Field(default="12h", description="After firing, a series stays quiet this long.")
+    rearm: Duration = Field(default="12h", description="After a burst, a series stays quiet this long.")
+    threshold: float = Field(
+        default=5.0, gt=0, description="A measurement's band: robust scales around its expectation; a count's window "
+        "is in a burst (a storm grows by it) at half this.")
     record_memory: Duration = Field(
-        default="30d", description="A window above (below) every window of this long is a record: a spike (drop)."
+        default="30d", description="A window above every window of this long is a record: a spike (a measurement's "
+        "below every one: a drop)."
     )
     record_p: float = Field(
         default=0.01, gt=0, le=1, description="A count beats its record only when this improbable at the record's rate."
@@ -209,7 +218,9 @@ class Spikes(Section):
         default=8.0, ge=0, description="An hour record lies beyond that hour's range by this many typical steps too."
     )
     hour_samples: int = Field(default=10, ge=1, description="Windows seen at an hour of the day before its range counts.")
-    drop_after: Duration = Field(default="1h", description="Far below expectation this long: a drop.")
+    drop_ratio: float = Field(
+        default=0.2, gt=0, lt=1, description="A drop: every window at most this × what that hour usually brings ...")
+    drop_after: Duration = Field(default="1h", description="... for this long (a silent source, not a calm day).")
     drop_min_expected: float = Field(
         default=5.0, ge=0, description="Posts per window expected before a silence counts as a drop."
     )
@@ -220,8 +231,6 @@ class Spikes(Section):
     _hour_memory = field_validator("hour_memory")(
         classmethod(lambda cls, v: at_least("2d", "an hour's range needs a few days of that hour")(v)))
     _smooth = field_validator("smooth")(classmethod(lambda cls, v: at_least("1m", "give the level a minute at least")(v)))
-    _half_life = field_validator("novelty_half_life")(
-        classmethod(lambda cls, v: at_least("1h", "a past burst's weight must last a while")(v)))
 
     def settings(self) -> "SpikeSettings":
         """The detector's settings from this section (every field the two share)."""
@@ -309,6 +318,13 @@ def redacted(config: Config) -> dict:
                 state = "set" if os.environ.get(receiver[key]) else "NOT SET"
                 receiver[key] = f"{receiver[key]} ({state}, value hidden)"
     return data
+
+
+def widened_brands(old: Config, new: Config) -> list[str]:
+    """The brands a reload adds, or whose rules change: posts the sources already served may name
+    them, so they are looked for again (``refresh.backfill``)."""
+    before = {b.name: b for b in old.brands}
+    return [b.name for b in new.brands if b.name not in before or before[b.name] != b]
 
 
 def config_changes(old: Config, new: Config) -> list[str]:

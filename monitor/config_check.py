@@ -161,6 +161,13 @@ def _drop_tags(loc: tuple) -> tuple:
 
 _RECEIVER_TYPES = tuple(r.model_fields["type"].default for r in RECEIVERS)
 
+# Keys an older release took, with what replaced them.
+_STORM_RULE = ("no longer used: the storm rule replaced the log-volume detector in 2026-12 — remove it; "
+               "spikes.storm_ratio, fast_ratio and bar_factor set how big a storm must be")
+RETIRED = {("spikes", key): _STORM_RULE for key in ("surprise", "extreme", "novelty", "novelty_half_life")}
+RETIRED["spikes", "drop_threshold"] = ("no longer used: a drop is now every window at most spikes.drop_ratio × "
+                                       "expected (default 0.2) — remove it, or set drop_ratio")
+
 
 def _describe(error: dict, loc: tuple, data: Any) -> str:
     kind = error["type"]
@@ -168,6 +175,8 @@ def _describe(error: dict, loc: tuple, data: Any) -> str:
     in_sources = bool(loc) and loc[0] == "sources"
     types = ", ".join(sorted(REGISTRY) if in_sources else _RECEIVER_TYPES)
     if kind == "extra_forbidden":
+        if tuple(loc[-2:]) in RETIRED:
+            return RETIRED[tuple(loc[-2:])]
         model = _model_at(loc[:-1], data)
         known = list(model.model_fields) if model else []
         close = difflib.get_close_matches(str(loc[-1]), known, n=1)

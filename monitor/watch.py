@@ -24,7 +24,7 @@ from monitor.judgement.series import (
     spike_row,
     window_floor,
 )
-from monitor.judgement.spikes import SpikeSettings
+from monitor.judgement.spikes import SpikeSettings, is_current
 from monitor.judgement.storms import Storm, extend, gather, news, tally
 from monitor.judgement.storms import alert as storm_alert
 from monitor.judgement.storms import describe as describe_storm
@@ -47,7 +47,7 @@ def watch_series(runtime: Runtime, store: Store, *, now: datetime) -> list[Fired
     if not spikes.enabled:
         return []
     settings = spikes.settings()
-    known = store.spike_states()
+    known = current_states(store)
     until = window_floor(now - spikes.settle, settings.window)
     fired: list[Fired] = []
     for brand in (b.name for b in runtime.config.brands):
@@ -99,11 +99,11 @@ def advance(store: Store, brands: list[str], settings: SpikeSettings, *, now: da
     """Score every window of every brand's series that has settled since the last call.
 
     ``states`` (series → state) replaces the stored states, for a backtest; with ``save`` False
-    nothing is written; ``held`` collects the bursts the novelty bar held back; ``hot`` (brand →
+    nothing is written; ``held`` collects the bursts the storm rule held back; ``hot`` (brand →
     window → measure → [value, expected, z]) the brands' windows in a burst. Returns what fired,
     explained.
     """
-    states = store.spike_states() if states is None else states
+    states = current_states(store) if states is None else states
     window = settings.window
     until = window_floor(now - settle, window)
     fired: list[Fired] = []
@@ -156,6 +156,13 @@ def replay(database: str, brand: str, settings: SpikeSettings, *, end: datetime,
                         held=held, hot=hot)
         storms = track_storms(store, brand, fired, hot.get(brand, {}), settings, until=end, open_=[], save=False)
         return Replay(fired, held, [(storm, store.mentions_by_key(storm.top)) for storm in storms])
+
+
+def current_states(store: Store) -> dict[str, dict]:
+    """The stored series states the storm rule can continue. A state an older detector wrote is
+    left out, so its brand's series start again from stored history (``spikes.history``), its old
+    storms kept quietly as on any first pass."""
+    return {key: state for key, state in store.spike_states().items() if is_current(state)}
 
 
 def _save_states(store: Store, brand: str, states: dict[str, dict], *, now: datetime) -> None:

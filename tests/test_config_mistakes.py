@@ -17,6 +17,9 @@ HEAD = "brands:\n  - name: Globex\n    keywords: [globex]\n"
 SOURCE = HEAD + "sources:\n  - name: hn\n    type: hackernews\n"
 
 CASES = {
+    "retired spike key": (HEAD + "spikes:\n  novelty: 0.5\n",
+                          "line 5: spikes.novelty: no longer used: the storm rule replaced the log-volume detector in"
+                          " 2026-12 — remove it; spikes.storm_ratio, fast_ratio and bar_factor set how big a storm must be"),
     "every 0s": (SOURCE + "    every: 0s\n",
                  "line 7: sources[0].every: 0s is too short: a source is polled at most every 10 seconds — use 10s or more"),
     "every too long": (SOURCE + "    every: 999999999d\n",

@@ -18,6 +18,30 @@ from monitor.models import (
 )
 
 DEFAULT_CONFIG = "config.yaml"
+def invocation() -> str:
+    """The command that runs this program again from the current folder, as the user can type it:
+    ``monitor`` when that is on the PATH, else the path they used (``.venv/bin/monitor``), else
+    ``python -m monitor`` with this interpreter."""
+    import shutil
+    import sys
+
+    argv0 = Path(sys.argv[0])
+    if argv0.name == "__main__.py" or not argv0.exists():
+        python = Path(sys.executable)
+        try:
+            python = python.relative_to(Path.cwd())
+        except ValueError:
+            pass
+        return f"{python} -m monitor"
+    found = shutil.which("monitor")
+    if found and Path(found).resolve() == argv0.resolve():
+        return "monitor"
+    try:
+        return str(argv0.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(argv0.resolve())
+
+
 def _clean(value: object, width: int | None = None) -> str:
     """Untrusted text for the terminal: one line, no control or bidi characters, clipped."""
     return clean_text(value, width=width)

@@ -15,6 +15,7 @@ from monitor.cli.common import (
     _database,
     _duration,
     _load,
+    invocation,
 )
 from monitor.models import (
     Mention,
@@ -59,6 +60,7 @@ def backtest(ctx: click.Context, since: str, until: str | None, brands: tuple[st
 
     from monitor.judgement.series import ALL_SOURCES
     from monitor.judgement.storms import describe as describe_storm
+    from monitor.judgement.storms import span as span_words
     from monitor.models import utcnow
     from monitor.watch import replay
     config = _load(ctx)
@@ -87,13 +89,32 @@ def backtest(ctx: click.Context, since: str, until: str | None, brands: tuple[st
     click.echo(f"{len(storms)} storm{'' if len(storms) == 1 else 's'} ({len(fired)} series fired) between "
                f"{to_iso(end - span)} and {to_iso(end)}"
                f" ({', '.join(names)}).", err=as_json)
+    if storms and not as_json:
+        click.echo("Storms the settings would have paged (brand, when, how long, posts against expected, peak):")
+        for storm, _ in storms:
+            if storm.kind == "spike":
+                peak = max((numbers[0] / numbers[1] for m in storm.windows.values()
+                            for name, numbers in m.items() if name == storm.measure and numbers[1]), default=0.0)
+                click.echo(f"  {storm.brand}  {storm.start:%Y-%m-%d %H:%M} UTC  {span_words(storm.end - storm.start)}  "
+                           f"{storm.posts:,} {storm.measure} against {storm.expected:,.0f} expected  "
+                           f"(peak window {peak:,.1f}×)")
+            else:
+                click.echo(f"  {storm.brand}  {storm.start:%Y-%m-%d %H:%M} UTC  drop on "
+                           f"{'all sources' if storm.source == ALL_SOURCES else storm.source}")
     brand_level = [h for h in held if h.source == ALL_SOURCES]
-    if brand_level:
-        top = max(brand_level, key=lambda h: h.size / h.bar if h.bar else 0.0)
-        click.echo(f"{len(brand_level)} brand-level bursts were held back as smaller than recent ones (closest: "
-                   f"{top.measure.replace('_', ' ')} of {top.brand} ending {to_iso(top.ended_at)}, {top.size:.3f} days of "
-                   f"normal volume against a bar of {top.bar:.3f}); lower spikes.novelty to hear such bursts.",
+    recurring = [h for h in brand_level if h.why == "recurs daily"]
+    weather = [h for h in brand_level if h.why != "recurs daily"]
+    if recurring:
+        click.echo(f"{len(recurring)} brand-level burst{'s' if len(recurring) != 1 else ''} held back as recurring at the "
+                   f"time of day of an earlier day's (the last: {recurring[-1].measure.replace('_', ' ')} of "
+                   f"{recurring[-1].brand} at {to_iso(recurring[-1].at)}); spikes.recurring_days: 0 pages them.",
                    err=as_json)
+    if weather:
+        top = max(weather, key=lambda h: h.size / h.bar if h.bar else 0.0)
+        click.echo(f"{len(weather)} brand-level burst{'s' if len(weather) != 1 else ''} held back as within the "
+                   f"series' ordinary daily peaks (closest: {top.measure.replace('_', ' ')} of {top.brand} at "
+                   f"{to_iso(top.at)}, {top.size:.1f}× expected where {top.bar:.1f}× was needed); lower "
+                   f"spikes.bar_factor to hear such bursts.", err=as_json)
 
 
 def _empty_a_demo_database(url: str) -> None:
@@ -145,10 +166,11 @@ def demo(ctx: click.Context) -> None:
         if r.error:
             click.echo(f"{r.source}: failed: {r.error}", err=True)
     stored = sum(buckets.values())
+    me = invocation()
     click.echo(
         f"Stored {stored} mentions ({buckets['advocate']} advocates, {buckets['apathetic']} apathetic, "
         f"{buckets['assassin']} assassins) in {time.perf_counter() - started:.1f}s. Explore them with:\n"
-        f"  monitor --db {demo_db} search refund\n"
-        f"  sqlite3 {demo_db} 'select brand, bucket, sentiment, reach_low, reach_high, title from mentions'\n"
-        f"  sqlite3 {demo_db} 'select * from brand_health_daily'"
+        f"  {me} --db {demo_db} search refund\n"
+        f"  {me} --db {demo_db} backtest --since 30d\n"
+        f"  {me} --db {demo_db} serve          (the web UI, on http://127.0.0.1:8001)"
     )

@@ -62,14 +62,16 @@ class Fired:
 
 
 class Held(NamedTuple):
-    """A burst that passed the spike tests but ended smaller than the bar of recent bursts."""
+    """A burst the storm rule held back: it recurs at that time of day, or it stayed within the
+    series' ordinary daily peaks (a storm on a calm brand, weather on this one)."""
 
     brand: str
     source: str
     measure: str
-    ended_at: datetime
-    size: float  # days of normal volume
-    bar: float
+    at: datetime
+    why: str  # "recurs daily" or "within its ordinary daily peaks"
+    size: float  # its ratio to expectation
+    bar: float  # the ratio this series needs
 
 
 def _is_negative(row: dict) -> bool:
@@ -100,7 +102,7 @@ def score_windows(brand: str, counts: dict[datetime, dict[str, list[float]]], *,
     """Advance every series of ``brand`` over the windows from ``start`` to ``until``, given the
     brand's counts per window and source then (the store's ``window_counts``);
     ``states`` (series → state) are updated in place, a new series starting at ``start``. Returns
-    what fired (not yet explained); ``held`` collects the bursts the novelty bar held back; ``hot``
+    what fired (not yet explained); ``held`` collects the bursts the storm rule held back; ``hot``
     collects the brand's windows in a burst (window start → measure → [value, expected, z], for
     each measure at z ≥ threshold / 2), which a storm grows by."""
     window = settings.window
@@ -118,7 +120,7 @@ def score_windows(brand: str, counts: dict[datetime, dict[str, list[float]]], *,
             for (measure, value, count), (_, key) in zip(_measures(chosen), keys[source]):
                 state = states.get(key)
                 if state is None:
-                    state = states[key] = new_state(at)
+                    state = states[key] = new_state(at, settings)
                 verdict = update(state, at, value, settings, count=None if measure != "negative_reach" else count)
                 if verdict.kind is not None:
                     fired.append(Fired(brand, source, measure, verdict, at + window))
@@ -154,7 +156,7 @@ def explain(item: Fired, settings: SpikeSettings, window_rows: list[dict], basel
         "window": [to_iso(v.at), to_iso(item.window_end)],
         "method": method(settings, v),
         "confidence": round(v.confidence, 2),
-        "burst": round(v.burst, 4), "bar": round(v.bar, 4),
+        "ratio": round(v.burst, 2), "needed": round(v.bar, 2),
         "top_posts": [
             {"source": r["source"], "id": r["id"], "author": r["author"], "reach_likely": r["reach_likely"],
              "bucket": r["bucket"], "sentiment": r["sentiment"], "title": r["title"], "text": (r["text"] or "")[:280],
@@ -175,22 +177,24 @@ def method(settings: SpikeSettings, v: Verdict) -> str:
             return (f"an hour record: {v.value:,.4g} is far {side} every window at {v.at:%H}:00–{v.at:%H}:59 UTC of the "
                     f"last {_days(settings.hour_memory)} (the {extreme} was {before:,.4g}; beyond it by ≥ "
                     f"{settings.hour_margin:g} × that hour's spread and {settings.hour_steps:g} typical steps)")
-        subject = "its 1h level" if what.startswith("level") else f"{v.value:,.0f}"
+        subject = "its 1h level" if what.startswith("level") else f"{v.value:,.4g}"
         return (f"a record: {subject} is {side} every window of the last {_days(settings.record_memory)} "
-                f"(the {extreme} was {before:,.0f}); as a count it also passed "
-                f"≥ {settings.min_excess:g} posts above expected, Poisson p ≤ {settings.max_p:g}, and p ≤ "
-                f"{settings.record_p:g} at the old record's rate")
-    return (
-        f"streaming log-volume baseline with daily and weekly rhythm; z = {v.z:+.1f} robust scales "
-        f"(fires at ≥ {settings.threshold:g}, for two windows below {settings.extreme:g}, "
-        f"and ≥ {settings.surprise:g} sd above the series' recent surprises, "
-        f"≥ {settings.min_excess:g} posts above expected, Poisson p ≤ {settings.max_p:g}); "
-        f"the burst brought {v.burst:.2f} days of normal volume, news once ≥ {v.bar:.2f} "
-        f"({settings.novelty:g} × the largest recent burst, halving every {_days(settings.novelty_half_life)})"
-        if v.kind == "spike" else
-        f"streaming log-volume baseline; z ≤ −{settings.drop_threshold:g} for {settings.drop_after} "
-        f"where ≥ {settings.drop_min_expected:g} posts per window were expected"
-    )
+                f"(the {extreme} was {before:,.4g}; beyond it by ≥ {settings.record_margin:g} typical steps)")
+    if v.kind == "drop":
+        return (f"every window at most {settings.drop_ratio:g}× what this hour of the day usually brings for "
+                f"{settings.drop_after}, where ≥ {settings.drop_min_expected:g} posts per window were expected")
+    usual = "what this hour of the day usually brings (its median over the last 7 days)"
+    if v.rule == "record":
+        test = (f"{v.value:,.0f} is above every window of the last {_days(settings.record_memory)} ({v.burst:,.1f}× "
+                f"the highest before), improbable at that rate (p ≤ {settings.record_p:g})")
+    elif v.rule == "fast":
+        test = (f"every window of the last 15 minutes at ≥ {v.burst:.1f}× {usual}; this series needs "
+                f"{v.bar:.1f}× ({settings.fast_ratio:g}×, or {settings.fast_bar_factor:g}× its ordinary daily peak)")
+    else:
+        test = (f"the last hour at {v.burst:.1f}× {usual}, its busiest quarter set aside, and still ≥ 1.5× in the "
+                f"last half hour; this series needs {v.bar:.1f}× ({settings.storm_ratio:g}×, or "
+                f"{settings.bar_factor:g}× its ordinary daily peak over {settings.bar_days} days)")
+    return f"the storm rule: {test}; ≥ {settings.min_excess:g} posts above expected and Poisson p ≤ {settings.max_p:g}"
 
 
 def _days(span: timedelta) -> str:

@@ -1,0 +1,234 @@
+"""Storm catch: the storm rule on real tweet-volume series with storms of known size and start.
+
+    python benchmarks/storm_eval.py [--seeds 1,2] [--report 5,6] [--select] [--jobs N] [--work DIR]
+
+The corpora are ``../shared/eval/storms/dev`` and, for each of ``--seeds``, one more made by its
+``make_storms.py`` from the same five brands' series (other storms, other thinning; cached under
+``--work``). Every series is streamed window by window through ``monitor.judgement.spikes.update``
+as the monitor does (nothing looked ahead), and each corpus is scored by its own
+``score_storms.py``: storms caught within 2 hours (all, and of 3× and more), the median delay,
+false alarms per series-month and daily bursts paged again. ``--report`` adds corpora made with
+other seeds that no choice of settings ever saw.
+
+``--select`` runs the selection procedure, fixed before any fold was scored: every setting of
+``GRID`` on every series of the dev corpus and the ``--seeds`` corpora; then each of the five
+brands (its three volumes together) is held out in turn, the setting that best meets the
+objective on the other four is chosen, and the held-out brand's series are scored with it. Their
+results together are the **out-of-sample** figure (what a brand nobody tuned to gets); the
+setting the same objective picks on all five is the **in-sample** one, and it should be the
+defaults. The objective: the most storms of 3× and more caught, among settings with at most
+``FA_MAX`` false alarms per series-month; ties go to the shorter median delay.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import csv
+import glob
+import itertools
+import json
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from monitor.judgement.spikes import SpikeSettings, new_state, update  # noqa: E402
+
+STORMS = Path(__file__).resolve().parents[2] / "shared" / "eval" / "storms"
+BRANDS = ("AAPL", "AMZN", "FB", "GOOG", "IBM")
+FA_MAX = 2.0
+GRID = [dict(fast_ratio=f, fast_bar_factor=fb, storm_ratio=r, bar_factor=b)
+        for f, fb, r, b in itertools.product((4.0, 5.0, 6.0), (1.5, 2.0, 2.5), (2.5, 3.0), (1.0, 1.25, 1.5))]
+FMT = "%Y-%m-%d %H:%M:%S"
+
+
+def corpora(seeds: list[int], work: Path) -> list[Path]:
+    """The dev corpus and one per seed (made once, then cached)."""
+    out = [STORMS / "dev"]
+    for seed in seeds:
+        folder = work / f"seed{seed}"
+        if not (folder / "storms.json").exists():
+            subprocess.run([sys.executable, str(STORMS / "make_storms.py"), str(STORMS.parent / "nab"), str(folder),
+                            "--seed", str(seed)], check=True, stdout=subprocess.DEVNULL)
+        out.append(folder)
+    return out
+
+
+def read(path: str) -> tuple[list[str], list[datetime], list[float]]:
+    with open(path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    stamps = [r["timestamp"] for r in rows]
+    return stamps, [datetime.strptime(s[:19], FMT).replace(tzinfo=timezone.utc) for s in stamps], \
+        [float(r["value"]) for r in rows]
+
+
+def detect(path: str, setting: dict) -> list[int]:
+    """The rows of one series that fire under ``setting`` (spikes and drops: both alert)."""
+    _, times, values = read(path)
+    settings = replace(SpikeSettings(), **setting)
+    state = new_state(times[0], settings)
+    return [i for i, (at, value) in enumerate(zip(times, values)) if update(state, at, value, settings).fired]
+
+
+def _task(args: tuple[str, int]) -> tuple[str, int, list[int]]:
+    path, index = args
+    return path, index, detect(path, SETTINGS_LIST[index])
+
+
+SETTINGS_LIST: list[dict] = []
+
+
+def run_all(paths: list[str], settings: list[dict], jobs: int) -> dict[tuple[str, int], list[int]]:
+    """Every series under every setting, in parallel processes."""
+    SETTINGS_LIST[:] = settings
+    tasks = [(p, i) for i in range(len(settings)) for p in paths]
+    if jobs <= 1:
+        return {(p, i): fired for p, i, fired in map(_task, tasks)}
+    with concurrent.futures.ProcessPoolExecutor(jobs, initializer=_init, initargs=(settings,)) as pool:
+        return {(p, i): fired for p, i, fired in pool.map(_task, tasks, chunksize=4)}
+
+
+def _init(settings: list[dict]) -> None:
+    SETTINGS_LIST[:] = settings
+
+
+class Corpus:
+    """One corpus's storms, windows and series, scored as its score_storms.py does (the grid needs
+    thousands of scores; the figures printed come from score_storms.py itself)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.storms = json.load(open(folder / "storms.json"))
+        self.windows = {}
+        for path in glob.glob(str(folder / "labels" / "combined_windows*.json")):
+            self.windows.update(json.load(open(path)))
+        self.paths = {key: str(folder / "data" / key) for key in self.windows}
+        self.times = {key: read(path)[1] for key, path in self.paths.items()}
+
+    def tally(self, fired: dict[str, list[int]], brands: tuple[str, ...]) -> dict:
+        """Storms of 3× and more caught, all caught, delays, false alarms, months, bursts paged again."""
+        out = {"big": [], "all": [], "delays": [], "false": 0, "months": 0.0, "repeats": 0}
+        fires = {k: [self.times[k][i].replace(tzinfo=None) for i in fired[k]] for k in fired}
+        for s in self.storms:
+            if not any(b in s["file"] for b in brands):
+                continue
+            start = datetime.strptime(s["start"], FMT)
+            hits = [t for t in fires[s["file"]] if start <= t <= start + timedelta(hours=2)]
+            if hits:
+                out["delays"].append((hits[0] - start).total_seconds() / 60)
+            out["all"].append(bool(hits))
+            if s["ratio"] >= 3:
+                out["big"].append(bool(hits))
+            if s["kind"] == "daily burst":
+                day, end = start + timedelta(days=1), self.times[s["file"]][-1].replace(tzinfo=None)
+                while day < end:
+                    out["repeats"] += sum(1 for f in fires[s["file"]] if day - timedelta(minutes=30) <= f <= day + timedelta(hours=2))
+                    day += timedelta(days=1)
+        for key, ts in fires.items():
+            if not any(b in key for b in brands):
+                continue
+            wins = [(datetime.strptime(a[:19], FMT), datetime.strptime(b[:19], FMT)) for a, b in self.windows[key]]
+            out["false"] += sum(1 for t in ts if not any(a <= t <= b for a, b in wins))
+            span = self.times[key][-1] - self.times[key][0]
+            out["months"] += span.total_seconds() / (30 * 86400)
+        return out
+
+
+def pooled(tallies: list[dict]) -> dict:
+    big = [x for t in tallies for x in t["big"]]
+    every = [x for t in tallies for x in t["all"]]
+    delays = sorted(x for t in tallies for x in t["delays"])
+    months = sum(t["months"] for t in tallies)
+    return {"big": 100 * sum(big) / len(big) if big else 0.0, "all": 100 * sum(every) / len(every) if every else 0.0,
+            "delay": delays[len(delays) // 2] if delays else float("nan"),
+            "fa": sum(t["false"] for t in tallies) / months if months else 0.0,
+            "repeats": sum(t["repeats"] for t in tallies)}
+
+
+def line(p: dict) -> str:
+    return (f"3x and more {p['big']:5.1f}%, all {p['all']:5.1f}%, median delay {p['delay']:.0f} min, "
+            f"false alarms {p['fa']:.2f}/series-month, bursts re-paged {p['repeats']}")
+
+
+def objective(p: dict) -> tuple:
+    within = p["fa"] <= FA_MAX
+    return (within, p["big"] if within else -p["fa"], -p["delay"])
+
+
+def official(corpus: Corpus, fired: dict[str, list[int]], out: Path) -> str:
+    """Write the results as NAB CSVs and return score_storms.py's summary line for them."""
+    out.mkdir(parents=True, exist_ok=True)
+    for key, path in corpus.paths.items():
+        stamps, _, values = read(path)
+        hits = set(fired[key])
+        with open(out / f"monitor_{os.path.basename(key)}", "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["timestamp", "value", "anomaly_score"])
+            writer.writerows((s, v, 1.0 if i in hits else 0.0) for i, (s, v) in enumerate(zip(stamps, values)))
+    scorer = corpus.folder / "score_storms.py"
+    if not scorer.exists():
+        scorer = STORMS / "score_storms.py"
+    result = subprocess.run([sys.executable, str(scorer), str(corpus.folder), str(out)], capture_output=True, text=True,
+                            check=True)
+    return result.stdout.strip().splitlines()[-1]
+
+
+def label(setting: dict) -> str:
+    return " ".join(f"{k}={v:g}" for k, v in setting.items())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", default="1,2", help="corpora made with these seeds beside dev (default 1,2)")
+    parser.add_argument("--report", default="", help="more corpora, by seed, that no choice of settings sees")
+    parser.add_argument("--select", action="store_true", help="run the selection procedure over GRID")
+    parser.add_argument("--jobs", type=int, default=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 2)
+    parser.add_argument("--work", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "monitor-storm-eval")
+    args = parser.parse_args()
+    if not STORMS.exists():
+        sys.exit(f"no storm corpus at {STORMS}")
+    seeds = [int(s) for s in args.seeds.split(",") if s]
+    chosen_on = [Corpus(f) for f in corpora(seeds, args.work)]
+    extra = [Corpus(f) for f in corpora([int(s) for s in args.report.split(",") if s], args.work)[1:]]
+    defaults = {k: getattr(SpikeSettings(), k) for k in GRID[0]}
+
+    if args.select:
+        grid = GRID if defaults in GRID else [*GRID, defaults]
+        results = run_all([p for c in chosen_on for p in c.paths.values()], grid, args.jobs)
+        per = [{b: [c.tally({k: results[(c.paths[k], i)] for k in c.paths}, (b,)) for c in chosen_on] for b in BRANDS}
+               for i in range(len(grid))]
+        score = lambda i, brands: pooled([t for b in brands for t in per[i][b]])  # noqa: E731
+        picks = {}
+        for held in BRANDS:
+            others = tuple(b for b in BRANDS if b != held)
+            picks[held] = max(range(len(grid)), key=lambda i: objective(score(i, others)))
+            print(f"{held} held out: chosen on the other four {label(grid[picks[held]])}")
+            print(f"    the four: {line(score(picks[held], others))}")
+            print(f"    {held}:  {line(score(picks[held], (held,)))}")
+        inside = max(range(len(grid)), key=lambda i: objective(score(i, BRANDS)))
+        print(f"chosen on all five: {label(grid[inside])} (the defaults: {label(defaults)})")
+        for c in chosen_on:
+            fired = {k: results[(c.paths[k], picks[next(b for b in BRANDS if b in k)])] for k in c.paths}
+            print(f"out-of-sample, {c.folder.name} (each brand with the setting chosen without it): "
+                  f"{official(c, fired, args.work / 'results' / c.folder.name / 'out-of-sample')}")
+        print(f"out-of-sample, every corpus pooled: "
+              f"{line(pooled([per[picks[b]][b][j] for b in BRANDS for j in range(len(chosen_on))]))}")
+        print(f"in-sample, every corpus pooled: {line(score(inside, BRANDS))}")
+
+    everything = chosen_on + extra
+    results = run_all([p for c in everything for p in c.paths.values()], [defaults], args.jobs)
+    for c in everything:
+        fired = {k: results[(c.paths[k], 0)] for k in c.paths}
+        seen = "" if c in chosen_on else " (no choice saw it)"
+        print(f"defaults, {c.folder.name}{seen}: {official(c, fired, args.work / 'results' / c.folder.name / 'defaults')}")
+    print("defaults, every corpus pooled: " + line(pooled([c.tally({k: results[(c.paths[k], 0)] for k in c.paths}, BRANDS)
+                                                            for c in everything])))
+
+
+if __name__ == "__main__":
+    main()
