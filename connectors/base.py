@@ -333,7 +333,7 @@ class SubRequests:
         try:
             yield
         except ConnectorError as exc:
-            log.warning("source %s: %s failed, the rest are kept: %s", self.source, label, exc)
+            log.warning("source %s: %s failed: %s", self.source, label, exc)
             self.failed.append((label, exc))
         else:
             self.done += 1

@@ -162,6 +162,28 @@ def safe_url(url: str | httpx.URL) -> str:
     return urlunsplit(parts._replace(query=urlencode(query, safe="()*,:")))
 
 
+def short_url(url: str | httpx.URL, width: int = 60) -> str:
+    """``safe_url`` without its scheme and cut to ``width``: what an error line has room for
+    after its cause."""
+    text = safe_url(url).split("://", 1)[-1]
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+# getaddrinfo's words for a host name that does not resolve, on glibc, musl, macOS and Windows.
+_NO_DNS = ("Name or service not known", "Temporary failure in name resolution", "nodename nor servname",
+           "No address associated with hostname", "getaddrinfo failed", "Name does not resolve")
+
+
+def _cause(exc: httpx.HTTPError, host: str) -> str:
+    """What went wrong, first, in words: a name that does not resolve says the machine may be offline."""
+    text = str(exc) or type(exc).__name__
+    if any(words in text for words in _NO_DNS):
+        return f"no DNS answer for {host} (is this machine offline?)"
+    if isinstance(exc, httpx.ConnectError):
+        return f"cannot connect to {host}: {text}"
+    return text
+
+
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
     """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date (RFC 9110)."""
     if not value:
@@ -224,9 +246,9 @@ def request(
                 raise
             body = _read_capped(streamed, limit, source=source)
     except httpx.TimeoutException as exc:
-        raise FetchError(f"timed out fetching {safe_url(url)}", source=source) from exc
+        raise FetchError(f"timed out fetching {short_url(url)}", source=source) from exc
     except httpx.HTTPError as exc:
-        raise FetchError(f"cannot fetch {safe_url(url)}: {exc}", source=source) from exc
+        raise FetchError(f"{_cause(exc, host)} (fetching {short_url(url)})", source=source) from exc
     plain = [(k, v) for k, v in streamed.headers.multi_items() if k.lower() not in ("content-encoding", "content-length")]
     return httpx.Response(streamed.status_code, headers=plain, content=body, request=streamed.request)
 

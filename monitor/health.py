@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from monitor.models import Alert, clean_text, from_iso
 
+OFFLINE = "no DNS answer"  # what connectors/http.py says when a host name does not resolve
 OVERDUE_GRACE = timedelta(minutes=5)  # a due source not run this long past its time is overdue
 PENDING_TOO_LONG = timedelta(hours=1)  # an alert waiting this long is not being delivered
 
@@ -53,28 +54,46 @@ def overdue_by(line: SourceLine, now: datetime) -> timedelta | None:
 
 
 def problems(lines: list[SourceLine], outbox: list[dict], *, failing_after: int, now: datetime,
-             unavailable: dict[str, str] | None = None) -> list[str]:
-    """One line per reason the monitor is not healthy: a source failing (``failing_after`` times
-    in a row, as ``source_down``), a source overdue (nothing is running it), an alert that
-    failed for good, or alerts waiting longer than PENDING_TOO_LONG."""
+             unavailable: dict[str, str] | None = None, receivers: list[str] | None = None) -> list[str]:
+    """One line per reason the monitor is not healthy: every source failing its last run, a source
+    that never succeeded since it was added, a source failing (``failing_after`` times in a row, as
+    ``source_down``), a source overdue (nothing is running it), alerts pending that no configured
+    receiver can deliver (its secret unset, or it is no longer in the config: ``receivers``), an
+    alert that failed for good, or alerts waiting longer than PENDING_TOO_LONG."""
     out = []
+    active = [line for line in lines if line.in_config and line.enabled]
+    ran = [line for line in active if line.row.get("last_success_at") or line.row.get("error_count")]
+    if len(ran) > 1 and all(int(line.row.get("error_count") or 0) for line in ran):
+        offline = any(OFFLINE in (line.row.get("last_error") or "") for line in ran)
+        out.append(f"every source failed its last run ({len(ran)} of {len(ran)})"
+                   + (": no DNS answers, is this machine offline?" if offline else ""))
     for line in lines:
         fails = int(line.row.get("error_count") or 0)
-        if line.in_config and line.enabled and fails >= failing_after:
-            out.append(f"source {line.name} is failing ({fails} in a row): {clean_text(line.row.get('last_error'), width=160)}")
+        error = clean_text(line.row.get("last_error"), width=160)
+        never = line in active and fails and not line.row.get("last_success_at")
+        if line in active and fails >= failing_after:
+            out.append(f"source {line.name} is failing ({fails} in a row{', never succeeded' if never else ''}): {error}")
+        elif never:
+            out.append(f"source {line.name} has never succeeded ({fails} run{'s' if fails != 1 else ''} failed): {error}")
         late = overdue_by(line, now)
         if late is not None:
             out.append(f"source {line.name} is overdue by {format_age(late)} (is `monitor run` running?)")
     for receiver in outbox:
-        name = receiver["receiver"]
+        name, pending = receiver["receiver"], receiver.get("pending") or 0
+        alerts = f"{pending} alert{'s' if pending != 1 else ''}"
         if receiver.get("failed"):
             out.append(f"receiver {name}: {receiver['failed']} alert{'s' if receiver['failed'] != 1 else ''} could not be"
                        f" delivered: {clean_text(receiver.get('last_error'), width=160)}")
+        why = (unavailable or {}).get(name)
+        if pending and receivers is not None and name not in receivers:
+            out.append(f"receiver {name}: {alerts} pending, and no receiver of that name is in the config to send them")
+            continue
+        if pending and why:
+            out.append(f"receiver {name}: {alerts} pending that it cannot deliver ({why})")
+            continue
         oldest = from_iso(receiver.get("oldest_pending_at"))
         if oldest is not None and now - oldest > PENDING_TOO_LONG:
-            why = (unavailable or {}).get(name)
-            out.append(f"receiver {name}: {receiver['pending']} alert{'s' if receiver['pending'] != 1 else ''} waiting for"
-                       f" {format_age(now - oldest)}" + (f" ({why})" if why else ""))
+            out.append(f"receiver {name}: {alerts} waiting for {format_age(now - oldest)}")
     return out
 
 

@@ -26,7 +26,7 @@ from monitor.judgement.matching import Matcher
 from monitor.judgement.reach import estimate_reach
 from monitor.judgement.sentiment import Scorer, score_all
 from monitor.judgement.text import html_to_text, plain_name
-from monitor.models import Alert, FetchResult, Judged, Match, Mention, clean_text, doubling, from_iso
+from monitor.models import Alert, FetchResult, Judged, Match, Mention, SourceState, clean_text, doubling, from_iso
 from monitor.refresh import refresh_source
 from monitor.runtime import Runtime, enqueue
 from monitor.store import Store
@@ -241,6 +241,33 @@ def run_source(options: SourceOptions, runtime: Runtime, store: Store, *, now: d
         log.warning("source %s: %s", options.name, warning)
     return SourceReport(options.name, len(mentions), len(matched), len(stored), queued, result.not_modified,
                         skipped=len(result.skipped), warning=warning, refreshed=refreshed)
+
+
+def backfill_source(options: SourceOptions, runtime: Runtime, store: Store, *, brands: Sequence[str], since: timedelta,
+                    now: datetime) -> SourceReport:
+    """Read source ``options`` again for ``brands`` (added, or whose rules changed): without its
+    conditional headers or cursor, as far back as ``since`` (or its API allows), searching only
+    for those brands where the source searches. What matches and is not stored yet is stored;
+    these are older posts, so they alert as on a first run (only those younger than
+    ``alerts.backfill``). The source's own state is left as it is: its next run goes on from it."""
+    wanted = [b for b in runtime.matcher.brands if b.name in brands]
+    if not wanted:
+        return SourceReport(options.name)
+    looked = options.model_copy(update={"first_run": since}) if "first_run" in type(options).model_fields else options
+    connector = REGISTRY[options.type](runtime.client)
+    try:
+        result = connector.fetch(looked, queries=Matcher(wanted).queries(), state=SourceState(), now=now)
+    except ConnectorError as exc:
+        log.warning("source %s: looking for %s again failed: %s", options.name, ", ".join(brands), exc)
+        return SourceReport(options.name, error=str(exc))
+    recent = [m for m in result.mentions if m.published_at >= now - since]
+    mentions, matched, judged = prepare(recent, options.name, runtime, store, bound=options.brands)
+    with store.transaction():
+        stored = store.save_mentions(judged, fetched_at=now, authors=author_rules(runtime.config))
+        queued = enqueue(decide_alerts(stored, config=runtime.config, first_run=True, now=now), runtime, store, now=now)
+    log.info("source %s: looked for %s again, back to %s: %d fetched, %d matched, %d new", options.name,
+             ", ".join(brands), (now - since).strftime("%Y-%m-%d %H:%M"), len(mentions), len(matched), len(stored))
+    return SourceReport(options.name, len(mentions), len(matched), len(stored), queued)
 
 
 def _run_warning(result: FetchResult) -> str | None:

@@ -26,11 +26,11 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from connectors.http import make_client
-from monitor.config import Config, config_changes, resolve_database
+from monitor.config import Config, config_changes, resolve_database, widened_brands
 from monitor.config_check import load_config
 from monitor.errors import ConfigError, StoreError
 from monitor.models import utcnow
-from monitor.ingest import is_due, run_source
+from monitor.ingest import backfill_source, is_due, run_source
 from monitor.judgement.language import LanguageDetector
 from monitor.judgement.sentiment import Scorer
 from monitor.assassin_model import ModelSource
@@ -124,6 +124,26 @@ class Monitor:
                 run_source(options, runtime, store, now=now)
             deliver(runtime, store, now=self.clock())
 
+    def backfill_job(self, name: str, brands: list[str]) -> None:
+        """Look for ``brands`` (added or widened by a reload) again in source ``name``, under the
+        source's lease: the posts the source already served that name them are stored."""
+        runtime = self.runtime
+        options = next((s for s in runtime.config.sources if s.name == name and s.enabled), None)
+        if options is None:
+            return
+        with self._store() as store:
+            if store is None:
+                return
+            with held(store, f"source:{name}", now=self.clock(), clock=self.clock) as ours:
+                if not ours:  # its run is under way: look again in a minute
+                    self.scheduler.add_job(self.backfill_job, "date", args=[name, brands], id=f"backfill:{name}",
+                                           run_date=datetime.now(timezone.utc) + timedelta(minutes=1),
+                                           replace_existing=True)
+                    return
+                backfill_source(options, runtime, store, brands=brands, since=runtime.config.refresh.backfill,
+                                now=self.clock())
+            deliver(runtime, store, now=self.clock())
+
     def spikes_job(self) -> None:
         """Score the brands' newly settled windows for spikes and drops, then deliver."""
         with self._store() as store:
@@ -212,6 +232,12 @@ class Monitor:
             changes = config_changes(old.config, config)
             log.info("reloaded %s: %d brands, %d sources; %s", self.config_path, len(config.brands), len(config.sources),
                      "; ".join(changes) or "nothing that matters changed")
+            widened = widened_brands(old.config, config)
+            if widened and config.refresh.backfill:
+                for source in (s for s in config.sources if s.enabled):
+                    self.scheduler.add_job(self.backfill_job, "date", args=[source.name, widened],
+                                           run_date=datetime.now(timezone.utc), id=f"backfill:{source.name}",
+                                           replace_existing=True, misfire_grace_time=None)
             return True
 
     def sync_jobs(self, previous: Config | None = None) -> None:

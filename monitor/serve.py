@@ -2,7 +2,7 @@
 questions PR teams ask as canned queries.
 
 Datasette opens a database that may change with a read-only connection (``mode=ro``), so a
-running monitor keeps writing while people browse. The metadata comes from ``docs/schema.md``
+running monitor keeps writing while people browse. The metadata comes from ``monitor/schema.md``
 (each table's description and its columns' notes) so the web UI and the documentation never
 disagree; the canned queries are plain SQL over the public tables, parameters bound.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-SCHEMA = Path(__file__).resolve().parents[1] / "docs" / "schema.md"
+SCHEMA = Path(__file__).resolve().parent / "schema.md"  # package data: it ships in the wheel
 WEEK_AGO = "strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-7 days')"
 
 def _enc(column: str) -> str:
@@ -135,7 +135,7 @@ DESCRIPTIONS = {
 
 
 def described(text: str = "") -> dict[str, dict]:
-    """Each table's description and its columns' notes, from docs/schema.md's sections."""
+    """Each table's description and its columns' notes, from monitor/schema.md's sections."""
     text = text or SCHEMA.read_text(encoding="utf-8")
     tables = {}
     for match in re.finditer(r"^## `([a-z_]+)`\n(.*?)(?=^## |\Z)", text, re.M | re.S):
@@ -158,6 +158,6 @@ def metadata(database: str, base: str = "http://127.0.0.1:8001") -> dict:
     return {
         "title": "Reputation monitor",
         "description": "Mentions, authors, spikes and alerts as the monitor stored them. Read-only.",
-        "source": "docs/schema.md",
+        "source": "monitor/schema.md",
         "databases": {database: {"tables": described(), "queries": queries(database, base)}},
     }

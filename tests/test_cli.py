@@ -163,16 +163,18 @@ def test_backtest_on_the_demo_database_prints_the_storm_with_its_explanation(dat
     assert state() == before and before[1] >= 1  # a backtest writes nothing
 
 
-def test_backtest_says_which_bursts_the_novelty_bar_held_back(database: str) -> None:
+def test_backtest_lists_the_storms_it_would_page_and_the_daily_bursts_it_held_back(database: str) -> None:
     from datetime import datetime, timedelta, timezone
 
     from monitor.models import Judged, Match, Mention, Reach, Score
     from monitor.store import Store
 
-    # Six posts a window for three days, a one-hour storm (ten times as many), then 14 hours
-    # later (past re-arm) a quarter-hour aftershock: it passes every spike test but is small.
-    start = (datetime.now(timezone.utc) - timedelta(days=5)).replace(minute=0, second=0, microsecond=0)
-    counts = [6] * (3 * 288) + [60] * 12 + [6] * (14 * 12) + [60] * 3 + [6] * 24
+    # Six posts a window for ten days, then a bot's 20 minutes of ten times as many at the same
+    # time on three days: the first day is a storm, the next two are weather.
+    start = (datetime.now(timezone.utc) - timedelta(days=14)).replace(minute=0, second=0, microsecond=0)
+    counts = [6] * (14 * 288 - 12)
+    for day in (10, 11, 12):
+        counts[day * 288 + 120 : day * 288 + 124] = [60] * 4
     items = [
         Judged(Mention(source="forum", id=f"{w}-{k}", url=None, text="Acme Cloud", source_type="rss",
                        published_at=start + timedelta(minutes=5 * w, seconds=k)),
@@ -184,12 +186,14 @@ def test_backtest_says_which_bursts_the_novelty_bar_held_back(database: str) -> 
         store.ensure_source("forum", "rss", now=start)
         for page in range(0, len(items), 1000):
             store.save_mentions(items[page : page + 1000], fetched_at=start)
-    result = invoke("--db", db, "backtest", "--since", "6d")
+    result = invoke("--db", db, "backtest", "--since", "15d")
     assert result.exit_code == 0, result.output
-    assert result.output.count(" SPIKE Acme Cloud: ") == 1, result.output  # the storm, not the aftershock
-    assert " SPIKE Acme Cloud: 720 posts in 1 hour" in result.output
-    assert "1 brand-level bursts were held back as smaller than recent ones (closest: mentions of Acme Cloud" in result.output
-    assert "lower spikes.novelty to hear such bursts" in result.output
+    assert result.output.count(" SPIKE Acme Cloud: ") == 1, result.output  # the first day, not the next two
+    first = start + timedelta(days=10, minutes=600)  # its first window: a month's record
+    assert f"  Acme Cloud  {first:%Y-%m-%d %H:%M} UTC  " in result.output and " mentions against " in result.output
+    assert ("2 brand-level bursts held back as recurring at the time of day of an earlier day's (the last: mentions "
+            f"of Acme Cloud at {(first + timedelta(days=2, minutes=10)).isoformat()[:16]}") in result.output
+    assert "spikes.recurring_days: 0 pages them" in result.output
 
 
 def test_status_shows_each_source(tmp_path: Path, database: str) -> None:
@@ -209,6 +213,19 @@ def test_status_shows_each_source(tmp_path: Path, database: str) -> None:
     assert "set client_id_env and client_secret_env" in " ".join(result.output.split())
 
 
+def test_status_of_another_database_lists_its_sources_not_the_configs(tmp_path: Path) -> None:
+    # --db data/demo.db beside a config whose own sources never ran there: they are not that
+    # database's, so status does not list them as "never".
+    path = tmp_path / "config.yaml"
+    path.write_text(GOOD.replace("receivers:", f"database: {tmp_path / 'mine.db'}\nreceivers:"))
+    other = tmp_path / "demo.db"
+    with Store(other) as store:
+        store.ensure_source("forum", "discourse", now=NOW)
+    result = invoke("--config", str(path), "--db", str(other), "status", env={"TEST_MONITOR_TOKEN": "x"})
+    assert result.exit_code == 0, result.output
+    assert "forum" in result.output and "hn" not in result.output.split("alerts:")[0]
+
+
 def test_config_schema_command_matches_the_published_file() -> None:
     assert invoke("config-schema").output == (ROOT / "config.schema.json").read_text()
 
@@ -220,10 +237,10 @@ def test_python_dash_m_monitor_is_the_same_command() -> None:
         assert command in result.stdout
 
 
-def test_readme_documents_every_command() -> None:
-    readme = (ROOT / "README.md").read_text()
+def test_docs_document_every_command() -> None:
+    commands = (ROOT / "docs" / "commands.md").read_text()
     for command in main.commands:
-        assert f"monitor {command}" in readme, f"README does not mention `monitor {command}`"
+        assert f"monitor {command}" in commands, f"docs/commands.md does not mention `monitor {command}`"
 
 
 def test_database_comes_from_db_option_then_monitor_db_then_config(tmp_path: Path) -> None:
@@ -290,7 +307,8 @@ def test_search_finds_the_configs_database_without_checking_the_rest_of_the_conf
     config.write_text("database: sub/m.db\nbrands: [{name: Acme, keywords: [acme]}]\nsources: [{name: x, type: nope}]\n")
     monkeypatch.chdir(ROOT)
     result = invoke("--config", str(config), "search", "refund", "--json", env={"MONITOR_DB": ""})
-    assert result.exit_code == 0 and json.loads(result.output)["id"] == "1"
+    assert result.exit_code == 0 and json.loads(result.stdout)["id"] == "1"
+    assert "search: 1 of 1 matches" in result.stderr
     broken = tmp_path / "broken.yaml"
     broken.write_text("database: [not, a, path]\nbrands: []\n")
     result = invoke("--config", str(broken), "search", "refund", env={"MONITOR_DB": ""})
@@ -312,6 +330,8 @@ def test_export_streams_csv_and_jsonl_with_filters_and_keeps_formulas_as_text(tm
     rows = list(csv.DictReader(io.StringIO(result.output)))
     assert [r["id"] for r in rows] == ["1", "2"] and "raw" not in rows[0]
     assert rows[1]["text"].startswith("'=HYPERLINK"), "a formula stays text in a spreadsheet"
+    assert json.loads(rows[0]["brands"]) == ["Acme"], "a list column is JSON text in its cell, as docs/commands.md says"
+    assert "is JSON text in its cell" in (ROOT / "docs" / "commands.md").read_text()
     jsonl = invoke("--db", db, "export", "mentions", "--format", "jsonl", "--bucket", "advocate")
     assert jsonl.exit_code == 0 and jsonl.output == ""
     out = tmp_path / "authors.csv"
@@ -332,11 +352,39 @@ def test_search_filters_and_says_how_it_read_a_query(database: str) -> None:
     with Store(db) as store:
         one, two = judged("1", "Acme Cloud refund"), judged("2", "Acme Cloud refund again", source="hn")
         store.save_mentions([one, replace(two, reach=replace(two.reach, likely=5000, high=9000))], fetched_at=one.mention.published_at)
-    assert [json.loads(line)["id"] for line in invoke("--db", db, "search", "refund", "--source", "hn", "--json").output.splitlines()] == ["2"]
-    assert [json.loads(line)["id"] for line in invoke("--db", db, "search", "refund", "--min-reach", "1000", "--format", "jsonl").output.splitlines()] == ["2"]
-    assert invoke("--db", db, "search", "refund", "--since", "2020-01-01", "--until", "2020-02-01", "--json").output == ""
+    assert [json.loads(line)["id"] for line in invoke("--db", db, "search", "refund", "--source", "hn", "--json").stdout.splitlines()] == ["2"]
+    assert [json.loads(line)["id"] for line in invoke("--db", db, "search", "refund", "--min-reach", "1000", "--format", "jsonl").stdout.splitlines()] == ["2"]
+    assert invoke("--db", db, "search", "refund", "--since", "2020-01-01", "--until", "2020-02-01", "--json").stdout == ""
     said = invoke("--db", db, "search", 'refund "again', "--json")
     assert re.search(r'read as the words "?refund"? "*again', said.output), said.output
     unknown = invoke("--db", db, "search", "refund", "--brand", "Globex")
     assert "no brand 'Globex' in the store; it has: Acme" in unknown.output
-    assert invoke("--db", db, "search", "refund", "--brand", "ACME", "--json").output.count("\n") == 2, "any case"
+    assert invoke("--db", db, "search", "refund", "--brand", "ACME", "--json").stdout.count("\n") == 2, "any case"
+    # The table says how many there are, shows the reach, and the id `monitor label` takes.
+    table = invoke("--db", db, "search", "refund", "--limit", "1").output
+    assert "1 of 2 matches; --limit 2 for more" in table and "id (for monitor label)" in table and "reach" in table
+    assert ("hn:2" in table and "5,000" in table) or "blog:1" in table
+
+
+def test_backfill_looks_for_a_brand_again_and_says_what_it_found(tmp_path: Path, httpserver) -> None:
+    from datetime import datetime, timedelta, timezone
+    from email.utils import format_datetime
+
+    published = format_datetime(datetime.now(timezone.utc) - timedelta(days=2), usegmt=True)
+    old = format_datetime(datetime.now(timezone.utc) - timedelta(days=20), usegmt=True)
+    items = "".join(f"<item><title>{t}</title><link>https://blog.example/{i}</link><pubDate>{when}</pubDate></item>"
+                    for i, (t, when) in enumerate([("Globex refund refused", published), ("Globex in 2019", old),
+                                                   ("Acme news", published)]))
+    httpserver.expect_request("/feed.xml").respond_with_data(
+        f"<?xml version='1.0'?><rss version='2.0'><channel><title>b</title>{items}</channel></rss>",
+        content_type="application/rss+xml")
+    path = tmp_path / "config.yaml"
+    path.write_text(f"database: {tmp_path / 'm.db'}\nbrands: [{{name: Acme, keywords: [acme]}}, {{name: Globex, keywords: [globex]}}]\n"
+                    f"sources: [{{name: blog, type: rss, url: '{httpserver.url_for('/feed.xml')}'}}]\n")
+    result = invoke("--config", str(path), "backfill", "--brand", "Globex", "--since", "7d")
+    assert result.exit_code == 0, result.output
+    assert "blog: 2 fetched, 2 matched, 2 new" in result.stdout and "2 new mentions of Globex stored" in result.output, result.output
+    with Store(tmp_path / "m.db") as store:
+        titles = sorted(r[0] for r in store.db.execute("SELECT title FROM mentions"))
+    assert titles == ["Acme news", "Globex refund refused"], "only what is younger than --since"
+    assert invoke("--config", str(path), "backfill", "--brand", "Initech").exit_code == 2

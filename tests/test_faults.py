@@ -486,6 +486,49 @@ route: {{receiver: console, group_wait: 1h}}
     assert "outbox flushed on stop: 1 sent" in err and "Acme Cloud lost my data" in out  # group_wait was an hour
 
 
+def test_status_check_says_when_every_source_fails_or_one_never_succeeded(tmp_path: Path) -> None:
+    # Offline: both sources failed their only run on a name that does not resolve.
+    config = tmp_path / "config.yaml"
+    config.write_text(f"database: {tmp_path / 'm.db'}\nbrands: [{{name: A, keywords: [a]}}]\n"
+                      "sources: [{name: hn, type: hackernews}, {name: news, type: rss, url: 'https://news.example/f'}]\n")
+    now = datetime.now(timezone.utc)
+    error = "no DNS answer for {0} (is this machine offline?) (fetching {0}/x)"
+    with Store(tmp_path / "m.db") as store:
+        for name, host in (("hn", "hn.algolia.com"), ("news", "news.example")):
+            store.ensure_source(name, "hackernews", now=now)
+            store.record_failure(name, error.format(host), now=now, next_check_at=now + timedelta(minutes=1))
+    check = CliRunner().invoke(main, ["--config", str(config), "status", "--check"])
+    assert check.exit_code == 1
+    assert check.output.splitlines() == [
+        "every source failed its last run (2 of 2): no DNS answers, is this machine offline?",
+        "source hn has never succeeded (1 run failed): " + error.format("hn.algolia.com"),
+        "source news has never succeeded (1 run failed): " + error.format("news.example"),
+    ]
+    with Store(tmp_path / "m.db") as store:  # one comes back: the other still never succeeded
+        store.record_success("hn", SourceState(), now=now, next_check_at=now + timedelta(minutes=15))
+    check = CliRunner().invoke(main, ["--config", str(config), "status", "--check"])
+    assert check.exit_code == 1
+    assert check.output == "source news has never succeeded (1 run failed): " + error.format("news.example") + "\n"
+
+
+def test_status_check_says_alerts_no_receiver_can_deliver(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("UNSET_SLACK_TOKEN", raising=False)
+    config = tmp_path / "config.yaml"
+    config.write_text(f"database: {tmp_path / 'm.db'}\nbrands: [{{name: A, keywords: [a]}}]\nsources: []\n"
+                      "receivers: [{name: slack, type: slack, token_env: UNSET_SLACK_TOKEN, channel: '#x'}]\n")
+    now = datetime.now(timezone.utc)
+    with Store(tmp_path / "m.db") as store:
+        for i in range(2):
+            store.enqueue_alert(assassin(i), "slack", now=now)  # just queued: not yet "waiting long"
+        store.enqueue_alert(assassin(9), "old-console", now=now)
+    check = CliRunner().invoke(main, ["--config", str(config), "status", "--check"])
+    assert check.exit_code == 1
+    assert sorted(check.output.splitlines()) == [
+        "receiver old-console: 1 alert pending, and no receiver of that name is in the config to send them",
+        "receiver slack: 2 alerts pending that it cannot deliver (environment variable UNSET_SLACK_TOKEN is not set)",
+    ]
+
+
 def test_status_check_exits_1_with_a_line_per_problem_and_0_when_healthy(tmp_path: Path) -> None:
     config = tmp_path / "config.yaml"
     config.write_text(f"database: {tmp_path / 'm.db'}\nbrands: [{{name: A, keywords: [a]}}]\n"

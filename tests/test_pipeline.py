@@ -151,7 +151,7 @@ def test_every_source_failing_exits_non_zero(tmp_path: Path, database: str) -> N
     config = write_config(tmp_path, "http://127.0.0.1:9", database=database)
     code, output = once(config)
     assert code == 1
-    assert "blog: failed: cannot fetch http://127.0.0.1:9/feed.xml" in output
+    assert "blog: failed: cannot connect to 127.0.0.1:9: " in output and "(fetching 127.0.0.1:9/feed.xml)" in output
 
 
 def test_failing_source_backs_off(database: str, httpserver: HTTPServer) -> None:

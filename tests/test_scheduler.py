@@ -46,7 +46,7 @@ def test_valid_edit_is_picked_up_and_jobs_follow(config_path: Path) -> None:
     assert monitor.reload_if_changed() is True
     assert [b.name for b in monitor.runtime.config.brands] == ["Acme", "Beta"]
     assert monitor.runtime.matcher.match("beta is here").brands == ("Beta",)
-    assert sorted(j.id for j in monitor.scheduler.get_jobs()) == ["source:blog", "source:news"]
+    assert sorted(j.id for j in monitor.scheduler.get_jobs()) == ["backfill:blog", "backfill:news", "source:blog", "source:news"]
     assert monitor.reload_if_changed() is False, "an unchanged file is not reloaded"
 
 
@@ -101,7 +101,7 @@ def test_monitor_run_logs_failures_keeps_running_reloads_and_stops_cleanly(confi
                 assert process.poll() is None, "".join(lines)
             pytest.fail(f"no {text!r} in:\n" + "".join(lines))
 
-        wait_for("source blog failed (1 in a row): cannot fetch http://127.0.0.1:9/feed.xml")
+        wait_for("source blog failed (1 in a row): cannot connect to 127.0.0.1:9: ")
         config_path.write_text(config_path.read_text() + "  - name: news\n    type: rss\n    url: http://127.0.0.1:9/news.xml\n")
         wait_for("reloaded")
         wait_for("source news failed (1 in a row)")
@@ -304,3 +304,39 @@ def test_a_running_monitor_is_listed_as_a_worker_until_it_stops(config_path: Pat
         monitor.stop()
     with Store(config_path.parent / "m.db") as store:
         assert store.workers(since=NOW - timedelta(days=3650)) == [], "a clean stop says goodbye"
+
+
+def test_a_brand_added_under_monitor_run_finds_the_posts_its_feed_already_served(tmp_path: Path, httpserver) -> None:
+    # The feed answers 304 to a conditional request: a normal run after the edit fetches nothing.
+    # The brand added is looked for again without the conditional headers: its post is stored
+    # within a second, not never.
+    from datetime import datetime, timezone
+    from email.utils import format_datetime
+
+    published = format_datetime(datetime.now(timezone.utc) - timedelta(hours=3), usegmt=True)
+    items = "".join(f"<item><title>{t}</title><link>https://blog.example/{i}</link><guid>https://blog.example/{i}</guid>"
+                    f"<pubDate>{published}</pubDate></item>"
+                    for i, t in enumerate(["Acme ships a new release", "Globex outage took our shop down"]))
+    feed = f"<?xml version='1.0'?><rss version='2.0'><channel><title>b</title>{items}</channel></rss>".encode()
+    httpserver.expect_request("/feed.xml", headers={"If-None-Match": '"v1"'}).respond_with_data(b"", status=304)
+    httpserver.expect_request("/feed.xml").respond_with_data(feed, content_type="application/rss+xml",
+                                                               headers={"ETag": '"v1"'})
+    path = tmp_path / "config.yaml"
+    path.write_text(CONFIG.format(db=tmp_path / "m.db").replace("http://127.0.0.1:9/feed.xml", httpserver.url_for("/feed.xml"))
+                    .replace("every: 30s", "every: 1h"))
+    monitor = Monitor(path)
+    monitor.run_source_job("blog")
+    titles = lambda: sorted(r[0] for r in Store(tmp_path / "m.db").db.execute("SELECT title FROM mentions"))  # noqa: E731
+    assert titles() == ["Acme ships a new release"]
+    path.write_text(path.read_text().replace("keywords: [acme]", "keywords: [acme]\n  - name: Globex\n    keywords: [globex]"))
+    monitor.start()
+    try:
+        assert monitor.reload_if_changed() is True
+        deadline = time.monotonic() + 10
+        while len(titles()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        monitor.stop()
+    assert titles() == ["Acme ships a new release", "Globex outage took our shop down"]
+    conditional = [r for r, _ in httpserver.log if r.headers.get("If-None-Match")]
+    assert len(httpserver.log) == 2 and not conditional, "looked for again without the conditional header"

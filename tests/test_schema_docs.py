@@ -1,4 +1,4 @@
-"""docs/schema.md is the store's documentation: every table, view and column in it, every example query runs."""
+"""monitor/schema.md is the store's documentation: every table, view and column in it, every example query runs."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from monitor.store import Store
 from tests.support import ROOT
 
-DOC = (ROOT / "docs" / "schema.md").read_text(encoding="utf-8")
+DOC = (ROOT / "monitor" / "schema.md").read_text(encoding="utf-8")
 
 
 def sections() -> dict[str, str]:
@@ -30,8 +30,8 @@ def test_every_table_view_and_column_is_documented(tmp_path: Path) -> None:
                 missing.append(f"{name} (no section)")
                 continue
             missing += [f"{name}.{column}" for column in columns if f"`{column}`" not in documented[name]]
-    assert missing == [], "document these in docs/schema.md"
-    assert set(documented) <= set(names), "docs/schema.md names a table the store does not have"
+    assert missing == [], "document these in monitor/schema.md"
+    assert set(documented) <= set(names), "monitor/schema.md names a table the store does not have"
 
 
 @pytest.mark.parametrize("query", [q.strip() for q in re.split(r";\s*\n", DOC.split("## Examples")[1].split("```sql")[1]

@@ -20,6 +20,7 @@ from monitor.cli.common import (
     _Commands,
     _database,
     _database_only,
+    _duration,
     _load,
     _override,
     _print_problems,
@@ -28,7 +29,7 @@ from monitor.cli.common import (
 )
 from monitor.errors import ConfigError
 from monitor.logs import setup_logging
-from monitor.models import Mention, format_duration
+from monitor.models import Mention, format_duration, is_postgres
 
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
@@ -103,6 +104,44 @@ def once(ctx: click.Context) -> None:
         ctx.exit(1)
 
 
+@main.command()
+@click.option("--brand", "brands", multiple=True, required=True, help="The brand to look for (repeatable).")
+@click.option("--since", default=None, help="How far back (default: refresh.backfill, 7d).")
+@click.option("--source", "sources", multiple=True, help="Only this source (repeatable; default: every enabled one).")
+@click.pass_context
+def backfill(ctx: click.Context, brands: tuple[str, ...], since: str | None, sources: tuple[str, ...]) -> None:
+    """Look for a brand again in its sources, back as far as --since (or each API allows): the posts
+    they already served that name it are stored (as `monitor run` does when a brand is added)."""
+    from connectors.http import make_client
+    from monitor.ingest import backfill_source
+    from monitor.models import utcnow
+    from monitor.runtime import Runtime
+    from monitor.store import Store
+    from monitor.workers import held
+    config = _load(ctx)
+    unknown = sorted(set(brands) - {b.name for b in config.brands})
+    if unknown:
+        raise click.BadParameter(f"no brand {', '.join(map(repr, unknown))} in the config; it has: "
+                                 f"{', '.join(b.name for b in config.brands)}", param_hint="--brand")
+    chosen = [s for s in config.sources if s.enabled and (not sources or s.name in sources)]
+    span = _duration(since) if since else config.refresh.backfill
+    found = 0
+    with Store(_database(ctx, config)) as store, make_client(contact=config.contact) as client:
+        runtime = Runtime.build(config, client=client)
+        for options in chosen:
+            now = utcnow()
+            store.ensure_source(options.name, options.type, now=now)
+            with held(store, f"source:{options.name}", now=now) as ours:
+                if not ours:
+                    click.echo(f"{options.name}: skipped, a running monitor holds it now; try again in a minute")
+                    continue
+                r = backfill_source(options, runtime, store, brands=list(brands), since=span, now=now)
+            found += r.stored
+            click.echo(f"{r.source}: " + (f"failed: {r.error}" if r.error else
+                                          f"{r.fetched} fetched, {r.matched} matched, {r.stored} new"))
+    click.echo(f"{found} new mention{'s' if found != 1 else ''} of {', '.join(brands)} stored", err=True)
+
+
 @main.command("check-config")
 @click.argument("path", required=False, type=click.Path(dir_okay=False))
 @click.option("--print", "show", is_flag=True, help="Also print the normalized config (defaults filled in, secrets hidden).")
@@ -159,14 +198,20 @@ def search(ctx: click.Context, query: str, limit: int, brand: str | None, source
         used, note = store.fts_query(query)
         if note:
             click.echo(f"search: {note}", err=True)
-        rows = store.search(query, limit=limit, brand=brand, order=order, among=among, source=source, bucket=bucket,
-                            since=_when(since, "--since"), until=_when(until, "--until"), min_reach=min_reach)
+        filters = dict(brand=brand, source=source, bucket=bucket, since=_when(since, "--since"),
+                       until=_when(until, "--until"), min_reach=min_reach)
+        rows = store.search(query, limit=limit, order=order, among=among, **filters)
+        total, more = store.count_matches(query, among=among, **filters) if len(rows) >= limit else (len(rows), False)
         known = store.brand_names() if brand and not rows else []
     if brand and not rows and brand.casefold() not in {b.casefold() for b in known}:
         click.echo(f"search: no brand {brand!r} in the store; it has: {', '.join(known) or 'none yet'}", err=True)
     fmt = "jsonl" if as_json else fmt
+    shown = (f"{len(rows):,} of {total:,}{'+' if more else ''} matches"
+             + (f" (the newest {among:,} ranked; --among for more)" if more and order == "rank" else "")
+             + (f"; --limit {min(total, limit * 5)} for more" if total > len(rows) else ""))
     if fmt != "table":
         write_rows(rows, fmt)
+        click.echo(f"search: {shown}", err=True)
         return
     if not rows:
         click.echo("no mentions match", err=True)
@@ -174,12 +219,15 @@ def search(ctx: click.Context, query: str, limit: int, brand: str | None, source
     table = [
         [
             row["published_at"][:16].replace("T", " "), _clean(row["brand"], 16), row["bucket"] or "-",
-            f"{row['sentiment']:+.2f}" if row["sentiment"] is not None else "-", _clean(row["author"], 16),
-            _clean(row["title"] or row["text"], 50), _clean(row["url"], 60),
+            f"{row['sentiment']:+.2f}" if row["sentiment"] is not None else "-",
+            f"{row['reach_likely']:,}" if row["reach_likely"] is not None else "-", _clean(row["author"], 16),
+            _clean(row["title"] or row["text"], 50), _clean(f"{row['source']}:{row['id']}", 30),
         ]
         for row in rows
     ]
-    click.echo(tabulate(table, headers=["published (UTC)", "brand", "bucket", "sent.", "author", "title", "url"]))
+    click.echo(tabulate(table, headers=["published (UTC)", "brand", "bucket", "sent.", "reach", "author", "title",
+                                        "id (for monitor label)"]))
+    click.echo(shown)
 
 
 @main.command()
@@ -257,8 +305,16 @@ def status(ctx: click.Context, check: bool) -> None:
     from tabulate import tabulate
     config = _load(ctx) if Path(ctx.obj["config"]).exists() or not _override(ctx) else None
     now = utcnow()
-    with Store(_database(ctx, config), readonly=True) as store:
-        lines = health.source_lines(store.sources_status(), list(config.sources) if config else [])
+    database = _database(ctx, config)
+    # --db pointing at another database than the config's (the demo's): the config's sources that
+    # never ran there are not that database's, so they are not listed as "never".
+    elsewhere = config is not None and _override(ctx) is not None and not _same_database(database, config)
+    with Store(database, readonly=True) as store:
+        rows = store.sources_status()
+        configured = list(config.sources) if config else []
+        if elsewhere:
+            configured = [s for s in configured if s.name in {r["name"] for r in rows}]
+        lines = health.source_lines(rows, configured)
         outbox = store.outbox_summary(failed_since=now - timedelta(days=1))
         alert_counts = store.alert_counts()
         failed = store.undelivered(limit=5)
@@ -266,7 +322,8 @@ def status(ctx: click.Context, check: bool) -> None:
         workers = store.workers(since=now - timedelta(days=1))
     failing_after = config.alerts.source_down_after if config else 3
     unavailable = unavailable_receivers(config) if config else {}
-    found = health.problems(lines, outbox, failing_after=failing_after, now=now, unavailable=unavailable)
+    found = health.problems(lines, outbox, failing_after=failing_after, now=now, unavailable=unavailable,
+                            receivers=[r.name for r in config.receivers] if config else None)
     if check:
         for problem in found:
             click.echo(problem)
@@ -317,6 +374,14 @@ def status(ctx: click.Context, check: bool) -> None:
         click.echo(f"problem: {problem}")
     for warning in missing_secrets(config) if config else []:
         click.echo(f"warning: {warning}")
+
+
+def _same_database(database: str, config) -> bool:
+    """Whether ``database`` is the one the config names (a path relative to the config's folder)."""
+    theirs = config.database
+    if database == theirs or is_postgres(database) or is_postgres(theirs):
+        return database == theirs
+    return Path(database).resolve() == Path(theirs).resolve()
 
 
 def _register() -> None:

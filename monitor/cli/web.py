@@ -34,7 +34,7 @@ def serve(ctx: click.Context, port: int, host: str, base_url: str | None, metada
     database = _database_only(ctx)
     if is_postgres(database):
         raise click.UsageError("monitor serve shows a SQLite store (Datasette reads SQLite); on PostgreSQL query the"
-                               " same tables with your own tools (psql, Metabase, Grafana, a notebook): see docs/schema.md")
+                               " same tables with your own tools (psql, Metabase, Grafana, a notebook): see monitor/schema.md")
     Store(database, readonly=True).close()  # a clear error for a missing or newer database
     meta = metadata(Path(database).stem, base_url or f"http://{host}:{port}")
     if metadata_out:

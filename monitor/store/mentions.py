@@ -162,6 +162,25 @@ class MentionStore:
             params[0] = self.fts_query(query)[0]
             return list(self.db.query(sql, params)) if params[0] else []
 
+    def count_matches(self, query: str, *, among: int = SEARCH_AMONG, brand: str | None = None,
+                      source: str | None = None, bucket: str | None = None, since: datetime | None = None,
+                      until: datetime | None = None, min_reach: int | None = None) -> tuple[int, bool]:
+        """How many mentions ``search`` chooses from: those among the newest ``among`` full-text
+        matches that pass the filters, and whether there were more matches than ``among``."""
+        where, values = self._search_filters(brand=brand, source=source, bucket=bucket, since=since, until=until,
+                                             min_reach=min_reach)
+        sql = (f"SELECT count(*), coalesce(sum(CASE WHEN 1{where} THEN 1 ELSE 0 END), 0) FROM (SELECT rowid FROM"
+               " mentions_fts WHERE mentions_fts MATCH ? ORDER BY rowid DESC LIMIT ?) f JOIN mentions m ON m.rowid = f.rowid")
+        params: list = [*values, query, among + 1]
+        try:
+            matched, kept = self.db.execute(sql, params).fetchone()
+        except sqlite3.OperationalError:  # not FTS5: the words quoted, as ``search`` reads them
+            params[len(values)] = self.fts_query(query)[0]
+            if not params[len(values)]:
+                return 0, False
+            matched, kept = self.db.execute(sql, params).fetchone()
+        return min(kept, among), matched > among
+
     def _search_filters(self, *, brand: str | None, source: str | None, bucket: str | None, since: datetime | None,
                         until: datetime | None, min_reach: int | None) -> tuple[str, list]:
         """The search's filters on the mention ``m``: `` AND …`` tests and their values."""

@@ -170,6 +170,20 @@ class PgStore(Store):
             params = [tsquery, tsquery, among, *values, limit]
         return list(self.db.query(sql, params))
 
+    def count_matches(self, query: str, *, among: int = SEARCH_AMONG, brand: str | None = None,
+                      source: str | None = None, bucket: str | None = None, since: datetime | None = None,
+                      until: datetime | None = None, min_reach: int | None = None) -> tuple[int, bool]:
+        """``Store.count_matches`` on PostgreSQL: among the newest ``among`` matches by publication."""
+        tsquery = self.fts_query(query)[0]
+        if not tsquery:
+            return 0, False
+        where_, values = self._search_filters(brand=brand, source=source, bucket=bucket, since=since, until=until,
+                                              min_reach=min_reach)
+        sql = (f"SELECT count(*), coalesce(sum(CASE WHEN true{where_} THEN 1 ELSE 0 END), 0) FROM (SELECT m.* FROM"
+               " mentions m WHERE m.search @@ to_tsquery('english', ?) ORDER BY m.published_at DESC LIMIT ?) m")
+        matched, kept = self.db.execute(sql, [*values, tsquery, among + 1]).fetchone()
+        return min(kept, among), matched > among
+
     def fts_query(self, query: str) -> tuple[str, str | None]:
         """``query`` (the FTS5 syntax ``monitor search`` takes: words, ``"phrases"``, ``prefix*``,
         AND, OR, NOT, parentheses) as a ``to_tsquery`` text, and how it was read when it is not

@@ -2,7 +2,7 @@
 
 The public interface is the schema, so a PR team's query means the same on both: the same table,
 view and column names and meanings. Where PostgreSQL has a better native type it is used, and
-``docs/schema.md`` says so: times are ``timestamptz`` (SQLite: ISO 8601 text in UTC), JSON columns
+``monitor/schema.md`` says so: times are ``timestamptz`` (SQLite: ISO 8601 text in UTC), JSON columns
 ``jsonb``, counts ``bigint``, scores ``double precision``; full-text search is a generated
 ``tsvector`` column ``mentions.search`` (English stemming) under a GIN index instead of SQLite's
 ``mentions_fts`` table; ``monitor_schema`` records the version (SQLite: ``PRAGMA user_version``).
