@@ -50,6 +50,9 @@ def deliver(outbox: Outbox, notifiers: Mapping[str, Notifier], router: Route, po
         round_ = _Round(outbox, notifiers, by_path(router), policy, now, silences=_silences(outbox, policy, now),
                         firing=outbox.recently_sent("spike", since=now - policy.spike_rearm),
                         down=outbox.failing_sources(at_least=policy.source_down_after))
+        # A receiver that asked to wait (a 429's Retry-After, in this run or an earlier one: a
+        # cron job's) is not asked again before its time.
+        round_.paused.update(name.removeprefix("receiver:") for name in outbox.waits(now=now, prefix="receiver:"))
         for group, items in _due(outbox, now=now, flush=flush):
             round_.notify(group, items)
     for name in sorted(round_.blocked):
@@ -81,7 +84,7 @@ class _Round:
     firing: dict[tuple[str, str], list[tuple]]  # (receiver, brand) of spikes still firing → the periods they cover
     down: set[str]  # sources that are down
     done: set[str] = field(default_factory=set)  # alert keys sent in this round
-    paused: set[str] = field(default_factory=set)  # receivers that asked us to wait (429)
+    paused: set[str] = field(default_factory=set)  # receivers that failed this round (429, 5xx, no answer)
     blocked: set[str] = field(default_factory=set)  # receivers that cannot send
     sent: int = 0
     retrying: int = 0
@@ -156,10 +159,23 @@ class _Round:
             ref = notifier.send(merge([a for _, a in active], key=notification, absorbed=[a for _, a in absorbed]),
                                 idempotency_key=notification, thread=thread)
         except NotifyError as exc:
+            if exc.unknown:
+                # Left 'sending': after SEND_GRACE, recover_sending asks the receiver whether it has
+                # the message (a bot reads its channel back; a webhook's is marked unconfirmed),
+                # as after a crash, instead of sending it a second time now.
+                self.paused.add(receiver)
+                self.retrying += len(active)
+                log.warning("receiver %s: %s; asking whether it arrived before sending again", receiver, exc)
+                return
             if _record_failure(exc, self.outbox, receiver, group_key, active, absorbed, now=now):
                 self.retrying += len(active)
+                # A 429, a 503, a receiver that does not answer: the receiver is down or busy, not
+                # this message. The round's other groups wait for the next round, and all wait
+                # out a Retry-After, in this run and the next.
+                self.paused.add(receiver)
                 if exc.retry_after_seconds:
-                    self.paused.add(receiver)  # a 429 covers the receiver, not just this message
+                    self.outbox.save_wait(f"receiver:{receiver}", until=now + timedelta(seconds=exc.retry_after_seconds),
+                                          reason=str(exc))
             else:
                 self.failed += len(active)
             return

@@ -8,6 +8,8 @@ included. Links are only built by us, only from http(s) URLs. Unfurls and ``link
 
 from __future__ import annotations
 
+import socket
+
 from datetime import datetime
 from urllib.parse import quote, urlsplit
 
@@ -162,6 +164,9 @@ class SlackNotifier:
             return self._send_web(text, blocks, idempotency_key, thread)
         except NotifyError:
             raise
+        except ValueError as exc:  # urllib: a webhook URL without its scheme; never echo it (a secret)
+            raise NotifyError("the webhook URL is not a URL (no https:// in front) — fix its environment variable",
+                              receiver=self.name, retryable=False) from exc
         except SlackApiError as exc:
             error = str(exc.response.get("error", "unknown_error"))
             status = exc.response.status_code
@@ -169,7 +174,11 @@ class SlackNotifier:
             retryable = error not in PERMANENT_ERRORS and (status >= 500 or status == 429 or error in ("ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"))
             raise NotifyError(f"Slack refused the message: {error} (HTTP {status})", receiver=self.name, retryable=retryable, retry_after_seconds=retry_after) from exc
         except (OSError, TimeoutError) as exc:  # urllib's URLError and socket timeouts are OSErrors
-            raise NotifyError(f"cannot reach Slack: {type(exc).__name__}: {exc}", receiver=self.name, retryable=True) from exc
+            if _never_sent(exc):
+                raise NotifyError(f"cannot reach Slack: {type(exc).__name__}: {exc}", receiver=self.name,
+                                  retryable=True) from exc
+            raise NotifyError(f"no answer from Slack ({type(exc).__name__}: {exc}); it may have the message",
+                              receiver=self.name, retryable=True, unknown=True) from exc
 
     def _send_web(self, text: str, blocks: list[dict], idempotency_key: str | None, thread: str | None) -> str | None:
         metadata = {"event_type": METADATA_EVENT, "event_payload": {"key": idempotency_key}} if idempotency_key else None
@@ -216,6 +225,13 @@ class SlackNotifier:
 
 
 METADATA_EVENT = "reputation_monitor_notification"
+
+
+def _never_sent(exc: BaseException) -> bool:
+    """Whether the request cannot have reached Slack: the connection was refused, or the host name
+    did not resolve. Anything else (a timeout, a reset after the request went out) may have."""
+    reason = getattr(exc, "reason", exc)  # urllib wraps the socket's error in URLError.reason
+    return isinstance(reason, (ConnectionRefusedError, socket.gaierror))
 
 
 def _retry_after(headers: dict) -> float | None:

@@ -154,6 +154,41 @@ def malformed_item(item: object, *, source: str, skipped: list[str] | None) -> I
             skipped.append(f"{ident}: {why}")
 
 
+def text_field(item: dict, key: str) -> str | None:
+    """``item[key]`` as text: a string, or None when it is missing or null; anything else (a
+    list, a mapping, a number) makes the item malformed."""
+    value = item.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    raise ParseError(f"{key} is {type(value).__name__}, not text")
+
+
+def int_field(item: dict, key: str) -> int | None:
+    """``item[key]`` as a whole number (None when missing or null); a string, a float, a boolean,
+    a mapping or a number past 10^15 makes the item malformed."""
+    value = item.get(key)
+    if value is None:
+        return None
+    if type(value) is int and abs(value) < 10**15:
+        return value
+    raise ParseError(f"{key} is {_shown(value)}, not a count")
+
+
+def id_field(item: dict, key: str) -> str:
+    """``item[key]`` as an id: a non-empty string or a whole number, as text."""
+    value = item.get(key)
+    if type(value) is int and abs(value) < 10**18:
+        return str(value)
+    if isinstance(value, str) and value:
+        return value
+    raise ParseError(f"{key} is {_shown(value)}, not an id")
+
+
+def _shown(value: object) -> str:
+    return f"{type(value).__name__} {clean_text(repr(value), width=40)}" if not isinstance(value, (dict, list)) else \
+        type(value).__name__
+
+
 class Cursors:
     """Several cursors a connector keeps in its source's one cursor string (a frozen dataclass of
     optional strings, the first field the oldest): the first alone, as it was stored before there

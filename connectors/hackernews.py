@@ -20,7 +20,20 @@ import httpx
 from pydantic import Field
 
 from connectors import http
-from connectors.base import OVERLAP, OVERLAP_WHY, Backlog, SourceOptions, SubRequests, Syntax, malformed_item, parse_time, searches
+from connectors.base import (
+    OVERLAP,
+    OVERLAP_WHY,
+    Backlog,
+    SourceOptions,
+    SubRequests,
+    Syntax,
+    id_field,
+    int_field,
+    malformed_item,
+    parse_time,
+    searches,
+    text_field,
+)
 from monitor.errors import FetchError, ParseError
 from monitor.models import Duration, FetchResult, Mention, Query, Refreshed, SourceState
 
@@ -53,38 +66,48 @@ def parse_hits(payload: object, *, source: str, url: str, skipped: list[str] | N
         raise ParseError(f"{http.safe_url(url)} returned JSON without a 'hits' list", source=source)
     mentions = []
     for hit in payload["hits"]:
-        if not isinstance(hit, dict) or not hit.get("objectID") or hit.get("created_at_i") is None:
-            continue
         with malformed_item(hit, source=source, skipped=skipped):
+            if not isinstance(hit, dict):
+                raise ParseError(f"a hit that is {type(hit).__name__}, not an object")
+            if hit.get("objectID") is None or hit.get("created_at_i") is None:
+                raise ParseError("a hit without its objectID or created_at_i")
             mentions.append(_mention(hit, source=source))
     pages = payload.get("nbPages")
     return mentions, pages if isinstance(pages, int) else 1
 
 
 def _mention(hit: dict, *, source: str) -> Mention:
-    """One hit; ParseError when its time is unreadable ("yesterday", 10**20)."""
+    """One hit, every field read by type; ParseError (the item skipped) when one is not what
+    Algolia sends: an author that is a list, a comment that is a number, a story id that is a
+    mapping, a time that is unreadable ("yesterday", 10**20)."""
     tags = hit.get("_tags") or []
-    is_comment = "comment" in tags or hit.get("comment_text") is not None
-    title = (hit.get("story_title") if is_comment else hit.get("title")) or ""
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise ParseError("_tags is not a list of words")
+    comment_text = text_field(hit, "comment_text")
+    is_comment = "comment" in tags or comment_text is not None
+    title = (text_field(hit, "story_title") if is_comment else text_field(hit, "title")) or ""
     # A link story's only words are its title: that is its text.
-    text = (hit.get("comment_text") if is_comment else hit.get("story_text")) or ("" if is_comment else title)
+    text = (comment_text if is_comment else text_field(hit, "story_text")) or ("" if is_comment else title)
+    ident = id_field(hit, "objectID")
+    author = text_field(hit, "author") or ""
+    story_id = int_field(hit, "story_id") if is_comment else None
     return Mention(
         source=source,
         source_type="hackernews",
-        id=str(hit["objectID"]),
-        url=ITEM_URL.format(hit["objectID"]),
+        id=ident,
+        url=ITEM_URL.format(ident),
         title=title,
         text=text,
         published_at=parse_time(hit["created_at_i"], source=source),
-        author=hit.get("author") or "",
-        author_name=hit.get("author") or "",
+        author=author,
+        author_name=author,
         metrics={
             "kind": "comment" if is_comment else "story",
-            "points": hit.get("points"),
-            "comments": hit.get("num_comments"),
+            "points": int_field(hit, "points"),
+            "comments": int_field(hit, "num_comments"),
             "front_page": "front_page" in tags,
-            "link": hit.get("url") or hit.get("story_url"),
-            **({"story_id": hit.get("story_id")} if is_comment else {}),
+            "link": text_field(hit, "url") or text_field(hit, "story_url"),
+            **({"story_id": story_id} if is_comment else {}),
         },
         raw=hit,
     )

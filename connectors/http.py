@@ -29,7 +29,11 @@ _SECRET_PARAMS = {"key", "api_key", "apikey", "token", "access_token", "client_s
 
 MAX_SPACING_SECONDS = 10.0  # never sleep longer than this inside a job; back off instead
 DEFAULT_MAX_BODY = 10 * 1024 * 1024  # bytes of a decompressed body, per response (sources' max_body)
-MAX_READ_SECONDS = 120.0  # a body still arriving after this (a server dripping bytes) is given up
+MAX_READ_SECONDS = 120.0  # a body still arriving after this is given up, however fast it comes
+PROGRESS_GRACE = 10.0  # seconds a body may take before it must arrive at MIN_BYTES_PER_SECOND
+MIN_BYTES_PER_SECOND = 1024  # slower than this (a server dripping bytes) holds a thread for nothing
+LARGE_BODY = 2**20  # a body past this many bytes is a large one ...
+LARGE_BODIES = 4  # ... and the client's threads read this many large bodies at once
 _CHUNK = 64 * 1024
 
 
@@ -68,6 +72,13 @@ class HostLimiter:
         with self._lock:
             until = self._clock() + seconds
             self._blocked_until[host] = max(self._blocked_until.get(host, 0.0), until)
+
+    def blocked(self) -> dict[str, float]:
+        """The hosts asked to wait for now, and for how many seconds more: what a later run, in
+        this process or another, must know too (the store keeps it)."""
+        with self._lock:
+            now = self._clock()
+            return {host: until - now for host, until in self._blocked_until.items() if until > now}
 
     def after(self, host: str, response: httpx.Response) -> None:
         """Learn the host's limits from a response's headers: ``X-RateLimit-*`` (GitHub, Reddit,
@@ -112,12 +123,37 @@ def _reset_seconds(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - now)
 
 
-class MonitorClient(httpx.Client):
-    """An httpx client carrying what its sources share: the per-host limiter and login sessions."""
+class BodyBudget:
+    """How many large bodies the client's threads read at once: a body past ``large`` bytes must
+    hold one of ``slots`` (waiting at most ``wait`` seconds for one), so thirty failing sources
+    sending their largest bodies together hold a few ``max_body`` of memory, not thirty; small
+    bodies, most feeds and API pages, never wait. One slot per body, taken once: no deadlock."""
 
-    def __init__(self, *args: Any, clock: Callable[[], float] = time.time, **kwargs: Any) -> None:
+    def __init__(self, slots: int = LARGE_BODIES, *, large: int = LARGE_BODY, wait: float = 60.0) -> None:
+        self.large, self.wait = large, wait
+        self._slots = threading.BoundedSemaphore(slots)
+
+    def take(self, *, where: str, source: str) -> None:
+        """Hold a slot for a body grown past ``large`` (FetchError when none frees in time)."""
+        if not self._slots.acquire(timeout=self.wait):
+            raise FetchError(f"{where}: other sources' large bodies held the memory for {self.wait:.0f}s; stopped "
+                             "reading", source=source)
+
+    def give(self) -> None:
+        self._slots.release()
+
+
+class MonitorClient(httpx.Client):
+    """An httpx client carrying what its sources share: the per-host limiter, the bodies' memory
+    budget and login sessions."""
+
+    def __init__(self, *args: Any, clock: Callable[[], float] = time.time, large_bodies: int = LARGE_BODIES,
+                 min_bytes_per_second: float = MIN_BYTES_PER_SECOND, progress_grace: float = PROGRESS_GRACE,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.limiter = HostLimiter(clock)
+        self.budget = BodyBudget(large_bodies)
+        self.pace = (min_bytes_per_second, progress_grace)
         # Login sessions (Bluesky) live as long as the client, in memory only: a token is a
         # secret, so it is never written to the store.
         self.sessions: dict[tuple[str, str], dict] = {}
@@ -135,7 +171,8 @@ def learnt(client: httpx.Client) -> dict[tuple[str, str], object]:
 
 def make_client(
     *, contact: str = "", timeout_seconds: float = 20.0, transport: httpx.BaseTransport | None = None,
-    clock: Callable[[], float] = time.time,
+    clock: Callable[[], float] = time.time, large_bodies: int = LARGE_BODIES,
+    min_bytes_per_second: float = MIN_BYTES_PER_SECOND, progress_grace: float = PROGRESS_GRACE,
 ) -> httpx.Client:
     """Create the shared client: timeouts, redirects followed, a User-Agent naming us and a contact.
 
@@ -152,6 +189,9 @@ def make_client(
         headers={"User-Agent": agent, "Accept-Encoding": "gzip, deflate"},
         transport=transport,
         clock=clock,
+        large_bodies=large_bodies,
+        min_bytes_per_second=min_bytes_per_second,
+        progress_grace=progress_grace,
     )
 
 
@@ -244,7 +284,8 @@ def request(
                 if limiter is not None and exc.retry_after_seconds:
                     limiter.block(host, exc.retry_after_seconds)
                 raise
-            body = _read_capped(streamed, limit, source=source)
+            body = _read_capped(streamed, limit, source=source, budget=getattr(client, "budget", None),
+                                pace=getattr(client, "pace", (MIN_BYTES_PER_SECOND, PROGRESS_GRACE)))
     except httpx.TimeoutException as exc:
         raise FetchError(f"timed out fetching {short_url(url)}", source=source) from exc
     except httpx.HTTPError as exc:
@@ -331,42 +372,74 @@ def _throttle(response: httpx.Response, text: str, *, source: str) -> RateLimite
                        source=source, retry_after_seconds=retry_after)
 
 
-def _read_capped(response: httpx.Response, limit: int, *, source: str) -> bytes:
-    """The decompressed body, read piece by piece; FetchError past ``limit`` bytes or MAX_READ_SECONDS.
+def _read_capped(response: httpx.Response, limit: int, *, source: str, budget: BodyBudget | None = None,
+                 pace: tuple[float, float] = (MIN_BYTES_PER_SECOND, PROGRESS_GRACE)) -> bytes:
+    """The decompressed body, read piece by piece as the network gives it; FetchError past
+    ``limit`` bytes, past MAX_READ_SECONDS, or slower than ``pace`` (bytes a second, after a grace
+    of seconds: a server dripping a byte at a time never trips a read timeout, and would hold a
+    thread the healthy sources need). A large body holds one of the client's ``budget`` slots.
 
     gzip and deflate are inflated here with zlib's ``max_length``, so no piece ever grows
     past the bytes still allowed (httpx's own decoder inflates a whole network read at once).
     """
     where = safe_url(response.request.url)
     encoding = response.headers.get("Content-Encoding", "").strip().lower()
-    deadline = time.monotonic() + MAX_READ_SECONDS
+    started = time.monotonic()
+    deadline = started + MAX_READ_SECONDS
+    rate, grace = pace
     parts: list[bytes] = []
     total = 0
+    received = 0  # bytes off the network (before inflating): the pace is the server's
 
     def too_large() -> FetchError:
         return FetchError(
             f"body of {where} is larger than max_body ({format_size(limit)}); stopped reading — raise the source's"
             " max_body if it is really that big", source=source, retryable=False, status=response.status_code)
 
+    holding = False
+
     def add(piece: bytes) -> None:
-        nonlocal total
-        total += len(piece)
-        if total > limit:
+        nonlocal total, holding
+        if total + len(piece) > limit:
             raise too_large()
         if piece:
+            if budget is not None and not holding and total + len(piece) > budget.large:
+                budget.take(where=where, source=source)
+                holding = True
+            total += len(piece)
             parts.append(piece)
-        if time.monotonic() > deadline:
-            raise FetchError(f"{where} was still sending after {MAX_READ_SECONDS:.0f}s; stopped reading", source=source)
 
-    if encoding in ("gzip", "x-gzip", "deflate"):
-        try:
-            _inflate(response.iter_raw(_CHUNK), encoding, add, room=lambda: limit - total + 1)
-        except zlib.error as exc:
-            raise ParseError(f"{where} sent a malformed {encoding} body: {exc}", source=source) from exc
-    else:
-        for piece in response.iter_bytes(_CHUNK):
-            add(piece)
-    return b"".join(parts)
+    def arrived(raw: bytes) -> None:
+        nonlocal received
+        received += len(raw)
+        now = time.monotonic()
+        if now > deadline:
+            raise FetchError(f"{where} was still sending after {MAX_READ_SECONDS:.0f}s; stopped reading", source=source)
+        elapsed = now - started
+        if elapsed > grace and received < rate * elapsed:
+            raise FetchError(f"{where} sent {received:,} bytes in {elapsed:.0f}s (under {rate / 1024:g} KB/s); "
+                             "stopped reading", source=source)
+
+    try:
+        if encoding in ("gzip", "x-gzip", "deflate"):
+            try:
+                _inflate(_paced(response.iter_raw(), arrived), encoding, add, room=lambda: limit - total + 1)
+            except zlib.error as exc:
+                raise ParseError(f"{where} sent a malformed {encoding} body: {exc}", source=source) from exc
+        else:
+            for piece in _paced(response.iter_bytes(), arrived):
+                add(piece)
+        return b"".join(parts)
+    finally:
+        if holding:
+            budget.give()
+
+
+def _paced(chunks: Iterator[bytes], arrived: Callable[[bytes], None]) -> Iterator[bytes]:
+    """The network's pieces as they come, each told to ``arrived`` (which may stop the read)."""
+    for chunk in chunks:
+        arrived(chunk)
+        yield chunk
 
 
 def _inflate(chunks: Iterator[bytes], encoding: str, add: Callable[[bytes], None], *, room: Callable[[], int]) -> None:
@@ -394,6 +467,10 @@ def get_json(
     return parse_json(response, source=source), response
 
 
+def _bounded_int(text: str) -> int | float:
+    return int(text) if len(text.lstrip("-")) <= 4000 else float("inf")
+
+
 def parse_json(response: httpx.Response, *, source: str) -> Any:
     """The response's JSON body, or ParseError naming the URL (never its secrets)."""
     where = safe_url(response.request.url)
@@ -401,6 +478,15 @@ def parse_json(response: httpx.Response, *, source: str) -> Any:
         raise ParseError(f"empty body from {where}", source=source)
     try:
         return json.loads(response.content)
+    except ValueError as exc:
+        if "digits" not in str(exc):
+            raise ParseError(f"{where} did not return JSON: {exc}", source=source) from exc
+    except RecursionError as exc:
+        raise ParseError(f"{where} returned JSON nested too deep to read", source=source) from exc
+    # A number of thousands of digits (past Python's limit for int): read the page again with
+    # such a number as infinity, which no field takes, so only its item is skipped.
+    try:
+        return json.loads(response.content, parse_int=_bounded_int)
     except ValueError as exc:
         raise ParseError(f"{where} did not return JSON: {exc}", source=source) from exc
     except RecursionError as exc:

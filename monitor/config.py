@@ -296,17 +296,30 @@ def missing_secrets(config: Config) -> list[str]:
             out.append(f"sources[{i}] ({source.name}): environment variable{'s' if len(missing) > 1 else ''} "
                        f"{', '.join(missing)} not set — export {'them' if len(missing) > 1 else 'it'}; "
                        "this source is skipped until then")
+    unavailable = unavailable_receivers(config)
     for i, receiver in enumerate(config.receivers):
         env = getattr(receiver, "secret_env", "")
         if env and not os.environ.get(env):
             out.append(f"receivers[{i}] ({receiver.name}): environment variable {env} is not set — export it before running; this receiver is skipped until then")
+        elif receiver.name in unavailable:
+            out.append(f"receivers[{i}] ({receiver.name}): {unavailable[receiver.name]} — fix the variable; this receiver "
+                       "is skipped until then and its alerts wait")
     return out
 
 
 def unavailable_receivers(config: Config) -> dict[str, str]:
-    """Receivers that cannot send, and why (their secret's variable is not set)."""
-    return {r.name: f"environment variable {r.secret_env} is not set" for r in config.receivers
-            if getattr(r, "secret_env", "") and not os.environ.get(r.secret_env)}
+    """Receivers that cannot send, and why: their secret's variable is not set, or a webhook's
+    does not hold a URL (``hooks.slack.com/…`` without its scheme). The value is never said."""
+    out = {}
+    for r in config.receivers:
+        env = getattr(r, "secret_env", "")
+        value = os.environ.get(env, "") if env else ""
+        if env and not value:
+            out[r.name] = f"environment variable {env} is not set"
+        elif getattr(r, "webhook_url_env", None) and not value.strip().lower().startswith(("https://", "http://")):
+            out[r.name] = (f"environment variable {env} does not hold a webhook URL (it should start with "
+                           "https://hooks.slack.com/services/)")
+    return out
 
 
 def redacted(config: Config) -> dict:

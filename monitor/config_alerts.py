@@ -139,6 +139,9 @@ class SlackReceiver(Section):
     token_env: str | None = Field(default=None, description="Environment variable holding a bot token (xoxb-…).")
     channel: str | None = Field(default=None, description="Channel ID or #name, with token_env.")
     base_url: str | None = Field(default=None, description="Slack Web API root, e.g. for GovSlack or a test server.")
+    timeout: Duration = Field(
+        default="15s", description="How long a send waits for Slack's answer; with none, the message is asked for in "
+        "the channel before it is sent again (a webhook's is marked unconfirmed).")
 
     _env = field_validator("webhook_url_env", "token_env")(classmethod(lambda cls, v: v if v is None else check_env_name(v)))
     _url = field_validator("base_url")(classmethod(lambda cls, v: check_http_url(v)))

@@ -316,11 +316,50 @@ def _route_nodes(node: object, loc: tuple):
         yield from _route_nodes(child, (*loc, "routes", i))
 
 
+ALIAS_BUDGET = 100_000  # values aliases may add beyond those written out (a "billion laughs" adds 9^9)
+
+
+def _alias_bomb(node: yaml.Node | None) -> Problem | None:
+    """A problem when aliases would expand the document past ``ALIAS_BUDGET`` more values than it
+    writes out, at the anchor that expands most: found on the node graph, where an alias is the
+    anchored node itself, in time linear in the file, before anything walks the expansion."""
+    if node is None:
+        return None
+    size: dict[int, int] = {}
+    uses: dict[int, int] = {}
+    nodes: dict[int, yaml.Node] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(node, False)]
+    while stack:
+        current, done = stack.pop()
+        key = id(current)
+        children = ([n for pair in current.value for n in pair] if isinstance(current, yaml.MappingNode) else
+                    list(current.value) if isinstance(current, yaml.SequenceNode) else [])
+        if done:
+            size[key] = 1 + sum(size[id(c)] for c in children)
+            continue
+        uses[key] = uses.get(key, 0) + 1
+        if key in nodes:
+            continue  # an alias: its size is counted once, where the anchor is
+        nodes[key] = current
+        stack.append((current, True))
+        stack.extend((c, False) for c in children)
+    total = size[id(node)]  # each node's size counts its aliased children in full
+    if total - len(nodes) <= ALIAS_BUDGET:
+        return None
+    worst = max((k for k in nodes if uses[k] > 1), key=lambda k: uses[k] * size[k])
+    return Problem("", f"YAML aliases expand this file to {total:,} values, {total - len(nodes):,} more than it writes "
+                       f"out (at most {ALIAS_BUDGET:,}) — write the values out, or use fewer aliases of this anchor",
+                   nodes[worst].start_mark.line + 1)
+
+
 def parse_config(text: str, *, path: str = "config.yaml") -> Config:
     """Validate config text; raise ConfigError listing every problem."""
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
+        bomb = _alias_bomb(node)
+        if bomb is not None:
+            raise ConfigError([str(bomb)], path=path)
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark

@@ -89,10 +89,14 @@ class NotifyError(MonitorError):
         receiver: str = "",
         retryable: bool = True,
         retry_after_seconds: float | None = None,
+        unknown: bool = False,
     ) -> None:
         self.receiver = receiver
         self.retryable = retryable
         self.retry_after_seconds = retry_after_seconds
+        # No answer after the request went out (a timeout, a connection cut): the receiver may
+        # have the message. Sending it again before asking could post it twice.
+        self.unknown = unknown
         super().__init__(message)
 
 

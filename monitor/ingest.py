@@ -26,7 +26,18 @@ from monitor.judgement.matching import Matcher
 from monitor.judgement.reach import estimate_reach
 from monitor.judgement.sentiment import Scorer, score_all
 from monitor.judgement.text import html_to_text, plain_name
-from monitor.models import Alert, FetchResult, Judged, Match, Mention, SourceState, clean_text, doubling, from_iso
+from monitor.models import (
+    Alert,
+    FetchResult,
+    Judged,
+    Match,
+    Mention,
+    SourceState,
+    clean_text,
+    doubling,
+    from_iso,
+    safe_url,
+)
 from monitor.refresh import refresh_source
 from monitor.runtime import Runtime, enqueue
 from monitor.store import Store
@@ -41,15 +52,17 @@ MAX_BACKOFF = timedelta(hours=6)
 
 def normalize(mention: Mention) -> Mention:
     """Plain text for title and body (HTML stripped, entities decoded), author names decoded,
-    control characters dropped, language code lower-cased."""
+    control, bidirectional and invisible characters dropped (in the URL, percent-encoded),
+    language code lower-cased."""
     title, text = html_to_text(mention.title), html_to_text(mention.text)
     author = plain_name(mention.author)
     author_name = author if mention.author_name == mention.author else plain_name(mention.author_name)
     language = mention.language.lower() if mention.language else None
-    if (title, text, language, author, author_name) == (
-            mention.title, mention.text, mention.language, mention.author, mention.author_name):
+    url = safe_url(mention.url)
+    if (title, text, language, author, author_name, url) == (
+            mention.title, mention.text, mention.language, mention.author, mention.author_name, mention.url):
         return mention
-    return mention.evolve(title=title, text=text, language=language, author=author, author_name=author_name)
+    return mention.evolve(title=title, text=text, language=language, author=author, author_name=author_name, url=url)
 
 
 def match(mentions: list[Mention], matcher: Matcher, bound: Sequence[str] = ()) -> list[tuple[Mention, Match]]:
@@ -192,23 +205,48 @@ def ingest(mentions: list[Mention], source: str, runtime: Runtime, store: Store,
     return store.save_mentions(judged, fetched_at=now, authors=author_rules(runtime.config))
 
 
+def recall_waits(runtime: Runtime, store: Store, *, now: datetime) -> None:
+    """Hand the client the hosts that asked to wait, as earlier runs (this process's or
+    another's: a cron job's) kept them in the store."""
+    limiter = getattr(runtime.client, "limiter", None)
+    if limiter is None:
+        return
+    for name, (until, _) in store.waits(now=now, prefix="host:").items():
+        limiter.block(name.removeprefix("host:"), (until - now).total_seconds())
+
+
+def keep_waits(runtime: Runtime, store: Store, *, now: datetime) -> None:
+    """Keep in the store what the client learnt of hosts that asked to wait."""
+    limiter = getattr(runtime.client, "limiter", None)
+    for host, seconds in (limiter.blocked() if limiter is not None else {}).items():
+        store.save_wait(f"host:{host}", until=now + timedelta(seconds=seconds), reason="asked to wait (Retry-After)")
+
+
 def run_source(options: SourceOptions, runtime: Runtime, store: Store, *, now: datetime) -> SourceReport:
     """Run one source end to end. A failure, of the source or of processing what it sent, is
-    recorded and reported, never raised, so the other sources run."""
+    recorded and reported, never raised, so the other sources run. A host that asked to wait is
+    waited for (an honoured rate limit is not a failure), in this run and the next."""
     config = runtime.config
     first_run = store.ensure_source(options.name, options.type, now=now)
     connector = REGISTRY[options.type](runtime.client)
+    recall_waits(runtime, store, now=now)
     try:
         result = connector.fetch(
             options, queries=runtime.matcher.queries(), state=store.source_state(options.name), now=now
         )
+    except RateLimited as exc:
+        keep_waits(runtime, store, now=now)
+        if exc.retry_after_seconds:  # a wait asked for and honoured
+            return _source_waits(options, store, exc, now=now)
+        return _source_failed(options, runtime, store, str(exc), None, now=now)
     except ConnectorError as exc:
-        retry_after = exc.retry_after_seconds if isinstance(exc, RateLimited) else None
-        return _source_failed(options, runtime, store, str(exc), retry_after, now=now)
+        keep_waits(runtime, store, now=now)
+        return _source_failed(options, runtime, store, str(exc), None, now=now)
     except Exception as exc:  # a connector bug (or an input it did not expect): this source's failure
         log.exception("source %s: the %s connector failed", options.name, options.type)
         return _source_failed(options, runtime, store, f"connector failed: {clean_text(f'{type(exc).__name__}: {exc}', width=300)}",
                               None, now=now)
+    keep_waits(runtime, store, now=now)
     warning = _run_warning(result)
     try:
         mentions, matched, judged = prepare(result.mentions, options.name, runtime, store, bound=options.brands)
@@ -277,6 +315,17 @@ def _run_warning(result: FetchResult) -> str | None:
         shown = "; ".join(result.skipped[:3]) + ("; …" if len(result.skipped) > 3 else "")
         parts.append(f"skipped {len(result.skipped)} malformed item{'s' if len(result.skipped) != 1 else ''} ({shown})")
     return clean_text(" | ".join(parts), width=1000) if parts else None
+
+
+def _source_waits(options: SourceOptions, store: Store, exc: RateLimited, *, now: datetime) -> SourceReport:
+    """A run the source's host asked to wait out (429 with Retry-After, a spent quota): not a
+    failure. The source is asked again after the wait (at least its interval), and says why."""
+    wait = timedelta(seconds=exc.retry_after_seconds or 0)
+    retry_at = now + max(wait, options.every)
+    warning = f"rate limited, waiting as asked until {retry_at.isoformat(timespec='seconds')}: {exc}"
+    store.record_wait(options.name, warning, now=now, next_check_at=retry_at)
+    log.info("source %s: %s", options.name, warning)
+    return SourceReport(options.name, warning=warning)
 
 
 def _source_failed(options: SourceOptions, runtime: Runtime, store: Store, error: str, retry_after: float | None,

@@ -17,19 +17,44 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer, WithJsonSchema
 
 # C0 and C1 controls but the whitespace ones (tab, newline, \v, \f, \r: whitespace, collapsed as
-# such), DEL, and the bidirectional embeddings, overrides and isolates (U+202A–U+202E,
-# U+2066–U+2069) that reorder what a reader sees ("Trojan Source"). The one set, as a pattern
-# (for text that keeps its lines, monitor.judgement.text) and as a translation table.
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-_CONTROLS = {i: None for i in (*range(0, 9), *range(14, 32), *range(127, 160), *range(0x202A, 0x202F),
-                               *range(0x2066, 0x206A))}
+# such), DEL, the bidirectional marks, embeddings, overrides and isolates (U+061C, U+200E, U+200F,
+# U+202A–U+202E, U+2066–U+2069) that reorder what a reader sees ("Trojan Source"), and the
+# invisible ones that hide a word inside another (zero-width space and non-joiner, word joiner,
+# invisible operators, the BOM, the Mongolian vowel separator). The one set, as a pattern (for text
+# that keeps its lines, monitor.judgement.text) and as a translation table. The zero-width joiner
+# is kept only between two emoji (a family, a skin tone: 👩‍💻), where it is what draws them.
+CONTROL_CHARACTERS = re.compile(
+    "[\x00-\x08\x0e-\x1f\x7f-\x9f\u061c\u180e\u200b\u200c\u200e\u200f\u202a-\u202e\u2060-\u2064"
+    "\u2066-\u2069\ufeff]")
+_CONTROLS = {i: None for i in (*range(0, 9), *range(14, 32), *range(127, 160), 0x061C, 0x180E, 0x200B, 0x200C,
+                               0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2060, 0x2065),
+                               *range(0x2066, 0x206A), 0xFEFF)}
 _CONTROLS_LINE = {**_CONTROLS, 9: " ", 10: " ", 11: " ", 12: " ", 13: " "}
+_EMOJI = "\u2600-\u27bf\U0001f000-\U0001faff\ufe0f"
+STRAY_JOINERS = re.compile(f"(?<![{_EMOJI}])\u200d|\u200d(?![{_EMOJI}])")
+
+
+def without_invisibles(text: str) -> str:
+    """``text`` with its controls, bidirectional and invisible characters dropped, lines kept."""
+    text = CONTROL_CHARACTERS.sub("", text)
+    return STRAY_JOINERS.sub("", text) if "\u200d" in text else text
+
+
+def safe_url(url: str | None) -> str | None:
+    """A post's URL as stored: any control, bidirectional or invisible character in it (a link
+    that reads ``moc.elgoog`` backwards) percent-encoded, so it shows and cannot reorder the text."""
+    if not url or not (CONTROL_CHARACTERS.search(url) or "\u200d" in url or any(c.isspace() for c in url)):
+        return url
+    return "".join("".join(f"%{b:02X}" for b in c.encode("utf-8"))
+                   if CONTROL_CHARACTERS.match(c) or c == "\u200d" or c.isspace() else c for c in url)
 
 
 def clean_text(value: object, *, width: int | None = None, one_line: bool = True) -> str:
     """Untrusted text fit to show: no control or bidirectional-override characters (ANSI escapes
     included), on one line unless ``one_line`` is false, clipped to ``width`` with an ellipsis."""
     text = str(value if value is not None else "").translate(_CONTROLS_LINE if one_line else _CONTROLS)
+    if "\u200d" in text:
+        text = STRAY_JOINERS.sub("", text)
     if one_line:
         text = " ".join(text.split())
     if width and len(text) > width:
@@ -86,6 +111,24 @@ class Mention:
     metrics: Mapping[str, Any] = field(default_factory=dict)
     raw: Any = None
     source_type: str = ""
+
+    def __post_init__(self) -> None:
+        # The one typed check every connector's items pass (a frozen dataclass checks nothing):
+        # a list, a mapping or a number where text belongs is a malformed item, skipped by the
+        # connector (connectors.base.malformed_item), never a source down for a whole page.
+        for name in ("id", "text", "title", "author", "author_name", "source", "source_type"):
+            if type(getattr(self, name)) is not str:
+                raise TypeError(f"{name} is {type(getattr(self, name)).__name__}, not text")
+        for name in ("url", "language"):
+            value = getattr(self, name)
+            if value is not None and type(value) is not str:
+                raise TypeError(f"{name} is {type(value).__name__}, not text")
+        if not self.id:
+            raise ValueError("an empty id")
+        if not isinstance(self.published_at, datetime) or self.published_at.tzinfo is None:
+            raise TypeError("published_at is not a time with its zone")
+        if self.audience is not None and (type(self.audience) is not int or not 0 <= self.audience < 10**15):
+            raise ValueError(f"audience {self.audience!r} is not a count")
 
     def evolve(self, **changes: Any) -> "Mention":
         """A copy with ``changes``: dataclasses.replace without its per-call introspection (three

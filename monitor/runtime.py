@@ -107,6 +107,7 @@ def build_notifiers(config: Config) -> tuple[dict[str, Notifier], dict[str, str]
                 token=secret if receiver.token_env else None,
                 channel=receiver.channel,
                 base_url=receiver.base_url,
+                timeout_seconds=max(1, int(receiver.timeout.total_seconds())),
             )
     return notifiers, unavailable
 

@@ -152,12 +152,22 @@ def queries(database: str, base: str) -> dict:
             for name, query in QUERIES.items()}
 
 
-def metadata(database: str, base: str = "http://127.0.0.1:8001") -> dict:
+PRIVATE_TABLES = ("labels", "silences")  # who labelled or silenced what, and their notes
+
+
+def metadata(database: str, base: str = "http://127.0.0.1:8001", *, private: bool = False) -> dict:
     """Datasette's metadata for the store (``database``: its name, the file's stem; ``base``: the
-    address people open, for the links from a row to an author's posts or a spike's)."""
+    address people open, for the links from a row to an author's posts or a spike's). ``private``
+    denies the tables that name the team's people, and SQL of one's own, which could read them."""
+    tables = described()
+    settings: dict = {"tables": tables, "queries": queries(database, base)}
+    if private:
+        for name in PRIVATE_TABLES:
+            tables[name] = {**tables.get(name, {}), "allow": False}
+        settings["allow_sql"] = False
     return {
         "title": "Reputation monitor",
         "description": "Mentions, authors, spikes and alerts as the monitor stored them. Read-only.",
         "source": "monitor/schema.md",
-        "databases": {database: {"tables": described(), "queries": queries(database, base)}},
+        "databases": {database: settings},
     }

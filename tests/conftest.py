@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,6 +30,7 @@ class SlackStandIn:
     requests: list[dict] = field(default_factory=list)
     script: list[tuple[int, dict | str, dict]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    delay: float = 0.0  # seconds Slack takes to answer a post it has already kept
 
     @property
     def api_url(self) -> str:
@@ -86,13 +88,18 @@ def slack():
                 accepted = status == 200 and (answer == "ok" or (isinstance(answer, dict) and answer.get("ok")))
                 stand_in.requests.append({"path": self.path, "body": body, "headers": dict(self.headers), "accepted": accepted})
             payload = answer.encode() if isinstance(answer, str) else json.dumps(answer).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "text/plain" if isinstance(answer, str) else "application/json")
-            for key, value in headers.items():
-                self.send_header(key, value)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            if stand_in.delay:
+                time.sleep(stand_in.delay)  # the message is in the channel; the answer comes late
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "text/plain" if isinstance(answer, str) else "application/json")
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+            except OSError:
+                pass  # the client gave up waiting
 
         def log_message(self, *args: object) -> None:
             pass

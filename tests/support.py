@@ -36,7 +36,9 @@ def all_strings(value) -> list[str]:
 INJECTIONS = [
     "<!channel>", "<!here>", "<!everyone>", "<@U123>", "<!subteam^S1>", "<#C1>",
     "<https://evil.example|click>", "<http://x|y>", "&lt;!channel&gt;", "<mailto:a@b.c|mail>",
+    "<!chan\u200bnel>", "<!ev\u200deryone>", "evil\u200f\u202egnp.exe", "\ufeff<!here>",
 ]
+INVISIBLE = re.compile("[\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
 
 
 def hostile_alert(key: str = "assassin:blog:1", payload: str = " ".join(INJECTIONS)) -> Alert:
@@ -56,6 +58,8 @@ def assert_no_control_sequences(body: dict) -> None:
         for sequence in re.findall(r"<[^>]*>", text):
             assert sequence.startswith("<https://reviews.example/"), f"control sequence reached Slack: {sequence!r}"
     assert "<!channel>" not in json.dumps(body)
+    found = [text for text in all_strings(body) if INVISIBLE.search(text)]
+    assert not found, f"an invisible or bidirectional character reached Slack: {found[0]!r}"
 
 
 def queries(*rules: str):

@@ -145,3 +145,27 @@ def test_check_config_on_a_5mb_file_is_quick(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     print(f"check-config on {len(text) / 1e6:.1f} MB: {elapsed:.1f} s")
     assert elapsed < 60, elapsed  # a guard on the order of magnitude only: machines are noisy
+
+
+def test_a_yaml_alias_bomb_is_refused_at_its_anchor_in_well_under_a_second(tmp_path: Path) -> None:
+    import time
+    import tracemalloc
+
+    # 520 bytes that expand to 9^9 values (a "billion laughs"): refused before anything walks them.
+    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for n, prev in zip("bcdefghi", "abcdefgh"):
+        lines.append(f"{n}: &{n} [*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev}]")
+    bomb = tmp_path / "config.yaml"
+    bomb.write_text(HEAD + "\n".join(lines) + "\n")
+    tracemalloc.start()
+    started = time.process_time()
+    result = CliRunner().invoke(main, ["check-config", str(bomb)])
+    spent, (_, peak) = time.process_time() - started, tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert result.exit_code == 1
+    assert "line 11: YAML aliases expand this file to" in result.output and "fewer aliases of this anchor" in result.output
+    assert spent < 1.0 and peak < 50 * 2**20, (spent, peak)
+    # A few aliases in an ordinary file are fine.
+    fine = tmp_path / "fine.yaml"
+    fine.write_text(HEAD + "x-common: &common {every: 10m}\nsources:\n  - {name: hn, type: hackernews, every: 10m}\n")
+    assert "x-common" in CliRunner().invoke(main, ["check-config", str(fine)]).output  # an unknown key, not a bomb

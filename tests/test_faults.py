@@ -559,3 +559,265 @@ def test_status_check_exits_1_with_a_line_per_problem_and_0_when_healthy(tmp_pat
         store.db.execute("UPDATE alerts SET status = 'sent'")
     check = CliRunner().invoke(main, ["--config", str(config), "status", "--check"])
     assert check.exit_code == 0 and check.output == "healthy: 2 sources, 0 alerts pending\n"
+
+
+def test_a_webhook_url_without_its_scheme_is_named_and_never_printed(tmp_path: Path, monkeypatch) -> None:
+    secret = "hooks.slack.com/services/T0SECRET/B0SECRET/XXXXSECRET"
+    monkeypatch.setenv("BAD_SLACK_WEBHOOK", secret)
+    config = tmp_path / "config.yaml"
+    config.write_text(f"database: {tmp_path / 'm.db'}\nbrands: [{{name: A, keywords: [a]}}]\nsources: []\n"
+                      "receivers: [{name: slack, type: slack, webhook_url_env: BAD_SLACK_WEBHOOK}]\n")
+    check = CliRunner().invoke(main, ["--config", str(config), "check-config"])
+    assert "receivers[0] (slack): environment variable BAD_SLACK_WEBHOOK does not hold a webhook URL" in check.output
+    with Store(tmp_path / "m.db") as store:
+        store.enqueue_alert(assassin(1), "slack", now=datetime.now(timezone.utc))
+    status = CliRunner().invoke(main, ["--config", str(config), "status", "--check"])
+    assert status.exit_code == 1 and "receiver slack: 1 alert pending that it cannot deliver (environment variable " \
+        "BAD_SLACK_WEBHOOK does not hold a webhook URL" in status.output
+    once = CliRunner().invoke(main, ["--config", str(config), "once"])
+    assert secret not in check.output + status.output + once.output and "T0SECRET" not in once.output
+    # The notifier itself, handed such a URL, fails with words and never the value.
+    from alerts.slack import SlackNotifier
+    from monitor.errors import NotifyError
+
+    with pytest.raises(NotifyError) as caught:
+        SlackNotifier("slack", webhook_url=secret).send(assassin(2))
+    assert "no https:// in front" in str(caught.value) and "SECRET" not in str(caught.value) and not caught.value.retryable
+
+
+def test_a_posts_url_keeps_no_bidirectional_or_invisible_character_and_its_emoji_keep_their_joiner() -> None:
+    from monitor.ingest import normalize
+
+    hostile = Mention(source="blog", id="1", url="https://evil.example/\u202egnp.exe\u200b", text="Acme \u200bCloud 👩\u200d💻",
+                      title="t\u200f", published_at=NOW, author="a\u2066b", source_type="rss")
+    clean = normalize(hostile)
+    assert clean.url == "https://evil.example/%E2%80%AEgnp.exe%E2%80%8B"
+    assert clean.text == "Acme Cloud 👩\u200d💻" and clean.title == "t" and clean.author == "ab"
+
+
+GOOD_HIT = {"objectID": "100", "created_at_i": 1_763_900_000, "_tags": ["comment"], "author": "dana",
+            "comment_text": "Acme Cloud lost my data", "story_id": 7, "story_title": "Ask HN", "points": None}
+BAD_HITS = {
+    "author a list": {"author": ["x", "y"]},
+    "author a mapping": {"author": {"name": "x"}},
+    "author a number": {"author": 12},
+    "comment_text a number": {"comment_text": 123},
+    "comment_text a list": {"comment_text": ["a", "b"]},
+    "comment_text 900 deep": {"comment_text": "NESTED"},
+    "story_id a mapping": {"story_id": {"id": 7}},
+    "story_id text": {"story_id": "seven"},
+    "story_id a float": {"story_id": 7.5},
+    "points a mapping": {"points": {"n": 1}},
+    "points 5,000 digits": {"points": "BIGINT"},
+    "num_comments text": {"num_comments": "12"},
+    "objectID a mapping": {"objectID": {"id": 1}},
+    "objectID a boolean": {"objectID": True},
+    "objectID empty": {"objectID": ""},
+    "created_at_i text": {"created_at_i": "yesterday"},
+    "created_at_i past 9999": {"created_at_i": 10**20},
+    "created_at_i a list": {"created_at_i": [1]},
+    "_tags a word": {"_tags": "comment"},
+    "_tags of numbers": {"_tags": [1, 2]},
+    "story_title a list": {"story_title": ["t"]},
+    "url a number": {"url": 5, "comment_text": None, "_tags": ["story"], "title": "Acme Cloud"},
+    "title a mapping": {"title": {"t": 1}, "comment_text": None, "_tags": ["story"]},
+    "not an object": None,
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_HITS))
+def test_one_malformed_item_is_skipped_and_counted_and_the_good_post_beside_it_stored(case: str, tmp_path: Path,
+                                                                                    httpserver: HTTPServer) -> None:
+    bad = "[1, 2, 3]" if BAD_HITS[case] is None else json.dumps({**GOOD_HIT, "objectID": "101", **BAD_HITS[case]})
+    bad = bad.replace('"NESTED"', "[" * 900 + "]" * 900).replace('"BIGINT"', "9" * 5000)
+    page = '{"hits": [%s, %s], "nbPages": 1}' % (json.dumps(GOOD_HIT), bad)
+    httpserver.expect_request("/api/v1/search_by_date").respond_with_data(page, content_type="application/json")
+    httpserver.expect_request("/api/v1/search").respond_with_data('{"hits": [], "nbPages": 1}',
+                                                                   content_type="application/json")
+    config = parse_config(f"database: {tmp_path / 'm.db'}\nbrands: [{{name: Acme Cloud, keywords: ['\"Acme Cloud\"']}}]\n"
+                          f"sources: [{{name: hn, type: hackernews, base_url: '{httpserver.url_for('/api/v1')}', "
+                          "first_run: 36500d}]\n")
+    with httpx.Client() as client, Store(tmp_path / "m.db") as store:
+        report = run_once(Runtime.build(config, client=client), store, now=datetime.now(timezone.utc))[0]
+        stored = [r[0] for r in store.db.execute("SELECT id FROM mentions")]
+        row = store.source_row("hn")
+    assert report.error is None and stored == ["100"], (report, stored)
+    assert report.skipped == 1 and row["error_count"] == 0 and "skipped" in (row["last_warning"] or "")
+
+
+def test_cron_runs_of_monitor_once_wait_out_a_hosts_retry_after_and_it_is_no_failure(tmp_path: Path,
+                                                                                      httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/feed.xml").respond_with_data("slow down", status=429, headers={"Retry-After": "30"})
+    config = tmp_path / "config.yaml"
+    config.write_text(f"database: {tmp_path / 'm.db'}\nbrands: [{{name: A, keywords: [acme]}}]\n"
+                      f"sources: [{{name: blog, type: rss, url: '{httpserver.url_for('/feed.xml')}'}}]\n")
+    for _ in range(3):  # three cron runs, seconds apart, each a new process's client
+        CliRunner().invoke(main, ["--config", str(config), "once"])
+    assert len(httpserver.log) == 1, "asked to wait 30 s: asked once"
+    with Store(tmp_path / "m.db") as store:
+        row = store.source_row("blog")
+    assert row["error_count"] == 0 and "rate limited, waiting as asked" in row["last_warning"]
+    check = CliRunner().invoke(main, ["--config", str(config), "status", "--check"])
+    assert check.exit_code == 0, check.output  # an honoured rate limit is not a failure
+
+
+def test_a_receivers_retry_after_holds_across_runs(slack, monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("TEST_SLACK_WEBHOOK", slack.webhook_url)
+    config = parse_config("brands: [{name: Acme Cloud, keywords: [acme]}]\n"
+                          "receivers: [{name: slack, type: slack, webhook_url_env: TEST_SLACK_WEBHOOK}]\n")
+    slack.script.append((429, "rate_limited", {"Retry-After": "20"}))
+    now = datetime.now(timezone.utc)
+    for run in range(6):  # monitor once every 3 s: a new runtime (process) each time, a new alert each time
+        with httpx.Client() as client, Store(tmp_path / "m.db") as store:
+            runtime = Runtime.build(config, client=client)
+            enqueue([assassin(run)], runtime, store, now=now + timedelta(seconds=3 * run))
+            deliver(runtime, store, now=now + timedelta(seconds=3 * run), flush=True)
+    assert len(slack.requests) == 1, "nothing sent before the 20 s Slack asked for"
+    with httpx.Client() as client, Store(tmp_path / "m.db") as store:
+        deliver(Runtime.build(config, client=client), store, now=now + timedelta(seconds=35), flush=True)
+        assert store.alert_counts() == {"sent": 6}
+    assert 2 <= len(slack.requests) <= 3  # after the wait: the retried alert and the five that waited
+
+
+class _Dripper:
+    """A loopback server whose /drip answers a byte every ``every`` seconds for ``for_seconds``, and
+    whose /hold answers nothing until released; /ok is a healthy feed. Counts the requests."""
+
+    def __init__(self, every: float = 0.25, for_seconds: float = 30.0) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        import threading
+
+        self.release = threading.Event()
+        self.hits: dict[str, int] = {}
+        this = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                path = self.path.split("?")[0]
+                this.hits[path] = this.hits.get(path, 0) + 1
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/rss+xml")
+                    self.end_headers()
+                    if path.startswith("/hold"):
+                        this.release.wait(60)
+                    elif path.startswith("/drip"):
+                        deadline = time.monotonic() + for_seconds
+                        while time.monotonic() < deadline and not this.release.is_set():
+                            self.wfile.write(b" ")
+                            self.wfile.flush()
+                            time.sleep(every)
+                    self.wfile.write(b"<?xml version='1.0'?><rss version='2.0'><channel><title>t</title></channel></rss>")
+                except OSError:
+                    pass
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.base = f"http://127.0.0.1:{self.server.server_port}"
+
+    def close(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_server_dripping_bytes_is_cut_off_by_its_pace_not_after_minutes() -> None:
+    from connectors.http import get, make_client
+    from monitor.errors import FetchError
+
+    dripper = _Dripper(every=0.25)
+    try:
+        with make_client(progress_grace=1.0) as client:  # the default grace is 10 s
+            started = time.monotonic()
+            with pytest.raises(FetchError) as caught:
+                get(client, dripper.base + "/drip", source="slow")
+            spent = time.monotonic() - started
+    finally:
+        dripper.close()
+    assert "(under 1 KB/s); stopped reading" in str(caught.value) and spent < 10, (str(caught.value), spent)
+
+
+def test_sources_whose_servers_hold_their_answer_never_take_a_healthy_sources_thread(tmp_path: Path) -> None:
+    # Thirty sources whose server holds every answer, one healthy every 10 s: the healthy one runs
+    # again and again while all thirty are held (each job has a thread of its own; with the pool of
+    # 10 threads it had, held jobs took them all and the healthy one ran once at most).
+    from monitor.scheduler import Monitor
+
+    dripper = _Dripper()
+    config = tmp_path / "config.yaml"
+    config.write_text(f"database: {tmp_path / 'm.db'}\nbrands: [{{name: A, keywords: [acme]}}]\nsources:\n"
+                      + "".join(f"  - {{name: held{i}, type: rss, url: '{dripper.base}/hold{i}', every: 10s}}\n"
+                                for i in range(30))
+                      + f"  - {{name: healthy, type: rss, url: '{dripper.base}/ok', every: 10s}}\n")
+    monitor = Monitor(config)
+    monitor.start()
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (dripper.hits.get("/ok", 0) >= 2 and len(dripper.hits) == 31):
+            time.sleep(0.05)
+        assert dripper.hits.get("/ok", 0) >= 2 and len(dripper.hits) == 31, dripper.hits
+        assert not dripper.release.is_set()  # every held one is still held
+    finally:
+        dripper.release.set()
+        monitor.stop()
+        dripper.close()
+
+
+def test_thirty_failing_sources_read_together_hold_a_few_bodies_of_memory_not_thirty() -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from connectors.http import get, make_client
+    from monitor.errors import FetchError
+
+    bomb = gzip_bomb(1 << 30)  # each inflates to 1 GB; max_body stops it at 10 MB
+
+    class Bomb(BaseHTTPRequestHandler):  # a server answering all thirty at once
+        def do_GET(self) -> None:  # noqa: N802
+            self.send_response(200)
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(len(bomb)))
+            self.end_headers()
+            try:
+                self.wfile.write(bomb)
+            except OSError:
+                pass  # the reader stopped at max_body
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Bomb)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}/bomb"
+    errors: list[str] = []
+    go = threading.Barrier(30)
+
+    def read(client) -> None:
+        go.wait()
+        try:
+            get(client, url, source="faulty")
+        except FetchError as exc:
+            errors.append(str(exc))
+
+    def together(client) -> None:
+        threads = [threading.Thread(target=read, args=(client,)) for _ in range(30)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+
+    try:
+        with make_client() as client:
+            _, peak = traced_peak(lambda: together(client))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert len(errors) == 30 and all("larger than max_body" in e for e in errors), errors[:2]
+    # Four large bodies at once (each its 10 MB and the join), the others waiting at 1 MB: thirty
+    # read at once held thirty times that.
+    assert peak < 160 * (1 << 20), f"peak {peak / (1 << 20):.0f} MB"

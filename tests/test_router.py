@@ -443,3 +443,45 @@ def test_a_process_killed_before_the_send_left_sends_it_after_restart(slack, mon
     deliver_killed(config, database, KilledBeforeSend)
     counts = deliver_restarted(config, database)
     assert len(slack.posted()) == 1 and counts == {"sent": 1}  # the channel lacked it: sent once
+
+
+@pytest.mark.parametrize("kind", ["bot", "webhook"])
+def test_a_slack_answer_lost_after_a_timeout_is_never_sent_twice(kind, slack, monkeypatch, database: str, caplog) -> None:
+    # Slack keeps each message but answers after the client gave up (2 s against a 1 s timeout, as
+    # 20 s against 15 s): the send is "unknown", not "failed". The bot asks its channel before
+    # sending again and finds them; the webhook cannot ask, so its alerts are marked unconfirmed.
+    monkeypatch.setenv("TEST_SLACK_WEBHOOK", slack.webhook_url)
+    receiver = (bot_receiver(slack, monkeypatch).replace("}", ", timeout: 1s}") if kind == "bot" else
+                "{name: slack, type: slack, webhook_url_env: TEST_SLACK_WEBHOOK, timeout: 1s}")
+    config = parse_config(BRANDS + f"receivers: [{receiver}]\n" + ROUTE.replace("group_by: [kind, brand]", "group_by: [kind, brand, source]"))
+    slack.delay = 2.0
+    caplog.set_level("INFO", logger="monitor")
+    with httpx.Client() as client, Store(database) as store:
+        runtime = Runtime.build(config, client=client)
+        for i in range(3):
+            enqueue([replace(hostile_alert(key=f"assassin:blog{i}:1"), source=f"blog{i}")], runtime, store, now=NOW)
+        now = NOW + timedelta(minutes=1)
+        deliver(runtime, store, now=now)  # the first times out; the receiver is paused for this round
+        slack.delay = 0.0
+        for minutes in (2, 4, 6, 8, 10):
+            deliver(runtime, store, now=now + timedelta(minutes=minutes))
+        posts = [r for r in slack.requests if r["accepted"] and not r["path"].endswith("conversations.history")]
+        counts = store.alert_counts()
+    assert len(posts) == 3, [r["path"] for r in posts]  # one post per group, the lost answer's included, never two
+    if kind == "bot":
+        assert counts == {"sent": 3}
+        assert "went out before the interruption; not sending it again" in caplog.text, "it asked its channel"
+    else:
+        assert counts == {"sent": 2, "unconfirmed": 1}
+
+
+def test_a_503_pauses_the_receiver_for_the_round_not_only_the_group(runtime, slack, database: str) -> None:
+    # Twenty groups wait while Slack answers 503: one try a delivery round, not one per group.
+    slack.script += [(503, "unavailable", {})] * 100
+    with Store(database) as store:
+        for i in range(20):
+            enqueue([replace(hostile_alert(key=f"assassin:blog{i}:1"), source=f"blog{i}", brand=f"Brand {i}")],
+                    runtime, store, now=NOW)
+        for k in range(4):
+            deliver(runtime, store, now=NOW + timedelta(minutes=1 + k))
+    assert len(slack.requests) <= 4, len(slack.requests)

@@ -340,3 +340,17 @@ def test_a_brand_added_under_monitor_run_finds_the_posts_its_feed_already_served
     assert titles() == ["Acme ships a new release", "Globex outage took our shop down"]
     conditional = [r for r, _ in httpserver.log if r.headers.get("If-None-Match")]
     assert len(httpserver.log) == 2 and not conditional, "looked for again without the conditional header"
+
+
+def test_a_config_deleted_under_monitor_run_is_said_once_and_its_return_too(config_path: Path, caplog) -> None:
+    monitor = Monitor(config_path, clock=lambda: NOW)
+    text = config_path.read_text()
+    config_path.unlink()
+    with caplog.at_level(logging.WARNING, logger="monitor"):
+        assert monitor.reload_if_changed() is False and monitor.reload_if_changed() is False
+        gone = [r.getMessage() for r in caplog.records if "is gone" in r.getMessage()]
+        assert len(gone) == 1 and "still running the last good config" in gone[0]
+        config_path.write_text(text)
+        assert monitor.reload_if_changed() is False  # the same content: nothing to apply
+    assert any(r.getMessage().endswith("is back") for r in caplog.records)
+    assert [b.name for b in monitor.runtime.config.brands] == ["Acme"]

@@ -79,6 +79,39 @@ def test_serve_answers_the_canned_assassins_query_from_a_real_server(tmp_path: P
         server.wait(timeout=10)
 
 
+def test_serve_private_hides_who_labelled_and_silenced_and_where_the_database_is(tmp_path: Path) -> None:
+    from tests.test_store import judged
+
+    db = tmp_path / "secret-folder" / "monitor.db"
+    db.parent.mkdir()
+    with Store(db) as store:
+        one = judged("7", "Acme Cloud deleted our data")
+        store.save_mentions([one], fetched_at=one.mention.published_at)
+        store.save_label("blog", "7", "assassin", note="Maria thinks this is the CTO", who="maria", at=one.mention.published_at)
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "monitor", "--db", str(db), "serve", "--port", str(port), "--private"],
+                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{base}/-/versions.json", timeout=1)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline and server.poll() is None, server.stdout.read() if server.poll() else "slow"
+                time.sleep(0.2)
+        assert httpx.get(f"{base}/monitor/labels.json").status_code == 403
+        sql = httpx.get(f"{base}/monitor.json", params={"sql": "SELECT who, note FROM labels"})
+        assert sql.status_code == 403 and "maria" not in sql.text
+        assert httpx.get(f"{base}/monitor/mentions.json?_shape=array").status_code == 200
+        for page in ("/-/databases.json", "/monitor", "/"):
+            assert "secret-folder" not in httpx.get(base + page).text, page
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
 def test_report_is_one_self_contained_html_file_with_charts_and_escaped_posts(tmp_path: Path) -> None:
     from dataclasses import replace
     from datetime import datetime, timedelta, timezone

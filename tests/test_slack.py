@@ -118,7 +118,7 @@ def test_outbox_delivers_each_alert_exactly_once_across_an_outage(slack, tmp_pat
         slack.script += [(503, "unavailable", {})] * 3 + [(429, "rate_limited", {"Retry-After": "60"})]
         now = NOW
         first = deliver(runtime, store, now=now)
-        assert first.sent == 0 and first.retrying == 4 and first.waiting == 6, "a 429 pauses the receiver for the round"
+        assert first.sent == 0 and first.retrying == 1 and first.waiting == 9, "a 503 pauses the receiver for the round"
         for _ in range(20):
             now += timedelta(minutes=5)
             deliver(runtime, store, now=now)

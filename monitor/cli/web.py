@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from pathlib import Path
 
@@ -22,8 +23,12 @@ LOCAL = ("127.0.0.1", "localhost", "::1")
                                   "pages (default: http://HOST:PORT).")
 @click.option("--metadata", "metadata_out", type=click.Path(dir_okay=False),
               help="Write Datasette's metadata (descriptions, canned queries) here and exit.")
+@click.option("--private", is_flag=True,
+              help="Hide who labelled and silenced what (the labels and silences tables, and SQL of one's own, "
+                   "which could read them) and the database's place on disk from whoever opens the pages.")
 @click.pass_context
-def serve(ctx: click.Context, port: int, host: str, base_url: str | None, metadata_out: str | None) -> None:
+def serve(ctx: click.Context, port: int, host: str, base_url: str | None, metadata_out: str | None,
+          private: bool) -> None:
     """Browse the store in Datasette (read-only: a running monitor keeps writing): every table
     described, and canned queries for what PR teams ask (assassins of the last 7 days, brand
     health by day, spikes and their posts, authors who changed sides, top advocates, search)."""
@@ -36,7 +41,7 @@ def serve(ctx: click.Context, port: int, host: str, base_url: str | None, metada
         raise click.UsageError("monitor serve shows a SQLite store (Datasette reads SQLite); on PostgreSQL query the"
                                " same tables with your own tools (psql, Metabase, Grafana, a notebook): see monitor/schema.md")
     Store(database, readonly=True).close()  # a clear error for a missing or newer database
-    meta = metadata(Path(database).stem, base_url or f"http://{host}:{port}")
+    meta = metadata(Path(database).stem, base_url or f"http://{host}:{port}", private=private)
     if metadata_out:
         Path(metadata_out).write_text(json.dumps(meta, indent=2), encoding="utf-8")
         return
@@ -46,8 +51,11 @@ def serve(ctx: click.Context, port: int, host: str, base_url: str | None, metada
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "metadata.json"
         path.write_text(json.dumps(meta), encoding="utf-8")
-        args = ["serve", str(Path(database).resolve()), "--metadata", str(path), "--host", host, "--port", str(port),
-                "--setting", "sql_time_limit_ms", "3000", "--setting", "default_page_size", "50"]
+        where = Path(database).resolve()
+        if private:  # Datasette shows the path it was given: give it the file's name, from its folder
+            os.chdir(where.parent)
+        args = ["serve", where.name if private else str(where), "--metadata", str(path), "--host", host, "--port",
+                str(port), "--setting", "sql_time_limit_ms", "3000", "--setting", "default_page_size", "50"]
         click.echo(f"serving {database} read-only at http://{host}:{port}/ (Ctrl-C stops)", err=True)
         from datasette.cli import cli as datasette  # in this process: a stopped monitor leaves no server behind
 

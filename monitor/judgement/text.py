@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import re
 
-from monitor.models import CONTROL_CHARACTERS
+from monitor.models import CONTROL_CHARACTERS, without_invisibles
 
 _DROP = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 # Block-level tags end a sentence or paragraph; other tags vanish.
@@ -16,7 +16,8 @@ _TAG = re.compile(r"</?[A-Za-z!][^>]*>")
 _SPACES = re.compile(r" [ \t\r\f\v\u00a0]+|[\t\r\f\v\u00a0][ \t\r\f\v\u00a0]*")
 # Anything html_to_text would change inside a text: markup, entities, odd or doubled whitespace
 # (the edges are checked apart: an end-anchored branch would be tried at every position).
-_NEEDS_WORK = re.compile(r"[<&\t\r\f\v\n\u00a0\x00-\x08\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]|  ")
+_NEEDS_WORK = re.compile(r"[<&\t\r\f\v\n\u00a0\x00-\x08\x0e-\x1f\x7f-\x9f\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2069"
+                         r"\ufeff]|  ")
 # Control characters and bidirectional overrides/isolates: a post may not repaint a terminal or
 # reorder what a reader sees (models' one set).
 _CONTROLS = CONTROL_CHARACTERS
@@ -35,14 +36,14 @@ def html_to_text(value: str) -> str:
         value = _TAG.sub("", value)
     if "&" in value:
         value = html.unescape(value)
-    value = _CONTROLS.sub("", value)
+    value = without_invisibles(value)
     value = _SPACES.sub(" ", value)
     if "\n" in value:  # lines without their edge whitespace, blank ones dropped
         value = "\n".join(filter(None, (line.strip() for line in value.split("\n"))))
     return value.strip()
 
 
-_NAME_NEEDS_WORK = re.compile(r"[&\n\t\x00-\x08\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_NAME_NEEDS_WORK = re.compile(r"[&\n\t\x00-\x08\x0e-\x1f\x7f-\x9f\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
 
 
 def plain_name(value: str) -> str:
@@ -52,6 +53,6 @@ def plain_name(value: str) -> str:
         return value or ""
     if "&" in value:
         value = html.unescape(value)
-    if _CONTROLS.search(value) or "\n" in value or "\t" in value:
-        value = " ".join(_CONTROLS.sub("", value).split())
+    if _CONTROLS.search(value) or "\u200d" in value or "\n" in value or "\t" in value:
+        value = " ".join(without_invisibles(value).split())
     return value

@@ -36,6 +36,7 @@ from monitor.store.mentions import MentionStore
 from monitor.store.migrations import MIGRATIONS
 from monitor.store.outbox import OutboxStore
 from monitor.store.refreshes import RefreshStore
+from monitor.store.waits import WaitStore
 from monitor.store.silences import SilenceStore
 from monitor.store.sources import SourceStore
 from monitor.store.spikes import SpikeStore
@@ -66,7 +67,7 @@ class Reader:
 
 
 class Store(MentionStore, AuthorStore, SourceStore, SpikeStore, OutboxStore, SilenceStore, LabelStore, RefreshStore,
-            ExportStore, LeaseStore):
+            ExportStore, LeaseStore, WaitStore):
     """All persistence. Open one per thread; close it when done.
 
     ``readonly`` opens the file for reading only (``search``, ``status``, ``digest``, ``backtest``):

@@ -433,5 +433,11 @@ def _v16(db: sqlite_utils.Database) -> None:
     db.execute("CREATE TABLE workers (name TEXT PRIMARY KEY, started_at TEXT NOT NULL, heartbeat_at TEXT NOT NULL)")
 
 
+def _v17(db: sqlite_utils.Database) -> None:
+    # Waits: a host or a receiver that asked us to wait (Retry-After, a spent quota), until when,
+    # kept across runs so a cron job of monitor once every few seconds still waits as asked.
+    db.execute("CREATE TABLE waits (name TEXT PRIMARY KEY, until TEXT NOT NULL, reason TEXT)")
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12, _v13, _v14,
-                                                             _v15, _v16]
+                                                             _v15, _v16, _v17]

@@ -271,6 +271,8 @@ MIGRATIONS: list[str] = [
     # 2: SQLite's 16, leases and workers.
     f"""CREATE TABLE leases (name text PRIMARY KEY, owner text NOT NULL, until {TIME} NOT NULL);
     CREATE TABLE workers (name text PRIMARY KEY, started_at {TIME} NOT NULL, heartbeat_at {TIME} NOT NULL)""",
+    # 3: SQLite's 17, waits.
+    f"""CREATE TABLE waits (name text PRIMARY KEY, until {TIME} NOT NULL, reason text)""",
 ]
 
 

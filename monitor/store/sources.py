@@ -47,6 +47,13 @@ class SourceStore:
              skipped, name),
         )
 
+    def record_wait(self, name: str, warning: str, *, now: datetime, next_check_at: datetime) -> None:
+        """Remember a run its host asked to wait out: not a failure (no error counted), the
+        source asked again at ``next_check_at``, and why in its warning."""
+        self.db.execute(
+            "UPDATE sources SET last_run_at = ?, next_check_at = ?, last_warning = ?, runs_total = runs_total + 1"
+            " WHERE name = ?", (to_iso(now), to_iso(next_check_at), warning, name))
+
     def record_failure(self, name: str, error: str, *, now: datetime, next_check_at: datetime) -> int:
         """Remember a failure; return the number of failures in a row."""
         outer = self.db.conn.in_transaction
