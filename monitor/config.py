@@ -177,9 +177,9 @@ class Spikes(Section):
         default=3.0, gt=1, description="A storm: the last hour (its busiest quarter aside) at least this × what that "
         "hour of the day usually brings.")
     fast_ratio: float = Field(
-        default=4.0, gt=1, description="Or every window of the last 15 minutes at least this × expected.")
+        default=6.0, gt=1, description="Or every window of the last 15 minutes at least this × expected.")
     bar_factor: float = Field(
-        default=1.5, ge=0, description="And the hour's ratio above this × the series' ordinary daily peak of it "
+        default=1.25, ge=0, description="And the hour's ratio above this × the series' ordinary daily peak of it "
         "(a bursty brand needs a bigger burst; 0: off).")
     fast_bar_factor: float = Field(
         default=2.5, ge=0, description="The same for the 15 minutes' ratio (0: off).")

@@ -192,23 +192,30 @@ def _roll_slot(state: dict, slot: int, shape) -> None:
 
 
 def _slot_expected(state: dict, slot: int, shape) -> float | None:
-    """The median of this slot's sum on the last ``DAYS`` days of its kind (weekdays for a weekday,
-    weekend days for a weekend day: a quiet Sunday does not lower a Monday, nor a Monday raise a
-    Sunday); of the last ``DAYS`` days of any kind until ``MIN_DAYS`` of its kind exist; None before."""
+    """The median of this slot's sum and its two neighbours' (the hour before and after: a daily
+    rhythm is smooth, and three times the samples keep a quiet brand's median off a lucky zero) on
+    the last ``DAYS`` days of its kind (weekdays for a weekday, weekend days for a weekend day: a
+    quiet Sunday does not lower a Monday, nor a Monday raise a Sunday); of the last ``DAYS`` days
+    of any kind until ``MIN_DAYS`` of its kind exist; None before."""
     hist, per_day = state["hist"], shape.slots_per_day
     size = len(hist)
     weekend = (slot // per_day + 3) % 7 >= 5  # 1970-01-01 was a Thursday
     alike, any_kind = [], []
+    days_alike = days_any = 0
     for back in range(1, HISTORY + 1):
-        past = hist[(slot - back * per_day) % size]
+        here = slot - back * per_day
+        past = hist[here % size]
         if past is None:
             continue
+        near = [past] + [v for v in (hist[(here - 1) % size], hist[(here + 1) % size]) if v is not None]
         if back <= DAYS:
-            any_kind.append(past)
-        if len(alike) < DAYS and ((slot // per_day - back + 3) % 7 >= 5) == weekend:
-            alike.append(past)
-    values = alike if len(alike) >= MIN_DAYS else any_kind
-    if len(values) < MIN_DAYS:
+            any_kind += near
+            days_any += 1
+        if days_alike < DAYS and ((slot // per_day - back + 3) % 7 >= 5) == weekend:
+            alike += near
+            days_alike += 1
+    values = alike if days_alike >= MIN_DAYS else any_kind
+    if (days_alike if values is alike else days_any) < MIN_DAYS:
         return None
     values.sort()
     n = len(values)
