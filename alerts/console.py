@@ -6,6 +6,7 @@ import sys
 from typing import TextIO
 
 from alerts.base import fmt_reach
+from alerts.wording import call_label, why_line
 from monitor.models import Alert, clean_text
 
 
@@ -28,11 +29,13 @@ def render_text(alert: Alert, *, width: int = 100) -> str:
         who = _clean(m.author_name or m.author or "unknown author")
         if m.audience:
             who += f" ({m.audience:,} followers)"
-        sentiment = f"{s.compound:+.2f}" if s.compound is not None else f"unscored: {_clean(s.unscored_reason)}"
+        call = call_label(judged) if s.bucket else f"unscored: {_clean(s.unscored_reason)}"
+        why = _clean(why_line(judged))
         lines += [
             f"  ▸ {title}",
             f"    {body}" if body else "    (no text)",
-            f"    by {who} · {s.bucket or '-'} · sentiment {sentiment}",
+            *([f"    why: {why}"] if why and s.bucket == "assassin" else []),
+            f"    by {who} · {_clean(call)}",
             f"    reach {fmt_reach(r.low, r.high)} ({_clean(r.method)})",
             f"    {_clean(m.url or '(no link)', 300)}",
         ]

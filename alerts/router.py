@@ -153,6 +153,8 @@ def merge(alerts: list[Alert], *, key: str, absorbed: list[Alert] | None = None)
     absorbed = absorbed or []
     if len(alerts) == 1 and not absorbed:
         return alerts[0]
+    # A storm's sentence stands for a mixed group: it says the most; each post carries its own why.
+    alerts = sorted(alerts, key=lambda a: a.kind not in ("spike", "drop"))
     first = alerts[0]
     kinds = sorted({a.kind for a in alerts})
     sources = sorted({a.source for a in alerts if a.source})
@@ -165,17 +167,17 @@ def merge(alerts: list[Alert], *, key: str, absorbed: list[Alert] | None = None)
     severity = "critical" if any(a.severity == "critical" for a in alerts + absorbed) else first.severity
     if len(alerts) == 1:
         reason = first.reason
+    elif kinds == ["assassin"]:
+        reason = f"{len(mentions)} assassin posts about {first.brand}"
     else:
-        reason = f"{len(alerts)} {'/'.join(kinds)} alerts for {first.brand}: " + " | ".join(a.reason for a in alerts[:3])
-        if len(alerts) > 3:
-            reason += f" | and {len(alerts) - 3} more"
+        reason = first.reason + f" (and {len(alerts) - 1} more {'/'.join(kinds)} alert{'s' if len(alerts) > 2 else ''})"
     if absorbed:
         reason += f" (with {len(absorbed)} assassin post{'s' if len(absorbed) > 1 else ''} of {first.brand} inside)"
     return Alert(
         key=key, kind=kinds[0] if len(kinds) == 1 else "group", brand=first.brand,
         source=sources[0] if len(sources) == 1 else f"{len(sources)} sources",
         severity=severity, reason=reason, mentions=tuple(mentions), created_at=first.created_at,
-        details=" | ".join(a.details for a in alerts[:3] if a.details),
+        details=first.details,
         starts_at=min((a.starts_at for a in alerts if a.starts_at), default=None),
         ends_at=max((a.ends_at for a in alerts if a.ends_at), default=None),
     )

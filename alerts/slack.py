@@ -11,20 +11,22 @@ from __future__ import annotations
 import socket
 
 from datetime import datetime
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from slack_sdk import WebClient, WebhookClient
 from slack_sdk.errors import SlackApiError
 
-from alerts.base import fmt_reach
+from alerts.wording import call_label, headline, push_text, reach_phrase, why_line
 from monitor.errors import NotifyError
-from monitor.models import Alert, clean_text
+from monitor.models import Alert, clean_text, to_iso
 
 HEADER_MAX = 150  # Slack's limit for a header block's text
 SECTION_MAX = 3000  # Slack's limit for a section's text
 BLOCKS_MAX = 50  # Slack's limit of blocks per message
-POSTS_SHOWN = 5
-EXCERPT = 800  # characters of a post's text, escaped
+POSTS_SHOWN = 3  # a grouped alert's posts shown, widest reach first; the rest are counted (and linked)
+STORM_POSTS_SHOWN = 2  # a storm's: its sentence and numbers come first
+TITLE_WORDS = 10  # a post without a title is linked by its first words
+EXCERPT_WORDS = 12  # words of a single post's text under its title
 TITLE_MAX = 250  # characters of a link's label, escaped
 URL_MAX = 800  # characters of a link's target, encoded: a longer URL is not linked
 # Errors retrying cannot fix: a broken token, channel or webhook needs an admin.
@@ -73,53 +75,77 @@ def _truncate(value: str, limit: int) -> str:
     return value if len(value) <= limit else value[: limit - 13] + "… (truncated)"
 
 
-def render(alert: Alert) -> tuple[str, list[dict]]:
-    """The fallback text and the Block Kit blocks for ``alert``.
+def render(alert: Alert, *, links: str | None = None) -> tuple[str, list[dict]]:
+    """The push text and the Block Kit blocks for ``alert``, read in ten seconds: a header that says
+    what, who and how far; a storm's sentence, its numbers small under it; each post (widest reach
+    first, at most POSTS_SHOWN) with one line of why in its own words, what the call rests on, its
+    reach, and what to do about it; the rest counted, and linked (``links``: monitor serve's
+    address and database, ``http://host:8001/monitor``) when there is a page to see them all.
 
     Every untrusted field is cleaned, escaped and bounded on its own, so a section's parts add
     up to less than Slack's 3,000 characters and no clipping ever cuts a link open.
     """
-    title = {"assassin": "Assassin", "spike": "Spike", "source_down": "Source down"}.get(alert.kind, alert.kind.title())
-    about = f"{title}: {alert.brand} on {alert.source}" if alert.brand else f"{title}: {alert.source}"
-    header = clean_text(about, width=HEADER_MAX)
-    blocks: list[dict] = [
-        {"type": "header", "text": {"type": "plain_text", "text": header, "emoji": False}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": "*Why:* " + text(alert.reason, SECTION_MAX - 10)}},
-    ]
-    if alert.details:  # the numbers behind the words, small, under them
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": text(alert.details, SECTION_MAX - 10)}]})
-    for judged in alert.mentions[:POSTS_SHOWN]:
-        m, s, r = judged.mention, judged.score, judged.reach
-        who = text(m.author_name or m.author or "unknown author", 120)
-        if m.author and m.author_name and m.author != m.author_name:
-            who += f" ({text(m.author, 80)})"
-        if m.audience:
-            who += f", {m.audience:,} followers"
-        sentiment = f"{s.compound:+.2f}" if s.compound is not None else "unscored"
-        excerpt = text(m.text, EXCERPT)
-        lines = [
-            f"*{link(m.url, m.title or '(untitled post)')}*",
-            f">{excerpt}" if excerpt else "_(no text)_",
-            f"by {who} · *{text(s.bucket or 'unscored', 20)}* · sentiment {sentiment}",
-            f"*Reach:* {fmt_reach(r.low, r.high)} _({text(r.method, 250)})_",
-        ]
-        if s.reasons:
-            lines.append("*Because:* " + text("; ".join(s.reasons), 400))
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _truncate("\n".join(lines), SECTION_MAX)}})
-    hidden = len(alert.mentions) - POSTS_SHOWN
-    context = f"source {text(alert.source, 100)} · severity {text(alert.severity, 20)}"
-    if alert.mentions:
-        context += " · keywords: " + text(", ".join(alert.mentions[0].match.keywords), 600)
+    blocks: list[dict] = [{"type": "header", "text": {"type": "plain_text", "text": headline(alert), "emoji": False}}]
+    storm = alert.kind in ("spike", "drop") or not alert.mentions
+    if storm or alert.kind == "group":  # the sentence first, the numbers under it
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text(alert.reason, SECTION_MAX - 10)}})
+        numbers = alert.details.split(". How:")[0]
+        if numbers:
+            blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": text(numbers, 600)}]})
+    single = len(alert.mentions) == 1 and not storm
+    shown = alert.mentions[:1 if single else STORM_POSTS_SHOWN if storm else POSTS_SHOWN]
+    for judged in shown:  # one post: its excerpt too (the header has its reach); several: each brief
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _truncate(_post(judged, single), SECTION_MAX)}})
+    notes = []
+    hidden = len(alert.mentions) - len(shown)
     if hidden > 0:
-        context += f" · {hidden} more posts not shown"
-    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _truncate(context, SECTION_MAX)}]})
-    first = alert.mentions[0].mention if alert.mentions else None
-    fallback = f"{title} for {text(alert.brand, 100)}: {text(alert.reason, 2000)}"
-    if alert.brand and alert.reason.startswith(f"{alert.brand}: "):  # a storm's summary names its brand first
-        fallback = f"{title}: {text(alert.reason, 2000)}"
-    if first is not None:
-        fallback += f" — {text(first.title or first.text, 140)}"
-    return _truncate(fallback, SECTION_MAX), blocks[:BLOCKS_MAX]
+        where = _posts_page(alert, links) if links else None
+        more = f"and {hidden} more post{'s' if hidden != 1 else ''}"
+        notes.append(link(where, f"{more}, widest reach first") if where else more)
+    if alert.mentions and alert.kind in ("assassin", "group", "reach"):
+        first = alert.mentions[0].mention
+        notes.append(f"wrong call? `monitor label {text(first.source, 60)}:{text(first.id, 80)} not`")
+    if alert.brand and alert.kind in ("assassin", "spike", "group"):
+        notes.append(f"quiet it: `monitor silence add brand=\"{text(alert.brand, 60)}\" --for 2h`")
+    if notes:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _truncate(" · ".join(notes), SECTION_MAX)}]})
+    return escape(push_text(alert)), blocks[:BLOCKS_MAX]
+
+
+def _posts_page(alert: Alert, links: str) -> str:
+    """monitor serve's page of every post of ``alert``: a storm's window (its brand's posts from its
+    start to its end), or the posts the notification carried."""
+    base = links.rstrip("/")
+    if alert.kind in ("spike", "drop") and alert.brand and alert.starts_at and alert.ends_at:
+        query = urlencode({"brand": alert.brand, "start": to_iso(alert.starts_at), "end": to_iso(alert.ends_at)})
+        return f"{base}/spike_posts?{query}"
+    return f"{base}/alert_posts?{urlencode({'key': alert.key})}"
+
+
+def _post(judged, single: bool) -> str:
+    """One post: its title (or first words) as a link, with a single post a short excerpt, one
+    line of why, who, where and what the call rests on, and with several its reach."""
+    m, r = judged.mention, judged.reach
+    lines = [f"*{link(m.url, m.title or _words(m.text, TITLE_WORDS) or '(untitled post)')}*"]
+    rest = m.text.split(None, TITLE_WORDS)[-1] if not m.title and len(m.text.split()) > TITLE_WORDS + 2 else ""
+    excerpt = _words(m.text if m.title else rest, EXCERPT_WORDS) if single else ""
+    if excerpt:
+        lines.append(f">{text(excerpt, 400)}")
+    why = why_line(judged)
+    if why:
+        lines.append(f"_{text(why, 200)}_")
+    who = text(m.author_name or m.author or "unknown author", 60)
+    by = f"{who} · {text(m.source, 40)} · {text(call_label(judged), 40)}"
+    lines.append(by if single else f"{by} · {text(reach_phrase(r.low, r.high), 60)}")
+    return "\n".join(lines)
+
+
+def _words(value: str, count: int) -> str:
+    """The first ``count`` words of ``value``, with an ellipsis when there were more."""
+    words = clean_text(value).split()
+    if len(words) <= count + 2:  # cutting one or two words off saves nothing
+        return " ".join(words)
+    return " ".join(words[:count]) + " …"
 
 
 class SlackNotifier:
@@ -138,11 +164,13 @@ class SlackNotifier:
         channel: str | None = None,
         base_url: str | None = None,
         timeout_seconds: int = 15,
+        links: str | None = None,
     ) -> None:
         if bool(webhook_url) == bool(token):
             raise ValueError("give exactly one of webhook_url or token")
         self.name = name
         self.channel = channel
+        self.links = links  # monitor serve's address and database, for "see them all"
         self._webhook = WebhookClient(webhook_url, timeout=timeout_seconds, retry_handlers=[]) if webhook_url else None
         self._web = None
         if token:
@@ -156,7 +184,7 @@ class SlackNotifier:
         crash ``was_delivered`` can tell whether it went out; it replies in ``thread`` (a
         message ts) when given, and returns its own ts. A webhook can do neither (None).
         """
-        text, blocks = render(alert)
+        text, blocks = render(alert, links=self.links)
         try:
             if self._webhook is not None:
                 self._send_webhook(text, blocks)

@@ -173,6 +173,10 @@ class Alerts(Section):
         default=["assassin"], description="Mention buckets that raise an alert."
     )
     receivers: list[str] | None = Field(default=None, description="Receiver names to notify (default: every receiver).")
+    web_url: str | None = Field(
+        default=None, description="Where people open monitor serve (its --base-url, e.g. https://monitor.example.com): "
+        "an alert's 'and 4 more posts' links to the page that lists them all.")
+    _web_url = field_validator("web_url")(classmethod(lambda cls, v: check_http_url(v)))
     backfill: Duration = Field(
         default="0s",
         description="On a source's first run, alert only on posts younger than this; older ones are stored quietly.",

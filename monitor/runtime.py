@@ -8,6 +8,7 @@ Swapped whole when config.yaml changes; the config schema itself never builds th
 from __future__ import annotations
 
 import os
+from pathlib import Path
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -27,7 +28,7 @@ from monitor.judgement.language import LanguageDetector
 from monitor.judgement.matching import Matcher, compile_brand
 from monitor.judgement.sentiment import Scorer
 from monitor.logs import SECRETS
-from monitor.models import Alert
+from monitor.models import Alert, is_postgres
 from monitor.store import Store
 
 
@@ -96,6 +97,9 @@ def build_notifiers(config: Config) -> tuple[dict[str, Notifier], dict[str, str]
     SECRETS.add(*(os.environ.get(name) for name in secret_names(config)))  # before anything can log them
     notifiers: dict[str, Notifier] = {}
     unavailable = unavailable_receivers(config)
+    # monitor serve's page for an alert's posts: its address and the database's name (the file's stem)
+    links = (f"{config.alerts.web_url.rstrip('/')}/{Path(config.database).stem}" if config.alerts.web_url
+             and not is_postgres(config.database) else None)
     for receiver in config.receivers:
         if isinstance(receiver, ConsoleReceiver):
             notifiers[receiver.name] = ConsoleNotifier(receiver.name)
@@ -108,6 +112,7 @@ def build_notifiers(config: Config) -> tuple[dict[str, Notifier], dict[str, str]
                 channel=receiver.channel,
                 base_url=receiver.base_url,
                 timeout_seconds=max(1, int(receiver.timeout.total_seconds())),
+                links=links,
             )
     return notifiers, unavailable
 

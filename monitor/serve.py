@@ -28,6 +28,16 @@ def _author_link(source: str, handle: str) -> str:
 
 
 QUERIES = {
+    "alert_posts": {
+        "title": "An alert's posts, widest reach first",
+        "description": "Every post of one alert or one grouped notification (the 'and N more posts' link of a"
+                       " Slack alert opens this): its key, as the alert carried it.",
+        "sql": "SELECT m.published_at, m.source, m.author, m.bucket, m.assassin_score, m.reach_likely,"
+               " coalesce(nullif(m.title, ''), substr(m.text, 1, 200)) AS post, m.url, m.source || ':' || m.id AS id"
+               " FROM alerts a JOIN mentions m ON m.source = a.mention_source AND m.id = a.mention_id"
+               " WHERE a.notification = :key OR substr(a.key, instr(a.key, ':') + 1) = :key"
+               " ORDER BY m.reach_likely DESC LIMIT 500",
+    },
     "assassins_last_7_days": {
         "title": "Assassins of the last 7 days, widest reach first",
         "sql": "SELECT published_at, brand, source, author, reach_likely, reach_low, reach_high, assassin_score,"
@@ -129,6 +139,7 @@ DESCRIPTIONS = {
     "alerts": "The outbox and notification log: every alert, per receiver, and what became of it.",
     "alert_groups": "The routing groups alerts are batched into, per receiver.",
     "silences": "Silences: label tests that hold matching alerts back until they expire.",
+    "waits": "A host or receiver that asked the monitor to wait (a 429's Retry-After, a spent quota), until when and why.",
     "workers": "Each monitor run process and when it was last heard from.",
     "leases": "What a worker holds (a source's run, the spike watch) and until when, so two workers never run it at once.",
 }

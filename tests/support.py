@@ -5,6 +5,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -81,7 +86,7 @@ class PostgresCluster:
         if self.bin is None:
             raise FileNotFoundError("no PostgreSQL server binaries (initdb, pg_ctl) on PATH or in /usr/lib/postgresql/*/bin")
         self.data = folder / "data"
-        self.port = _free_port()
+        self.port = free_port()
         self.dsn = f"postgresql://monitor@127.0.0.1:{self.port}/postgres"
 
     def _run(self, *argv: str) -> None:
@@ -131,9 +136,35 @@ def postgres_bin() -> Path | None:
     return versions[-1].parent if versions else None
 
 
-def _free_port() -> int:
-    import socket
-
+def free_port() -> int:
+    """A port on 127.0.0.1 nothing listens on now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@contextmanager
+def serving(db: Path, *args: str, port: int | None = None):
+    """A real ``monitor serve`` of ``db`` on 127.0.0.1 (extra ``args`` passed on): yields its base
+    URL once it answers, stops it after."""
+    import httpx
+
+    port = port or free_port()
+    server = subprocess.Popen([sys.executable, "-m", "monitor", "--db", str(db), "serve", "--port", str(port), *args],
+                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"{base}/-/versions.json", timeout=1)
+                break
+            except httpx.TransportError:
+                if server.poll() is not None:
+                    raise AssertionError(f"monitor serve stopped: {server.stdout.read()}") from None
+                assert time.monotonic() < deadline, "monitor serve did not answer within 60 s"
+                time.sleep(0.2)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

@@ -6,16 +6,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.support import ROOT
+from tests.support import ROOT, serving
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"),
@@ -39,29 +36,12 @@ def demo(tmp_path_factory) -> Path:
 
 
 def test_the_canned_assassins_page_shows_the_demos_assassin_with_its_reach(demo: Path, tmp_path: Path) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "monitor", "--db", str(demo), "serve", "--port", str(port)],
-                              cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{base}/-/versions.json", timeout=1)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline and server.poll() is None
-                time.sleep(0.2)
+    with serving(demo) as base:
         dom = chromium("--dump-dom", f"{base}/demo/assassins_last_7_days")
         assert "Assassins of the last 7 days" in dom
         assert "Acme Cloud outage took our production down for 9 hours" in dom and "21000" in dom, "the post and its reach"
         chromium("--screenshot=" + str(tmp_path / "assassins.png"), "--window-size=1280,900", f"{base}/demo/assassins_last_7_days")
         assert (tmp_path / "assassins.png").stat().st_size > 10_000
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def test_the_report_renders_its_charts(demo: Path, tmp_path: Path) -> None:

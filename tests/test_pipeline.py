@@ -109,7 +109,7 @@ def test_backfill_window_lets_a_first_run_alert_on_recent_posts(tmp_path: Path, 
     config = write_config(tmp_path, httpserver.url_for("").rstrip("/"), alerts="alerts:\n  backfill: 1000d\n  max_age: 1000d\n", database=database)
     code, output = once(config)
     # Three assassins of one brand in one pass: one message for their group (kind, brand).
-    assert output.count("assassin · Acme Cloud") == 1 and "3 assassin alerts for Acme Cloud" in output
+    assert output.count("assassin · Acme Cloud") == 1 and "3 assassin posts about Acme Cloud" in output
     assert "Acme Cloud lost our data" in output or "acme-lost-data" in output
     assert rows(database, "SELECT receiver, kind, status, mention_id FROM alerts ORDER BY key") == [
         ("console", "assassin", "sent", "https://reviews.example/acme-lost-data"),
@@ -247,7 +247,7 @@ def test_a_failure_after_storing_leaves_neither_posts_without_alerts_nor_a_moved
     allow(database, "alerts")
     code, output = once(config)
     assert code == 0, output
-    assert "3 assassin alerts for Acme Cloud" in output, "the posts of the failed run alert once the database recovers"
+    assert "3 assassin posts about Acme Cloud" in output, "the posts of the failed run alert once the database recovers"
     assert rows(database, "SELECT count(*) FROM mentions") == [(4,)]
 
 

@@ -98,9 +98,9 @@ def test_a_burst_of_50_assassins_is_one_message_and_a_repeat_is_none(runtime, sl
         report = deliver(runtime, store, now=NOW + timedelta(seconds=31))
         assert report.sent == 50 and len(slack.posted()) == 1
         message = slack.posted()[0]
-        assert "50 assassin alerts for Acme Cloud" in message["text"]
+        assert message["text"].startswith("50 assassins · Acme Cloud · together up to ~12k people")
         assert_no_control_sequences(message)
-        assert any("more posts not shown" in str(block) for block in message["blocks"])
+        assert any("and 47 more posts" in str(block) for block in message["blocks"])
         assert len(message["blocks"]) <= 50 and len(message["text"]) <= 3000  # Slack's limits
         assert all(len(b["text"]["text"]) <= 3000 for b in message["blocks"] if b["type"] == "section")
         assert len(message["blocks"][0]["text"]["text"]) <= 150
@@ -160,7 +160,7 @@ def test_outage_of_ten_minutes_with_100_alerts_delivers_each_exactly_once(runtim
         assert store.alert_counts() == {"sent": 100}
         texts = [b["text"] for b in slack.posted()]
         assert len(texts) == len(set(texts))  # no message twice
-        delivered = sum(int(t.split(" assassin alerts")[0].split()[-1]) if " assassin alerts" in t else 1 for t in texts)
+        delivered = sum(int(t.split(" assassins · ")[0]) if " assassins · " in t else 1 for t in texts)
         assert delivered == 100 and len(texts) < 20  # grouped per brand, never one message per alert
 
 
@@ -188,7 +188,7 @@ def test_alerts_test_sends_a_sample_through_slack_and_preview_renders_the_outbox
             enqueue([hostile_alert(key=f"assassin:blog:{i}")], runtime, store, now=NOW)
     preview = runner.invoke(main, ["--config", str(config), "alerts", "preview"])
     assert preview.exit_code == 0 and "to slack, group route{kind=assassin,brand=Acme Cloud}" in preview.output
-    assert "3 assassin alerts for Acme Cloud" in preview.output
+    assert "3 assassin posts about Acme Cloud" in preview.output
     as_slack = runner.invoke(main, ["--config", str(config), "alerts", "preview", "--slack"])
     assert '"blocks"' in as_slack.output and "&lt;!channel&gt;" in as_slack.output
     assert len(slack.posted()) == 1  # previews send nothing
@@ -256,7 +256,8 @@ def test_a_spike_grouped_with_its_brands_assassins_shows_each_once(slack, monkey
         assert deliver(runtime, store, now=NOW + timedelta(seconds=31)).sent == 3
     (message,) = slack.posted()
     shown = str(message["blocks"])
-    assert shown.count("is awful post-0") == 1 and shown.count("is awful post-1") == 1
+    assert shown.count("Title post-0") == 1 and shown.count("Title post-1") == 1
+    assert message["blocks"][1]["text"]["text"].startswith("negative of Acme Cloud jumped: 40 posts, expected 2 (and 2 more")
 
 
 def test_two_deliverers_on_one_database_claim_a_message_once(runtime, database: str) -> None:

@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
 
 from monitor.serve import DESCRIPTIONS, QUERIES, described
 from monitor.store import Store
-from tests.support import ROOT
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.support import serving
 
 
 def test_every_table_is_described_and_every_canned_query_runs(tmp_path: Path) -> None:
@@ -48,19 +38,7 @@ def test_serve_answers_the_canned_assassins_query_from_a_real_server(tmp_path: P
 
         now = datetime.now(timezone.utc).replace(microsecond=0)
         store.save_mentions([replace(recent, mention=replace(recent.mention, published_at=now))], fetched_at=now)
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "monitor", "--db", str(db), "serve", "--port", str(port)],
-                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{base}/-/versions.json", timeout=1)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline and server.poll() is None, server.stdout.read() if server.poll() else "slow"
-                time.sleep(0.2)
+    with serving(db) as base:
         rows = httpx.get(f"{base}/monitor/assassins_last_7_days.json?_shape=array").json()
         assert [r["id"] for r in rows] == ["7"] and rows[0]["url"] == "https://example.com/7"
         author = httpx.get(rows[0]["author_page"].replace("author_mentions?", "author_mentions.json?_shape=array&")).json()
@@ -74,9 +52,6 @@ def test_serve_answers_the_canned_assassins_query_from_a_real_server(tmp_path: P
         assert write.status_code >= 400, "read-only"
         with Store(db, readonly=True) as store:
             assert store.db.execute("SELECT count(*) FROM mentions").fetchone()[0] == 1
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def test_serve_private_hides_who_labelled_and_silenced_and_where_the_database_is(tmp_path: Path) -> None:
@@ -88,28 +63,13 @@ def test_serve_private_hides_who_labelled_and_silenced_and_where_the_database_is
         one = judged("7", "Acme Cloud deleted our data")
         store.save_mentions([one], fetched_at=one.mention.published_at)
         store.save_label("blog", "7", "assassin", note="Maria thinks this is the CTO", who="maria", at=one.mention.published_at)
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "monitor", "--db", str(db), "serve", "--port", str(port), "--private"],
-                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{base}/-/versions.json", timeout=1)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline and server.poll() is None, server.stdout.read() if server.poll() else "slow"
-                time.sleep(0.2)
+    with serving(db, "--private") as base:
         assert httpx.get(f"{base}/monitor/labels.json").status_code == 403
         sql = httpx.get(f"{base}/monitor.json", params={"sql": "SELECT who, note FROM labels"})
         assert sql.status_code == 403 and "maria" not in sql.text
         assert httpx.get(f"{base}/monitor/mentions.json?_shape=array").status_code == 200
         for page in ("/-/databases.json", "/monitor", "/"):
             assert "secret-folder" not in httpx.get(base + page).text, page
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def test_report_is_one_self_contained_html_file_with_charts_and_escaped_posts(tmp_path: Path) -> None:

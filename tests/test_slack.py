@@ -37,12 +37,11 @@ def test_message_shows_post_author_bucket_reach_and_link(slack) -> None:
     SlackNotifier("slack", webhook_url=slack.webhook_url).send(hostile_alert(payload="refund now"))
     (body,) = slack.posted()
     header = body["blocks"][0]
-    assert header["type"] == "header" and header["text"]["text"] == "Assassin: Acme Cloud on blog"
-    post = body["blocks"][2]["text"]["text"]
+    assert header["type"] == "header" and header["text"]["text"] == "Assassin · Acme Cloud · reaches ~12–240 people"
+    post = body["blocks"][1]["text"]["text"]
     assert "<https://reviews.example/post?a=1&amp;b=%3C2%3E%7Cx|Title refund now>" in post
-    assert "Display refund now (userrefund now), 1,200 followers" in post
-    assert "*assassin*" in post and "sentiment -0.90" in post
-    assert "*Reach:* 12–240 people" in post
+    assert "Display refund now · blog · assassin" in post
+    assert "sentiment" not in post, "what the call rests on, never a number that can say the opposite"
 
 
 def test_links_only_from_http_urls() -> None:

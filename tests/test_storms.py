@@ -147,7 +147,7 @@ def test_a_live_storm_is_one_alert_then_updates_in_its_thread(forum_monitor, sla
     first = slack.posted()
     assert len(first) == 1, [m["text"] for m in first]  # eight series fired: one message
     why = first[0]["blocks"][1]["text"]["text"]
-    assert why.startswith("*Why:* Acme: ") and " negative posts in " in why and "expected at this time of day" in why
+    assert why.startswith("Acme: ") and " negative posts in " in why and "expected at this time of day" in why
     assert "; mostly on forum; top words: " in why and "; reached about " in why and why.endswith(" people so far")
     numbers = first[0]["blocks"][2]["elements"][0]["text"]
     assert numbers.startswith("In 5-minute windows (UTC): negative ") and "Fired on: all sources, forum" in numbers
@@ -160,8 +160,9 @@ def test_a_live_storm_is_one_alert_then_updates_in_its_thread(forum_monitor, sla
     posted = slack.posted()
     updates = posted[1:]
     assert updates and all(u["thread_ts"] == "0.0001" for u in updates), [u.get("thread_ts") for u in updates]
-    assert all(u["text"].startswith("Spike for Acme: The storm grows (") for u in updates), [u["text"] for u in updates]
-    assert first[0]["text"].startswith("Spike: Acme: ")
+    assert all(u["text"].startswith("Storm · Acme: The storm grows (") for u in updates), [u["text"] for u in updates]
+    assert first[0]["text"].startswith("Storm · Acme: ") and " negative posts in " in first[0]["text"]
+    assert len(first[0]["text"]) <= 150
     with Store(monitor.db_path) as store:
         storms = store.storms(since=start - timedelta(hours=1))
         linked = store.db.execute("SELECT count(DISTINCT storm), count(*) FROM spikes WHERE window_start >= ?",
