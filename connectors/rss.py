@@ -4,12 +4,19 @@ Fetched with the shared client (never by feedparser itself, which would bypass o
 User-Agent and error handling), with a conditional GET so an unchanged feed costs a 304.
 feedparser is handed the response's Content-Type (feedparser's docs, read 2026-12-02): without
 it a valid feed with no entries is flagged as malformed.
+
+A large feed is read one at a time, and only as far as it is well-formed: feedparser's loose parser,
+its fallback for a broken document, takes about 90 times the body in memory and a minute of CPU
+on a few megabytes of unclosed HTML (a 7 MB one: 630 MB), so thirty broken feeds at once would
+hold gigabytes (benchmarks/limits.py).
 """
 
 from __future__ import annotations
 
 import calendar
 import hashlib
+import threading
+from xml.parsers import expat
 from datetime import datetime, timezone
 from typing import ClassVar, Literal, Sequence
 from urllib.parse import urljoin
@@ -36,6 +43,65 @@ class RssOptions(SourceOptions):
         if value.startswith("/"):
             return value
         return check_http_url(value)
+
+
+LARGE_FEED = 1 << 20  # bytes: a feed past this is parsed alone, and never loosely
+_LARGE_PARSE = threading.Lock()
+# Expat errors that do not mean a broken document: feedparser re-encodes (a windows-1252 feed) and
+# replaces HTML's entities (&nbsp; without a DTD) before its own strict parse.
+_FORGIVEN = {expat.errors.codes[e] for e in (expat.errors.XML_ERROR_UNKNOWN_ENCODING,
+                                              expat.errors.XML_ERROR_INCORRECT_ENCODING,
+                                              expat.errors.XML_ERROR_UNDEFINED_ENTITY)}
+MAX_ENTRIES = 1000  # entries read from one feed document (feeds carry 10 to a few hundred)
+MAX_DEPTH = 256  # elements open at once: a feed needs a dozen; unclosed HTML opens a million
+
+
+class _TooDeep(Exception):
+    pass
+
+
+def _checked(body: bytes) -> tuple[bytes, str | None, str | None, int]:
+    """A large body walked once by expat (streaming, no tree kept, at most MAX_DEPTH elements
+    open: its own stack of a million unclosed tags is 140 MB), so that feedparser builds only what
+    will be read: the body to parse (cut after its MAX_ENTRIES-th entry, or after the last entry
+    before a fault, its open elements closed), why it cannot be read at all (a fault before any
+    whole entry), the fault it was cut at, and how many entries it lists."""
+    parser, stack, entries = expat.ParserCreate(), [], [0]
+    ends: list[int | tuple[int, tuple[str, ...]]] = [0, (0, ())]  # [entries, (end of the last whole one, open then)]
+    cut: list[bytes | None] = [None]
+    ascii_compatible = not body.startswith((b"\xff\xfe", b"\xfe\xff", b"\x00", b"<\x00"))
+
+    def closed(at: int, open_: tuple[str, ...]) -> bytes:
+        return body[:at] + "".join(f"</{n}>" for n in reversed(open_)).encode()
+
+    def start(name: str, _: object) -> None:
+        stack.append(name)
+        if len(stack) > MAX_DEPTH:
+            raise _TooDeep(f"more than {MAX_DEPTH} elements open at line {parser.CurrentLineNumber}")
+
+    def end(name: str) -> None:
+        stack.pop()
+        if name.rpartition(":")[2] in ("item", "entry") and not any(
+                n.rpartition(":")[2] in ("item", "entry") for n in stack):
+            entries[0] += 1
+            if entries[0] <= MAX_ENTRIES:
+                ends[1] = (body.index(b">", parser.CurrentByteIndex) + 1, tuple(stack))
+            if entries[0] == MAX_ENTRIES and ascii_compatible:
+                cut[0] = closed(*ends[1])
+
+    parser.StartElementHandler, parser.EndElementHandler = start, end
+    fault = None
+    try:
+        parser.Parse(body, True)
+    except _TooDeep as exc:
+        fault = str(exc)
+    except expat.ExpatError as exc:
+        fault = None if exc.code in _FORGIVEN else str(exc)
+    if fault is None:
+        return (cut[0] if cut[0] is not None and entries[0] > MAX_ENTRIES else body), None, None, entries[0]
+    if not entries[0] or not ascii_compatible:
+        return body, fault, None, entries[0]
+    return closed(*ends[1]), None, fault, min(entries[0], MAX_ENTRIES)  # what came before the fault
 
 
 def _entry_time(entry: dict) -> datetime | None:
@@ -78,7 +144,20 @@ def parse_feed(body: bytes, *, source: str, url: str, headers: dict | None = Non
     where = http.safe_url(url)
     if not body.strip():
         raise ParseError(f"empty body from {where}", source=source)
-    parsed = feedparser.parse(body, response_headers={"content-location": url, **(headers or {})})
+    listed = 0
+    if len(body) > LARGE_FEED:
+        size = len(body)
+        body, broken, fault, listed = _checked(body)
+        if fault and warnings is not None:
+            warnings.append(f"{where} is a partial document ({fault}); read the {listed:,} entries before the fault")
+        if broken:
+            raise ParseError(f"{where} is {size / (1 << 20):.1f} MB and not well-formed XML ({broken}) before its first "
+                             f"whole entry; a feed over {LARGE_FEED >> 20} MB is not read loosely (that takes about 90× "
+                             "its size in memory)", source=source)
+        with _LARGE_PARSE:  # one at a time: each takes several times its size in memory
+            parsed = feedparser.parse(body, response_headers={"content-location": url, **(headers or {})})
+    else:
+        parsed = feedparser.parse(body, response_headers={"content-location": url, **(headers or {})})
     problem = parsed.get("bozo_exception")
     if parsed.bozo and not parsed.entries:
         raise ParseError(f"{where} is not a readable feed: {problem or 'not RSS or Atom'}", source=source)
@@ -90,8 +169,15 @@ def parse_feed(body: bytes, *, source: str, url: str, headers: dict | None = Non
         else:
             warnings.append(f"{where} is a partial document ({problem}); read what came before the fault")
     feed_language = _language(parsed.feed.get("language"))
+    entries = parsed.entries
+    listed = max(listed, len(entries))
+    if listed > MAX_ENTRIES:  # feeds list newest first; a page of 25,000 is a fault, not news
+        if warnings is not None:
+            warnings.append(f"{where} lists {listed:,} entries; read the first {MAX_ENTRIES:,}")
+        entries = entries[:MAX_ENTRIES]
+    del parsed
     mentions = []
-    for entry in parsed.entries:
+    for entry in entries:
         with malformed_item(entry, source=source, skipped=skipped):
             mention = _entry_mention(entry, source=source, now=now, feed_language=feed_language)
             if mention is None:

@@ -143,6 +143,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def loopback(handler: type) -> tuple[str, object]:
+    """A threading HTTP server for ``handler`` on 127.0.0.1, serving in a daemon thread: its base
+    URL and the server (``shutdown()`` it when the test needs it gone sooner than the process)."""
+    import threading
+    from http.server import ThreadingHTTPServer
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_port}", server
+
+
 @contextmanager
 def serving(db: Path, *args: str, port: int | None = None):
     """A real ``monitor serve`` of ``db`` on 127.0.0.1 (extra ``args`` passed on): yields its base

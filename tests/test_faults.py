@@ -33,7 +33,7 @@ from monitor.models import Alert, Judged, Match, Mention, Reach, Score, SourceSt
 from monitor.pipeline import run_once
 from monitor.runtime import Runtime, deliver, enqueue
 from monitor.store import MIGRATIONS, Store
-from tests.support import NOW, all_strings, fixture_bytes, free_port
+from tests.support import NOW, all_strings, fixture_bytes, free_port, loopback
 
 WEBHOOK_CONFIG = """\
 brands: [{name: Acme Cloud, keywords: [acme]}]
@@ -455,17 +455,18 @@ route: {{receiver: console, group_wait: 1h}}
     try:
         metrics = ""
         deadline = time.monotonic() + 30
-        wanted = ('monitor_source_runs_total{source="down"} 1.0', 'monitor_receiver_alerts{receiver="console",status="pending"} 1.0')
+        # a run's counters are written when the run ends, after its alert is queued: wait for all of them
+        wanted = ('monitor_source_runs_total{source="feed"} 1.0', 'monitor_source_errors_total{source="down"} 1.0',
+                  'monitor_source_mentions_stored_total{source="feed"} 1.0',
+                  'monitor_source_failures_in_a_row{source="down"} 1.0',
+                  'monitor_receiver_alerts{receiver="console",status="pending"} 1.0')
         while time.monotonic() < deadline and not all(line in metrics for line in wanted):
             time.sleep(0.3)
             try:
                 metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
             except httpx.HTTPError:
                 continue
-        for line in ('monitor_source_runs_total{source="feed"} 1.0', 'monitor_source_errors_total{source="down"} 1.0',
-                     'monitor_source_mentions_stored_total{source="feed"} 1.0',
-                     'monitor_source_failures_in_a_row{source="down"} 1.0',
-                     'monitor_receiver_alerts{receiver="console",status="pending"} 1.0'):
+        for line in wanted:
             assert line in metrics, metrics
         assert re.search(r'monitor_source_seconds_since_success\{source="feed"\} \d', metrics)
         assert re.search(r'monitor_receiver_oldest_pending_seconds\{receiver="console"\} \d', metrics)
@@ -677,7 +678,7 @@ class _Dripper:
     whose /hold answers nothing until released; /ok is a healthy feed. Counts the requests."""
 
     def __init__(self, every: float = 0.25, for_seconds: float = 30.0) -> None:
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from http.server import BaseHTTPRequestHandler
         import threading
 
         self.release = threading.Event()
@@ -707,10 +708,7 @@ class _Dripper:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.base = f"http://127.0.0.1:{self.server.server_port}"
+        self.base, self.server = loopback(Handler)
 
     def close(self) -> None:
         self.release.set()
@@ -762,7 +760,7 @@ def test_sources_whose_servers_hold_their_answer_never_take_a_healthy_sources_th
 
 def test_thirty_failing_sources_read_together_hold_a_few_bodies_of_memory_not_thirty() -> None:
     import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from http.server import BaseHTTPRequestHandler
 
     from connectors.http import get, make_client
     from monitor.errors import FetchError
@@ -783,10 +781,8 @@ def test_thirty_failing_sources_read_together_hold_a_few_bodies_of_memory_not_th
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Bomb)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_port}/bomb"
+    base, server = loopback(Bomb)
+    url = f"{base}/bomb"
     errors: list[str] = []
     go = threading.Barrier(30)
 
@@ -814,3 +810,129 @@ def test_thirty_failing_sources_read_together_hold_a_few_bodies_of_memory_not_th
     # Four large bodies at once (each its 10 MB and the join), the others waiting at 1 MB: thirty
     # read at once held thirty times that.
     assert peak < 160 * (1 << 20), f"peak {peak / (1 << 20):.0f} MB"
+
+
+BROKEN_FEED = (b"<rss><channel><item><title>acme</title><description>" + b"<div><p>acme " * (9 << 16)
+               + b"</description></item></channel></rss>")  # 7 MB of unclosed HTML
+LONG_FEED = b"<rss><channel><title>long</title>" + b"".join(
+    b"<item><title>acme %d</title><description>&lt;p&gt;acme is down " % i + b"x" * 300
+    + b"&lt;/p&gt;</description><guid>long-%d</guid></item>" % i for i in range(25000)) + b"</channel></rss>"
+
+
+def _parse_cost(name: str) -> dict:
+    """parse_feed over one of the feeds above in a fresh interpreter: what it said, and how much
+    its peak resident memory grew (the loose parser's cost is C memory tracemalloc never sees)."""
+    script = f"""
+import json, resource, sys
+from datetime import datetime, timezone
+from connectors.rss import parse_feed
+from monitor.errors import ParseError
+from tests.test_faults import {name} as body
+before, warnings = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, []
+try:
+    said = len(parse_feed(body, source="s", url="https://feeds.example/f.xml", now=datetime.now(timezone.utc),
+                          headers={{"content-type": "application/rss+xml"}}, warnings=warnings))
+except ParseError as exc:
+    said = str(exc)
+grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+print(json.dumps({{"said": said, "warnings": warnings, "grown": grown}}))
+"""
+    done = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parents[1], capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_a_broken_7_mb_feed_is_refused_in_megabytes_not_hundreds() -> None:
+    # feedparser's loose parser took 630 MB (and a minute) over it; expat refuses it at its depth.
+    cost = _parse_cost("BROKEN_FEED")
+    assert "is 7.3 MB and not well-formed XML (more than 256 elements open at line 1)" in cost["said"], cost
+    assert cost["grown"] < 20, cost
+
+
+def test_a_large_feed_cut_short_keeps_its_whole_entries() -> None:
+    from datetime import datetime, timezone
+
+    from connectors.rss import parse_feed
+
+    warnings: list[str] = []
+    cut = LONG_FEED[:400_000 + (1 << 20)]  # past 1 MB, so walked by expat first
+    mentions = parse_feed(cut, source="s", url="https://feeds.example/f.xml", headers={"content-type": "application/rss+xml"},
+                          now=datetime.now(timezone.utc), warnings=warnings)
+    whole = cut.count(b"</item>")
+    assert len(mentions) == min(whole, 1000) and mentions[-1].title == f"acme {len(mentions) - 1}"
+    assert warnings and "is a partial document (no element found" in warnings[0], warnings
+
+
+def test_a_feed_of_25000_entries_reads_its_first_thousand_and_says_so() -> None:
+    cost = _parse_cost("LONG_FEED")
+    assert cost["said"] == 1000 and cost["warnings"] == [
+        "https://feeds.example/f.xml lists 25,000 entries; read the first 1,000"], cost
+    assert cost["grown"] < 20, cost  # all 25,000 parsed took 57 MB more
+
+
+def test_thirty_sources_28_faulty_under_monitor_run_peak_under_300_mb(tmp_path: Path) -> None:
+    """A real monitor run with 28 faulty sources beside 2 healthy ones, until every source has run:
+    its peak resident memory (VmHWM) stays under 300 MB (853 MB when the issue was filed)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler
+
+    bomb = gzip_bomb(1 << 30)
+    good = b"<rss><channel><title>ok</title><item><title>acme ok</title><guid>ok</guid></item></channel></rss>"
+    bodies = {"bomb": bomb, "broken": BROKEN_FEED, "long": LONG_FEED, "good": good,
+              "oversize": b"<rss><channel>" + b"<item><title>acme</title></item>" * (1 << 19)}
+
+    class Faulty(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            kind = self.path.strip("/").split("-")[0]
+            body = bodies.get(kind, b"\x00\xff" * 4096)
+            self.send_response(500 if kind == "error" else 200)
+            self.send_header("Content-Type", "application/rss+xml")
+            if kind == "bomb":
+                self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            try:
+                self.wfile.write(body)
+            except OSError:
+                pass
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    base, server = loopback(Faulty)
+    paths = ["good-1", "good-2"] + [f"{kind}-{i}" for i in range(5) for kind in ("bomb", "broken", "long", "oversize",
+                                                                                  "error", "garbage")][:28]
+    sources = "".join(f"  - {{name: s{i}, type: rss, url: '{base}/{p}', every: 1h}}\n" for i, p in enumerate(paths))
+    db = tmp_path / "m.db"
+    (tmp_path / "config.yaml").write_text(f"brands: [{{name: Acme Cloud, keywords: [acme]}}]\nsources:\n{sources}"
+                                          f"database: {db}\nreceivers: [{{name: console, type: console}}]\n")
+    run = subprocess.Popen([sys.executable, "-m", "monitor", "--config", str(tmp_path / "config.yaml"), "run"],
+                           cwd=Path(__file__).resolve().parents[1], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    peak, ran = 0.0, 0
+    try:
+        deadline = time.monotonic() + 600  # a bound against a hang, not a timing
+        while ran < 30:
+            assert run.poll() is None and time.monotonic() < deadline, f"{ran} of 30 sources ran"
+            status = Path(f"/proc/{run.pid}/status").read_text()
+            peak = max(peak, int(next(line for line in status.splitlines() if line.startswith("VmHWM:")).split()[1]) / 1024)
+            if db.exists():
+                try:
+                    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
+                        ran = con.execute("SELECT count(*) FROM sources WHERE last_run_at IS NOT NULL").fetchone()[0]
+                except sqlite3.Error:
+                    pass
+            time.sleep(0.25)
+        status = Path(f"/proc/{run.pid}/status").read_text()
+        peak = max(peak, int(next(line for line in status.splitlines() if line.startswith("VmHWM:")).split()[1]) / 1024)
+    finally:
+        run.send_signal(signal.SIGTERM)
+        try:
+            run.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            run.kill()
+        server.shutdown()
+    assert peak < 300, f"peak {peak:.0f} MB"
+    with sqlite3.connect(db) as con:
+        stored = con.execute("SELECT count(*) FROM mentions").fetchone()[0]
+    assert stored >= 1000 + 1, "the healthy feed and the first 1,000 entries of each long one are stored"
