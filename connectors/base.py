@@ -13,7 +13,7 @@ import os
 import re
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Callable, ClassVar, Iterator, Mapping, Protocol, Sequence
 
 import httpx
@@ -395,6 +395,10 @@ class Syntax:
     boolean: bool = False  # OR and parentheses, AND by a space: a rule is one search
     quotes: bool = True  # "two words" finds the phrase
     single: bool = False  # one term per search (a substring match, as Lemmy's LIKE)
+    or_word: str = "OR"  # how the API writes OR (YouTube: "|")
+    flat_or: bool = False  # OR without parentheses (YouTube): single terms can be ORed, no more
+    max_query: int | None = None  # the longest query the API reads, in characters
+    max_operators: int | None = None  # how many AND/OR/NOT one query may hold
 
 
 def _term(term: SearchTerm, syntax: Syntax) -> str:
@@ -420,9 +424,10 @@ def searches(queries: Sequence[Query], syntax: Syntax) -> list[str]:
             if query.anchor and not all(rests):
                 out.append(_group(query.anchor, syntax))
             elif query.anchor:
-                out.append(f"{_group(query.anchor, syntax)} ({' OR '.join(_group(r, syntax, nested=True) for r in rests)})")
+                either = f" {syntax.or_word} ".join(_group(r, syntax, nested=True) for r in rests)
+                out.append(f"{_group(query.anchor, syntax)} ({either})")
             else:
-                out.append(" OR ".join(_group(g, syntax, nested=True) for g in query.alternatives))
+                out.append(f" {syntax.or_word} ".join(_group(g, syntax, nested=True) for g in query.alternatives))
             continue
         for group in [query.anchor] if query.anchor else query.alternatives:
             if syntax.single:  # the longest term: the surest of the group's
@@ -431,12 +436,45 @@ def searches(queries: Sequence[Query], syntax: Syntax) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def one_search(queries: Sequence[Query], syntax: Syntax) -> str:
-    """Every rule in one search, ORed (for sources where each search costs a request of a small quota)."""
+def combined(queries: Sequence[Query], syntax: Syntax) -> list[str]:
+    """Every rule's search ORed into as few queries as the API reads (``max_query`` characters,
+    ``max_operators`` operators), for sources with OR: 100,000 rules cost a few hundred requests
+    a page, not 100,000. Without OR, the searches as ``searches`` makes them; with OR but no
+    parentheses (``flat_or``), single terms ORed and the rest alone. A single search longer than
+    the API reads is sent as it is (the API reads its start)."""
     parts = searches(queries, syntax)
-    if len(parts) == 1:
-        return parts[0]
-    return " OR ".join(p if _ONE_TERM.fullmatch(p) else f"({p})" for p in parts)
+    if not syntax.boolean and not syntax.flat_or:
+        return parts
+    joint = f" {syntax.or_word} "
+    out: list[str] = []
+    group: list[str] = []
+    size = operators = 0
+    for part in parts:
+        if not syntax.boolean and not _ONE_TERM.fullmatch(part):
+            out.append(part)  # "acme cloud" AND-ed words: with no parentheses, a search of its own
+            continue
+        piece = part if _ONE_TERM.fullmatch(part) else f"({part})"
+        cost = _operators(piece, syntax)
+        if group and ((syntax.max_query and size + len(joint) + len(piece) > syntax.max_query)
+                      or (syntax.max_operators is not None and operators + 1 + cost > syntax.max_operators)):
+            out.append(_joined(group, joint))
+            group, size, operators = [], 0, 0
+        size += len(piece) + (len(joint) if group else 0)
+        operators += cost + (1 if group else 0)
+        group.append(piece)
+    if group:
+        out.append(_joined(group, joint))
+    return out
+
+
+def _joined(group: list[str], joint: str) -> str:
+    return group[0][1:-1] if len(group) == 1 and group[0].startswith("(") else joint.join(group)
+
+
+def _operators(text: str, syntax: Syntax) -> int:
+    """The explicit operators in ``text`` outside its quoted phrases."""
+    bare = re.sub(r'"[^"]*"', " ", text)
+    return len(re.findall(rf"(?<!\S)(?:{re.escape(syntax.or_word)}|AND|NOT)(?!\S)", bare))
 
 
 _ONE_TERM = re.compile(r'"[^"]*"|[^\s"()]+')

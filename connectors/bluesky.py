@@ -8,7 +8,7 @@ only when that fails is a new session created. Tokens stay in memory, never in t
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import ClassVar, Literal, Sequence
 
 import httpx
@@ -16,6 +16,7 @@ from pydantic import Field
 
 from connectors import http
 from connectors.base import Backlog, SearchOptions, SourceOptions, SubRequests, Syntax, as_int, malformed_item, parse_time, secret
+from connectors.quota import Cost, Quota, plural
 from monitor.errors import FetchError, ParseError
 from monitor.models import FetchResult, Mention, Query, Refreshed, SourceState, to_iso
 
@@ -25,6 +26,8 @@ PROFILES_PER_CALL = 25  # app.bsky.actor.getProfiles accepts at most 25 actors
 # The searchPosts lexicon (read 2026-12-02): "syntax, phrase, boolean, and faceting is unspecified,
 # but Lucene query syntax is recommended": quoted phrases and words (ANDed) only, no OR.
 SYNTAX = Syntax()
+# General API requests: 3,000 per 5 minutes per IP (docs.bsky.app, "Rate Limits", read 2026-12-06).
+QUOTA = Quota(3000, timedelta(minutes=5), "per IP, docs.bsky.app rate limits")
 
 class BlueskyOptions(SearchOptions):
     """Bluesky options: an account handle and app password, by environment variable."""
@@ -186,6 +189,12 @@ class BlueskyConnector:
         for ident, m in list(seen.items()):
             if followers.get(m.metrics.get("did")) is not None:
                 seen[ident] = replace(m, audience=followers[m.metrics["did"]])
+
+    @staticmethod
+    def cost(options: BlueskyOptions, queries: Sequence[Query]) -> Cost:
+        """A search per term a run (searchPosts documents no OR)."""
+        terms = options.searches(queries, SYNTAX)
+        return Cost(len(terms), f"{plural(len(terms), 'search')}, one per rule (no OR documented)", QUOTA)
 
     def refresh(self, options: BlueskyOptions, mentions: Sequence[Mention], *, now: datetime) -> dict[str, Refreshed]:
         """Likes, reposts, replies and quotes now, ``app.bsky.feed.getPosts`` 25 posts a call, and

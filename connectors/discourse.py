@@ -27,6 +27,7 @@ from connectors import http
 from connectors.base import (
     Backlog, Resume, SourceOptions, SubRequests, Syntax, as_int, malformed_item, parse_time, searches, secret,
 )
+from connectors.quota import Cost, Quota, plural
 from monitor.errors import FetchError, ParseError
 from monitor.models import Duration, FetchResult, Mention, Query, SourceState, to_iso
 
@@ -36,6 +37,8 @@ SEARCH_PAGE = 50  # posts on a full search.json page
 # Search words are ANDed and "quoted phrases" kept; no OR is sent (not read in Discourse's docs
 # this session: the anchor alone is the conservative choice).
 SYNTAX = Syntax()
+# Discourse's default for anonymous clients: 200 requests a minute per IP (DISCOURSE_MAX_REQS_PER_IP_PER_MINUTE).
+QUOTA = Quota(200, timedelta(minutes=1), "per IP, Discourse's default max_reqs_per_ip_per_minute")
 
 class DiscourseOptions(SourceOptions):
     """Discourse options: the forum and how to read it."""
@@ -117,6 +120,16 @@ class DiscourseConnector:
 
     def __init__(self, client: httpx.Client) -> None:
         self.client = client
+
+    @staticmethod
+    def cost(options: DiscourseOptions, queries: Sequence[Query]) -> Cost:
+        """A search per term a run in search mode; a page of new posts or topics otherwise."""
+        if options.mode != "search":
+            return Cost(1, f"the forum's new {'posts' if options.mode == 'posts' else 'topics'}, matched here "
+                           f"(up to {options.max_pages} pages)", QUOTA)
+        terms = searches(queries, SYNTAX)
+        return Cost(len(terms), f"{plural(len(terms), 'search')}, one per rule (mode: posts reads every new post "
+                                "in one request instead)", QUOTA)
 
     def fetch(self, options: DiscourseOptions, *, queries: Sequence[Query], state: SourceState, now: datetime) -> FetchResult:
         """New posts since the cursor (highest post id)."""

@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import ClassVar, Literal, Sequence
 
 import httpx
@@ -32,6 +32,7 @@ from pydantic import Field
 
 from connectors import http
 from connectors.base import Backlog, Cursors, SearchOptions, SourceOptions, SubRequests, Syntax, as_int, malformed_item, parse_time, secret
+from connectors.quota import Cost, Quota, plural
 from monitor.errors import FetchError, MissingCredential, ParseError
 from monitor.models import FetchResult, Mention, Query, SourceState, to_iso
 
@@ -42,6 +43,9 @@ RESULT_CAP = 1000
 # Issue search ANDs words and keeps "quoted phrases"; OR belongs to the newer advanced search,
 # so none is sent (the anchor alone: one request per rule).
 SYNTAX = Syntax()
+# Search: 10 requests a minute without a token, 30 with (GitHub's REST docs, read 2026-12-02).
+SEARCH_QUOTA = Quota(10, timedelta(minutes=1), "search API without a token, GitHub's REST docs")
+TOKEN_SEARCH_QUOTA = Quota(30, timedelta(minutes=1), "search API with a token, GitHub's REST docs")
 
 class GitHubOptions(SearchOptions):
     """GitHub issue search options."""
@@ -176,6 +180,14 @@ class GitHubConnector:
         result = issues.result(list(seen.values()), skipped)
         result = replace(result, state=SourceState(cursor=_Cursors(issues.dump(), comments_cursor).dump()))
         return subs.result(result, state)
+
+    @staticmethod
+    def cost(options: GitHubOptions, queries: Sequence[Query]) -> Cost:
+        """A search per term and kind a run, and one per term for new comments (``in:comments``)."""
+        terms = options.searches(queries, SYNTAX)
+        calls = len(terms) * (len(options.kinds) + (1 if options.comments else 0))
+        how = f"{plural(calls, 'search')}: {plural(len(terms), 'term')} × {len(options.kinds) + options.comments} (no OR)"
+        return Cost(calls, how, TOKEN_SEARCH_QUOTA if options.token_env else SEARCH_QUOTA)
 
     def _discussions(self, options: GitHubOptions, headers: dict, token: str | None, term: str, since: datetime,
                      seen: dict[str, Mention], skipped: list[str]) -> None:

@@ -19,14 +19,17 @@ import httpx
 from pydantic import Field
 
 from connectors import http
-from connectors.base import SourceOptions, Syntax, one_search, parse_time
+from connectors.base import SourceOptions, SubRequests, Syntax, combined, parse_time
+from connectors.quota import Cost, plural
 from connectors.rss import conditional_headers, feed_headers, parse_feed
 from monitor.errors import ParseError
-from monitor.models import FetchResult, Query, SourceState, to_iso
+from monitor.models import FetchResult, Mention, Query, SourceState, to_iso
 
 
-# Google's search operators: OR, "quoted phrases" and parentheses; every rule ORed into one search.
-SYNTAX = Syntax(boolean=True)
+# Google's search operators: OR, "quoted phrases" and parentheses; the rules ORed into one search
+# while they fit 512 characters and 31 ORs (Google documents no limit for News; its web search
+# reads the first 32 words of a query, so a longer one would drop brands unseen).
+SYNTAX = Syntax(boolean=True, max_query=512, max_operators=31)
 
 class GoogleNewsOptions(SourceOptions):
     """Google News search options."""
@@ -71,18 +74,44 @@ class GoogleNewsConnector:
         self.client = client
 
     def fetch(self, options: GoogleNewsOptions, *, queries: Sequence[Query], state: SourceState, now: datetime) -> FetchResult:
-        """One search feed for every rule, ORed, each anchored on its brand (``one_search``)."""
-        q = " OR ".join(options.query) if options.query else one_search(queries, SYNTAX)
+        """One search feed for every rule, ORed, each anchored on its brand (``combined``; more
+        feeds only when the rules do not fit one query). One feed is read with a conditional GET."""
+        searches = [" OR ".join(options.query)] if options.query else combined(queries, SYNTAX)
         when = recency(options, state, now)
+        single = len(searches) == 1
+        mentions, skipped, warnings = [], [], []
+        subs = SubRequests(options.name)
+        response = None
+        for q in searches:
+            with subs.each(f"search {q!r}"):
+                response = self._read(options, q, when, conditional_headers(state) if single else {})
+                if response.status_code == 304:
+                    return FetchResult([], SourceState(to_iso(now), state.etag, state.last_modified), not_modified=True)
+                mentions += self._mentions(options, response, now, skipped, warnings)
+        # The cursor is when the feeds were last read: the next run's ``when`` covers the time since.
+        headers = response.headers if single and response is not None else {}
+        result = FetchResult(mentions, SourceState(to_iso(now), headers.get("ETag"), headers.get("Last-Modified")),
+                             skipped=tuple(skipped), warnings=tuple(warnings))
+        return subs.result(result, state)
+
+    @staticmethod
+    def cost(options: GoogleNewsOptions, queries: Sequence[Query]) -> Cost:
+        """A feed per search: the rules ORed, 512 characters and 31 ORs each."""
+        searches = [" OR ".join(options.query)] if options.query else combined(queries, SYNTAX)
+        return Cost(len(searches), f"{plural(len(searches), 'search feed')} for {plural(len(queries), 'rule')} ORed",
+                    None)
+
+    def _read(self, options: GoogleNewsOptions, q: str, when: str | None, headers: dict) -> httpx.Response:
         if when:
             q = f"({q}) when:{when}" if " OR " in q else f"{q} when:{when}"
         params = {"q": q, "hl": options.hl, "gl": options.gl,
                   "ceid": options.ceid or f"{options.gl}:{options.hl.split('-')[0]}"}
-        url = f"{options.base_url}/rss/search"
-        response = http.get(self.client, url, source=options.name, params=params, headers=conditional_headers(state))
-        if response.status_code == 304:
-            return FetchResult([], SourceState(to_iso(now), state.etag, state.last_modified), not_modified=True)
-        mentions, skipped, warnings = [], [], []
+        return http.get(self.client, f"{options.base_url}/rss/search", source=options.name, params=params, headers=headers)
+
+    def _mentions(self, options: GoogleNewsOptions, response: httpx.Response, now: datetime, skipped: list[str],
+                  warnings: list[str]) -> list[Mention]:
+        """The feed's items as mentions: the headline without its publisher, the publisher as author."""
+        mentions = []
         for mention in parse_feed(response.content, source=options.name, url=str(response.url),
                                   headers=feed_headers(response), now=now, skipped=skipped, warnings=warnings):
             source_el = (mention.raw or {}).get("source") or {}
@@ -95,6 +124,5 @@ class GoogleNewsConnector:
                 language=mention.language or options.hl.split("-")[0].lower(),
                 metrics={"publisher": publisher, "publisher_url": source_el.get("href") if isinstance(source_el, dict) else None},
             ))
-        # The cursor is when the feed was last read: the next run's ``when`` covers the time since.
-        return FetchResult(mentions, SourceState(to_iso(now), response.headers.get("ETag"), response.headers.get("Last-Modified")),
-                           skipped=tuple(skipped), warnings=tuple(warnings))
+        return mentions
+

@@ -1,7 +1,10 @@
 """Hacker News stories and comments through the Algolia HN Search API (``search_by_date``).
 
 One request per search term (Algolia ANDs the words of a query, so OR needs separate queries),
-newest first, paged back to the cursor: the highest ``created_at_i`` seen so far.
+newest first, paged back to the cursor: the highest ``created_at_i`` seen so far. With more
+than ``SEARCHES_BEFORE_ALL`` searches, a run reads every new story and comment instead (HN
+writes a few hundred an hour: one request of up to 1,000 a run) and the rules match them here,
+so 100,000 rules cost what one does.
 
 The HN Search API (hn.algolia.com/api and its users' notes, read 2026-12-02): no key; about
 10,000 requests an hour per IP; ``tags`` AND by comma and OR in parentheses; ``story_<id>``
@@ -13,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import ClassVar, Literal, Sequence
 
 import httpx
@@ -34,6 +37,7 @@ from connectors.base import (
     searches,
     text_field,
 )
+from connectors.quota import Cost, Quota, plural
 from monitor.errors import FetchError, ParseError
 from monitor.models import Duration, FetchResult, Mention, Query, Refreshed, SourceState
 
@@ -42,6 +46,9 @@ ITEM_URL = "https://news.ycombinator.com/item?id={}"
 
 # HN Search (Algolia) requires every word and keeps "quoted phrases"; no OR is sent.
 SYNTAX = Syntax()
+QUOTA = Quota(10_000, timedelta(hours=1), "per IP, hn.algolia.com/api")
+SEARCHES_BEFORE_ALL = 5
+EVERYTHING = 1000  # hits a page when reading every new item: Algolia's most
 
 class HackerNewsOptions(SourceOptions):
     """Hacker News search options."""
@@ -51,6 +58,9 @@ class HackerNewsOptions(SourceOptions):
     query: list[str] | None = Field(
         default=None, description="Search terms to send instead of the brands' keywords."
     )
+    read: Literal["auto", "search", "all"] = Field(
+        default="auto", description="search: a request per search term; all: every new story and comment, matched "
+        f"here (a request per 1,000); auto: all once the rules make more than {SEARCHES_BEFORE_ALL} searches.")
     tags: list[Literal["story", "comment", "ask_hn", "show_hn", "poll"]] = Field(
         default=["story", "comment"], description="Item types to search (ORed)."
     )
@@ -117,6 +127,14 @@ log = logging.getLogger("connectors")
 STORIES_PER_CALL = 50
 
 
+def _terms(options: HackerNewsOptions, queries: Sequence[Query]) -> list[str]:
+    """What a run asks for: the search terms, or ``[""]`` (every new item) when ``read`` says so."""
+    terms = options.query or searches(queries, SYNTAX)
+    if options.read == "all" or (options.read == "auto" and not options.query and len(terms) > SEARCHES_BEFORE_ALL):
+        return [""]
+    return terms
+
+
 class HackerNewsConnector:
     """Searches Hacker News stories and comments for the brands' terms."""
 
@@ -139,8 +157,8 @@ class HackerNewsConnector:
         skipped: list[str] = []
         owed: list[tuple[int, int]] = []
         subs = SubRequests(options.name)
-        for term in options.query or searches(queries, SYNTAX):
-            with subs.each(f"search {term!r}"):
+        for term in _terms(options, queries):
+            with subs.each(f"search {term!r}" if term else "every new item"):
                 for low, high in windows:
                     oldest = self._window(options, term, low, high, seen, skipped)
                     if oldest is not None:  # the page limit came first
@@ -150,6 +168,16 @@ class HackerNewsConnector:
         result = Backlog(str(newest), Backlog.merged(owed)).result(list(seen.values()), skipped)
         return subs.result(result, state)
 
+    @staticmethod
+    def cost(options: HackerNewsOptions, queries: Sequence[Query]) -> Cost:
+        """A request per search a run, or one for every new item."""
+        terms = _terms(options, queries)
+        if terms == [""]:
+            return Cost(1, f"every new story and comment, matched here against {plural(len(queries), 'rule')}", QUOTA)
+        hint = (f"read: {options.read} makes {plural(len(terms), 'search')} a run; read: all (or auto) reads every new "
+                "item in one request instead") if len(terms) > SEARCHES_BEFORE_ALL else None
+        return Cost(len(terms), f"{plural(len(terms), 'search')}, one per rule (Algolia has no OR)", QUOTA, warning=hint)
+
     def _window(self, options: HackerNewsOptions, term: str, low: int, high: int | None, seen: dict[str, Mention],
                 skipped: list[str]) -> int | None:
         """One term's posts created in [low, high), newest first, ``max_pages`` at most; None when
@@ -158,11 +186,11 @@ class HackerNewsConnector:
         oldest = None
         for page in range(options.max_pages):
             params = {
-                "query": term,
+                **({"query": term} if term else {}),
                 "tags": "(" + ",".join(options.tags) + ")",
                 # ">=" not ">": two posts in the same second must not straddle runs; ids dedupe.
                 "numericFilters": bounds,
-                "hitsPerPage": options.hits_per_page,
+                "hitsPerPage": options.hits_per_page if term else EVERYTHING,
                 "page": page,
             }
             payload, response = http.get_json(self.client, f"{options.base_url}/search_by_date", source=options.name,

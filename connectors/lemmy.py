@@ -16,7 +16,7 @@ posts only, at most ``max_communities`` a run.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import ClassVar, Literal, Sequence
 
 import httpx
@@ -26,6 +26,7 @@ from connectors import http
 from connectors.base import (
     Resume, SearchOptions, SourceOptions, SubRequests, Syntax, as_int, malformed_item, parse_time, read_back,
 )
+from connectors.quota import Cost, Quota, plural
 from monitor.errors import FetchError, ParseError
 from monitor.models import FetchResult, Mention, Query, SourceState, to_iso
 
@@ -34,6 +35,9 @@ from monitor.models import FetchResult, Mention, Query, SourceState, to_iso
 # its db utils, read 2026-12-02): quotes would be searched as characters and * is no operator, so
 # each search is one term, unquoted.
 SYNTAX = Syntax(quotes=False, single=True)
+# Each instance sets its own limits (local_site_rate_limit); Lemmy's default for search is 60 per
+# 10 minutes per IP.
+QUOTA = Quota(60, timedelta(minutes=10), "per IP, Lemmy's default local_site_rate_limit.search; instances differ")
 
 class LemmyOptions(SearchOptions):
     """Lemmy options."""
@@ -76,6 +80,12 @@ class LemmyConnector:
 
     def __init__(self, client: httpx.Client) -> None:
         self.client = client
+
+    @staticmethod
+    def cost(options: LemmyOptions, queries: Sequence[Query]) -> Cost:
+        """A search per term a run (one substring each)."""
+        terms = options.searches(queries, SYNTAX)
+        return Cost(len(terms), f"{plural(len(terms), 'search')}, one term each", QUOTA)
 
     def fetch(self, options: LemmyOptions, *, queries: Sequence[Query], state: SourceState, now: datetime) -> FetchResult:
         """Posts published since the cursor, every term, newest first, ``max_pages`` at most. A

@@ -12,14 +12,16 @@ from __future__ import annotations
 import base64
 import re
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import ClassVar, Literal, Sequence
 
 import httpx
 from pydantic import Field
 
 from connectors import http
-from connectors.base import Resume, SearchOptions, read_back, SourceOptions, SubRequests, Syntax, as_int, malformed_item, one_search, parse_time, secret
+from connectors.base import (Resume, SearchOptions, SourceOptions, SubRequests, Syntax, as_int, combined, malformed_item,
+                             parse_time, read_back, secret)
+from connectors.quota import Cost, Quota, plural
 from connectors.rss import feed_headers, parse_feed
 from monitor.errors import FetchError, ParseError
 from monitor.models import FetchResult, Mention, Query, SourceState, to_iso
@@ -28,8 +30,13 @@ SITE = "https://www.reddit.com"
 
 
 # Reddit's search wiki (read 2026-12-02, the archived /wiki/search): AND, OR, NOT, parentheses and
-# quoted phrases; every rule ORed into its one search.
-SYNTAX = Syntax(boolean=True)
+# quoted phrases; the API reference's /search takes "q: a string no longer than 512 characters".
+# The rules ORed into as few searches as fit.
+SYNTAX = Syntax(boolean=True, max_query=512)
+# Reddit's free tier since 2023-07-01 (r/modnews, "API Update", read 2026-12-02): 100 queries a
+# minute per OAuth client id, averaged over 10 minutes; 10 without OAuth.
+OAUTH_QUOTA = Quota(100, timedelta(minutes=1), "per OAuth client id, Reddit's Data API terms")
+RSS_QUOTA = Quota(10, timedelta(minutes=1), "without an OAuth app, Reddit's Data API terms")
 
 class RedditOptions(SearchOptions):
     """Reddit options."""
@@ -51,8 +58,6 @@ class RedditOptions(SearchOptions):
     def access(self) -> str | None:
         if self.client_id_env and self.client_secret_env:
             return None
-        # Reddit's free tier since 2023-07-01 (r/modnews, "API Update", read 2026-12-02): 100
-        # queries a minute per OAuth client id, averaged over 10 minutes; 10 without OAuth.
         return ("anonymous RSS: 10 requests a minute, no scores or subscriber counts (reach is a typical account's); "
                 "with an OAuth app (create a 'script' app at https://www.reddit.com/prefs/apps, then set client_id_env "
                 "and client_secret_env) the JSON API gives 100 a minute, scores and subscribers")
@@ -138,12 +143,7 @@ class RedditConnector:
         credentials, RSS without. A listing whose page limit came first is owed from the last
         item read (``after``, which both forms take) and read on the next runs, oldest first."""
         client_id, client_secret = secret(options, "client_id_env"), secret(options, "client_secret_env")
-        q = " OR ".join(options.query) if options.query else one_search(queries, SYNTAX)
-        listings = [("/search", {"q": q, "sort": "new", "t": "week", "limit": options.limit})] if options.search else []
-        for sub in options.subreddits:
-            listings.append((f"/r/{sub}/new", {"limit": options.limit}))
-            if options.comments:
-                listings.append((f"/r/{sub}/comments", {"limit": options.limit}))
+        listings = _listings(options, queries)
         headers = agent(options)
         oauth = bool(client_id and client_secret)
         if oauth:
@@ -165,6 +165,18 @@ class RedditConnector:
                     after, stop, options.max_pages, seen, newest, now), since, reached)
         result = FetchResult(list(seen.values()), state, skipped=tuple(skipped), warnings=tuple(warnings))
         return subs.result(Resume(to_iso(max(newest)), still).result(result), state)
+
+    @staticmethod
+    def cost(options: RedditOptions, queries: Sequence[Query]) -> Cost:
+        """A request per listing a run: the searches (the rules ORed, 512 characters each) and
+        each subreddit's new posts and comments."""
+        listings = _listings(options, queries)
+        found = sum(path == "/search" for path, _ in listings)
+        how = [f"{plural(found, 'search')} for {plural(len(queries), 'rule')} ORed"] if found else []
+        if len(listings) > found:
+            how.append(f"{plural(len(listings) - found, 'subreddit listing')}")
+        oauth = bool(options.client_id_env and options.client_secret_env)
+        return Cost(len(listings), ", ".join(how) or "nothing", OAUTH_QUOTA if oauth else RSS_QUOTA)
 
     def _page(self, options: RedditOptions, path: str, params: dict, after: str | None, headers: dict, oauth: bool,
               now: datetime, skipped: list[str], warnings: list[str]) -> tuple[list[Mention], str | None]:
@@ -191,6 +203,18 @@ class RedditConnector:
         if not token:
             raise FetchError("Reddit gave no access token: check the OAuth app's id and secret", source=options.name, retryable=False)
         return token
+
+
+def _listings(options: RedditOptions, queries: Sequence[Query]) -> list[tuple[str, dict]]:
+    """What a run reads: the searches (the rules ORed into as few as fit), the subreddits."""
+    searches = [" OR ".join(options.query)] if options.query else combined(queries, SYNTAX)
+    listings = [("/search", {"q": q, "sort": "new", "t": "week", "limit": options.limit})
+                for q in (searches if options.search else [])]
+    for sub in options.subreddits:
+        listings.append((f"/r/{sub}/new", {"limit": options.limit}))
+        if options.comments:
+            listings.append((f"/r/{sub}/comments", {"limit": options.limit}))
+    return listings
 
 
 def _label(path: str, params: dict) -> str:

@@ -13,7 +13,7 @@ the day's quota is gone. Without a key an IP gets 300 requests a day; a key rais
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import ClassVar, Literal, Sequence
 
 import httpx
@@ -21,12 +21,16 @@ from pydantic import Field
 
 from connectors import http
 from connectors.base import Backlog, SearchOptions, SourceOptions, SubRequests, Syntax, as_int, malformed_item, parse_time, secret
+from connectors.quota import Cost, Quota, plural
 from monitor.errors import ParseError, RateLimited
 from monitor.models import FetchResult, Mention, Query, Refreshed, SourceState
 
 
 # /search/advanced's q is free text whose words are ANDed; no OR is sent.
 SYNTAX = Syntax()
+# Without a key an IP gets 300 requests a day, with one 10,000 (the API's throttle page).
+QUOTA = Quota(300, timedelta(days=1), "per IP without a key, api.stackexchange.com/docs/throttle")
+KEY_QUOTA = Quota(10_000, timedelta(days=1), "per app key, api.stackexchange.com/docs/throttle")
 
 class StackExchangeOptions(SearchOptions):
     """Stack Exchange options."""
@@ -153,6 +157,14 @@ class StackExchangeConnector:
             if not data.get("has_more"):
                 return None
         return oldest
+
+    @staticmethod
+    def cost(options: StackExchangeOptions, queries: Sequence[Query]) -> Cost:
+        """A search per term a run (no OR), and one more for answers."""
+        terms = options.searches(queries, SYNTAX)
+        calls = len(terms) * (2 if options.answers else 1)
+        return Cost(calls, f"{plural(calls, 'search')}: {plural(len(terms), 'term')}" + (" × 2 (answers)" if options.answers
+                    else "") + " (no OR)", KEY_QUOTA if options.key_env else QUOTA)
 
     def refresh(self, options: StackExchangeOptions, mentions: Sequence[Mention], *, now: datetime) -> dict[str, Refreshed]:
         """Score, views and answers now: ``/questions/{ids}``, 100 ids a request (1 of the daily

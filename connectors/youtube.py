@@ -23,7 +23,9 @@ import httpx
 from pydantic import Field
 
 from connectors import http
-from connectors.base import Backlog, Cursors, SearchOptions, SourceOptions, SubRequests, Syntax, as_int, malformed_item, parse_time, secret
+from connectors.base import (Backlog, Cursors, SearchOptions, SourceOptions, SubRequests, Syntax, as_int, combined,
+                             malformed_item, parse_time, secret)
+from connectors.quota import Cost, Quota, plural
 from connectors.rss import feed_headers, parse_feed
 from monitor.errors import ParseError
 from monitor.models import FetchResult, Mention, Query, Refreshed, SourceState, to_iso
@@ -31,9 +33,12 @@ from monitor.models import FetchResult, Mention, Query, Refreshed, SourceState, 
 WATCH_URL = "https://www.youtube.com/watch?v={}"
 
 
-# search.list (read 2026-12-02): q takes - (NOT) and | (OR) but no parentheses, so no OR is sent:
-# one search per rule, for its anchor (each costs a call of the 100-a-day search bucket).
+# search.list (read 2026-12-02): q takes - (NOT) and | (OR) but no parentheses, so a rule is
+# searched for its anchor, and anchors of one term ("Acme Cloud", globex) are ORed into one search
+# of up to 500 characters (no length is documented): each search costs a call of the 100-a-day
+# bucket. commentThreads' searchTerms takes plain words: one rule's anchor each.
 SYNTAX = Syntax()
+SEARCH_SYNTAX = Syntax(flat_or=True, or_word="|", max_query=500)
 
 class YouTubeOptions(SearchOptions):
     """YouTube options: feeds to follow, and an optional Data API key for search."""
@@ -55,6 +60,15 @@ class YouTubeOptions(SearchOptions):
                     f"(one term: every {24 * 60 / self.search_calls_per_day:g} minutes at most); feeds and comments "
                     "are read at every run")
         return "feeds only (the latest 15 uploads of each channel): set api_key_env for keyword search and comments"
+
+
+def _searches(options: YouTubeOptions, queries: Sequence[Query]) -> list[str]:
+    return list(options.query) if options.query else combined(queries, SEARCH_SYNTAX)
+
+
+def _span(span: timedelta) -> str:
+    minutes = span.total_seconds() / 60
+    return f"{minutes:.0f} min" if minutes < 120 else f"{minutes / 60:.1f} h" if minutes < 2880 else f"{minutes / 1440:.1f} days"
 
 
 def _feed_mentions(response: httpx.Response, *, source: str, now: datetime, skipped: list[str] | None = None,
@@ -140,7 +154,7 @@ class YouTubeConnector:
                 since, reached = options.since(plain, now), options.reached(plain, now)
                 windows: list[tuple[int, int | None]] = [*backlog.gaps, (int(since.timestamp()), None)]
                 newest, owed, calls = reached, [], [0]
-                for term in options.searches(queries, SYNTAX):
+                for term in _searches(options, queries):
                     with subs.each(f"search {term!r}"):
                         for low, high in windows:
                             found, oldest = self._search(options, key, term, low, high, skipped, calls)
@@ -158,6 +172,21 @@ class YouTubeConnector:
         result = FetchResult(list(seen.values()), SourceState(cursor=cursors.dump()), skipped=tuple(skipped),
                              warnings=tuple(warnings))
         return subs.result(result, state)
+
+    @staticmethod
+    def cost(options: YouTubeOptions, queries: Sequence[Query]) -> Cost:
+        """A round of searches (the search bucket), spaced to fit ``search_calls_per_day``."""
+        if not options.api_key_env:
+            return Cost(0, f"{plural(len(options.channel_ids) + len(options.playlist_ids), 'feed')}, no search "
+                           "(no api_key_env)", None)
+        calls = len(_searches(options, queries))
+        quota = Quota(options.search_calls_per_day, timedelta(days=1), "search_calls_per_day, the Data API's search "
+                      "bucket", unit="search.list calls")
+        every = timedelta(days=1) * calls / options.search_calls_per_day
+        return Cost(calls, f"a round of {plural(calls, 'search')} for {plural(len(queries), 'rule')}, once every "
+                           f"{_span(every)} at most", quota, runs_cap=options.search_calls_per_day / calls,
+                    warning=(f"a round of searches takes {_span(every)} of the search bucket: a storm is heard that "
+                             "late; follow channels or raise search_calls_per_day") if every > timedelta(hours=6) else None)
 
     def _comments(self, options: YouTubeOptions, key: str, queries: Sequence[Query], cursors: "_Cursors",
                   seen: dict[str, Mention], skipped: list[str], subs: SubRequests, now: datetime) -> "_Cursors":

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.base import Syntax, one_search, searches
-from monitor.judgement.matching import KeywordSyntaxError, Matcher, compile_brand
+from connectors.base import Syntax, combined, searches
+from monitor.judgement.matching import KeywordSyntaxError, Matcher, check_rule, compile_brand
 from monitor.models import SearchTerm
 
 
@@ -97,8 +97,25 @@ def test_each_syntax_sends_every_rule_anchored_on_its_brand() -> None:
     assert searches(m.queries(), Syntax(boolean=True)) == [
         '"acme cloud"', '"Acme" (outage OR support OR "status page")', "globex OR initech", "acme"]
     assert searches(m.queries(), Syntax(quotes=False, single=True)) == ["acme cloud", "Acme", "globex", "initech", "acme"]
-    assert one_search(m.queries(), Syntax(boolean=True)) == (
-        '"acme cloud" OR ("Acme" (outage OR support OR "status page")) OR (globex OR initech) OR acme')
+    assert combined(m.queries(), Syntax(boolean=True)) == [
+        '"acme cloud" OR ("Acme" (outage OR support OR "status page")) OR (globex OR initech) OR acme']
+    assert combined(m.queries(), Syntax()) == searches(m.queries(), Syntax())  # no OR: one search a rule
+    # the API's bounds: 62 characters, 2 operators; a rule is never split
+    assert combined(m.queries(), Syntax(boolean=True, max_query=62)) == [
+        '"acme cloud" OR ("Acme" (outage OR support OR "status page"))', "(globex OR initech) OR acme"]
+    assert combined(m.queries(), Syntax(boolean=True, max_operators=2)) == [
+        '"acme cloud"', '"Acme" (outage OR support OR "status page")', "(globex OR initech) OR acme"]
+    assert combined(m.queries(), Syntax(boolean=True, or_word="|")) == [
+        '"acme cloud" | ("Acme" (outage | support | "status page")) | (globex | initech) | acme']
+
+
+def test_100000_rules_fit_a_few_hundred_searches_each_within_the_apis_bounds() -> None:
+    rules = [f'"brand {i} cloud"' for i in range(100_000)]
+    reddit = Syntax(boolean=True, max_query=512)
+    found = combined([check_rule(r)[2] for r in rules], reddit)
+    assert all(len(q) <= 512 for q in found) and sum(map(len, found)) / len(found) > 490  # each nearly full
+    assert len(found) < 5_000
+    assert sum(q.count('"') for q in found) == 2 * 100_000  # every rule in one search
 
 
 def test_a_rule_that_multiplies_into_too_many_searches_is_refused_with_the_fix() -> None:

@@ -154,10 +154,14 @@ def check_config(ctx: click.Context, path: str | None, show: bool) -> None:
     if show:
         click.echo(yaml.dump(redacted(config), Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), sort_keys=False,
                              allow_unicode=True), nl=False)
-    for warning in missing_secrets(config):
+    from monitor.request_costs import source_costs
+    costs, over = source_costs(config)
+    for warning in [*missing_secrets(config), *over]:
         click.echo(f"warning: {warning}", err=True)
     click.echo(f"{path or ctx.obj['config']}: OK ({len(config.brands)} brands, {len(config.sources)} sources, "
                f"{len(config.receivers)} receivers)", err=True)
+    if costs:
+        click.echo("requests a run, against each API's documented limit:\n" + "\n".join(costs), err=True)
 
 
 @main.command("config-schema")
