@@ -319,6 +319,10 @@ def unavailable_receivers(config: Config) -> dict[str, str]:
         elif getattr(r, "webhook_url_env", None) and not value.strip().lower().startswith(("https://", "http://")):
             out[r.name] = (f"environment variable {env} does not hold a webhook URL (it should start with "
                            "https://hooks.slack.com/services/)")
+        elif getattr(r, "url_env", None) and not value.strip().lower().startswith(("https://", "http://")):
+            out[r.name] = f"environment variable {env} does not hold a URL (it should start with https://)"
+        elif (other := [name for name in getattr(r, "other_secret_envs", []) if not os.environ.get(name)]):
+            out[r.name] = f"environment variable {other[0]} is not set"
     return out
 
 

@@ -162,7 +162,71 @@ class SlackReceiver(Section):
         return self.webhook_url_env or self.token_env or ""
 
 
-RECEIVERS = (ConsoleReceiver, SlackReceiver)
+class WebhookReceiver(Section):
+    """POSTs each notification as JSON (Alertmanager's webhook format and the monitor's words),
+    signed with an HMAC the receiving service can check."""
+
+    name: str = Field(min_length=1)
+    type: Literal["webhook"] = "webhook"
+    url_env: str = Field(description="Environment variable holding the URL to POST to (a secret: it often carries a token).")
+    signing_secret_env: str | None = Field(
+        default=None, description="Environment variable holding the key of the X-Monitor-Signature HMAC (SHA-256).")
+    timeout: Duration = Field(default="15s", description="How long a send waits for an answer; with none, the alert is "
+                              "marked unconfirmed rather than sent twice.")
+
+    _env = field_validator("url_env", "signing_secret_env")(
+        classmethod(lambda cls, v: v if v is None else check_env_name(v)))
+
+    @property
+    def secret_env(self) -> str:
+        """The environment variable this receiver cannot send without."""
+        return self.url_env
+
+    @property
+    def other_secret_envs(self) -> list[str]:
+        return [self.signing_secret_env] if self.signing_secret_env else []
+
+
+class EmailReceiver(Section):
+    """Sends each notification as one e-mail (a text part and an HTML part) through an SMTP server."""
+
+    name: str = Field(min_length=1)
+    type: Literal["email"] = "email"
+    host: str = Field(min_length=1, description="The SMTP server, e.g. smtp.example.com.")
+    port: int = Field(default=587, ge=1, le=65535, description="587 with starttls, 465 with tls, 25 with none.")
+    security: Literal["starttls", "tls", "none"] = Field(
+        default="starttls", description="starttls: upgrade the connection (port 587); tls: TLS from the start (465); "
+        "none: plain (a relay on the same host only).")
+    username_env: str | None = Field(default=None, description="Environment variable holding the login's user name.")
+    password_env: str | None = Field(default=None, description="Environment variable holding the login's password.")
+    from_: str = Field(alias="from", description="The sender address, e.g. 'Reputation monitor <monitor@example.com>'.")
+    to: list[str] = Field(min_length=1, description="Recipient addresses.")
+    ca_file: str | None = Field(default=None, description="A CA bundle to trust the server's certificate by "
+                                "(a private CA); default: the system's.")
+    timeout: Duration = Field(default="30s", description="How long a send waits for the server; with no answer during "
+                              "the send, the alert is marked unconfirmed rather than sent twice.")
+
+    _env = field_validator("username_env", "password_env")(
+        classmethod(lambda cls, v: v if v is None else check_env_name(v)))
+
+    @model_validator(mode="after")
+    def _login_whole(self) -> "EmailReceiver":
+        if bool(self.username_env) != bool(self.password_env):
+            raise ValueError("a login needs both username_env and password_env (or neither, for a relay without one)")
+        if self.security == "none" and self.password_env and self.host not in ("localhost", "127.0.0.1", "::1"):
+            raise ValueError("a password is never sent in the clear: set security: starttls (or tls)")
+        return self
+
+    @property
+    def secret_env(self) -> str:
+        return self.password_env or ""
+
+    @property
+    def other_secret_envs(self) -> list[str]:
+        return [self.username_env] if self.username_env else []
+
+
+RECEIVERS = (ConsoleReceiver, SlackReceiver, WebhookReceiver, EmailReceiver)
 Receiver = Annotated[Union[RECEIVERS], Field(discriminator="type")]  # type: ignore[valid-type]
 
 

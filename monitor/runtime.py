@@ -20,9 +20,12 @@ from alerts.base import DeliveryPolicy, Notifier
 from alerts.console import ConsoleNotifier
 from alerts.notify import DeliveryReport
 from alerts.router import Route, parse_matcher, resolve
+from alerts.mail import EmailNotifier
 from alerts.slack import SlackNotifier
+from alerts.webhook import WebhookNotifier
 from monitor.config import Config, unavailable_receivers
-from monitor.config_alerts import ROOT_DEFAULTS, ConsoleReceiver, RouteConfig, SlackReceiver
+from monitor.config_alerts import (ROOT_DEFAULTS, ConsoleReceiver, EmailReceiver, RouteConfig, SlackReceiver,
+                                  WebhookReceiver)
 from monitor.assassin_model import ModelSource
 from monitor.judgement.language import LanguageDetector
 from monitor.judgement.matching import Matcher, compile_brand
@@ -89,7 +92,8 @@ class Runtime:
 def secret_names(config: Config) -> list[str]:
     """Every environment variable the config reads a secret from (sources' and receivers')."""
     names = [name for source in config.sources for name in source.credential_envs()]
-    return names + [r.secret_env for r in config.receivers if getattr(r, "secret_env", "")]
+    return names + [name for r in config.receivers
+                    for name in [getattr(r, "secret_env", ""), *getattr(r, "other_secret_envs", [])] if name]
 
 
 def build_notifiers(config: Config) -> tuple[dict[str, Notifier], dict[str, str]]:
@@ -114,6 +118,17 @@ def build_notifiers(config: Config) -> tuple[dict[str, Notifier], dict[str, str]
                 timeout_seconds=max(1, int(receiver.timeout.total_seconds())),
                 links=links,
             )
+        elif isinstance(receiver, WebhookReceiver) and receiver.name not in unavailable:
+            notifiers[receiver.name] = WebhookNotifier(
+                receiver.name, url=os.environ[receiver.url_env],
+                secret=os.environ.get(receiver.signing_secret_env) if receiver.signing_secret_env else None,
+                timeout_seconds=max(1.0, receiver.timeout.total_seconds()))
+        elif isinstance(receiver, EmailReceiver) and receiver.name not in unavailable:
+            notifiers[receiver.name] = EmailNotifier(
+                receiver.name, host=receiver.host, port=receiver.port, sender=receiver.from_, to=receiver.to,
+                security=receiver.security, ca_file=receiver.ca_file, timeout_seconds=receiver.timeout.total_seconds(),
+                username=os.environ.get(receiver.username_env) if receiver.username_env else None,
+                password=os.environ.get(receiver.password_env) if receiver.password_env else None)
     return notifiers, unavailable
 
 
