@@ -115,7 +115,8 @@ def test_a_wrong_password_is_not_retried_and_not_said(mailbox: Mailbox, certific
 def test_each_alert_goes_out_exactly_once_through_a_60_second_outage(mailbox: Mailbox, certificate: Path, tmp_path: Path,
                                                                      monkeypatch, caplog) -> None:
     config = _config(mailbox, certificate, monkeypatch)
-    caplog.set_level(logging.DEBUG)
+    for name in (None, "httpx", "httpcore"):
+        caplog.set_level(logging.DEBUG, logger=name)
     caplog.handler.addFilter(SECRETS)
     with httpx.Client() as client, Store(tmp_path / "m.db") as store:
         runtime = Runtime.build(config, client=client)

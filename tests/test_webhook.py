@@ -91,7 +91,8 @@ def _runtime(tmp_path: Path, monkeypatch, url: str, *, timeout: str = "15s"):
 def test_each_alert_goes_out_exactly_once_through_a_60_second_outage(hook: Hook, httpserver: HTTPServer, tmp_path: Path,
                                                                      monkeypatch, caplog) -> None:
     config = _runtime(tmp_path, monkeypatch, httpserver.url_for(f"/hooks/{TOKEN}"))
-    caplog.set_level(logging.DEBUG)
+    for name in (None, "httpx", "httpcore"):  # every logger at its most talkative, whatever earlier tests set
+        caplog.set_level(logging.DEBUG, logger=name)
     caplog.handler.addFilter(SECRETS)  # as setup_logging puts it on every handler
     with httpx.Client() as client, Store(tmp_path / "m.db") as store:
         runtime = Runtime.build(config, client=client)
