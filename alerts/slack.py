@@ -8,8 +8,8 @@ included. Links are only built by us, only from http(s) URLs. Unfurls and ``link
 
 from __future__ import annotations
 
+import json
 import socket
-
 from datetime import datetime
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -75,12 +75,38 @@ def _truncate(value: str, limit: int) -> str:
     return value if len(value) <= limit else value[: limit - 13] + "… (truncated)"
 
 
-def render(alert: Alert, *, links: str | None = None) -> tuple[str, list[dict]]:
+ACTIONABLE = ("assassin", "spike", "group", "reach")
+VALUE_MAX = 2000  # a button's value (Slack's limit)
+
+
+def buttons(alert: Alert, notification: str) -> dict | None:
+    """The actions block of an alert people act on (Socket Mode receives the clicks): acknowledge,
+    take it on, silence its brand, and for one post, say whether the call was right. Each button
+    carries the notification's key (and the post's), or the block is left out, never cut."""
+    if alert.kind not in ACTIONABLE:
+        return None
+    post = alert.mentions[0].mention if len(alert.mentions) == 1 else None
+    value = json.dumps({"n": notification, "b": alert.brand,
+                        **({"m": f"{post.source}:{post.id}"} if post else {})}, ensure_ascii=False)
+    if len(value) > VALUE_MAX:
+        return None
+    choices = [("ack", "Acknowledge", "primary"), ("assign", "Assign to me", None)]
+    if post is not None and alert.kind in ("assassin", "reach"):
+        choices += [("label_not", "Not an assassin", None), ("label_assassin", "Is an assassin", None)]
+    if alert.brand:
+        choices += [("silence_2h", "Silence brand 2 h", None), ("silence_24h", "Silence brand 24 h", None)]
+    elements = [{"type": "button", "action_id": f"monitor:{name}", "text": {"type": "plain_text", "text": label},
+                 "value": value, **({"style": style} if style else {})} for name, label, style in choices]
+    return {"type": "actions", "block_id": "monitor_actions", "elements": elements}
+
+
+def render(alert: Alert, *, links: str | None = None, actions: str | None = None) -> tuple[str, list[dict]]:
     """The push text and the Block Kit blocks for ``alert``, read in ten seconds: a header that says
     what, who and how far; a storm's sentence, its numbers small under it; each post (widest reach
     first, at most POSTS_SHOWN) with one line of why in its own words, what the call rests on, its
     reach, and what to do about it; the rest counted, and linked (``links``: monitor serve's
-    address and database, ``http://host:8001/monitor``) when there is a page to see them all.
+    address and database, ``http://host:8001/monitor``) when there is a page to see them all;
+    with ``actions`` (the notification's key, where Socket Mode receives clicks) the buttons.
 
     Every untrusted field is cleaned, escaped and bounded on its own, so a section's parts add
     up to less than Slack's 3,000 characters and no clipping ever cuts a link open.
@@ -109,7 +135,8 @@ def render(alert: Alert, *, links: str | None = None) -> tuple[str, list[dict]]:
         notes.append(f"quiet it: `monitor silence add brand=\"{text(alert.brand, 60)}\" --for 2h`")
     if notes:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _truncate(" · ".join(notes), SECTION_MAX)}]})
-    return escape(push_text(alert)), blocks[:BLOCKS_MAX]
+    row = buttons(alert, actions) if actions else None
+    return escape(push_text(alert)), blocks[:BLOCKS_MAX - 1] + [row] if row else blocks[:BLOCKS_MAX]
 
 
 def _posts_page(alert: Alert, links: str) -> str:
@@ -165,12 +192,14 @@ class SlackNotifier:
         base_url: str | None = None,
         timeout_seconds: int = 15,
         links: str | None = None,
+        buttons: bool = False,
     ) -> None:
         if bool(webhook_url) == bool(token):
             raise ValueError("give exactly one of webhook_url or token")
         self.name = name
         self.channel = channel
         self.links = links  # monitor serve's address and database, for "see them all"
+        self.buttons = buttons and bool(token)  # clicks come through Socket Mode; the message is updated by token
         self._webhook = WebhookClient(webhook_url, timeout=timeout_seconds, retry_handlers=[]) if webhook_url else None
         self._web = None
         if token:
@@ -184,7 +213,7 @@ class SlackNotifier:
         crash ``was_delivered`` can tell whether it went out; it replies in ``thread`` (a
         message ts) when given, and returns its own ts. A webhook can do neither (None).
         """
-        text, blocks = render(alert, links=self.links)
+        text, blocks = render(alert, links=self.links, actions=idempotency_key if self.buttons else None)
         try:
             if self._webhook is not None:
                 self._send_webhook(text, blocks)

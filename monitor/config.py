@@ -301,6 +301,9 @@ def missing_secrets(config: Config) -> list[str]:
         env = getattr(receiver, "secret_env", "")
         if env and not os.environ.get(env):
             out.append(f"receivers[{i}] ({receiver.name}): environment variable {env} is not set — export it before running; this receiver is skipped until then")
+        elif getattr(receiver, "app_token_env", None) and not os.environ.get(receiver.app_token_env):
+            out.append(f"receivers[{i}] ({receiver.name}): environment variable {receiver.app_token_env} is not set — "
+                       "its alerts go out without buttons until it is")
         elif receiver.name in unavailable:
             out.append(f"receivers[{i}] ({receiver.name}): {unavailable[receiver.name]} — fix the variable; this receiver "
                        "is skipped until then and its alerts wait")

@@ -142,8 +142,12 @@ class SlackReceiver(Section):
     timeout: Duration = Field(
         default="15s", description="How long a send waits for Slack's answer; with none, the message is asked for in "
         "the channel before it is sent again (a webhook's is marked unconfirmed).")
+    app_token_env: str | None = Field(
+        default=None, description="Environment variable holding the Slack app's app-level token (xapp-…, scope "
+        "connections:write): alerts carry buttons (acknowledge, label, silence, assign), received through Socket Mode.")
 
-    _env = field_validator("webhook_url_env", "token_env")(classmethod(lambda cls, v: v if v is None else check_env_name(v)))
+    _env = field_validator("webhook_url_env", "token_env", "app_token_env")(
+        classmethod(lambda cls, v: v if v is None else check_env_name(v)))
     _url = field_validator("base_url")(classmethod(lambda cls, v: check_http_url(v)))
 
     @model_validator(mode="after")
@@ -154,6 +158,11 @@ class SlackReceiver(Section):
             )
         if self.token_env and not self.channel:
             raise ValueError("a bot token needs a channel — add channel: '#alerts' (or a channel ID)")
+        if self.app_token_env and not self.token_env:
+            raise ValueError("buttons (app_token_env) need a bot token to update the message — add token_env")
+        if self.app_token_env and not re.fullmatch(r"[CG][A-Z0-9]{6,}", self.channel or ""):
+            raise ValueError("buttons (app_token_env) need the channel's ID, not its name (a click is checked against "
+                             "it) — e.g. channel: C0123456789 (Slack: the channel's details, at the bottom)")
         return self
 
     @property

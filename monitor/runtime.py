@@ -92,8 +92,8 @@ class Runtime:
 def secret_names(config: Config) -> list[str]:
     """Every environment variable the config reads a secret from (sources' and receivers')."""
     names = [name for source in config.sources for name in source.credential_envs()]
-    return names + [name for r in config.receivers
-                    for name in [getattr(r, "secret_env", ""), *getattr(r, "other_secret_envs", [])] if name]
+    return names + [name for r in config.receivers for name in [getattr(r, "secret_env", ""),
+                    *getattr(r, "other_secret_envs", []), getattr(r, "app_token_env", None)] if name]
 
 
 def build_notifiers(config: Config) -> tuple[dict[str, Notifier], dict[str, str]]:
@@ -117,6 +117,7 @@ def build_notifiers(config: Config) -> tuple[dict[str, Notifier], dict[str, str]
                 base_url=receiver.base_url,
                 timeout_seconds=max(1, int(receiver.timeout.total_seconds())),
                 links=links,
+                buttons=bool(receiver.app_token_env and os.environ.get(receiver.app_token_env)),
             )
         elif isinstance(receiver, WebhookReceiver) and receiver.name not in unavailable:
             notifiers[receiver.name] = WebhookNotifier(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import random
 import threading
 import time
@@ -103,6 +104,7 @@ class Monitor:
         self._outage_lock = threading.Lock()
         self._outage_since: float | None = None  # when the database was found away (monotonic seconds)
         self._metrics = None  # the metrics HTTP server, when asked for
+        self._listeners: list = []  # Socket Mode connections for Slack buttons
         config = load_config(self.config_path)  # an invalid file at start is fatal: nothing to fall back to
         self._fingerprint = self._read_fingerprint()
         self._config_gone = False
@@ -330,13 +332,38 @@ class Monitor:
         with Store(self.db_path) as store:
             store.heartbeat(worker(), now=self.started_at, started_at=self.started_at)
         self.scheduler.start()
+        self._listen_for_clicks()
         log.info("monitor running: %d sources, database %s", len(self.runtime.config.sources), self.db_path)
+
+    def _listen_for_clicks(self) -> None:
+        """A Socket Mode connection for each Slack receiver with buttons (``app_token_env``) that
+        can send; one that cannot connect is logged, and polling and delivery go on without it."""
+        from monitor.config_alerts import SlackReceiver
+
+        for receiver in self.runtime.config.receivers:
+            if not (isinstance(receiver, SlackReceiver) and receiver.app_token_env
+                    and receiver.name in self.runtime.notifiers and os.environ.get(receiver.app_token_env)):
+                continue
+            from monitor.slack_actions import SlackActions  # slack-sdk's Socket Mode only for those who use it
+
+            listener = SlackActions(receiver.name, channel=receiver.channel or "", database=self.db_path,
+                                    token=os.environ[receiver.token_env or ""], app_token=os.environ[receiver.app_token_env],
+                                    base_url=receiver.base_url, clock=self.clock)
+            try:
+                listener.start()
+            except Exception as exc:  # noqa: BLE001 - a button outage never stops the monitor
+                log.warning("receiver %s: cannot open Socket Mode for buttons: %s", receiver.name, exc)
+                continue
+            self._listeners.append(listener)
 
     def stop(self) -> None:
         """Stop scheduling, let running jobs (a source mid-run) finish, then flush the outbox: what
         is waiting goes out now rather than after a restart."""
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
+        for listener in self._listeners:
+            listener.stop()
+        self._listeners = []
         try:
             with Store(self.db_path) as store:
                 report = deliver(self.runtime, store, now=self.clock(), flush=True)

@@ -138,6 +138,7 @@ DESCRIPTIONS = {
     "storms": "Each burst of a brand, its series merged, in plain words.",
     "alerts": "The outbox and notification log: every alert, per receiver, and what became of it.",
     "alert_groups": "The routing groups alerts are batched into, per receiver.",
+    "alert_actions": "What people did to an alert from its Slack buttons: acknowledged, labelled, silenced, took on; who and when.",
     "silences": "Silences: label tests that hold matching alerts back until they expire.",
     "waits": "A host or receiver that asked the monitor to wait (a 429's Retry-After, a spent quota), until when and why.",
     "workers": "Each monitor run process and when it was last heard from.",
@@ -163,7 +164,7 @@ def queries(database: str, base: str) -> dict:
             for name, query in QUERIES.items()}
 
 
-PRIVATE_TABLES = ("labels", "silences")  # who labelled or silenced what, and their notes
+PRIVATE_TABLES = ("labels", "silences", "alert_actions")  # who labelled, silenced or acted on what, and their notes
 
 
 def metadata(database: str, base: str = "http://127.0.0.1:8001", *, private: bool = False) -> dict:

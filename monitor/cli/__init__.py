@@ -324,6 +324,7 @@ def status(ctx: click.Context, check: bool) -> None:
         failed = store.undelivered(limit=5)
         held = store.leases(now=now)
         workers = store.workers(since=now - timedelta(days=1))
+        acted = store.acknowledgements(since=now - timedelta(days=1))
     failing_after = config.alerts.source_down_after if config else 3
     unavailable = unavailable_receivers(config) if config else {}
     found = health.problems(lines, outbox, failing_after=failing_after, now=now, unavailable=unavailable,
@@ -371,6 +372,10 @@ def status(ctx: click.Context, check: bool) -> None:
                    f" lease until {lease['until']}")
     click.echo("")
     click.echo("alerts: " + (", ".join(f"{n} {s}" for s, n in sorted(alert_counts.items())) or "none yet"))
+    sent, acked, median = acted
+    if acked:  # buttons in use (Socket Mode): how fast the team answers
+        click.echo(f"  last 24 h: {sent} assassin and storm notifications, {acked} acknowledged"
+                   + (f", median time to acknowledge {median:.0f} min" if median is not None else ""))
     for row in failed:
         what = "undeliverable to" if row["status"] == "failed" else "unconfirmed (check the channel) for"
         click.echo(f"  {what} {row['receiver']}: {_clean(row['last_error'], 100)}")

@@ -439,5 +439,12 @@ def _v17(db: sqlite_utils.Database) -> None:
     db.execute("CREATE TABLE waits (name TEXT PRIMARY KEY, until TEXT NOT NULL, reason TEXT)")
 
 
+def _v18(db: sqlite_utils.Database) -> None:
+    # Alert actions: what people did to an alert from Slack's buttons, once per distinct act.
+    db.execute("CREATE TABLE alert_actions (id INTEGER PRIMARY KEY, notification TEXT NOT NULL, receiver TEXT,"
+               " action TEXT NOT NULL, value TEXT NOT NULL DEFAULT '', who TEXT NOT NULL, at TEXT NOT NULL,"
+               " envelope TEXT UNIQUE, UNIQUE (notification, action, value))")
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12, _v13, _v14,
-                                                             _v15, _v16, _v17]
+                                                             _v15, _v16, _v17, _v18]

@@ -273,6 +273,10 @@ MIGRATIONS: list[str] = [
     CREATE TABLE workers (name text PRIMARY KEY, started_at {TIME} NOT NULL, heartbeat_at {TIME} NOT NULL)""",
     # 3: SQLite's 17, waits.
     f"""CREATE TABLE waits (name text PRIMARY KEY, until {TIME} NOT NULL, reason text)""",
+    # 4: SQLite's 18, alert actions.
+    f"""CREATE TABLE alert_actions (id bigserial PRIMARY KEY, notification text NOT NULL, receiver text,
+        action text NOT NULL, value text NOT NULL DEFAULT '', who text NOT NULL, at {TIME} NOT NULL,
+        envelope text UNIQUE, UNIQUE (notification, action, value))""",
 ]
 
 

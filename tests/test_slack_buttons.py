@@ -1,0 +1,224 @@
+"""Buttons on an alert, clicked through Socket Mode: slack-sdk's own SocketModeClient against a
+stand-in that speaks Slack's protocol on 127.0.0.1 (``apps.connections.open`` returning a
+``ws://`` URL; envelopes with ``envelope_id``; acks), the Web API on pytest-httpserver."""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from pytest_httpserver import HTTPServer
+from websockets.sync.server import serve
+from werkzeug import Request, Response
+
+from monitor.config_check import parse_config
+from monitor.runtime import Runtime, deliver
+from monitor.slack_actions import SlackActions
+from monitor.store import Store
+from tests.support import NOW, free_port, hostile_alert
+
+CHANNEL, MARIA, EVE = "C0TEST123", "U0MARIA", "U0EVE"
+
+
+class SocketStandIn:
+    """Slack's side of Socket Mode: a WebSocket server that says hello, sends the envelopes put
+    in ``outgoing`` and keeps the acks; ``drop()`` closes the connection."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.outgoing: queue.Queue = queue.Queue()
+        self.acks: list[str] = []
+        self.connections = 0
+        self._drop = threading.Event()
+        self.server = serve(self._session, "127.0.0.1", self.port)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def _session(self, socket) -> None:
+        self.connections += 1
+        self._drop.clear()
+        socket.send(json.dumps({"type": "hello", "num_connections": 1}))
+        while not self._drop.is_set():
+            try:
+                socket.send(json.dumps(self.outgoing.get(timeout=0.05)))
+            except queue.Empty:
+                pass
+            try:
+                message = socket.recv(timeout=0.05)
+            except TimeoutError:
+                continue
+            except Exception:  # noqa: BLE001 - the client went away
+                return
+            envelope = json.loads(message).get("envelope_id")
+            if envelope:
+                self.acks.append(envelope)
+        socket.close()
+
+    def drop(self) -> None:
+        self._drop.set()
+
+    def click(self, envelope: str, payload: dict) -> None:
+        self.outgoing.put({"envelope_id": envelope, "type": "interactive", "accepts_response_payload": False,
+                           "payload": payload})
+
+
+@pytest.fixture
+def slack_api(httpserver: HTTPServer):
+    """The Web API: posts and updates recorded, a channel of one member (Maria)."""
+    socket = SocketStandIn()
+    calls: dict[str, list[dict]] = {"post": [], "update": [], "open": []}
+
+    def api(request: Request) -> Response:
+        method = request.path.rsplit("/", 1)[-1]
+        body = request.get_json(silent=True) or request.form.to_dict()
+        if method == "apps.connections.open":
+            calls["open"].append({"auth": request.headers.get("Authorization")})
+            return Response(json.dumps({"ok": True, "url": f"ws://127.0.0.1:{socket.port}/link"}), content_type="application/json")
+        if method == "conversations.members":
+            return Response(json.dumps({"ok": True, "members": [MARIA], "response_metadata": {"next_cursor": ""}}),
+                            content_type="application/json")
+        if method == "chat.postMessage":
+            calls["post"].append(body)
+            return Response(json.dumps({"ok": True, "channel": CHANNEL, "ts": f"1790000000.{len(calls['post']):06d}"}),
+                            content_type="application/json")
+        if method == "chat.update":
+            calls["update"].append(body)
+            return Response(json.dumps({"ok": True}), content_type="application/json")
+        return Response(json.dumps({"ok": False, "error": "unknown_method"}), content_type="application/json")
+
+    httpserver.expect_request("/api/apps.connections.open").respond_with_handler(api)
+    httpserver.expect_request("/api/conversations.members").respond_with_handler(api)
+    httpserver.expect_request("/api/chat.postMessage").respond_with_handler(api)
+    httpserver.expect_request("/api/chat.update").respond_with_handler(api)
+    yield socket, calls, httpserver.url_for("/api/")
+    socket.server.shutdown()
+
+
+def _posted_alert(tmp_path: Path, monkeypatch, api_url: str) -> tuple[Path, dict]:
+    """One assassin alert sent to the channel by the real notifier, its post stored: the database
+    and the message Slack received."""
+    monkeypatch.setenv("SLACK_BOT", "xoxb-test")
+    monkeypatch.setenv("SLACK_APP", "xapp-1-test")
+    config = parse_config("brands: [{name: Acme Cloud, keywords: [acme]}]\n"
+                          f"receivers: [{{name: slack, type: slack, token_env: SLACK_BOT, channel: {CHANNEL}, "
+                          f"app_token_env: SLACK_APP, base_url: '{api_url}'}}]\n")
+    db = tmp_path / "m.db"
+    alert = hostile_alert(payload="refund now")
+    with httpx.Client() as client, Store(db) as store:
+        store.save_mentions(list(alert.mentions), fetched_at=NOW)
+        store.enqueue_alert(alert, "slack", now=NOW)
+        deliver(Runtime.build(config, client=client), store, now=NOW + timedelta(minutes=5))
+    return db, config
+
+
+@contextmanager
+def _listening(slack_api, tmp_path: Path, monkeypatch):
+    """An alert posted, and a receiver's buttons listening: the database and the posted message."""
+    _, calls, api_url = slack_api
+    db, _ = _posted_alert(tmp_path, monkeypatch, api_url)
+    (message,) = calls["post"]
+    listener = SlackActions("slack", channel=CHANNEL, database=str(db), token="xoxb-test", app_token="xapp-1-test",
+                            base_url=api_url, clock=lambda: NOW + timedelta(minutes=9))
+    listener.start()
+    try:
+        yield db, message
+    finally:
+        listener.stop()
+
+
+def _payload(message: dict, action: str, user: str = MARIA, channel: str = CHANNEL) -> dict:
+    blocks = json.loads(message["blocks"]) if isinstance(message["blocks"], str) else message["blocks"]
+    button = next(e for b in blocks if b["type"] == "actions" for e in b["elements"] if e["action_id"] == f"monitor:{action}")
+    return {"type": "block_actions", "user": {"id": user, "username": "maria" if user == MARIA else "eve"},
+            "channel": {"id": channel}, "container": {"type": "message", "message_ts": "1790000000.000001"},
+            "message": {"text": message.get("text"), "blocks": blocks},
+            "actions": [{"action_id": button["action_id"], "value": button["value"], "type": "button"}]}
+
+
+def _wait(condition, what: str) -> None:
+    deadline = time.monotonic() + 20  # a bound against a hang, not a timing
+    while not condition():
+        assert time.monotonic() < deadline, f"waited 20 s for {what}"
+        time.sleep(0.05)
+
+
+def test_each_button_acts_once_and_updates_the_message_and_strangers_replays_and_junk_change_nothing(
+        slack_api, tmp_path: Path, monkeypatch) -> None:
+    socket, calls, _ = slack_api
+    with _listening(slack_api, tmp_path, monkeypatch) as (db, message):
+        socket.click("e-eve", _payload(message, "ack", user=EVE))  # not a member of the channel
+        socket.click("e-other", _payload(message, "ack", channel="C0ELSEWHERE"))
+        socket.click("e-junk", {"type": "block_actions", "actions": "not a list"})
+        forged = _payload(message, "label_not")
+        forged["actions"][0]["value"] = json.dumps({"n": "slack:someone-elses:2026", "b": "Acme Cloud", "m": "blog:1"})
+        socket.click("e-forged", forged)
+        for number, action in enumerate(("ack", "label_not", "silence_2h", "assign")):
+            socket.click(f"e-{number}", _payload(message, action))
+        socket.click("e-0", _payload(message, "ack"))  # the same envelope again
+        socket.click("e-again", _payload(message, "ack"))  # a second click on Acknowledge
+        _wait(lambda: len(socket.acks) == 10, "every envelope acknowledged")
+        _wait(lambda: len(calls["update"]) == 4, "the four acts")
+        time.sleep(0.3)  # what else would have come, comes
+    with Store(db) as store:
+        acts = [(a["action"], a["who"]) for a in store.db.query("SELECT action, who FROM alert_actions ORDER BY id")]
+        labels = list(store.db.query("SELECT label, who FROM labels"))
+        taught = store.labelled()  # what monitor train reads
+        silences = store.silences()
+    assert sorted(acts) == [("ack", "maria"), ("assign", "maria"), ("label_not", "maria"), ("silence_2h", "maria")]
+    assert labels == [{"label": "not", "who": "slack:maria"}], "the table monitor label writes, monitor train reads"
+    assert [(t["source"], t["id"], t["label"]) for t in taught] == [("blog", "1", "not")] and "refund now" in taught[0]["text"]
+    assert silences[0]["matchers"] == ['brand="Acme Cloud"'] and silences[0]["author"] == "slack:maria"
+    assert silences[0]["expires_at"].startswith("2026-11-23T13:09")
+    assert len(calls["update"]) == 4
+    updates = [json.loads(u["blocks"]) if isinstance(u["blocks"], str) else u["blocks"] for u in calls["update"]]
+    assert any("acknowledged by <@U0MARIA> 11:09 UTC" in json.dumps(blocks) for blocks in updates)
+    assert all(blocks[-1]["type"] == "actions" for blocks in updates), "the buttons stay for the next person"
+
+
+def test_the_socket_dropped_mid_run_reconnects_and_clicks_still_land(slack_api, tmp_path: Path, monkeypatch) -> None:
+    socket, calls, _ = slack_api
+    with _listening(slack_api, tmp_path, monkeypatch) as (db, message):
+        _wait(lambda: socket.connections == 1, "the first connection")
+        socket.drop()
+        _wait(lambda: socket.connections == 2, "a new connection after the drop")
+        socket.click("e-after", _payload(message, "ack"))
+        _wait(lambda: len(calls["update"]) == 1, "the click after the reconnect")
+    assert len(calls["open"]) >= 2 and calls["open"][0]["auth"] == "Bearer xapp-1-test"
+
+
+def test_buttons_need_the_channels_id_and_a_bot_token() -> None:
+    from monitor.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="need the channel's ID"):
+        parse_config("brands: [{name: A, keywords: [a]}]\nreceivers: [{name: s, type: slack, token_env: B, "
+                     "channel: '#alerts', app_token_env: APP}]\n")
+    with pytest.raises(ConfigError, match="need a bot token"):
+        parse_config("brands: [{name: A, keywords: [a]}]\nreceivers: [{name: s, type: slack, webhook_url_env: W, "
+                     "app_token_env: APP}]\n")
+
+
+def test_monitor_run_opens_the_socket_beside_its_schedule_and_closes_it_on_stop(slack_api, tmp_path: Path,
+                                                                                  monkeypatch) -> None:
+    from monitor.scheduler import Monitor
+
+    socket, calls, api_url = slack_api
+    monkeypatch.setenv("SLACK_BOT", "xoxb-test")
+    monkeypatch.setenv("SLACK_APP", "xapp-1-test")
+    config = tmp_path / "config.yaml"
+    config.write_text(f"database: {tmp_path / 'm.db'}\nbrands: [{{name: Acme Cloud, keywords: [acme]}}]\n"
+                      f"receivers: [{{name: slack, type: slack, token_env: SLACK_BOT, channel: {CHANNEL}, "
+                      f"app_token_env: SLACK_APP, base_url: '{api_url}'}}]\nalerts: {{digest_at: null}}\n")
+    monitor = Monitor(config, clock=lambda: NOW)
+    monitor.start()
+    try:
+        _wait(lambda: socket.connections == 1, "monitor run's Socket Mode connection")
+        assert monitor.scheduler.running
+    finally:
+        monitor.stop()
+    assert not monitor._listeners
