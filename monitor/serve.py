@@ -38,6 +38,21 @@ QUERIES = {
                " WHERE a.notification = :key OR substr(a.key, instr(a.key, ':') + 1) = :key"
                " ORDER BY m.reach_likely DESC LIMIT 500",
     },
+    "alerts_acted_on": {
+        "title": "The last 7 days' alerts and what the team did with them",
+        "description": "Each Slack notification of an assassin or a storm: when it went out, when it was first"
+                       " acknowledged from its buttons and how many minutes that took, and every act on it (who acted"
+                       " is in alert_actions).",
+        "sql": "SELECT a.notification, min(a.brand) AS brand, min(a.kind) AS kind, min(a.sent_at) AS sent_at,"
+               " (SELECT min(x.at) FROM alert_actions x WHERE x.notification = a.notification AND x.action = 'ack')"
+               " AS acknowledged_at,"
+               " round((julianday((SELECT min(x.at) FROM alert_actions x WHERE x.notification = a.notification"
+               " AND x.action = 'ack')) - julianday(min(a.sent_at))) * 1440) AS minutes_to_acknowledge,"
+               " (SELECT group_concat(x.action, ', ') FROM alert_actions x WHERE x.notification = a.notification)"
+               " AS actions"
+               f" FROM alerts a WHERE a.status = 'sent' AND a.kind IN ('assassin', 'spike', 'reach') AND a.sent_at >= {WEEK_AGO}"
+               " AND a.notification IS NOT NULL GROUP BY a.notification ORDER BY sent_at DESC LIMIT 500",
+    },
     "assassins_last_7_days": {
         "title": "Assassins of the last 7 days, widest reach first",
         "sql": "SELECT published_at, brand, source, author, reach_likely, reach_low, reach_high, assassin_score,"

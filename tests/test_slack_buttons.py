@@ -22,6 +22,7 @@ from monitor.config_check import parse_config
 from monitor.runtime import Runtime, deliver
 from monitor.slack_actions import SlackActions
 from monitor.store import Store
+from monitor.watch import digest_alert
 from tests.support import NOW, free_port, hostile_alert
 
 CHANNEL, MARIA, EVE = "C0TEST123", "U0MARIA", "U0EVE"
@@ -170,11 +171,13 @@ def test_each_button_acts_once_and_updates_the_message_and_strangers_replays_and
         labels = list(store.db.query("SELECT label, who FROM labels"))
         taught = store.labelled()  # what monitor train reads
         silences = store.silences()
+        summary = digest_alert(store, "Acme Cloud", now=NOW + timedelta(hours=1)).reason
     assert sorted(acts) == [("ack", "maria"), ("assign", "maria"), ("label_not", "maria"), ("silence_2h", "maria")]
     assert labels == [{"label": "not", "who": "slack:maria"}], "the table monitor label writes, monitor train reads"
     assert [(t["source"], t["id"], t["label"]) for t in taught] == [("blog", "1", "not")] and "refund now" in taught[0]["text"]
     assert silences[0]["matchers"] == ['brand="Acme Cloud"'] and silences[0]["author"] == "slack:maria"
     assert silences[0]["expires_at"].startswith("2026-11-23T13:09")
+    assert summary.endswith("; 1 alert, 1 acknowledged, median time to acknowledge 4 min"), summary  # sent 11:05
     assert len(calls["update"]) == 4
     updates = [json.loads(u["blocks"]) if isinstance(u["blocks"], str) else u["blocks"] for u in calls["update"]]
     assert any("acknowledged by <@U0MARIA> 11:09 UTC" in json.dumps(blocks) for blocks in updates)
@@ -190,6 +193,20 @@ def test_the_socket_dropped_mid_run_reconnects_and_clicks_still_land(slack_api, 
         socket.click("e-after", _payload(message, "ack"))
         _wait(lambda: len(calls["update"]) == 1, "the click after the reconnect")
     assert len(calls["open"]) >= 2 and calls["open"][0]["auth"] == "Bearer xapp-1-test"
+
+
+def test_check_config_says_what_the_slack_app_needs(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from monitor.cli import main
+
+    config = tmp_path / "config.yaml"
+    config.write_text(f"brands: [{{name: A, keywords: [a]}}]\nreceivers: [{{name: s, type: slack, token_env: SLACK_BOT, "
+                      f"channel: {CHANNEL}, app_token_env: SLACK_APP}}]\n")
+    out = CliRunner().invoke(main, ["check-config", str(config)], env={"SLACK_BOT": "xoxb-1", "SLACK_APP": "xapp-1"}).output
+    assert "Socket Mode and Interactivity on" in out and "connections:write) in SLACK_APP" in out and CHANNEL in out
+    quiet = CliRunner().invoke(main, ["check-config", str(config)], env={"SLACK_BOT": "xoxb-1", "SLACK_APP": ""}).output
+    assert "SLACK_APP is not set — its alerts go out without buttons until it is" in quiet
 
 
 def test_buttons_need_the_channels_id_and_a_bot_token() -> None:

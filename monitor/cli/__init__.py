@@ -162,6 +162,12 @@ def check_config(ctx: click.Context, path: str | None, show: bool) -> None:
                f"{len(config.receivers)} receivers)", err=True)
     if costs:
         click.echo("requests a run, against each API's documented limit:\n" + "\n".join(costs), err=True)
+    for receiver in config.receivers:
+        if getattr(receiver, "app_token_env", None):
+            click.echo(f"receiver {receiver.name}: its buttons need a Slack app with Socket Mode and Interactivity on, "
+                       f"an app-level token (xapp-…, scope connections:write) in {receiver.app_token_env}, the bot "
+                       f"token's scopes chat:write and channels:read (groups:read for a private channel), and the bot "
+                       f"in channel {receiver.channel}", err=True)
 
 
 @main.command("config-schema")

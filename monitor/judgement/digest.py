@@ -22,9 +22,11 @@ def net_score(counts: dict) -> float | None:
 
 
 def digest(brand: str, *, current: dict, previous: dict, top: list[Judged], now: datetime,
-           period: timedelta = timedelta(days=1)) -> Alert:
+           period: timedelta = timedelta(days=1), handled: tuple[int, int, float | None] | None = None) -> Alert:
     """The digest alert for ``brand`` over the period ending ``now``, from the bucket counts of
-    that period and the one before (``store.bucket_counts``) and its top posts by reach."""
+    that period and the one before (``store.bucket_counts``) and its top posts by reach; with
+    ``handled`` (where the team acts from buttons: alerts sent, acknowledged, the median minutes
+    to acknowledge), how the team kept up."""
     score, before = net_score(current), net_score(previous)
 
     def change(key: str) -> str:
@@ -36,6 +38,10 @@ def digest(brand: str, *, current: dict, previous: dict, top: list[Judged], now:
         f"last {format_duration(period)}: advocates {change('advocate')}, apathetic {change('apathetic')}, assassins {change('assassin')}"
         f"{', unscored ' + format(current[None], ',') if current[None] else ''}; net score {trend}"
     )
+    if handled and handled[0]:
+        sent, acked, median = handled
+        reason += (f"; {sent:,} alert{'s' if sent != 1 else ''}, {acked:,} acknowledged"
+                   + (f", median time to acknowledge {median:.0f} min" if median is not None else ""))
     return Alert(
         key=f"digest:{brand}:{to_iso(now)[:10]}:{format_duration(period)}", kind="digest", brand=brand, source="all sources",
         severity="info", reason=reason, mentions=tuple(top), created_at=now,

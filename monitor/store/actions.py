@@ -44,16 +44,23 @@ class ActionStore:
         """The acts on one notification, oldest first."""
         return list(self.db.query("SELECT * FROM alert_actions WHERE notification = ? ORDER BY at, id", (notification,)))
 
-    def acknowledgements(self, *, since: datetime) -> tuple[int, int, float | None]:
-        """Notifications sent since ``since`` that carry an assassin or a storm, how many of them
-        were acknowledged, and the median minutes from sending to the first acknowledgement."""
+    def buttons_used(self) -> bool:
+        """Whether anyone ever acted on an alert from its buttons (the digest then counts them)."""
+        return self.db.execute("SELECT 1 FROM alert_actions LIMIT 1").fetchone() is not None
+
+    def acknowledgements(self, *, since: datetime, until: datetime | None = None,
+                         brand: str | None = None) -> tuple[int, int, float | None]:
+        """Notifications sent in [since, until) that carry an assassin or a storm (of ``brand``),
+        how many of them were acknowledged, and the median minutes from sending to the first
+        acknowledgement."""
         sent = {row["notification"]: from_iso(row["sent_at"]) for row in self.db.query(
             "SELECT notification, MIN(sent_at) AS sent_at FROM alerts WHERE status = 'sent' AND sent_at >= ?"
-            " AND kind IN ('assassin', 'spike', 'reach') AND notification IS NOT NULL GROUP BY notification",
-            (to_iso(since),))}
+            " AND sent_at < ? AND kind IN ('assassin', 'spike', 'reach') AND notification IS NOT NULL"
+            + (" AND brand = ?" if brand else "") + " GROUP BY notification",
+            (to_iso(since), to_iso(until) if until else "9999-12-31T23:59:59Z", *((brand,) if brand else ())))}
         acked = {row["notification"]: from_iso(row["at"]) for row in self.db.query(
             "SELECT notification, MIN(at) AS at FROM alert_actions WHERE action = 'ack' AND at >= ? GROUP BY notification",
-            (to_iso(since),))}
+            (to_iso(since),)) if row["notification"] in sent}
         waits = sorted((acked[n] - sent[n]).total_seconds() / 60 for n in sent if n in acked)
         median = None
         if waits:
