@@ -100,6 +100,18 @@ def buttons(alert: Alert, notification: str) -> dict | None:
     return {"type": "actions", "block_id": "monitor_actions", "elements": elements}
 
 
+def _label_menu(judged, notification: str) -> dict:
+    """One post's "Not an assassin / Is an assassin" menu in a grouped alert (its section names the
+    notification; each option the post), or nothing when either would pass Slack's limits."""
+    post = f"{judged.mention.source}:{judged.mention.id}"
+    block_id = f"monitor_post|{notification}"
+    if len(block_id) > 255 or len(post) > 130:
+        return {}
+    options = [{"text": {"type": "plain_text", "text": label}, "value": f"{name}|{post}"}
+               for name, label in (("label_not", "Not an assassin"), ("label_assassin", "Is an assassin"))]
+    return {"block_id": block_id, "accessory": {"type": "overflow", "action_id": "monitor:label", "options": options}}
+
+
 def render(alert: Alert, *, links: str | None = None, actions: str | None = None) -> tuple[str, list[dict]]:
     """The push text and the Block Kit blocks for ``alert``, read in ten seconds: a header that says
     what, who and how far; a storm's sentence, its numbers small under it; each post (widest reach
@@ -121,7 +133,8 @@ def render(alert: Alert, *, links: str | None = None, actions: str | None = None
     single = len(alert.mentions) == 1 and not storm
     shown = alert.mentions[:1 if single else STORM_POSTS_SHOWN if storm else POSTS_SHOWN]
     for judged in shown:  # one post: its excerpt too (the header has its reach); several: each brief
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _truncate(_post(judged, single), SECTION_MAX)}})
+        section = {"type": "section", "text": {"type": "mrkdwn", "text": _truncate(_post(judged, single), SECTION_MAX)}}
+        blocks.append({**section, **(_label_menu(judged, actions) if actions and not single and not storm else {})})
     notes = []
     hidden = len(alert.mentions) - len(shown)
     if hidden > 0:

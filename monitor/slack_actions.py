@@ -138,6 +138,18 @@ class SlackActions:
             log.warning("receiver %s: the message could not be updated: %s", self.receiver, exc.response.get("error"))
 
 
+def _menu_value(action: dict) -> str | None:
+    """A per-post menu's choice as a button's value (with the act under "a"), or None."""
+    option, block = action.get("selected_option"), action.get("block_id")
+    value = option.get("value") if isinstance(option, dict) else None
+    if not (isinstance(value, str) and isinstance(block, str) and block.startswith("monitor_post|")):
+        return None
+    act, _, post = value.partition("|")
+    if act not in ("label_not", "label_assassin"):
+        return None
+    return json.dumps({"a": act, "n": block.removeprefix("monitor_post|"), "m": post})
+
+
 def _read(payload: object) -> tuple[dict, str, str, str, dict]:
     """The parts of a click the monitor uses, each checked for its type; Refused when one is not."""
     if not isinstance(payload, dict) or payload.get("type") != "block_actions":
@@ -150,6 +162,9 @@ def _read(payload: object) -> tuple[dict, str, str, str, dict]:
             and isinstance(actions[0], dict)):
         raise Refused("a payload without its user, channel, message or one action")
     action_id, raw = actions[0].get("action_id"), actions[0].get("value")
+    if action_id == "monitor:label":  # a grouped alert's per-post menu: the option names the act and the post
+        raw = _menu_value(actions[0])
+        action_id = f"monitor:{json.loads(raw).pop('a')}" if raw else None
     action = action_id.removeprefix("monitor:") if isinstance(action_id, str) and action_id.startswith("monitor:") else ""
     if action not in DONE or not isinstance(raw, str):
         raise Refused(f"not one of the monitor's buttons ({clean_text(str(action_id), width=40)!r})")

@@ -18,7 +18,9 @@ from pytest_httpserver import HTTPServer
 from websockets.sync.server import serve
 from werkzeug import Request, Response
 
+from alerts.dispatch import enqueue
 from monitor.config_check import parse_config
+from monitor.models import Alert
 from monitor.runtime import Runtime, deliver
 from monitor.slack_actions import SlackActions
 from monitor.store import Store
@@ -101,20 +103,22 @@ def slack_api(httpserver: HTTPServer):
     socket.server.shutdown()
 
 
-def _posted_alert(tmp_path: Path, monkeypatch, api_url: str) -> tuple[Path, dict]:
-    """One assassin alert sent to the channel by the real notifier, its post stored: the database
-    and the message Slack received."""
+def _posted_alert(tmp_path: Path, monkeypatch, api_url: str, alerts: list[Alert] | None = None) -> tuple[Path, dict]:
+    """Assassin alerts (one by default) sent to the channel by the real notifier through the
+    routing tree (one group), their posts stored: the database and the config."""
     monkeypatch.setenv("SLACK_BOT", "xoxb-test")
     monkeypatch.setenv("SLACK_APP", "xapp-1-test")
     config = parse_config("brands: [{name: Acme Cloud, keywords: [acme]}]\n"
                           f"receivers: [{{name: slack, type: slack, token_env: SLACK_BOT, channel: {CHANNEL}, "
                           f"app_token_env: SLACK_APP, base_url: '{api_url}'}}]\n")
     db = tmp_path / "m.db"
-    alert = hostile_alert(payload="refund now")
+    alerts = alerts or [hostile_alert(payload="refund now")]
     with httpx.Client() as client, Store(db) as store:
-        store.save_mentions(list(alert.mentions), fetched_at=NOW)
-        store.enqueue_alert(alert, "slack", now=NOW)
-        deliver(Runtime.build(config, client=client), store, now=NOW + timedelta(minutes=5))
+        for alert in alerts:
+            store.save_mentions(list(alert.mentions), fetched_at=NOW)
+        runtime = Runtime.build(config, client=client)
+        enqueue(alerts, runtime.router, store, now=NOW)
+        deliver(runtime, store, now=NOW + timedelta(minutes=5))
     return db, config
 
 
@@ -239,3 +243,70 @@ def test_monitor_run_opens_the_socket_beside_its_schedule_and_closes_it_on_stop(
     finally:
         monitor.stop()
     assert not monitor._listeners
+
+
+def test_labels_from_clicks_teach_a_refit_that_beats_the_shipped_model(slack_api, tmp_path: Path) -> None:
+    """The site's own way of complaining ("borked", "janky"), labelled from Slack's buttons by a
+    member of the channel, one click a post; monitor train refits on those labels."""
+    from click.testing import CliRunner
+
+    from monitor.cli import main
+    from monitor.ingest import ingest
+    from monitor.models import Judged, Match, Mention, Reach, Score
+    from monitor.scheduler import Monitor
+    from tests.test_label_train import CONFIG, FINE, HURT
+
+    _, calls, api_url = slack_api
+    config = tmp_path / "config.yaml"
+    config.write_text(CONFIG.format(db=tmp_path / "m.db"))
+    monitor = Monitor(config, clock=lambda: NOW)
+    posts = [Mention(source="forum", id=f"{k}{i}", url=None, text=t, published_at=NOW - timedelta(hours=i), language="en")
+             for k, texts in (("h", HURT), ("f", FINE)) for i, t in enumerate(texts)]
+    listener = SlackActions("slack", channel=CHANNEL, database=str(tmp_path / "m.db"), token="xoxb-test",
+                            app_token="xapp-1-test", base_url=api_url, clock=lambda: NOW + timedelta(minutes=9))
+    with Store(tmp_path / "m.db") as store:
+        store.ensure_source("forum", "discourse", now=NOW)
+        ingest(posts, "forum", monitor.runtime, store, now=NOW)
+        for post in posts:  # each post sent to the channel in a notification of its own
+            judged = Judged(post, Match(("Globex",), ("globex",)), Score(-0.5, "assassin", ()), Reach(1, 10, "typical"))
+            store.enqueue_alert(Alert(f"assassin:forum:{post.id}", "assassin", "Globex", "forum", "warning", "x",
+                                      (judged,), NOW), "slack", now=NOW)
+            (key,) = [r["key"] for r in store.db.query("SELECT key FROM alerts WHERE mention_id = ?", (post.id,))]
+            store.mark_sending([key], f"slack:n-{post.id}", now=NOW)
+            store.mark_sent(key, now=NOW)
+    for post in posts:
+        value = json.dumps({"n": f"slack:n-{post.id}", "b": "Globex", "m": f"forum:{post.id}"})
+        listener.handle({"type": "block_actions", "user": {"id": MARIA, "username": "maria"}, "channel": {"id": CHANNEL},
+                         "container": {"message_ts": "1.0"}, "message": {"blocks": []},
+                         "actions": [{"action_id": "monitor:label_assassin" if post.id[0] == "h" else "monitor:label_not",
+                                      "value": value}]}, envelope=f"e-{post.id}")
+    trained = CliRunner().invoke(main, ["--config", str(config), "train"], catch_exceptions=False)
+    assert trained.exit_code == 0, trained.output
+    lines = trained.output.splitlines()
+    assert lines[0] == "24 site labels (12 assassin), 10-fold cross-validated:"
+    before, after = (float(line.split("ROC-AUC ")[1].split()[0]) for line in lines[1:3])
+    assert after > before + 0.1, trained.output
+    assert len(calls["update"]) == 24
+
+
+def test_a_grouped_alert_labels_each_post_from_its_own_menu(slack_api, tmp_path: Path, monkeypatch) -> None:
+    _, calls, api_url = slack_api
+    alerts = [hostile_alert(key=f"assassin:blog:{i}", payload=f"refund now {i}") for i in (1, 2)]
+    db, _ = _posted_alert(tmp_path, monkeypatch, api_url, alerts)
+    (message,) = calls["post"]
+    blocks = json.loads(message["blocks"]) if isinstance(message["blocks"], str) else message["blocks"]
+    menus = [b for b in blocks if b.get("accessory", {}).get("action_id") == "monitor:label"]
+    assert len(menus) == 2 and not any(e["action_id"].startswith("monitor:label_") for b in blocks
+                                       if b["type"] == "actions" for e in b["elements"])
+    menu = menus[1]
+    choice = next(o for o in menu["accessory"]["options"] if o["value"].startswith("label_not|"))
+    payload = {"type": "block_actions", "user": {"id": MARIA, "username": "maria"}, "channel": {"id": CHANNEL},
+               "container": {"message_ts": "1.0"}, "message": {"blocks": blocks},
+               "actions": [{"type": "overflow", "action_id": "monitor:label", "block_id": menu["block_id"],
+                            "selected_option": choice}]}
+    listener = SlackActions("slack", channel=CHANNEL, database=str(db), token="xoxb-test", app_token="xapp-1-test",
+                            base_url=api_url, clock=lambda: NOW + timedelta(minutes=9))
+    listener.handle(payload, envelope="e-menu")
+    with Store(db) as store:
+        labels = list(store.db.query("SELECT mention_id, label FROM labels"))
+    assert labels == [{"mention_id": choice["value"].split(":")[-1], "label": "not"}]
