@@ -310,3 +310,33 @@ def test_a_grouped_alert_labels_each_post_from_its_own_menu(slack_api, tmp_path:
     with Store(db) as store:
         labels = list(store.db.query("SELECT mention_id, label FROM labels"))
     assert labels == [{"mention_id": choice["value"].split(":")[-1], "label": "not"}]
+
+
+def test_a_dead_socket_never_stops_polling(slack_api, tmp_path: Path, monkeypatch, httpserver: HTTPServer) -> None:
+    """Slack's socket gone (nothing listens at the URL apps.connections.open gives): monitor run
+    says so and polls its sources all the same."""
+    from monitor.scheduler import Monitor
+
+    socket, _, api_url = slack_api
+    socket.server.shutdown()
+    socket.server.socket.close()
+    feed = (b'<?xml version="1.0"?><rss version="2.0"><channel><title>b</title><item><title>Acme Cloud is down</title>'
+            b'<guid>1</guid><link>https://blog.example/1</link></item></channel></rss>')
+    httpserver.expect_request("/feed.xml").respond_with_data(feed, content_type="application/rss+xml")
+    monkeypatch.setenv("SLACK_BOT", "xoxb-test")
+    monkeypatch.setenv("SLACK_APP", "xapp-1-test")
+    config = tmp_path / "config.yaml"
+    config.write_text(f"database: {tmp_path / 'm.db'}\nbrands: [{{name: Acme Cloud, keywords: [acme]}}]\n"
+                      f"sources: [{{name: blog, type: rss, url: '{httpserver.url_for('/feed.xml')}', every: 1h}}]\n"
+                      f"receivers: [{{name: slack, type: slack, token_env: SLACK_BOT, channel: {CHANNEL}, "
+                      f"app_token_env: SLACK_APP, base_url: '{api_url}'}}]\nalerts: {{digest_at: null}}\n")
+    monitor = Monitor(config)
+    monitor.start()
+    try:
+        def polled() -> bool:
+            with Store(tmp_path / "m.db") as store:
+                return any(row.get("last_success_at") for row in store.sources_status())
+
+        _wait(polled, "the source's run with the socket dead")
+    finally:
+        monitor.stop()
