@@ -430,8 +430,8 @@ def searches(queries: Sequence[Query], syntax: Syntax) -> list[str]:
                 out.append(f" {syntax.or_word} ".join(_group(g, syntax, nested=True) for g in query.alternatives))
             continue
         for group in [query.anchor] if query.anchor else query.alternatives:
-            if syntax.single:  # the longest term: the surest of the group's
-                group = (max(group, key=lambda t: len(t.text)),)
+            if syntax.single:  # the brand's term (``brand_first`` put it first), else the rule's first
+                group = group[:1]
             out.append(_group(group, syntax))
     return list(dict.fromkeys(out))
 

@@ -80,10 +80,9 @@ def _hashtags(queries: Sequence[Query]) -> list[str]:
     tags: dict[str, None] = {}  # an ordered set: a list's membership test made 100,000 rules take a minute
     for query in queries:
         for group in [query.anchor] if query.anchor else query.alternatives:
-            for term in group:
-                tag = re.sub(r"[^\w]", "", term.text).lower()
-                if tag:
-                    tags[tag] = None
+            tag = re.sub(r"[^\w]", "", group[0].text).lower()  # the brand's term (brand_first), never "#support"
+            if tag:
+                tags[tag] = None
     return list(tags)
 
 

@@ -235,3 +235,25 @@ def test_a_case_sensitive_brand_is_not_matched_by_another_brands_case_insensitiv
     m = Matcher([compile_brand("Loose", ["acme"]), compile_brand("Strict", ["acme"], case_sensitive=True)])
     assert m.match("ACME is down").brands == ("Loose",)
     assert m.match("acme is down").brands == ("Loose", "Strict")
+
+
+def test_and_rules_are_anchored_on_the_brand_in_every_search_connector() -> None:
+    """`acme AND billing` and `"Acme Cloud" AND support`: every search any connector sends, and
+    every hashtag Mastodon follows, names the brand (never "billing" or "#support" alone)."""
+    import importlib
+
+    from connectors import REGISTRY
+    from connectors.mastodon import _hashtags
+    from tests.support import queries
+
+    rules = queries("acme AND billing", '"Acme Cloud" AND support', "support AND acme")
+    checked = []
+    for kind in REGISTRY:
+        module = importlib.import_module(f"connectors.{kind}")
+        for syntax in {getattr(module, name) for name in ("SYNTAX", "SEARCH_SYNTAX") if hasattr(module, name)}:
+            sent = combined(rules, syntax)
+            assert sent and all("acme" in q.casefold() for q in sent), (kind, sent)
+            checked.append(kind)
+    assert {"hackernews", "reddit", "lemmy", "mastodon", "bluesky", "github", "stackexchange", "youtube",
+            "googlenews", "discourse"} <= set(checked)
+    assert _hashtags(rules) == ["acme", "acmecloud"]

@@ -518,6 +518,23 @@ def check_rule(rule: str) -> tuple[tuple, list[Term], Query]:
     return parsed, positive, search_query(rule, parsed)  # the search in the rule's own order
 
 
+def brand_first(query: Query, brand: str) -> Query:
+    """``query`` with the terms that name the brand (its name, a word of it, a phrase of its
+    words) before the others in each group: a source that sends one term of a rule, or follows
+    one as a hashtag, sends the brand's (``acme AND billing`` is a search for "acme", never for
+    "billing"), else the term the rule names first."""
+    words = set(brand.casefold().split())
+
+    def names(term: SearchTerm) -> bool:
+        text = term.text.casefold()
+        return text == brand.casefold() or text in words or bool(set(text.split()) & words)
+
+    def ordered(group: tuple[SearchTerm, ...]) -> tuple[SearchTerm, ...]:
+        return tuple(sorted(group, key=lambda t: not names(t)))
+
+    return Query(ordered(query.anchor), tuple(ordered(g) for g in query.alternatives))
+
+
 def compile_brand(
     name: str,
     keywords: Iterable[str],
@@ -534,6 +551,7 @@ def compile_brand(
     with _collector_paused():
         for rule in keywords:
             parsed, positive, query = check_rule(rule)
+            query = brand_first(query, name)
             tree = _canonical(parsed)
             if tree not in shared:
                 shared[tree] = _compile(tree, flags)
