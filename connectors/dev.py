@@ -112,7 +112,8 @@ class DevConnector:
         the next page when ``max_pages`` ran out), each tag's recent articles, then the comments
         of the articles that have new ones."""
         key = secret(options, "api_key_env")
-        headers = {"api-key": key} if key else {}
+        # The v1 API is asked for by its media type; without it Forem answers from the deprecated v0.
+        headers = {"Accept": "application/vnd.forem.api-v1+json", **({"api-key": key} if key else {})}
         backlog = Resume.load(state.cursor)
         plain = SourceState(cursor=backlog.cursor)
         reached = parse_time(plain.cursor, source=options.name) if plain.cursor else now - options.first_run

@@ -64,6 +64,18 @@ def recency(options: GoogleNewsOptions, state: SourceState, now: datetime) -> st
     return f"{hours}h" if hours < 24 * 7 else "7d"
 
 
+# Editions whose language part is not the bare language (news.google.com's own edition links,
+# read 2026-12-06): Brazil's Portuguese, Latin America's Spanish, Chinese by script.
+EDITION_LANGUAGES = {"pt-br": "pt-419", "es-419": "es-419", "pt-pt": "pt-150", "zh-tw": "zh-Hant", "zh-hk": "zh-Hant",
+                     "zh-cn": "zh-Hans"}
+
+
+def ceid(hl: str, gl: str) -> str:
+    """The edition id ``COUNTRY:language`` for ``hl`` and ``gl`` (``BR:pt-419``, ``MX:es-419``,
+    ``US:en``)."""
+    return f"{gl}:{EDITION_LANGUAGES.get(hl.casefold(), hl.split('-')[0])}"
+
+
 class GoogleNewsConnector:
     """Searches Google News for the brands' terms."""
 
@@ -105,7 +117,7 @@ class GoogleNewsConnector:
         if when:
             q = f"({q}) when:{when}" if " OR " in q else f"{q} when:{when}"
         params = {"q": q, "hl": options.hl, "gl": options.gl,
-                  "ceid": options.ceid or f"{options.gl}:{options.hl.split('-')[0]}"}
+                  "ceid": options.ceid or ceid(options.hl, options.gl)}
         return http.get(self.client, f"{options.base_url}/rss/search", source=options.name, params=params, headers=headers)
 
     def _mentions(self, options: GoogleNewsOptions, response: httpx.Response, now: datetime, skipped: list[str],

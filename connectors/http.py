@@ -8,7 +8,7 @@ import re
 import threading
 import time
 import zlib
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterator
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -51,6 +51,7 @@ class HostLimiter:
         self._lock = threading.Lock()
         self._blocked_until: dict[str, float] = {}
         self._spacing: dict[str, float] = {}
+        self._floor: dict[str, float] = {}  # the least spacing a host's documentation asks for
         self._last: dict[str, float] = {}
 
     def before(self, host: str, *, source: str) -> None:
@@ -62,10 +63,15 @@ class HostLimiter:
                 raise RateLimited(
                     f"{host} asked us to wait {blocked - now:.0f}s more", source=source, retry_after_seconds=blocked - now
                 )
-            wait = self._last.get(host, 0.0) + self._spacing.get(host, 0.0) - now
+            wait = self._last.get(host, 0.0) + max(self._spacing.get(host, 0.0), self._floor.get(host, 0.0)) - now
             self._last[host] = now + max(0.0, wait)
         if wait > 0:
             time.sleep(min(wait, MAX_SPACING_SECONDS))
+
+    def pace(self, host: str, seconds: float) -> None:
+        """Never ask ``host`` more often than once in ``seconds`` (what its documentation asks)."""
+        with self._lock:
+            self._floor[host] = max(self._floor.get(host, 0.0), seconds)
 
     def block(self, host: str, seconds: float) -> None:
         """Keep every source off ``host`` for ``seconds`` (Retry-After, Stack Exchange backoff)."""
@@ -350,6 +356,16 @@ _AVAILABLE_IN = re.compile(r"available in (\d+) seconds?")
 SECONDARY_LIMIT_SECONDS = 60.0  # GitHub: with neither Retry-After nor a reset, "wait for at least one minute"
 
 
+def until_pacific_midnight(now: datetime) -> float:
+    """Seconds from ``now`` to the next midnight in America/Los_Angeles (when Google's daily
+    API quotas reset)."""
+    from zoneinfo import ZoneInfo
+
+    local = now.astimezone(ZoneInfo("America/Los_Angeles"))
+    midnight = datetime.combine(local.date() + timedelta(days=1), datetime.min.time(), tzinfo=local.tzinfo)
+    return max(60.0, (midnight - local).total_seconds())
+
+
 def _throttle(response: httpx.Response, text: str, *, source: str) -> RateLimited | None:
     """A rate limit that is not a 429, or None: Stack Exchange's HTTP 400 ``throttle_violation``
     ("more requests available in 82 seconds"), and GitHub's 403 (secondary limits: Retry-After,
@@ -363,6 +379,10 @@ def _throttle(response: httpx.Response, text: str, *, source: str) -> RateLimite
         wait = float(found.group(1)) if found else SECONDARY_LIMIT_SECONDS
         return RateLimited(f"throttled by {where} (HTTP 400 throttle_violation, retry after {wait:.0f}s)",
                            source=source, retry_after_seconds=wait)
+    if "quotaExceeded" in text or "dailyLimitExceeded" in text:  # Google's daily quotas reset at midnight Pacific
+        wait = until_pacific_midnight(datetime.now(timezone.utc))
+        return RateLimited(f"the daily quota of {where} is spent (HTTP 403 quotaExceeded); it resets at midnight "
+                           f"Pacific time, in {wait / 3600:.1f} h", source=source, retry_after_seconds=wait)
     retry_after = _wait(response.headers)
     if retry_after is None and "rate limit" in text.lower():
         retry_after = SECONDARY_LIMIT_SECONDS
@@ -491,6 +511,13 @@ def parse_json(response: httpx.Response, *, source: str) -> Any:
         raise ParseError(f"{where} did not return JSON: {exc}", source=source) from exc
     except RecursionError as exc:
         raise ParseError(f"{where} returned JSON nested too deep to read", source=source) from exc
+
+
+def pace_host(client: httpx.Client, url: str, seconds: float) -> None:
+    """Space every source's requests to ``url``'s host at least ``seconds`` apart."""
+    limiter: HostLimiter | None = getattr(client, "limiter", None)
+    if limiter is not None:
+        limiter.pace(urlsplit(url).netloc, seconds)
 
 
 def hold_host(client: httpx.Client, url: str, seconds: float) -> None:

@@ -6,7 +6,8 @@ Lobsters has no search API; every page has a JSON twin (``/newest.json``, ``/new
 ``description_plain``, ``comments_url`` and ``submitter_user`` (a name; older instances send an
 object with ``username``), and ``tags``: as the clients that read these pages parse them (their
 code read 2026-12-02; the site documents no API beyond the ``.json`` twins). Its stories are few
-(tens an hour), so a run pages back to the cursor (``max_pages`` bounds it) and asks each tag once.
+(tens an hour), so a run pages back to the cursor (``max_pages`` bounds it) and asks each tag once,
+every request a second after the last (the site asks bots for that).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from monitor.models import Duration, FetchResult, Mention, Query, Refreshed, Sou
 
 SITE = "https://lobste.rs"
 REFRESH_PER_RUN = 10  # stories re-read a run, one request each (a small site: kept polite)
+SPACING = 1.0  # seconds between two requests: what the site's operators ask of bots
 PAGE_SIZE = 25  # stories on a /newest page (Lobsters' StoriesPaginator); fewer: the last page
 
 
@@ -76,6 +78,7 @@ class LobstersConnector:
         """Stories since the cursor (less the overlap): /newest page by page, then each tag's page.
         When ``max_pages`` ran out first, /newest is owed from the next page (new stories only push
         unread ones further down) and read on the next runs."""
+        http.pace_host(self.client, options.base_url, SPACING)
         backlog = Resume.load(state.cursor)
         plain = SourceState(cursor=backlog.cursor)
         reached = parse_time(plain.cursor, source=options.name) if plain.cursor else now - options.first_run
@@ -113,6 +116,7 @@ class LobstersConnector:
     def refresh(self, options: LobstersOptions, mentions: Sequence[Mention], *, now: datetime) -> dict[str, Refreshed]:
         """Score and comments now: ``/s/{short_id}.json`` per story, ``REFRESH_PER_RUN`` at most;
         a story gone (404) is left out."""
+        http.pace_host(self.client, options.base_url, SPACING)
         out: dict[str, Refreshed] = {}
         for m in mentions[:REFRESH_PER_RUN]:
             try:

@@ -1043,3 +1043,65 @@ def test_compound_cursors_read_the_forms_stored_before_them() -> None:
     later = YouTubeCursors("2026-11-20T00:00:00Z", None, "2026-11-23T12:00:00Z")
     assert YouTubeCursors.load(later.dump()) == later
     assert YouTubeCursors.load(None) == YouTubeCursors() and YouTubeCursors.load("{not json") == YouTubeCursors()
+
+
+# --- 2026's answers (issue 32's smaller items) -------------------------------------------------
+
+
+def test_youtubes_spent_daily_quota_is_a_wait_until_midnight_pacific(httpserver: HTTPServer, monkeypatch) -> None:
+    """Google's 403 quotaExceeded is a limit until the quota resets (midnight Pacific), not an
+    error to back off from and retry within minutes."""
+    from datetime import datetime, timezone
+    from zoneinfo import ZoneInfo
+
+    monkeypatch.setenv("YT_KEY", "secret-key")
+    body = {"error": {"code": 403, "message": "The request cannot be completed because you have exceeded your "
+                      "<a href=\"/youtube/v3/getting-started#quota\">quota</a>.",
+                      "errors": [{"message": "quota", "domain": "youtube.quota", "reason": "quotaExceeded"}]}}
+    httpserver.expect_request("/v3/search").respond_with_json(body, status=403)
+    with pytest.raises(RateLimited) as info:
+        run(httpserver, {"name": "y", "type": "youtube", "base_url": "BASE", "api_url": "BASE/v3", "api_key_env": "YT_KEY"})
+    pacific = datetime.now(timezone.utc).astimezone(ZoneInfo("America/Los_Angeles"))
+    left = 86400 - (pacific.hour * 3600 + pacific.minute * 60 + pacific.second)
+    assert abs(info.value.retry_after_seconds - left) < 120 or left < 60
+    assert "midnight Pacific" in str(info.value) and "secret-key" not in str(info.value)
+
+
+def test_google_news_editions_whose_language_is_not_the_bare_language(httpserver: HTTPServer) -> None:
+    from connectors.googlenews import ceid
+
+    assert ceid("pt-BR", "BR") == "BR:pt-419" and ceid("es-419", "MX") == "MX:es-419" and ceid("en-US", "US") == "US:en"
+    assert ceid("zh-TW", "TW") == "TW:zh-Hant" and ceid("fr", "FR") == "FR:fr"
+    httpserver.expect_request("/rss/search").respond_with_data(fixture_bytes("googlenews_search.rss.xml"),
+                                                               content_type="application/rss+xml")
+    run(httpserver, {"name": "g", "type": "googlenews", "base_url": "BASE", "hl": "pt-BR", "gl": "BR"})
+    assert httpserver.log[0][0].args["ceid"] == "BR:pt-419"
+
+
+def test_dev_asks_for_forems_v1_api(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/api/articles/latest").respond_with_data(fixture_bytes("dev_articles_latest.json"),
+                                                                        content_type=JSON)
+    httpserver.expect_request("/api/comments").respond_with_json([])
+    run(httpserver, {"name": "d", "type": "dev", "base_url": "BASE"}, state=SourceState(cursor="2026-11-23T08:00:00Z"))
+    assert {r.headers.get("Accept") for r, _ in httpserver.log} == {"application/vnd.forem.api-v1+json"}
+
+
+def test_lobsters_is_asked_a_second_apart(httpserver: HTTPServer) -> None:
+    import time
+
+    from werkzeug import Request, Response
+
+    page = json.loads(fixture_bytes("lobsters_newest.json"))
+    asked: list[float] = []
+
+    def answer(request: Request) -> Response:
+        asked.append(time.monotonic())
+        return Response(json.dumps(page[:1]), content_type=JSON)
+
+    httpserver.expect_request("/newest.json").respond_with_handler(answer)
+    for tag in ("devops", "cloud", "storage"):
+        httpserver.expect_request(f"/t/{tag}.json").respond_with_handler(answer)
+    run(httpserver, {"name": "l", "type": "lobsters", "base_url": "BASE", "tags": ["devops", "cloud", "storage"]},
+        state=SourceState(cursor="2026-11-23T05:00:00Z"))
+    gaps = [b - a for a, b in zip(asked, asked[1:])]
+    assert len(asked) == 4 and min(gaps) >= 0.95, gaps  # a lower bound: a slow machine only widens the gaps
