@@ -21,6 +21,7 @@ token; the host limiter spreads requests over the window GitHub announces.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter
 from dataclasses import dataclass, replace
@@ -220,7 +221,11 @@ class GitHubConnector:
     def _comments(self, options: GitHubOptions, headers: dict, terms: Sequence[str], cursor: str | None,
                   seen: dict[str, Mention], skipped: list[str], subs: SubRequests, now: datetime, issues: int) -> str:
         """Comments made since the comments' cursor on issues whose comments match a term (one
-        search per term, then each issue's comments, ``issues`` at most); the new cursor."""
+        search per term, then each issue's comments, ``issues`` at most, least recently active
+        first); the new cursor. When more issues were found than a run reads, the cursor stays
+        and the issues read (with their activity then) are kept in it: the next runs read the
+        rest, and the cursor moves only once every issue found was read."""
+        cursor, done = _owed_comments(cursor)
         plain = SourceState(cursor=cursor)
         since, newest = options.since(plain, now), options.reached(plain, now)
         commented: dict[str, Mention] = {}
@@ -231,7 +236,11 @@ class GitHubConnector:
                                         params={"q": q, "sort": "updated", "order": "desc", "per_page": options.per_page})
                 for issue in parse_issues(data, source=options.name, skipped=skipped):
                     commented.setdefault(issue.id, issue)
-        for issue in list(commented.values())[:issues]:
+        active = {i.id: str((i.raw or {}).get("updated_at") or "") for i in commented.values()}
+        pending = sorted((i for i in commented.values() if done.get(i.id, "") < active[i.id] or not active[i.id]),
+                         key=lambda i: active[i.id])
+        for issue in pending[:issues]:
+            done[issue.id] = active[issue.id]
             number = as_int((issue.raw or {}).get("number"))
             if number is None or not issue.metrics.get("repository"):
                 continue
@@ -248,6 +257,9 @@ class GitHubConnector:
                         if comment.published_at >= since:
                             seen.setdefault(comment.id, comment)
                             newest = max(newest, min(comment.published_at, now))
+        if len(pending) > issues:  # the rest next run, from the same cursor
+            log.info("source %s: %d commented issues left for the next runs", options.name, len(pending) - issues)
+            return json.dumps({"since": cursor, "read": done})
         return to_iso(newest)
 
     def _add_reach(self, options: GitHubOptions, headers: dict, seen: dict[str, Mention], lookups: int) -> None:
@@ -298,6 +310,18 @@ class GitHubConnector:
                          options.name, term, total, RESULT_CAP)
                 return oldest
         return oldest
+
+
+def _owed_comments(raw: str | None) -> tuple[str | None, dict[str, str]]:
+    """The comments' cursor, and the issues already read from it (id → its activity then) while
+    a run's budget left some unread."""
+    if raw and raw.startswith("{"):
+        try:
+            data = json.loads(raw)
+            return data.get("since"), {str(k): str(v) for k, v in (data.get("read") or {}).items()}
+        except (ValueError, AttributeError):
+            return None, {}
+    return raw, {}
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 from pytest_httpserver import HTTPServer
-from werkzeug import Response
+from werkzeug import Request, Response
 
 from connectors import REGISTRY
 from connectors.http import make_client
@@ -1105,3 +1105,43 @@ def test_lobsters_is_asked_a_second_apart(httpserver: HTTPServer) -> None:
         state=SourceState(cursor="2026-11-23T05:00:00Z"))
     gaps = [b - a for a, b in zip(asked, asked[1:])]
     assert len(asked) == 4 and min(gaps) >= 0.95, gaps  # a lower bound: a slow machine only widens the gaps
+
+
+def test_github_comments_on_more_issues_than_a_run_reads_are_read_over_the_next_runs(httpserver: HTTPServer) -> None:
+    """Without a token a run reads the comments of 5 commented issues; with 7 found, the other 2
+    are read next run (the cursor stays until every issue found was read), none skipped."""
+    page = json.loads(fixture_bytes("github_search_issues.json"))
+    base_issue = page["items"][0]
+    issues = [dict(base_issue, id=500 + n, number=n, title=f"Issue {n}", body="old", created_at="2025-01-02T00:00:00Z",
+                   updated_at=f"2026-11-23T0{n}:30:00Z") for n in range(1, 8)]
+    comment = json.loads(fixture_bytes("github_issue_comments.json"))[0]
+
+    def search(request: Request) -> Response:
+        items = issues if "in:comments" in request.args["q"] else []
+        return Response(json.dumps({"total_count": len(items), "incomplete_results": False, "items": items}),
+                        content_type=JSON)
+
+    def comments(request: Request) -> Response:
+        n = int(request.path.split("/")[-2])
+        return Response(json.dumps([dict(comment, id=9000 + n, created_at=f"2026-11-23T0{n}:30:00Z",
+                                         updated_at=f"2026-11-23T0{n}:30:00Z",
+                                         html_url=f"https://github.com/acme/cloud-cli/issues/{n}#issuecomment-{9000 + n}")]),
+                        content_type=JSON)
+
+    httpserver.expect_request("/search/issues").respond_with_handler(search)
+    for n in range(1, 8):
+        httpserver.expect_request(f"/repos/acme/cloud-cli/issues/{n}/comments").respond_with_handler(comments)
+    httpserver.expect_request("/repos/acme/cloud-cli").respond_with_data(fixture_bytes("github_repo.json"), content_type=JSON)
+    httpserver.expect_request("/users/ops-lead").respond_with_data(fixture_bytes("github_user.json"), content_type=JSON)
+    options = {"name": "g", "type": "github", "base_url": "BASE", "lookups": 0}
+    start = json.dumps({"issues": "2026-11-23T00:00:00Z", "comments": "2026-11-23T00:00:00Z"})
+    first = run(httpserver, options, state=SourceState(cursor=start))
+    second = run(httpserver, options, state=first.state)
+    found = sorted(m.id for r in (first, second) for m in r.mentions if m.metrics.get("kind") == "comment")
+    assert found == [f"c{9000 + n}" for n in range(1, 8)], found
+    assert sorted(m.id for m in first.mentions if m.metrics.get("kind") == "comment") == [f"c{9000 + n}" for n in range(1, 6)]
+    read = [r.path for r, _ in httpserver.log if r.path.endswith("/comments")]
+    assert len(read) == 5 + 2, read  # each issue's comments read once
+    owed = json.loads(json.loads(first.state.cursor)["comments"])
+    assert owed["since"] == "2026-11-23T00:00:00Z" and len(owed["read"]) == 5, "the cursor stays while issues are owed"
+    assert json.loads(second.state.cursor)["comments"] == "2026-11-23T07:30:00Z", "all read: the cursor moves on"
