@@ -9,6 +9,8 @@ storefront, and paging stops on reaching it.
 Apple documents this feed only through its RSS generator (read 2026-12-02): no key, no stated
 rate limit, 10 pages of 50; users report that the feed at times returns empty for an app with
 reviews, hence the warning (not "zero reviews") when an app that had reviews comes back empty.
+In 2026 the feed answers 200 with no entries (or 400) for most apps: a first read that finds
+no review says so, rather than passing for a quiet app.
 """
 
 from __future__ import annotations
@@ -70,6 +72,10 @@ def parse_reviews(data: object, *, source: str, app_id: str, country: str, now: 
     return out
 
 
+EMPTY_FEED_HINT = ("check the app id at https://apps.apple.com/{country}/app/id{app}; the feed cannot be relied on for "
+                   "reviews any more, and App Store Connect's customerReviews API (the app's own team key) can")
+
+
 class AppStoreConnector:
     """Reads the newest customer reviews of each app in each storefront (matched locally)."""
 
@@ -107,6 +113,10 @@ class AppStoreConnector:
                         if not reviews and page == 1 and last:
                             warnings.append(f"app {app_id} in {country}: the feed came back empty though it had reviews "
                                             "before (Apple's feed does this at times): nothing read, asked again next run")
+                        elif not reviews and page == 1 and key not in cursors:
+                            warnings.append(f"app {app_id} in {country}: Apple's public review feed gave no review, as "
+                                            f"it does for most apps in 2026 — "
+                                            + EMPTY_FEED_HINT.format(country=country, app=app_id))
                         if not reviews or (last and min(numeric, default=0) <= last):
                             break
         result = FetchResult(list(seen.values()), SourceState(cursor=json.dumps(cursors, sort_keys=True)), skipped=tuple(skipped),
