@@ -1,17 +1,28 @@
-"""Reddit: anonymous RSS (search and subreddit listings), or the JSON API with an OAuth app.
+"""Reddit: anonymous RSS (search and subreddit listings), or the JSON API with an approved app.
 
-Anonymous JSON answers 403 these days, so without credentials we read ``search.rss`` and
-``/r/{sub}/new/.rss`` (no scores there, and 429s come quickly: the host limiter honours them).
-With ``client_id_env`` / ``client_secret_env`` (a "script" or "web" app's credentials) the
-connector takes an app-only token and reads ``oauth.reddit.com`` listings, which carry score,
-comments, upvote ratio and subreddit subscribers, paged back to the cursor.
+Anonymous JSON answers 403, and since mid-2026 anonymous RSS answers about **one request a
+minute per address** (then 429: FreshRSS #8928, NetNewsWire #5328/#5355, QuiteRSS #1626). So
+without credentials every Reddit source shares one budget on the host: a request, then a
+minute's hold (kept in the store, so cron runs and other workers keep it too); a run reads one
+listing's newest page, the one read longest ago first, so every search and subreddit is read in
+turn; the subreddits are read together as one multireddit (``/r/a+b+c/new``). A listing not read
+within its source's interval is a warning saying how far behind it is; a source that could read
+nothing for a day fails (and goes ``source_down``).
+
+With ``client_id_env`` / ``client_secret_env`` (an app Reddit approved: since November 2025 new
+apps need Reddit's approval) the connector takes an app-only token, kept until it expires, and
+reads ``oauth.reddit.com`` listings, which carry score, comments, upvote ratio and subreddit
+subscribers, paged back to the cursor.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import re
-from dataclasses import replace
+import threading
+import time
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import ClassVar, Literal, Sequence
 
@@ -23,7 +34,7 @@ from connectors.base import (Resume, SearchOptions, SourceOptions, SubRequests, 
                              parse_time, read_back, secret)
 from connectors.quota import Cost, Quota, plural
 from connectors.rss import feed_headers, parse_feed
-from monitor.errors import FetchError, ParseError
+from monitor.errors import ConnectorError, FetchError, ParseError, RateLimited
 from monitor.models import FetchResult, Mention, Query, SourceState, to_iso
 
 SITE = "https://www.reddit.com"
@@ -36,7 +47,11 @@ SYNTAX = Syntax(boolean=True, max_query=512)
 # Reddit's free tier since 2023-07-01 (r/modnews, "API Update", read 2026-12-02): 100 queries a
 # minute per OAuth client id, averaged over 10 minutes; 10 without OAuth.
 OAUTH_QUOTA = Quota(100, timedelta(minutes=1), "per OAuth client id, Reddit's Data API terms")
-RSS_QUOTA = Quota(10, timedelta(minutes=1), "without an OAuth app, Reddit's Data API terms")
+RSS_QUOTA = Quota(1, timedelta(minutes=1), "anonymous RSS per address, as Reddit answers in 2026")
+ANONYMOUS_SPACING = 60.0  # seconds between two anonymous requests, across every Reddit source
+STARVED = timedelta(days=1)  # a source that could read nothing this long fails
+_TOKENS: dict[tuple[str, str], tuple[str, float]] = {}  # (token URL, client id) → (token, expiry, epoch seconds)
+_TOKENS_LOCK = threading.Lock()
 
 class RedditOptions(SearchOptions):
     """Reddit options."""
@@ -58,9 +73,11 @@ class RedditOptions(SearchOptions):
     def access(self) -> str | None:
         if self.client_id_env and self.client_secret_env:
             return None
-        return ("anonymous RSS: 10 requests a minute, no scores or subscriber counts (reach is a typical account's); "
-                "with an OAuth app (create a 'script' app at https://www.reddit.com/prefs/apps, then set client_id_env "
-                "and client_secret_env) the JSON API gives 100 a minute, scores and subscribers")
+        return ("anonymous RSS: about 1 request a minute per address in 2026, shared by every Reddit source, so "
+                "one listing a run, in turn; no scores or subscriber counts (reach is a typical account's). The JSON "
+                "API (100 requests a minute, scores and subscribers) needs an app Reddit has approved (since "
+                "November 2025: apply at https://support.reddithelp.com/hc/en-us/requests/new), then set "
+                "client_id_env and client_secret_env")
 
 
 def parse_listing(data: object, *, source: str, skipped: list[str] | None = None) -> tuple[list[Mention], str | None]:
@@ -146,8 +163,9 @@ class RedditConnector:
         listings = _listings(options, queries)
         headers = agent(options)
         oauth = bool(client_id and client_secret)
-        if oauth:
-            headers = {"Authorization": f"Bearer {self._token(options, client_id, client_secret)}", **headers}
+        if not oauth:
+            return self._in_turn(options, listings, headers, state, now)
+        headers = {"Authorization": f"Bearer {self._token(options, client_id, client_secret)}", **headers}
         backlog = Resume.load(state.cursor)
         plain = SourceState(cursor=backlog.cursor)
         since, reached = options.since(plain, now), options.reached(plain, now)
@@ -166,6 +184,50 @@ class RedditConnector:
         result = FetchResult(list(seen.values()), state, skipped=tuple(skipped), warnings=tuple(warnings))
         return subs.result(Resume(to_iso(max(newest)), still).result(result), state)
 
+    def _in_turn(self, options: RedditOptions, listings: list[tuple[str, dict]], headers: dict, state: SourceState,
+                 now: datetime) -> FetchResult:
+        """Anonymous: the newest page of the listing read longest ago, within the host's budget
+        (a request a minute, shared); the others wait their turn. Warnings for listings behind
+        their interval; a failure when nothing could be read for a day."""
+        turn = _Turns.load(state.cursor)
+        seen: dict[str, Mention] = {}
+        skipped: list[str] = []
+        warnings: list[str] = []
+        labels = [_label(path, params) for path, params in listings]
+        for (path, params), label in sorted(zip(listings, labels), key=lambda pair: turn.read.get(pair[1], "")):
+            try:
+                mentions, _ = self._page(options, path, params, None, headers, False, now, skipped, warnings)
+            except RateLimited as exc:  # no budget left (nothing sent), or Reddit said 429
+                if not turn.read_any(labels, since=now - STARVED) and turn.started(now) <= now - STARVED:
+                    raise FetchError(f"nothing read from Reddit for {_ago(now - turn.started(now))}: its anonymous "
+                                     "budget (about 1 request a minute per address) went to other sources or was "
+                                     "refused — fewer Reddit sources, a longer every, or an approved app",
+                                     source=options.name) from exc
+                raise  # the wait is honoured, not a failure; this listing keeps its turn
+            except ConnectorError:  # the run fails (backoff, source_down); this listing keeps its turn
+                http.hold_host(self.client, options.base_url or SITE, ANONYMOUS_SPACING)
+                raise
+            http.hold_host(self.client, options.base_url or SITE, ANONYMOUS_SPACING)
+            for mention in mentions:
+                seen.setdefault(mention.id, mention)
+            turn.read[label] = to_iso(now)
+            if len(mentions) >= params["limit"]:
+                warnings.append(f"{label}: a full page since its last read: older posts between reads are missed "
+                                "(anonymous Reddit reads one page a turn)")
+            break  # a request a minute: the others in the next runs
+        for label in labels:
+            last = turn.read.get(label)
+            behind = now - parse_time(last) if last else now - turn.started(now)
+            if behind > options.every + timedelta(seconds=ANONYMOUS_SPACING):
+                warnings.append(f"{label}: last read {_ago(behind)} ago" if last else f"{label}: not read yet")
+        if any(w.endswith(" ago") or w.endswith("not read yet") for w in warnings):
+            warnings.append(f"{len(labels)} listings share anonymous Reddit's request a minute: each is read every "
+                            f"{len(labels)} runs")
+        newest = max([m.published_at for m in seen.values()], default=None)
+        turn = _Turns(turn.read, turn.since or to_iso(now), to_iso(newest) if newest else turn.cursor)
+        return FetchResult(list(seen.values()), SourceState(cursor=turn.dump()), skipped=tuple(skipped),
+                           warnings=tuple(warnings))
+
     @staticmethod
     def cost(options: RedditOptions, queries: Sequence[Query]) -> Cost:
         """A request per listing a run: the searches (the rules ORed, 512 characters each) and
@@ -176,7 +238,14 @@ class RedditConnector:
         if len(listings) > found:
             how.append(f"{plural(len(listings) - found, 'subreddit listing')}")
         oauth = bool(options.client_id_env and options.client_secret_env)
-        return Cost(len(listings), ", ".join(how) or "nothing", OAUTH_QUOTA if oauth else RSS_QUOTA)
+        if not oauth:
+            turn = options.every * len(listings)
+            late = (f"each listing is read once in {len(listings)} runs ({turn.total_seconds() / 3600:.1f} h) within "
+                    "anonymous Reddit's request a minute: fewer rules or subreddits, or an approved app"
+                    if turn > timedelta(hours=6) else None)
+            return Cost(1, f"one of {plural(len(listings), 'listing')} a run, in turn ({', '.join(how) or 'nothing'})",
+                        RSS_QUOTA, warning=late)
+        return Cost(len(listings), ", ".join(how) or "nothing", OAUTH_QUOTA)
 
     def _page(self, options: RedditOptions, path: str, params: dict, after: str | None, headers: dict, oauth: bool,
               now: datetime, skipped: list[str], warnings: list[str]) -> tuple[list[Mention], str | None]:
@@ -194,14 +263,25 @@ class RedditConnector:
         return mentions, mentions[-1].id if len(mentions) >= params["limit"] else None
 
     def _token(self, options: RedditOptions, client_id: str, client_secret: str) -> str:
+        """An app-only token, kept (in this process) until a minute before it expires."""
+        key = (f"{options.base_url}/api/v1/access_token", client_id)
+        with _TOKENS_LOCK:
+            kept = _TOKENS.get(key)
+        if kept and kept[1] > time.time():
+            return kept[0]
         response = http.request(
             self.client, "POST", f"{options.base_url}/api/v1/access_token", source=options.name,
             data={"grant_type": "client_credentials"},
             headers={"Authorization": "Basic " + base64.b64encode(f"{client_id}:{client_secret}".encode()).decode(), **agent(options)},
         )
-        token = (http.parse_json(response, source=options.name) or {}).get("access_token")
-        if not token:
-            raise FetchError("Reddit gave no access token: check the OAuth app's id and secret", source=options.name, retryable=False)
+        data = http.parse_json(response, source=options.name) or {}
+        token = data.get("access_token") if isinstance(data, dict) else None
+        if not token or not isinstance(token, str):
+            raise FetchError("Reddit gave no access token: check the app's id and secret (and that Reddit approved "
+                             "the app)", source=options.name, retryable=False)
+        lasts = as_int(data.get("expires_in")) or 3600
+        with _TOKENS_LOCK:
+            _TOKENS[key] = (token, time.time() + max(0, lasts - 60))
         return token
 
 
@@ -210,11 +290,46 @@ def _listings(options: RedditOptions, queries: Sequence[Query]) -> list[tuple[st
     searches = [" OR ".join(options.query)] if options.query else combined(queries, SYNTAX)
     listings = [("/search", {"q": q, "sort": "new", "t": "week", "limit": options.limit})
                 for q in (searches if options.search else [])]
-    for sub in options.subreddits:
-        listings.append((f"/r/{sub}/new", {"limit": options.limit}))
+    if options.subreddits:  # one multireddit for them all: /r/a+b+c/new
+        together = "+".join(options.subreddits)
+        listings.append((f"/r/{together}/new", {"limit": options.limit}))
         if options.comments:
-            listings.append((f"/r/{sub}/comments", {"limit": options.limit}))
+            listings.append((f"/r/{together}/comments", {"limit": options.limit}))
     return listings
+
+
+@dataclass
+class _Turns:
+    """Anonymous Reddit's cursor: when each listing was last read (its turn), since when the
+    source has been read this way, and the newest post seen."""
+
+    read: dict[str, str] = field(default_factory=dict)
+    since: str | None = None
+    cursor: str | None = None
+
+    @classmethod
+    def load(cls, raw: str | None) -> "_Turns":
+        try:
+            data = json.loads(raw) if raw and raw.startswith("{") else None
+        except ValueError:
+            data = None
+        if not isinstance(data, dict) or not isinstance(data.get("read"), dict):
+            return cls(cursor=raw if raw and not raw.startswith("{") else None)
+        return cls({str(k): str(v) for k, v in data["read"].items()}, data.get("since"), data.get("cursor"))
+
+    def dump(self) -> str:
+        return json.dumps({"cursor": self.cursor, "since": self.since, "read": self.read}, sort_keys=True)
+
+    def started(self, now: datetime) -> datetime:
+        return parse_time(self.since) if self.since else now
+
+    def read_any(self, labels: list[str], *, since: datetime) -> bool:
+        return any(self.read.get(label) and parse_time(self.read[label]) >= since for label in labels)
+
+
+def _ago(span: timedelta) -> str:
+    minutes = span.total_seconds() / 60
+    return f"{minutes:.0f} min" if minutes < 120 else f"{minutes / 60:.1f} h"
 
 
 def _label(path: str, params: dict) -> str:

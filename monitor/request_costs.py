@@ -33,7 +33,7 @@ def source_costs(config: Config, queries: Sequence[Query] | None = None) -> tupl
                 f"{cost.amount:,} {unit[:-1] if cost.amount == 1 else unit} a run ({cost.how})")
         spent = cost.per_period(options.every)
         if cost.quota is not None and spent is not None:
-            line += f"; {spent:,.0f} of {cost.quota}"
+            line += f"; {spent:,.{1 if spent < 10 else 0}f} of {cost.quota}"
             if spent > cost.quota.amount:
                 warnings.append(_over(options.name, options.every, cost, spent))
         if cost.warning:

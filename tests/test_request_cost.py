@@ -73,12 +73,19 @@ def _fetch(httpserver: HTTPServer, options: dict, rules: list[str], state: Sourc
         return cls(client).fetch(parsed, queries=queries(*rules), state=state, now=NOW)
 
 
-def test_reddit_ors_2000_rules_into_searches_of_512_characters_that_hold_every_rule(httpserver: HTTPServer) -> None:
-    feed = (b'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>search</title></feed>')
-    httpserver.expect_request("/search.rss").respond_with_data(feed, content_type="application/atom+xml")
+def test_reddit_ors_2000_rules_into_searches_of_512_characters_that_hold_every_rule(httpserver: HTTPServer,
+                                                                                     monkeypatch) -> None:
+    """With an approved app (the JSON API, 100 requests a minute) every search of a run is sent."""
+    monkeypatch.setenv("R_ID", "client-id")
+    monkeypatch.setenv("R_SECRET", "client-secret")
+    httpserver.expect_request("/api/v1/access_token", method="POST").respond_with_json(
+        {"access_token": "t-1", "token_type": "bearer", "expires_in": 86400})
+    httpserver.expect_request("/search").respond_with_json({"kind": "Listing", "data": {"children": [], "after": None}})
     rules = [f'"brand{i} cloud"' for i in range(2000)]
-    _fetch(httpserver, {"name": "r", "type": "reddit"}, rules)
-    sent = [request.args["q"] for request, _ in httpserver.log]
+    base = httpserver.url_for("").rstrip("/")
+    _fetch(httpserver, {"name": "r", "type": "reddit", "oauth_url": base, "client_id_env": "R_ID",
+                        "client_secret_env": "R_SECRET"}, rules)
+    sent = [request.args["q"] for request, _ in httpserver.log if request.path == "/search"]
     assert all(len(q) <= 512 for q in sent) and len(sent) < 2000 * 20 / 480, len(sent)
     assert sorted(p.strip("()") for q in sent for p in q.split(" OR ")) == sorted(rules)
 
@@ -114,19 +121,22 @@ def test_check_config_says_each_sources_cost_against_its_limit_and_how_to_fit(tm
     config.write_text(f"brands:\n  - name: Acme\n    keywords:\n{_keywords(10_000)}\nsources:\n"
                       "  - {name: hn, type: hackernews, every: 5m}\n"
                       "  - {name: hn-search, type: hackernews, every: 5m, read: search}\n"
-                      "  - {name: reddit, type: reddit, every: 10m}\n"
+                      "  - {name: reddit, type: reddit, every: 10m, client_id_env: R_ID, client_secret_env: R_SECRET}\n"
+                      "  - {name: reddit-rss, type: reddit, every: 10m}\n"
                       "  - {name: gh, type: github, every: 1h, token_env: GH_TOKEN}\n"
                       "  - {name: blog, type: rss, url: 'https://blog.example/feed'}\n")
-    result = CliRunner().invoke(main, ["check-config", str(config)], env={"GH_TOKEN": "x"})
+    result = CliRunner().invoke(main, ["check-config", str(config)], env={"GH_TOKEN": "x", "R_ID": "i", "R_SECRET": "s"})
     out = result.output
     assert result.exit_code == 0, out
     assert ("hn (hackernews, every 5m): 1 request a run (every new story and comment, matched here against 10,000 "
             "rules); 12 of 10,000 requests an hour (per IP, hn.algolia.com/api)") in out
     assert ("warning: source hn-search: its runs every 5m would ask 120,000 requests where the API allows 10,000 "
             "requests an hour") in out and "read: all (or auto) reads every new item in one request instead" in out
-    reddit = next(line for line in out.splitlines() if line.startswith("  reddit"))
+    reddit = next(line for line in out.splitlines() if line.startswith("  reddit ("))
     searches = int(reddit.split(": ")[1].split(" ")[0].replace(",", ""))
     assert 300 < searches < 500, reddit  # 10,000 phrases of ~20 characters, 512 a search
-    assert "warning: source reddit: its runs every 10m would ask" in out and "give it fewer rules" in out
+    assert "warning: source reddit:" not in out, "415 searches every 10 minutes fit an app's 100 a minute"
+    assert "reddit-rss (reddit, every 10m): 1 request a run (one of" in out  # anonymous: a listing a run, in turn
+    assert "warning: source reddit-rss: each listing is read once in" in out and "approved app" in out
     assert "warning: source gh:" in out and "30 requests a minute (search API with a token" in out
     assert "blog" not in out.split("documented limit:")[1], "a feed's cost is not the rules'"
