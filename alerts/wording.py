@@ -116,9 +116,10 @@ def why_line(judged: Judged) -> str:
     s = judged.score
     if s.bucket != "assassin":
         return "" if s.compound is None else f"tone {s.compound:+.2f}"
+    stars = s.reasons[0] if s.reasons and s.reasons[0].endswith("-star review") else ""  # the customer's own call
     reasons = leaned_on(judged)
     if not reasons:
-        return "complaint"
+        return stars or "complaint"
     text, own, taken = judged.mention.text or judged.mention.title, brand_words(judged), set()
     phrases: list[str] = []
     for _, items in reasons:
@@ -126,7 +127,8 @@ def why_line(judged: Judged) -> str:
         if len(phrases) >= PHRASES:
             break
     said = ", ".join(f"‘{p}’" for p in phrases)
-    return f"{reasons[0][0]}: {said}" if said else reasons[0][0]
+    line = f"{reasons[0][0]}: {said}" if said else reasons[0][0]
+    return f"{stars} · {line}" if stars else line
 
 
 def call_label(judged: Judged) -> str:
@@ -135,6 +137,8 @@ def call_label(judged: Judged) -> str:
     s = judged.score
     if s.bucket is None:
         return "unscored"
+    if s.bucket == "assassin" and s.reasons and s.reasons[0].endswith("-star review"):
+        return f"assassin, {s.reasons[0]}"  # the customer's own stars, not the words' probability
     if s.bucket == "assassin" and s.assassin_score is not None:
         return f"assassin, {s.assassin_score:.0%} sure"
     if s.compound is not None and s.bucket == "advocate":

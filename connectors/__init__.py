@@ -20,6 +20,7 @@ from connectors.mastodon import MastodonConnector
 from connectors.reddit import RedditConnector
 from connectors.rss import RssConnector
 from connectors.stackexchange import StackExchangeConnector
+from connectors.trustpilot import TrustpilotConnector
 from connectors.youtube import YouTubeConnector
 
 REGISTRY: dict[str, type[Connector]] = {
@@ -27,7 +28,7 @@ REGISTRY: dict[str, type[Connector]] = {
     for connector in (
         RssConnector, HackerNewsConnector, RedditConnector, MastodonConnector, BlueskyConnector, YouTubeConnector,
         GoogleNewsConnector, AppStoreConnector, StackExchangeConnector, GitHubConnector, DiscourseConnector, LemmyConnector,
-        LobstersConnector, DevConnector,
+        LobstersConnector, DevConnector, TrustpilotConnector,
     )
 }
 

@@ -23,6 +23,7 @@ from monitor.judgement.authors import AuthorRules
 from monitor.judgement.language import LanguageDetector
 from monitor.judgement.learned import Model
 from monitor.judgement.matching import Matcher
+from monitor.judgement.ratings import with_stars
 from monitor.judgement.reach import estimate_reach
 from monitor.judgement.sentiment import Scorer, score_all
 from monitor.judgement.text import html_to_text, plain_name
@@ -114,6 +115,7 @@ def judge(matched: list[tuple[Mention, Match]], scorer: Scorer, config: Config, 
         assassin_threshold=config.sentiment.assassin_threshold,
         model=model,
     )
+    scores = [with_stars(result, m.metrics.get("rating")) for (m, _), result in zip(matched, scores)]  # reviews
     reach = config.reach
     return [Judged(m, found, result, estimate_reach(m, reach, bucket=result.bucket))
             for (m, found), result in zip(matched, scores)]

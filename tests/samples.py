@@ -38,7 +38,8 @@ SAMPLES = {
     "hackernews": Sample("/api/v1/search_by_date", JSON, fixture_bytes("hn_search_by_date.json"),
                          lambda base: {"name": "hn", "type": "hackernews", "base_url": f"{base}/api/v1"}),
     "reddit": Sample("/search.rss", "application/atom+xml", fixture_bytes("reddit_search.atom.xml"),
-                     lambda base: {"name": "reddit", "type": "reddit", "base_url": base}),
+                     # its own host name: anonymous Reddit holds its host a minute after each request
+                     lambda base: {"name": "reddit", "type": "reddit", "base_url": base.replace("localhost", "127.0.0.1")}),
     "mastodon": Sample("/api/v1/timelines/tag/acmecloud", JSON, fixture_bytes("mastodon_tag.json"),
                        lambda base: {"name": "mastodon", "type": "mastodon", "base_url": base}),
     "bluesky": Sample("/xrpc/app.bsky.feed.searchPosts", JSON, fixture_bytes("bluesky_search.json"),
@@ -71,6 +72,11 @@ SAMPLES = {
     "dev": Sample("/api/articles/latest", JSON, fixture_bytes("dev_articles_latest.json"),
                   lambda base: {"name": "dev", "type": "dev", "base_url": base},
                   routes={"/api/comments": ("GET", JSON, fixture_bytes("dev_comments.json"))}),
+    "trustpilot": Sample("/v1/business-units/507f191e810c19729de860ea/reviews", JSON,
+                         fixture_bytes("trustpilot_reviews.json"),
+                         lambda base: {"name": "trustpilot", "type": "trustpilot", "base_url": f"{base}/v1",
+                                       "business_unit_ids": ["507f191e810c19729de860ea"], "first_run": "30d"},
+                         env={"TRUSTPILOT_API_KEY": "tp-key-1234"}),
     "lobsters": Sample("/newest.json", JSON, fixture_bytes("lobsters_newest.json"),
                        lambda base: {"name": "lobsters", "type": "lobsters", "base_url": base, "max_pages": 1}),
 }

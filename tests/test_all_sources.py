@@ -14,7 +14,7 @@ from monitor.cli import main
 from tests.samples import SAMPLES, serve
 from tests.support import ROOT
 
-ENV = {"BLUESKY_HANDLE": "monitor.bsky.social", "BLUESKY_APP_PASSWORD": "pw"}
+ENV = {k: v for sample in SAMPLES.values() for k, v in sample.env.items()}  # every source's credentials
 
 
 def write_config(tmp_path: Path, base: str) -> Path:

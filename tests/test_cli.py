@@ -209,7 +209,7 @@ def test_status_shows_each_source(tmp_path: Path, database: str) -> None:
     assert "access" not in result.output, "nothing to say of a source that has what it needs"
     path.write_text(path.read_text().replace("sources:", "sources:\n  - {name: rd, type: reddit}", 1))
     result = invoke("--config", str(path), "status", env={"TEST_MONITOR_TOKEN": ""})
-    assert "access, rd: anonymous RSS: 10 requests a minute, no scores" in result.output
+    assert "access, rd: anonymous RSS: about 1 request a minute per address in 2026, shared by every Reddit source" in result.output
     assert "set client_id_env and client_secret_env" in " ".join(result.output.split())
 
 

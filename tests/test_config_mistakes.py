@@ -53,7 +53,7 @@ CASES = {
     "connector did you mean": (SOURCE.replace("hackernews", "hacker-news"),
                                "line 6: sources[0].type: unknown connector type 'hacker-news' — did you mean 'hackernews'? "
                                "use one of: appstore, bluesky, dev, discourse, github, googlenews, hackernews, lemmy, lobsters, mastodon,"
-                               " reddit, rss, stackexchange, youtube"),
+                               " reddit, rss, stackexchange, trustpilot, youtube"),
     "route label": (HEAD + "route:\n  receiver: console\n  routes:\n    - matchers: ['brnd=\"Globex\"']\n      receiver: console\n",
                     "line 7: route.routes[0].matchers: unknown label 'brnd' — did you mean 'brand'? alerts carry: kind,"
                     " brand, source, bucket, severity"),

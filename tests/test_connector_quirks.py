@@ -1153,3 +1153,30 @@ def test_github_comments_on_more_issues_than_a_run_reads_are_read_over_the_next_
     assert owed["since"] == "2026-11-23T00:00:00Z" and len(owed["read"]) == 5, "the cursor stays while issues are owed"
     assert json.loads(second.state.cursor)["comments"] == "2026-11-23T07:30:00Z", "all read: the cursor moves on"
 
+
+
+# --- trustpilot --------------------------------------------------------------------------------
+
+
+def test_trustpilot_reads_the_brands_reviews_with_stars_and_replies_back_to_the_cursor(httpserver: HTTPServer,
+                                                                                       monkeypatch) -> None:
+    monkeypatch.setenv("TP_KEY", "tp-key-1234")
+    page = json.loads(fixture_bytes("trustpilot_reviews.json"))
+    older = dict(page["reviews"][1], id="6750aaaaaaaaaaaaaaaaaaaa", createdAt="2026-11-20T08:00:00Z")
+    full = {"reviews": page["reviews"] + [older], "links": page["links"]}
+    httpserver.expect_request("/v1/business-units/507f191e810c19729de860ea/reviews").respond_with_json(full)
+    options = {"name": "t", "type": "trustpilot", "base_url": "BASE/v1", "api_key_env": "TP_KEY", "per_page": 3,
+               "business_unit_ids": ["507f191e810c19729de860ea"]}
+    result = run(httpserver, options, state=SourceState(cursor="2026-11-22T00:00:00Z"))
+    assert sorted(m.id for m in result.mentions) == ["6751e8a0b1c2d3e4f5061728", "6751f0c2a1b2c3d4e5f60718"]
+    one = next(m for m in result.mentions if m.metrics["rating"] == 1)
+    assert one.title == "Great, another outage" and one.author_name == "Dana Whitfield" and one.language == "en"
+    assert one.metrics["reply"].startswith("We're sorry, Dana") and one.metrics["verified"] is True
+    assert one.url == "https://www.trustpilot.com/reviews/6751f0c2a1b2c3d4e5f60718"
+    assert result.state.cursor == "2026-11-23T09:41:12Z"
+    (request, _), = httpserver.log
+    assert request.headers["apikey"] == "tp-key-1234" and request.args["orderBy"] == "createdat.desc"
+    assert len(httpserver.log) == 1, "the page reached the cursor: no second page"
+    monkeypatch.delenv("TP_KEY")
+    with pytest.raises(MissingCredential):
+        run(httpserver, options)
