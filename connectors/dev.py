@@ -6,14 +6,17 @@ Forem's API v1 (``swagger/v1/api_v1.json`` in forem/forem, read 2026-12-02, and 
 1,000); ``/api/articles?tag=`` orders by popularity, so a tag is asked with ``top=N`` (articles
 of the last N days, N covering the time since the cursor) and read whole; ``/api/comments?a_id=``
 returns an article's comments as a tree (``children``). An article in a listing carries its
-``description`` (its opening lines), not its body. Reads need no key; an ``api-key`` header
+``description`` (its opening lines), not its body: the newest ``bodies`` new articles a run are
+read whole (``/api/articles/{id}``, ``body_html``). Reads need no key; an ``api-key`` header
 (``api_key_env``) is sent when one is set. DEV rate-limits anonymous reads (HTTP 429 with
 ``Retry-After``), which the host limiter honours.
 """
 
 from __future__ import annotations
 
+import logging
 import math
+from dataclasses import replace
 from datetime import datetime
 from typing import ClassVar, Literal, Sequence
 
@@ -24,10 +27,11 @@ from connectors import http
 from connectors.base import (
     OVERLAP, OVERLAP_WHY, Resume, SourceOptions, SubRequests, as_int, malformed_item, parse_time, read_back, secret,
 )
-from monitor.errors import ParseError
+from monitor.errors import ConnectorError, ParseError
 from monitor.models import Duration, FetchResult, Mention, Query, SourceState, to_iso
 
 SITE = "https://dev.to"
+log = logging.getLogger("connectors")
 
 
 class DevOptions(SourceOptions):
@@ -43,6 +47,9 @@ class DevOptions(SourceOptions):
     first_run: Duration = Field(default="1d", description="How far back the first run looks.")
     overlap: Duration = Field(default=OVERLAP, description=OVERLAP_WHY)
     api_key_env: str | None = Field(default=None, description="Environment variable with a Forem API key (optional).")
+    bodies: int = Field(default=30, ge=0, le=1000,
+                        description="New articles a run whose whole body is read (a request each; the listing carries "
+                                    "only the opening lines, where a brand named further down is missed); 0: none.")
 
 
 def parse_articles(data: object, *, source: str, skipped: list[str] | None = None) -> list[Mention]:
@@ -138,9 +145,26 @@ class DevConnector:
                     if m.published_at >= since:
                         seen.setdefault(m.id, m)
                         newest.append(min(m.published_at, now))
+        self._bodies(options, headers, seen)
         self._comments(options, headers, [*seen.values(), *listed.values()], since, seen, skipped, subs)
         result = FetchResult(list(seen.values()), state, skipped=tuple(skipped))
         return subs.result(Resume(to_iso(max(newest)), still).result(result), state)
+
+    def _bodies(self, options: DevOptions, headers: dict, seen: dict[str, Mention]) -> None:
+        """The whole text of the newest ``options.bodies`` articles (``/api/articles/{id}``'s
+        ``body_html``, after its opening lines); one that cannot be read keeps its opening lines."""
+        articles = sorted((m for m in seen.values() if m.metrics.get("kind") == "article"),
+                          key=lambda m: m.published_at, reverse=True)[:options.bodies]
+        for article in articles:
+            try:
+                data, _ = http.get_json(self.client, f"{options.base_url}/api/articles/{article.id}",
+                                        source=options.name, headers=headers)
+            except ConnectorError as exc:  # only the rest of its text is missing: never a reason to read again
+                log.info("source %s: article %s read without its body: %s", options.name, article.id, exc)
+                continue
+            body = data.get("body_html") if isinstance(data, dict) else None
+            if isinstance(body, str) and body.strip():
+                seen[article.id] = replace(article, text=f"{article.text}\n\n{body}")
 
     def _page(self, options: DevOptions, headers: dict, token: str | None,
               skipped: list[str]) -> tuple[list[Mention], str | None]:

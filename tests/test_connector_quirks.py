@@ -1180,3 +1180,25 @@ def test_trustpilot_reads_the_brands_reviews_with_stars_and_replies_back_to_the_
     monkeypatch.delenv("TP_KEY")
     with pytest.raises(MissingCredential):
         run(httpserver, options)
+
+
+def test_dev_reads_the_whole_body_of_new_articles_where_the_brand_may_be_named(httpserver: HTTPServer) -> None:
+    """The listing carries an article's opening lines only: the brand named in its third
+    paragraph is found once the body is read (``/api/articles/{id}``); one that cannot be read
+    keeps its opening lines and never holds the cursor back."""
+    listing = json.loads(fixture_bytes("dev_articles_latest.json"))
+    httpserver.expect_request("/api/articles/latest").respond_with_json(listing)
+    first = str(listing[0]["id"])
+    httpserver.expect_request(f"/api/articles/{first}").respond_with_json(
+        dict(listing[0], body_html="<p>Intro.</p><p>Then we moved off Acme Cloud: the invoices doubled.</p>"))
+    httpserver.expect_request("/api/comments").respond_with_json([])
+    state = SourceState(cursor="2026-11-23T08:00:00Z")
+    result = run(httpserver, {"name": "d", "type": "dev", "base_url": "BASE", "comments": 0}, state=state)
+    article = next(m for m in result.mentions if m.id == first)
+    assert "the invoices doubled" in article.text and article.text.startswith(listing[0]["description"])
+    assert result.state.cursor and "behind" not in " ".join(result.warnings)  # the unreadable bodies held nothing
+    asked = [r.path for r, _ in httpserver.log if r.path.startswith("/api/articles/") and r.path != "/api/articles/latest"]
+    assert first in " ".join(asked)
+    httpserver.clear_log()
+    run(httpserver, {"name": "d", "type": "dev", "base_url": "BASE", "comments": 0, "bodies": 0}, state=state)
+    assert [r.path for r, _ in httpserver.log] == ["/api/articles/latest"]
