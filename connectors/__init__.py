@@ -7,6 +7,7 @@ never touches the store (cursors are handed in) and never sees an alert.
 from __future__ import annotations
 
 from connectors.appstore import AppStoreConnector
+from connectors.appstoreconnect import AppStoreConnectConnector
 from connectors.base import Connector, SourceOptions
 from connectors.bluesky import BlueskyConnector
 from connectors.dev import DevConnector
@@ -28,7 +29,7 @@ REGISTRY: dict[str, type[Connector]] = {
     for connector in (
         RssConnector, HackerNewsConnector, RedditConnector, MastodonConnector, BlueskyConnector, YouTubeConnector,
         GoogleNewsConnector, AppStoreConnector, StackExchangeConnector, GitHubConnector, DiscourseConnector, LemmyConnector,
-        LobstersConnector, DevConnector, TrustpilotConnector,
+        LobstersConnector, DevConnector, TrustpilotConnector, AppStoreConnectConnector,
     )
 }
 

@@ -106,7 +106,8 @@ class ReachFactors(Section):
         default=(0.001, 0.01), description="Share of a community's subscribers who see a post that has no score yet."
     )
     site_readers: dict[str, IntRange] = Field(
-        default={"appstore": (50, 1000), "googlenews": (500, 50000), "dev": (100, 2000), "trustpilot": (50, 1000)},
+        default={"appstore": (50, 1000), "googlenews": (500, 50000), "dev": (100, 2000), "trustpilot": (50, 1000),
+                 "appstoreconnect": (50, 1000)},
         description="Readers of one review or article on a site with no per-post figure, by source type.",
     )
     word_of_mouth: IntRange | None = Field(

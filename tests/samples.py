@@ -77,6 +77,11 @@ SAMPLES = {
                          lambda base: {"name": "trustpilot", "type": "trustpilot", "base_url": f"{base}/v1",
                                        "business_unit_ids": ["507f191e810c19729de860ea"], "first_run": "30d"},
                          env={"TRUSTPILOT_API_KEY": "tp-key-1234"}),
+    "appstoreconnect": Sample("/v1/apps/1234567890/customerReviews", JSON, fixture_bytes("appstoreconnect_reviews.json"),
+                              lambda base: {"name": "asc", "type": "appstoreconnect", "base_url": f"{base}/v1",
+                                            "app_ids": ["1234567890"], "first_run": "30d"},
+                              env={"ASC_ISSUER_ID": "57246542-96fe-1a63-e053-0824d011072a", "ASC_KEY_ID": "2X9R4HXF34",
+                                   "ASC_PRIVATE_KEY": fixture_bytes("appstoreconnect_test_key.p8").decode()}),
     "lobsters": Sample("/newest.json", JSON, fixture_bytes("lobsters_newest.json"),
                        lambda base: {"name": "lobsters", "type": "lobsters", "base_url": base, "max_pages": 1}),
 }

@@ -1202,3 +1202,53 @@ def test_dev_reads_the_whole_body_of_new_articles_where_the_brand_may_be_named(h
     httpserver.clear_log()
     run(httpserver, {"name": "d", "type": "dev", "base_url": "BASE", "comments": 0, "bodies": 0}, state=state)
     assert [r.path for r, _ in httpserver.log] == ["/api/articles/latest"]
+
+
+# --- app store connect -------------------------------------------------------------------------
+
+
+def test_app_store_connect_signs_its_token_and_reads_reviews_with_responses_across_pages(httpserver: HTTPServer,
+                                                                                         monkeypatch) -> None:
+    """The loopback App Store Connect checks the ES256 token with the key's public half (as
+    Apple does), then serves two pages through links.next; the brand's response is joined to
+    its review, the stars kept as rating."""
+    import jwt
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    pem = fixture_bytes("appstoreconnect_test_key.p8")
+    public = load_pem_private_key(pem, password=None).public_key()
+    monkeypatch.setenv("ASC_ISSUER_ID", "57246542-96fe-1a63-e053-0824d011072a")
+    monkeypatch.setenv("ASC_KEY_ID", "2X9R4HXF34")
+    monkeypatch.setenv("ASC_PRIVATE_KEY", pem.decode())
+    page = json.loads(fixture_bytes("appstoreconnect_reviews.json"))
+    first = dict(page, data=page["data"][:1], links={"next": httpserver.url_for("/v1/apps/1234567890/customerReviews")
+                                                      + "?cursor=Mg&limit=200&sort=-createdDate&include=response"})
+    second = dict(page, data=page["data"][1:], included=[], links={})
+    tokens: list[dict] = []
+
+    def answer(request: Request) -> Response:
+        signed = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        try:
+            claims = jwt.decode(signed, public, algorithms=["ES256"], audience="appstoreconnect-v1")
+        except jwt.PyJWTError as exc:
+            return Response(json.dumps({"errors": [{"status": "401", "code": "NOT_AUTHORIZED", "detail": str(exc)}]}),
+                            status=401, content_type=JSON)
+        tokens.append({**claims, "kid": jwt.get_unverified_header(signed)["kid"]})
+        return Response(json.dumps(second if request.args.get("cursor") else first), content_type=JSON)
+
+    httpserver.expect_request("/v1/apps/1234567890/customerReviews").respond_with_handler(answer)
+    options = {"name": "asc", "type": "appstoreconnect", "base_url": "BASE/v1", "app_ids": ["1234567890"]}
+    result = run(httpserver, options, state=SourceState(cursor="2026-11-20T00:00:00Z"))
+    assert sorted(m.metrics["rating"] for m in result.mentions) == [1, 5]
+    hurt = next(m for m in result.mentions if m.metrics["rating"] == 1)
+    assert hurt.metrics["reply"].startswith("We're sorry about your photos") and hurt.metrics["territory"] == "USA"
+    assert hurt.author_name == "ferryman42" and hurt.published_at.isoformat() == "2026-11-23T09:10:34+00:00"
+    assert len(tokens) == 2 and tokens[0]["iss"] == "57246542-96fe-1a63-e053-0824d011072a" and tokens[0]["kid"] == "2X9R4HXF34"
+    assert tokens[0]["exp"] - tokens[0]["iat"] <= 20 * 60, "Apple refuses a token that lives past 20 minutes"
+    first_ask = httpserver.log[0][0].args
+    assert first_ask["sort"] == "-createdDate" and first_ask["include"] == "response"
+    monkeypatch.setenv("ASC_KEY_ID", "ANOTHERKEY")
+    monkeypatch.setenv("ASC_PRIVATE_KEY", "-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----")
+    with pytest.raises(FetchError) as info:
+        run(httpserver, options)
+    assert "could not sign a token" in str(info.value) and "not a key" not in str(info.value)
