@@ -26,7 +26,7 @@ import httpx
 from pydantic import Field
 
 from connectors import http
-from connectors.base import SourceOptions, SubRequests, as_int, malformed_item, parse_time, secret, text_field
+from connectors.base import SourceOptions, SubRequests, as_int, malformed_item, parse_time, read_back, secret, text_field
 from connectors.quota import Cost, Quota, plural
 from monitor.errors import FetchError, ParseError
 from monitor.models import Duration, FetchResult, Mention, Query, SourceState, to_iso
@@ -127,31 +127,31 @@ class AppStoreConnectConnector:
         private_key = secret(options, "private_key_env") or ""
         since = parse_time(state.cursor) if state.cursor else now - options.first_run
         seen: dict[str, Mention] = {}
+        newest = [since]
         skipped: list[str] = []
         warnings: list[str] = []
         subs = SubRequests(options.name)
         for app_id in options.app_ids:
+            first = f"{options.base_url}/apps/{app_id}/customerReviews?sort=-createdDate&limit=200&include=response"
             with subs.each(f"app {app_id}"):
-                url: str | None = f"{options.base_url}/apps/{app_id}/customerReviews"
-                params: dict | None = {"sort": "-createdDate", "limit": 200, "include": "response"}
-                for _ in range(options.max_pages):
-                    headers = {"Authorization": f"Bearer {token(issuer, key_id, private_key)}"}
-                    data, _ = http.get_json(self.client, url, source=options.name, params=params, headers=headers)
-                    reviews = parse_reviews(data, source=options.name, app_id=app_id, skipped=skipped)
-                    fresh = [r for r in reviews if r.published_at >= since]
-                    for review in fresh:
-                        seen.setdefault(review.id, review)
-                    url = ((data.get("links") or {}).get("next")) if isinstance(data, dict) else None
-                    params = None  # the next link carries its own query
-                    if len(fresh) < len(reviews) or not url:
-                        break
-                else:
+                left, _ = read_back(lambda url: self._page(options, app_id, url or first, (issuer, key_id, private_key),
+                                                           skipped), None, int(since.timestamp()), options.max_pages,
+                                    seen, newest, now)
+                if left:
                     warnings.append(f"app {app_id}: more than {options.max_pages} pages of new reviews; raise "
                                     "max_pages or poll more often")
-        newest = max([since, *(m.published_at for m in seen.values())])
-        result = FetchResult(list(seen.values()), SourceState(cursor=to_iso(newest)), skipped=tuple(skipped),
+        result = FetchResult(list(seen.values()), SourceState(cursor=to_iso(max(newest))), skipped=tuple(skipped),
                              warnings=tuple(warnings))
         return subs.result(result, state)
+
+    def _page(self, options: AppStoreConnectOptions, app_id: str, url: str, key: tuple[str, str, str],
+              skipped: list[str]) -> tuple[list[Mention], str | None]:
+        """One page of an app's reviews and the next page's URL (``links.next``; None: the last)."""
+        headers = {"Authorization": f"Bearer {token(*key)}"}
+        data, _ = http.get_json(self.client, url, source=options.name, headers=headers)
+        reviews = parse_reviews(data, source=options.name, app_id=app_id, skipped=skipped)
+        following = (data.get("links") or {}).get("next") if isinstance(data, dict) else None
+        return reviews, following if isinstance(following, str) else None
 
     @staticmethod
     def cost(options: AppStoreConnectOptions, queries: Sequence[Query]) -> Cost:

@@ -23,7 +23,7 @@ import httpx
 from pydantic import Field
 
 from connectors import http
-from connectors.base import SourceOptions, SubRequests, as_int, malformed_item, parse_time, secret, text_field
+from connectors.base import SourceOptions, SubRequests, as_int, malformed_item, parse_time, read_back, secret, text_field
 from connectors.quota import Cost, Quota, plural
 from monitor.errors import ParseError
 from monitor.models import Duration, FetchResult, Mention, Query, SourceState, to_iso
@@ -93,29 +93,31 @@ class TrustpilotConnector:
         key = secret(options, "api_key_env")
         since = parse_time(state.cursor) if state.cursor else now - options.first_run
         seen: dict[str, Mention] = {}
+        newest = [since]
         skipped: list[str] = []
         warnings: list[str] = []
         subs = SubRequests(options.name)
         for unit in options.business_unit_ids:
             with subs.each(f"business unit {unit}"):
-                for page in range(1, options.max_pages + 1):
-                    data, _ = http.get_json(
-                        self.client, f"{options.base_url}/business-units/{unit}/reviews", source=options.name,
-                        params={"orderBy": "createdat.desc", "perPage": options.per_page, "page": page},
-                        headers={"apikey": key or ""})
-                    reviews = parse_reviews(data, source=options.name, unit=unit, skipped=skipped)
-                    fresh = [r for r in reviews if r.published_at >= since]
-                    for review in fresh:
-                        seen.setdefault(review.id, review)
-                    if len(fresh) < len(reviews) or len(reviews) < options.per_page:
-                        break
-                else:
+                left, _ = read_back(lambda page: self._page(options, unit, key, page, skipped), None,
+                                    int(since.timestamp()), options.max_pages, seen, newest, now)
+                if left:
                     warnings.append(f"business unit {unit}: more than {options.max_pages} pages of new reviews; "
                                     "raise max_pages or poll more often")
-        newest = max([since, *(m.published_at for m in seen.values())])
-        result = FetchResult(list(seen.values()), SourceState(cursor=to_iso(newest)), skipped=tuple(skipped),
+        result = FetchResult(list(seen.values()), SourceState(cursor=to_iso(max(newest))), skipped=tuple(skipped),
                              warnings=tuple(warnings))
         return subs.result(result, state)
+
+    def _page(self, options: TrustpilotOptions, unit: str, key: str | None, page: str | None,
+              skipped: list[str]) -> tuple[list[Mention], str | None]:
+        """One page of a business unit's reviews (``page``: its number, None the first) and the
+        next page's number (None after a short page: the last)."""
+        number = int(page or 1)
+        data, _ = http.get_json(self.client, f"{options.base_url}/business-units/{unit}/reviews", source=options.name,
+                                params={"orderBy": "createdat.desc", "perPage": options.per_page, "page": number},
+                                headers={"apikey": key or ""})
+        reviews = parse_reviews(data, source=options.name, unit=unit, skipped=skipped)
+        return reviews, str(number + 1) if len(reviews) >= options.per_page else None
 
     @staticmethod
     def cost(options: TrustpilotOptions, queries: Sequence[Query]) -> Cost:
