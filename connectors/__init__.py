@@ -14,6 +14,7 @@ from connectors.dev import DevConnector
 from connectors.discourse import DiscourseConnector
 from connectors.github import GitHubConnector
 from connectors.googlenews import GoogleNewsConnector
+from connectors.googleplay import GooglePlayConnector
 from connectors.hackernews import HackerNewsConnector
 from connectors.lemmy import LemmyConnector
 from connectors.lobsters import LobstersConnector
@@ -30,6 +31,7 @@ REGISTRY: dict[str, type[Connector]] = {
         RssConnector, HackerNewsConnector, RedditConnector, MastodonConnector, BlueskyConnector, YouTubeConnector,
         GoogleNewsConnector, AppStoreConnector, StackExchangeConnector, GitHubConnector, DiscourseConnector, LemmyConnector,
         LobstersConnector, DevConnector, TrustpilotConnector, AppStoreConnectConnector,
+        GooglePlayConnector,
     )
 }
 

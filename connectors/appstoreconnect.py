@@ -26,10 +26,10 @@ import httpx
 from pydantic import Field
 
 from connectors import http
-from connectors.base import SourceOptions, SubRequests, as_int, malformed_item, parse_time, read_back, secret, text_field
+from connectors.base import SourceOptions, as_int, malformed_item, parse_time, reviews_since, secret, text_field
 from connectors.quota import Cost, Quota, plural
 from monitor.errors import FetchError, ParseError
-from monitor.models import Duration, FetchResult, Mention, Query, SourceState, to_iso
+from monitor.models import Duration, FetchResult, Mention, Query, SourceState
 
 # Apple documents an hourly limit per key, announced in each answer's X-Rate-Limit header (3,600).
 QUOTA = Quota(3600, timedelta(hours=1), "per API key, App Store Connect's X-Rate-Limit")
@@ -61,7 +61,7 @@ def token(issuer: str, key_id: str, private_key: str, *, now: float | None = Non
         import jwt  # PyJWT, with the cryptography package for ES256: only where this source is used
     except ImportError:
         raise FetchError("the appstoreconnect source needs PyJWT to sign its token: pip install "
-                         "'reputation-monitor[appstoreconnect]' (or PyJWT[crypto])", retryable=False) from None
+                         "'reputation-monitor[reviews]' (or PyJWT[crypto])", retryable=False) from None
 
     now = time.time() if now is None else now
     with _TOKENS_LOCK:
@@ -123,26 +123,17 @@ class AppStoreConnectConnector:
     def fetch(self, options: AppStoreConnectOptions, *, queries: Sequence[Query], state: SourceState,
               now: datetime) -> FetchResult:
         """Each app's reviews created since the cursor, every territory, newest first."""
-        issuer, key_id = secret(options, "issuer_id_env") or "", secret(options, "key_id_env") or ""
-        private_key = secret(options, "private_key_env") or ""
+        key = (secret(options, "issuer_id_env") or "", secret(options, "key_id_env") or "",
+               secret(options, "private_key_env") or "")
         since = parse_time(state.cursor) if state.cursor else now - options.first_run
-        seen: dict[str, Mention] = {}
-        newest = [since]
         skipped: list[str] = []
-        warnings: list[str] = []
-        subs = SubRequests(options.name)
-        for app_id in options.app_ids:
+
+        def page(app_id: str, url: str | None) -> tuple[list[Mention], str | None]:
             first = f"{options.base_url}/apps/{app_id}/customerReviews?sort=-createdDate&limit=200&include=response"
-            with subs.each(f"app {app_id}"):
-                left, _ = read_back(lambda url: self._page(options, app_id, url or first, (issuer, key_id, private_key),
-                                                           skipped), None, int(since.timestamp()), options.max_pages,
-                                    seen, newest, now)
-                if left:
-                    warnings.append(f"app {app_id}: more than {options.max_pages} pages of new reviews; raise "
-                                    "max_pages or poll more often")
-        result = FetchResult(list(seen.values()), SourceState(cursor=to_iso(max(newest))), skipped=tuple(skipped),
-                             warnings=tuple(warnings))
-        return subs.result(result, state)
+            return self._page(options, app_id, url or first, key, skipped)
+
+        return reviews_since(options.name, options.app_ids, "app", page, since=since, pages=options.max_pages, now=now,
+                             state=state, skipped=skipped, warnings=[])
 
     def _page(self, options: AppStoreConnectOptions, app_id: str, url: str, key: tuple[str, str, str],
               skipped: list[str]) -> tuple[list[Mention], str | None]:

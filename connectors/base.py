@@ -22,6 +22,7 @@ from pydantic import Field, field_validator
 from monitor.errors import ConnectorError, MissingCredential, ParseError
 from monitor.models import (
     Duration, FetchResult, Query, SearchTerm, Section, Size, SourceState, at_least, check_env_name, check_http_url, clean_text,
+    to_iso,
 )
 
 log = logging.getLogger("connectors")
@@ -346,6 +347,25 @@ def read_back(page: Callable[[str | None], tuple[list, str | None]], start: str 
             return None, oldest  # the last page, or reached ``stop``
         token = following
     return token, oldest
+
+
+def reviews_since(source: str, units: Sequence[str], what: str, page: Callable[[str, str | None], tuple[list, str | None]],
+                  *, since: datetime, pages: int, now: datetime, state: SourceState, skipped: list[str],
+                  warnings: list[str]) -> FetchResult:
+    """The review sources' run: each of ``units`` (apps, business units) read newest first back to
+    ``since``, ``pages`` at most (``page(unit, token)``: a page and the next page's token), one
+    failing unit named and the others kept (``SubRequests``); the newest time read is the cursor."""
+    seen: dict = {}
+    newest = [since]
+    subs = SubRequests(source)
+    for unit in units:
+        with subs.each(f"{what} {unit}"):
+            left, _ = read_back(lambda token: page(unit, token), None, int(since.timestamp()), pages, seen, newest, now)
+            if left:
+                warnings.append(f"{what} {unit}: more than {pages} pages of new reviews; raise max_pages or poll more often")
+    result = FetchResult(list(seen.values()), SourceState(cursor=to_iso(max(newest))), skipped=tuple(skipped),
+                         warnings=tuple(warnings))
+    return subs.result(result, state)
 
 
 class SubRequests:

@@ -23,10 +23,10 @@ import httpx
 from pydantic import Field
 
 from connectors import http
-from connectors.base import SourceOptions, SubRequests, as_int, malformed_item, parse_time, read_back, secret, text_field
+from connectors.base import SourceOptions, as_int, malformed_item, parse_time, reviews_since, secret, text_field
 from connectors.quota import Cost, Quota, plural
 from monitor.errors import ParseError
-from monitor.models import Duration, FetchResult, Mention, Query, SourceState, to_iso
+from monitor.models import Duration, FetchResult, Mention, Query, SourceState
 
 # The public API allows 833 calls a 5 minutes and 10,000 an hour per key (its rate-limit page).
 QUOTA = Quota(10_000, timedelta(hours=1), "per API key, Trustpilot's rate limits")
@@ -92,21 +92,10 @@ class TrustpilotConnector:
         ``brands:``)."""
         key = secret(options, "api_key_env")
         since = parse_time(state.cursor) if state.cursor else now - options.first_run
-        seen: dict[str, Mention] = {}
-        newest = [since]
         skipped: list[str] = []
-        warnings: list[str] = []
-        subs = SubRequests(options.name)
-        for unit in options.business_unit_ids:
-            with subs.each(f"business unit {unit}"):
-                left, _ = read_back(lambda page: self._page(options, unit, key, page, skipped), None,
-                                    int(since.timestamp()), options.max_pages, seen, newest, now)
-                if left:
-                    warnings.append(f"business unit {unit}: more than {options.max_pages} pages of new reviews; "
-                                    "raise max_pages or poll more often")
-        result = FetchResult(list(seen.values()), SourceState(cursor=to_iso(max(newest))), skipped=tuple(skipped),
-                             warnings=tuple(warnings))
-        return subs.result(result, state)
+        return reviews_since(options.name, options.business_unit_ids, "business unit",
+                             lambda unit, page: self._page(options, unit, key, page, skipped), since=since,
+                             pages=options.max_pages, now=now, state=state, skipped=skipped, warnings=[])
 
     def _page(self, options: TrustpilotOptions, unit: str, key: str | None, page: str | None,
               skipped: list[str]) -> tuple[list[Mention], str | None]:

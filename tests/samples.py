@@ -3,6 +3,7 @@ shared by the contract tests and the all-sources run."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -82,6 +83,16 @@ SAMPLES = {
                                             "app_ids": ["1234567890"], "first_run": "30d"},
                               env={"ASC_ISSUER_ID": "57246542-96fe-1a63-e053-0824d011072a", "ASC_KEY_ID": "2X9R4HXF34",
                                    "ASC_PRIVATE_KEY": fixture_bytes("appstoreconnect_test_key.p8").decode()}),
+    "googleplay": Sample("/androidpublisher/v3/applications/com.acme.cloud/reviews", JSON,
+                         fixture_bytes("googleplay_reviews.json"),
+                         lambda base: {"name": "play", "type": "googleplay", "base_url": f"{base}/androidpublisher/v3",
+                                       "package_names": ["com.acme.cloud"], "token_url": f"{base}/token"},
+                         routes={"/token": ("POST", JSON, b'{"access_token": "ya29.test", "expires_in": 3599, '
+                                                          b'"token_type": "Bearer"}')},
+                         env={"GOOGLE_PLAY_CREDENTIALS": json.dumps({
+                             "type": "service_account", "client_email": "monitor@acme-play.iam.gserviceaccount.com",
+                             "private_key_id": "k1", "private_key": fixture_bytes("googleplay_test_key.pem").decode(),
+                             "token_uri": "https://oauth2.googleapis.com/token"})}),
     "lobsters": Sample("/newest.json", JSON, fixture_bytes("lobsters_newest.json"),
                        lambda base: {"name": "lobsters", "type": "lobsters", "base_url": base, "max_pages": 1}),
 }

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from connectors import REGISTRY
 from monitor.cli import main
 from monitor.config import config_changes
 from monitor.config_check import load_config, parse_config
@@ -52,8 +53,7 @@ CASES = {
                     " — check the indentation: this line must line up with its siblings above (spaces only)"),
     "connector did you mean": (SOURCE.replace("hackernews", "hacker-news"),
                                "line 6: sources[0].type: unknown connector type 'hacker-news' — did you mean 'hackernews'? "
-                               "use one of: appstore, appstoreconnect, bluesky, dev, discourse, github, googlenews, hackernews, lemmy, lobsters, mastodon,"
-                               " reddit, rss, stackexchange, trustpilot, youtube"),
+                               f"use one of: {', '.join(sorted(REGISTRY))}"),
     "route label": (HEAD + "route:\n  receiver: console\n  routes:\n    - matchers: ['brnd=\"Globex\"']\n      receiver: console\n",
                     "line 7: route.routes[0].matchers: unknown label 'brnd' — did you mean 'brand'? alerts carry: kind,"
                     " brand, source, bucket, severity"),

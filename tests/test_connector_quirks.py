@@ -1252,3 +1252,54 @@ def test_app_store_connect_signs_its_token_and_reads_reviews_with_responses_acro
     with pytest.raises(FetchError) as info:
         run(httpserver, options)
     assert "could not sign a token" in str(info.value) and "not a key" not in str(info.value)
+
+
+# --- google play -------------------------------------------------------------------------------
+
+
+def test_google_play_exchanges_a_signed_assertion_and_reads_reviews_with_replies(httpserver: HTTPServer,
+                                                                                 monkeypatch) -> None:
+    """The loopback token endpoint checks the service account's RS256 assertion with its public
+    half (as Google does) and answers a token; the reviews endpoint wants it. The developer's
+    reply joins its review, the stars kept as rating; a gap past the API's week is said."""
+    import jwt
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    from connectors.googleplay import _TOKENS
+
+    _TOKENS.clear()
+    pem = fixture_bytes("googleplay_test_key.pem")
+    public = load_pem_private_key(pem, password=None).public_key()
+    token_url = httpserver.url_for("/token")
+    monkeypatch.setenv("PLAY_KEY", json.dumps({"type": "service_account", "client_email": "m@acme.iam.gserviceaccount.com",
+                                               "private_key": pem.decode(), "token_uri": token_url}))
+    assertions: list[dict] = []
+
+    def exchange(request: Request) -> Response:
+        claims = jwt.decode(request.form["assertion"], public, algorithms=["RS256"], audience=token_url)
+        assertions.append(claims)
+        assert request.form["grant_type"] == "urn:ietf:params:oauth:grant-type:jwt-bearer"
+        return Response(json.dumps({"access_token": "ya29.play", "expires_in": 3599, "token_type": "Bearer"}),
+                        content_type=JSON)
+
+    def reviews(request: Request) -> Response:
+        if request.headers.get("Authorization") != "Bearer ya29.play":
+            return Response('{"error": {"code": 401}}', status=401, content_type=JSON)
+        return Response(fixture_bytes("googleplay_reviews.json"), content_type=JSON)
+
+    httpserver.expect_request("/token", method="POST").respond_with_handler(exchange)
+    httpserver.expect_request("/v3/applications/com.acme.cloud/reviews").respond_with_handler(reviews)
+    options = {"name": "play", "type": "googleplay", "base_url": "BASE/v3", "package_names": ["com.acme.cloud"],
+               "credentials_env": "PLAY_KEY"}
+    result = run(httpserver, options)
+    hurt = next(m for m in result.mentions if m.metrics["rating"] == 1)
+    assert hurt.text.startswith("Acme Cloud app logs me out") and hurt.language == "en"
+    assert hurt.metrics["reply"].startswith("Hi Priya") and hurt.metrics["app_version"] == "5.2.0"
+    assert hurt.published_at.isoformat() == "2026-11-23T09:30:00+00:00"
+    assert assertions[0]["iss"] == "m@acme.iam.gserviceaccount.com" and "androidpublisher" in assertions[0]["scope"]
+    again = run(httpserver, options, state=SourceState(cursor="2026-11-10T00:00:00Z"))
+    assert len(assertions) == 1, "the token is kept until it expires"
+    assert any("past the week Google Play's API keeps" in w for w in again.warnings)
+    monkeypatch.setenv("PLAY_KEY", "not json")
+    with pytest.raises(FetchError, match="is not JSON"):
+        run(httpserver, options)
