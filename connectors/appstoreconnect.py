@@ -17,7 +17,6 @@ stars travel as ``rating``: a 1- or 2-star review is a complaint (``monitor.judg
 
 from __future__ import annotations
 
-import threading
 import time
 from datetime import datetime, timedelta
 from typing import ClassVar, Literal, Sequence
@@ -28,6 +27,7 @@ from pydantic import Field
 from connectors import http
 from connectors.base import SourceOptions, as_int, malformed_item, parse_time, reviews_since, secret, text_field
 from connectors.quota import Cost, Quota, plural
+from connectors.tokens import Tokens
 from monitor.errors import FetchError, ParseError
 from monitor.models import Duration, FetchResult, Mention, Query, SourceState
 
@@ -51,8 +51,7 @@ class AppStoreConnectOptions(SourceOptions):
     first_run: Duration = Field(default="7d", description="How far back the first run reads.")
 
 
-_TOKENS: dict[tuple[str, str], tuple[str, float]] = {}
-_TOKENS_LOCK = threading.Lock()
+_TOKENS = Tokens()  # by (issuer, key id)
 
 
 def token(issuer: str, key_id: str, private_key: str, *, now: float | None = None) -> str:
@@ -64,19 +63,16 @@ def token(issuer: str, key_id: str, private_key: str, *, now: float | None = Non
                          "'reputation-monitor[reviews]' (or PyJWT[crypto])", retryable=False) from None
 
     now = time.time() if now is None else now
-    with _TOKENS_LOCK:
-        kept = _TOKENS.get((issuer, key_id))
-        if kept and kept[1] > now + 60:
-            return kept[0]
+    kept = _TOKENS.get((issuer, key_id), now=now)
+    if kept:
+        return kept
     try:
         signed = jwt.encode({"iss": issuer, "iat": int(now), "exp": int(now) + TOKEN_LIFETIME, "aud": AUDIENCE},
                             private_key.replace("\\n", "\n"), algorithm="ES256", headers={"kid": key_id, "typ": "JWT"})
     except (ValueError, TypeError, jwt.PyJWTError) as exc:  # never echo the key
         raise FetchError(f"the App Store Connect private key could not sign a token ({type(exc).__name__}): check that "
                          "its variable holds the .p8 file's text", retryable=False) from None
-    with _TOKENS_LOCK:
-        _TOKENS[(issuer, key_id)] = (signed, now + TOKEN_LIFETIME)
-    return signed
+    return _TOKENS.keep((issuer, key_id), signed, expires=now + TOKEN_LIFETIME)
 
 
 def parse_reviews(data: object, *, source: str, app_id: str, skipped: list[str] | None = None) -> list[Mention]:

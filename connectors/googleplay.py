@@ -18,7 +18,6 @@ The stars travel as ``rating``: a 1- or 2-star review is a complaint (``monitor.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from datetime import datetime, timedelta, timezone
 from typing import ClassVar, Literal, Sequence
@@ -29,6 +28,7 @@ from pydantic import Field
 from connectors import http
 from connectors.base import SourceOptions, as_int, malformed_item, parse_time, reviews_since, secret, text_field
 from connectors.quota import Cost, Quota, plural
+from connectors.tokens import Tokens, access_token
 from monitor.errors import FetchError, ParseError
 from monitor.models import FetchResult, Mention, Query, SourceState, to_iso
 
@@ -37,8 +37,7 @@ QUOTA = Quota(200, timedelta(hours=1), "per app, the Play Developer API's review
 KEPT = timedelta(days=7)  # what reviews.list serves: the last week
 SCOPE = "https://www.googleapis.com/auth/androidpublisher"
 
-_TOKENS: dict[tuple[str, str], tuple[str, float]] = {}
-_TOKENS_LOCK = threading.Lock()
+_TOKENS = Tokens()  # by (token URL, service account)
 
 
 class GooglePlayOptions(SourceOptions):
@@ -143,29 +142,23 @@ class GooglePlayConnector:
                              retryable=False) from None
         audience = options.token_url or account["token_uri"]
         key = (audience, account["client_email"])
-        with _TOKENS_LOCK:
-            kept = _TOKENS.get(key)
-        if kept and kept[1] > time.time():
-            return kept[0]
+        kept = _TOKENS.get(key)
+        if kept:
+            return kept
         issued = int(time.time())
+        kid = account.get("private_key_id")
         try:
             assertion = jwt.encode({"iss": account["client_email"], "scope": SCOPE, "aud": audience,
                                     "iat": issued, "exp": issued + 3600}, account["private_key"], algorithm="RS256",
-                                   headers={"kid": account.get("private_key_id") or None} if account.get("private_key_id")
-                                   else None)
+                                   headers={"kid": kid} if kid else None)
         except (ValueError, TypeError, jwt.PyJWTError):  # never echo the key
             raise FetchError("the service account's private key could not sign a token: check its JSON key",
                              source=options.name, retryable=False) from None
         response = http.request(self.client, "POST", audience, source=options.name,
                                 data={"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": assertion})
-        data = http.parse_json(response, source=options.name)
-        token = data.get("access_token") if isinstance(data, dict) else None
-        if not isinstance(token, str) or not token:
-            raise FetchError("Google gave no access token for the service account", source=options.name, retryable=False)
-        lasts = as_int(data.get("expires_in")) or 3600
-        with _TOKENS_LOCK:
-            _TOKENS[key] = (token, time.time() + max(0, lasts - 60))
-        return token
+        token, expires = access_token(response, source=options.name,
+                                      refused="Google gave no access token for the service account")
+        return _TOKENS.keep(key, token, expires=expires)
 
     @staticmethod
     def cost(options: GooglePlayOptions, queries: Sequence[Query]) -> Cost:

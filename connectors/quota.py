@@ -62,3 +62,9 @@ def plural(count: int, word: str) -> str:
     if count == 1:
         return f"{count:,} {word}"
     return f"{count:,} {word}{'es' if word.endswith(('s', 'sh', 'ch', 'x')) else 's'}"
+
+
+def span_words(span: timedelta) -> str:
+    """A span as people say it: ``25 min``, ``6.5 h``, ``3.0 days``."""
+    minutes = span.total_seconds() / 60
+    return f"{minutes:.0f} min" if minutes < 120 else f"{minutes / 60:.1f} h" if minutes < 2880 else f"{minutes / 1440:.1f} days"

@@ -20,8 +20,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import threading
-import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import ClassVar, Literal, Sequence
@@ -32,7 +30,8 @@ from pydantic import Field
 from connectors import http
 from connectors.base import (Resume, SearchOptions, SourceOptions, SubRequests, Syntax, as_int, combined, malformed_item,
                              parse_time, read_back, secret)
-from connectors.quota import Cost, Quota, plural
+from connectors.quota import Cost, Quota, plural, span_words
+from connectors.tokens import Tokens, access_token
 from connectors.rss import feed_headers, parse_feed
 from monitor.errors import ConnectorError, FetchError, ParseError, RateLimited
 from monitor.models import FetchResult, Mention, Query, SourceState, to_iso
@@ -50,8 +49,7 @@ OAUTH_QUOTA = Quota(100, timedelta(minutes=1), "per OAuth client id, Reddit's Da
 RSS_QUOTA = Quota(1, timedelta(minutes=1), "anonymous RSS per address, as Reddit answers in 2026")
 ANONYMOUS_SPACING = 60.0  # seconds between two anonymous requests, across every Reddit source
 STARVED = timedelta(days=1)  # a source that could read nothing this long fails
-_TOKENS: dict[tuple[str, str], tuple[str, float]] = {}  # (token URL, client id) → (token, expiry, epoch seconds)
-_TOKENS_LOCK = threading.Lock()
+_TOKENS = Tokens()  # by (token URL, client id)
 
 class RedditOptions(SearchOptions):
     """Reddit options."""
@@ -199,7 +197,7 @@ class RedditConnector:
                 mentions, _ = self._page(options, path, params, None, headers, False, now, skipped, warnings)
             except RateLimited as exc:  # no budget left (nothing sent), or Reddit said 429
                 if not turn.read_any(labels, since=now - STARVED) and turn.started(now) <= now - STARVED:
-                    raise FetchError(f"nothing read from Reddit for {_ago(now - turn.started(now))}: its anonymous "
+                    raise FetchError(f"nothing read from Reddit for {span_words(now - turn.started(now))}: its anonymous "
                                      "budget (about 1 request a minute per address) went to other sources or was "
                                      "refused — fewer Reddit sources, a longer every, or an approved app",
                                      source=options.name) from exc
@@ -219,7 +217,7 @@ class RedditConnector:
             last = turn.read.get(label)
             behind = now - parse_time(last) if last else now - turn.started(now)
             if behind > options.every + timedelta(seconds=ANONYMOUS_SPACING):
-                warnings.append(f"{label}: last read {_ago(behind)} ago" if last else f"{label}: not read yet")
+                warnings.append(f"{label}: last read {span_words(behind)} ago" if last else f"{label}: not read yet")
         if any(w.endswith(" ago") or w.endswith("not read yet") for w in warnings):
             warnings.append(f"{len(labels)} listings share anonymous Reddit's request a minute: each is read every "
                             f"{len(labels)} runs")
@@ -265,24 +263,17 @@ class RedditConnector:
     def _token(self, options: RedditOptions, client_id: str, client_secret: str) -> str:
         """An app-only token, kept (in this process) until a minute before it expires."""
         key = (f"{options.base_url}/api/v1/access_token", client_id)
-        with _TOKENS_LOCK:
-            kept = _TOKENS.get(key)
-        if kept and kept[1] > time.time():
-            return kept[0]
+        kept = _TOKENS.get(key)
+        if kept:
+            return kept
         response = http.request(
             self.client, "POST", f"{options.base_url}/api/v1/access_token", source=options.name,
             data={"grant_type": "client_credentials"},
             headers={"Authorization": "Basic " + base64.b64encode(f"{client_id}:{client_secret}".encode()).decode(), **agent(options)},
         )
-        data = http.parse_json(response, source=options.name) or {}
-        token = data.get("access_token") if isinstance(data, dict) else None
-        if not token or not isinstance(token, str):
-            raise FetchError("Reddit gave no access token: check the app's id and secret (and that Reddit approved "
-                             "the app)", source=options.name, retryable=False)
-        lasts = as_int(data.get("expires_in")) or 3600
-        with _TOKENS_LOCK:
-            _TOKENS[key] = (token, time.time() + max(0, lasts - 60))
-        return token
+        token, expires = access_token(response, source=options.name, refused="Reddit gave no access token: check the "
+                                      "app's id and secret (and that Reddit approved the app)")
+        return _TOKENS.keep(key, token, expires=expires)
 
 
 def _listings(options: RedditOptions, queries: Sequence[Query]) -> list[tuple[str, dict]]:
@@ -325,11 +316,6 @@ class _Turns:
 
     def read_any(self, labels: list[str], *, since: datetime) -> bool:
         return any(self.read.get(label) and parse_time(self.read[label]) >= since for label in labels)
-
-
-def _ago(span: timedelta) -> str:
-    minutes = span.total_seconds() / 60
-    return f"{minutes:.0f} min" if minutes < 120 else f"{minutes / 60:.1f} h"
 
 
 def _label(path: str, params: dict) -> str:

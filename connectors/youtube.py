@@ -25,7 +25,7 @@ from pydantic import Field
 from connectors import http
 from connectors.base import (Backlog, Cursors, SearchOptions, SourceOptions, SubRequests, Syntax, as_int, combined,
                              malformed_item, parse_time, secret)
-from connectors.quota import Cost, Quota, plural
+from connectors.quota import Cost, Quota, plural, span_words
 from connectors.rss import feed_headers, parse_feed
 from monitor.errors import ParseError
 from monitor.models import FetchResult, Mention, Query, Refreshed, SourceState, to_iso
@@ -64,11 +64,6 @@ class YouTubeOptions(SearchOptions):
 
 def _searches(options: YouTubeOptions, queries: Sequence[Query]) -> list[str]:
     return list(options.query) if options.query else combined(queries, SEARCH_SYNTAX)
-
-
-def _span(span: timedelta) -> str:
-    minutes = span.total_seconds() / 60
-    return f"{minutes:.0f} min" if minutes < 120 else f"{minutes / 60:.1f} h" if minutes < 2880 else f"{minutes / 1440:.1f} days"
 
 
 def _feed_mentions(response: httpx.Response, *, source: str, now: datetime, skipped: list[str] | None = None,
@@ -184,8 +179,8 @@ class YouTubeConnector:
                       "bucket", unit="search.list calls")
         every = timedelta(days=1) * calls / options.search_calls_per_day
         return Cost(calls, f"a round of {plural(calls, 'search')} for {plural(len(queries), 'rule')}, once every "
-                           f"{_span(every)} at most", quota, runs_cap=options.search_calls_per_day / calls,
-                    warning=(f"a round of searches takes {_span(every)} of the search bucket: a storm is heard that "
+                           f"{span_words(every)} at most", quota, runs_cap=options.search_calls_per_day / calls,
+                    warning=(f"a round of searches takes {span_words(every)} of the search bucket: a storm is heard that "
                              "late; follow channels or raise search_calls_per_day") if every > timedelta(hours=6) else None)
 
     def _comments(self, options: YouTubeOptions, key: str, queries: Sequence[Query], cursors: "_Cursors",

@@ -6,6 +6,7 @@ rules would spend an API's hour in a minute (and what to change), not from a day
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 from typing import Sequence
 
@@ -13,7 +14,7 @@ from connectors import REGISTRY
 from connectors.quota import Cost
 from monitor.config import Config
 from monitor.judgement.matching import check_rule
-from monitor.models import Query
+from monitor.models import Query, format_duration
 
 
 def source_costs(config: Config, queries: Sequence[Query] | None = None) -> tuple[list[str], list[str]]:
@@ -29,7 +30,7 @@ def source_costs(config: Config, queries: Sequence[Query] | None = None) -> tupl
             continue
         cost: Cost = cost_of(options, queries)
         unit = cost.quota.unit if cost.quota else "requests"
-        line = (f"  {options.name} ({options.type}, every {_every(options.every)}): "
+        line = (f"  {options.name} ({options.type}, every {format_duration(options.every)}): "
                 f"{cost.amount:,} {unit[:-1] if cost.amount == 1 else unit} a run ({cost.how})")
         spent = cost.per_period(options.every)
         if cost.quota is not None and spent is not None:
@@ -46,17 +47,9 @@ def _over(name: str, every: timedelta, cost: Cost, spent: float) -> str:
     quota = cost.quota
     assert quota is not None
     fits = quota.per * cost.amount / quota.amount
-    fix = (f"set every: {_every(fits, up=True)} or more, or give it fewer rules (brands: binds it to some)"
+    fix = (f"set every: {format_duration(timedelta(minutes=math.ceil(fits.total_seconds() / 60)))} or more, or give it fewer rules (brands: binds it to some)"
            if cost.amount <= quota.amount else
            "one run alone is more than the limit: give it fewer rules (brands: binds it to some)")
-    return (f"source {name}: its runs every {_every(every)} would ask {spent:,.0f} {quota.unit} where the API allows "
+    return (f"source {name}: its runs every {format_duration(every)} would ask {spent:,.0f} {quota.unit} where the API allows "
             f"{quota}: {fix}")
 
-
-def _every(span: timedelta, *, up: bool = False) -> str:
-    seconds = span.total_seconds()
-    for size, unit in ((86400, "d"), (3600, "h"), (60, "m")):
-        if seconds >= size:
-            count = seconds / size
-            return f"{-(-count // 1):.0f}{unit}" if up else f"{count:g}{unit}"
-    return f"{-(-seconds // 1):.0f}s" if up else f"{seconds:g}s"

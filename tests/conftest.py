@@ -22,6 +22,16 @@ def now() -> datetime:
     return NOW
 
 
+@pytest.fixture(autouse=True)
+def _no_kept_tokens():
+    """Each test starts without the tokens an earlier one left kept (the loopback server's
+    address is the same across tests, so a kept token would answer for another test's)."""
+    from connectors.tokens import forget_all
+
+    forget_all()
+    yield
+
+
 @dataclass
 class SlackStandIn:
     """A loopback Slack: records every request; answers from a script, then ``ok``."""
