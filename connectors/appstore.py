@@ -81,6 +81,7 @@ class AppStoreConnector:
 
     type: ClassVar[str] = "appstore"
     Options: ClassVar[type[SourceOptions]] = AppStoreOptions
+    revises: ClassVar[bool] = True  # an edited review comes again under its id: the stored row is updated
 
     def __init__(self, client: httpx.Client) -> None:
         self.client = client

@@ -112,6 +112,7 @@ class AppStoreConnectConnector:
 
     type: ClassVar[str] = "appstoreconnect"
     Options: ClassVar[type[SourceOptions]] = AppStoreConnectOptions
+    revises: ClassVar[bool] = True  # an edited review comes again under its id: the stored row is updated
 
     def __init__(self, client: httpx.Client) -> None:
         self.client = client

@@ -544,6 +544,9 @@ class Connector(Protocol):
         """Fetch what is new since ``state``; ``queries``: the brands' rules as searches (``searches``)."""
         ...
 
+    # Optional: ``revises: ClassVar[bool] = True`` where a post the source gave may come again edited
+    # under its id (a review's words or stars): the run updates the stored row (``ingest.revised``).
+    #
     # Optional, where the source can be asked again about posts it gave (monitor/refresh.py):
     #
     # def refresh(self, options, mentions: Sequence[Mention], *, now: datetime) -> dict[str, Refreshed]:

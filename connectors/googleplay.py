@@ -102,6 +102,7 @@ class GooglePlayConnector:
 
     type: ClassVar[str] = "googleplay"
     Options: ClassVar[type[SourceOptions]] = GooglePlayOptions
+    revises: ClassVar[bool] = True  # an edited review comes again under its id: the stored row is updated
 
     def __init__(self, client: httpx.Client) -> None:
         self.client = client

@@ -1,7 +1,11 @@
 """Mastodon: hashtag timelines on an instance, and full-text search when a token is given.
 
 Hashtag timelines are public on most instances, but some answer 401/422 without a token; the
-error says so. Full-text search (``/api/v2/search``) needs a user token and only finds posts
+error says so. Since Mastodon 4.5 an admin may also limit or disable them
+(``configuration.timelines_access.hashtag_feeds`` of ``/api/v2/instance``: ``public``,
+``authenticated`` or ``disabled``, for local and for remote posts), and a disabled feed answers
+``[]`` — the same as a quiet brand. A run whose every tag came back empty asks the instance
+once, and says which it is. Full-text search (``/api/v2/search``) needs a user token and only finds posts
 whose authors opted in. Status ids are time-ordered snowflakes, so the cursor is the highest id
 seen and ``since_id`` asks only for what is newer.
 """
@@ -121,16 +125,53 @@ class MastodonConnector:
             requests += [("/api/v2/search", {"q": term, "type": "statuses", "resolve": "false"})
                          for term in searches(queries, SYNTAX)]
         subs = SubRequests(options.name)
+        tags_heard = tags_read = 0
         for path, params in requests:
+            before = len(ids)
             with subs.each(path if "/tag/" in path else f"search {params['q']!r}"):
                 for low, high in windows:
                     oldest = self._window(options, path, params, headers, bool(token), low, high, seen, ids, skipped)
                     if oldest is not None and low is not None:  # the overlap below the cursor is never owed
                         owed.append((low if high is not None else max(low, since_id or low), oldest))
+                if "/tag/" in path:
+                    tags_read += 1
+                    tags_heard += len(ids) > before
+        warnings = self._feeds_closed(options, headers, bool(token)) if tags_read and not tags_heard else []
         newest = max([since_id or 0, *ids])
         after = Backlog(str(newest) if newest else backlog.cursor, Backlog.merged(owed))
         result = after.result(list(seen.values()), skipped, _id_time)
+        if warnings:
+            result = FetchResult(result.mentions, result.state, result.not_modified, result.skipped,
+                                 (*result.warnings, *warnings))
         return subs.result(result, state)
+
+    def _feeds_closed(self, options: MastodonOptions, headers: dict, token: bool) -> list[str]:
+        """Why every tag answered ``[]``, when the instance says it is not a quiet brand: a
+        FetchError when its hashtag feeds are disabled (or need a token this source lacks), a
+        warning when only local or only remote posts are in them; nothing when they are public
+        or the instance does not say (before 4.5, or no ``/api/v2/instance``)."""
+        try:
+            data, _ = http.get_json(self.client, f"{options.base_url}/api/v2/instance", source=options.name,
+                                    headers=headers)
+        except (FetchError, ParseError):
+            return []
+        access = (((data.get("configuration") or {}).get("timelines_access") or {}).get("hashtag_feeds")
+                  if isinstance(data, dict) else None)
+        if not isinstance(access, dict):
+            return []
+        levels = {side: str(access.get(side) or "public") for side in ("local", "remote")}
+        shut = [side for side, level in levels.items() if level == "disabled" or (level == "authenticated" and not token)]
+        said = f"local {levels['local']}, remote {levels['remote']}"
+        if len(shut) == 2:
+            need = ("set token_env (a user token) to read them" if "disabled" not in levels.values()
+                    else "read another instance, or set token_env to search its posts instead")
+            raise FetchError(f"{options.base_url} has closed its hashtag feeds to this source "
+                             f"(configuration.timelines_access.hashtag_feeds: {said}): every tag answers [] whatever"
+                             f" is posted — {need}", source=options.name, retryable=False)
+        if shut:
+            return [f"{options.base_url} shows only {'remote' if shut == ['local'] else 'local'} posts in its hashtag"
+                    f" feeds (hashtag_feeds: {said}): its {shut[0]} posts are not heard"]
+        return []
 
     def _window(self, options: MastodonOptions, path: str, params: dict, headers: dict, token: bool, low: int | None,
                 high: int | None, seen: dict[str, Mention], ids: set[int], skipped: list[str]) -> int | None:

@@ -81,6 +81,7 @@ class TrustpilotConnector:
 
     type: ClassVar[str] = "trustpilot"
     Options: ClassVar[type[SourceOptions]] = TrustpilotOptions
+    revises: ClassVar[bool] = True  # an edited review comes again under its id: the stored row is updated
 
     def __init__(self, client: httpx.Client) -> None:
         self.client = client

@@ -129,26 +129,61 @@ def author_rules(config: Config) -> AuthorRules:
 def decide_alerts(new: list[Judged], *, config: Config, first_run: bool, now: datetime) -> list[Alert]:
     """An alert per new mention in an alerting bucket, except old posts and a first run's backlog."""
     window = config.alerts.backfill if first_run else config.alerts.max_age
-    alerts = []
-    for judged in new:
-        m, s = judged.mention, judged.score
-        if s.bucket not in config.alerts.buckets or m.published_at < now - window:
+    return [mention_alert(judged, config=config, now=now) for judged in new
+            if judged.score.bucket in config.alerts.buckets and judged.mention.published_at >= now - window]
+
+
+def mention_alert(judged: Judged, *, config: Config, now: datetime, edited: str = "") -> Alert:
+    """The alert one post in an alerting bucket raises (``edited``: what it said before an edit)."""
+    m, s = judged.mention, judged.score
+    severity = "critical" if judged.reach.high >= config.alerts.critical_reach else "warning"
+    return Alert(
+        key=f"{s.bucket}:{m.source}:{m.id}",
+        kind="assassin" if s.bucket == "assassin" else "mention",
+        brand=judged.match.brand,
+        source=m.source,
+        severity=severity,
+        reason=(f"edited ({edited}); " if edited else "")
+        + (f"assassin score {s.assassin_score:.2f}: " if s.assassin_score is not None else f"{s.bucket}: ")
+        + "; ".join(s.reasons),
+        mentions=(judged,),
+        created_at=now,
+    )
+
+
+def revised(matched: list[tuple[Mention, Match]], source: str, runtime: Runtime, store: Store) -> list[tuple[Judged, Judged]]:
+    """Stored posts sent again with other words or stars (an edited review): each as stored and
+    as judged now (its first publication time kept: an edit is not a new post)."""
+    stored = {j.mention.id: j for j in store.mentions_by_key([(source, m.id) for m, _ in matched])}
+    changed: dict[str, tuple[Judged, tuple[Mention, Match]]] = {}
+    for mention, found in matched:
+        before = stored.get(mention.id)
+        if before is None or _said(mention) == _said(before.mention):
             continue
-        severity = "critical" if judged.reach.high >= config.alerts.critical_reach else "warning"
-        alerts.append(
-            Alert(
-                key=f"{s.bucket}:{m.source}:{m.id}",
-                kind="assassin" if s.bucket == "assassin" else "mention",
-                brand=judged.match.brand,
-                source=m.source,
-                severity=severity,
-                reason=(f"assassin score {s.assassin_score:.2f}: " if s.assassin_score is not None else f"{s.bucket}: ")
-                + "; ".join(s.reasons),
-                mentions=(judged,),
-                created_at=now,
-            )
-        )
-    return alerts
+        again = detect_language(mention.evolve(published_at=before.mention.published_at), runtime.detector)
+        changed[mention.id] = (before, (again, found))
+    if not changed:
+        return []
+    judged = judge([pair for _, pair in changed.values()], runtime.scorer, runtime.config, runtime.matcher,
+                   runtime.models.current(store.path))
+    return [(before, after) for (before, _), after in zip(changed.values(), judged)]
+
+
+def _said(mention: Mention) -> tuple:
+    """What an edit changes: the words and the stars (and the brand's reply, kept without an alert)."""
+    return mention.title, mention.text, mention.metrics.get("rating"), mention.metrics.get("reply")
+
+
+def edit_alerts(edits: list[tuple[Judged, Judged]], *, config: Config, now: datetime) -> list[Alert]:
+    """An edit that moves a post into an alerting bucket alerts now, as a new post would (the
+    edit is the news, however old the post), saying what it was before."""
+    out = []
+    for before, after in edits:
+        if after.score.bucket in config.alerts.buckets and after.score.bucket != before.score.bucket:
+            stars = before.mention.metrics.get("rating")
+            was = f"was {before.score.bucket or 'unscored'}" + (f", {stars} stars" if stars is not None else "")
+            out.append(mention_alert(after, config=config, now=now, edited=was))
+    return out
 
 
 def backoff(every: timedelta, failures: int, retry_after_seconds: float | None = None) -> timedelta:
@@ -252,11 +287,15 @@ def run_source(options: SourceOptions, runtime: Runtime, store: Store, *, now: d
     warning = _run_warning(result)
     try:
         mentions, matched, judged = prepare(result.mentions, options.name, runtime, store, bound=options.brands)
+        edits = revised(matched, options.name, runtime, store) if getattr(connector, "revises", False) else []
         # The mentions, their alerts and the new cursor in one transaction: a crash between
         # them would store posts whose alerts never queue (the next run skips them as known).
         with store.transaction():
             stored = store.save_mentions(judged, fetched_at=now, authors=author_rules(config))
             alerts = decide_alerts(stored, config=config, first_run=first_run, now=now)
+            for before, after in edits:
+                store.save_edit(before, after, now=now)
+            alerts += edit_alerts(edits, config=config, now=now)
             queued = enqueue(alerts, runtime, store, now=now)
             store.record_success(options.name, result.state, now=now, next_check_at=now + options.every,
                                  warning=warning, skipped=len(result.skipped))
@@ -273,8 +312,8 @@ def run_source(options: SourceOptions, runtime: Runtime, store: Store, *, now: d
         if silent is not None:
             queued += enqueue([silent], runtime, store, now=now)
     log.info(
-        "source %s: %d fetched, %d matched, %d new, %d alerts%s",
-        options.name, len(mentions), len(matched), len(stored), queued,
+        "source %s: %d fetched, %d matched, %d new, %s%d alerts%s",
+        options.name, len(mentions), len(matched), len(stored), f"{len(edits)} edited, " if edits else "", queued,
         " (first run: backlog stored without alerts)" if first_run and stored and not alerts else "",
     )
     if warning:

@@ -107,6 +107,49 @@ def test_mastodon_instance_requiring_auth_for_tags_says_so(httpserver: HTTPServe
     assert not info.value.retryable
 
 
+def _instance(hashtag_feeds: dict) -> dict:
+    """``/api/v2/instance`` as Mastodon 4.5 answers it (the parts read here)."""
+    return {"domain": "mastodon.example", "version": "4.5.2",
+            "configuration": {"timelines_access": {"live_feeds": {"local": "public", "remote": "public"},
+                                                   "hashtag_feeds": hashtag_feeds,
+                                                   "trending_link_feeds": {"local": "public", "remote": "public"}}}}
+
+
+def test_mastodon_instance_that_disabled_hashtag_feeds_is_an_error_not_a_quiet_brand(httpserver: HTTPServer) -> None:
+    """Mastodon 4.5 lets an admin disable hashtag feeds; they then answer [] as a quiet brand's
+    would. A run where every tag is empty asks the instance, and says which it is."""
+    httpserver.expect_request("/api/v1/timelines/tag/acmecloud").respond_with_data(b"[]", content_type=JSON)
+    instance = httpserver.expect_request("/api/v2/instance")
+    instance.respond_with_json(_instance({"local": "disabled", "remote": "disabled"}))
+    with pytest.raises(FetchError, match=r"has closed its hashtag feeds to this source \(configuration.timelines_access"
+                                         r".hashtag_feeds: local disabled, remote disabled\).*read another instance") as info:
+        run(httpserver, {"name": "m", "type": "mastodon", "base_url": "BASE"})
+    assert not info.value.retryable
+    httpserver.clear()
+    httpserver.expect_request("/api/v1/timelines/tag/acmecloud").respond_with_data(b"[]", content_type=JSON)
+    httpserver.expect_request("/api/v2/instance").respond_with_json(
+        _instance({"local": "authenticated", "remote": "authenticated"}))
+    with pytest.raises(FetchError, match="set token_env"):
+        run(httpserver, {"name": "m", "type": "mastodon", "base_url": "BASE"})
+    httpserver.clear()
+    httpserver.expect_request("/api/v1/timelines/tag/acmecloud").respond_with_data(b"[]", content_type=JSON)
+    httpserver.expect_request("/api/v2/instance").respond_with_json(_instance({"local": "public", "remote": "disabled"}))
+    result = run(httpserver, {"name": "m", "type": "mastodon", "base_url": "BASE"})
+    assert result.warnings == (f"{httpserver.url_for('').rstrip('/')} shows only local posts in its hashtag feeds "
+                               "(hashtag_feeds: local public, remote disabled): its remote posts are not heard",)
+    # Public feeds (a quiet brand), an instance before 4.5 (no such field) or none at all: quiet, no warning.
+    for answer in (_instance({"local": "public", "remote": "public"}), {"domain": "old.example", "version": "4.2.0"}):
+        httpserver.clear()
+        httpserver.expect_request("/api/v1/timelines/tag/acmecloud").respond_with_data(b"[]", content_type=JSON)
+        httpserver.expect_request("/api/v2/instance").respond_with_json(answer)
+        assert run(httpserver, {"name": "m", "type": "mastodon", "base_url": "BASE"}).warnings == ()
+    httpserver.clear()
+    httpserver.expect_request("/api/v1/timelines/tag/acmecloud").respond_with_data(fixture_bytes("mastodon_tag.json"),
+                                                                                 content_type=JSON)
+    run(httpserver, {"name": "m", "type": "mastodon", "base_url": "BASE"})
+    assert [r.path for r, _ in httpserver.log] == ["/api/v1/timelines/tag/acmecloud"], "a tag that answered: nothing asked"
+
+
 def test_mastodon_token_enables_full_text_search(httpserver: HTTPServer, monkeypatch) -> None:
     monkeypatch.setenv("M_TOKEN", "tok")
     httpserver.expect_request("/api/v1/timelines/tag/acmecloud").respond_with_data(b"[]", content_type=JSON)

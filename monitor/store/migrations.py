@@ -446,5 +446,12 @@ def _v18(db: sqlite_utils.Database) -> None:
                " envelope TEXT UNIQUE, UNIQUE (notification, action, value))")
 
 
+def _v19(db: sqlite_utils.Database) -> None:
+    # Edits: a review sent again with other words or stars is updated in place; what it said before is kept here.
+    db.execute("CREATE TABLE edits (source TEXT NOT NULL, id TEXT NOT NULL, at TEXT NOT NULL, title_before TEXT,"
+               " text_before TEXT, rating_before INTEGER, rating_after INTEGER, bucket_before TEXT, bucket_after TEXT)")
+    db.execute("CREATE INDEX edits_mention ON edits (source, id, at)")
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12, _v13, _v14,
-                                                             _v15, _v16, _v17, _v18]
+                                                             _v15, _v16, _v17, _v18, _v19]

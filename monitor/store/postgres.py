@@ -277,6 +277,10 @@ MIGRATIONS: list[str] = [
     f"""CREATE TABLE alert_actions (id bigserial PRIMARY KEY, notification text NOT NULL, receiver text,
         action text NOT NULL, value text NOT NULL DEFAULT '', who text NOT NULL, at {TIME} NOT NULL,
         envelope text UNIQUE, UNIQUE (notification, action, value))""",
+    # 5: SQLite's 19, edits.
+    f"""CREATE TABLE edits (source text NOT NULL, id text NOT NULL, at {TIME} NOT NULL, title_before text,
+        text_before text, rating_before bigint, rating_after bigint, bucket_before text, bucket_after text);
+    CREATE INDEX edits_mention ON edits (source, id, at)""",
 ]
 
 

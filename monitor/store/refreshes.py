@@ -1,4 +1,5 @@
-"""Refreshes: recent mentions to re-read, and each re-read that changed a mention's engagement."""
+"""Refreshes: recent mentions to re-read, each re-read that changed a mention's engagement, and
+each edit of a review (its words or stars) sent again under the same id."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from monitor.models import Judged, to_iso
-from monitor.store.codec import _json, judged_from_row
+from monitor.store.codec import _json, _strings, judged_from_row
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -49,6 +50,33 @@ class RefreshStore:
             (m.source, m.id, to_iso(now), _json(dict(before.mention.metrics)), _json(dict(m.metrics)),
              before.mention.audience, m.audience, before.reach.high, reach.low, reach.high, reach.likely, int(alerted)),
         )
+
+    def save_edit(self, before: Judged, after: Judged, *, now: datetime) -> None:
+        """A stored mention sent again with other words or stars (an edited review): the row takes
+        the new text, its new judgement and reach (full-text search follows), the rollups move it
+        from its old bucket to its new one, and ``edits`` keeps what it said before. Call inside a
+        transaction with the alert it raised, if any."""
+        m, s, reach = after.mention, after.score, after.reach
+        self.db.execute(
+            "UPDATE mentions SET title = ?, text = ?, language = ?, metrics = ?, sentiment = ?, bucket = ?,"
+            " bucket_reasons = ?, unscored_reason = ?, assassin_score = ?, reach_low = ?, reach_high = ?,"
+            " reach_likely = ?, reach_method = ?, raw = ? WHERE source = ? AND id = ?",
+            (m.title, m.text, m.language, _json(dict(m.metrics)), s.compound, s.bucket, _strings(s.reasons),
+             s.unscored_reason, s.assassin_score, reach.low, reach.high, reach.likely, reach.method, _json(m.raw),
+             m.source, m.id),
+        )
+        published = to_iso(before.mention.published_at)
+        self._roll_up([(before, published, -1), (after, published, 1)])
+        self.db.execute(
+            "INSERT INTO edits (source, id, at, title_before, text_before, rating_before, rating_after, bucket_before,"
+            " bucket_after) VALUES (?,?,?,?,?,?,?,?,?)",
+            (m.source, m.id, to_iso(now), before.mention.title, before.mention.text, before.mention.metrics.get("rating"),
+             m.metrics.get("rating"), before.score.bucket, s.bucket),
+        )
+
+    def edits_of(self, source: str, id_: str) -> list[dict]:
+        """The recorded edits of one mention, oldest first."""
+        return list(self.db.query("SELECT * FROM edits WHERE source = ? AND id = ? ORDER BY at", (source, id_)))
 
     def record_refresh_run(self, source: str, *, now: datetime, checked: int, changed: int,
                            error: str | None = None) -> None:
