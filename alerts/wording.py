@@ -157,7 +157,7 @@ def headline(alert: Alert) -> str:
     n = len(alert.mentions)
     low, high = total_reach(alert)
     what = {"assassin": "Assassin", "spike": "Storm", "drop": "Silence", "source_down": "Source down",
-            "digest": "Digest", "reach": "Reach", "group": "Alerts"}.get(alert.kind, alert.kind.replace("_", " ").title())
+            "budget": "Budget", "digest": "Digest", "reach": "Reach", "group": "Alerts"}.get(alert.kind, alert.kind.replace("_", " ").title())
     if alert.kind == "assassin" and n > 1:
         what = f"{n} assassins"
     parts = [what, alert.brand] if alert.brand else [what]
@@ -165,7 +165,7 @@ def headline(alert: Alert) -> str:
         parts.append(alert.reason[len(alert.brand) + 2:].split(",")[0].split(";")[0])  # "134 negative posts in 2 hours"
     elif alert.kind in ("assassin", "reach", "group") and high:
         parts.append(f"reaches {reach_phrase(low, high)}" if n == 1 else f"together up to {reach_phrase(high, high)}")
-    elif alert.kind == "source_down" and alert.source:
+    elif alert.kind in ("source_down", "budget") and alert.source:
         parts.append(alert.source)
     return clean_text(" · ".join(parts), width=150)
 

@@ -13,6 +13,7 @@ from connectors.bluesky import BlueskyConnector
 from connectors.dev import DevConnector
 from connectors.discourse import DiscourseConnector
 from connectors.github import GitHubConnector
+from connectors.googlebusiness import GoogleBusinessConnector
 from connectors.googlenews import GoogleNewsConnector
 from connectors.googleplay import GooglePlayConnector
 from connectors.hackernews import HackerNewsConnector
@@ -22,7 +23,9 @@ from connectors.mastodon import MastodonConnector
 from connectors.reddit import RedditConnector
 from connectors.rss import RssConnector
 from connectors.stackexchange import StackExchangeConnector
+from connectors.threads import ThreadsConnector
 from connectors.trustpilot import TrustpilotConnector
+from connectors.x import XConnector
 from connectors.youtube import YouTubeConnector
 
 REGISTRY: dict[str, type[Connector]] = {
@@ -31,7 +34,7 @@ REGISTRY: dict[str, type[Connector]] = {
         RssConnector, HackerNewsConnector, RedditConnector, MastodonConnector, BlueskyConnector, YouTubeConnector,
         GoogleNewsConnector, AppStoreConnector, StackExchangeConnector, GitHubConnector, DiscourseConnector, LemmyConnector,
         LobstersConnector, DevConnector, TrustpilotConnector, AppStoreConnectConnector,
-        GooglePlayConnector,
+        GooglePlayConnector, GoogleBusinessConnector, ThreadsConnector, XConnector,
     )
 }
 

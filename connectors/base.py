@@ -544,6 +544,9 @@ class Connector(Protocol):
         """Fetch what is new since ``state``; ``queries``: the brands' rules as searches (``searches``)."""
         ...
 
+    # Optional: ``paid: ClassVar[bool] = True`` where reading costs money (its spend kept in its cursor):
+    # a brand added later is not looked for back in time (``ingest.backfill_source``).
+    #
     # Optional: ``revises: ClassVar[bool] = True`` where a post the source gave may come again edited
     # under its id (a review's words or stars): the run updates the stored row (``ingest.revised``).
     #

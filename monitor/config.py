@@ -107,7 +107,7 @@ class ReachFactors(Section):
     )
     site_readers: dict[str, IntRange] = Field(
         default={"appstore": (50, 1000), "googlenews": (500, 50000), "dev": (100, 2000), "trustpilot": (50, 1000),
-                 "appstoreconnect": (50, 1000), "googleplay": (50, 1000)},
+                 "appstoreconnect": (50, 1000), "googleplay": (50, 1000), "googlebusiness": (50, 1000)},
         description="Readers of one review or article on a site with no per-post figure, by source type.",
     )
     word_of_mouth: IntRange | None = Field(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from monitor.models import Alert, clean_text, from_iso
+from monitor.models import Alert, Spend, clean_text, from_iso
 
 OFFLINE = "no DNS answer"  # what connectors/http.py says when a host name does not resolve
 OVERDUE_GRACE = timedelta(minutes=5)  # a due source not run this long past its time is overdue
@@ -124,6 +124,27 @@ def source_down_alert(name: str, error: str, failures: int, last_success: str | 
 
 
 SILENT_MIN_MENTIONS = 20  # a rhythm needs this many stored mentions before silence can break it
+
+
+def budget_alerts(name: str, spend: Spend | None, *, now: datetime) -> list[Alert]:
+    """An alert for each share of a paid source's budget its run crossed (80 %, all of it): once
+    a period each (the key holds the period and the share)."""
+    if spend is None:
+        return []
+    out = []
+    for share in spend.crossed:
+        whole = share >= 1.0
+        out.append(Alert(
+            key=f"budget:{name}:{spend.period}:{share:g}", kind="budget", brand="", source=name,
+            severity="critical" if whole else "warning",
+            reason=(f"source {name} has spent this month's budget (${spend.spent_usd:,.2f} of ${spend.budget_usd:,.2f}):"
+                    f" it reads nothing more until {spend.resets} — raise monthly_budget_usd to go on" if whole else
+                    f"source {name} has spent {spend.spent_usd / spend.budget_usd:.0%} of this month's budget"
+                    f" (${spend.spent_usd:,.2f} of ${spend.budget_usd:,.2f}); it stops reading at the budget"
+                    f" until {spend.resets}"),
+            created_at=now,
+        ))
+    return out
 
 
 def silent_source_alert(row: dict | None, *, factor: float, now: datetime) -> Alert | None:

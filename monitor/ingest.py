@@ -18,7 +18,7 @@ from connectors import REGISTRY
 from connectors.base import SourceOptions
 from monitor.config import Config
 from monitor.errors import ConnectorError, RateLimited
-from monitor.health import silent_source_alert, source_down_alert
+from monitor.health import budget_alerts, silent_source_alert, source_down_alert
 from monitor.judgement.authors import AuthorRules
 from monitor.judgement.language import LanguageDetector
 from monitor.judgement.learned import Model
@@ -296,6 +296,7 @@ def run_source(options: SourceOptions, runtime: Runtime, store: Store, *, now: d
             for before, after in edits:
                 store.save_edit(before, after, now=now)
             alerts += edit_alerts(edits, config=config, now=now)
+            alerts += budget_alerts(options.name, result.spend, now=now)
             queued = enqueue(alerts, runtime, store, now=now)
             store.record_success(options.name, result.state, now=now, next_check_at=now + options.every,
                                  warning=warning, skipped=len(result.skipped))
@@ -334,6 +335,10 @@ def backfill_source(options: SourceOptions, runtime: Runtime, store: Store, *, b
         return SourceReport(options.name)
     looked = options.model_copy(update={"first_run": since}) if "first_run" in type(options).model_fields else options
     connector = REGISTRY[options.type](runtime.client)
+    if getattr(connector, "paid", False):  # its spend lives in its cursor, which a look back does not keep
+        log.info("source %s: not looked back for %s: it is billed by the post; their posts are read from its next run",
+                 options.name, ", ".join(brands))
+        return SourceReport(options.name)
     try:
         result = connector.fetch(looked, queries=Matcher(wanted).queries(), state=SourceState(), now=now)
     except ConnectorError as exc:

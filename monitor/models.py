@@ -167,11 +167,24 @@ class SourceState:
 
 
 @dataclass(frozen=True, slots=True)
+class Spend:
+    """What a paid source has spent of its budget this period, and the shares of it (0.8, 1.0)
+    that this run crossed: each is alerted once."""
+
+    spent_usd: float
+    budget_usd: float
+    period: str  # "2026-12": a calendar month, UTC
+    resets: str  # the day it starts again, "2027-01-01"
+    crossed: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class FetchResult:
     """What one fetch produced, and the state to remember for the next one.
 
     ``skipped``: malformed items left out (``id: why``); ``warnings``: what was odd about a
-    body that was still read (a truncated feed, undecodable bytes), shown by ``monitor status``.
+    body that was still read (a truncated feed, undecodable bytes), shown by ``monitor status``;
+    ``spend``: a paid source's budget (``budget_alert``).
     """
 
     mentions: list[Mention]
@@ -179,6 +192,7 @@ class FetchResult:
     not_modified: bool = False
     skipped: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    spend: Spend | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -93,6 +93,25 @@ SAMPLES = {
                              "type": "service_account", "client_email": "monitor@acme-play.iam.gserviceaccount.com",
                              "private_key_id": "k1", "private_key": fixture_bytes("googleplay_test_key.pem").decode(),
                              "token_uri": "https://oauth2.googleapis.com/token"})}),
+    "googlebusiness": Sample("/v4/accounts/108712634501234567890/locations/4129834617284712843/reviews", JSON,
+                             fixture_bytes("googlebusiness_reviews.json"),
+                             lambda base: {"name": "gbp", "type": "googlebusiness", "base_url": f"{base}/v4",
+                                           "locations_url": f"{base}/v1", "token_url": f"{base}/token",
+                                           "account_id": "108712634501234567890",
+                                           "location_ids": ["4129834617284712843"], "first_run": "30d"},
+                             routes={"/token": ("POST", JSON, b'{"access_token": "ya29.gbp", "expires_in": 3599, '
+                                                              b'"scope": "https://www.googleapis.com/auth/business.manage",'
+                                                              b' "token_type": "Bearer"}'),
+                                     "/v1/accounts/108712634501234567890/locations": (
+                                         "GET", JSON, fixture_bytes("googlebusiness_locations.json"))},
+                             env={"GOOGLE_BUSINESS_CLIENT_ID": "1234-abc.apps.googleusercontent.com",
+                                  "GOOGLE_BUSINESS_CLIENT_SECRET": "GOCSPX-test", "GOOGLE_BUSINESS_REFRESH_TOKEN": "1//0test"}),
+    "threads": Sample("/v1.0/keyword_search", JSON, fixture_bytes("threads_keyword_search.json"),
+                      lambda base: {"name": "threads", "type": "threads", "base_url": f"{base}/v1.0", "first_run": "7d"},
+                      env={"THREADS_ACCESS_TOKEN": "THAAtest"}),
+    "x": Sample("/2/tweets/search/recent", JSON, fixture_bytes("x_search_recent.json"),
+                lambda base: {"name": "x", "type": "x", "base_url": f"{base}/2", "monthly_budget_usd": 50},
+                env={"X_BEARER_TOKEN": "AAAAtest"}),
     "lobsters": Sample("/newest.json", JSON, fixture_bytes("lobsters_newest.json"),
                        lambda base: {"name": "lobsters", "type": "lobsters", "base_url": base, "max_pages": 1}),
 }
