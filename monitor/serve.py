@@ -141,6 +141,7 @@ DESCRIPTIONS = {
     "mentions": "Every stored post or review that named a brand, with its bucket, sentiment and reach.",
     "mentions_fts": "The full-text index over mentions' titles and texts (FTS5, porter stemming).",
     "refreshes": "Each re-read that changed a mention's engagement (reach that grows).",
+    "edits": "Each edit of a stored review (its words, stars or the brand's reply), with what it said before.",
     "rollups": "Mentions and likely reach per brand, day, source and bucket: what brand health reads.",
     "brand_health_daily": "Per brand and UTC day: mentions by bucket, net score, assassins' reach.",
     "brand_health": "Per brand over all time: mentions by bucket and net score.",
