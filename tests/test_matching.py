@@ -255,5 +255,5 @@ def test_and_rules_are_anchored_on_the_brand_in_every_search_connector() -> None
             assert sent and all("acme" in q.casefold() for q in sent), (kind, sent)
             checked.append(kind)
     assert {"hackernews", "reddit", "lemmy", "mastodon", "bluesky", "github", "stackexchange", "youtube",
-            "googlenews", "discourse"} <= set(checked)
+            "googlenews", "discourse", "threads", "x"} <= set(checked)
     assert _hashtags(rules) == ["acme", "acmecloud"]
