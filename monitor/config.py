@@ -38,6 +38,15 @@ class Brand(Section):
     exclude: list[str] = Field(default=[], description="Rules that reject a post even when a keyword matched.")
     languages: list[str] = Field(default=[], description="ISO 639-1 codes; posts in other known languages are ignored.")
     case_sensitive: bool = Field(default=False, description="Match keywords with their exact case.")
+    competitor: bool = Field(default=False, description="A competitor's brand: watched the same way (share of voice),"
+                                                        " never alerted on unless alerting is true.")
+    alerting: bool | None = Field(default=None, description="Alert on this brand's posts and storms (default: yes for"
+                                                            " your brands, no for a competitor).")
+
+    @property
+    def alerts_on(self) -> bool:
+        """Whether this brand's posts and storms alert."""
+        return self.alerting if self.alerting is not None else not self.competitor
 
     @field_validator("languages")
     @classmethod
@@ -273,6 +282,10 @@ class Config(Section):
             raise ValueError("a password in the database URL — leave it out: the monitor reads it from PGPASSWORD or"
                              " ~/.pgpass (libpq's own places), never from config.yaml")
         return value
+
+    def quiet_brands(self) -> frozenset[str]:
+        """The brands watched without alerts (competitors, unless asked)."""
+        return frozenset(b.name for b in self.brands if not b.alerts_on)
 
 
 def json_schema() -> dict:

@@ -129,8 +129,10 @@ def author_rules(config: Config) -> AuthorRules:
 def decide_alerts(new: list[Judged], *, config: Config, first_run: bool, now: datetime) -> list[Alert]:
     """An alert per new mention in an alerting bucket, except old posts and a first run's backlog."""
     window = config.alerts.backfill if first_run else config.alerts.max_age
+    quiet = config.quiet_brands()
     return [mention_alert(judged, config=config, now=now) for judged in new
-            if judged.score.bucket in config.alerts.buckets and judged.mention.published_at >= now - window]
+            if judged.score.bucket in config.alerts.buckets and judged.mention.published_at >= now - window
+            and not quiet.issuperset(judged.match.brands)]
 
 
 def mention_alert(judged: Judged, *, config: Config, now: datetime, edited: str = "") -> Alert:
@@ -177,9 +179,10 @@ def _said(mention: Mention) -> tuple:
 def edit_alerts(edits: list[tuple[Judged, Judged]], *, config: Config, now: datetime) -> list[Alert]:
     """An edit that moves a post into an alerting bucket alerts now, as a new post would (the
     edit is the news, however old the post), saying what it was before."""
-    out = []
+    out, quiet = [], config.quiet_brands()
     for before, after in edits:
-        if after.score.bucket in config.alerts.buckets and after.score.bucket != before.score.bucket:
+        if (after.score.bucket in config.alerts.buckets and after.score.bucket != before.score.bucket
+                and not quiet.issuperset(after.match.brands)):
             stars = before.mention.metrics.get("rating")
             was = f"was {before.score.bucket or 'unscored'}" + (f", {stars} stars" if stars is not None else "")
             out.append(mention_alert(after, config=config, now=now, edited=was))

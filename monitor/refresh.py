@@ -64,7 +64,7 @@ def reach_alert(before: Judged, after: Judged, config: Config, *, now: datetime)
     """The alert a re-read raises: a post in an alerting bucket whose reach crossed
     ``critical_reach``, or that reached Hacker News' front page; else None."""
     bucket = after.score.bucket
-    if bucket not in config.alerts.buckets:
+    if bucket not in config.alerts.buckets or config.quiet_brands().issuperset(after.match.brands):
         return None
     critical = config.alerts.critical_reach
     crossed = before.reach.high < critical <= after.reach.high

@@ -185,7 +185,8 @@ class Monitor:
                 self.scheduler.add_job(self.digest_job, "date", run_date=datetime.now(timezone.utc) + DIGEST_RETRY,
                                        id="digest-retry", replace_existing=True)
                 return
-            enqueue([digest_alert(store, b.name, now=now) for b in self.runtime.config.brands], self.runtime, store, now=now)
+            enqueue([digest_alert(store, b.name, now=now) for b in self.runtime.config.brands if b.alerts_on], self.runtime,
+                    store, now=now)
             deliver(self.runtime, store, now=now)
 
     def deliver_job(self) -> None:

@@ -50,6 +50,7 @@ def watch_series(runtime: Runtime, store: Store, *, now: datetime) -> list[Fired
     known = current_states(store)
     until = window_floor(now - spikes.settle, settings.window)
     fired: list[Fired] = []
+    quiet = runtime.config.quiet_brands()  # competitors: their storms are kept (share of voice), not pushed
     for brand in (b.name for b in runtime.config.brands):
         first_pass = series_key(brand, ALL_SOURCES, "mentions") not in known
         # Like posts: a brand's first pass over its history stores old storms quietly (alerts.backfill);
@@ -65,7 +66,7 @@ def watch_series(runtime: Runtime, store: Store, *, now: datetime) -> list[Fired
             queued = []
             for storm in track_storms(store, brand, found, hot.get(brand, {}), settings, until=until, open_=open_):
                 what = news(storm, min_excess=settings.min_excess)
-                if what and storm.end >= now - window:
+                if what and storm.end >= now - window and brand not in quiet:
                     posts = store.mentions_by_key(storm.top)
                     queued.append(storm_alert(storm, what, posts, now=now))
                     log.warning("%s", describe_storm(storm, posts).splitlines()[0])
