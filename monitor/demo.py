@@ -52,6 +52,9 @@ brands:
   - name: Acme Cloud
     keywords: ['"Acme Cloud"']
     exclude: ['"Acme Cloud Fan Club"']
+  - name: Globex Cloud
+    keywords: ['"Globex Cloud"']
+    competitor: true  # share of voice: watched and stored, never alerted on
 sources:
   - name: review-blog
     type: rss
@@ -89,9 +92,16 @@ STORM = [
 ]
 
 
+RIVAL = [  # a competitor's chatter on the same forum: share of voice
+    "Globex Cloud pricing went up again", "Globex Cloud support was helpful today, great team",
+    "Anyone moving from Globex Cloud to Acme Cloud?", "Globex Cloud had a short outage this morning, annoying",
+    "Globex Cloud console is slow but fine", "Happy with Globex Cloud so far, excellent uptime",
+]
+
+
 def history(now: datetime, source: str = "forum") -> list[dict]:
     """Sample forum posts for the last 14 days: ~6 an hour by day, fewer at night, and a
-    two-hour storm of complaints two days ago."""
+    two-hour storm of complaints two days ago; and a competitor's quieter chatter."""
     rng = random.Random(7)
     posts = []
     start = now - timedelta(days=14)
@@ -103,7 +113,11 @@ def history(now: datetime, source: str = "forum") -> list[dict]:
     storm = now - timedelta(days=2, hours=3)
     for i in range(240):
         posts.append({"at": storm + timedelta(minutes=rng.uniform(0, 120)), "text": rng.choice(STORM) + f" #{i}"})
-    return [{**post, "id": f"{source}-{n}", "author": f"user{n % 97}"} for n, post in enumerate(sorted(posts, key=lambda p: p["at"]))]
+    ours = [{**post, "id": f"{source}-{n}", "author": f"user{n % 97}"} for n, post in enumerate(sorted(posts, key=lambda p: p["at"]))]
+    rival = random.Random(11)
+    theirs = [{"at": start + timedelta(minutes=rival.uniform(0, 14 * 24 * 60)), "text": rival.choice(RIVAL)} for _ in range(420)]
+    return ours + [{**post, "id": f"{source}-g{n}", "author": f"user{(n * 7) % 97}"}
+                   for n, post in enumerate(sorted(theirs, key=lambda p: p["at"]))]
 
 
 def render_feed(now: datetime) -> bytes:

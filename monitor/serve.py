@@ -114,13 +114,19 @@ QUERIES = {
                " FROM mentions WHERE +source = :source ORDER BY published_at DESC LIMIT 500",
     },
     "to_label": {
-        "title": "To label: recent mentions the call is least sure of (then monitor label SOURCE:ID assassin|not)",
-        "sql": "SELECT m.source || ':' || m.id AS mention, m.assassin_score, m.brand, m.published_at,"
-               " coalesce(nullif(m.title, ''), substr(m.text, 1, 300)) AS post, m.url"
+        "title": "To label: the mentions the call is least sure of, one of each text (then monitor label SOURCE:ID assassin|not)",
+        "description": "As monitor label --suggest lists them: unlabelled scored mentions nearest the threshold (0.5"
+                       " unless given), newest first among equals, one row per text (numbers and punctuation aside:"
+                       " a label on one copy teaches the call all of them).",
+        "sql": "SELECT mention, assassin_score, brand, published_at, post, url FROM ("
+               " SELECT m.source || ':' || m.id AS mention, m.assassin_score, m.brand, m.published_at,"
+               " coalesce(nullif(m.title, ''), substr(m.text, 1, 300)) AS post, m.url, m.source, m.id,"
+               " abs(m.assassin_score - coalesce(nullif(:threshold, ''), 0.5)) AS distance,"
+               " row_number() OVER (PARTITION BY text_key(m.title, m.text) ORDER BY"
+               " abs(m.assassin_score - coalesce(nullif(:threshold, ''), 0.5)), m.published_at DESC, m.source, m.id) AS n"
                " FROM mentions m WHERE m.assassin_score IS NOT NULL"
-               " AND m.published_at >= strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-' || coalesce(nullif(:days, ''), '30') || ' days')"
-               " AND NOT EXISTS (SELECT 1 FROM labels l WHERE l.mention_source = m.source AND l.mention_id = m.id)"
-               " ORDER BY abs(m.assassin_score - coalesce(nullif(:threshold, ''), 0.5)), m.published_at DESC LIMIT 200",
+               " AND NOT EXISTS (SELECT 1 FROM labels l WHERE l.mention_source = m.source AND l.mention_id = m.id))"
+               " WHERE n = 1 ORDER BY distance, published_at DESC, source, id LIMIT 200",
     },
     "search": {
         "title": "Full-text search with filters (leave a filter empty to skip it; FTS5: words, \"phrases\", OR, NOT)",
@@ -141,6 +147,7 @@ DESCRIPTIONS = {
     "mentions": "Every stored post or review that named a brand, with its bucket, sentiment and reach.",
     "mentions_fts": "The full-text index over mentions' titles and texts (FTS5, porter stemming).",
     "refreshes": "Each re-read that changed a mention's engagement (reach that grows).",
+    "brands": "The watched brands as the config last named them, and which are competitors (share of voice).",
     "edits": "Each edit of a stored review (its words, stars or the brand's reply), with what it said before.",
     "rollups": "Mentions and likely reach per brand, day, source and bucket: what brand health reads.",
     "brand_health_daily": "Per brand and UTC day: mentions by bucket, net score, assassins' reach.",
@@ -180,6 +187,10 @@ def queries(database: str, base: str) -> dict:
             for name, query in QUERIES.items()}
 
 
+# The monitor's own bookkeeping: out of the menu (still queryable by name and in SQL).
+INTERNAL_TABLES = ("leases", "workers", "waits", "spike_series", "alert_groups", "rollups")
+NEWEST_FIRST = {"mentions": "published_at", "alerts": "created_at", "spikes": "window_start", "storms": "started_at",
+                "authors": "last_seen", "author_transitions": "at", "refreshes": "at", "edits": "at"}
 PRIVATE_TABLES = ("labels", "silences", "alert_actions")  # who labelled, silenced or acted on what, and their notes
 
 
@@ -188,7 +199,12 @@ def metadata(database: str, base: str = "http://127.0.0.1:8001", *, private: boo
     address people open, for the links from a row to an author's posts or a spike's). ``private``
     denies the tables that name the team's people, and SQL of one's own, which could read them."""
     tables = described()
-    settings: dict = {"tables": tables, "queries": queries(database, base)}
+    for name in INTERNAL_TABLES:
+        tables.setdefault(name, {})["hidden"] = True
+    for name, column in NEWEST_FIRST.items():
+        tables.setdefault(name, {})["sort_desc"] = column
+    canned = {name: {**query, "hide_sql": True} for name, query in queries(database, base).items()}  # "Show SQL" unfolds it
+    settings: dict = {"tables": tables, "queries": canned}
     if private:
         for name in PRIVATE_TABLES:
             tables[name] = {**tables.get(name, {}), "allow": False}

@@ -44,6 +44,8 @@ def watch_series(runtime: Runtime, store: Store, *, now: datetime) -> list[Fired
     brand, so a long first pass over history holds the write lock for one brand at a time.)
     """
     spikes, alerts = runtime.config.spikes, runtime.config.alerts
+    with store.transaction():
+        store.save_brands([(b.name, b.competitor, b.alerts_on) for b in runtime.config.brands], now=now)
     if not spikes.enabled:
         return []
     settings = spikes.settings()

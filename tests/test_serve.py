@@ -20,6 +20,9 @@ def test_every_table_is_described_and_every_canned_query_runs(tmp_path: Path) ->
                                                     " AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'mentions_fts_%'")}
         assert names <= set(DESCRIPTIONS) and names <= set(tables)
         store.save_mentions(_mixed(12), fetched_at=_mixed(1)[0].mention.published_at)
+        from monitor.webui import prepare_connection
+
+        prepare_connection(store.db.conn)  # text_key, as monitor serve's Datasette has it
         for name, query in QUERIES.items():
             params = {p: "" for p in __import__("re").findall(r":([a-z_]+)", query["sql"])}
             params.update(q="refund", brand="Acme", start="2000-01-01", end="2100-01-01", source="blog", handle="dana")

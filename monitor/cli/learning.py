@@ -8,7 +8,6 @@ import getpass
 import io
 import json
 import math
-import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -89,6 +88,7 @@ def _suggest(ctx: click.Context, limit: int, as_csv: bool) -> None:
     """The mentions nearest the threshold, to label (one of each text, numbers aside): a line each,
     or a CSV to fill in and import."""
     from monitor.cli.common import _FORMULA, _clean
+    from monitor.judgement.text import text_key
     from monitor.store import Store
 
     config = _load(ctx)
@@ -97,7 +97,7 @@ def _suggest(ctx: click.Context, limit: int, as_csv: bool) -> None:
         candidates = store.unsure(threshold, min(limit * 20, 50_000))
     rows, seen = [], set()
     for row in candidates:  # one of each text: a label on one copy teaches the call all of them
-        key = " ".join(re.findall(r"[^\W\d_]+", f"{row['title'] or ''} {row['text'] or ''}".lower()))
+        key = text_key(row["title"], row["text"])
         if key not in seen:
             seen.add(key)
             rows.append(row)

@@ -56,3 +56,9 @@ def plain_name(value: str) -> str:
     if _CONTROLS.search(value) or "\u200d" in value or "\n" in value or "\t" in value:
         value = " ".join(without_invisibles(value).split())
     return value
+
+
+def text_key(title: str | None, text: str | None) -> str:
+    """What makes two posts the same text for a person labelling them: their words, lower-cased,
+    numbers and punctuation aside ("outage #12" and "Outage #13" are one)."""
+    return " ".join(re.findall(r"[^\W\d_]+", f"{title or ''} {text or ''}".lower()))

@@ -27,6 +27,7 @@ from urllib.parse import quote
 from monitor.errors import StoreError
 from monitor.models import from_iso, is_postgres
 from monitor.store.actions import ActionStore
+from monitor.store.dashboard import DashboardStore
 from monitor.store.authors import AUTHOR_CACHE, AuthorStore
 from monitor.store.checkpoint import Checkpointer
 from monitor.store.codec import alert_from_dict, alert_to_dict, judged_from_row, row_alert
@@ -68,7 +69,7 @@ class Reader:
 
 
 class Store(MentionStore, AuthorStore, SourceStore, SpikeStore, OutboxStore, SilenceStore, LabelStore, RefreshStore,
-            ExportStore, LeaseStore, WaitStore, ActionStore):
+            ExportStore, LeaseStore, WaitStore, ActionStore, DashboardStore):
     """All persistence. Open one per thread; close it when done.
 
     ``readonly`` opens the file for reading only (``search``, ``status``, ``digest``, ``backtest``):

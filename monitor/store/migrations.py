@@ -453,5 +453,11 @@ def _v19(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX edits_mention ON edits (source, id, at)")
 
 
+def _v20(db: sqlite_utils.Database) -> None:
+    # Brands: the watched brands as config.yaml last said them, which of them are competitors (share of voice).
+    db.execute("CREATE TABLE brands (name TEXT PRIMARY KEY, competitor INTEGER NOT NULL DEFAULT 0,"
+               " alerting INTEGER NOT NULL DEFAULT 1, updated_at TEXT NOT NULL)")
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12, _v13, _v14,
-                                                             _v15, _v16, _v17, _v18, _v19]
+                                                             _v15, _v16, _v17, _v18, _v19, _v20]

@@ -281,6 +281,9 @@ MIGRATIONS: list[str] = [
     f"""CREATE TABLE edits (source text NOT NULL, id text NOT NULL, at {TIME} NOT NULL, title_before text,
         text_before text, rating_before bigint, rating_after bigint, bucket_before text, bucket_after text);
     CREATE INDEX edits_mention ON edits (source, id, at)""",
+    # 6: SQLite's 20, brands.
+    f"""CREATE TABLE brands (name text PRIMARY KEY, competitor bigint NOT NULL DEFAULT 0,
+        alerting bigint NOT NULL DEFAULT 1, updated_at {TIME} NOT NULL)""",
 ]
 
 
