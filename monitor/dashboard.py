@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 
 from monitor.charts import BUCKET_COLOURS, capped_days, esc, lines, stacked_days, stacked_rows, timeline
 from monitor.judgement.digest import net_score
+from monitor.models import to_iso
 
 if TYPE_CHECKING:
     from monitor.store import Store
@@ -74,11 +75,13 @@ class Dashboard:
     totals: dict = field(default_factory=dict)
 
 
-def gather(store: "Store", filters: Filters, *, competitors: Sequence[str] = (), now: datetime | None = None) -> Dashboard:
-    """The page's data: a handful of reads over the rollups (small at any size) and a few over
-    the period's mentions."""
+def gather(store: "Store", filters: Filters, *, competitors: Sequence[str] = (), now: datetime | None = None,
+           start: datetime | None = None) -> Dashboard:
+    """The page's data over [start, now] (default: the last ``filters.days`` UTC days, today's so
+    far included): a handful of reads over the rollups (small at any size) and a few over the
+    period's mentions."""
     now = now or datetime.now(timezone.utc)
-    start = datetime.combine((now - timedelta(days=filters.days - 1)).date(), datetime.min.time(), timezone.utc)
+    start = start or datetime.combine((now - timedelta(days=filters.days - 1)).date(), datetime.min.time(), timezone.utc)
     known = store.brand_names()
     rivals = [b for b in known if b in set(competitors)]
     yours = [b for b in known if b not in set(rivals)] or known
@@ -107,7 +110,7 @@ def gather(store: "Store", filters: Filters, *, competitors: Sequence[str] = (),
     by_source = store.source_totals(start, now, brands=brands)
     if filters.source:
         by_source = [row for row in by_source if row["source"] == filters.source]
-    storms = [s for b in brands for s in store.storms(since=start, brand=b)]
+    storms = [s for b in brands for s in store.storms(since=start, brand=b) if s["started_at"] <= to_iso(now)]
     storms = [s for s in storms if not filters.source or s.get("source") in (None, filters.source)]
     storms.sort(key=lambda s: s["started_at"])
     moves = sorted((m for b in brands for m in store.author_moves(b, start, now, limit=20)),
@@ -211,7 +214,7 @@ form {{ display: flex; gap: .6em; align-items: center; margin: .6em 0 1em; }} se
 .grid {{ display: grid; grid-template-columns: repeat(auto-fit, minmax(560px, 1fr)); gap: 1em 2.5em; }}
 section {{ min-width: 0; }} h2 {{ font-size: 1.1em; margin: 1em 0 .3em; }} h3 {{ font-size: 1em; margin: 1em 0 .3em; }}
 table {{ border-collapse: collapse; width: 100%; }} td, th {{ border-bottom: 1px solid #e3e3e3; padding: 3px 6px; text-align: left; vertical-align: top; }}
-td.num, th.num {{ text-align: right; white-space: nowrap; }} td.post {{ width: 55%; overflow-wrap: anywhere; }}
+td.num, th.num {{ text-align: right; white-space: nowrap; }} td.post {{ width: 55%; overflow-wrap: anywhere; }} time {{ white-space: nowrap; }}
 .figures {{ display: flex; gap: 2em; flex-wrap: wrap; margin: .4em 0; }} .figures div {{ font-size: 1.6em; }} .figures small {{ display: block; font-size: .55em; color: #555; }}
 .key {{ display: inline-block; width: .8em; height: .8em; margin: 0 .25em 0 .8em; vertical-align: middle; }}
 .note, .outlier, .none {{ color: #555; font-size: .92em; }} svg.chart {{ max-width: 100%; height: auto; }}

@@ -1,151 +1,145 @@
-"""`monitor report`: one self-contained HTML file a PR lead can mail (no network needed to open it).
+"""`monitor report`: one self-contained HTML file a PR lead can mail (no network needed to open it),
+and, with ``--pdf``, the same pages printed by headless Chromium where it is installed.
 
-Data in, HTML out: the store's reads happen in ``gather``; ``render`` only formats. Charts are
-inline SVG (volume per day with spike days marked, assassins' reach per day), readable in print.
-Every text from a post is escaped, and only http(s) links are made links.
+Each brand's section is the dashboard's data over the report's period (``monitor.dashboard``):
+mentions per day by bucket (today's partial day marked), assassins' reach per day on a scale one
+outlier cannot flatten (the outlier named), share of voice against the competitors, mentions by
+source, the storms in plain words, the top assassins and advocates as distinct texts with their
+copies counted, and the authors who moved; beside it the period before, every bucket and the
+reach. Charts are inline SVG, readable in print. Every text from a post is escaped, and only
+http(s) links are made links.
 """
 
 from __future__ import annotations
 
-import html
-from dataclasses import dataclass, field
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
 
-from monitor.judgement.digest import net_score
-from monitor.models import Judged, clean_text
+from monitor.charts import capped_days, esc, lines, stacked_days, stacked_rows
+from monitor.dashboard import BUCKETS, Dashboard, Filters, _link, _net, _texts, gather as gather_page, outlier_of
+from monitor.errors import MonitorError
 
 if TYPE_CHECKING:
     from monitor.store import Store
 
+TOTALS = ("mentions", "advocates", "apathetics", "assassins", "unscored", "assassin_reach")
+
 
 @dataclass
 class BrandReport:
-    """What the report says of one brand over the period and the one before."""
+    """What the report says of one brand over the period, and the period before's totals."""
 
     brand: str
-    days: list[dict]  # brand_health_daily rows of the period, by day
-    previous: dict  # the previous period's totals
-    assassins: list[Judged]
-    advocates: list[Judged]
-    moves: list[dict]
-    storms: list[dict]
-    spike_days: set[str] = field(default_factory=set)
+    page: Dashboard
+    previous: dict  # every bucket, the unscored and the assassins' reach, over the period before
+    partial: str | None  # the period's last day when it is still under way
 
 
-def gather(store: "Store", brands: list[str], start: datetime, end: datetime) -> list[BrandReport]:
+def gather(store: "Store", brands: list[str], start: datetime, end: datetime, *, now: datetime | None = None,
+           competitors: Sequence[str] | None = None) -> list[BrandReport]:
     """The report's data for each brand, from the store."""
-    span = end - start
+    now = now or end
+    rivals = list(store.competitor_names() if competitors is None else competitors)
     out = []
     for brand in brands:
-        days = store.health_days(brand, start, end)
-        before = store.health_days(brand, start - span, start)
-        previous = {key: sum(row[key] or 0 for row in before) for key in ("mentions", "advocates", "assassins", "unscored")}
-        storms = [s for s in store.storms(since=start, brand=brand) if s["started_at"] < end.isoformat()]
-        out.append(BrandReport(
-            brand, days, previous,
-            store.top_mentions(brand, "assassin", start, end, limit=10),
-            store.top_mentions(brand, "advocate", start, end, limit=10),
-            store.author_moves(brand, start, end, limit=20),
-            storms,
-            {s["started_at"][:10] for s in storms},
-        ))
+        page = gather_page(store, Filters(brand=brand), competitors=rivals, now=end, start=start)
+        outlier_of(store, page)
+        before = store.health_days(brand, start - (end - start), start)
+        previous = {key: sum(row[key] or 0 for row in before) for key in TOTALS}
+        partial = page.days[-1] if page.days and page.days[-1] == now.strftime("%Y-%m-%d") else None
+        out.append(BrandReport(brand, page, previous, partial))
     return out
 
 
-def _e(value: object, width: int | None = None) -> str:
-    return html.escape(clean_text(value, width=width), quote=True)
-
-
-def _link(url: str | None, text: str) -> str:
-    if url and url.lower().startswith(("https://", "http://")):
-        return f'<a href="{html.escape(url, quote=True)}" rel="noopener noreferrer nofollow">{text}</a>'
-    return text
-
-
-def _net(totals: dict) -> float | None:
-    """The digest's net score of a period's brand-health totals."""
-    scored = totals["mentions"] - totals["unscored"]
-    return net_score({"advocate": totals["advocates"], "assassin": totals["assassins"],
-                      "apathetic": scored - totals["advocates"] - totals["assassins"]})
-
-
-def bars(days: list[dict], key: str, marked: set[str], title: str, colour: str) -> str:
-    """An SVG bar chart of ``key`` per day; days in ``marked`` get a red marker above their bar."""
-    width, height, pad = 720, 180, 30
-    values = [row[key] or 0 for row in days]
-    top = max(values, default=0) or 1
-    step = (width - 2 * pad) / max(1, len(days))
-    parts = [f'<svg class="chart" role="img" aria-label="{_e(title)}" viewBox="0 0 {width} {height + 40}" '
-             f'width="{width}" height="{height + 40}" xmlns="http://www.w3.org/2000/svg">',
-             f'<text x="{pad}" y="14" font-size="13">{_e(title)} (max {top:,})</text>']
-    for i, (row, value) in enumerate(zip(days, values)):
-        h = (height - 30) * value / top
-        x, y = pad + i * step, height - h
-        parts.append(f'<rect class="bar" x="{x:.1f}" y="{y:.1f}" width="{max(1, step - 2):.1f}" height="{h:.1f}" '
-                     f'fill="{colour}" data-day="{_e(row["day"])}" data-value="{value}"><title>{_e(row["day"])}: '
-                     f'{value:,}</title></rect>')
-        if row["day"] in marked:
-            parts.append(f'<text class="spike" x="{x + step / 2:.1f}" y="{y - 4:.1f}" font-size="14" fill="#c00" '
-                         f'text-anchor="middle">▲</text>')
-        if i % max(1, len(days) // 7) == 0:
-            parts.append(f'<text x="{x:.1f}" y="{height + 16}" font-size="10">{_e(row["day"][5:])}</text>')
-    parts.append(f'<line x1="{pad}" y1="{height}" x2="{width - pad}" y2="{height}" stroke="#444"/></svg>')
-    return "".join(parts)
-
-
-def _table(title: str, rows: list[Judged]) -> str:
-    if not rows:
-        return f"<h3>{_e(title)}</h3><p>None in this period.</p>"
-    body = "".join(
-        f"<tr><td>{_e(j.mention.published_at.strftime('%Y-%m-%d %H:%M'))}</td><td>{_e(j.mention.source)}</td>"
-        f"<td>{_e(j.mention.author_name or j.mention.author, 40)}</td><td class=num>{(j.reach.likely or j.reach.high):,}</td>"
-        f"<td>{_link(j.mention.url, _e(j.mention.title or j.mention.text, 140))}</td></tr>"
-        for j in rows)
-    return (f"<h3>{_e(title)}</h3><table><tr><th>published (UTC)</th><th>source</th><th>author</th>"
-            f"<th>likely reach</th><th>post</th></tr>{body}</table>")
+def _section(r: BrandReport) -> str:
+    p, prev = r.page, r.previous
+    total = {name: sum(p.buckets[name]) for name in BUCKETS}
+    total["mentions"], total["assassin_reach"] = sum(total.values()), sum(p.reach)
+    net = _net(total["advocates"], total["assassins"], total["mentions"] - total["unscored"])
+    before = _net(prev["advocates"], prev["assassins"], prev["mentions"] - prev["unscored"])
+    shown = lambda v: "–" if v is None else f"{v:+.1f}"  # noqa: E731  (no scored mention: no score)
+    share = lambda n, of: f"{100 * n / of:.0f} %" if of else "–"  # noqa: E731
+    reach_svg, cut = capped_days(p.days, p.reach, f"Likely reach of {r.brand}'s assassins per day (an estimate)", "#b54a4a",
+                                 partial=r.partial)
+    outlier = ""
+    if cut is not None and p.outlier is not None:
+        o = p.outlier
+        outlier = (f'<p class="outlier">The bar of {esc(cut)} is cut so the other days stay readable: that day\'s '
+                   f'assassins reached about {p.reach[p.days.index(cut)]:,} people, {(o["reach_likely"] or 0):,} through one post '
+                   f'on {esc(o["source"])}: {_link(o["url"], "“" + esc(o["said"], 160) + "”")}</p>')
+    voice_total = sum(v["mentions"] for v in p.voice.values()) or 1
+    voice = "".join(
+        f'<tr><td>{esc(b)}{" (competitor)" if b in p.competitors else ""}</td><td class=num>{v["mentions"]:,}</td>'
+        f'<td class=num>{100 * v["mentions"] / voice_total:.1f} %</td>'
+        f'<td class=num>{shown(_net(v["advocates"], v["assassins"], v["scored"]))}</td></tr>'
+        for b, v in p.voice.items())
+    sources = [(row["source"], {name: row[name] for name in BUCKETS if row[name]}) for row in p.by_source]
+    storms = "".join(f"<li><b>{esc(s['started_at'][:16].replace('T', ' '))} UTC</b>: {esc(s['summary'], 400)}</li>"
+                     for s in p.storms)
+    moves = "".join(
+        f"<tr><td>{esc(m['at'][:16].replace('T', ' '))}</td><td>{esc(m['source'])}</td>"
+        f"<td>{esc(m['display_name'] or m['handle'], 40)}</td><td>{esc(m['from_bucket'] or 'new')} → {esc(m['to_bucket'])}</td>"
+        f"<td class=num>{m['audience'] or 0:,}</td></tr>" for m in p.moves)
+    scored, scored_before = total["mentions"] - total["unscored"], prev["mentions"] - prev["unscored"]
+    return f"""
+<section class="brand"><h2>{esc(r.brand)}</h2>
+<table class="summary"><tr><th></th><th class=num>this period</th><th class=num>previous period</th></tr>
+<tr><td>mentions</td><td class=num data-now="mentions">{total['mentions']:,}</td><td class=num data-before="mentions">{prev['mentions']:,}</td></tr>
+<tr><td>advocates</td><td class=num>{total['advocates']:,} ({share(total['advocates'], scored)})</td><td class=num data-before="advocates">{prev['advocates']:,} ({share(prev['advocates'], scored_before)})</td></tr>
+<tr><td>apathetics</td><td class=num>{total['apathetics']:,} ({share(total['apathetics'], scored)})</td><td class=num data-before="apathetics">{prev['apathetics']:,} ({share(prev['apathetics'], scored_before)})</td></tr>
+<tr><td>assassins</td><td class=num>{total['assassins']:,} ({share(total['assassins'], scored)})</td><td class=num data-before="assassins">{prev['assassins']:,} ({share(prev['assassins'], scored_before)})</td></tr>
+<tr><td>net score (advocates % − assassins % of the scored mentions)</td><td class=num>{shown(net)}</td><td class=num data-before="net">{shown(before)}</td></tr>
+<tr><td>assassins' likely reach (an estimate)</td><td class=num>{total['assassin_reach']:,}</td><td class=num data-before="reach">{prev['assassin_reach']:,}</td></tr></table>
+<h3>Sentiment: mentions per day by bucket</h3>
+{stacked_days(p.days, {name: p.buckets[name] for name in BUCKETS}, f"Mentions of {r.brand} per day by bucket", partial=r.partial)}
+{'<p class="note">The last day is still under way: its bars show it so far.</p>' if r.partial else ''}
+<h3>Assassins' likely reach per day</h3>{reach_svg}{outlier}
+<h3>Share of voice</h3>{lines(p.days, {b: v["days"] for b, v in p.voice.items()}, "Mentions per day, every watched brand")}
+<table><tr><th>brand</th><th class=num>mentions</th><th class=num>share of voice</th><th class=num>net score</th></tr>{voice}</table>
+<h3>Mentions by source</h3>{stacked_rows(sources, f"Mentions of {r.brand} by source and bucket") if sources else "<p>None in this period.</p>"}
+<h3>Storms</h3>{f"<ul>{storms}</ul>" if storms else "<p>None in this period.</p>"}
+{_texts("Top assassins by likely reach", p.assassins, "assassin")}
+{_texts("Top advocates by likely reach", p.advocates, "advocate")}
+<h3>Authors who changed bucket</h3>{f"<table><tr><th>when (UTC)</th><th>source</th><th>author</th><th>move</th><th class=num>audience</th></tr>{moves}</table>" if moves else "<p>None in this period.</p>"}
+</section>"""
 
 
 def render(reports: list[BrandReport], start: datetime, end: datetime, now: datetime) -> str:
     """The whole HTML document."""
-    sections = []
-    for r in reports:
-        total = {key: sum(row[key] or 0 for row in r.days) for key in ("mentions", "advocates", "apathetics", "assassins",
-                                                                       "unscored", "assassin_reach")}
-        net, before = _net(total), _net(r.previous)
-        shown = lambda v: "–" if v is None else f"{v:+.1f}"  # noqa: E731
-        moves = "".join(
-            f"<tr><td>{_e(m['at'][:16].replace('T', ' '))}</td><td>{_e(m['source'])}</td><td>{_e(m['display_name'] or m['handle'], 40)}</td>"
-            f"<td>{_e(m['from_bucket'] or 'new')} → {_e(m['to_bucket'])}</td><td class=num>{m['audience'] or 0:,}</td></tr>"
-            for m in r.moves)
-        storms = "".join(f"<li><b>{_e(s['started_at'][:16].replace('T', ' '))}</b>: {_e(s['summary'], 400)}</li>" for s in r.storms)
-        sections.append(f"""
-<section class="brand"><h2>{_e(r.brand)}</h2>
-<table class="summary"><tr><th></th><th>this period</th><th>previous period</th></tr>
-<tr><td>mentions</td><td class=num>{total['mentions']:,}</td><td class=num>{r.previous['mentions']:,}</td></tr>
-<tr><td>advocates / apathetics / assassins</td><td class=num>{total['advocates']:,} / {total['apathetics']:,} / {total['assassins']:,}</td>
-<td class=num>{r.previous['advocates']:,} / – / {r.previous['assassins']:,}</td></tr>
-<tr><td>net score (advocates % − assassins %)</td><td class=num>{shown(net)}</td><td class=num>{shown(before)}</td></tr>
-<tr><td>assassins' likely reach</td><td class=num>{total['assassin_reach']:,}</td><td></td></tr></table>
-{bars(r.days, "mentions", r.spike_days, f"Mentions of {r.brand} per day (▲ a storm began)", "#4a78b5")}
-{bars(r.days, "assassin_reach", r.spike_days, f"Likely reach of {r.brand}'s assassins per day", "#b54a4a")}
-<h3>Storms</h3>{f"<ul>{storms}</ul>" if storms else "<p>None in this period.</p>"}
-{_table("Top assassins by reach", r.assassins)}
-{_table("Top advocates by reach", r.advocates)}
-<h3>Authors who changed bucket</h3>{f"<table><tr><th>when (UTC)</th><th>source</th><th>author</th><th>move</th><th>audience</th></tr>{moves}</table>" if moves else "<p>None in this period.</p>"}
-</section>""")
     period = f"{start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M} UTC"
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Reputation report, {_e(period)}</title>
+<html lang="en"><head><meta charset="utf-8"><title>Reputation report, {esc(period)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>
-body {{ font: 14px/1.45 system-ui, sans-serif; max-width: 980px; margin: 2em auto; color: #222; }}
-table {{ border-collapse: collapse; margin: .5em 0 1em; }} td, th {{ border-bottom: 1px solid #ddd; padding: 3px 8px; text-align: left; vertical-align: top; }}
-td.num {{ text-align: right; }} section.brand {{ page-break-before: always; }} svg.chart {{ display: block; margin: 1em 0; }}
+body {{ font: 14px/1.45 system-ui, sans-serif; max-width: 1000px; margin: 2em auto; color: #222; }}
+table {{ border-collapse: collapse; margin: .5em 0 1em; width: 100%; }} td, th {{ border-bottom: 1px solid #ddd; padding: 3px 8px; text-align: left; vertical-align: top; }}
+td.num, th.num {{ text-align: right; white-space: nowrap; }} td.post {{ width: 55%; overflow-wrap: anywhere; }} time {{ white-space: nowrap; }}
+section.brand {{ page-break-before: always; }} svg.chart {{ display: block; margin: .5em 0; max-width: 100%; height: auto; }}
+.note, .outlier {{ color: #555; font-size: .92em; }}
 @media print {{ body {{ margin: 0; }} a {{ color: inherit; }} }}
 </style></head><body>
-<h1>Reputation report</h1><p>{_e(period)}; generated {now:%Y-%m-%d %H:%M} UTC by the reputation monitor.
-Reach figures are estimates (a range, of which the likely figure is shown); see the README's reach model.</p>
-{"".join(sections) or "<p>No brand has mentions in this store.</p>"}
+<h1>Reputation report</h1><p>{esc(period)}; generated {now:%Y-%m-%d %H:%M} UTC by the reputation monitor.
+Reach figures are estimates (the likely number of people, by each source's method; audiences overlap); the net score
+is advocates minus assassins as a share of the scored mentions (−100 to +100).</p>
+{"".join(_section(r) for r in reports) or "<p>No brand has mentions in this store.</p>"}
 </body></html>
 """
+
+
+def print_pdf(html_path: Path, pdf_path: Path) -> None:
+    """Print the report to PDF with headless Chromium (Debian's ``chromium``), A4."""
+    browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if browser is None:
+        raise MonitorError("--pdf needs Chromium (apt-get install chromium); the HTML report was written")
+    with tempfile.TemporaryDirectory(prefix="report-pdf-") as profile:
+        done = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                               "--no-first-run", f"--user-data-dir={profile}", "--no-pdf-header-footer",
+                               f"--print-to-pdf={pdf_path}", html_path.resolve().as_uri()],
+                              capture_output=True, text=True, timeout=180)
+    if done.returncode != 0 or not pdf_path.exists() or pdf_path.stat().st_size == 0:
+        raise MonitorError(f"Chromium could not print {html_path} to PDF: {done.stderr.strip()[-300:]}")

@@ -105,3 +105,49 @@ def test_report_is_one_self_contained_html_file_with_charts_and_escaped_posts(tm
     assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', ""), "nothing to fetch: self-contained"
     unknown = CliRunner().invoke(main, ["--db", str(db), "report", "--brand", "Globex", "--out", str(out)])
     assert unknown.exit_code == 2 and "it has: Acme" in unknown.output
+
+
+def test_report_previous_period_is_complete_today_is_marked_partial_and_an_outlier_cannot_flatten_reach(
+        tmp_path: Path) -> None:
+    """Every bucket and the reach of the period before (never "–" where mentions exist), the
+    period's last day marked as so far, one huge post cut from the reach scale and named, and the
+    top lists one row per distinct text with its copies."""
+    import re
+    from dataclasses import replace
+    from datetime import datetime, timedelta, timezone
+
+    from click.testing import CliRunner
+
+    from monitor.cli import main
+    from monitor.models import Reach, Score
+    from tests.test_store import judged
+
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    db = tmp_path / "m.db"
+    with Store(db) as store:
+        items = []
+        for day in range(14):  # both periods: an advocate, an apathetic and an assassin a day
+            for n, (bucket, reach) in enumerate((("advocate", 40), ("apathetic", 10), ("assassin", 30 + day))):
+                j = judged(f"{day}-{n}", f"Acme day {day} post {n}")
+                items.append(replace(j, score=Score(0.1, bucket), reach=Reach(reach, reach, "test", reach),
+                                     mention=replace(j.mention, title="", published_at=now - timedelta(days=day, minutes=5))))
+        for copy in range(3):  # one text posted three times
+            j = judged(f"copy-{copy}", "Acme lost my files again")
+            items.append(replace(j, score=Score(-0.8, "assassin"), reach=Reach(5, 5, "test", 5),
+                                 mention=replace(j.mention, title="", published_at=now - timedelta(days=2, minutes=copy))))
+        big = judged("big", "Acme outage on the front page")
+        items.append(replace(big, score=Score(-0.9, "assassin"), reach=Reach(20000, 22000, "test", 21000),
+                             mention=replace(big.mention, title="", url="https://news.example/big",
+                                             published_at=now - timedelta(days=1, minutes=1))))
+        store.save_mentions(items, fetched_at=now)
+    out = tmp_path / "report.html"
+    result = CliRunner().invoke(main, ["--db", str(db), "report", "--since", "7d", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    page = out.read_text()
+    before = dict(re.findall(r'data-before="([a-z]+)">([^<]*)<', page))
+    assert before["mentions"] == "21" and before["apathetics"].startswith("7 ") and before["net"] == "+0.0"
+    assert before["reach"] == str(sum(30 + d for d in range(7, 14)))
+    assert "–" not in before.values()
+    assert "so far" in page and "The last day is still under way" in page
+    assert 'class="bar cut"' in page and "through one post" in page and "https://news.example/big" in page
+    assert re.search(r'Acme lost my files again</a></td><td class=num data-copies="3"', page), "one row, three copies"

@@ -73,13 +73,17 @@ def serve(ctx: click.Context, port: int, host: str, base_url: str | None, metada
 @click.command()
 @click.option("--since", default="7d", show_default=True, help="The period: a time ago (7d) or a date (2026-11-01).")
 @click.option("--until", help="The period's end (default: now).")
-@click.option("--brand", "brands", multiple=True, help="Only this brand (repeatable; default: every brand in the store).")
+@click.option("--brand", "brands", multiple=True,
+              help="Only this brand (repeatable; default: every brand in the store but the competitors).")
 @click.option("--out", "-o", required=True, type=click.Path(dir_okay=False, writable=True), help="The HTML file to write.")
+@click.option("--pdf", "pdf", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Also print it to this PDF with headless Chromium (where it is installed).")
 @click.pass_context
-def report(ctx: click.Context, since: str, until: str | None, brands: tuple[str, ...], out: str) -> None:
-    """Write one self-contained HTML report a PR lead can mail: volume per day with storms
-    marked, the bucket mix and net score against the period before, assassins' reach, top
-    assassins and advocates with links, authors who changed bucket, the storms in plain words."""
+def report(ctx: click.Context, since: str, until: str | None, brands: tuple[str, ...], out: str, pdf: str | None) -> None:
+    """Write one self-contained HTML report a PR lead can mail: mentions per day by bucket, the
+    bucket mix, net score and reach against the period before, assassins' reach with its outlier
+    named, share of voice against the competitors, sources, the storms in plain words, top
+    assassins and advocates (distinct texts) with links, authors who changed bucket."""
     from datetime import datetime, timezone
 
     from monitor.report import gather, render
@@ -89,9 +93,20 @@ def report(ctx: click.Context, since: str, until: str | None, brands: tuple[str,
     start, end = _when(since, "--since"), _when(until, "--until") or now
     with Store(_database_only(ctx), readonly=True) as store:
         known = store.brand_names()
-        chosen = [next((k for k in known if k.casefold() == b.casefold()), b) for b in brands] or known
+        rivals = set(store.competitor_names())  # in every section's share of voice, not a section of their own
+        chosen = [next((k for k in known if k.casefold() == b.casefold()), b) for b in brands] or [
+            k for k in known if k not in rivals] or known
         unknown = [b for b in chosen if b not in known]
         if unknown:
             raise click.UsageError(f"no brand {', '.join(map(repr, unknown))} in the store; it has: {', '.join(known) or 'none yet'}")
-        Path(out).write_text(render(gather(store, chosen, start, end), start, end, now), encoding="utf-8")
+        Path(out).write_text(render(gather(store, chosen, start, end, now=now), start, end, now), encoding="utf-8")
     click.echo(f"report for {', '.join(chosen) or 'no brand'} written to {out}", err=True)
+    if pdf:
+        from monitor.errors import MonitorError
+        from monitor.report import print_pdf
+
+        try:
+            print_pdf(Path(out), Path(pdf))
+        except MonitorError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"printed to {pdf}", err=True)
