@@ -170,17 +170,47 @@ def main() -> None:
         end = START + timedelta(days=DAYS)
         params = {"brand": BRANDS[0], "days": "14", "q": words[3], "source": SOURCES[0], "bucket": "assassin", "since": "",
                   "min_reach": "1000", "handle": "user7", "threshold": "", "start": (end - timedelta(hours=1)).isoformat(), "end": end.isoformat()}
+        from monitor.webui import prepare_connection
+
+        prepare_connection(store.db.conn)  # text_key, as monitor serve's Datasette has it
         print("\nmonitor serve's canned queries (median of 3):")
         for name, query in queries("scale", "http://127.0.0.1:8001").items():
             used = {k: v for k, v in params.items() if f":{k}" in query["sql"]}
             spent = timed(lambda q=query["sql"], u=used: store.db.execute(q, u).fetchall(), 3)
             print(f"  {name:<24} {spent * 1e3:8.1f} ms   plan: {plan(store, query['sql'], used)[:110]}")
 
+        # The dashboard monitor serve opens on: each of its reads, then the whole page (goal: each ≤ 200 ms).
+        from monitor.dashboard import Filters, gather as dashboard, outlier_of, render as draw
+
+        month = end - timedelta(days=30)
+        reads = {
+            "voice_days (every brand, 30 days)": lambda: store.voice_days(month, end),
+            "source_totals (one brand)": lambda: store.source_totals(month, end, brands=[BRANDS[0]]),
+            "top_texts assassins (one brand)": lambda: store.top_texts("assassin", month, end, brands=[BRANDS[0]]),
+            "top_texts advocates (every brand)": lambda: store.top_texts("advocate", month, end, brands=BRANDS),
+            "widest_post (one day)": lambda: store.widest_post(end - timedelta(days=1), end, bucket="assassin",
+                                                               brands=[BRANDS[0]]),
+            "storms (one brand)": lambda: store.storms(since=month, brand=BRANDS[0]),
+            "author_moves (one brand)": lambda: store.author_moves(BRANDS[0], month, end, limit=20),
+            "acted_alerts (every brand)": lambda: store.acted_alerts(month, brands=BRANDS),
+        }
+        print("\nthe dashboard's reads, 30 days (median of 3):")
+        for name, read in reads.items():
+            print(f"  {name:<36} {timed(read, 3) * 1e3:8.1f} ms")
+
+        def whole(brand: str) -> str:
+            page = dashboard(store, Filters(brand=brand, days=30), now=end)
+            outlier_of(store, page)
+            return draw(page, database="scale")
+
+        for brand, label in ((BRANDS[0], "one brand"), ("", "every brand")):
+            print(f"  the whole page, {label:<22} {timed(lambda b=brand: whole(b), 3) * 1e3:8.1f} ms")
+
         # The report for the last 7 days of every brand.
         from monitor.report import gather, render
 
         started = time.perf_counter()
-        page = render(gather(store, BRANDS, end - timedelta(days=7), end), end - timedelta(days=7), end, end)
+        page = render(gather(store, BRANDS, end - timedelta(days=7), end, now=end), end - timedelta(days=7), end, end)
         print(f"\nmonitor report --since 7d, 3 brands: {time.perf_counter() - started:.2f} s ({len(page) / 1024:.0f} KB)")
 
     # An export of every mention streams: peak memory while writing them all as CSV to nowhere.
