@@ -13,7 +13,7 @@ few), and authors (not folded). Then prints, each the median of repeated runs:
   words of every frequency, the most common word, a phrase; beside the old plan (rank every match);
 - ``brand_health_daily`` for one brand over 14 days, and ``brand_health``, with their query plans;
 - ``status`` (every source row) and the digest's day (one brand's bucket counts and top posts);
-- the README's example queries, with their plans;
+- the schema's example queries (monitor/schema.md), with their plans;
 - ``monitor serve``'s canned queries, ``monitor report --since 7d``, and ``monitor export
   mentions`` (all rows as CSV, written nowhere: its peak memory shows whether it streams).
 
@@ -149,14 +149,14 @@ def main() -> None:
         print(f"status (every source row):             {status * 1e3:.2f} ms")
         print(f"digest's day (bucket counts, top 5):   {digest * 1e3:.1f} ms")
 
-        # The README's example queries, as a PR team pastes them (the authors are not folded here:
+        # The schema's example queries, as a PR team pastes them (the authors are not folded here:
         # the author queries read an empty table; the full-text one also with the commonest word).
         import re
 
-        block = re.search(r"```sql\n(.*?)```", (Path(__file__).resolve().parents[1] / "README.md").read_text(), re.S)
+        block = re.search(r"```sql\n(.*?)```", (Path(__file__).resolve().parents[1] / "monitor" / "schema.md").read_text(), re.S)
         examples = [q.strip() for q in block.group(1).split(";") if q.strip()]
         examples.append(examples[1].replace("'refund*'", f"'{words[0]}'").replace("-- Full-text: refund complaints", "-- the same, the commonest word"))
-        print("\nthe README's example queries (median of 3):")
+        print("\nthe schema's example queries (median of 3):")
         for example in examples:
             title = example.splitlines()[0].lstrip("- ")
             sql = "\n".join(line for line in example.splitlines() if not line.startswith("--"))
@@ -168,7 +168,7 @@ def main() -> None:
         from monitor.serve import queries
 
         end = START + timedelta(days=DAYS)
-        params = {"brand": BRANDS[0], "days": "14", "q": words[3], "source": SOURCES[0], "bucket": "assassin", "since": "",
+        params = {"key": "slack:none", "brand": BRANDS[0], "days": "14", "q": words[3], "source": SOURCES[0], "bucket": "assassin", "since": "",
                   "min_reach": "1000", "handle": "user7", "threshold": "", "start": (end - timedelta(hours=1)).isoformat(), "end": end.isoformat()}
         from monitor.webui import prepare_connection
 
@@ -232,6 +232,21 @@ def main() -> None:
         after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         print(f"monitor export mentions (CSV): {count:,} rows in {time.perf_counter() - started:.1f} s; "
               f"peak memory grew {max(0, after - before) / 1024:.1f} MB")
+
+    # The pages as a PR lead opens them: a real monitor serve of the store, each page fetched whole.
+    import httpx
+
+    from tests.support import serving  # the tests' own helper: monitor serve on a free loopback port
+
+    pages = ["/", f"/?brand={BRANDS[0].replace(' ', '%20')}&days=90", f"/{path.stem}", f"/{path.stem}/mentions",
+             f"/{path.stem}/mentions?bucket=assassin", f"/{path.stem}/authors", f"/{path.stem}/alerts",
+             f"/{path.stem}/to_label", f"/{path.stem}/assassins_last_7_days"]
+    with serving(path) as base:
+        print("\nmonitor serve's pages over HTTP (the whole response, median of 3):")
+        for page in pages:
+            httpx.get(base + page, timeout=60)  # warm
+            spent = timed(lambda p=page: httpx.get(base + p, timeout=60).raise_for_status(), 3)
+            print(f"  {page[:60]:<60} {spent * 1e3:8.1f} ms")
 
     # The backtest as people run it: the whole command, its last 30 days ending with the data.
     import subprocess

@@ -158,8 +158,9 @@ def _texts(title: str, rows: list[dict], kind: str) -> str:
             f'<th>copies</th><th>likely reach (estimate)</th><th>source</th><th>author</th><th>when</th></tr>{body}</table>')
 
 
-def render(page: Dashboard, *, database: str = "") -> str:
-    """The whole page."""
+def render(page: Dashboard, *, database: str = "", private: bool = False) -> str:
+    """The whole page (``private``: who acknowledged an alert is not named, as ``serve --private``
+    hides ``alert_actions``)."""
     f = page.filters
     scope = f.brand if f.brand else ("all your brands" if len(page.brands) > 1 else (page.brands[0] if page.brands else "—"))
     partial = page.days[-1] if page.days else None
@@ -198,7 +199,8 @@ def render(page: Dashboard, *, database: str = "") -> str:
         for m in page.moves)
     alerts = "".join(
         f'<tr><td>{_time(a["sent_at"])}</td><td>{esc(a["kind"])}</td><td>{esc(a["brand"])}</td>'
-        f'<td class=reason>{esc(a["reason"], 220)}</td><td>{esc(a["acknowledged_by"] or "not yet")}</td>'
+        f'<td class=reason>{esc(a["reason"], 220)}</td>'
+        f'<td>{esc("someone" if private and a["acknowledged_by"] else a["acknowledged_by"] or "not yet")}</td>'
         f'<td>{_time(a["acknowledged_at"]) if a["acknowledged_at"] else "–"}</td></tr>'
         for a in page.alerts)
     sources = [(r["source"], {name: r[name] for name in BUCKETS if r[name]}) for r in page.by_source]

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from monitor.store.labels import NEAREST
+
 SCHEMA = Path(__file__).resolve().parent / "schema.md"  # package data: it ships in the wheel
 WEEK_AGO = "strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-7 days')"
 
@@ -117,15 +119,15 @@ QUERIES = {
         "title": "To label: the mentions the call is least sure of, one of each text (then monitor label SOURCE:ID assassin|not)",
         "description": "As monitor label --suggest lists them: unlabelled scored mentions nearest the threshold (0.5"
                        " unless given), newest first among equals, one row per text (numbers and punctuation aside:"
-                       " a label on one copy teaches the call all of them).",
+                       " a label on one copy teaches the call all of them), among the 4,000 nearest.",
         "sql": "SELECT mention, assassin_score, brand, published_at, post, url FROM ("
-               " SELECT m.source || ':' || m.id AS mention, m.assassin_score, m.brand, m.published_at,"
-               " coalesce(nullif(m.title, ''), substr(m.text, 1, 300)) AS post, m.url, m.source, m.id,"
-               " abs(m.assassin_score - coalesce(nullif(:threshold, ''), 0.5)) AS distance,"
-               " row_number() OVER (PARTITION BY text_key(m.title, m.text) ORDER BY"
-               " abs(m.assassin_score - coalesce(nullif(:threshold, ''), 0.5)), m.published_at DESC, m.source, m.id) AS n"
-               " FROM mentions m WHERE m.assassin_score IS NOT NULL"
-               " AND NOT EXISTS (SELECT 1 FROM labels l WHERE l.mention_source = m.source AND l.mention_id = m.id))"
+               " SELECT c.source || ':' || c.id AS mention, c.assassin_score, c.brand, c.published_at,"
+               " coalesce(nullif(c.title, ''), substr(c.text, 1, 300)) AS post, c.url, c.source, c.id, c.distance,"
+               " row_number() OVER (PARTITION BY text_key(c.title, c.text) ORDER BY c.distance, c.published_at DESC,"
+               " c.source, c.id) AS n"
+               " FROM (SELECT *, abs(assassin_score - coalesce(nullif(:threshold, ''), 0.5)) AS distance FROM "
+               + NEAREST.format(t="coalesce(nullif(:threshold, ''), 0.5)", n="4000").replace("\n", "")
+               + " ORDER BY distance, published_at DESC, source, id LIMIT 4000) c)"
                " WHERE n = 1 ORDER BY distance, published_at DESC, source, id LIMIT 200",
     },
     "search": {
@@ -210,6 +212,7 @@ def metadata(database: str, base: str = "http://127.0.0.1:8001", *, private: boo
             tables[name] = {**tables.get(name, {}), "allow": False}
         settings["allow_sql"] = False
     return {
+        "plugins": {"monitor-webui": {"private": private}},  # the dashboard then names nobody who acted
         "title": "Reputation monitor",
         "description": "Mentions, authors, spikes and alerts as the monitor stored them. Read-only.",
         "source": "monitor/schema.md",

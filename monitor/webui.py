@@ -52,18 +52,19 @@ document.addEventListener("DOMContentLoaded", function () {
 FOLDED = {"raw", "payload", "explanation", "state"}  # JSON a person rarely reads: folded in its cell
 
 
-def _page(path: str, filters: Filters, name: str) -> str:
+def _page(path: str, filters: Filters, name: str, private: bool) -> str:
     from monitor.store import Store
 
     with Store(path, readonly=True) as store:
         page = gather(store, filters, competitors=store.competitor_names())
         outlier_of(store, page)
-    return render(page, database=name)
+    return render(page, database=name, private=private)
 
 
 async def dashboard(request, datasette) -> Response:  # noqa: ANN001 - Datasette's own types
     database = datasette.get_database()
-    html = await asyncio.to_thread(_page, database.path, Filters.parse(request.args), database.name)
+    private = bool((datasette.plugin_config("monitor-webui") or {}).get("private"))
+    html = await asyncio.to_thread(_page, database.path, Filters.parse(request.args), database.name, private)
     return Response.html(html)
 
 

@@ -126,3 +126,30 @@ def test_to_label_in_the_ui_is_what_monitor_label_suggest_lists(demo: Path) -> N
     assert len(rows) == len(listed) > 5
     for row, line in zip(rows, listed):  # the command shortens a long id to 40 characters with "…"
         assert row["mention"] == line or (line.endswith("…") and row["mention"].startswith(line[:-1])), (row, line)
+
+
+def test_the_dashboard_names_who_acknowledged_an_alert_except_when_served_private(tmp_path: Path) -> None:
+    """The alerts panel says who acknowledged each from Slack; ``serve --private`` hides who
+    acted (``alert_actions``), and the dashboard then names nobody."""
+    from tests.test_store import judged
+
+    db = tmp_path / "monitor.db"
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    when = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    with Store(db) as store:
+        one = judged("7", "Acme Cloud deleted our data")
+        from dataclasses import replace
+
+        store.save_mentions([replace(one, mention=replace(one.mention, published_at=now))], fetched_at=now)
+        with store.transaction():
+            store.db.execute("INSERT INTO alerts (key, receiver, kind, brand, reason, status, created_at, next_attempt_at,"
+                             " sent_at, notification, payload) VALUES ('slack:assassin:blog:7', 'slack', 'assassin', 'Acme',"
+                             " 'assassin score 0.97', 'sent', ?, ?, ?, 'n-1', '{}')", (when, when, when))
+            store.db.execute("INSERT INTO alert_actions (notification, receiver, action, who, at) VALUES"
+                             " ('n-1', 'slack', 'ack', 'maria.lopez', ?)", (when,))
+    with serving(db) as base:
+        page = httpx.get(f"{base}/").text
+        assert "maria.lopez" in page and "assassin score 0.97" in page
+    with serving(db, "--private") as base:
+        page = httpx.get(f"{base}/").text
+        assert "maria.lopez" not in page and "someone" in page

@@ -75,19 +75,34 @@ class DashboardStore:
                   source: str | None = None, limit: int = 10) -> list[dict]:
         """The texts said in ``bucket`` in [start, end) of ``brands``, one row per distinct text (a
         copied or spammed post counted once, with its ``copies``), widest likely reach first: the
-        widest copy's source, author, time, URL and reach."""
+        widest copy's source, author, time, URL and reach.
+
+        The widest posts are read first (a top-N sort, not a sort of every text), more of them
+        while copies crowd out distinct texts; then the chosen texts' copies are counted."""
         brand_test, brand_args = self._brands_test(brands)
-        rows = self.db.query(
-            "SELECT said, copies, reach_likely, reach_low, reach_high, source, author, published_at, url FROM ("
-            " SELECT coalesce(nullif(m.title, ''), m.text) AS said, count(*) OVER w AS copies,"
-            " row_number() OVER (w ORDER BY m.reach_likely DESC, m.published_at DESC) AS n,"
-            " m.reach_likely, m.reach_low, m.reach_high, m.source, m.author, m.published_at, m.url"
-            f" FROM mentions m WHERE m.bucket = ? AND m.published_at >= ? AND m.published_at < ? AND {brand_test}"
-            " AND (? = '' OR m.source = ?) WINDOW w AS (PARTITION BY coalesce(nullif(m.title, ''), m.text)))"
-            " WHERE n = 1 ORDER BY reach_likely DESC, copies DESC, published_at DESC LIMIT ?",
-            (bucket, to_iso(start), to_iso(end), *brand_args, source or "", source or "", limit),
-        )
-        return list(rows)
+        where = (f"m.bucket = ? AND m.published_at >= ? AND m.published_at < ? AND {brand_test} AND (? = '' OR m.source = ?)")
+        args = [bucket, to_iso(start), to_iso(end), *brand_args, source or "", source or ""]
+        chosen: dict[str, dict] = {}
+        wanted = limit * 20
+        while True:
+            rows = list(self.db.query(  # the widest rows' keys first: their texts are read for those alone
+                "SELECT coalesce(nullif(m.title, ''), m.text) AS said, m.reach_likely, m.reach_low, m.reach_high, m.source,"
+                " m.author, m.published_at, m.url FROM (SELECT m.source AS s, m.id AS i, m.reach_likely AS r,"
+                f" m.published_at AS p FROM mentions m WHERE {where} ORDER BY m.reach_likely DESC, m.published_at DESC"
+                " LIMIT ?) w JOIN mentions m ON m.source = w.s AND m.id = w.i ORDER BY w.r DESC, w.p DESC", (*args, wanted)))
+            for row in rows:
+                if row["said"] not in chosen and len(chosen) < limit:
+                    chosen[row["said"]] = row
+            if len(chosen) >= limit or len(rows) < wanted:
+                break
+            chosen, wanted = {}, wanted * 8  # copies crowded the widest posts: read further down
+        if not chosen:
+            return []
+        marks = ",".join("?" * len(chosen))
+        copies = dict(self.db.execute(
+            f"SELECT coalesce(nullif(m.title, ''), m.text) AS said, count(*) FROM mentions m WHERE {where}"
+            f" AND coalesce(nullif(m.title, ''), m.text) IN ({marks}) GROUP BY said", (*args, *chosen)).fetchall())
+        return [{**row, "copies": copies.get(said, 1)} for said, row in chosen.items()]
 
     def widest_post(self, start: datetime, end: datetime, *, bucket: str, brands: Sequence[str],
                     source: str | None = None) -> dict | None:
@@ -113,6 +128,6 @@ class DashboardStore:
             " AS acknowledged_at"
             " FROM alerts a WHERE a.status = 'sent' AND a.kind IN ('assassin', 'spike', 'reach') AND a.sent_at >= ?"
             f" AND a.brand IN ({','.join('?' * len(brands)) or 'NULL'})"
-            " GROUP BY coalesce(a.notification, a.key) ORDER BY sent_at DESC LIMIT ?",
+            " AND a.notification IS NOT NULL GROUP BY a.notification ORDER BY sent_at DESC LIMIT ?",
             (to_iso(start), *brands, limit),
         ))

@@ -42,13 +42,12 @@ class LabelStore:
 
     def unsure(self, threshold: float, limit: int) -> list[dict]:
         """The unlabelled scored mentions whose assassin_score lies nearest ``threshold``, nearest
-        first (newest first among equals): where the call is least sure, a label teaches it most."""
+        first (newest first among equals): where the call is least sure, a label teaches it most.
+        Read outwards from the threshold along the score's index, not by sorting every scored post."""
         return list(self.db.query(
-            "SELECT m.source, m.id, m.url, m.title, m.text, m.brands, m.assassin_score, m.published_at FROM mentions m"
-            " WHERE m.assassin_score IS NOT NULL AND NOT EXISTS (SELECT 1 FROM labels l"
-            " WHERE l.mention_source = m.source AND l.mention_id = m.id)"
-            " ORDER BY abs(m.assassin_score - ?), m.published_at DESC, m.source, m.id LIMIT ?",
-            (threshold, limit),
+            "SELECT source, id, url, title, text, brands, assassin_score, published_at FROM "
+            + NEAREST.format(t="?", n="?") + " c ORDER BY abs(assassin_score - ?), published_at DESC, source, id LIMIT ?",
+            (threshold, limit, threshold, limit, threshold, limit),
         ))
 
     def label_counts(self) -> dict[str, int]:
@@ -56,3 +55,13 @@ class LabelStore:
         counts = dict.fromkeys(LABELS, 0)
         counts.update(dict(self.db.execute("SELECT label, count(*) FROM labels GROUP BY label").fetchall()))
         return counts
+
+
+# The unlabelled scored mentions nearest a threshold ({t}), {n} on each side of it (the store's
+# ``unsure`` and monitor serve's to_label read the same).
+NEAREST = '''(SELECT * FROM (SELECT m.source, m.id, m.url, m.title, m.text, m.brand, m.brands, m.assassin_score, m.published_at
+ FROM mentions m WHERE m.assassin_score >= {t} AND NOT EXISTS (SELECT 1 FROM labels l WHERE l.mention_source = m.source
+ AND l.mention_id = m.id) ORDER BY m.assassin_score, m.published_at DESC, m.source, m.id LIMIT {n}) above
+ UNION ALL SELECT * FROM (SELECT m.source, m.id, m.url, m.title, m.text, m.brand, m.brands, m.assassin_score, m.published_at
+ FROM mentions m WHERE m.assassin_score < {t} AND NOT EXISTS (SELECT 1 FROM labels l WHERE l.mention_source = m.source
+ AND l.mention_id = m.id) ORDER BY m.assassin_score DESC, m.published_at DESC, m.source, m.id LIMIT {n}) below)'''

@@ -459,5 +459,13 @@ def _v20(db: sqlite_utils.Database) -> None:
                " alerting INTEGER NOT NULL DEFAULT 1, updated_at TEXT NOT NULL)")
 
 
+def _v21(db: sqlite_utils.Database) -> None:
+    # The dashboard's top texts read one bucket's posts of a period (a million mentions: 300 ms
+    # scanning the period's every post, 75 ms by bucket); the posts to label are those nearest the
+    # threshold, read outwards from it (9 s sorting every scored post).
+    db.execute("CREATE INDEX mentions_bucket ON mentions (bucket, published_at)")
+    db.execute("CREATE INDEX mentions_assassin_score ON mentions (assassin_score)")
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12, _v13, _v14,
-                                                             _v15, _v16, _v17, _v18, _v19, _v20]
+                                                             _v15, _v16, _v17, _v18, _v19, _v20, _v21]

@@ -284,6 +284,9 @@ MIGRATIONS: list[str] = [
     # 6: SQLite's 20, brands.
     f"""CREATE TABLE brands (name text PRIMARY KEY, competitor bigint NOT NULL DEFAULT 0,
         alerting bigint NOT NULL DEFAULT 1, updated_at {TIME} NOT NULL)""",
+    # 7: SQLite's 21, the indexes of a bucket's posts by time and of the assassin score.
+    """CREATE INDEX mentions_bucket ON mentions (bucket, published_at);
+    CREATE INDEX mentions_assassin_score ON mentions (assassin_score)""",
 ]
 
 
