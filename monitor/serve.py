@@ -152,8 +152,10 @@ DESCRIPTIONS = {
     "brands": "The watched brands as the config last named them, and which are competitors (share of voice).",
     "edits": "Each edit of a stored review (its words, stars or the brand's reply), with what it said before.",
     "rollups": "Mentions and likely reach per brand, day, source and bucket: what brand health reads.",
-    "brand_health_daily": "Per brand and UTC day: mentions by bucket, net score, assassins' reach.",
-    "brand_health": "Per brand over all time: mentions by bucket and net score.",
+    "brand_health_daily": "Per brand and UTC day: mentions by bucket, net score (advocates minus assassins as a share of"
+                          " the scored mentions, −100 to +100), assassins' likely reach (an estimate).",
+    "brand_health": "Per brand over all time: mentions by bucket and net score (advocates minus assassins as a share of"
+                    " the scored mentions: −100 every one an assassin, +100 every one an advocate).",
     "sources": "One row per source: its cursor, last run, errors, and running totals.",
     "authors": "One row per author and source: their mentions, recency-weighted sentiment and bucket.",
     "author_transitions": "Each time an author moved between advocate, apathetic and assassin.",

@@ -256,7 +256,7 @@ def classify(ctx: click.Context, source, brand: str | None) -> None:
     from monitor.config import Sentiment
     from monitor.ingest import detect_language, normalize, scored_text
     from monitor.judgement.language import LanguageDetector
-    from monitor.judgement.sentiment import Scorer, learned_call, score_all
+    from monitor.judgement.sentiment import Scorer, score_all
     from monitor.runtime import keyword_matcher
     from monitor.models import utcnow
     from monitor.cli.learning import model_name
@@ -290,9 +290,10 @@ def classify(ctx: click.Context, source, brand: str | None) -> None:
                 rf"(?<!\w){re.escape(about_brand)}(?!\w)", re.IGNORECASE)
         language = post.language
         text = scored_text(post)
+        calls: list = []
         (result,) = score_all(scorer, [(text, language, about)], advocate_above=sentiment.advocate_above,
-                              assassin_threshold=sentiment.assassin_threshold, model=model)
-        heads = learned_call(scorer, model, text, about).heads if result.compound is not None else None
+                              assassin_threshold=sentiment.assassin_threshold, model=model, calls=calls)
+        heads = calls[0].heads if calls[0] is not None else None  # the text read once
         click.echo(json.dumps({
             "compound": result.compound, "bucket": result.bucket, "assassin_score": result.assassin_score,
             "reasons": list(result.reasons), "language": language, "unscored_reason": result.unscored_reason,

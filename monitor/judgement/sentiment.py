@@ -354,14 +354,19 @@ def score_all(
     advocate_above: float,
     assassin_threshold: float,
     model: Model | None = None,
+    calls: list | None = None,
 ) -> list[Score]:
     """``score`` for a batch of (text, language, about): each stage runs over the whole batch
     before the next (VADER, then the cue scan, then the call), which keeps each one's code and
     tables in the CPU's caches: about a fifth faster than text by text (benchmarks/pipeline.py).
 
     With a ``model`` (the learned layer, see ``learned``) the call is its probability, read from
-    the words and from VADER's and the cues' features; without one, the hand-weighted cue rule."""
+    the words and from VADER's and the cues' features; without one, the hand-weighted cue rule.
+    ``calls``, when given, receives each item's ``Call`` (None where unscored or without a model):
+    ``classify`` shows its heads without reading the text a second time."""
     out: list[Score | None] = [None] * len(items)
+    if calls is not None:
+        calls[:] = [None] * len(items)
     todo = []
     for n, (text, language, about) in enumerate(items):
         if language == UNDETERMINED:
@@ -382,6 +387,8 @@ def score_all(
         if model is not None:
             call = model.call_words(reading.read_words(scorer.vader.lexicon), layer_features(values, reading))
             assassin_score = round(call.probability, 4)
+            if calls is not None:
+                calls[n] = call
         else:
             assassin_score = round(score_features(values), 4)
         # Sarcasm is not advocacy: its praise words are read as the marker says.
@@ -405,9 +412,3 @@ def layer_features(values: dict[str, float], reading: Reading) -> dict[str, floa
     return {**values, "compound": reading.meant, "tone": reading.tone}
 
 
-def learned_call(scorer: Scorer, model: Model, text: str, about: re.Pattern | None = None):
-    """What the learned layer says of one text (its ``Call``: the probability, each head's, the
-    words behind them), read as ``score_all`` reads it."""
-    reading = scorer.analyse(text, about)
-    values = features(text, reading.compound, brand_compound=reading.about, found=cues(text), tone=reading.tone)
-    return model.call_words(reading.read_words(scorer.vader.lexicon), layer_features(values, reading))
