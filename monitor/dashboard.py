@@ -128,7 +128,7 @@ def gather(store: "Store", filters: Filters, *, competitors: Sequence[str] = (),
     return page
 
 
-def _net(advocates: int, assassins: int, scored: int) -> float | None:
+def net_of(advocates: int, assassins: int, scored: int) -> float | None:
     return net_score({"advocate": advocates, "assassin": assassins, "apathetic": scored - advocates - assassins})
 
 
@@ -145,7 +145,19 @@ def _link(url: str | None, text: str) -> str:
     return text
 
 
-def _texts(title: str, rows: list[dict], kind: str) -> str:
+def reach_chart(page: Dashboard, title: str, *, partial: str | None) -> str:
+    """The assassins' reach per day on a scale one outlier cannot flatten, and the post behind
+    the day that was cut, named."""
+    svg, cut = capped_days(page.days, page.reach, title, "#b54a4a", partial=partial)
+    if cut is None or page.outlier is None:
+        return svg
+    o = page.outlier
+    return (f'{svg}<p class="outlier">The bar of {esc(cut)} is cut to keep the other days readable: that day\'s '
+            f'assassins reached about {page.reach[page.days.index(cut)]:,} people, {(o["reach_likely"] or 0):,} of them '
+            f'through one post on {esc(o["source"])}: {_link(o["url"], "“" + esc(o["said"], 160) + "”")}</p>')
+
+
+def texts_table(title: str, rows: list[dict], kind: str) -> str:
     if not rows:
         return f"<h3>{esc(title)}</h3><p class=none>None in this period.</p>"
     body = "".join(
@@ -172,20 +184,13 @@ def render(page: Dashboard, *, database: str = "", private: bool = False) -> str
     period_options = "".join(f'<option value="{d}"{" selected" if d == f.days else ""}>last {d} days</option>'
                              for d in PERIODS)
     t = page.totals
-    net = _net(t["advocates"], t["assassins"], t["mentions"] - t["unscored"])
-    reach_svg, cut = capped_days(page.days, page.reach, "Assassins' likely reach per day (an estimate)", "#b54a4a",
-                                 partial=partial)
-    outlier = ""
-    if cut is not None and page.outlier is not None:
-        o = page.outlier
-        outlier = (f'<p class="outlier">The bar of {esc(cut)} is cut to keep the other days readable: that day\'s '
-                   f'assassins reached about {page.reach[page.days.index(cut)]:,} people, {(o["reach_likely"] or 0):,} of them '
-                   f'through one post on {esc(o["source"])}: {_link(o["url"], "“" + esc(o["said"], 160) + "”")}</p>')
+    net = net_of(t["advocates"], t["assassins"], t["mentions"] - t["unscored"])
+    reach_html = reach_chart(page, "Assassins' likely reach per day (an estimate)", partial=partial)
     voice_rows = []
     total_voice = sum(v["mentions"] for v in page.voice.values()) or 1
     for b, v in page.voice.items():
         share = 100 * v["mentions"] / total_voice
-        n = _net(v["advocates"], v["assassins"], v["scored"])
+        n = net_of(v["advocates"], v["assassins"], v["scored"])
         voice_rows.append(
             f'<tr data-brand="{esc(b)}"><td>{esc(b)}{" <small>(competitor)</small>" if b in page.competitors else ""}</td>'
             f'<td class=num data-mentions="{v["mentions"]}">{v["mentions"]:,}</td><td class=num data-share="{share:.1f}">{share:.1f} %</td>'
@@ -239,7 +244,7 @@ number of people a post reached, by its source's method; audiences overlap, so s
 <div class="grid">
 <section><h2>Mentions per day, by bucket</h2><p class=note>{legend}; today so far is paler.</p>
 {stacked_days(page.days, {name: page.buckets[name] for name in BUCKETS}, "Mentions per day by bucket", partial=partial)}</section>
-<section><h2>Assassins' likely reach per day (estimate)</h2>{reach_svg}{outlier}</section>
+<section><h2>Assassins' likely reach per day (estimate)</h2>{reach_html}</section>
 <section><h2>Share of voice</h2>{lines(page.days, {b: v["days"] for b, v in page.voice.items()}, "Mentions per day, every watched brand")}
 <table class="voice"><tr><th>brand</th><th class=num>mentions</th><th class=num>share of voice</th><th class=num>net score</th></tr>{"".join(voice_rows)}</table></section>
 <section><h2>Mentions by source</h2>{stacked_rows(sources, "Mentions by source and bucket") if sources else "<p class=none>No mentions in this period.</p>"}</section>
@@ -247,8 +252,8 @@ number of people a post reached, by its source's method; audiences overlap, so s
 {f"<ul class=storms>{storms}</ul>" if storms else "<p class=none>No storm in this period.</p>"}</section>
 <section><h2>Alerts and who acknowledged them</h2>{f"<table class=alerts><tr><th>sent</th><th>kind</th><th>brand</th><th>why</th><th>acknowledged by</th><th>when</th></tr>{alerts}</table>" if alerts else "<p class=none>No alert sent in this period.</p>"}</section>
 </div>
-{_texts("Top assassins by likely reach", page.assassins, "assassin")}
-{_texts("Top advocates by likely reach", page.advocates, "advocate")}
+{texts_table("Top assassins by likely reach", page.assassins, "assassin")}
+{texts_table("Top advocates by likely reach", page.advocates, "advocate")}
 <h3>Authors who moved between buckets</h3>{f"<table class=moves><tr><th>when</th><th>source</th><th>author</th><th>move</th><th class=num>audience</th></tr>{moves}</table>" if moves else "<p class=none>No author changed bucket in this period.</p>"}
 <script>
 for (const t of document.querySelectorAll("time[datetime]")) {{

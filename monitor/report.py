@@ -20,8 +20,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
-from monitor.charts import capped_days, esc, lines, stacked_days, stacked_rows
-from monitor.dashboard import BUCKETS, Dashboard, Filters, _link, _net, _texts, gather as gather_page, outlier_of
+from monitor.charts import esc, lines, stacked_days, stacked_rows
+from monitor.dashboard import BUCKETS, Dashboard, Filters, gather as gather_page, net_of, outlier_of, reach_chart, texts_table
 from monitor.errors import MonitorError
 
 if TYPE_CHECKING:
@@ -60,23 +60,16 @@ def _section(r: BrandReport) -> str:
     p, prev = r.page, r.previous
     total = {name: sum(p.buckets[name]) for name in BUCKETS}
     total["mentions"], total["assassin_reach"] = sum(total.values()), sum(p.reach)
-    net = _net(total["advocates"], total["assassins"], total["mentions"] - total["unscored"])
-    before = _net(prev["advocates"], prev["assassins"], prev["mentions"] - prev["unscored"])
+    net = net_of(total["advocates"], total["assassins"], total["mentions"] - total["unscored"])
+    before = net_of(prev["advocates"], prev["assassins"], prev["mentions"] - prev["unscored"])
     shown = lambda v: "–" if v is None else f"{v:+.1f}"  # noqa: E731  (no scored mention: no score)
     share = lambda n, of: f"{100 * n / of:.0f} %" if of else "–"  # noqa: E731
-    reach_svg, cut = capped_days(p.days, p.reach, f"Likely reach of {r.brand}'s assassins per day (an estimate)", "#b54a4a",
-                                 partial=r.partial)
-    outlier = ""
-    if cut is not None and p.outlier is not None:
-        o = p.outlier
-        outlier = (f'<p class="outlier">The bar of {esc(cut)} is cut so the other days stay readable: that day\'s '
-                   f'assassins reached about {p.reach[p.days.index(cut)]:,} people, {(o["reach_likely"] or 0):,} through one post '
-                   f'on {esc(o["source"])}: {_link(o["url"], "“" + esc(o["said"], 160) + "”")}</p>')
+    reach_html = reach_chart(p, f"Likely reach of {r.brand}'s assassins per day (an estimate)", partial=r.partial)
     voice_total = sum(v["mentions"] for v in p.voice.values()) or 1
     voice = "".join(
         f'<tr><td>{esc(b)}{" (competitor)" if b in p.competitors else ""}</td><td class=num>{v["mentions"]:,}</td>'
         f'<td class=num>{100 * v["mentions"] / voice_total:.1f} %</td>'
-        f'<td class=num>{shown(_net(v["advocates"], v["assassins"], v["scored"]))}</td></tr>'
+        f'<td class=num>{shown(net_of(v["advocates"], v["assassins"], v["scored"]))}</td></tr>'
         for b, v in p.voice.items())
     sources = [(row["source"], {name: row[name] for name in BUCKETS if row[name]}) for row in p.by_source]
     storms = "".join(f"<li><b>{esc(s['started_at'][:16].replace('T', ' '))} UTC</b>: {esc(s['summary'], 400)}</li>"
@@ -98,13 +91,13 @@ def _section(r: BrandReport) -> str:
 <h3>Sentiment: mentions per day by bucket</h3>
 {stacked_days(p.days, {name: p.buckets[name] for name in BUCKETS}, f"Mentions of {r.brand} per day by bucket", partial=r.partial)}
 {'<p class="note">The last day is still under way: its bars show it so far.</p>' if r.partial else ''}
-<h3>Assassins' likely reach per day</h3>{reach_svg}{outlier}
+<h3>Assassins' likely reach per day</h3>{reach_html}
 <h3>Share of voice</h3>{lines(p.days, {b: v["days"] for b, v in p.voice.items()}, "Mentions per day, every watched brand")}
 <table><tr><th>brand</th><th class=num>mentions</th><th class=num>share of voice</th><th class=num>net score</th></tr>{voice}</table>
 <h3>Mentions by source</h3>{stacked_rows(sources, f"Mentions of {r.brand} by source and bucket") if sources else "<p>None in this period.</p>"}
 <h3>Storms</h3>{f"<ul>{storms}</ul>" if storms else "<p>None in this period.</p>"}
-{_texts("Top assassins by likely reach", p.assassins, "assassin")}
-{_texts("Top advocates by likely reach", p.advocates, "advocate")}
+{texts_table("Top assassins by likely reach", p.assassins, "assassin")}
+{texts_table("Top advocates by likely reach", p.advocates, "advocate")}
 <h3>Authors who changed bucket</h3>{f"<table><tr><th>when (UTC)</th><th>source</th><th>author</th><th>move</th><th class=num>audience</th></tr>{moves}</table>" if moves else "<p>None in this period.</p>"}
 </section>"""
 

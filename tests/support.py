@@ -180,3 +180,10 @@ def serving(db: Path, *args: str, port: int | None = None):
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def make_demo(folder: Path) -> Path:
+    """A fresh demo database in ``folder`` (``monitor demo``, as a reader would run it)."""
+    subprocess.run([sys.executable, "-m", "monitor", "--db", str(folder / "demo.db"), "demo"], cwd=folder,
+                   check=True, capture_output=True, timeout=300)
+    return folder / "demo.db"

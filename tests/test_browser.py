@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import ROOT, serving
+from tests.support import ROOT, make_demo, serving
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"),
@@ -29,10 +29,7 @@ def chromium(*args: str, timeout: float = 90) -> str:
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("demo")
-    subprocess.run([sys.executable, "-m", "monitor", "--db", str(folder / "demo.db"), "demo"], cwd=folder,
-                   check=True, capture_output=True, timeout=300)
-    return folder / "demo.db"
+    return make_demo(tmp_path_factory.mktemp("demo"))
 
 
 def test_the_canned_assassins_page_shows_the_demos_assassin_with_its_reach(demo: Path, tmp_path: Path) -> None:

@@ -16,17 +16,14 @@ import pytest
 
 from monitor.store import Store
 from tests.cdp import Browser, available
-from tests.support import serving
+from tests.support import make_demo, serving
 
 pytestmark = pytest.mark.skipif(not available(), reason="no Chromium here (CI installs Debian's)")
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("demo")
-    subprocess.run([sys.executable, "-m", "monitor", "--db", str(folder / "demo.db"), "demo"], cwd=folder,
-                   check=True, capture_output=True, timeout=300)
-    return folder / "demo.db"
+    return make_demo(tmp_path_factory.mktemp("demo"))
 
 
 def _sql_totals(db: Path, brands: list[str], days: int, source: str = "") -> dict:
