@@ -90,7 +90,9 @@ def test_the_layer_reads_the_words_vader_reads_and_grams_as_char_wb_makes_them(s
 
 def test_a_long_text_is_read_at_a_tweets_density(scorer: Scorer, model: Model) -> None:
     complaint = "Globex lost my order and support never replied, I want a refund."
-    calm = " ".join(f"paragraph {i} describes the weather and the garden in detail." for i in range(400))
+    # Distinct words, not numbers: a number is one word to the call whatever its digits.
+    calm = " ".join(f"paragraph {''.join(chr(97 + i // 26 ** k % 26) for k in range(3))} describes the weather and the"
+                    " garden in detail." for i in range(400))
     short, long_ = call(scorer, model, [complaint, complaint + " " + calm])
     assert short.bucket == "assassin" and long_.assassin_score < short.assassin_score
 

@@ -50,7 +50,11 @@ def test_every_one_sentence_ground_truth_text_scores_exactly_as_bare_vader(score
             compared += 1
             if scorer.compound(parts[2]) != bare.polarity_scores(parts[2])["compound"]:
                 differing.append(parts[2])
-    assert compared > 18000 and differing == []
+    # Numbers are not scored (VADER reads "86 minutes" as "86": get rid of): the texts that hold
+    # one of its number entries differ, and only those.
+    numbered = [t for t in differing if {"86", "143", "182", "187", "1337", "1432"} & set(t.lower().replace(".", " ")
+                                                                                         .replace(",", " ").split())]
+    assert compared > 18000 and differing == numbered and len(numbered) <= 10, differing
 
 
 def test_sentences_are_split_and_capped() -> None:
@@ -191,3 +195,27 @@ def test_short_or_unclear_text_is_not_called_foreign() -> None:
     detector = LanguageDetector()
     assert detector.detect("acme down lol") in (None, "en")
     assert detector.detect("Great product") in (None, "en")
+
+
+def test_copies_that_differ_only_in_numbers_or_links_get_one_call(scorer: Scorer) -> None:
+    """"Third Acme Cloud outage this month, I want a refund #N" was an assassin for most N and an
+    advocate for #143 (VADER's texting "143", I love you) and apathetic for others (the call read
+    each number's letters). Numbers and links now say nothing: one text, one call."""
+    import random
+
+    from monitor.assassin_model import ModelSource
+    from monitor.judgement.sentiment import score_all
+
+    model = ModelSource().current(None)
+    rng = random.Random(5)
+    templates = ["Third Acme Cloud outage this month, I want a refund #{n}",
+                 "Order {n} never arrived, Acme support closed ticket #{n} twice: {url}",
+                 "Acme Cloud is great, {n} stars, see {url}"]
+    for template in templates:
+        texts = [template.format(n=n, url=url) for n in (0, 1, 7, 29, 86, 143, 182, 187, 1337, 1432, 2024,
+                                                           *(rng.randint(0, 10**6) for _ in range(20)))
+                 for url in ("https://acme.example/status", f"https://t.co/{rng.randint(10**5, 10**6)}")]
+        scores = score_all(scorer, [(t, "en", None) for t in texts], advocate_above=0.5, assassin_threshold=0.5,
+                           model=model)
+        assert len({(s.compound, s.bucket, s.assassin_score) for s in scores}) == 1, (template, {
+            (s.compound, s.bucket, s.assassin_score) for s in scores})

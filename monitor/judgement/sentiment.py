@@ -167,7 +167,10 @@ class Scorer:
 
     def __init__(self) -> None:
         self.vader = SentimentIntensityAnalyzer()
-        self._scored = frozenset(self.vader.lexicon.keys() - BOOSTER_DICT.keys())
+        # VADER's lexicon holds texting numbers ("143": I love you, "187": murder, "86": get rid
+        # of); read as sentiment they make "refund #143" glad and "order 187" furious: numbers
+        # are not scored (the one place this scorer differs from bare VADER, on purpose).
+        self._scored = frozenset(k for k in self.vader.lexicon.keys() - BOOSTER_DICT.keys() if not k.isdigit())
         self._emoji = frozenset(ch for ch in self.vader.emojis if len(ch) == 1)
 
     def _demojize(self, text: str) -> str:
@@ -302,11 +305,33 @@ class Reading(NamedTuple):
 
     def read_words(self, lexicon: dict[str, float]) -> list[str]:
         """The words the learned layer reads: all but praise slang in praise, and after a sarcasm
-        marker the words VADER reads as praise (the marker says they mean the opposite)."""
+        marker the words VADER reads as praise (the marker says they mean the opposite); numbers
+        and links as one word each (``steady``)."""
         if not (self.praise or self.sarcastic):
-            return self.words
+            return steady(self.words)
         skip = SLANG if self.praise else frozenset()
-        return [w for w in self.words if w not in skip and not (self.sarcastic and lexicon.get(w, 0.0) > 0)]
+        return steady([w for w in self.words if w not in skip and not (self.sarcastic and lexicon.get(w, 0.0) > 0)])
+
+
+_DIGITS = re.compile(r"\d+")
+_LINK = ("http://", "https://", "www.")
+
+
+def steady(words: list[str]) -> list[str]:
+    """``words`` with each run of digits read as ``0`` and each link as ``url``, distinct: the
+    same complaint numbered #29 or #143, or with another link, is the same complaint (the call
+    read each number's letters, and one copy of a text flipped to advocate on its number)."""
+    joined = " ".join(words)
+    if not _DIGITS.search(joined) and "http" not in joined and "www." not in joined:
+        return words  # most texts: nothing to change, one scan in C
+    out: dict[str, None] = {}
+    for word in words:
+        if word.startswith(_LINK):
+            word = "url"
+        elif _DIGITS.search(word):  # "#29", "29" and "#143" alike: the number, its marks aside
+            word = _DIGITS.sub("0", word.strip(string.punctuation)) or "0"
+        out[word] = None
+    return list(out)
 
 
 def _compound(total: float, emphasis: float) -> float:
