@@ -139,18 +139,15 @@ class XConnector:
         price, budget = options.price_per_post_usd, options.monthly_budget_usd
         seen: dict[str, Mention] = {}
         skipped: list[str] = []
-        warnings: list[str] = []
         failed: list[tuple[str, ConnectorError]] = []
         newest = int(ledger.since_id) if ledger.since_id and ledger.since_id.isdigit() else 0
         terms = searches(queries, SYNTAX)
-        spent_out = False
         for term in terms:
             query = term + ("" if options.retweets else NOT_RETWEETS)
             token = None
             for _ in range(options.max_pages):
                 left = ledger.left(budget, price)
                 if left < MIN_RESULTS:
-                    spent_out = True
                     break
                 params = {"query": query, "max_results": min(100, left), "tweet.fields": "created_at,public_metrics,lang,author_id",
                           "expansions": "author_id", "user.fields": "public_metrics,username,name",
@@ -172,16 +169,16 @@ class XConnector:
                 token = (data.get("meta") or {}).get("next_token")
                 if not token:
                     break
-            if spent_out:
-                break
-        return self._result(options, ledger, seen, skipped, warnings, failed, newest, spent_out, len(terms), state, now)
+            if ledger.left(budget, price) < MIN_RESULTS:
+                break  # the budget is spent: no search after this one
+        return self._result(options, ledger, seen, skipped, failed, newest, len(terms), now)
 
     def _result(self, options: XOptions, ledger: _Ledger, seen: dict[str, Mention], skipped: list[str],
-                warnings: list[str], failed: list[tuple[str, ConnectorError]], newest: int, spent_out: bool,
-                searched: int, state: SourceState, now: datetime) -> FetchResult:
+                failed: list[tuple[str, ConnectorError]], newest: int, searched: int, now: datetime) -> FetchResult:
         price, budget = options.price_per_post_usd, options.monthly_budget_usd
         spent, before = ledger.spent(price), ledger.spent(price, ledger.at_start)
-        spent_out = spent_out or ledger.left(budget, price) < MIN_RESULTS
+        spent_out = ledger.left(budget, price) < MIN_RESULTS
+        warnings: list[str] = []
         if failed and not seen and ledger.posts == ledger.at_start:
             raise failed[0][1]  # nothing read, nothing spent: the run failed
         if failed:  # the failed searches read again next run, from the old since_id
@@ -197,8 +194,7 @@ class XConnector:
             warnings.append(f"{spent / budget:.0%} of this month's budget spent (${spent:,.2f} of ${budget:,.2f},"
                             f" {ledger.posts:,} posts read in {ledger.period})")
         crossed = (*((options.alert_at,) if before < options.alert_at * budget <= spent + 1e-9 else ()),
-                   *((1.0,) if ledger.left(budget, price) < MIN_RESULTS <= ledger.left(budget, price, ledger.at_start)
-                     else ()))
+                   *((1.0,) if spent_out and ledger.left(budget, price, ledger.at_start) >= MIN_RESULTS else ()))
         spend = Spend(spent, budget, ledger.period, resets, crossed)
         return FetchResult(list(seen.values()), SourceState(cursor=ledger.cursor()), skipped=tuple(skipped),
                            warnings=tuple(warnings), spend=spend)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import statistics
+from datetime import datetime
 from typing import Sequence
 
 from monitor.models import clean_text
@@ -57,25 +58,28 @@ def stacked_days(days: Sequence[str], stacks: dict[str, Sequence[int]], title: s
     return _svg(title, HEIGHT, body, css="stacked")
 
 
+def cut_day(days: Sequence[str], values: Sequence[int]) -> str | None:
+    """The day an outlier scale would cut: one above 3 × the median of the others' non-zero
+    values and above all of them; None when no day stands out so."""
+    ordered = sorted(zip(values, days), reverse=True)
+    rest = [v for v, _ in ordered[1:] if v > 0]
+    if not rest or ordered[0][0] <= 0:
+        return None
+    ceiling = max(3 * statistics.median(rest), ordered[1][0])
+    return ordered[0][1] if ordered[0][0] > ceiling else None
+
+
 def capped_days(days: Sequence[str], values: Sequence[int], title: str, colour: str, *,
                 partial: str | None = None) -> tuple[str, str | None]:
-    """Bars per day on a scale one outlier cannot flatten: a day above 3 × the median of the
-    others' non-zero values (and above all of them) is cut at that height, marked, and its value
-    written on it. The SVG, and the day that was cut (None when none was)."""
-    ordered = sorted(((v, d) for v, d in zip(values, days)), reverse=True)
-    cut = None
-    if len(ordered) >= 2 and ordered[0][0] > 0:
-        rest = [v for v, _ in ordered[1:] if v > 0]
-        ceiling = max(3 * statistics.median(rest), ordered[1][0]) if rest else 0
-        if rest and ordered[0][0] > ceiling > 0:
-            cut = ordered[0][1]
+    """Bars per day on a scale one outlier cannot flatten: the ``cut_day`` is cut at that height,
+    marked, and its value written on it. The SVG, and the day that was cut (None when none was)."""
+    cut = cut_day(days, values)
     top = (max(v for v, d in zip(values, days) if d != cut) if cut else max(values, default=0)) or 1
     scale_top = top * 1.15 if cut else top
     step = (WIDTH - 2 * PAD) / max(1, len(days))
     body = [f'<text x="{PAD}" y="14" font-size="12" fill="#333">'
             f'{"scale cut at " + format(round(scale_top), ",") if cut else "highest day " + format(top, ",")}</text>']
-    for day, value in zip(days, values):
-        i = days.index(day)
+    for i, (day, value) in enumerate(zip(days, values)):
         shown = min(value, scale_top)
         h = (HEIGHT - 50) * shown / scale_top
         y = HEIGHT - 24 - h
@@ -132,8 +136,6 @@ def stacked_rows(rows: Sequence[tuple[str, dict[str, int]]], title: str) -> str:
 
 def timeline(start: str, end: str, events: Sequence[dict], title: str) -> str:
     """Storms on the period's axis: a band from each one's start to its end (at least a dot)."""
-    from datetime import datetime
-
     def at(value: str) -> float:
         return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
 

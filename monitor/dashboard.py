@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Sequence
 from urllib.parse import urlencode
 
-from monitor.charts import BUCKET_COLOURS, capped_days, esc, lines, stacked_days, stacked_rows, timeline
+from monitor.charts import BUCKET_COLOURS, capped_days, cut_day, esc, lines, stacked_days, stacked_rows, timeline
 from monitor.judgement.digest import net_score
 from monitor.models import to_iso
 
@@ -71,7 +71,6 @@ class Dashboard:
     moves: list[dict]
     alerts: list[dict]
     outlier: dict | None = None
-    outlier_day: str | None = None
     totals: dict = field(default_factory=dict)
 
 
@@ -110,9 +109,10 @@ def gather(store: "Store", filters: Filters, *, competitors: Sequence[str] = (),
     by_source = store.source_totals(start, now, brands=brands)
     if filters.source:
         by_source = [row for row in by_source if row["source"] == filters.source]
-    storms = [s for b in brands for s in store.storms(since=start, brand=b) if s["started_at"] <= to_iso(now)]
+    scope = set(brands)  # one read of the period's storms, whichever brands are in scope
+    storms = [s for s in store.storms(since=start, brand=brands[0] if len(brands) == 1 else None)
+              if s["brand"] in scope and s["started_at"] <= to_iso(now)]
     storms = [s for s in storms if not filters.source or s.get("source") in (None, filters.source)]
-    storms.sort(key=lambda s: s["started_at"])
     moves = sorted((m for b in brands for m in store.author_moves(b, start, now, limit=20)),
                    key=lambda m: m["at"], reverse=True)[:20]
     page = Dashboard(
@@ -267,10 +267,9 @@ for (const t of document.querySelectorAll("time[datetime]")) {{
 
 def outlier_of(store: "Store", page: Dashboard) -> None:
     """Name the post behind a day whose reach the chart cuts (set on ``page``)."""
-    _, cut = capped_days(page.days, page.reach, "", "")
+    cut = cut_day(page.days, page.reach)
     if cut is None:
         return
     day = datetime.strptime(cut, "%Y-%m-%d").replace(tzinfo=timezone.utc)
-    page.outlier_day = cut
     page.outlier = store.widest_post(day, day + timedelta(days=1), bucket="assassin", brands=page.brands,
                                      source=page.filters.source or None)

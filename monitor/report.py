@@ -58,8 +58,7 @@ def gather(store: "Store", brands: list[str], start: datetime, end: datetime, *,
 
 def _section(r: BrandReport) -> str:
     p, prev = r.page, r.previous
-    total = {name: sum(p.buckets[name]) for name in BUCKETS}
-    total["mentions"], total["assassin_reach"] = sum(total.values()), sum(p.reach)
+    total = {**p.totals, "assassin_reach": p.totals["reach"]}
     net = net_of(total["advocates"], total["assassins"], total["mentions"] - total["unscored"])
     before = net_of(prev["advocates"], prev["assassins"], prev["mentions"] - prev["unscored"])
     shown = lambda v: "–" if v is None else f"{v:+.1f}"  # noqa: E731  (no scored mention: no score)
