@@ -132,6 +132,24 @@ def test_a_source_falling_silent_is_a_drop_a_quiet_hour_is_not() -> None:
     assert not any(v.kind == "drop" for v in verdicts)
 
 
+def test_a_weighted_series_drops_on_its_posts_not_on_its_weight() -> None:
+    """The reach of a brand's negative posts: a post an hour or so, each seen by about a thousand,
+    so ~40 of reach expected per window but 0.04 posts. An hour without one is a quiet hour (the
+    old rule read the reach as posts and called every such hour a silent source)."""
+    rng = random.Random(4)
+    state = new_state(START)
+    verdicts = []
+    for i in range(5 * 288):
+        posts = 1.0 if rng.random() < 0.04 or (i % 288) == 100 else 0.0
+        verdicts.append(update(state, START + i * STEP, posts * rng.uniform(500, 1500), SETTINGS, count=posts))
+    assert not any(v.kind == "drop" for v in verdicts)
+    # The same brand's posts, ten a window, falling silent: a drop, as for any count.
+    busy = [10.0 * (1 + (i % 3)) for i in range(4 * 288)]
+    state = new_state(START)
+    drops = [update(state, START + i * STEP, 1000.0 * v, SETTINGS, count=v).kind for i, v in enumerate(busy + [0.0] * 24)]
+    assert drops.count("drop") == 1
+
+
 def test_state_reloaded_from_sqlite_scores_as_state_kept_in_memory(tmp_path: Path) -> None:
     values = quiet_days(4, 25, 7) + [300.0, 310.0, 305.0, 20.0, 0.0]
     _, in_memory = run(values)

@@ -55,6 +55,7 @@ from monitor.judgement.verdict import HUBER, SCALE_FLOOR, Verdict, from_iso, poi
 if TYPE_CHECKING:
     from monitor.judgement.spikes import SpikeSettings
 
+STATS: dict[str, int] = {}  # benchmarks read it: detector updates made, quiet windows skipped
 RULE = 2  # the state's layout; a state of another layout is rebuilt from stored history
 DAYS = 7  # the days (of the same kind: weekdays, or Saturdays and Sundays) whose median is an hour's expectation
 HISTORY = 14  # days kept, so a weekend hour has four of its kind
@@ -125,11 +126,18 @@ def update_count(state: dict, at: datetime, value: float, settings: "SpikeSettin
 
     record = _record(state, seconds, value, settings)
     fast, fast_posts = _fast(recent, shape.fast_windows)
-    hour = _hour(recent, sums, shape, need=min(_today(state["hour"]), settings.storm_ratio))
+    # The hour's statistic matters where it could pass (the floor ratio) or raise the day's peak
+    # above what the bar ignores (a peak under storm_ratio / bar_factor leaves the bar at its floor):
+    # most windows of most series are skipped, every decision unchanged.
+    today = state["hour"][0]
+    hour = _hour(recent, sums, shape, need=min(settings.storm_ratio, max(
+        today or 0.0, settings.storm_ratio / max(settings.bar_factor, 1.0))))
     if fast > _today(state["fast"]):
         state["fast"][0] = fast
-    if hour is not None and hour[0] > _today(state["hour"]):
+    if hour is not None and hour[0] > (today or 0.0):
         state["hour"][0] = hour[0]
+    elif today is None and len(recent) >= shape.hour_windows and sums[0] + SHRINK_HOUR >= sums[1] + SHRINK_HOUR:
+        state["hour"][0] = 0.0  # a day with an hour at or above expectation counts towards the bar's days
     bars = state["bars"]
     if bars is None or bars[2:] != [settings.bar_quantile, settings.bar_days]:
         bars = state["bars"] = [_bar(state["fast"], settings), _bar(state["hour"], settings),
@@ -166,8 +174,8 @@ def update_count(state: dict, at: datetime, value: float, settings: "SpikeSettin
             which = max((fast / fast_bar, "fast", fast, fast_bar),
                         (hour[0] / hour_bar if hour else 0.0, "hour", hour[0] if hour else 0.0, hour_bar))
             held = ("within its ordinary daily peaks", which[2], which[3])
-    if _track_drop(state, seconds, value, mu, settings) and kind is None:
-        kind, confidence = "drop", min(1.0, 1.0 - (value + 1.0) / (mu + 1.0))
+    if _track_drop(state, seconds, posts, mu * per_post, settings) and kind is None:  # in posts: reach is no count
+        kind, confidence = "drop", min(1.0, 1.0 - (posts + 1.0) / (mu * per_post + 1.0))
     # What the alert explains: the test that fired, else the hour's ratio against its bar.
     burst, bar = (statistic, bar) if kind == "spike" else (hour[0] if hour else 0.0, hour_bar)
     return Verdict(at, value, mu, *band, z, kind, False, not armed and kind is None, confidence, burst, bar,
