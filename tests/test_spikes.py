@@ -320,3 +320,88 @@ def test_an_hour_needs_days_of_that_hour_before_its_range_counts() -> None:
     verdicts = [update(state, START + i * timedelta(hours=1), daily_square(START + i * timedelta(hours=1), rng, busy=i < 6 * 24),
                        hourly, measurement=True) for i in range(7 * 24)]
     assert not any(v.record and v.record[0].startswith("hour") for v in verdicts)
+
+
+def _brand_counts(seed: int, days: int) -> dict[datetime, dict[str, list[float]]]:
+    """A brand's windows as ``window_counts`` gives them: a busy source that falls silent on the
+    last day, a quiet one with a burst, a rare one; [mentions, negative, assassins, negative reach]."""
+    rng = random.Random(seed)
+    out: dict[datetime, dict[str, list[float]]] = {}
+    for i in range(days * 288):
+        at = START + i * STEP
+        rates = {"busy": 0.0 if i >= (days - 1) * 288 + 100 else rhythm(at, 12), "quiet": rhythm(at, 0.3), "rare": 0.01}
+        if (days - 2) * 288 + 40 <= i < (days - 2) * 288 + 60:
+            rates["quiet"] = 6.0
+        for source, rate in rates.items():
+            posts = poisson(rng, rate)
+            if posts:
+                negative = sum(rng.random() < 0.3 for _ in range(posts))
+                out.setdefault(at, {})[source] = [float(posts), float(negative), float(negative // 2),
+                                                  float(sum(rng.randint(10, 3000) for _ in range(negative)))]
+    return out
+
+
+def _window_by_window(counts, start, until, states):
+    """Every series updated at every window: what ``score_windows`` must equal."""
+    from monitor.judgement.series import ALL_SOURCES, MEASURES, _measures, series_key
+    sources = sorted({s for per in counts.values() for s in per})
+    fired, held, hot = [], [], {}
+    at = start
+    while at < until:
+        per = counts.get(at, {})
+        everything = [sum(c) for c in zip(*per.values())] if per else [0.0] * 4
+        for source in (ALL_SOURCES, *sources):
+            chosen = everything if source == ALL_SOURCES else per.get(source, [0.0] * 4)
+            for measure, value, count in _measures(chosen)[:None if source == ALL_SOURCES else 1]:
+                key = series_key("Acme", source, measure)
+                state = states.setdefault(key, new_state(start, SETTINGS))
+                v = update(state, at, value, SETTINGS, count=count if measure == "negative_reach" else None)
+                if v.fired:
+                    fired.append((v.at, source, measure, v.kind))
+                if v.held:
+                    held.append((at, source, measure, v.held[0]))
+                if source == ALL_SOURCES and not v.warming_up and v.z >= SETTINGS.threshold / 2:
+                    hot.setdefault(at, {})[measure] = [v.value, v.expected, round(v.z, 2)]
+        at += STEP
+    assert MEASURES[0] == "mentions"
+    return fired, held, hot
+
+
+def test_quiet_windows_skipped_in_one_step_score_exactly_as_window_by_window(monkeypatch) -> None:
+    """A brand's series advanced over their quiet stretches in one call (``counts.sleep``) end in
+    the same states, fire the same spikes and drops and hold back the same bursts as every series
+    updated at every window; so do runs of a few windows each, as the monitor scores them live."""
+    from monitor.judgement import series
+    days = 6
+    counts = _brand_counts(5, days)
+    until = START + timedelta(days=days)
+    expected_states: dict[str, dict] = {}
+    fired, held, hot = _window_by_window(counts, START, until, expected_states)
+    assert any(kind == "drop" for *_, kind in fired) and any(kind == "spike" for *_, kind in fired)
+    skipped: list[int] = []
+    real = series.sleep
+    monkeypatch.setattr(series, "sleep", lambda *a, **k: skipped.append(real(*a, **k)) or skipped[-1])  # counts only
+    for runs in ([(START, until)], _runs(days)):
+        states = {key: new_state(START, SETTINGS) for key in expected_states}  # every source known from the start
+        got_held: list = []
+        got_hot: dict = {}
+        got: list = []
+        skipped.clear()
+        for begin, end in runs:
+            got += series.score_windows("Acme", {k: v for k, v in counts.items() if begin <= k < end}, start=begin,
+                                        until=end, states=states, settings=SETTINGS, held=got_held, hot=got_hot)
+        assert [(f.verdict.at, f.source, f.measure, f.verdict.kind) for f in got] == fired
+        assert [(h.at, h.source, h.measure, h.why) for h in got_held] == held
+        assert got_hot == hot
+        assert json.dumps(states, sort_keys=True) == json.dumps(expected_states, sort_keys=True)
+        assert sum(skipped) > 1000  # the quiet stretches were skipped, not walked window by window
+
+
+def _runs(days: int) -> list[tuple[datetime, datetime]]:
+    """Runs of one to three windows, as a monitor on a schedule scores them."""
+    rng, out, at, until = random.Random(2), [], START, START + timedelta(days=days)
+    while at < until:
+        end = min(until, at + STEP * rng.randint(1, 3))
+        out.append((at, end))
+        at = end
+    return out

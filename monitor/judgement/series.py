@@ -1,9 +1,9 @@
 """The series the storm detector watches, counted from a brand's mentions, and what each spike says.
 
-Per brand, and per brand × source, four measures per window: every mention, the negative ones
-(VADER compound ≤ −0.05, its standard cut), the assassins, and the reach of the negative ones
-(their ``reach_likely`` summed: ten posts seen by a million people outweigh a hundred seen by
-ten). Windows are aligned to the clock and scored once they are ``settle`` old, so posts that
+Per brand, four measures per window: every mention, the negative ones (VADER compound ≤ −0.05,
+its standard cut), the assassins, and the reach of the negative ones (their ``reach_likely``
+summed: ten posts seen by a million people outweigh a hundred seen by ten); per brand × source,
+its mentions. Windows are aligned to the clock and scored once they are ``settle`` old, so posts that
 arrive late still count. Each series' detector state lives in ``spike_series``; every spike or
 drop goes to ``spikes`` with its explanation: observed against expected with the band, the
 window, the method and how sure, the posts driving it by reach, the share per source, and the
@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Iterable, NamedTuple
 
+from monitor.judgement.counts import is_asleep, sleep
 from monitor.judgement.spikes import SpikeSettings, Verdict, new_state, update
 from monitor.models import to_iso
 
@@ -108,28 +109,74 @@ def score_windows(brand: str, counts: dict[datetime, dict[str, list[float]]], *,
     window = settings.window
     sources = sorted({source for per_source in counts.values() for source in per_source}
                      | {k.split("|")[1] for k in states if k.startswith(f"{brand}|") and k.split("|")[1] != ALL_SOURCES})
-    keys = {source: [(measure, series_key(brand, source, measure)) for measure in MEASURES]
+    # A source's own series counts its posts: what a broken connector shows in, and where a brand's
+    # storm is. Its negative posts, assassins and reach would only annotate a storm the brand's
+    # series start (a source's spike never starts one), at three times the cost.
+    keys = {source: [(measure, series_key(brand, source, measure)) for measure in MEASURES[:1 if source != ALL_SOURCES else None]]
             for source in (ALL_SOURCES, *sources)}
-    fired: list[Fired] = []
+    shape = settings.rates.shape
+    times = []
     at = start
     while at < until:
-        per_source = counts.get(at, {})
-        everything = [sum(column) for column in zip(*per_source.values())] if per_source else _EMPTY
+        times.append(at)
+        at += window
+    # Each series' windows with posts (index → value, posts): the others are quiet, and a series
+    # asleep (no post for an hour) is advanced over them in one call (``counts.sleep``).
+    active: dict[tuple[str, str], dict[int, tuple[float, float]]] = {}
+    for i, at in enumerate(times):
+        per_source = counts.get(at)
+        if not per_source:
+            continue
+        everything = [sum(column) for column in zip(*per_source.values())]
         for source in (ALL_SOURCES, *sources):
-            chosen = everything if source == ALL_SOURCES else per_source.get(source, _EMPTY)
-            for (measure, value, count), (_, key) in zip(_measures(chosen), keys[source]):
-                state = states.get(key)
-                if state is None:
-                    state = states[key] = new_state(at, settings)
-                verdict = update(state, at, value, settings, count=None if measure != "negative_reach" else count)
+            chosen = everything if source == ALL_SOURCES else per_source.get(source)
+            if chosen is None:
+                continue
+            for (measure, value, count), _ in zip(_measures(chosen), keys[source]):
+                if value or count:
+                    active.setdefault((source, measure), {})[i] = (value, count)
+    end_seconds = int(until.timestamp())
+    fired: list[Fired] = []
+    held_here: list[Held] = []
+    order = {source: n for n, source in enumerate((ALL_SOURCES, *sources))}
+    for source in (ALL_SOURCES, *sources):
+        for measure, key in keys[source]:
+            marks = active.get((source, measure), {})
+            upcoming = iter(sorted(marks))
+            following = next(upcoming, len(times))
+            state = states.get(key)
+            if state is None:
+                state = states[key] = new_state(start, settings)
+            weighted = measure == "negative_reach"
+            i, last, retry = 0, -len(times) - shape.hour_windows, 0
+            while i < len(times):
+                if i == following:
+                    last, following = i, next(upcoming, len(times))
+                elif i >= retry and i - last > shape.hour_windows:
+                    if not is_asleep(state, shape):  # posts within the hour before this run
+                        retry = i + 1
+                    else:
+                        skipped = sleep(state, int(times[i].timestamp()), int(times[following].timestamp())
+                                        if following < len(times) else end_seconds, settings, weighted=weighted)
+                        if skipped:
+                            i += skipped
+                            continue
+                        retry = following  # so busy an hour that a silence could be a drop: window by window
+                value, count = marks.get(i, (0.0, 0.0))
+                at = times[i]
+                verdict = update(state, at, value, settings, count=count if weighted else None)
+                i += 1
                 if verdict.kind is not None:
                     fired.append(Fired(brand, source, measure, verdict, at + window))
-                if held is not None and verdict.held is not None:
-                    held.append(Held(brand, source, measure, at, *verdict.held))
+                if verdict.held is not None:
+                    held_here.append(Held(brand, source, measure, at, *verdict.held))
                 if (hot is not None and source == ALL_SOURCES and not verdict.warming_up
                         and verdict.z >= settings.threshold / 2):
                     hot.setdefault(at, {})[measure] = [verdict.value, verdict.expected, round(verdict.z, 2)]
-        at += window
+    # In time order, as they happened (a brand's series were advanced one after the other).
+    fired.sort(key=lambda f: (f.verdict.at, order[f.source], MEASURES.index(f.measure)))
+    if held is not None:
+        held += sorted(held_here, key=lambda h: (h.at, order[h.source], MEASURES.index(h.measure)))
     return fired
 
 
