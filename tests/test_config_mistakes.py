@@ -169,3 +169,25 @@ def test_a_yaml_alias_bomb_is_refused_at_its_anchor_in_well_under_a_second(tmp_p
     fine = tmp_path / "fine.yaml"
     fine.write_text(HEAD + "x-common: &common {every: 10m}\nsources:\n  - {name: hn, type: hackernews, every: 10m}\n")
     assert "x-common" in CliRunner().invoke(main, ["check-config", str(fine)]).output  # an unknown key, not a bomb
+
+
+def test_a_rule_passed_unparsed_as_one_phrase_is_one_the_parser_accepts() -> None:
+    """The check's shortcut for one quoted phrase (most rules at agency scale) never lets through
+    what the parser refuses: random strings of the grammar's pieces."""
+    import random
+
+    from monitor.config_check import _ONE_PHRASE
+    from monitor.judgement.matching import KeywordSyntaxError, check_rule
+    rng = random.Random(1)
+    pieces = ['"', " ", "a", "B", "(", ")", "*", "-", "\t", "AND", "OR", "NOT", "é", "_", "NEAR"]
+    shortcut = 0
+    for _ in range(50_000):
+        rule = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 8)))
+        if _ONE_PHRASE.fullmatch(rule):
+            shortcut += 1
+            try:
+                check_rule(rule)
+            except KeywordSyntaxError as exc:
+                raise AssertionError(f"{rule!r} skipped the parser, which says: {exc}") from exc
+    assert shortcut > 100
+    assert not _ONE_PHRASE.fullmatch('"  "') and not _ONE_PHRASE.fullmatch('"a" OR "b"')
