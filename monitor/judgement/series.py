@@ -17,7 +17,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Iterable, NamedTuple
+from typing import Iterable, Iterator, NamedTuple
 
 from monitor.judgement.counts import is_asleep, sleep
 from monitor.judgement.spikes import SpikeSettings, Verdict, new_state, update
@@ -97,6 +97,28 @@ def _in_measure(row: dict, measure: str) -> bool:
     return True
 
 
+BLOCK = 1024  # windows advanced for every series before the next block (under to_iso's cache of 4,096)
+_NEVER = 1 << 62  # no window with posts ahead
+
+
+@dataclass
+class _Walk:
+    """One series' way through the windows: where it is, its next window with posts, the last one."""
+
+    source: str
+    measure: str
+    state: dict
+    marks: dict[int, tuple[float, float]]
+    upcoming: Iterator[int]
+    following: int = -1
+    i: int = 0
+    last: int = -(1 << 30)
+    retry: int = 0
+
+    def __post_init__(self) -> None:
+        self.following = next(self.upcoming, _NEVER)
+
+
 def score_windows(brand: str, counts: dict[datetime, dict[str, list[float]]], *, start: datetime, until: datetime,
                   states: dict[str, dict], settings: SpikeSettings, held: list[Held] | None = None,
                   hot: dict[datetime, dict[str, list[float]]] | None = None) -> list[Fired]:
@@ -139,40 +161,48 @@ def score_windows(brand: str, counts: dict[datetime, dict[str, list[float]]], *,
     fired: list[Fired] = []
     held_here: list[Held] = []
     order = {source: n for n, source in enumerate((ALL_SOURCES, *sources))}
+    walks = []
     for source in (ALL_SOURCES, *sources):
         for measure, key in keys[source]:
             marks = active.get((source, measure), {})
-            upcoming = iter(sorted(marks))
-            following = next(upcoming, len(times))
             state = states.get(key)
             if state is None:
                 state = states[key] = new_state(start, settings)
-            weighted = measure == "negative_reach"
-            i, last, retry = 0, -len(times) - shape.hour_windows, 0
-            while i < len(times):
-                if i == following:
-                    last, following = i, next(upcoming, len(times))
-                elif i >= retry and i - last > shape.hour_windows:
+            walks.append(_Walk(source, measure, state, marks, iter(sorted(marks))))
+    # A block of windows at a time, every series through it: the windows' times are formatted
+    # once for all the series (to_iso's cache holds a block), as they were window by window.
+    for block_end in range(min(BLOCK, len(times)), len(times) + BLOCK, BLOCK):
+        block_end = min(block_end, len(times))
+        for walk in walks:
+            weighted = walk.measure == "negative_reach"
+            state, marks, i = walk.state, walk.marks, walk.i
+            while i < block_end:
+                if i == walk.following:
+                    walk.last, walk.following = i, next(walk.upcoming, _NEVER)
+                elif i >= walk.retry and i - walk.last > shape.hour_windows:
                     if not is_asleep(state, shape):  # posts within the hour before this run
-                        retry = i + 1
+                        walk.retry = i + 1
                     else:
-                        skipped = sleep(state, int(times[i].timestamp()), int(times[following].timestamp())
-                                        if following < len(times) else end_seconds, settings, weighted=weighted)
+                        stop = min(walk.following, block_end)
+                        skipped = sleep(state, int(times[i].timestamp()),
+                                        int(times[stop].timestamp()) if stop < len(times) else end_seconds,
+                                        settings, weighted=weighted)
                         if skipped:
                             i += skipped
                             continue
-                        retry = following  # so busy an hour that a silence could be a drop: window by window
+                        walk.retry = walk.following  # so busy an hour that a silence could be a drop
                 value, count = marks.get(i, (0.0, 0.0))
                 at = times[i]
                 verdict = update(state, at, value, settings, count=count if weighted else None)
                 i += 1
                 if verdict.kind is not None:
-                    fired.append(Fired(brand, source, measure, verdict, at + window))
+                    fired.append(Fired(brand, walk.source, walk.measure, verdict, at + window))
                 if verdict.held is not None:
-                    held_here.append(Held(brand, source, measure, at, *verdict.held))
-                if (hot is not None and source == ALL_SOURCES and not verdict.warming_up
+                    held_here.append(Held(brand, walk.source, walk.measure, at, *verdict.held))
+                if (hot is not None and walk.source == ALL_SOURCES and not verdict.warming_up
                         and verdict.z >= settings.threshold / 2):
-                    hot.setdefault(at, {})[measure] = [verdict.value, verdict.expected, round(verdict.z, 2)]
+                    hot.setdefault(at, {})[walk.measure] = [verdict.value, verdict.expected, round(verdict.z, 2)]
+            walk.i = i
     # In time order, as they happened (a brand's series were advanced one after the other).
     fired.sort(key=lambda f: (f.verdict.at, order[f.source], MEASURES.index(f.measure)))
     if held is not None:
