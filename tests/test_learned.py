@@ -67,7 +67,17 @@ def test_the_shipped_model_hears_complaints_and_not_their_look_alikes(scorer: Sc
     for text, result in zip(SARCASTIC, call(scorer, model, SARCASTIC)):
         assert result.bucket == "assassin", (text, result)
         assert result.reasons[-1] == "sarcasm marker: its praise read as meant"  # the alert says why
-    assert call(scorer, model, ["Oh great, another Globex outage. Thanks a lot"])[0].bucket == "advocate"
+    # Without a marker, praise beside a plain failure is sarcasm too (the contrast of a positive
+    # sentiment and a negative situation); praise for a failure put right, or a turn, is praise.
+    unmarked = ["Great, Globex is down again. Just great.", "Oh wonderful, Globex lost my files. Thanks a lot.",
+                "Love waiting 3 hours for Globex support. Fantastic.", "Oh great, another Globex outage. Thanks a lot"]
+    for text, result in zip(unmarked, call(scorer, model, unmarked)):
+        assert result.bucket == "assassin", (text, result)
+        assert result.reasons[-1].startswith("praise beside a failure ("), result.reasons  # which failure
+    praise = ["Great job Globex, the outage was fixed in 10 minutes", "Globex had an outage but support was great",
+              "Thanks Globex, my files are back up after the crash", "I love Globex, best storage ever"]
+    for text, result in zip(praise, call(scorer, model, praise)):
+        assert not scorer.analyse(text).sarcastic and not any("sarcasm" in r for r in result.reasons), (text, result)
     # The cue rule it replaces called the praise slang an assassin.
     (rule,) = score_all(scorer, [(NOT_ASSASSINS[0], "en", GLOBEX)], advocate_above=0.5, assassin_threshold=0.25)
     assert rule.bucket == "assassin"

@@ -259,6 +259,11 @@ class Scorer:
             near = total
         emphasis = self.vader._punctuation_emphasis(text)
         tone = _compound(total - courtesy, emphasis)
+        irony = None
+        if not sarcastic and tone > 0:  # praise beside a failure, nothing resolved: sarcasm unmarked
+            failure = SITUATION.search(text)
+            if failure is not None and RESOLVED.search(text) is None:
+                sarcastic, irony = True, failure.group(0).lower()
         return Reading(
             _compound(total, emphasis),
             _compound(near, emphasis) if found_about else None,
@@ -266,6 +271,7 @@ class Scorer:
             praise,
             sarcastic,
             list(dict.fromkeys(seen)),
+            irony,
         )
 
 
@@ -284,6 +290,21 @@ SLANG = frozenset("sick insane crazy wicked killer nasty fire dope unreal savage
 # An explicit sarcasm marker turns praise words into a complaint: "Great, lost my order again /s".
 SARCASM = re.compile(r"(?<!\S)/s\b|#(?:sarcasm|not)\b|\byeah,? right\b", re.IGNORECASE)
 SARCASM_REASON = "sarcasm marker: its praise read as meant"
+# Sarcasm without a marker is praise beside a plain failure ("Great, Acme is down again. Just
+# great.", "Love waiting 3 hours for support"): the contrast of a positive sentiment and a negative
+# situation (Riloff et al., EMNLP 2013). Unless the text says the failure was put right or turns
+# ("but", "fixed", "thanks to"), its praise is read as the opposite, as after a marker.
+SITUATION = re.compile(
+    r"(?<![\w'])(?:outage|(?:is|was|been) down|(?:down|lost|missing|late|broken|crashed|failed) again|"
+    r"crash(?:ed|es|ing)|broke (?:my|our|again|down)|lost (?:my|our|all)|deleted (?:my|our|all)|locked (?:me |us )?out|"
+    r"charged (?:me |us )?twice|double[- ]charged|overcharged|still waiting|no (?:response|reply|answer)|"
+    r"never (?:arrived|came|responded|replied)|on hold for|(?:hours?|days?|weeks?) (?:on hold|waiting)|"
+    r"waiting (?:\d+|an?|two|three|four|five|six) (?:hours?|days?|weeks?)|cancell?ed my|"
+    r"(?:doesn'?t|does not|didn'?t|won'?t|stopped|can'?t|cannot) (?:work|load|connect|log ?in|sign ?in|open|sync))(?![\w'])",
+    re.IGNORECASE)
+RESOLVED = re.compile(r"(?<![\w'])(?:but|though|although|however|fix(?:ed|es|ing)?|resolved|restored|back (?:up|online)|"
+                      r"working again|sorted|solved|thanks? to|help(?:ed|ing|ful)?|quick(?:ly)?|fast|soon)(?![\w'])",
+                      re.IGNORECASE)
 
 
 class Reading(NamedTuple):
@@ -296,6 +317,7 @@ class Reading(NamedTuple):
     praise: bool = False  # praise emoji: SLANG words are praise here
     sarcastic: bool = False  # a SARCASM marker: its praise words mean the opposite
     words: list[str] = []  # its distinct words as VADER reads them: lower-cased, punctuation off, emoji in words
+    irony: str | None = None  # sarcastic without a marker: the failure its praise stands beside (SITUATION)
 
     @property
     def meant(self) -> float:
@@ -310,7 +332,9 @@ class Reading(NamedTuple):
         if not (self.praise or self.sarcastic):
             return steady(self.words)
         skip = SLANG if self.praise else frozenset()
-        return steady([w for w in self.words if w not in skip and not (self.sarcastic and lexicon.get(w, 0.0) > 0)])
+        # Numbers steadied first: VADER's lexicon holds texting numbers ("143" is praise), which
+        # would otherwise leave one copy of a sarcastic complaint a word short.
+        return [w for w in steady(self.words) if w not in skip and not (self.sarcastic and lexicon.get(w, 0.0) > 0)]
 
 
 _DIGITS = re.compile(r"\d+")
@@ -423,7 +447,8 @@ def score_all(
             reasons = (tuple(call.reasons() + cue_phrases(found)) if call
                        else tuple(reasons_for(text, compound, values, found=found)))
             if reading.sarcastic:  # why its praise words did not count
-                reasons += (SARCASM_REASON,)
+                reasons += (f"praise beside a failure ({reading.irony}): read as sarcasm" if reading.irony
+                            else SARCASM_REASON,)
         else:
             reasons = (f"compound {compound:+.2f}" + (f" ≥ {advocate_above:+.2f}" if bucket == "advocate" else ""),)
         out[n] = Score(compound, bucket, reasons, None, assassin_score)
