@@ -86,9 +86,6 @@ def _measures(counts: list[float]) -> tuple[tuple[str, float, float], ...]:
             ("negative_reach", reach, negative))
 
 
-_EMPTY = [0.0, 0.0, 0.0, 0.0]
-
-
 def _in_measure(row: dict, measure: str) -> bool:
     if measure == "assassins":
         return row["bucket"] == "assassin"
@@ -108,15 +105,23 @@ class _Walk:
     source: str
     measure: str
     state: dict
-    marks: dict[int, tuple[float, float]]
+    marks: dict[int, tuple[float, float]]  # window index → (value, posts), the windows with posts
     upcoming: Iterator[int]
-    following: int = -1
+    following: int = _NEVER
     i: int = 0
-    last: int = -(1 << 30)
+    last: int = -_NEVER
     retry: int = 0
 
     def __post_init__(self) -> None:
         self.following = next(self.upcoming, _NEVER)
+
+
+class _Seen(NamedTuple):
+    """What a brand's series report as they advance (``score_windows``' outputs)."""
+
+    fired: list[Fired]
+    held: list[Held]
+    hot: dict[datetime, dict[str, list[float]]] | None
 
 
 def score_windows(brand: str, counts: dict[datetime, dict[str, list[float]]], *, start: datetime, until: datetime,
@@ -125,10 +130,9 @@ def score_windows(brand: str, counts: dict[datetime, dict[str, list[float]]], *,
     """Advance every series of ``brand`` over the windows from ``start`` to ``until``, given the
     brand's counts per window and source then (the store's ``window_counts``);
     ``states`` (series → state) are updated in place, a new series starting at ``start``. Returns
-    what fired (not yet explained); ``held`` collects the bursts the storm rule held back; ``hot``
-    collects the brand's windows in a burst (window start → measure → [value, expected, z], for
-    each measure at z ≥ threshold / 2), which a storm grows by."""
-    window = settings.window
+    what fired (not yet explained), in time order; ``held`` collects the bursts the storm rule held
+    back; ``hot`` collects the brand's windows in a burst (window start → measure → [value,
+    expected, z], for each measure at z ≥ threshold / 2), which a storm grows by."""
     sources = sorted({source for per_source in counts.values() for source in per_source}
                      | {k.split("|")[1] for k in states if k.startswith(f"{brand}|") and k.split("|")[1] != ALL_SOURCES})
     # A source's own series counts its posts: what a broken connector shows in, and where a brand's
@@ -136,78 +140,85 @@ def score_windows(brand: str, counts: dict[datetime, dict[str, list[float]]], *,
     # series start (a source's spike never starts one), at three times the cost.
     keys = {source: [(measure, series_key(brand, source, measure)) for measure in MEASURES[:1 if source != ALL_SOURCES else None]]
             for source in (ALL_SOURCES, *sources)}
-    shape = settings.rates.shape
     times = []
     at = start
     while at < until:
         times.append(at)
-        at += window
-    # Each series' windows with posts (index → value, posts): the others are quiet, and a series
-    # asleep (no post for an hour) is advanced over them in one call (``counts.sleep``).
+        at += settings.window
+    active = _with_posts(counts, times, keys)
+    walks = []
+    for source, series in keys.items():
+        for measure, key in series:
+            marks = active.get((source, measure), {})
+            state = states.get(key)
+            if state is None:
+                state = states[key] = new_state(start, settings)
+            walks.append(_Walk(source, measure, state, marks, iter(sorted(marks))))
+    seen = _Seen([], [], hot)
+    # A block of windows at a time, every series through it: the windows' times are formatted
+    # once for all the series (to_iso's cache holds a block), as they were window by window.
+    for block_end in range(BLOCK, len(times) + BLOCK, BLOCK):
+        for walk in walks:
+            _advance(walk, brand, times, min(block_end, len(times)), until, settings, seen)
+    order = {source: n for n, source in enumerate(keys)}
+    seen.fired.sort(key=lambda f: (f.verdict.at, order[f.source], MEASURES.index(f.measure)))
+    if held is not None:
+        held += sorted(seen.held, key=lambda h: (h.at, order[h.source], MEASURES.index(h.measure)))
+    return seen.fired
+
+
+def _with_posts(counts: dict[datetime, dict[str, list[float]]], times: list[datetime],
+                keys: dict[str, list[tuple[str, str]]]) -> dict[tuple[str, str], dict[int, tuple[float, float]]]:
+    """Each series' windows with posts, (source, measure) → window index → (value, posts): the
+    others are quiet, and a series asleep (no post for an hour) is advanced over them in one call."""
     active: dict[tuple[str, str], dict[int, tuple[float, float]]] = {}
     for i, at in enumerate(times):
         per_source = counts.get(at)
         if not per_source:
             continue
         everything = [sum(column) for column in zip(*per_source.values())]
-        for source in (ALL_SOURCES, *sources):
+        for source, series in keys.items():
             chosen = everything if source == ALL_SOURCES else per_source.get(source)
             if chosen is None:
                 continue
-            for (measure, value, count), _ in zip(_measures(chosen), keys[source]):
+            for (measure, value, count), _ in zip(_measures(chosen), series):
                 if value or count:
                     active.setdefault((source, measure), {})[i] = (value, count)
-    end_seconds = int(until.timestamp())
-    fired: list[Fired] = []
-    held_here: list[Held] = []
-    order = {source: n for n, source in enumerate((ALL_SOURCES, *sources))}
-    walks = []
-    for source in (ALL_SOURCES, *sources):
-        for measure, key in keys[source]:
-            marks = active.get((source, measure), {})
-            state = states.get(key)
-            if state is None:
-                state = states[key] = new_state(start, settings)
-            walks.append(_Walk(source, measure, state, marks, iter(sorted(marks))))
-    # A block of windows at a time, every series through it: the windows' times are formatted
-    # once for all the series (to_iso's cache holds a block), as they were window by window.
-    for block_end in range(min(BLOCK, len(times)), len(times) + BLOCK, BLOCK):
-        block_end = min(block_end, len(times))
-        for walk in walks:
-            weighted = walk.measure == "negative_reach"
-            state, marks, i = walk.state, walk.marks, walk.i
-            while i < block_end:
-                if i == walk.following:
-                    walk.last, walk.following = i, next(walk.upcoming, _NEVER)
-                elif i >= walk.retry and i - walk.last > shape.hour_windows:
-                    if not is_asleep(state, shape):  # posts within the hour before this run
-                        walk.retry = i + 1
-                    else:
-                        stop = min(walk.following, block_end)
-                        skipped = sleep(state, int(times[i].timestamp()),
-                                        int(times[stop].timestamp()) if stop < len(times) else end_seconds,
-                                        settings, weighted=weighted)
-                        if skipped:
-                            i += skipped
-                            continue
-                        walk.retry = walk.following  # so busy an hour that a silence could be a drop
-                value, count = marks.get(i, (0.0, 0.0))
-                at = times[i]
-                verdict = update(state, at, value, settings, count=count if weighted else None)
-                i += 1
-                if verdict.kind is not None:
-                    fired.append(Fired(brand, walk.source, walk.measure, verdict, at + window))
-                if verdict.held is not None:
-                    held_here.append(Held(brand, walk.source, walk.measure, at, *verdict.held))
-                if (hot is not None and walk.source == ALL_SOURCES and not verdict.warming_up
-                        and verdict.z >= settings.threshold / 2):
-                    hot.setdefault(at, {})[walk.measure] = [verdict.value, verdict.expected, round(verdict.z, 2)]
-            walk.i = i
-    # In time order, as they happened (a brand's series were advanced one after the other).
-    fired.sort(key=lambda f: (f.verdict.at, order[f.source], MEASURES.index(f.measure)))
-    if held is not None:
-        held += sorted(held_here, key=lambda h: (h.at, order[h.source], MEASURES.index(h.measure)))
-    return fired
+    return active
+
+
+def _advance(walk: _Walk, brand: str, times: list[datetime], block_end: int, until: datetime,
+             settings: SpikeSettings, seen: _Seen) -> None:
+    """``walk``'s series through the windows before ``block_end``: asleep over its quiet stretches
+    (``counts.sleep``), window by window elsewhere; what it reports goes to ``seen``."""
+    shape, weighted = settings.rates.shape, walk.measure == "negative_reach"
+    state, marks, i = walk.state, walk.marks, walk.i
+    while i < block_end:
+        if i == walk.following:
+            walk.last, walk.following = i, next(walk.upcoming, _NEVER)
+        elif i >= walk.retry and i - walk.last > shape.hour_windows:
+            if not is_asleep(state, shape):  # posts within the hour before this run
+                walk.retry = i + 1
+            else:
+                stop = min(walk.following, block_end)
+                skipped = sleep(state, int(times[i].timestamp()), int((times[stop] if stop < len(times) else until).timestamp()),
+                                settings, weighted=weighted)
+                if skipped:
+                    i += skipped
+                    continue
+                walk.retry = walk.following  # so busy an hour that a silence could be a drop: window by window
+        value, count = marks.get(i, (0.0, 0.0))
+        at = times[i]
+        verdict = update(state, at, value, settings, count=count if weighted else None)
+        i += 1
+        if verdict.kind is not None:
+            seen.fired.append(Fired(brand, walk.source, walk.measure, verdict, at + settings.window))
+        if verdict.held is not None:
+            seen.held.append(Held(brand, walk.source, walk.measure, at, *verdict.held))
+        if (seen.hot is not None and walk.source == ALL_SOURCES and not verdict.warming_up
+                and verdict.z >= settings.threshold / 2):
+            seen.hot.setdefault(at, {})[walk.measure] = [verdict.value, verdict.expected, round(verdict.z, 2)]
+    walk.i = i
 
 
 def explain(item: Fired, settings: SpikeSettings, window_rows: list[dict], baseline: Counter, baseline_posts: int) -> dict:
