@@ -17,6 +17,7 @@ quiet windows in one step when its next post or the end of the replay comes.
 from __future__ import annotations
 
 import argparse
+import math
 import random
 import subprocess
 import sys
@@ -64,7 +65,7 @@ def _rhythm(rng: random.Random, days: int) -> float:
     while True:
         at = rng.uniform(0, days * 86400)
         hour = (at % 86400) / 3600
-        if rng.random() < 0.5 + 0.5 * (1 + __import__("math").sin((hour - 9) / 24 * 6.283)) / 2:
+        if rng.random() < 0.5 + 0.5 * (1 + math.sin((hour - 9) / 24 * 6.283)) / 2:
             return at
 
 

@@ -108,19 +108,8 @@ def update_count(state: dict, at: datetime, value: float, settings: "SpikeSettin
         return Verdict(at, value, value, value, value, 0.0, warming_up=True)
     per_post = 1.0 if count is None else (state["ppv"] or 0.0)
     recent, sums = state["recent"], state["sums"]
-    recent.append((value, mu, posts))
-    sums[0] += value
-    sums[1] += mu
-    sums[2] += posts
-    if len(recent) > shape.hour_windows:
-        old = recent.pop(0)
-        sums[0] -= old[0]
-        sums[1] -= old[1]
-        sums[2] -= old[2]
-    y = math.log((value + 1.0) / (mu + 1.0))
-    scale = max(state["scale"], SCALE_FLOOR)
-    z = y / scale
-    state["scale"] += rates.scale * (min(abs(y), HUBER * scale) - state["scale"])
+    _push(recent, sums, value, mu, posts, shape.hour_windows)
+    z = _rescale(state, math.log((value + 1.0) / (mu + 1.0)), rates.scale)
     warming = seconds - state["start_s"] < settings.warmup.total_seconds()
 
     record = _record(state, seconds, value, settings)
@@ -183,6 +172,27 @@ def update_count(state: dict, at: datetime, value: float, settings: "SpikeSettin
                    held, None, rule)
 
 
+def _push(recent: list, sums: list, value: float, mu: float, posts: float, windows: int) -> None:
+    """The window joins the last hour's (its value, expectation and posts, and their running sums)."""
+    recent.append((value, mu, posts))
+    sums[0] += value
+    sums[1] += mu
+    sums[2] += posts
+    if len(recent) > windows:
+        old = recent.pop(0)
+        sums[0] -= old[0]
+        sums[1] -= old[1]
+        sums[2] -= old[2]
+
+
+def _rescale(state: dict, y: float, rate: float) -> float:
+    """The window's log ratio ``y`` in the series' robust scales (before it joins them), then the
+    scale updated with it, clipped at ``HUBER`` scales."""
+    scale = max(state["scale"], SCALE_FLOOR)
+    state["scale"] += rate * (min(abs(y), HUBER * scale) - state["scale"])
+    return y / scale
+
+
 def _fast_floor(settings: "SpikeSettings") -> float:
     """A day's 15-minute peak below this never moves the fast test's bar (its floor ratio over its
     factor), so it is kept as 0: a quiet window need not compute it."""
@@ -217,8 +227,7 @@ def sleep(state: dict, first: int, until: int, settings: "SpikeSettings", *, wei
     busiest = max(busiest, state["slot_expected"] or 0.0) * shape.window_share
     if max(busiest, state["ew"] or 0.0, FLOOR) * per_post >= 1.5 or _fast_floor(settings) <= 1.0:
         return 0
-    recent, sums = state["recent"], state["sums"]
-    slot_seconds, scale_rate, record_block = shape.slot_seconds, rates.scale, rates.record_block.total_seconds()
+    slot_seconds, scale_rate = shape.slot_seconds, rates.scale
     for seconds in range(first, until, step):
         slot = seconds // slot_seconds
         if slot != state["slot"]:
@@ -228,22 +237,10 @@ def sleep(state: dict, first: int, until: int, settings: "SpikeSettings", *, wei
         if state["fast"][0] is None:
             state["fast"][0] = 0.0
         mu = _expected(state, slot, shape)
-        ew = state["ew"]
-        state["ew"] = ew + 0.02 * (0.0 - ew)  # _learn of a 0
-        recent.append((0.0, mu, 0.0))
-        sums[1] += mu
-        old = recent.pop(0)
-        sums[1] -= old[1]
-        y = math.log(1.0 / (mu + 1.0))
-        scale = max(state["scale"], SCALE_FLOOR)
-        state["scale"] += scale_rate * (min(abs(y), HUBER * scale) - state["scale"])
-        previous = state["previous"]
-        if previous is not None:
-            state["step"] += scale_rate * (abs(0.0 - previous) - state["step"])
-        state["previous"] = 0.0
-        blocks = state["record"]
-        if seconds - blocks[-1][0] >= record_block:
-            state["record"] = [*blocks[-2:], [seconds, 0.0]]
+        _learn(state, 0.0)
+        _push(state["recent"], state["sums"], 0.0, mu, 0.0, shape.hour_windows)  # (a new hour sums afresh)
+        _rescale(state, math.log((0.0 + 1.0) / (mu + 1.0)), scale_rate)
+        _record(state, seconds, 0.0, settings)  # never beaten by a 0
     count = len(range(first, until, step))
     state["t"], state["n"] = to_iso(from_iso(state["t"]) + count * settings.window), state["n"] + count
     state["low_since"], state["dropped"] = None, False
