@@ -11,6 +11,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -29,12 +30,14 @@ class Browser:
         if CHROMIUM is None:
             raise RuntimeError("no Chromium here: apt-get install chromium")
         self.width, self.height = width, height
-        self._profile = tempfile.TemporaryDirectory(prefix="cdp-")
+        # Chromium's helpers (renderer, crash handler) may still be writing the profile as the
+        # browser exits: they share its process group, which close() ends before the folder goes.
+        self._profile = tempfile.TemporaryDirectory(prefix="cdp-", ignore_cleanup_errors=True)
         self._process = subprocess.Popen(
             [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
              "--hide-scrollbars", "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0",
              f"--user-data-dir={self._profile.name}", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
         address = self._address()
         self._ws = connect(address, max_size=64 * 2**20, open_timeout=30)
         self._ids = itertools.count(1)
@@ -125,6 +128,11 @@ class Browser:
                 self._process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self._process.kill()
+                self._process.wait()
+            try:
+                os.killpg(self._process.pid, signal.SIGKILL)  # its helpers, still in the group
+            except ProcessLookupError:
+                pass
             self._profile.cleanup()
 
     def __enter__(self) -> "Browser":
