@@ -288,8 +288,11 @@ sources:
 """)
     result = CliRunner().invoke(main, ["--config", str(config), "once"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    found = {(source, url[-1]): (json.loads(brands), json.loads(keywords))
-             for source, url, brands, keywords in rows(database, "SELECT source, url, brands, matched_keywords FROM mentions")}
+    from monitor.store import Store
+
+    with Store(database) as store:  # the rules matched, as an export writes them
+        found = {(r["source"], r["url"][-1]): (json.loads(r["brands"]), json.loads(r["matched_keywords"]))
+                 for r in store.export("mentions")}
     assert found == {
         ("own-forum", "1"): (["Acme Cloud"], ["bound source"]),
         ("own-forum", "2"): (["Globex", "Acme Cloud"], ["globex", "bound source"]),

@@ -61,10 +61,28 @@ def test_migrations_run_once(pg) -> None:
     assert pg.execute("SELECT version FROM monitor_schema").fetchall() == [(len(MIGRATIONS),)]
 
 
+def test_the_migration_moves_matched_rule_texts_to_the_rules_table(pg) -> None:
+    with pg.transaction():  # a database at version 7, before matched rules were stored by reference
+        pg.execute("DROP SCHEMA public CASCADE")
+        pg.execute("CREATE SCHEMA public")
+        pg.execute("CREATE TABLE monitor_schema (version integer NOT NULL)")
+        pg.execute("INSERT INTO monitor_schema VALUES (7)")
+        for script in MIGRATIONS[:7]:
+            pg.execute(script)
+    for ident, rules in (("1", '["\\"Acme\\"", "acme AND outage"]'), ("2", '["acme AND outage"]'), ("3", "[]")):
+        pg.execute("INSERT INTO mentions (source, id, source_type, published_at, fetched_at, brand, brands, matched_keywords)"
+                   " VALUES ('blog', %s, 'rss', now(), %s, 'Acme', '[]', %s)", (ident, f"2026-01-0{ident}T00:00:00Z", rules))
+    assert migrate(pg) == len(MIGRATIONS)
+    assert pg.execute("SELECT id, rule FROM rules ORDER BY id").fetchall() == [(1, '"Acme"'), (2, "acme AND outage")]
+    assert pg.execute("SELECT id, rule_ids FROM mentions ORDER BY id").fetchall() == [("1", [1, 2]), ("2", [2]), ("3", [])]
+    assert pg.execute("SELECT id, position, rule FROM mention_rules ORDER BY id, position").fetchall() == [
+        ("1", 0, '"Acme"'), ("1", 1, "acme AND outage"), ("2", 0, "acme AND outage")]
+
+
 def test_full_text_search_stems_english_and_the_brand_health_views_read_the_rollups(pg) -> None:
-    pg.execute("INSERT INTO mentions (source, id, source_type, title, text, published_at, fetched_at, brand, brands,"
-               " matched_keywords) VALUES ('blog', '1', 'rss', 'Acme Cloud', 'They refunded nobody', now(), now(),"
-               " 'Acme', '[\"Acme\", \"Globex\"]', '[]')")
+    pg.execute("INSERT INTO mentions (source, id, source_type, title, text, published_at, fetched_at, brand, brands)"
+               " VALUES ('blog', '1', 'rss', 'Acme Cloud', 'They refunded nobody', now(), now(),"
+               " 'Acme', '[\"Acme\", \"Globex\"]')")
     found = pg.execute("SELECT id FROM mentions WHERE search @@ websearch_to_tsquery('english', 'refunds')").fetchall()
     assert found == [("1",)]
     assert pg.execute("SELECT id FROM mentions WHERE brands ? 'Globex'").fetchall() == [("1",)]

@@ -13,7 +13,7 @@ from alerts.wording import call_label, why_line
 from monitor.cli import main
 from monitor.judgement.ratings import with_stars
 from monitor.models import Score
-from monitor.store import Store, judged_from_row
+from monitor.store import Store
 from tests.support import fixture_bytes
 
 
@@ -41,7 +41,8 @@ def test_a_sarcastic_one_star_trustpilot_review_is_an_assassin_through_the_whole
     assert "tp: 2 fetched, 2 matched, 2 new" in result.output, result.output
     with Store(tmp_path / "m.db") as store:
         buckets = {row["id"]: row["bucket"] for row in store.db.query("SELECT id, bucket FROM mentions")}
-        (judged,) = [judged_from_row(row) for row in store.db.query("SELECT * FROM mentions WHERE bucket = 'assassin'")]
+        (judged,) = store.mentions_by_key([(row["source"], row["id"]) for row in
+                                           store.db.query("SELECT source, id FROM mentions WHERE bucket = 'assassin'")])
     assert buckets == {"6751f0c2a1b2c3d4e5f60718": "assassin", "6751e8a0b1c2d3e4f5061728": "advocate"}
     assert call_label(judged) == "assassin, 1-star review", call_label(judged)
     assert why_line(judged).startswith("1-star review"), why_line(judged)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from dataclasses import replace
 from datetime import timedelta
@@ -55,10 +56,29 @@ def test_stored_row_keeps_every_field(database: str) -> None:
         store.save_mentions([judged("1")], fetched_at=NOW + timedelta(minutes=5))
         row = next(store.db.query("SELECT * FROM mentions"))
     assert row["published_at"] == "2026-11-23T11:00:00Z" and row["fetched_at"] == "2026-11-23T11:05:00Z"
-    assert row["brand"] == "Acme" and row["matched_keywords"] == '["\\"Acme Cloud\\""]'
+    assert row["brand"] == "Acme" and row["rule_ids"] == "[1]"
     assert row["sentiment"] == -0.7 and row["bucket"] == "assassin"
     assert (row["reach_low"], row["reach_high"], row["reach_method"]) == (1, 19, "audience unknown")
     assert row["raw"] == '{"id": "1"}' and row["metrics"] == '{"points": 3}'
+
+
+def test_matched_rules_are_stored_once_and_read_back_as_their_text(database: str) -> None:
+    rules = ('"Acme Cloud"', '"Acme" AND (outage OR down)', 'acme.example')
+    with Store(database) as store:
+        first = replace(judged("1"), match=Match(("Acme",), rules))
+        second = replace(judged("2"), match=Match(("Acme",), rules[1::-1]))
+        store.save_mentions([first, second, judged("3")], fetched_at=NOW)
+        assert [(r["id"], r["rule"]) for r in store.db.query("SELECT id, rule FROM rules ORDER BY id")] == [
+            (1, '"Acme Cloud"'), (2, '"Acme" AND (outage OR down)'), (3, "acme.example")]
+        assert [json.loads(r["rule_ids"]) for r in store.db.query("SELECT rule_ids FROM mentions ORDER BY id")] == [
+            [1, 2, 3], [2, 1], [1]]
+        store.save_mentions([replace(judged("4"), match=Match(("Acme",), ("a rule edited",)))], fetched_at=NOW)
+        assert store.db.execute("SELECT count(*) FROM rules").fetchone()[0] == 4, "a new rule text is a new row"
+        assert [j.match.keywords for j in store.mentions_by_key([("blog", "2"), ("blog", "1")])] == [rules[1::-1], rules]
+        assert {tuple(json.loads(r["matched_keywords"])) for r in store.export("mentions")} == {
+            rules, rules[1::-1], ('"Acme Cloud"',), ("a rule edited",)}
+        assert [(r["position"], r["rule"]) for r in store.db.query(
+            "SELECT position, rule FROM mention_rules WHERE id = '2' ORDER BY position")] == [(0, rules[1]), (1, rules[0])]
 
 
 def test_full_text_search_over_title_and_text(database: str) -> None:
@@ -155,6 +175,31 @@ def test_a_source_keeps_its_first_and_last_post_and_the_migration_backfills_them
         row = store.source_row("blog")
         assert row["first_published_at"] == "2026-01-02T00:00:00Z" and row["last_published_at"] == NOW.strftime("%Y-%m-%dT%H:%M:%SZ")
         assert row["mentions_stored"] == 2  # what this store saved (the hand-made row was never counted)
+
+
+def test_the_migration_moves_matched_rule_texts_to_the_rules_table(tmp_path: Path) -> None:
+    import sqlite_utils
+
+    path = tmp_path / "m.db"
+    old = sqlite_utils.Database(path)
+    for migration in MIGRATIONS[:21]:  # before matched rules were stored by reference
+        migration(old)
+    old.execute("PRAGMA user_version = 21")
+    for ident, rules in (("1", ['"Acme"', "acme AND outage"]), ("2", ["acme AND outage"]), ("3", [])):
+        old.execute("INSERT INTO mentions (source, id, source_type, published_at, fetched_at, brand, brands, matched_keywords)"
+                    " VALUES ('blog', ?, 'rss', '2026-01-02T00:00:00Z', ?, 'Acme', '[\"Acme\"]', ?)",
+                    (ident, f"2026-01-0{ident}T00:00:00Z", json.dumps(rules)))
+    old.conn.commit()
+    old.close()
+    with Store(path) as store:
+        assert [tuple(r.values()) for r in store.db.query("SELECT * FROM rules ORDER BY id")] == [
+            (1, '"Acme"', "2026-01-01T00:00:00Z"), (2, "acme AND outage", "2026-01-01T00:00:00Z")]
+        assert [r["rule_ids"] for r in store.db.query("SELECT rule_ids FROM mentions ORDER BY id")] == ["[1,2]", "[2]", "[]"]
+        assert "matched_keywords" not in {r[1] for r in store.db.execute("PRAGMA table_info(mentions)")}
+        assert [j.match.keywords for j in store.mentions_by_key([("blog", "1"), ("blog", "3")])] == [
+            ('"Acme"', "acme AND outage"), ()]
+        store.save_mentions([judged("4")], fetched_at=NOW)
+        assert store.db.execute("SELECT rule_ids FROM mentions WHERE id = '4'").fetchone()[0] == "[3]"
 
 
 def test_mastodon_mentions_move_to_their_uri_with_their_labels(tmp_path: Path) -> None:

@@ -29,13 +29,14 @@ def _strings(values: tuple[str, ...]) -> str:
 _STRING = json.encoder.encode_basestring  # ensure_ascii=False, as _ENCODER
 
 
-def _row(item: Judged, fetched: str | None, published: str) -> tuple:
-    """A mention's column values (``published``: its ISO publication time, made once per item)."""
+def _row(item: Judged, fetched: str | None, published: str, rule_ids: dict[str, int]) -> tuple:
+    """A mention's column values (``published``: its ISO publication time, made once per item;
+    ``rule_ids``: each matched rule's id in the ``rules`` table)."""
     m, match, score, reach = item.mention, item.match, item.score, item.reach
     return (
         m.source, m.id, m.source_type, m.url, m.author, m.author_name, m.title, m.text,
         published, fetched, match.brand, _strings(match.brands),
-        _strings(match.keywords), m.language, score.compound, score.bucket,
+        "[" + ",".join(str(rule_ids[k]) for k in match.keywords) + "]", m.language, score.compound, score.bucket,
         _strings(score.reasons), score.unscored_reason, m.audience, _json(dict(m.metrics)),
         reach.low, reach.high, reach.method, _json(m.raw), score.assassin_score, reach.likely,
     )
@@ -47,7 +48,8 @@ def row_alert(row: dict) -> Alert:
 
 
 def judged_from_row(row: dict) -> Judged:
-    """A stored mention row back as a Judged (the raw payload left out)."""
+    """A stored mention row back as a Judged (the raw payload left out; its rules' texts read as
+    ``matched_keywords``: ``MentionStore._matched``)."""
     mention = Mention(
         source=row["source"], id=row["id"], url=row["url"], text=row["text"] or "",
         published_at=from_iso(row["published_at"]), title=row["title"] or "", author=row["author"] or "",

@@ -4,7 +4,7 @@ never held in memory)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from monitor.models import to_iso
 
@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 # What each export holds (never the raw payloads or the outbox's internals), the column its
 # period filters on, and whether it has a brand and a bucket to filter on.
 EXPORTS = {
-    "mentions": ("source, id, published_at, fetched_at, brand, brands, matched_keywords, bucket, sentiment, assassin_score,"
+    "mentions": ("source, id, published_at, fetched_at, brand, brands, {matched} AS matched_keywords, bucket, sentiment, assassin_score,"
                  " bucket_reasons, reach_low, reach_likely, reach_high, reach_method, author, author_name, audience,"
                  " language, title, text, url, metrics", "published_at", True, True),
     "authors": ("source, handle, display_name, audience, mentions, scored_mentions, mean_sentiment, latest_sentiment,"
@@ -29,13 +29,14 @@ EXPORTS = {
 
 def export_columns(kind: str) -> list[str]:
     """The columns an export of ``kind`` writes, in order."""
-    return [c.strip() for c in EXPORTS[kind][0].split(",")]
+    return [c.strip().rpartition(" AS ")[2] for c in EXPORTS[kind][0].split(",")]
 
 
 class ExportStore:
     """Streaming exports (a part of ``Store``)."""
 
     db: "sqlite_utils.Database"
+    _matched: Callable[[str], str]  # MentionStore's
 
     def export(self, kind: str, *, since: datetime | None = None, until: datetime | None = None,
                brand: str | None = None, bucket: str | None = None) -> Iterator[dict]:
@@ -62,4 +63,5 @@ class ExportStore:
             tests.append("bucket IS NULL" if bucket == "unscored" else "bucket = ?")
             params += [] if bucket == "unscored" else [bucket]
         where = (" WHERE " + " AND ".join(tests)) if tests else ""
+        columns = columns.format(matched=self._matched("mentions")) if kind == "mentions" else columns
         return self.db.query(f"SELECT {columns} FROM {kind}{where} ORDER BY {when}", params)

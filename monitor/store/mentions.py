@@ -41,6 +41,11 @@ class MentionStore:
         """The number of the clock-aligned window holding ``column``'s time (its length in seconds the one ``?``)."""
         return f"CAST(strftime('%s', {column}) AS INTEGER) / ?"
 
+    def _matched(self, alias: str) -> str:
+        """The JSON array of the texts of the rules ``alias``'s mention matched, in order."""
+        return (f"(SELECT coalesce(json_group_array(rule), '[]') FROM (SELECT r.rule FROM json_each({alias}.rule_ids) j"
+                " JOIN rules r ON r.id = j.value ORDER BY j.key))")
+
     def _last_row(self) -> int | None:
         """Where the mentions stored next will start (for ``_index_text``)."""
         return self.db.execute("SELECT coalesce(max(rowid), 0) FROM mentions").fetchone()[0]
@@ -83,13 +88,14 @@ class MentionStore:
                     known.add(key)
                     new.append(item)
             published = [to_iso(item.mention.published_at) for item in new]
+            rule_ids = self._rule_ids({rule for item in new for rule in item.match.keywords}, fetched)
             self.db.conn.executemany(
                 "INSERT INTO mentions (source, id, source_type, url, author, author_name, title,"
-                " text, published_at, fetched_at, brand, brands, matched_keywords, language, sentiment,"
+                " text, published_at, fetched_at, brand, brands, rule_ids, language, sentiment,"
                 " bucket, bucket_reasons, unscored_reason, audience, metrics, reach_low, reach_high,"
                 " reach_method, raw, assassin_score, reach_likely)"
                 " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
-                [_row(item, fetched, when) for item, when in zip(new, published)],
+                [_row(item, fetched, when, rule_ids) for item, when in zip(new, published)],
             )
             self._index_text(last_rowid)
             per_source: dict[str, list[str]] = {}
@@ -107,6 +113,22 @@ class MentionStore:
             if authors is not None:
                 self._update_authors(list(zip(new, published)), authors)
         return new
+
+    def _rule_ids(self, rules: set[str], now: str) -> dict[str, int]:
+        """Each of ``rules``' id in the ``rules`` table, the ones never matched before added
+        (inside the caller's transaction: a rolled-back page leaves no id behind, so none is cached)."""
+        ordered = sorted(rules)
+        found: dict[str, int] = {}
+        for pass_ in (1, 2):
+            missing = [rule for rule in ordered if rule not in found]
+            if pass_ == 2 and missing:
+                self.db.conn.executemany("INSERT INTO rules (rule, first_matched_at) VALUES (?, ?)"
+                                         " ON CONFLICT (rule) DO NOTHING", [(rule, now) for rule in missing])
+            for start in range(0, len(missing), 500):
+                chunk = missing[start : start + 500]
+                found.update(self.db.execute(f"SELECT rule, id FROM rules WHERE rule IN ({','.join('?' * len(chunk))})",
+                                             chunk).fetchall())
+        return found
 
     def _roll_up(self, signed: Iterable[tuple[Judged, str, int]]) -> None:
         """Add each mention (published at the time given) to the rollups, or take it away (sign
@@ -251,7 +273,8 @@ class MentionStore:
         for source, ids in by_source.items():
             for start in range(0, len(ids), 500):
                 chunk = ids[start : start + 500]
-                rows = self.db.query(f"SELECT * FROM mentions WHERE source = ? AND id IN ({','.join('?' * len(chunk))})",
+                rows = self.db.query(f"SELECT *, {self._matched('mentions')} AS matched_keywords FROM mentions"
+                                     f" WHERE source = ? AND id IN ({','.join('?' * len(chunk))})",
                                      [source, *chunk])
                 found.update(((row["source"], row["id"]), judged_from_row(row)) for row in rows)
         return [found[k] for k in keys if k in found]
@@ -301,8 +324,10 @@ class MentionStore:
     def top_mentions(self, brand: str, bucket: str, start: datetime, end: datetime, *, limit: int) -> list[Judged]:
         """The ``limit`` mentions of ``brand`` in ``bucket`` published in [start, end) with the widest likely reach."""
         rows = self.db.query(
-            f"SELECT m.* FROM mentions m, {self._each_brand('m')} WHERE b.value = ? AND m.bucket = ?"
-            " AND m.published_at >= ? AND m.published_at < ? ORDER BY m.reach_likely DESC, m.published_at DESC LIMIT ?",
+            f"SELECT m.*, {self._matched('m')} AS matched_keywords FROM mentions m, {self._each_brand('m')}"
+            " WHERE b.value = ? AND m.bucket = ?"
+            " AND m.published_at >= ? AND m.published_at < ?"
+            " ORDER BY m.reach_likely DESC, m.published_at DESC, m.source, m.id LIMIT ?",  # ties: the same on every run
             (brand, bucket, to_iso(start), to_iso(end), limit),
         )
         return [judged_from_row(row) for row in rows]

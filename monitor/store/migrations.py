@@ -1,7 +1,10 @@
 """The schema, one migration per version, applied in order on open (``PRAGMA user_version``).
 
 The schema is a public interface (the README's "Database" section documents every table):
-a migration adds, it never renames or drops what users may query.
+a migration adds, it never renames or drops what users may query, with one exception: v22 moved
+``mentions.matched_keywords`` (every matched rule's text, repeated on each mention) to the rule ids
+``mentions.rule_ids`` of the ``rules`` table; the view ``mention_rules`` answers what the column did,
+and exports still write ``matched_keywords`` (``monitor/schema.md`` says how to ask).
 """
 
 from __future__ import annotations
@@ -467,5 +470,28 @@ def _v21(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX mentions_assassin_score ON mentions (assassin_score)")
 
 
+def _v22(db: sqlite_utils.Database) -> None:
+    # Matched rules by reference: at 10,000 rules a post matching 25 of them kept 1.7 KB of rule
+    # text (2.2× the bytes of a mention matching one); each rule's text is now stored once. A
+    # rule's text never changes under its id: an edited rule is a new row, so an old mention
+    # still says what matched it then.
+    db.executescript(
+        """
+        CREATE TABLE rules (id INTEGER PRIMARY KEY, rule TEXT NOT NULL UNIQUE, first_matched_at TEXT NOT NULL);
+        ALTER TABLE mentions ADD COLUMN rule_ids TEXT NOT NULL DEFAULT '[]';
+        INSERT INTO rules (rule, first_matched_at)
+          SELECT j.value, min(m.fetched_at) FROM mentions m, json_each(m.matched_keywords) j
+          GROUP BY j.value ORDER BY min(m.rowid);
+        UPDATE mentions SET rule_ids = (SELECT coalesce(json_group_array(id), '[]') FROM
+          (SELECT r.id FROM json_each(mentions.matched_keywords) j JOIN rules r ON r.rule = j.value ORDER BY j.key))
+          WHERE matched_keywords != '[]';
+        ALTER TABLE mentions DROP COLUMN matched_keywords;
+        CREATE VIEW mention_rules AS
+          SELECT m.source, m.id, j.key AS position, r.id AS rule_id, r.rule
+          FROM mentions m, json_each(m.rule_ids) j JOIN rules r ON r.id = j.value;
+        """
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12, _v13, _v14,
-                                                             _v15, _v16, _v17, _v18, _v19, _v20, _v21]
+                                                             _v15, _v16, _v17, _v18, _v19, _v20, _v21, _v22]

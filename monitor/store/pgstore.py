@@ -2,7 +2,7 @@
 
 Every method of ``Store`` runs here with its Python logic and its shared SQL; what SQLite says its
 own way is said PostgreSQL's by overriding the small hooks (``_each_brand``, ``_names_brand``,
-``_same_text``, ``_window_of``, ``_last_row``, ``_index_text``, ``_data_version``, ``_later_of``,
+``_same_text``, ``_matched``, ``_window_of``, ``_last_row``, ``_index_text``, ``_data_version``, ``_later_of``,
 ``_after_interval``, ``_json_field``, ``_BEGIN``, ``_FOR_UPDATE``) and the few methods whose SQL is
 wholly SQLite's: the version and migrations (``monitor_schema``), full-text search (a ``tsquery``
 from the same query syntax), a silence's new id. Beside them it keeps the planner's statistics as
@@ -134,6 +134,10 @@ class PgStore(Store):
 
     def _after_interval(self, time: str, seconds: str) -> str:
         return f"{time} + make_interval(secs => {seconds})"
+
+    def _matched(self, alias: str) -> str:
+        return (f"(SELECT coalesce(jsonb_agg(r.rule ORDER BY j.n), '[]') FROM jsonb_array_elements({alias}.rule_ids)"
+                " WITH ORDINALITY AS j(value, n) JOIN rules r ON r.id = (j.value)::bigint)")
 
     def _json_field(self, column: str, key: str) -> str:
         return f"{column} ->> '{key}'"

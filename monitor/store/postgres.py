@@ -287,6 +287,21 @@ MIGRATIONS: list[str] = [
     # 7: SQLite's 21, the indexes of a bucket's posts by time and of the assassin score.
     """CREATE INDEX mentions_bucket ON mentions (bucket, published_at);
     CREATE INDEX mentions_assassin_score ON mentions (assassin_score)""",
+    # 8: SQLite's 22, matched rules by reference (the rules table, mentions.rule_ids, the view mention_rules).
+    f"""CREATE TABLE rules (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, rule text NOT NULL UNIQUE,
+        first_matched_at {TIME} NOT NULL);
+    ALTER TABLE mentions ADD COLUMN rule_ids jsonb NOT NULL DEFAULT '[]';
+    INSERT INTO rules (rule, first_matched_at)
+      SELECT j.value, min(m.fetched_at) FROM mentions m, jsonb_array_elements_text(m.matched_keywords) AS j(value)
+      GROUP BY j.value ORDER BY min(m.fetched_at), j.value;
+    UPDATE mentions m SET rule_ids = (SELECT coalesce(jsonb_agg(r.id ORDER BY j.n), '[]')
+      FROM jsonb_array_elements_text(m.matched_keywords) WITH ORDINALITY AS j(value, n) JOIN rules r ON r.rule = j.value)
+      WHERE m.matched_keywords != '[]';
+    ALTER TABLE mentions DROP COLUMN matched_keywords;
+    CREATE VIEW mention_rules AS
+      SELECT m.source, m.id, j.n - 1 AS position, r.id AS rule_id, r.rule
+      FROM mentions m CROSS JOIN LATERAL jsonb_array_elements(m.rule_ids) WITH ORDINALITY AS j(value, n)
+      JOIN rules r ON r.id = (j.value)::bigint""",
 ]
 
 
@@ -351,7 +366,7 @@ def copy_sqlite(source: sqlite3.Connection, target: Any, *, origin: str, batch: 
                              f"({', '.join(sorted(set(columns) - set(kinds.get(table, {}))))}) — migrate the SQLite file "
                              "with this version of the monitor first (open it once)")
         out.append(_copy_table(source, target, table, columns, kinds[table], origin=origin, batch=batch, progress=progress))
-    for table in ("author_transitions", "spikes", "silences"):  # identity columns continue after the copied ids
+    for table in ("author_transitions", "spikes", "silences", "rules"):  # identity columns continue after the copied ids
         target.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), coalesce(max(id), 0) + 1, false) FROM {table}")
     target.execute("ANALYZE")  # the planner's statistics of what was just loaded, before the first query needs them
     wrong = [c for c in out if c.sqlite != c.postgres]

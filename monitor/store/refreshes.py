@@ -4,7 +4,7 @@ each edit of a review (its words or stars) sent again under the same id."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from monitor.models import Judged, to_iso
 from monitor.store.codec import _json, _strings, judged_from_row
@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 
 _COLUMNS = ("source, id, url, text, published_at, title, author, author_name, language, audience, metrics, source_type,"
-            " brands, matched_keywords, sentiment, bucket, bucket_reasons, unscored_reason, assassin_score, reach_low,"
+            " brands, {matched} AS matched_keywords, sentiment, bucket, bucket_reasons, unscored_reason, assassin_score, reach_low,"
             " reach_high, reach_method, reach_likely")
 
 
@@ -22,11 +22,12 @@ class RefreshStore:
     """Re-reading recent mentions' engagement (a part of ``Store``)."""
 
     db: "sqlite_utils.Database"
+    _matched: Callable[[str], str]  # MentionStore's
 
     def recent_mentions(self, source: str, start: datetime, end: datetime) -> list[Judged]:
         """``source``'s mentions published in [start, end), newest first (the refresh's candidates)."""
         rows = self.db.query(  # every column judged_from_row reads; not ``raw``, the largest
-            f"SELECT {_COLUMNS} FROM mentions WHERE published_at >= ? AND published_at < ? AND source = ?"
+            f"SELECT {_COLUMNS.format(matched=self._matched('mentions'))} FROM mentions WHERE published_at >= ? AND published_at < ? AND source = ?"
             " ORDER BY published_at DESC",
             (to_iso(start), to_iso(end), source),
         )
