@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 from pytest_httpserver import HTTPServer
@@ -239,6 +240,35 @@ def test_hackernews_story_and_comment_fields(httpserver: HTTPServer) -> None:
     assert comment.title == "Ask HN: Which cloud do you use?"
     assert comment.metrics["kind"] == "comment"
     assert comment.text.startswith("We moved off Acme Cloud")
+
+
+def test_cached_base_joins_parse_every_recorded_feed_as_feedparser_alone() -> None:
+    """``connectors.rss`` keeps feedparser's base-URI joins (a pure function it recomputes at
+    every start tag); every recorded feed, ours and the shared ones, parses to the same result
+    with the joins recomputed, and under an xml:base that changes from element to element."""
+    import feedparser
+    import feedparser.mixin
+
+    from connectors import rss  # noqa: F401 - installs the cache
+    from tests.support import ROOT, SHARED
+
+    cached = feedparser.mixin.make_safe_absolute_uri
+    assert cached.uncached is not None
+    feeds = [p for folder in (ROOT / "tests" / "fixtures", SHARED / "fixtures") for p in sorted(folder.rglob("*.xml"))]
+    feeds += [b"""<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom" xml:base="https://a.example/x/"><title>t</title>
+      <entry xml:base="../y/"><id>1</id><link href="p1"/><content type="html" xml:base="/z/">&lt;a href="q"&gt;q&lt;/a&gt;</content></entry>
+      <entry><id>2</id><link href="p2"/></entry><entry xml:base="javascript:alert(1)//"><id>3</id><link href="p3"/></entry></feed>"""]
+    assert len(feeds) >= 10
+    for feed in feeds:
+        body = feed.read_bytes() if isinstance(feed, Path) else feed
+        headers = {"content-location": "https://feeds.example/path/feed.xml", "content-type": "application/xml"}
+        with_cache = feedparser.parse(body, response_headers=headers)
+        feedparser.mixin.make_safe_absolute_uri = cached.uncached
+        try:
+            alone = feedparser.parse(body, response_headers=headers)
+        finally:
+            feedparser.mixin.make_safe_absolute_uri = cached
+        assert with_cache == alone, feed
 
 
 def test_raw_keeps_what_the_feed_gave_not_feedparsers_derived_copies() -> None:
