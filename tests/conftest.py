@@ -22,6 +22,14 @@ def now() -> datetime:
     return NOW
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _cache_folder(tmp_path_factory):
+    """What the monitor caches (the unpacked language model) goes to the session's folder, not the
+    user's ~/.cache; the processes tests start inherit it."""
+    os.environ.setdefault("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+    yield
+
+
 @pytest.fixture(autouse=True)
 def _no_kept_tokens():
     """Each test starts without the tokens an earlier one left kept (the loopback server's
