@@ -21,7 +21,6 @@ from alerts.console import ConsoleNotifier
 from alerts.notify import DeliveryReport
 from alerts.router import Route, parse_matcher, resolve
 from alerts.mail import EmailNotifier
-from alerts.slack import SlackNotifier
 from alerts.webhook import WebhookNotifier
 from monitor.config import Config, unavailable_receivers
 from monitor.config_alerts import (ROOT_DEFAULTS, ConsoleReceiver, EmailReceiver, RouteConfig, SlackReceiver,
@@ -108,6 +107,8 @@ def build_notifiers(config: Config) -> tuple[dict[str, Notifier], dict[str, str]
         if isinstance(receiver, ConsoleReceiver):
             notifiers[receiver.name] = ConsoleNotifier(receiver.name)
         elif isinstance(receiver, SlackReceiver) and receiver.name not in unavailable:
+            from alerts.slack import SlackNotifier  # slack-sdk's import (50 ms) only where Slack is a receiver
+
             secret = os.environ[receiver.secret_env]
             notifiers[receiver.name] = SlackNotifier(
                 receiver.name,
