@@ -153,14 +153,20 @@ def test_a_mention_evolves_as_dataclasses_replace_would_copy_it() -> None:
     assert original.evolve() == original
 
 
-def test_a_source_keeps_its_first_and_last_post_and_the_migration_backfills_them(tmp_path: Path) -> None:
+def _store_at(path: Path, version: int):
+    """A store file as this monitor's ``version`` left it (its first ``version`` migrations)."""
     import sqlite_utils
 
-    path = tmp_path / "m.db"
     old = sqlite_utils.Database(path)
-    for migration in MIGRATIONS[:7]:  # a database from before the rhythm columns, with a mention
+    for migration in MIGRATIONS[:version]:
         migration(old)
-    old.execute("PRAGMA user_version = 7")
+    old.execute(f"PRAGMA user_version = {version}")
+    return old
+
+
+def test_a_source_keeps_its_first_and_last_post_and_the_migration_backfills_them(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    old = _store_at(path, 7)  # a database from before the rhythm columns, with a mention
     old.execute("INSERT INTO sources (name, type, first_run_at) VALUES ('blog', 'rss', '2026-01-01T00:00:00Z')")
     old.execute("INSERT INTO mentions (source, id, source_type, published_at, fetched_at, brand, brands, matched_keywords)"
                 " VALUES ('blog', 'old', 'rss', '2026-01-02T00:00:00Z', '2026-01-02T00:00:00Z', 'Acme', '[]', '[]')")
@@ -178,13 +184,8 @@ def test_a_source_keeps_its_first_and_last_post_and_the_migration_backfills_them
 
 
 def test_the_migration_moves_matched_rule_texts_to_the_rules_table(tmp_path: Path) -> None:
-    import sqlite_utils
-
     path = tmp_path / "m.db"
-    old = sqlite_utils.Database(path)
-    for migration in MIGRATIONS[:21]:  # before matched rules were stored by reference
-        migration(old)
-    old.execute("PRAGMA user_version = 21")
+    old = _store_at(path, 21)  # before matched rules were stored by reference
     for ident, rules in (("1", ['"Acme"', "acme AND outage"]), ("2", ["acme AND outage"]), ("3", [])):
         old.execute("INSERT INTO mentions (source, id, source_type, published_at, fetched_at, brand, brands, matched_keywords)"
                     " VALUES ('blog', ?, 'rss', '2026-01-02T00:00:00Z', ?, 'Acme', '[\"Acme\"]', ?)",
@@ -203,15 +204,8 @@ def test_the_migration_moves_matched_rule_texts_to_the_rules_table(tmp_path: Pat
 
 
 def test_mastodon_mentions_move_to_their_uri_with_their_labels(tmp_path: Path) -> None:
-    import json
-
-    import sqlite_utils
-
     path = tmp_path / "m.db"
-    old = sqlite_utils.Database(path)
-    for migration in MIGRATIONS[:12]:  # before statuses were filed under their uri
-        migration(old)
-    old.execute("PRAGMA user_version = 12")
+    old = _store_at(path, 12)  # before statuses were filed under their uri
     uri = "https://social.example/users/dana/statuses/9"
     for ident, raw in (("111", json.dumps({"id": "111", "uri": uri})), ("222", "null")):
         old.execute("INSERT INTO mentions (source, id, source_type, published_at, fetched_at, brand, brands, matched_keywords,"
