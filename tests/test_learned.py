@@ -190,3 +190,7 @@ def test_the_language_model_is_read_from_an_unpacked_copy_kept_in_the_cache_fold
     (tmp_path / "file").write_text("not a folder")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "file"))
     assert LanguageDetector()._model.classify(texts[1]) == package.classify(texts[1])
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.delenv("HOME", raising=False)
+    monkeypatch.setattr("pwd.getpwuid", lambda uid: (_ for _ in ()).throw(KeyError(uid)))  # a user with no home
+    assert LanguageDetector()._model.classify(texts[2]) == package.classify(texts[2])

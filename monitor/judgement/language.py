@@ -129,7 +129,10 @@ def _unpacked(packed: Path) -> Path | None:
     import numpy as np
 
     data = packed.read_bytes()
-    target = cache_folder() / f"py3langid-{hashlib.sha256(data).hexdigest()[:16]}"
+    try:
+        target = cache_folder() / f"py3langid-{hashlib.sha256(data).hexdigest()[:16]}"
+    except RuntimeError:  # no home folder to be found (a container's user without one) and no XDG_CACHE_HOME
+        return None
     if target.is_dir():
         return target
     aside = target.with_name(f"{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
