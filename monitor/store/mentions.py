@@ -117,17 +117,21 @@ class MentionStore:
     def _rule_ids(self, rules: set[str], now: str) -> dict[str, int]:
         """Each of ``rules``' id in the ``rules`` table, the ones never matched before added
         (inside the caller's transaction: a rolled-back page leaves no id behind, so none is cached)."""
-        ordered = sorted(rules)
+        found = self._rule_rows(sorted(rules))
+        missing = sorted(rules - found.keys())
+        if missing:
+            self.db.conn.executemany("INSERT INTO rules (rule, first_matched_at) VALUES (?, ?) ON CONFLICT (rule) DO NOTHING",
+                                     [(rule, now) for rule in missing])
+            found.update(self._rule_rows(missing))
+        return found
+
+    def _rule_rows(self, rules: list[str]) -> dict[str, int]:
+        """The ids of those of ``rules`` the ``rules`` table holds, 500 a query."""
         found: dict[str, int] = {}
-        for pass_ in (1, 2):
-            missing = [rule for rule in ordered if rule not in found]
-            if pass_ == 2 and missing:
-                self.db.conn.executemany("INSERT INTO rules (rule, first_matched_at) VALUES (?, ?)"
-                                         " ON CONFLICT (rule) DO NOTHING", [(rule, now) for rule in missing])
-            for start in range(0, len(missing), 500):
-                chunk = missing[start : start + 500]
-                found.update(self.db.execute(f"SELECT rule, id FROM rules WHERE rule IN ({','.join('?' * len(chunk))})",
-                                             chunk).fetchall())
+        for start in range(0, len(rules), 500):
+            chunk = rules[start : start + 500]
+            found.update(self.db.execute(f"SELECT rule, id FROM rules WHERE rule IN ({','.join('?' * len(chunk))})",
+                                         chunk).fetchall())
         return found
 
     def _roll_up(self, signed: Iterable[tuple[Judged, str, int]]) -> None:
