@@ -50,9 +50,7 @@ def measure(db: Path) -> tuple[int, int, int, float]:
     with sqlite3.connect(db) as conn:
         conn.execute("VACUUM")
         mentions = conn.execute("SELECT count(*) FROM mentions").fetchone()[0]
-        columns = {row[1] for row in conn.execute("PRAGMA table_info(mentions)")}
-        column = "rule_ids" if "rule_ids" in columns else "matched_keywords"
-        rules = conn.execute(f"SELECT avg(json_array_length({column})) FROM mentions").fetchone()[0]
+        rules = conn.execute("SELECT avg(json_array_length(rule_ids)) FROM mentions").fetchone()[0]
         table = conn.execute("SELECT coalesce(sum(s.pgsize), 0) FROM dbstat s JOIN sqlite_master t ON t.name = s.name"
                              " WHERE t.tbl_name = 'rules'").fetchone()[0]
     return mentions, db.stat().st_size, table, rules
