@@ -9,6 +9,8 @@ times, the peer into a fresh SQLite file and ``monitor once`` into a fresh store
 ``rss`` source; the spike watch on, then off), each a whole process as a person runs it. Prints
 each one's entries per second and the ratio to the peer's in the same round (this machine's
 noise cancels), the median of the rounds. Both run with their bytecode cached, as installed.
+The monitor runs its fast call (``sentiment.encoder: off``): the peer reads words only too; what
+the sentence encoder costs is ``pipeline.py``'s "whole call" figure.
 """
 
 from __future__ import annotations
@@ -111,7 +113,7 @@ def main() -> None:
                 "brands:\n" + "".join(f"  - {{name: {n}, keywords: ['\"{n}\"']}}\n" for n in names)
                 + "sources:\n" + "".join(f"  - {{name: feed{n}, type: rss, url: '{u}'}}\n" for n, u in enumerate(urls))
                 + f"spikes: {{enabled: {'true' if watch == 'on' else 'false'}}}\nreceivers: [{{name: quiet, type: console}}]\n"
-                + "alerts: {buckets: []}\n", encoding="utf-8")
+                + "alerts: {buckets: []}\nsentiment: {encoder: 'off'}\n", encoding="utf-8")
         timed([sys.executable, str(HERE / "peer_script.py"), str(work / "warm.db"), str(work / "brands.txt"), *urls[:1]], work)
         timed([sys.executable, "-m", "monitor", "--config", str(work / "watch-on.yaml"), "--db", str(work / "warm-monitor.db"),
                "once"], HERE.parent)

@@ -9,6 +9,13 @@ authors (a real SQLite file, in pages of 100 as connectors deliver them); bare
 beside it), and the seconds to score a 1 MB text (with bare VADER on 33 KB beside it).
 ``--postgres URL`` also runs the same pipeline into PostgreSQL (a fresh database on that server
 each run, interleaved with the others) and prints its ratio beside SQLite's.
+
+The pipeline runs the fast call (``sentiment.encoder: off``: the stages bare VADER is compared
+with). Then **the whole call with the cascade** (``auto``, the default; the sentence encoder
+installed): posts per second through ``score_all`` with the shipped model, the share of posts the
+cascade sent to the encoder, the same with the fast call alone beside it, and a 1 MB text's
+seconds — on this corpus (complaint-heavy: a storm's worth) and, where ``../shared/eval`` exists,
+on 2,000 TweetEval tweets (an ordinary day's mix).
 """
 
 from __future__ import annotations
@@ -35,6 +42,8 @@ from monitor.runtime import Runtime  # noqa: E402
 from monitor.store import Store  # noqa: E402
 
 CONFIG = """
+sentiment:
+  encoder: "off"
 brands:
   - name: Acme Cloud
     keywords: ['"Acme Cloud"', 'acmecloud', '"Acme" AND (outage OR down OR billing OR support)']
@@ -149,6 +158,55 @@ def main() -> None:
         print(f"ratio PostgreSQL pipeline / bare VADER:                          {on_pg / theirs:.2f}x (per pair: median "
               f"{pg_pairs[len(pg_pairs) // 2]:.2f}x; SQLite's above: {ours / theirs:.2f}x)")
     print(f"score a 1 MB text: {one_mb:.2f} s   (bare VADER on 33 KB: {bare_33k:.2f} s; it grows with the square)")
+    whole_call(texts[:2000], megabyte, scorer)
+
+
+def whole_call(texts: list[str], megabyte: str, scorer: Scorer) -> None:
+    """Posts per second through the whole call with the cascade, the share the encoder read, and a
+    1 MB text's seconds (skipped, saying why, where the encoder is not installed)."""
+    from monitor.assassin_model import ModelSource
+    from monitor.judgement import encoder as encoders
+    from monitor.judgement.sentiment import score_all
+
+    try:
+        encoder = encoders.shared()
+    except encoders.EncoderUnavailable as exc:
+        print(f"the whole call with the cascade: not measured ({exc})")
+        return
+    model = ModelSource().shipped()
+    sets = {"this corpus": texts}
+    tweets = Path(__file__).resolve().parents[2] / "shared" / "eval"
+    if (tweets / "tweeteval_sentiment").exists():
+        import labelled_sets
+
+        sets["TweetEval tweets"] = labelled_sets.load(tweets)["tweeteval"].texts[:2000]
+
+    def run(batch: list[str], mode: str) -> tuple[float, float]:
+        encoder.forget()  # each run reads its texts afresh (the encoder remembers the texts it read lately)
+        calls: list = []
+        started = time.perf_counter()
+        for page in range(0, len(batch), 100):  # pages of 100, as connectors deliver them
+            page_calls: list = []
+            score_all(scorer, [(t, "en", None) for t in batch[page : page + 100]], advocate_above=0.5,
+                      assassin_threshold=0.5, model=model, calls=page_calls, encoder=lambda: encoder, encoder_mode=mode)
+            calls += page_calls
+        spent = time.perf_counter() - started
+        return len(batch) / spent, sum(c is not None and c.sentence is not None for c in calls) / len(batch)
+
+    run(texts[:100], "auto")  # the encoder's first batch warms its arrays
+    for name, batch in sets.items():
+        fast = max(run(batch, "off")[0] for _ in range(3))
+        cascade, share = max(run(batch, "auto") for _ in range(3))
+        print(f"the whole call with the cascade on {name} ({len(batch):,} posts, {len(set(batch)):,} distinct): {cascade:,.0f} posts/s, "
+              f"{share:.0%} read by the encoder (the fast call alone: {fast:,.0f} posts/s)")
+    started = time.perf_counter()
+    score_all(scorer, [(megabyte, "en", None)], advocate_above=0.5, assassin_threshold=0.5, model=model,
+              encoder=lambda: encoder, encoder_mode="always")
+    print(f"the whole call on a 1 MB text, the encoder included: {time.perf_counter() - started:.2f} s")
+    status = Path("/proc/self/status")
+    if status.exists():  # Linux: this process's resident memory, the encoder loaded and used
+        rss = next(int(line.split()[1]) for line in status.read_text().splitlines() if line.startswith("VmRSS"))
+        print(f"the encoder run by {encoder.backend}; this process's memory now: {rss / 1024:.0f} MB")
 
 
 if __name__ == "__main__":

@@ -11,15 +11,24 @@ C = 0.1 for the complaint head and 0.03 for the negative head (the usual NBSVM r
 stronger for the head with thirty times the data), texts read at the density of 30 distinct
 words (about the longest tweet), the call at probability 0.5 (the heads are class-balanced).
 
-Writes ``monitor/judgement/models/assassin-1.json.gz`` (weights and where they came from, no
+The **sentence heads** (issue 34) are trained on the same texts and labels: a logistic head per
+task on the sentence encoder's vector of each text (``monitor/judgement/encoder.py``; the vectors
+are kept in the cache folder, 7 minutes to compute once) and VADER's compound as meant, each set
+weighing the same, its L2 strength chosen by 5-fold ROC-AUC on its own training texts
+(``training.fit_sentence_head``). The cascade's ``floor``, fixed before any evaluation: the 1st
+percentile of the fast call's probability among the training texts that all four heads together
+call assassin (below it the fast call stands alone; ``sentence.py``).
+
+Writes ``monitor/judgement/models/assassin-2.json.gz`` (weights and where they came from, no
 text). ``--check`` trains again and compares with the shipped file: every weight within 1e-4
-(they are stored to 1e-5; the optimiser is deterministic, but BLAS sums may differ by machine).
+(they are stored to 1e-5; the optimisers are deterministic, but BLAS sums may differ by machine).
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import math
 import sys
 import time
 from pathlib import Path
@@ -31,14 +40,17 @@ import labelled_sets  # noqa: E402
 
 from monitor.assassin_model import SHIPPED, read, write  # noqa: E402
 from monitor.judgement import training  # noqa: E402
+from monitor.judgement import encoder as encoders  # noqa: E402
 from monitor.judgement.learned import DENSE, Model  # noqa: E402
 from monitor.judgement.sentiment import Scorer  # noqa: E402
+from monitor.judgement.text import html_to_text  # noqa: E402
 
-VERSION = "assassin-1"
+VERSION = "assassin-2"
 C = {"complaint": 0.1, "negative": 0.03}
 LENGTH = 30
 THRESHOLD = 0.5
 TOLERANCE = 1e-4
+FLOOR_SHARE = 0.01  # of the texts the four heads call assassin, the share the cascade may leave to the fast call
 
 
 def train(eval_dir: Path) -> dict:
@@ -63,7 +75,29 @@ def train(eval_dir: Path) -> dict:
     model = training.fit_model(words, dense, labels, heads, groups, c=C, length=LENGTH, version=VERSION,
                                threshold=THRESHOLD, meta=meta)
     model["meta"]["cross_validated"] = complaints_cv(model, words, dense, labels, heads)
+    model["sentence"] = sentence_heads(model, sets, words, dense, labels, heads, groups)
     return model
+
+
+def sentence_heads(model: dict, sets, words, dense, labels, heads, groups) -> dict:
+    """The sentence heads on every set's vectors (cached), and the cascade's floor."""
+    import numpy as np
+
+    vectors = np.vstack([labelled_sets.encoded(name, [html_to_text(t) for t in data.texts], say=print)
+                         for name, data in sets.items()])
+    out = {}
+    for head in ("complaint", "negative"):
+        idx = [i for i, h in enumerate(heads) if h == head]
+        out[head] = training.fit_sentence_head(vectors[idx], [dense[i] for i in idx], [labels[i] for i in idx],
+                                               [groups[i] for i in idx])
+    sentence = {"heads": out, "floor": 0.0, "encoder": {
+        "name": "sentence-transformers/all-MiniLM-L6-v2", "revision": encoders.REVISION, "sha256": encoders.FILES_SHA256}}
+    fitted = Model.from_dict({**model, "sentence": sentence})
+    fast = [fitted.call_words(w, dict(zip(DENSE, d))) for w, d in zip(words, dense)]
+    logits = fitted.sentence.logits(vectors, [dict(zip(DENSE, d)) for d in dense])
+    called = sorted(c.fast_probability for c, s in zip(fast, logits) if fitted.with_sentence(c, s).probability >= THRESHOLD)
+    sentence["floor"] = math.floor(called[int(FLOOR_SHARE * len(called))] * 1000) / 1000
+    return sentence
 
 
 def complaints_cv(model: dict, words, dense, labels, heads, folds: int = 10) -> dict:
@@ -95,6 +129,16 @@ def differences(a: dict, b: dict) -> float:
             pa, pb = ha.get(part, {}), hb.get(part, {})
             for key in set(pa) | set(pb):
                 worst = max(worst, abs(pa.get(key, 0.0) - pb.get(key, 0.0)))
+    sa, sb = a.get("sentence") or {"heads": {}}, b.get("sentence") or {"heads": {}}
+    if set(sa["heads"]) != set(sb["heads"]):
+        return float("inf")  # one has sentence heads the other lacks
+    worst = max(worst, abs(sa.get("floor", 0.0) - sb.get("floor", 0.0)))
+    for name in sa["heads"]:
+        ha, hb = sa["heads"][name], sb["heads"][name]
+        if set(ha["dense"]) != set(hb["dense"]):
+            return float("inf")
+        worst = max(worst, abs(ha["bias"] - hb["bias"]), *(abs(ha["dense"][k] - hb["dense"][k]) for k in ha["dense"]),
+                    *(abs(x - y) for x, y in zip(ha["vector"], hb["vector"])))
     return worst
 
 
@@ -118,6 +162,9 @@ def main() -> None:
     digest = hashlib.sha256(args.out.read_bytes()).hexdigest()[:16]
     cv = model["meta"]["cross_validated"]
     print(f"brand complaints, {cv['folds']}-fold: F1 {cv['f1']:.3f}, ROC-AUC {cv['auc']:.3f}")
+    sentence = model["sentence"]
+    print("sentence heads: " + ", ".join(f"{n} (L2 {h['strength']:g})" for n, h in sentence["heads"].items())
+          + f"; the cascade reads posts whose fast probability is at least {sentence['floor']}")
     print(f"trained in {spent:.0f}s: {grams} n-gram weights; wrote {args.out} ({args.out.stat().st_size:,} bytes, sha256 {digest})")
 
 

@@ -6,6 +6,10 @@ The shipped model is a file in the package (``monitor/judgement/models/``: weigh
 re-reads the site file when it changed (one ``stat``), so a running monitor scores with the new
 model from its next run. A site file that cannot be read is logged and the previous model kept
 (the shipped one at worst): a bad file never stops scoring.
+
+The sentence encoder the models' sentence heads read (``monitor/judgement/encoder.py``) is
+loaded here too, once per process and only when a post first needs it (half a second, about 100 MB);
+where it cannot be loaded, the reason is logged once and the fast call scores alone.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from monitor.judgement.learned import Model
 
 log = logging.getLogger("monitor")
 
-SHIPPED = Path(__file__).resolve().parent / "judgement" / "models" / "assassin-1.json.gz"
+SHIPPED = Path(__file__).resolve().parent / "judgement" / "models" / "assassin-2.json.gz"
 
 
 def site_path(database: str | Path) -> Path:
@@ -58,6 +62,24 @@ class ModelSource:
         self._shipped: Model | None = None
         self._site: dict[Path, tuple[tuple[int, int], Model | None]] = {}
         self._lock = threading.Lock()
+        self._encoder: object | None = None
+        self.encoder_unavailable: str | None = None  # why the encoder could not be loaded
+
+    def encoder(self, mode: str = "auto") -> object | None:
+        """The sentence encoder, loaded on first use (None with ``mode`` off, or where it cannot
+        run: logged once, as an error when the config asks for it ``always``)."""
+        if mode == "off":
+            return None
+        with self._lock:
+            if self._encoder is None and self.encoder_unavailable is None:
+                from monitor.judgement import encoder as encoders
+                try:
+                    self._encoder = encoders.shared()
+                except encoders.EncoderUnavailable as exc:
+                    self.encoder_unavailable = str(exc)
+                    (log.error if mode == "always" else log.info)(
+                        "sentiment.encoder %s: %s; the assassin call reads words only", mode, exc)
+            return self._encoder
 
     def shipped(self) -> Model:
         if self._shipped is None:
@@ -82,6 +104,8 @@ class ModelSource:
             try:
                 model = read(path)
                 model.meta["where"] = str(path)
+                if model.sentence is None:  # refit before the sentence heads: they read no words, the shipped ones hold
+                    model.sentence = self.shipped().sentence
                 log.info("assassin model: using %s (%s)", path, model.version)
             except StoreError as exc:
                 log.error("%s; scoring with the previous model", exc)

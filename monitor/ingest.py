@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from connectors import REGISTRY
 from connectors.base import SourceOptions
+from monitor.assassin_model import ModelSource
 from monitor.config import Config
 from monitor.errors import ConnectorError, RateLimited
 from monitor.health import budget_alerts, silent_source_alert, source_down_alert
@@ -106,14 +107,18 @@ def detect_language(mention: Mention, detector: LanguageDetector | None) -> Ment
 
 
 def judge(matched: list[tuple[Mention, Match]], scorer: Scorer, config: Config, matcher: Matcher,
-          model: Model | None = None) -> list[Judged]:
-    """Score, bucket and reach for matched mentions, a batch at a time (see ``score_all``)."""
+          model: Model | None = None, models: ModelSource | None = None) -> list[Judged]:
+    """Score, bucket and reach for matched mentions, a batch at a time (see ``score_all``;
+    ``models`` gives the sentence encoder when a post needs it)."""
+    mode = config.sentiment.encoder
     scores = score_all(
         scorer,
         [(scored_text(m), m.language, matcher.brand_pattern(found.brands)) for m, found in matched],
         advocate_above=config.sentiment.advocate_above,
         assassin_threshold=config.sentiment.assassin_threshold,
         model=model,
+        encoder=(lambda: models.encoder(mode)) if models is not None else None,
+        encoder_mode=mode,
     )
     scores = [with_stars(result, m.metrics.get("rating")) for (m, _), result in zip(matched, scores)]  # reviews
     reach = config.reach
@@ -167,7 +172,7 @@ def revised(matched: list[tuple[Mention, Match]], source: str, runtime: Runtime,
     if not changed:
         return []
     judged = judge([pair for _, pair in changed.values()], runtime.scorer, runtime.config, runtime.matcher,
-                   runtime.models.current(store.path))
+                   runtime.models.current(store.path), runtime.models)
     return [(before, after) for (before, _), after in zip(changed.values(), judged)]
 
 
@@ -235,7 +240,7 @@ def prepare(
     detected = [(post, runtime.matcher.in_language(found, post.language))
                 for post, found in ((detect_language(m, runtime.detector), found) for m, found in fresh)]
     judged = judge([(post, found) for post, found in detected if found is not None],
-                   runtime.scorer, runtime.config, runtime.matcher, runtime.models.current(store.path))
+                   runtime.scorer, runtime.config, runtime.matcher, runtime.models.current(store.path), runtime.models)
     return normalized, matched, judged
 
 

@@ -267,10 +267,13 @@ def test_classify_plain_and_json_lines(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     out = [json.loads(line) for line in result.output.splitlines()]
     assert out[0]["bucket"] == "assassin" and out[0]["assassin_score"] >= 0.5 and out[0]["reasons"]
-    assert out[0]["model"] == "assassin-1 (shipped with the monitor)" and set(out[0]["heads"]) == {"complaint", "negative"}
+    assert out[0]["model"] == "assassin-2 (shipped with the monitor)"
+    # The complaint is one the fast call cannot rule out: the sentence heads read it too (the cascade).
+    assert set(out[0]["heads"]) == {"complaint", "negative", "sentence complaint", "sentence negative"}
+    assert set(out[2]["heads"]) == {"complaint", "negative"}  # praise: the fast call alone
     assert out[1] == {"compound": None, "bucket": None, "assassin_score": None, "reasons": [], "language": "fr",
                       "unscored_reason": "language 'fr' is not English; VADER scores English only",
-                      "model": "assassin-1 (shipped with the monitor)", "heads": None, "id": 7}
+                      "model": "assassin-2 (shipped with the monitor)", "heads": None, "id": 7}
     assert out[2]["bucket"] == "advocate"
 
 

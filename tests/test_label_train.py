@@ -23,13 +23,15 @@ from tests.support import NOW
 
 CONFIG = """\
 database: {db}
+sentiment: {{encoder: "off"}}
 brands:
   - name: Globex
     keywords: [globex]
 """
 
 # At this site "borked" and "janky" are how customers complain about the export; the shipped
-# model has never seen either word used so.
+# word heads have never seen either word used so. (The sentence heads hear 8 of the 12 without a
+# label: test_sentence. A refit moves the word heads, so this site reads words only.)
 HURT = ["the Globex export is borked again", "Globex export borked, third time this week",
         "borked Globex sync lost the report", "Globex dashboard janky and borked after the update",
         "export borked on Globex, client waiting", "Globex import janky again today",
@@ -105,7 +107,7 @@ def test_labels_teach_a_refit_that_a_running_monitor_picks_up(site) -> None:
                         published_at=NOW, language="en")], "forum", monitor.runtime, store, now=NOW)
     assert stored(config, "SELECT bucket FROM mentions WHERE id = 'new1'") == [("assassin",)]
     classify = invoke(config, "classify", input="Globex export borked again\n")
-    assert '"model": "assassin-1+site (m.assassin.json.gz)"' in classify.output
+    assert '"model": "assassin-2+site (m.assassin.json.gz)"' in classify.output
 
 
 def test_a_refit_that_scores_worse_is_refused(site) -> None:

@@ -147,7 +147,7 @@ def test_the_shipped_file_is_weights_not_data_and_reads_back() -> None:
     raw = gzip.decompress(SHIPPED.read_bytes()).decode()
     assert "still waiting for my refund" not in raw.lower()  # n-grams of words, never a text
     model = read(SHIPPED)
-    assert model.version == "assassin-1" and set(model.heads) == {"complaint", "negative"}
+    assert model.version == "assassin-2" and set(model.heads) == {"complaint", "negative"}
     assert model.meta["cross_validated"]["folds"] == 10 and model.meta["trained_on"]["complaints"]["texts"] == 1713
 
 
@@ -156,13 +156,13 @@ def test_a_broken_site_model_keeps_the_previous_one(tmp_path: Path, caplog) -> N
     database = tmp_path / "m.db"
     assert source.current(database) is source.shipped()
     site = source.shipped().to_dict()
-    site["version"] = "assassin-1+site"
+    site["version"] = "assassin-2+site"
     write(site, site_path(database))
-    assert source.current(database).version == "assassin-1+site"
+    assert source.current(database).version == "assassin-2+site"
     site_path(database).write_bytes(b"not gzip at all")
     with caplog.at_level(logging.ERROR, logger="monitor"):
         kept = source.current(database)
-    assert kept.version == "assassin-1+site" and "cannot read the assassin model" in caplog.text
+    assert kept.version == "assassin-2+site" and "cannot read the assassin model" in caplog.text
 
 
 def test_the_language_model_is_read_from_an_unpacked_copy_kept_in_the_cache_folder(tmp_path, monkeypatch) -> None:

@@ -266,7 +266,8 @@ def classify(ctx: click.Context, source, brand: str | None) -> None:
     sentiment = config.sentiment if config else Sentiment()
     matcher = keyword_matcher(config) if config else None
     scorer, detector = Scorer(), LanguageDetector()
-    model = ModelSource().current(_database(ctx, config) if config or _override(ctx) else None)
+    models = ModelSource()
+    model = models.current(_database(ctx, config) if config or _override(ctx) else None)
     for number, line in enumerate(source, start=1):
         line = line.rstrip("\n")
         if not line.strip():
@@ -292,7 +293,8 @@ def classify(ctx: click.Context, source, brand: str | None) -> None:
         text = scored_text(post)
         calls: list = []
         (result,) = score_all(scorer, [(text, language, about)], advocate_above=sentiment.advocate_above,
-                              assassin_threshold=sentiment.assassin_threshold, model=model, calls=calls)
+                              assassin_threshold=sentiment.assassin_threshold, model=model, calls=calls,
+                              encoder=lambda: models.encoder(sentiment.encoder), encoder_mode=sentiment.encoder)
         heads = calls[0].heads if calls[0] is not None else None  # the text read once
         click.echo(json.dumps({
             "compound": result.compound, "bucket": result.bucket, "assassin_score": result.assassin_score,

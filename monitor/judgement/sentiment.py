@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 from vaderSentiment.vaderSentiment import (
@@ -25,6 +25,7 @@ from vaderSentiment.vaderSentiment import (
     normalize,
 )
 
+from monitor.judgement import sentence
 from monitor.judgement.assassin import cue_phrases, cues, features, reasons_for, score_features
 from monitor.judgement.language import UNDETERMINED
 from monitor.judgement.learned import Model
@@ -404,6 +405,8 @@ def score_all(
     assassin_threshold: float,
     model: Model | None = None,
     calls: list | None = None,
+    encoder: Callable[[], object | None] | None = None,
+    encoder_mode: str = "auto",
 ) -> list[Score]:
     """``score`` for a batch of (text, language, about): each stage runs over the whole batch
     before the next (VADER, then the cue scan, then the call), which keeps each one's code and
@@ -412,7 +415,9 @@ def score_all(
     With a ``model`` (the learned layer, see ``learned``) the call is its probability, read from
     the words and from VADER's and the cues' features; without one, the hand-weighted cue rule.
     ``calls``, when given, receives each item's ``Call`` (None where unscored or without a model):
-    ``classify`` shows its heads without reading the text a second time."""
+    ``classify`` shows its heads without reading the text a second time. ``encoder`` (a function
+    giving the loaded sentence encoder, or None where it cannot run) lets the model's sentence
+    heads read the posts the cascade sends them (``sentence.read``, ``encoder_mode``)."""
     out: list[Score | None] = [None] * len(items)
     if calls is not None:
         calls[:] = [None] * len(items)
@@ -429,12 +434,18 @@ def score_all(
             todo.append(n)
     readings = [scorer.analyse(items[n][0], items[n][2]) for n in todo]
     found_all = [cues(items[n][0]) for n in todo]
-    for n, reading, found in zip(todo, readings, found_all):
+    values_all = [features(items[n][0], reading.compound, brand_compound=reading.about, found=found, tone=reading.tone)
+                  for n, reading, found in zip(todo, readings, found_all)]
+    read: list = [None] * len(todo)
+    if model is not None:
+        read = [model.call_words(reading.read_words(scorer.vader.lexicon), layer_features(values, reading))
+                for reading, values in zip(readings, values_all)]
+        if encoder is not None and model.sentence is not None:
+            read = sentence.read(read, [items[n][0] for n in todo], model, encoder, mode=encoder_mode,
+                                 threshold=assassin_threshold, abouts=[items[n][2] for n in todo])
+    for n, reading, found, values, call in zip(todo, readings, found_all, values_all, read):
         text, compound = items[n][0], reading.compound
-        values = features(text, compound, brand_compound=reading.about, found=found, tone=reading.tone)
-        call = None
-        if model is not None:
-            call = model.call_words(reading.read_words(scorer.vader.lexicon), layer_features(values, reading))
+        if call is not None:
             assassin_score = round(call.probability, 4)
             if calls is not None:
                 calls[n] = call

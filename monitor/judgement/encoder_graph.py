@@ -1,0 +1,79 @@
+"""The sentence encoder's forward pass as an ONNX graph, for onnxruntime.
+
+numpy runs all-MiniLM-L6-v2 one operation at a time; onnxruntime runs the same graph with fused
+kernels and its own threads, two to three times faster on two cores
+(``benchmarks/pipeline.py``), with the same vectors (to 1e-5: a test holds the two equal). The
+graph is built here from the pinned weights (``encoder.load`` checks them first), in float32 as
+trained: an int8 copy was tried and moves the vectors too far (cosine 0.90 on some tweets) for heads
+trained on float32 ones. It is written once to the cache folder, named by the weights' sha256,
+and read from there afterwards; building needs the ``onnx`` package, running only onnxruntime.
+
+Pure: weights in, a serialised graph out. Inputs ``input_ids`` (int64, batch × tokens) and
+``attention_mask`` (float32); output ``states``, the last layer's state of every token (pooling
+and unit length are the encoder's, shared with the numpy pass).
+"""
+
+from __future__ import annotations
+
+OPSET = 17  # LayerNormalization's first opset
+
+
+def build(words, positions, token_type, norm, layers, *, heads: int, dimensions: int) -> bytes:
+    """The serialised graph of the weights as ``encoder.Encoder`` holds them (its ``_layers`` tuples)."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    initializers, nodes = [], []
+    size = dimensions // heads
+
+    def const(name: str, value) -> str:
+        initializers.append(numpy_helper.from_array(np.asarray(value), name))
+        return name
+
+    def node(op: str, inputs: list[str], **attributes) -> str:
+        out = f"t{len(nodes)}"
+        nodes.append(helper.make_node(op, inputs, [out], **attributes))
+        return out
+
+    def layer_norm(x: str, weights: tuple, tag: str) -> str:
+        return node("LayerNormalization", [x, const(f"{tag}.gain", weights[0]), const(f"{tag}.bias", weights[1])],
+                    axis=-1, epsilon=1e-12)
+
+    ids, mask = "input_ids", "attention_mask"
+    width = node("Shape", [ids], start=1, end=2)
+    at = node("Slice", [const("positions", positions), const("zero", np.array([0], np.int64)), width])
+    x = node("Add", [node("Add", [node("Gather", [const("words", words), ids]), at]), const("token_type", token_type)])
+    x = layer_norm(x, norm, "embeddings")
+    hidden = node("Mul", [node("Sub", [const("one", np.float32(1.0)), mask]), const("never", np.float32(-1e9))])
+    hidden = node("Unsqueeze", [hidden, const("axes12", np.array([1, 2], np.int64))])  # padding is never attended to
+    split = const("split", np.array([0, 0, 3, heads, size], np.int64))
+    joined = const("joined", np.array([0, 0, dimensions], np.int64))
+    scale = const("scale", np.float32(1.0 / np.sqrt(size)))
+    half, one = const("half", np.float32(0.5)), const("one_", np.float32(1.0))
+    inner_scale, cube = const("gelu_scale", np.float32(0.7978845608)), const("gelu_cube", np.float32(0.044715))
+    picks = [const(f"pick{i}", np.array(i, np.int64)) for i in range(3)]
+    for n, (qkv, qkv_bias, out, out_bias, norm1, up, up_bias, down, down_bias, norm2) in enumerate(layers):
+        both = node("Add", [node("MatMul", [x, const(f"l{n}.qkv", qkv)]), const(f"l{n}.qkv_bias", qkv_bias)])
+        both = node("Transpose", [node("Reshape", [both, split])], perm=[2, 0, 3, 1, 4])
+        q, k, v = (node("Gather", [both, pick], axis=0) for pick in picks)
+        scores = node("MatMul", [q, node("Transpose", [k], perm=[0, 1, 3, 2])])
+        scores = node("Softmax", [node("Add", [node("Mul", [scores, scale]), hidden])], axis=-1)
+        context = node("Reshape", [node("Transpose", [node("MatMul", [scores, v])], perm=[0, 2, 1, 3]), joined])
+        attended = node("Add", [node("MatMul", [context, const(f"l{n}.out", out)]), const(f"l{n}.out_bias", out_bias)])
+        x = layer_norm(node("Add", [x, attended]), norm1, f"l{n}.norm1")
+        inner = node("Add", [node("MatMul", [x, const(f"l{n}.up", up)]), const(f"l{n}.up_bias", up_bias)])
+        # BERT's GELU in its tanh form, as the numpy pass computes it (the heads were trained on those vectors)
+        cubed = node("Mul", [node("Mul", [node("Mul", [inner, inner]), inner]), cube])
+        tanh = node("Tanh", [node("Mul", [node("Add", [inner, cubed]), inner_scale])])
+        gelu = node("Mul", [node("Mul", [inner, half]), node("Add", [one, tanh])])
+        fed = node("Add", [node("MatMul", [gelu, const(f"l{n}.down", down)]), const(f"l{n}.down_bias", down_bias)])
+        x = layer_norm(node("Add", [x, fed]), norm2, f"l{n}.norm2")
+    nodes[-1].output[0] = "states"
+    graph = helper.make_graph(
+        nodes, "all-MiniLM-L6-v2",
+        [helper.make_tensor_value_info(ids, TensorProto.INT64, ["batch", "tokens"]),
+         helper.make_tensor_value_info(mask, TensorProto.FLOAT, ["batch", "tokens"])],
+        [helper.make_tensor_value_info("states", TensorProto.FLOAT, ["batch", "tokens", dimensions])], initializers)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="reputation-monitor")
+    model.ir_version = 8  # read by every onnxruntime since 1.10
+    return model.SerializeToString()

@@ -1,0 +1,74 @@
+"""The cascade: which posts the sentence heads read, and the words their reading rests on.
+
+The fast call (the learned layer's word heads) reads a post in well under a millisecond; the
+sentence encoder takes about ten on two cores. A post the fast call puts far below the line is
+almost never called an assassin once the sentence heads join, so with ``sentiment.encoder: auto``
+the encoder reads only the posts whose fast probability is at least the model's ``floor`` — every
+post that could alert, and the uncertain ones below the line. The floor was fixed by a procedure
+before any evaluation (``benchmarks/train_assassin.py``: the 1st percentile of the fast
+probability among the training texts the four heads together call assassin); under it the fast
+call stands. ``always`` reads every post, ``off`` none; where the encoder cannot run (not
+installed), the fast call stands alone.
+
+An alert never says "the model said 0.83": where the sentence heads call a post that its words
+alone did not, the reason names the words their reading rests on (``carried``: each word's share of
+the heads' log-odds, read in its sentence): "complaint (the sentence as a whole): lost, files".
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Callable
+
+from monitor.judgement.learned import SMALL_WORDS, Call, Model
+
+CARRIED_TOP = 3
+CARRIED_MIN = 0.1  # log-odds a word must carry to be named
+
+
+def read(calls: list[Call | None], texts: list[str], model: Model, encoder: Callable[[], object | None], *,
+         mode: str, threshold: float, abouts: list[re.Pattern | None] | None = None) -> list[Call | None]:
+    """``calls`` (the fast calls of ``texts``; None where unscored) with the sentence heads' reading
+    added where the cascade sends the post to them. ``encoder`` gives the loaded encoder (or None
+    where it cannot run) and is asked only when some post needs it; ``abouts``: each text's brand
+    pattern (the brand's own name is never a reason)."""
+    if mode == "off" or model.sentence is None:
+        return calls
+    floor = 0.0 if mode == "always" else model.sentence.floor
+    chosen = [k for k, call in enumerate(calls) if call is not None and call.fast_probability >= floor]
+    if not chosen:
+        return calls
+    loaded = encoder()
+    if loaded is None:
+        return calls
+    out = list(calls)
+    vectors = loaded.encode([texts[k] for k in chosen])
+    logits = model.sentence.logits(vectors, [calls[k].dense for k in chosen])
+    for k, heads in zip(chosen, logits):
+        call = model.with_sentence(calls[k], heads)
+        if call.probability >= threshold and alone(call):
+            call = call._replace(carried=carried(loaded, model, texts[k], call, abouts[k] if abouts else None))
+        out[k] = call
+    return out
+
+
+def alone(call: Call) -> list[str]:
+    """The sentence heads that call the post where the word head of their task does not (their
+    reason would have no words)."""
+    read = call.read
+    return [name for name, logit in call.sentences.items() if logit >= 0 and read.get(name, (0.0,))[0] < 0]
+
+
+def carried(encoder, model: Model, text: str, call: Call, about: re.Pattern | None = None) -> tuple[str, ...]:
+    """The words the sentence heads' reading rests on most. The heads are linear in the encoder's
+    vector, and the vector is a sum of its words' shares (``Encoder.words``), so each head's
+    log-odds splits exactly by word: the words (the brand's name and small words aside) whose
+    shares push the heads that call the post alone the most."""
+    weights = sum(model.sentence.vector(name) for name in alone(call))
+    pushes: dict[str, float] = {}
+    for word, share in encoder.words(text):
+        key = word.lower()
+        if len(key) > 2 and key not in SMALL_WORDS and any(c.isalpha() for c in key) and not (about and about.search(word)):
+            pushes[key] = pushes.get(key, 0.0) + float(share @ weights)
+    strongest = sorted(((push, word) for word, push in pushes.items()), reverse=True)[:CARRIED_TOP]
+    return tuple(word for push, word in strongest if push >= CARRIED_MIN)
