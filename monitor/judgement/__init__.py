@@ -1,4 +1,5 @@
-"""The judgements: pure functions and values, data in and data out, no store and no I/O.
+"""The judgements: pure functions and values, data in and data out, no store and no I/O (but
+reading a model's files: the language model, the sentence encoder, each kept in the cache folder).
 
 ``matching`` (keyword rules), ``text`` (HTML to plain text), ``language``, ``sentiment`` (VADER
 sentence by sentence), ``assassin`` (the assassin call's cues), ``learned`` and ``training`` (its
