@@ -66,6 +66,23 @@ def test_check_config_warns_about_an_unset_secret(tmp_path: Path) -> None:
     assert "environment variable TEST_MONITOR_TOKEN is not set — export it before running" in result.output
 
 
+def test_check_config_says_when_the_sentence_encoder_asked_for_cannot_run(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(GOOD)
+    assert "sentiment.encoder" not in invoke("check-config", str(path)).output  # installed here
+    empty = tmp_path / "no-weights"
+    empty.mkdir()
+    result = invoke("check-config", str(path), env={"MONITOR_ENCODER_DIR": str(empty)})
+    assert result.exit_code == 0
+    assert (f"warning: sentiment.encoder: auto, but {empty / 'model.safetensors'} is missing: the sentence encoder needs "
+            "all-MiniLM-L6-v2's model.safetensors; the assassin call will read words only") in result.output
+    path.write_text(GOOD + "sentiment: {encoder: always}\n")
+    result = invoke("check-config", str(path), env={"MONITOR_ENCODER_DIR": str(empty)})
+    assert "(set it to auto or off to say that is intended)" in result.output
+    path.write_text(GOOD + "sentiment: {encoder: 'off'}\n")
+    assert "sentiment.encoder" not in invoke("check-config", str(path), env={"MONITOR_ENCODER_DIR": str(empty)}).output
+
+
 @pytest.mark.parametrize("case", sorted(BAD))
 def test_bad_config_exits_1_naming_the_key_path(tmp_path: Path, case: str) -> None:
     text, expected = BAD[case]

@@ -156,7 +156,8 @@ def check_config(ctx: click.Context, path: str | None, show: bool) -> None:
                              allow_unicode=True), nl=False)
     from monitor.request_costs import source_costs
     costs, over = source_costs(config)
-    for warning in [*missing_secrets(config), *over]:
+    encoder = _encoder_missing(config)
+    for warning in [*missing_secrets(config), *over, *([encoder] if encoder else [])]:
         click.echo(f"warning: {warning}", err=True)
     click.echo(f"{path or ctx.obj['config']}: OK ({len(config.brands)} brands, {len(config.sources)} sources, "
                f"{len(config.receivers)} receivers)", err=True)
@@ -168,6 +169,19 @@ def check_config(ctx: click.Context, path: str | None, show: bool) -> None:
                        f"an app-level token (xapp-…, scope connections:write) in {receiver.app_token_env}, the bot "
                        f"token's scopes chat:write and channels:read (groups:read for a private channel), and the bot "
                        f"in channel {receiver.channel}", err=True)
+
+
+def _encoder_missing(config) -> str | None:
+    """What check-config says when the sentence encoder the config asks for cannot run here."""
+    if config.sentiment.encoder == "off":
+        return None
+    from monitor.judgement.encoder import missing
+
+    why = missing()
+    if why is None:
+        return None
+    return (f"sentiment.encoder: {config.sentiment.encoder}, but {why}; the assassin call will read words only"
+            + (" (set it to auto or off to say that is intended)" if config.sentiment.encoder == "always" else ""))
 
 
 @main.command("config-schema")

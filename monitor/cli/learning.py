@@ -184,6 +184,9 @@ def train(ctx: click.Context, force: bool, folds: int) -> None:
         cv = shipped.meta.get("cross_validated", {})
         click.echo("  shipped data: " + ", ".join(f"{k} {v['texts']:,}" for k, v in trained_on.items())
                    + (f"; brand complaints 10-fold: F1 {cv['f1']:.3f}, ROC-AUC {cv['auc']:.3f}" if cv else ""))
+    if shipped.sentence is not None:
+        click.echo("  the refit moves the word heads; the sentence heads (sentiment.encoder) are kept as shipped, "
+                   "and the figures above are the word heads' (the fast call)")
     worse = _worse(scores["refit"], scores["shipped"])
     if worse and not force:
         raise click.ClickException(f"the refit scores worse on the site's labels ({worse}): not written "

@@ -75,6 +75,22 @@ def locate() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "model"
 
 
+def missing() -> str | None:
+    """Why the encoder could not be loaded here (its packages or weight files absent), without
+    loading it; None when they are all there (their checksums are checked on load)."""
+    try:
+        folder = locate()
+    except EncoderUnavailable as exc:
+        return str(exc)
+    for name in FILES_SHA256:
+        if not (folder / name).is_file():
+            return f"{folder / name} is missing: the sentence encoder needs all-MiniLM-L6-v2's {name}"
+    for package in ("tokenizers", "safetensors", "numpy"):
+        if importlib.util.find_spec(package) is None:
+            return f"the sentence encoder needs {package}: pip install 'reputation-monitor[encoder]'"
+    return None
+
+
 def load(folder: Path | None = None, *, backend: str | None = None) -> "Encoder":
     """The encoder from ``folder`` (``locate()``'s by default), its files checked against the pins;
     run by onnxruntime where it is installed, else (or with ``backend="numpy"``) by numpy."""
