@@ -67,6 +67,7 @@ def leaned_on(judged: Judged) -> list[tuple[str, list[str]]]:
     found: dict[str, list[str]] = {}
     for reason in judged.score.reasons:
         name, _, listed = reason.partition(": ")
+        name = name.split(" (")[0]  # "complaint (the sentence as a whole)": the sentence heads' words too
         if name not in _LABELS:
             continue
         for item in listed.split(", "):

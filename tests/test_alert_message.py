@@ -159,3 +159,19 @@ def test_the_more_posts_link_opens_every_post_of_the_alert_in_monitor_serve(slac
             assert sorted(r["url"] for r in rows) == sorted(j.mention.url for j in judged), rows
             assert [r["reach_likely"] for r in rows] == sorted((r["reach_likely"] for r in rows), reverse=True)
             assert "hn.example/4" in httpx.get(page).text  # the page a person opens
+
+
+def test_a_call_the_sentence_heads_make_alone_says_why_in_the_posts_words(slack, tmp_path: Path) -> None:
+    """No cue phrase, no word the word heads read as a complaint: the why line quotes the words the
+    sentence heads' reading rests on."""
+    config = parse_config("brands: [{name: Acme Cloud, keywords: ['\"Acme Cloud\"']}]\n")
+    text = "the Acme Cloud export is borked again"  # no cue phrase; "borked" is in no training text
+    mention = Mention(source="hn", id="9", url="https://hn.example/9", text=text, published_at=NOW, title="",
+                      author="user9", source_type="rss")
+    with httpx.Client() as client, Store(tmp_path / "m.db") as store:
+        (j,) = prepare([mention], "hn", Runtime.build(config, client=client), store)[2]
+    assert j.score.bucket == "assassin" and any("(the sentence as a whole): " in r for r in j.score.reasons), j.score
+    shown = visible(sent(slack, assassin(j, "assassin:hn:9"))["blocks"])
+    why = next(line for line in shown.splitlines() if line.startswith("_") and line.endswith("_"))
+    assert why.startswith("_complaint: ‘") and "borked" in why.lower(), why
+    assert not re.search(r"\b(acme|cloud)\b", why.lower()), why
