@@ -96,6 +96,7 @@ def test_labels_teach_a_refit_that_a_running_monitor_picks_up(site) -> None:
     assert lines[0] == "24 site labels (12 assassin), 10-fold cross-validated:"
     before, after = (float(line.split("ROC-AUC ")[1].split()[0]) for line in lines[1:3])
     assert lines[1].lstrip().startswith("shipped model") and lines[2].lstrip().startswith("refit model")
+    assert "the refit moves the complaint word head; the sentence heads stay as shipped (sentiment.encoder: off)" in trained.output
     assert after > before + 0.1, trained.output
     assert site_path(config.parent / "m.db").exists() and "a running monitor scores with it" in trained.output
 
@@ -173,3 +174,27 @@ def test_suggestions_are_the_mentions_the_call_is_least_sure_of_and_come_back_la
     again = invoke(config, "label", "--suggest", "30")
     assert f"forum:{rows[0]['id']} " not in again.output and f"forum:{rows[1]['id']} " not in again.output
     assert invoke(config, "label", "--suggest", "3", "forum:p1").exit_code == 2  # one thing at a time
+
+
+def test_with_the_encoder_the_refit_moves_the_sentence_complaint_head_too(site) -> None:
+    config, _ = site
+    config.write_text(config.read_text().replace('sentiment: {encoder: "off"}\n', ""))  # auto: the encoder runs
+    rows = "\n".join(json.dumps({"source": "forum", "id": f"{k}{i}", "label": "assassin" if k == "h" else "not"})
+                     for k in "hf" for i in range(len(HURT)))
+    assert invoke(config, "label", "--import", "-", input=rows).exit_code == 0
+    trained = invoke(config, "train")
+    assert trained.exit_code == 0, trained.output
+    lines = trained.output.splitlines()
+    (before, shipped_f1), (after, _) = ((float(line.split("ROC-AUC ")[1].split()[0]), float(line.split("F1 ")[1].split()[0]))
+                                        for line in lines[1:3])
+    assert shipped_f1 > 0.7 and after > before + 0.1, trained.output  # the sentence heads hear most; the labels the rest
+    assert "the refit moves both complaint heads, its words' and its sentence's (sentiment.encoder: auto)" in trained.output
+    from monitor.assassin_model import ModelSource, read
+
+    refit, shipped = read(site_path(config.parent / "m.db")), ModelSource().shipped()
+    moved = refit.sentence.heads["complaint"]["vector"]
+    assert moved != shipped.sentence.heads["complaint"]["vector"]
+    assert refit.sentence.heads["negative"] == shipped.sentence.heads["negative"]
+    classify = invoke(config, "classify", input="Globex import borked again, the deck is gone\n")
+    out = json.loads(classify.output)
+    assert out["bucket"] == "assassin" and "sentence complaint" in out["heads"], out

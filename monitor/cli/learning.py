@@ -142,10 +142,11 @@ def _read_labels(handle) -> list[dict]:
 def train(ctx: click.Context, force: bool, folds: int) -> None:
     """Refit the assassin call on the site's labels and write it beside the database.
 
-    The complaint head starts from the shipped weights (what the shipped data taught it) and is
-    held near them while the labels move it; prints the shipped model and the refit, each
-    cross-validated on the labels, and refuses a refit that scores worse (unless --force). A
-    running monitor scores with the new model from its next source run.
+    The complaint heads (the words', and the sentence's where the encoder runs) start from the
+    shipped weights (what the shipped data taught them) and are held near them while the labels
+    move them; prints the shipped model and the refit, each cross-validated on the labels as the
+    monitor would call them, and refuses a refit that scores worse (unless --force). A running
+    monitor scores with the new model from its next source run.
     """
     from monitor.assassin_model import ModelSource, read, site_path, write
     from monitor.ingest import normalize, scored_text
@@ -169,10 +170,14 @@ def train(ctx: click.Context, force: bool, folds: int) -> None:
         texts.append(scored_text(post))
         brands.append((json.loads(r["brands"] or "[]") or [None])[0])
     words, dense = training.prepare(Scorer(), texts, brands)
-    shipped = ModelSource().shipped()
-    before = [shipped.call_words(w, dict(zip(training.DENSE, d))).probability for w, d in zip(words, dense)]
+    models = ModelSource()
+    shipped = models.shipped()
+    mode = config.sentiment.encoder
+    encoder = models.encoder(mode) if shipped.sentence is not None else None
+    vectors = encoder.encode(texts) if encoder is not None else None  # the sentence heads learn from the labels too
+    before = training.call_all(shipped, words, dense, vectors, mode=mode)
     folds = max(2, min(folds, sum(labels), len(labels) - sum(labels)))
-    after = training.cross_validate(shipped.to_dict(), words, dense, labels, folds=folds)
+    after = training.cross_validate(shipped.to_dict(), words, dense, labels, folds=folds, vectors=vectors, mode=mode)
     threshold = shipped.threshold
     scores = {name: (training.auc(p, labels), training.f1(p, labels, threshold)) for name, p in
               (("shipped", before), ("refit", after))}
@@ -184,14 +189,17 @@ def train(ctx: click.Context, force: bool, folds: int) -> None:
         cv = shipped.meta.get("cross_validated", {})
         click.echo("  shipped data: " + ", ".join(f"{k} {v['texts']:,}" for k, v in trained_on.items())
                    + (f"; brand complaints 10-fold: F1 {cv['f1']:.3f}, ROC-AUC {cv['auc']:.3f}" if cv else ""))
-    if shipped.sentence is not None:
-        click.echo("  the refit moves the word heads; the sentence heads (sentiment.encoder) are kept as shipped, "
-                   "and the figures above are the word heads' (the fast call)")
+    if vectors is not None:
+        click.echo(f"  the refit moves both complaint heads, its words' and its sentence's (sentiment.encoder: {mode}); "
+                   "the figures are the whole call's")
+    elif shipped.sentence is not None:
+        click.echo("  the refit moves the complaint word head; the sentence heads stay as shipped (sentiment.encoder: "
+                   f"{mode}{', not installed' if models.encoder_unavailable else ''}); the figures are the words'")
     worse = _worse(scores["refit"], scores["shipped"])
     if worse and not force:
         raise click.ClickException(f"the refit scores worse on the site's labels ({worse}): not written "
                                    "(label more, or --force)")
-    model = training.refit(shipped.to_dict(), words, dense, labels, meta={
+    model = training.refit_all(shipped.to_dict(), words, dense, labels, vectors, meta={
         "site": {"labels": len(rows), "assassin": sum(labels), "trained_at": utcnow().isoformat(timespec="seconds"),
                  "cross_validated": {k: {"auc": round(a, 4), "f1": round(f, 4)} for k, (a, f) in scores.items()}},
         "base": shipped.version,

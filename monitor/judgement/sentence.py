@@ -34,8 +34,7 @@ def read(calls: list[Call | None], texts: list[str], model: Model, encoder: Call
     pattern (the brand's own name is never a reason)."""
     if mode == "off" or model.sentence is None:
         return calls
-    floor = 0.0 if mode == "always" else model.sentence.floor
-    chosen = [k for k, call in enumerate(calls) if call is not None and call.fast_probability >= floor]
+    chosen = [k for k, call in enumerate(calls) if call is not None and is_read(call, model, mode)]
     if not chosen:
         return calls
     loaded = encoder()
@@ -50,6 +49,13 @@ def read(calls: list[Call | None], texts: list[str], model: Model, encoder: Call
             call = call._replace(carried=carried(loaded, model, texts[k], call, abouts[k] if abouts else None))
         out[k] = call
     return out
+
+
+def is_read(call: Call, model: Model, mode: str) -> bool:
+    """Whether the cascade sends a post to the sentence heads (``mode``: sentiment.encoder)."""
+    if mode == "off" or model.sentence is None:
+        return False
+    return mode == "always" or call.fast_probability >= model.sentence.floor
 
 
 def alone(call: Call) -> list[str]:

@@ -249,6 +249,27 @@ def fit_model(words: list[list[str]], dense: list[list[float]], labels: list[int
 SITE_C = 1.0  # how far a site's labels may pull the shipped weights (C of the refit, the prior's pull is 1)
 
 
+def refit_sentence(head: dict, vectors, dense: list[list[float]], labels: list[int], *, c: float = SITE_C) -> dict:
+    """A sentence head refit on a site's labelled texts, held near ``head`` (the shipped one) as the
+    word head's refit is: in the site texts' standardised units, C × the class-balanced log-loss
+    plus half the squared distance to the shipped coefficients."""
+    import numpy as np
+
+    features = tuple(head["dense"])
+    columns = [DENSE.index(name) for name in features]
+    x = np.hstack([np.asarray(vectors, dtype=np.float64), np.asarray(dense, dtype=np.float64)[:, columns]])
+    y = np.asarray(labels, dtype=np.float64)
+    mean, scale = x.mean(0), x.std(0) + 1e-6
+    shipped = np.r_[np.asarray(head["vector"], dtype=np.float64), [head["dense"][k] for k in features]]
+    weights = set_weights(["site"] * len(labels), labels) * c
+    coef, bias = fit_logistic((x - mean) / scale, y, weights, 1.0, center=shipped * scale)
+    folded = coef / scale
+    width = x.shape[1] - len(columns)
+    return {"bias": round(float(bias - mean @ folded), ROUND),
+            "dense": {name: round(float(w), ROUND) for name, w in zip(features, folded[width:])},
+            "vector": [round(float(v), ROUND) for v in folded[:width]], "strength": "site"}
+
+
 def refit(model: dict, words: list[list[str]], dense: list[list[float]], labels: list[int], *, c: float = SITE_C,
           meta: dict | None = None) -> dict:
     """The model with its complaint head refit on a site's labelled texts, starting from and held
@@ -266,20 +287,51 @@ def refit(model: dict, words: list[list[str]], dense: list[list[float]], labels:
     return {**model, "heads": {**model["heads"], "complaint": head}, "meta": {**model.get("meta", {}), **(meta or {})}}
 
 
+def refit_all(model: dict, words: list[list[str]], dense: list[list[float]], labels: list[int], vectors=None, *,
+              c: float = SITE_C, meta: dict | None = None) -> dict:
+    """``refit``, and with ``vectors`` (the texts' sentence vectors) the sentence complaint head
+    refit the same way; the negative heads are kept as they are."""
+    out = refit(model, words, dense, labels, c=c, meta=meta)
+    if vectors is not None and out.get("sentence"):
+        sentence = out["sentence"]
+        head = refit_sentence(sentence["heads"]["complaint"], vectors, dense, labels, c=c)
+        out["sentence"] = {**sentence, "heads": {**sentence["heads"], "complaint": head}}
+    return out
+
+
+def call_all(model, words: list[list[str]], dense: list[list[float]], vectors=None, *, mode: str = "auto") -> list[float]:
+    """The call's probability for each text as the monitor makes it: the word heads, and with
+    ``vectors`` the sentence heads where the cascade (``mode``) would read the text."""
+    from monitor.judgement.sentence import is_read
+
+    calls = [model.call_words(w, dict(zip(DENSE, d))) for w, d in zip(words, dense)]
+    if vectors is None or model.sentence is None or mode == "off":
+        return [call.probability for call in calls]
+    logits = model.sentence.logits(vectors, [call.dense for call in calls])
+    return [model.with_sentence(call, heads).probability if is_read(call, model, mode) else call.probability
+            for call, heads in zip(calls, logits)]
+
+
 def cross_validate(model: dict, words: list[list[str]], dense: list[list[float]], labels: list[int], *,
-                   folds: int = 10, c: float = SITE_C) -> list[float]:
-    """Each labelled text's probability from a refit on the other folds (stratified, in order)."""
+                   folds: int = 10, c: float = SITE_C, vectors=None, mode: str = "auto") -> list[float]:
+    """Each labelled text's probability from a refit on the other folds (stratified, in order);
+    with ``vectors``, the sentence complaint head refit too and the call made as the monitor makes it."""
+    import numpy as np
+
     from monitor.judgement.learned import Model
 
     out = [0.0] * len(labels)
     order = [i for i in range(len(labels)) if labels[i]] + [i for i in range(len(labels)) if not labels[i]]
     for k in range(folds):
-        held = set(order[k::folds])
-        train = [i for i in range(len(labels)) if i not in held]
-        fitted = Model.from_dict(refit(model, [words[i] for i in train], [dense[i] for i in train],
-                                       [labels[i] for i in train], c=c))
-        for i in held:
-            out[i] = fitted.call_words(words[i], dict(zip(DENSE, dense[i]))).probability
+        held = sorted(set(order[k::folds]))
+        train = [i for i in range(len(labels)) if i not in set(held)]
+        fitted = Model.from_dict(refit_all(model, [words[i] for i in train], [dense[i] for i in train],
+                                           [labels[i] for i in train],
+                                           None if vectors is None else np.asarray(vectors)[train], c=c))
+        scores = call_all(fitted, [words[i] for i in held], [dense[i] for i in held],
+                          None if vectors is None else np.asarray(vectors)[held], mode=mode)
+        for i, score in zip(held, scores):
+            out[i] = score
     return out
 
 
@@ -304,17 +356,19 @@ def set_weights(groups: list[str], labels: list[int]):
     return out * len(labels_a)
 
 
-def fit_logistic(x, y, weights, strength: float):
+def fit_logistic(x, y, weights, strength: float, center=None):
     """A weighted, L2-penalised logistic regression (the bias free) by Newton's method: a few
-    hundred features, exact in about ten steps, deterministic. Returns (coefficients, bias)."""
+    hundred features, exact in about ten steps, deterministic. ``center``: coefficients to stay
+    near (the penalty is on the distance to them; zero by default). Returns (coefficients, bias)."""
     import numpy as np
 
     xb = np.hstack([x, np.ones((len(x), 1))])
-    theta = np.zeros(xb.shape[1])
+    middle = np.zeros(xb.shape[1]) if center is None else np.r_[center, 0.0]
+    theta = middle.copy()
     penalty = np.r_[np.full(x.shape[1], strength), 0.0]
     for _ in range(50):
         p = _sigmoid(xb @ theta)
-        gradient = xb.T @ (weights * (p - y)) + penalty * theta
+        gradient = xb.T @ (weights * (p - y)) + penalty * (theta - middle)
         hessian = (xb * (weights * p * (1 - p))[:, None]).T @ xb + np.diag(penalty)
         step = np.linalg.solve(hessian, gradient)
         theta -= step
