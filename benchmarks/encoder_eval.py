@@ -116,6 +116,7 @@ def main() -> None:
                               ("the four heads' mean", (lc + ln + ec + en) / 4),
                               *((("the call as shipped (the cascade)", cascade),) if cascade is not None else ()),
                               ("today's two and the encoder's negative", (lc + ln + en) / 3),
+                              ("the likelier task (the larger task mean)", np.maximum((lc + ec) / 2, (ln + en) / 2)),
                               ("complaint heads' mean", (lc + ec) / 2), ("negative heads' mean", (ln + en) / 2),
                               ("today's complaint head", lc), ("today's negative head", ln),
                               ("the encoder's complaint head", ec), ("the encoder's negative head", en)):
