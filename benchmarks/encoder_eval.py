@@ -12,7 +12,8 @@ prints, on the same harness as ``sentiment_eval.py``:
   without each fold), for the sentence heads alone, for the four heads' mean, and for **the call
   as shipped**: the cascade, where the four heads read the texts whose fast probability is at
   least the floor that train_assassin's procedure picks on the same training texts, and the fast
-  call the rest (with the share of texts it sends to the encoder);
+  call the rest (with the share of texts it sends to the encoder); also the four heads read as the
+  likelier task (the larger of the two tasks' head means), measured and not adopted;
 - the encoder's throughput on tweets (texts per second) against VADER's reading;
 - with ``--every-set``, every sentiment set trained without it (issue 34: no set more than 0.01
   ROC-AUC below the fast call), the fast call beside the four heads' mean.
