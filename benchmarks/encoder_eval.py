@@ -26,7 +26,6 @@ on the texts it is scored on.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import sys
 import time
 from pathlib import Path
@@ -41,18 +40,6 @@ from monitor.judgement import encoder as encoders  # noqa: E402
 from monitor.judgement import training  # noqa: E402
 from monitor.judgement.learned import DENSE, Sentence  # noqa: E402
 from monitor.judgement.text import html_to_text  # noqa: E402
-
-FLOOR_SHARE = train_assassin.FLOOR_SHARE
-
-
-def floor_of(fast: "np.ndarray", four: "np.ndarray") -> float:  # noqa: F821
-    """The cascade's floor by the shipped procedure, on training texts' fast and four-head
-    probabilities (train_assassin.sentence_heads)."""
-    import math
-
-    called = sorted(fast[four >= 0.5].tolist())
-    return math.floor(called[int(FLOOR_SHARE * len(called))] * 1000) / 1000 if called else 0.0
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -97,7 +84,7 @@ def main() -> None:
         fast = np.array(data.score(model, idx))
         sc, sn = np.array(sentence.logits(vectors[idx], [rows[i] for i in idx])).T
         z = np.log(fast / (1 - fast))
-        return out, floor_of(fast, 1 / (1 + np.exp(-(2 * z + sc + sn) / 4)))
+        return out, train_assassin.floor_of(fast[1 / (1 + np.exp(-(2 * z + sc + sn) / 4)) >= 0.5].tolist())
 
     def cascaded(layer, encoded, floor):
         """The call as shipped, as log-odds: the four heads' mean where the fast call is at least the

@@ -95,9 +95,16 @@ def sentence_heads(model: dict, sets, words, dense, labels, heads, groups) -> di
     fitted = Model.from_dict({**model, "sentence": sentence})
     fast = [fitted.call_words(w, dict(zip(DENSE, d))) for w, d in zip(words, dense)]
     logits = fitted.sentence.logits(vectors, [dict(zip(DENSE, d)) for d in dense])
-    called = sorted(c.fast_probability for c, s in zip(fast, logits) if fitted.with_sentence(c, s).probability >= THRESHOLD)
-    sentence["floor"] = math.floor(called[int(FLOOR_SHARE * len(called))] * 1000) / 1000
+    sentence["floor"] = floor_of([c.fast_probability for c, s in zip(fast, logits)
+                                  if fitted.with_sentence(c, s).probability >= THRESHOLD])
     return sentence
+
+
+def floor_of(called: list[float]) -> float:
+    """The cascade's floor: the ``FLOOR_SHARE`` quantile of the fast probabilities of the training
+    texts the four heads call assassin (``called``), rounded down to 0.001."""
+    called = sorted(called)
+    return math.floor(called[int(FLOOR_SHARE * len(called))] * 1000) / 1000 if called else 0.0
 
 
 def complaints_cv(model: dict, words, dense, labels, heads, folds: int = 10) -> dict:

@@ -62,24 +62,25 @@ class ModelSource:
         self._shipped: Model | None = None
         self._site: dict[Path, tuple[tuple[int, int], Model | None]] = {}
         self._lock = threading.Lock()
-        self._encoder: object | None = None
         self.encoder_unavailable: str | None = None  # why the encoder could not be loaded
 
     def encoder(self, mode: str = "auto") -> object | None:
-        """The sentence encoder, loaded on first use (None with ``mode`` off, or where it cannot
-        run: logged once, as an error when the config asks for it ``always``)."""
+        """The sentence encoder (``encoder.shared``: loaded once per process, on first use); None
+        with ``mode`` off, or where it cannot run: said once per source of models, as an error when
+        the config asks for it ``always``."""
         if mode == "off":
             return None
-        with self._lock:
-            if self._encoder is None and self.encoder_unavailable is None:
-                from monitor.judgement import encoder as encoders
-                try:
-                    self._encoder = encoders.shared()
-                except encoders.EncoderUnavailable as exc:
-                    self.encoder_unavailable = str(exc)
-                    (log.error if mode == "always" else log.info)(
-                        "sentiment.encoder %s: %s; the assassin call reads words only", mode, exc)
-            return self._encoder
+        from monitor.judgement import encoder as encoders
+
+        try:
+            return encoders.shared()
+        except encoders.EncoderUnavailable as exc:
+            with self._lock:
+                first, self.encoder_unavailable = self.encoder_unavailable is None, str(exc)
+            if first:
+                (log.error if mode == "always" else log.info)(
+                    "sentiment.encoder %s: %s; the assassin call reads words only", mode, exc)
+            return None
 
     def shipped(self) -> Model:
         if self._shipped is None:

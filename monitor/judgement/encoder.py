@@ -79,26 +79,29 @@ def missing() -> str | None:
     """Why the encoder could not be loaded here (its packages or weight files absent), without
     loading it; None when they are all there (their checksums are checked on load)."""
     try:
-        folder = locate()
+        _present(locate())
     except EncoderUnavailable as exc:
         return str(exc)
-    for name in FILES_SHA256:
-        if not (folder / name).is_file():
-            return f"{folder / name} is missing: the sentence encoder needs all-MiniLM-L6-v2's {name}"
     for package in ("tokenizers", "safetensors", "numpy"):
         if importlib.util.find_spec(package) is None:
             return f"the sentence encoder needs {package}: pip install 'reputation-monitor[encoder]'"
     return None
 
 
+def _present(folder: Path) -> None:
+    """EncoderUnavailable naming the first of the weight files missing from ``folder``."""
+    for name in FILES_SHA256:
+        if not (folder / name).is_file():
+            raise EncoderUnavailable(f"{folder / name} is missing: the sentence encoder needs all-MiniLM-L6-v2's {name}")
+
+
 def load(folder: Path | None = None, *, backend: str | None = None) -> "Encoder":
     """The encoder from ``folder`` (``locate()``'s by default), its files checked against the pins;
     run by onnxruntime where it is installed, else (or with ``backend="numpy"``) by numpy."""
     folder = locate() if folder is None else folder
+    _present(folder)
     for name, pinned in FILES_SHA256.items():
         path = folder / name
-        if not path.is_file():
-            raise EncoderUnavailable(f"{path} is missing: the sentence encoder needs all-MiniLM-L6-v2's {name}")
         digest = hashlib.sha256()
         with path.open("rb") as f:
             for block in iter(lambda: f.read(1 << 20), b""):

@@ -32,8 +32,6 @@ def read(calls: list[Call | None], texts: list[str], model: Model, encoder: Call
     added where the cascade sends the post to them. ``encoder`` gives the loaded encoder (or None
     where it cannot run) and is asked only when some post needs it; ``abouts``: each text's brand
     pattern (the brand's own name is never a reason)."""
-    if mode == "off" or model.sentence is None:
-        return calls
     chosen = [k for k, call in enumerate(calls) if call is not None and is_read(call, model, mode)]
     if not chosen:
         return calls

@@ -256,18 +256,12 @@ def refit_sentence(head: dict, vectors, dense: list[list[float]], labels: list[i
     import numpy as np
 
     features = tuple(head["dense"])
-    columns = [DENSE.index(name) for name in features]
-    x = np.hstack([np.asarray(vectors, dtype=np.float64), np.asarray(dense, dtype=np.float64)[:, columns]])
-    y = np.asarray(labels, dtype=np.float64)
-    mean, scale = x.mean(0), x.std(0) + 1e-6
+    x, mean, scale = _sentence_features(vectors, dense, features)
     shipped = np.r_[np.asarray(head["vector"], dtype=np.float64), [head["dense"][k] for k in features]]
     weights = set_weights(["site"] * len(labels), labels) * c
-    coef, bias = fit_logistic((x - mean) / scale, y, weights, 1.0, center=shipped * scale)
-    folded = coef / scale
-    width = x.shape[1] - len(columns)
-    return {"bias": round(float(bias - mean @ folded), ROUND),
-            "dense": {name: round(float(w), ROUND) for name, w in zip(features, folded[width:])},
-            "vector": [round(float(v), ROUND) for v in folded[:width]], "strength": "site"}
+    coef, bias = fit_logistic((x - mean) / scale, np.asarray(labels, dtype=np.float64), weights, 1.0,
+                              center=shipped * scale)
+    return _sentence_head(coef, bias, mean, scale, features, "site")
 
 
 def refit(model: dict, words: list[list[str]], dense: list[list[float]], labels: list[int], *, c: float = SITE_C,
@@ -323,8 +317,9 @@ def cross_validate(model: dict, words: list[list[str]], dense: list[list[float]]
     out = [0.0] * len(labels)
     order = [i for i in range(len(labels)) if labels[i]] + [i for i in range(len(labels)) if not labels[i]]
     for k in range(folds):
-        held = sorted(set(order[k::folds]))
-        train = [i for i in range(len(labels)) if i not in set(held)]
+        held = sorted(order[k::folds])
+        kept = set(held)
+        train = [i for i in range(len(labels)) if i not in kept]
         fitted = Model.from_dict(refit_all(model, [words[i] for i in train], [dense[i] for i in train],
                                            [labels[i] for i in train],
                                            None if vectors is None else np.asarray(vectors)[train], c=c))
@@ -337,7 +332,6 @@ def cross_validate(model: dict, words: list[list[str]], dense: list[list[float]]
 
 SENTENCE_STRENGTHS = (1.0, 10.0, 100.0, 1000.0)  # L2 strengths a sentence head chooses among (5-fold ROC-AUC)
 SENTENCE_FOLDS = 5
-SENTENCE_DENSE = DENSE  # a sentence head reads the features the word heads read, beside the vector
 
 
 def set_weights(groups: list[str], labels: list[int]):
@@ -378,20 +372,18 @@ def fit_logistic(x, y, weights, strength: float, center=None):
 
 
 def fit_sentence_head(vectors, dense: list[list[float]], labels: list[int], groups: list[str], *,
-                      strength: float | None = None, features: tuple[str, ...] = SENTENCE_DENSE) -> dict:
-    """A head on the sentence encoder's vector and the DENSE features named in ``features`` (rows of
-    ``dense`` in DENSE's order): a logistic regression on the standardised features, class-balanced
-    and each set weighing the same, its L2 ``strength`` chosen among ``SENTENCE_STRENGTHS`` by
-    5-fold ROC-AUC on these texts alone when not given. Stored with the standardisation folded in:
-    {"bias", "dense": {name: weight}, "vector", "strength"}, so a text's log-odds is one dot product."""
+                      strength: float | None = None) -> dict:
+    """A head on the sentence encoder's vector and the DENSE features (rows of ``dense``): a
+    logistic regression on the standardised features, class-balanced and each set weighing the
+    same, its L2 ``strength`` chosen among ``SENTENCE_STRENGTHS`` by 5-fold ROC-AUC on these texts
+    alone when not given. Stored with the standardisation folded in: {"bias", "dense": {name:
+    weight}, "vector", "strength"}, so a text's log-odds is one dot product."""
     import numpy as np
 
-    columns = [DENSE.index(name) for name in features]
-    x = np.hstack([np.asarray(vectors, dtype=np.float64), np.asarray(dense, dtype=np.float64)[:, columns]])
+    x, mean, scale = _sentence_features(vectors, dense, DENSE)
+    z = (x - mean) / scale
     y = np.asarray(labels, dtype=np.float64)
     weights = set_weights(groups, labels)
-    mean, scale = x.mean(0), x.std(0) + 1e-6
-    z = (x - mean) / scale
     if strength is None:
         fold = np.arange(len(y)) % SENTENCE_FOLDS
         np.random.default_rng(0).shuffle(fold)
@@ -404,8 +396,22 @@ def fit_sentence_head(vectors, dense: list[list[float]], labels: list[int], grou
             scores[candidate] = auc(out.tolist(), y.astype(int).tolist())
         strength = max(SENTENCE_STRENGTHS, key=lambda c: (scores[c], c))
     coef, bias = fit_logistic(z, y, weights, strength)
+    return _sentence_head(coef, bias, mean, scale, DENSE, strength)
+
+
+def _sentence_features(vectors, dense: list[list[float]], features: tuple[str, ...]):
+    """[vector, the named DENSE features] per text, with the columns' means and spreads."""
+    import numpy as np
+
+    columns = [DENSE.index(name) for name in features]
+    x = np.hstack([np.asarray(vectors, dtype=np.float64), np.asarray(dense, dtype=np.float64)[:, columns]])
+    return x, x.mean(0), x.std(0) + 1e-6
+
+
+def _sentence_head(coef, bias: float, mean, scale, features: tuple[str, ...], strength) -> dict:
+    """A head as stored: the standardisation folded into its weights, rounded to ``ROUND``."""
     folded = coef / scale
-    width = x.shape[1] - len(columns)
+    width = len(folded) - len(features)
     return {"bias": round(float(bias - mean @ folded), ROUND),
             "dense": {name: round(float(w), ROUND) for name, w in zip(features, folded[width:])},
             "vector": [round(float(v), ROUND) for v in folded[:width]], "strength": strength}
