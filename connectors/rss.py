@@ -27,7 +27,7 @@ import feedparser.mixin
 import httpx
 from pydantic import Field, field_validator
 
-from connectors import http
+from connectors import http, plain_rss
 from connectors.base import SourceOptions, malformed_item
 from monitor.errors import ParseError
 from monitor.models import FetchResult, Mention, Query, SourceState, check_http_url
@@ -156,18 +156,10 @@ def feed_headers(response: httpx.Response) -> dict[str, str]:
     return {k.lower(): v for k, v in response.headers.items() if k.lower() in ("content-type", "content-language")}
 
 
-def parse_feed(body: bytes, *, source: str, url: str, headers: dict | None = None, now: datetime,
-               skipped: list[str] | None = None, warnings: list[str] | None = None) -> list[Mention]:
-    """Parse a feed body into mentions; raise ParseError when it is not a feed.
-
-    feedparser never raises: a document it could not read whole (truncated, not well-formed)
-    or whose bytes are not in the encoding it declares still yields what it read. That is a
-    warning added to ``warnings`` (shown by ``monitor status``), and an entry with nothing in it
-    (the stub a cut-off document ends with) is skipped, not stored.
-    """
-    where = http.safe_url(url)
-    if not body.strip():
-        raise ParseError(f"empty body from {where}", source=source)
+def _parsed(body: bytes, *, where: str, source: str, url: str, headers: dict | None,
+            warnings: list[str] | None) -> tuple[list, str | None, int]:
+    """feedparser's reading of a document outside the plain shape: its entries, the feed's
+    language and how many entries the document lists."""
     listed = 0
     if len(body) > LARGE_FEED:
         size = len(body)
@@ -192,14 +184,33 @@ def parse_feed(body: bytes, *, source: str, url: str, headers: dict | None = Non
             warnings.append(f"undecodable bytes in {where}: {problem} — some characters may be wrong")
         else:
             warnings.append(f"{where} is a partial document ({problem}); read what came before the fault")
-    feed_language = _language(parsed.feed.get("language"))
-    entries = parsed.entries
+    return parsed.entries, _language(parsed.feed.get("language")), listed
+
+
+def parse_feed(body: bytes, *, source: str, url: str, headers: dict | None = None, now: datetime,
+               skipped: list[str] | None = None, warnings: list[str] | None = None) -> list[Mention]:
+    """Parse a feed body into mentions; raise ParseError when it is not a feed.
+
+    feedparser never raises: a document it could not read whole (truncated, not well-formed)
+    or whose bytes are not in the encoding it declares still yields what it read. That is a
+    warning added to ``warnings`` (shown by ``monitor status``), and an entry with nothing in it
+    (the stub a cut-off document ends with) is skipped, not stored.
+    """
+    where = http.safe_url(url)
+    if not body.strip():
+        raise ParseError(f"empty body from {where}", source=source)
+    plain = plain_rss.entries(body, url=url, headers=headers) if len(body) <= LARGE_FEED else None
+    if plain is not None:
+        entries, language = plain
+        feed_language, listed = _language(language), len(entries)
+    else:
+        entries, feed_language, listed = _parsed(body, where=where, source=source, url=url, headers=headers,
+                                                 warnings=warnings)
     listed = max(listed, len(entries))
     if listed > MAX_ENTRIES:  # feeds list newest first; a page of 25,000 is a fault, not news
         if warnings is not None:
             warnings.append(f"{where} lists {listed:,} entries; read the first {MAX_ENTRIES:,}")
         entries = entries[:MAX_ENTRIES]
-    del parsed
     mentions = []
     for entry in entries:
         with malformed_item(entry, source=source, skipped=skipped):

@@ -1,0 +1,154 @@
+"""The plain-RSS reader against feedparser itself: every document it accepts, recorded or
+generated, gives feedparser's entries (key for key, in feedparser's order), the same dates, the
+same feed language and the same mentions; and what it does not accept goes to feedparser."""
+
+from __future__ import annotations
+
+import random
+from xml.sax.saxutils import escape
+
+import pytest
+
+from connectors import plain_rss, rss
+from tests.support import FIXTURES, NOW, SHARED
+
+URL = "https://feeds.example/path/feed.xml"
+
+
+def both_ways(body: bytes, headers: dict) -> tuple[list, list] | None:
+    """The mentions and the entries from the plain reader and from feedparser, or None when
+    the plain reader declines the document."""
+    plain = plain_rss.entries(body, url=URL, headers=headers)
+    if plain is None:
+        return None
+    warnings: list[str] = []
+    entries, language, _ = rss._parsed(body, where=URL, source="s", url=URL, headers=headers, warnings=warnings)
+    assert not warnings, "the plain reader accepted a document feedparser reads with a warning"
+    assert rss._language(plain[1]) == language
+    theirs = [(list(rss.given(e).items()), dict(e).get("published_parsed")) for e in entries]
+    ours = [(list(rss.given(e).items()), e.get("published_parsed")) for e in plain[0]]
+    assert ours == theirs
+    made = rss.parse_feed(body, source="s", url=URL, headers=headers, now=NOW)
+    expected = [rss._entry_mention(e, source="s", now=NOW, feed_language=language) for e in entries]
+    assert made == [m for m in expected if m is not None], "an empty entry is skipped either way"
+    return ours, made
+
+
+# The pieces a generated feed is made of: what real feeds put in each field, and what trips
+# readers (entities, C1 controls, text that was UTF-8 read as Latin-1, markup, relative links).
+TEXTS = ["Acme Cloud is down again", "  padded  ", "", "café crème", "Ã©tÃ© à Paris", "日本語のレビュー",
+         "fish &amp; chips", "a &lt; b", "&#x85;ellipsis &#x93;quoted&#x94;", "5 &gt; 3", "emoji 🙂 ok",
+         "tab\there", "line&#13;feed", "&lt;b&gt;bold&lt;/b&gt; title", "AT&amp;T &amp;amp; more", "x<!-- a comment -->y",
+         "<![CDATA[cdata <i>text</i>]]>", "Q&amp;A: ‮reversed"]
+HTML = ["&lt;p&gt;Acme Cloud &lt;a href=\"/p/1\"&gt;lost&lt;/a&gt; my files&lt;/p&gt;",
+        "<![CDATA[<p>relative <img src=\"img.png\"> and <script>alert(1)</script></p>]]>",
+        "&lt;div onclick=\"x()\"&gt;click&lt;/div&gt;&#13;&#10;next", "plain description", "tom &amp; jerry",
+        "&lt;p&gt;caf\u00c3\u00a9&lt;/p&gt;", "<![CDATA[a > b & c]]>"]
+LINKS = ["https://e.example/p/1", "/relative/2", "p/3?a=1&amp;b=2", "javascript:alert(1)", "", "  https://e.example/p/4  ",
+         "https://e.example/p?x=1&amp;amp;y=2", "mailto:a@e.example", "//other.example/p"]
+DATES = ["Mon, 23 Nov 2026 12:00:00 GMT", "Mon, 23 Nov 2026 12:00:00 +0100", "2026-11-23T12:00:00Z", "23 Nov 2026 12:00 EST",
+         "yesterday", "", "Mon, 31 Feb 2026 12:00:00 GMT", "Tue, 24 Nov 26 01:02:03 PST"]
+AUTHORS = ["a@e.example (Ann)", "Ann <a@e.example>", "Ann Example", "", "bob@example.co.uk", "x@[10.0.0.1]",
+           "Ann (ann@e.example)", "&lt;b@e.example&gt;", "someone@exam.ple?subject=hi there"]
+TYPES = [{"content-type": "application/rss+xml"}, {"content-type": "application/xml; charset=utf-8"}, {},
+         {"content-type": "application/rss+xml", "content-language": "fr-BE"}, {"content-type": "text/xml"},
+         {"content-type": "application/xml; charset=iso-8859-1"}]
+
+
+def generated(rng: random.Random) -> tuple[bytes, dict]:
+    items = []
+    for _ in range(rng.randint(1, 6)):
+        fields = []
+        if rng.random() < 0.8:
+            fields.append(f"<title>{rng.choice(TEXTS)}</title>")
+        if rng.random() < 0.7:
+            fields.append(f"<link>{rng.choice(LINKS)}</link>")
+        if rng.random() < 0.8:
+            permalink = rng.choice(["", ' isPermaLink="false"', ' isPermaLink="true"', ' isPermaLink="True"'])
+            fields.append(f"<guid{permalink}>{rng.choice(LINKS + ['tag:e.example,2026:1', 'abc123'])}</guid>")
+        if rng.random() < 0.8:
+            fields.append(f"<pubDate>{rng.choice(DATES)}</pubDate>")
+        if rng.random() < 0.8:
+            fields.append(f"<description>{rng.choice(HTML + TEXTS)}</description>")
+        if rng.random() < 0.3:
+            creator = rng.choice(["author", "dc:creator"])
+            fields.append(f"<{creator}>{rng.choice(AUTHORS)}</{creator}>")
+        for _ in range(rng.choice([0, 0, 1, 2, 3])):
+            domain = rng.choice(["", ' domain="https://e.example/tags"', ' domain=""'])
+            fields.append(f"<category{domain}>{rng.choice(['outage', 'billing', '', 'outage ', 'caf&#xe9;'])}</category>")
+        if rng.random() < 0.2:
+            url = rng.choice(['', ' url="https://news.example/"', ' url="https://n.example/?a=1&amp;amp;b=2"', ' url="/rel"'])
+            fields.append(f"<source{url}>{rng.choice(['Example News', '', '  Le Soir  '])}</source>")
+        if rng.random() < 0.1:
+            fields.append(f"<comments>{rng.choice(LINKS)}</comments>")
+        if rng.random() < 0.03:
+            fields.append(rng.choice(["<enclosure url='https://e.example/a.mp3'/>", "<title>again</title>",
+                                      "<author>a</author><dc:creator>b</dc:creator>"]))
+        rng.shuffle(fields)
+        items.append("<item>" + "\n  ".join(fields) + "</item>")
+    channel = ["<title>feed</title>", "<link>https://e.example/</link>", "<description>a feed</description>"]
+    if rng.random() < 0.4:
+        channel.append(f"<language>{rng.choice(['en-us', 'fr', 'de_DE', ' es '])}</language>")
+    if rng.random() < 0.2:
+        channel.append("<image><url>https://e.example/i.png</url><title>feed</title><link>https://e.example/</link></image>")
+    if rng.random() < 0.1:
+        channel.append("<ttl>60</ttl><generator>hand</generator>")
+    declaration = rng.choice(['<?xml version="1.0" encoding="UTF-8"?>', "<?xml version='1.0'?>", "",
+                              '<?xml version="1.0" encoding="iso-8859-1"?>'])
+    dc = rng.choice([' xmlns:dc="http://purl.org/dc/elements/1.1/"', ' xmlns:dc="http://purl.org/dc/elements/1.1/" '
+                                                                       'xmlns:media="http://search.yahoo.com/mrss/"'])
+    body = f'{declaration}<rss version="2.0"{dc}><channel>{"".join(channel)}{"".join(items)}</channel></rss>'
+    return body.encode("utf-8"), dict(rng.choice(TYPES))
+
+
+def test_generated_feeds_read_as_feedparser_reads_them() -> None:
+    rng = random.Random(2026)
+    accepted = 0
+    for _ in range(1000):
+        body, headers = generated(rng)
+        if both_ways(body, headers) is not None:
+            accepted += 1
+    assert 150 < accepted < 1000, f"{accepted} of 1,000 documents taken by the plain reader: the generator no longer tests it"
+
+
+def test_recorded_feeds_read_as_feedparser_reads_them() -> None:
+    feeds = [p for folder in (FIXTURES, SHARED / "fixtures") for p in sorted(folder.rglob("*.xml"))]
+    assert len(feeds) >= 10
+    plain = [feed.name for feed in feeds if both_ways(feed.read_bytes(), {"content-type": "application/rss+xml"})]
+    rss_feeds = [feed.name for feed in feeds if b"<rss" in feed.read_bytes()[:500]]
+    assert plain == rss_feeds and len(plain) >= 4, "every recorded RSS feed (Google News, Discourse, ours) is of the plain shape"
+
+
+@pytest.mark.parametrize("body", [
+    b'<rss version="2.0"><channel><item><title>a</title><content:encoded xmlns:content="http://purl.org/rss/1.0/'
+    b'modules/content/">b</content:encoded></item></channel></rss>',
+    b'<rss version="2.0"><channel><item><title>a</title><author>x</author><author>y</author></item></channel></rss>',
+    b'<rss version="2.0"><channel><ttl base="https://other.example/">5</ttl><item><link>p</link></item></channel></rss>',
+    b'<rss version="2.0"><channel xml:base="https://other.example/"><item><link>p</link></item></channel></rss>',
+    b'<rss version="2.0"><channel><item><title>&lt;b&gt;bold&lt;/b&gt;</title></item></channel></rss>',
+    b'<!DOCTYPE rss [<!ENTITY x "y">]><rss version="2.0"><channel><item><title>&x;</title></item></channel></rss>',
+    b'<rss version="2.0"><channel><item><title>cut off',
+    b'<rss version="2.0"><channel><item><title>a &nbsp; b</title></item></channel></rss>',
+    b'<rss version="2.0"><channel><item><enclosure url="https://e.example/a.mp3"/></item></channel></rss>',
+    b'<rss version="2.0"><channel></channel></rss>',
+    b'<feed xmlns="http://www.w3.org/2005/Atom"><entry><id>1</id></entry></feed>',
+    '<?xml version="1.0" encoding="windows-1252"?><rss version="2.0"><channel><item><title>caf\xe9</title></item>'
+    '</channel></rss>'.encode("cp1252"),
+])
+def test_what_is_not_plain_goes_to_feedparser(body: bytes) -> None:
+    """A namespace, a base, a title of HTML, a DTD, a cut-off or ill-formed document, another
+    element, no item, Atom, another encoding: declined, and feedparser reads it as before."""
+    assert plain_rss.entries(body, url=URL, headers={"content-type": "application/rss+xml"}) is None
+
+
+def test_a_plain_feed_is_read_to_the_same_mentions_as_a_person_sees_them() -> None:
+    body = ("""<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>t</title><language>fr-BE</language>
+      <item><title>Acme Cloud: panne &amp; remboursement</title><link>/p/1</link><guid isPermaLink="false">42</guid>
+      <pubDate>Mon, 23 Nov 2026 12:00:00 +0100</pubDate><description>%s</description></item></channel></rss>"""
+            % escape('<p>Encore <a href="/x">une panne</a><script>alert(1)</script></p>')).encode()
+    ours, made = both_ways(body, {"content-type": "application/rss+xml"})
+    mention = made[0]
+    assert mention.id == "42" and mention.url == "https://feeds.example/p/1" and mention.language == "fr"
+    assert mention.title == "Acme Cloud: panne & remboursement"
+    assert mention.text == '<p>Encore <a href="https://feeds.example/x">une panne</a></p>', "resolved and sanitised"
+    assert mention.published_at.isoformat() == "2026-11-23T11:00:00+00:00"
