@@ -148,7 +148,8 @@ QUERIES = {
 DESCRIPTIONS = {
     "mentions": "Every stored post or review that named a brand, with its bucket, sentiment and reach.",
     "mentions_fts": "The full-text index over mentions' titles and texts (FTS5, porter stemming).",
-    "rules": "Each keyword rule that has matched a post, its text once (mentions keep its id in rule_ids).",
+    "rules": "Each keyword rule that has matched a post, its text once (mentions refer to it through rule_sets).",
+    "rule_sets": "Each distinct list of keyword rules a post matched, once (mentions keep its id in rule_set).",
     "mention_rules": "One row per post and keyword rule it matched, with the rule's text.",
     "refreshes": "Each re-read that changed a mention's engagement (reach that grows).",
     "brands": "The watched brands as the config last named them, and which are competitors (share of voice).",

@@ -56,7 +56,7 @@ def test_stored_row_keeps_every_field(database: str) -> None:
         store.save_mentions([judged("1")], fetched_at=NOW + timedelta(minutes=5))
         row = next(store.db.query("SELECT * FROM mentions"))
     assert row["published_at"] == "2026-11-23T11:00:00Z" and row["fetched_at"] == "2026-11-23T11:05:00Z"
-    assert row["brand"] == "Acme" and row["rule_ids"] == "[1]"
+    assert row["brand"] == "Acme" and row["rule_set"] == 1
     assert row["sentiment"] == -0.7 and row["bucket"] == "assassin"
     assert (row["reach_low"], row["reach_high"], row["reach_method"]) == (1, 19, "audience unknown")
     assert row["raw"] == '{"id": "1"}' and row["metrics"] == '{"points": 3}'
@@ -70,8 +70,11 @@ def test_matched_rules_are_stored_once_and_read_back_as_their_text(database: str
         store.save_mentions([first, second, judged("3")], fetched_at=NOW)
         assert [(r["id"], r["rule"]) for r in store.db.query("SELECT id, rule FROM rules ORDER BY id")] == [
             (1, '"Acme Cloud"'), (2, '"Acme" AND (outage OR down)'), (3, "acme.example")]
-        assert [json.loads(r["rule_ids"]) for r in store.db.query("SELECT rule_ids FROM mentions ORDER BY id")] == [
-            [1, 2, 3], [2, 1], [1]]
+        assert [json.loads(r["rule_ids"]) for r in store.db.query(
+            "SELECT s.rule_ids FROM mentions m JOIN rule_sets s ON s.id = m.rule_set ORDER BY m.id")] == [[1, 2, 3], [2, 1], [1]]
+        store.save_mentions([replace(judged("5"), match=Match(("Acme",), rules))], fetched_at=NOW)
+        assert store.db.execute("SELECT count(*) FROM rule_sets").fetchone()[0] == 3, "a list matched again is stored once"
+        assert store.db.execute("SELECT count(DISTINCT rule_set) FROM mentions WHERE id IN ('1', '5')").fetchone()[0] == 1
         store.save_mentions([replace(judged("4"), match=Match(("Acme",), ("a rule edited",)))], fetched_at=NOW)
         assert store.db.execute("SELECT count(*) FROM rules").fetchone()[0] == 4, "a new rule text is a new row"
         assert [j.match.keywords for j in store.mentions_by_key([("blog", "2"), ("blog", "1")])] == [rules[1::-1], rules]
@@ -195,12 +198,14 @@ def test_the_migration_moves_matched_rule_texts_to_the_rules_table(tmp_path: Pat
     with Store(path) as store:
         assert [tuple(r.values()) for r in store.db.query("SELECT * FROM rules ORDER BY id")] == [
             (1, '"Acme"', "2026-01-01T00:00:00Z"), (2, "acme AND outage", "2026-01-01T00:00:00Z")]
-        assert [r["rule_ids"] for r in store.db.query("SELECT rule_ids FROM mentions ORDER BY id")] == ["[1,2]", "[2]", "[]"]
-        assert "matched_keywords" not in {r[1] for r in store.db.execute("PRAGMA table_info(mentions)")}
+        assert [r["rule_ids"] for r in store.db.query(
+            "SELECT s.rule_ids FROM mentions m LEFT JOIN rule_sets s ON s.id = m.rule_set ORDER BY m.id")] == ["[1,2]", "[2]", None]
+        assert not {"matched_keywords", "rule_ids"} & {r[1] for r in store.db.execute("PRAGMA table_info(mentions)")}
         assert [j.match.keywords for j in store.mentions_by_key([("blog", "1"), ("blog", "3")])] == [
             ('"Acme"', "acme AND outage"), ()]
         store.save_mentions([judged("4")], fetched_at=NOW)
-        assert store.db.execute("SELECT rule_ids FROM mentions WHERE id = '4'").fetchone()[0] == "[3]"
+        assert store.db.execute("SELECT s.rule_ids FROM mentions m JOIN rule_sets s ON s.id = m.rule_set"
+                                " WHERE m.id = '4'").fetchone()[0] == "[3]"
 
 
 def test_mastodon_mentions_move_to_their_uri_with_their_labels(tmp_path: Path) -> None:

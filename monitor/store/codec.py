@@ -29,14 +29,14 @@ def _strings(values: tuple[str, ...]) -> str:
 _STRING = json.encoder.encode_basestring  # ensure_ascii=False, as _ENCODER
 
 
-def _row(item: Judged, fetched: str | None, published: str, rule_ids: dict[str, int]) -> tuple:
+def _row(item: Judged, fetched: str | None, published: str, rule_sets: dict[tuple[str, ...], int]) -> tuple:
     """A mention's column values (``published``: its ISO publication time, made once per item;
-    ``rule_ids``: each matched rule's id in the ``rules`` table)."""
+    ``rule_sets``: each list of matched rules' id in the ``rule_sets`` table; none matched, NULL)."""
     m, match, score, reach = item.mention, item.match, item.score, item.reach
     return (
         m.source, m.id, m.source_type, m.url, m.author, m.author_name, m.title, m.text,
         published, fetched, match.brand, _strings(match.brands),
-        "[" + ",".join(str(rule_ids[k]) for k in match.keywords) + "]", m.language, score.compound, score.bucket,
+        rule_sets.get(match.keywords), m.language, score.compound, score.bucket,
         _strings(score.reasons), score.unscored_reason, m.audience, _json(dict(m.metrics)),
         reach.low, reach.high, reach.method, _json(m.raw), score.assassin_score, reach.likely,
     )

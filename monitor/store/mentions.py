@@ -43,8 +43,8 @@ class MentionStore:
 
     def _matched(self, alias: str) -> str:
         """The JSON array of the texts of the rules ``alias``'s mention matched, in order."""
-        return (f"(SELECT coalesce(json_group_array(rule), '[]') FROM (SELECT r.rule FROM json_each({alias}.rule_ids) j"
-                " JOIN rules r ON r.id = j.value ORDER BY j.key))")
+        return (f"(SELECT coalesce(json_group_array(rule), '[]') FROM (SELECT r.rule FROM rule_sets s, json_each(s.rule_ids) j"
+                f" JOIN rules r ON r.id = j.value WHERE s.id = {alias}.rule_set ORDER BY j.key))")
 
     def _last_row(self) -> int | None:
         """Where the mentions stored next will start (for ``_index_text``)."""
@@ -89,13 +89,17 @@ class MentionStore:
                     new.append(item)
             published = [to_iso(item.mention.published_at) for item in new]
             rule_ids = self._rule_ids({rule for item in new for rule in item.match.keywords}, fetched)
+            lists = {keywords: "[" + ",".join(str(rule_ids[k]) for k in keywords) + "]"
+                     for keywords in {item.match.keywords for item in new} if keywords}
+            rule_sets = self._rule_sets(set(lists.values()))
+            sets = {keywords: rule_sets[text] for keywords, text in lists.items()}
             self.db.conn.executemany(
                 "INSERT INTO mentions (source, id, source_type, url, author, author_name, title,"
-                " text, published_at, fetched_at, brand, brands, rule_ids, language, sentiment,"
+                " text, published_at, fetched_at, brand, brands, rule_set, language, sentiment,"
                 " bucket, bucket_reasons, unscored_reason, audience, metrics, reach_low, reach_high,"
                 " reach_method, raw, assassin_score, reach_likely)"
                 " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
-                [_row(item, fetched, when, rule_ids) for item, when in zip(new, published)],
+                [_row(item, fetched, when, sets) for item, when in zip(new, published)],
             )
             self._index_text(last_rowid)
             per_source: dict[str, list[str]] = {}
@@ -123,6 +127,25 @@ class MentionStore:
             self.db.conn.executemany("INSERT INTO rules (rule, first_matched_at) VALUES (?, ?) ON CONFLICT (rule) DO NOTHING",
                                      [(rule, now) for rule in missing])
             found.update(self._rule_rows(missing))
+        return found
+
+    def _rule_sets(self, lists: set[str]) -> dict[str, int]:
+        """Each of ``lists`` (JSON arrays of rule ids) its id in the ``rule_sets`` table, added
+        when new (inside the caller's transaction, as ``_rule_ids``)."""
+        found = self._set_rows(sorted(lists))
+        missing = sorted(lists - found.keys())
+        if missing:
+            self.db.conn.executemany("INSERT INTO rule_sets (rule_ids) VALUES (?) ON CONFLICT (rule_ids) DO NOTHING",
+                                     [(text,) for text in missing])
+            found.update(self._set_rows(missing))
+        return found
+
+    def _set_rows(self, lists: list[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for start in range(0, len(lists), 500):
+            chunk = lists[start : start + 500]
+            found.update(self.db.execute(
+                f"SELECT rule_ids, id FROM rule_sets WHERE rule_ids IN ({','.join('?' * len(chunk))})", chunk).fetchall())
         return found
 
     def _rule_rows(self, rules: list[str]) -> dict[str, int]:

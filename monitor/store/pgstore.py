@@ -136,8 +136,9 @@ class PgStore(Store):
         return f"{time} + make_interval(secs => {seconds})"
 
     def _matched(self, alias: str) -> str:
-        return (f"(SELECT coalesce(jsonb_agg(r.rule ORDER BY j.n), '[]') FROM jsonb_array_elements({alias}.rule_ids)"
-                " WITH ORDINALITY AS j(value, n) JOIN rules r ON r.id = (j.value)::bigint)")
+        return (f"(SELECT coalesce(jsonb_agg(r.rule ORDER BY j.n), '[]') FROM rule_sets s CROSS JOIN LATERAL"
+                " jsonb_array_elements(s.rule_ids::jsonb) WITH ORDINALITY AS j(value, n) JOIN rules r ON r.id = (j.value)::bigint"
+                f" WHERE s.id = {alias}.rule_set)")
 
     def _json_field(self, column: str, key: str) -> str:
         return f"{column} ->> '{key}'"
