@@ -4,8 +4,9 @@ would give.
 On a plain feed feedparser's generic machinery (a handler lookup, a dict with key aliases, a
 content stack per element) is most of ``monitor once``'s time: 96 ms for a 500-item feed
 (``benchmarks/peer.py``, docs/evaluation.md). This reads the shape most feeds of posts have — an
-``rss`` of one ``channel`` whose items hold only ``title``, ``link``, ``guid``, ``pubDate`` and
-``description`` — and builds each entry with feedparser's own steps in feedparser's order: its URI
+``rss`` of one ``channel`` whose items hold ``title``, ``link``, ``guid``, ``pubDate``, ``description``,
+``author`` or ``dc:creator``, ``category``, ``source``, ``comments`` and WordPress's
+``content:encoded``, ``wfw:commentRss`` and ``slash:comments`` — and builds each entry with feedparser's own steps in feedparser's order: its URI
 join, its HTML resolver and sanitizer (only where the text has markup: on text without it both
 are the identity), its date parsers, its repair of double-encoded UTF-8 and its Windows-1252
 mapping. Anything outside the shape (a namespace, an attribute, any other element, a title that
@@ -25,10 +26,16 @@ from feedparser.mixin import _FeedParserMixin
 from feedparser.sanitizer import _sanitize_html
 from feedparser.urls import _urljoin, make_safe_absolute_uri, resolve_relative_uris
 
-DC_CREATOR = "{http://purl.org/dc/elements/1.1/}creator"
-# An item's elements read here, and the attributes each may carry.
+# The namespaces of the elements read here, by feedparser's prefix for them (it matches them in lower case).
+PREFIXES = {"http://purl.org/dc/elements/1.1/": "dc", "http://purl.org/rss/1.0/modules/content/": "content",
+            "http://wellformedweb.org/commentapi/": "wfw", "http://purl.org/rss/1.0/modules/slash/": "slash",
+            "http://www.w3.org/2005/atom": "atom", "http://purl.org/rss/1.0/modules/syndication/": "sy"}
+# An item's elements read here (a namespaced one as prefix:name), and the attributes each may carry.
 ITEM_FIELDS = {"title": set(), "link": set(), "guid": {"isPermaLink"}, "pubDate": set(), "description": set(),
-               "author": set(), DC_CREATOR: set(), "source": {"url"}, "category": {"domain"}, "comments": set()}
+               "author": set(), "dc:creator": set(), "source": {"url"}, "category": {"domain"}, "comments": set(),
+               "content:encoded": set(), "wfw:commentrss": set(), "slash:comments": set()}
+# A channel's namespaced elements that are WordPress's and change nothing feedparser keeps of an entry.
+CHANNEL_EXTRAS = frozenset({"atom:link", "sy:updateperiod", "sy:updatefrequency", "sy:updatebase"})
 IMAGE_FIELDS = frozenset({"title", "url", "link", "width", "height", "description"})
 # Media types under which feedparser reads a UTF-8 body as UTF-8 without a note (RFC 3023 gives
 # text/xml without a charset US-ASCII, which feedparser reports).
@@ -45,8 +52,8 @@ def entries(body: bytes, *, url: str, headers: dict | None = None) -> tuple[list
     """The feed's entries as feedparser gives them and the channel's language, or None when
     the document is not of the plain shape."""
     headers = headers or {}
-    if not _plain_bytes(body, headers):
-        return None
+    if not _plain_bytes(body, headers) or "_" in headers.get("content-language", ""):
+        return None  # (feedparser rewrites an en_US language in some places and not others)
     try:
         root = ET.fromstring(body)
     except ET.ParseError:
@@ -57,11 +64,15 @@ def entries(body: bytes, *, url: str, headers: dict | None = None) -> tuple[list
     language = headers.get("content-language")
     out: list[dict] = []
     for child in root[0]:
-        tag = child.tag
-        if not isinstance(tag, str) or "{" in tag:
+        tag = _name(child.tag)
+        if tag is None:
             return None
+        if tag in CHANNEL_EXTRAS:
+            if len(child) or any("{" in name or name.lower() in ("base", "lang") for name in child.attrib):
+                return None
+            continue
         if tag == "item":
-            entry = _entry(child, base)
+            entry = _entry(child, base, headers.get("content-language"))
             if entry is None:
                 return None
             out.append(entry)
@@ -73,9 +84,21 @@ def entries(body: bytes, *, url: str, headers: dict | None = None) -> tuple[list
         elif tag == "image" and not child.attrib and all(
                 f.tag in IMAGE_FIELDS and not len(f) and not f.attrib for f in child):
             continue
-        elif len(child) or any("{" in name or name.lower() in ("base", "lang") for name in child.attrib):
+        elif ":" in tag or len(child) or any("{" in name or name.lower() in ("base", "lang") for name in child.attrib):
             return None  # an element feedparser would read into the channel's state, or a new base or language
     return (out, language) if out else None
+
+
+def _name(tag: object) -> str | None:
+    """An element's name as this module knows it (``prefix:name`` in a known namespace), None when
+    not an element of one of them."""
+    if not isinstance(tag, str):
+        return None
+    if not tag.startswith("{"):
+        return tag
+    uri, _, local = tag[1:].partition("}")
+    prefix = PREFIXES.get(uri.lower())
+    return f"{prefix}:{local.lower()}" if prefix else None
 
 
 def _plain_bytes(body: bytes, headers: dict) -> bool:
@@ -98,7 +121,7 @@ def _plain_bytes(body: bytes, headers: dict) -> bool:
     return True
 
 
-def _entry(item: ET.Element, base: str) -> dict | None:
+def _entry(item: ET.Element, base: str, language: str | None) -> dict | None:
     """One item as feedparser's entry, its keys in feedparser's order (less ``guidislink``,
     which ``rss.given`` drops)."""
     if item.attrib:
@@ -106,7 +129,7 @@ def _entry(item: ET.Element, base: str) -> dict | None:
     entry: dict = {}
     seen = set()
     for field in item:
-        tag = field.tag
+        tag = _name(field.tag)
         allowed = ITEM_FIELDS.get(tag)
         if allowed is None or tag in seen or len(field) or set(field.attrib) - allowed:
             return None
@@ -132,7 +155,7 @@ def _entry(item: ET.Element, base: str) -> dict | None:
             entry["published_parsed"] = _parse_date(value)
         elif tag == "description":  # feedparser's summary, read as HTML
             entry["summary"] = _text(raw, base, html=True)
-        elif tag in ("author", DC_CREATOR):
+        elif tag in ("author", "dc:creator"):
             if "author" in entry:
                 return None
             _author(entry, _text(raw, base))
@@ -145,6 +168,14 @@ def _entry(item: ET.Element, base: str) -> dict | None:
         elif tag == "category":
             seen.discard(tag)  # an item has as many as it likes
             _category(entry.setdefault("tags", []), field.get("domain"), _text(raw, base))
+        elif tag == "content:encoded":  # the post whole, as HTML; the summary too when it has none
+            value = _text(raw, base, html=True)
+            entry["content"] = [{"type": "text/html", "language": language, "base": base, "value": value}]
+            entry.setdefault("summary", value)
+        elif tag == "wfw:commentrss":
+            entry["wfw_commentrss"] = _text(raw, base, uri=True)
+        elif tag == "slash:comments":
+            entry["slash_comments"] = _text(raw, base)
         else:  # comments: the URL of the post's comments
             entry["comments"] = _text(raw, base, uri=True)
     return entry

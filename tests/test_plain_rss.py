@@ -52,6 +52,7 @@ AUTHORS = ["a@e.example (Ann)", "Ann <a@e.example>", "Ann Example", "", "bob@exa
            "Ann (ann@e.example)", "&lt;b@e.example&gt;", "someone@exam.ple?subject=hi there"]
 TYPES = [{"content-type": "application/rss+xml"}, {"content-type": "application/xml; charset=utf-8"}, {},
          {"content-type": "application/rss+xml", "content-language": "fr-BE"}, {"content-type": "text/xml"},
+         {"content-type": "application/rss+xml", "content-language": "de"}, {"content-type": "application/xml", "content-language": "en_GB"},
          {"content-type": "application/xml; charset=iso-8859-1"}]
 
 
@@ -81,6 +82,10 @@ def generated(rng: random.Random) -> tuple[bytes, dict]:
             fields.append(f"<source{url}>{rng.choice(['Example News', '', '  Le Soir  '])}</source>")
         if rng.random() < 0.1:
             fields.append(f"<comments>{rng.choice(LINKS)}</comments>")
+        if rng.random() < 0.3:
+            fields.append(f"<content:encoded>{rng.choice(HTML + TEXTS)}</content:encoded>")
+        if rng.random() < 0.2:
+            fields.append(f"<wfw:commentRss>{rng.choice(LINKS)}</wfw:commentRss><slash:comments>{rng.randint(0, 9)}</slash:comments>")
         if rng.random() < 0.03:
             fields.append(rng.choice(["<enclosure url='https://e.example/a.mp3'/>", "<title>again</title>",
                                       "<author>a</author><dc:creator>b</dc:creator>"]))
@@ -93,10 +98,16 @@ def generated(rng: random.Random) -> tuple[bytes, dict]:
         channel.append("<image><url>https://e.example/i.png</url><title>feed</title><link>https://e.example/</link></image>")
     if rng.random() < 0.1:
         channel.append("<ttl>60</ttl><generator>hand</generator>")
+    if rng.random() < 0.3:  # WordPress's
+        channel.append('<atom:link href="https://e.example/feed/" rel="self" type="application/rss+xml" />'
+                       "<sy:updatePeriod>hourly</sy:updatePeriod><sy:updateFrequency>1</sy:updateFrequency>")
     declaration = rng.choice(['<?xml version="1.0" encoding="UTF-8"?>', "<?xml version='1.0'?>", "",
                               '<?xml version="1.0" encoding="iso-8859-1"?>'])
     dc = rng.choice([' xmlns:dc="http://purl.org/dc/elements/1.1/"', ' xmlns:dc="http://purl.org/dc/elements/1.1/" '
                                                                        'xmlns:media="http://search.yahoo.com/mrss/"'])
+    dc += (' xmlns:content="http://purl.org/rss/1.0/modules/content/" xmlns:wfw="http://wellformedweb.org/CommentAPI/"'
+           ' xmlns:slash="http://purl.org/rss/1.0/modules/slash/" xmlns:atom="http://www.w3.org/2005/Atom"'
+           ' xmlns:sy="http://purl.org/rss/1.0/modules/syndication/"')
     body = f'{declaration}<rss version="2.0"{dc}><channel>{"".join(channel)}{"".join(items)}</channel></rss>'
     return body.encode("utf-8"), dict(rng.choice(TYPES))
 
@@ -116,12 +127,12 @@ def test_recorded_feeds_read_as_feedparser_reads_them() -> None:
     assert len(feeds) >= 10
     plain = [feed.name for feed in feeds if both_ways(feed.read_bytes(), {"content-type": "application/rss+xml"})]
     rss_feeds = [feed.name for feed in feeds if b"<rss" in feed.read_bytes()[:500]]
-    assert plain == rss_feeds and len(plain) >= 4, "every recorded RSS feed (Google News, Discourse, ours) is of the plain shape"
+    assert plain == rss_feeds and len(plain) >= 5, "every recorded RSS feed (Google News, Discourse, WordPress, ours) is of the plain shape"
 
 
 @pytest.mark.parametrize("body", [
-    b'<rss version="2.0"><channel><item><title>a</title><content:encoded xmlns:content="http://purl.org/rss/1.0/'
-    b'modules/content/">b</content:encoded></item></channel></rss>',
+    b'<rss version="2.0"><channel><item><title>a</title><media:thumbnail xmlns:media="http://search.yahoo.com/mrss/"'
+    b' url="https://e.example/t.png"/></item></channel></rss>',
     b'<rss version="2.0"><channel><item><title>a</title><author>x</author><author>y</author></item></channel></rss>',
     b'<rss version="2.0"><channel><ttl base="https://other.example/">5</ttl><item><link>p</link></item></channel></rss>',
     b'<rss version="2.0"><channel xml:base="https://other.example/"><item><link>p</link></item></channel></rss>',
@@ -152,3 +163,14 @@ def test_a_plain_feed_is_read_to_the_same_mentions_as_a_person_sees_them() -> No
     assert mention.title == "Acme Cloud: panne & remboursement"
     assert mention.text == '<p>Encore <a href="https://feeds.example/x">une panne</a></p>', "resolved and sanitised"
     assert mention.published_at.isoformat() == "2026-11-23T11:00:00+00:00"
+
+
+def test_a_wordpress_feed_gives_the_whole_post_sanitised() -> None:
+    """WordPress's full text (``content:encoded``) is the mention's text, its markup sanitised and
+    its links made absolute as feedparser does; the guid that is not a permalink kept as given."""
+    _, made = both_ways((FIXTURES / "wordpress.rss.xml").read_bytes(), {"content-type": "application/rss+xml; charset=UTF-8"})
+    post = made[0]
+    assert post.id == "https://notes.example/?p=1187" and post.author_name == "Dana K" and post.language == "en"
+    assert "closed our ticket twice without an answer" in post.text and 'href="https://feeds.example/services/"' in post.text
+    assert "script" not in post.text and "onerror" not in post.text
+    assert [t["term"] for t in post.raw["tags"]] == ["Hosting", "Outages"] and post.raw["slash_comments"] == "4"
