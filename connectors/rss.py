@@ -27,7 +27,7 @@ import feedparser.mixin
 import httpx
 from pydantic import Field, field_validator
 
-from connectors import http, plain_rss
+from connectors import http, plain_feed
 from connectors.base import SourceOptions, malformed_item
 from monitor.errors import ParseError
 from monitor.models import FetchResult, Mention, Query, SourceState, check_http_url
@@ -199,7 +199,7 @@ def parse_feed(body: bytes, *, source: str, url: str, headers: dict | None = Non
     where = http.safe_url(url)
     if not body.strip():
         raise ParseError(f"empty body from {where}", source=source)
-    plain = plain_rss.entries(body, url=url, headers=headers) if len(body) <= LARGE_FEED else None
+    plain = plain_feed.entries(body, url=url, headers=headers) if len(body) <= LARGE_FEED else None
     if plain is not None:
         entries, language = plain
         feed_language, listed = _language(language), len(entries)

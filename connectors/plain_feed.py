@@ -1,17 +1,24 @@
-"""RSS 2.0 in its plainest shape, read in one pass of the C XML parser to the entries feedparser
-would give.
+"""RSS 2.0 and Atom 1.0 in their plain shapes, read in one pass of the C XML parser to the
+entries feedparser would give.
 
 On a plain feed feedparser's generic machinery (a handler lookup, a dict with key aliases, a
 content stack per element) is most of ``monitor once``'s time: 96 ms for a 500-item feed
-(``benchmarks/peer.py``, docs/evaluation.md). This reads the shape most feeds of posts have — an
-``rss`` of one ``channel`` whose items hold ``title``, ``link``, ``guid``, ``pubDate``, ``description``,
-``author`` or ``dc:creator``, ``category``, ``source``, ``comments`` and WordPress's
-``content:encoded``, ``wfw:commentRss`` and ``slash:comments`` — and builds each entry with feedparser's own steps in feedparser's order: its URI
-join, its HTML resolver and sanitizer (only where the text has markup: on text without it both
-are the identity), its date parsers, its repair of double-encoded UTF-8 and its Windows-1252
-mapping. Anything outside the shape (a namespace, an attribute, any other element, a title that
-looks like HTML, a DTD, an encoding other than UTF-8, a document that is not well-formed) returns
-None and feedparser reads the document. ``tests/test_plain_rss.py`` holds every document this
+(``benchmarks/peer.py``, docs/evaluation.md). This reads the shapes most feeds of posts have:
+
+- RSS: an ``rss`` of one ``channel`` whose items hold ``title``, ``link``, ``guid``, ``pubDate``,
+  ``description``, ``author`` or ``dc:creator``, ``category``, ``source``, ``comments`` and
+  WordPress's ``content:encoded``, ``wfw:commentRss`` and ``slash:comments``;
+- Atom (Reddit's feeds, Google Alerts', blogs'): entries of ``id``, ``title``, ``link``,
+  ``updated``, ``published``, ``content`` and ``summary`` as text or HTML, ``author`` (name, uri,
+  email) and ``category``;
+
+and builds each entry with feedparser's own steps in feedparser's order: its URI join, its HTML
+resolver and sanitizer (only where the text has markup: on text without it both are the
+identity), its date parsers, its repair of double-encoded UTF-8 and its Windows-1252 mapping, and
+its quirks (an Atom id joined to the base like a permalink, an author's uri kept as ``href``).
+Anything outside the shape (another namespace or attribute, XHTML content, ``xml:base``, a title
+of HTML in RSS, a DTD, an encoding other than UTF-8, a document that is not well-formed) returns
+None and feedparser reads the document. ``tests/test_plain_feed.py`` holds every document this
 accepts, recorded and generated, to feedparser's own entries.
 """
 
@@ -58,6 +65,8 @@ def entries(body: bytes, *, url: str, headers: dict | None = None) -> tuple[list
         root = ET.fromstring(body)
     except ET.ParseError:
         return None
+    if root.tag == ATOM + "feed":
+        return _atom(root, make_safe_absolute_uri(url, url) or url, headers.get("content-language"))
     if root.tag != "rss" or set(root.attrib) - {"version"} or len(root) != 1 or root[0].tag != "channel" or root[0].attrib:
         return None
     base = make_safe_absolute_uri(url, url) or url
@@ -99,6 +108,149 @@ def _name(tag: object) -> str | None:
     uri, _, local = tag[1:].partition("}")
     prefix = PREFIXES.get(uri.lower())
     return f"{prefix}:{local.lower()}" if prefix else None
+
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+# An Atom entry's elements read here and the attributes each may carry; a feed's own elements
+# (they change nothing feedparser keeps of an entry).
+ATOM_FIELDS = {"id": set(), "title": {"type"}, "link": {"href", "rel", "type", "title", "hreflang", "length"},
+               "updated": set(), "published": set(), "content": {"type"}, "summary": {"type"}, "author": set(),
+               "category": {"term", "scheme", "label"}}
+ATOM_FEED = frozenset({"title", "subtitle", "id", "updated", "icon", "logo", "rights", "generator", "link", "category",
+                       "author"})
+PERSON = frozenset({"name", "uri", "email"})
+# Atom's text types as feedparser maps them (``map_content_type``): plain text or HTML; XHTML is left to it.
+TEXT_TYPES = {"text": "text/plain", "plain": "text/plain", "text/plain": "text/plain", "html": "text/html",
+              "text/html": "text/html"}
+
+
+def _atom(root: ET.Element, base: str, header_language: str | None) -> tuple[list[dict], str | None] | None:
+    """An Atom 1.0 feed's entries as feedparser gives them, and its language; None when any part
+    is outside the plain shape."""
+    if set(root.attrib) - {XML_LANG} or root.get(XML_LANG) == "":
+        return None  # (an xml:lang="" is none for the entries, and the header's for the feed)
+    language = root.get(XML_LANG, header_language) or None
+    if language and "_" in language:
+        return None
+    out: list[dict] = []
+    for child in root:
+        tag = child.tag
+        if not isinstance(tag, str) or not tag.startswith(ATOM):
+            return None
+        local = tag[len(ATOM):]
+        if local == "entry":
+            entry = _atom_entry(child, base, language)
+            if entry is None:
+                return None
+            out.append(entry)
+        elif local not in ATOM_FEED or any("{" in name or name.lower() in ("base", "lang") for name in child.attrib) or any(
+                local != "author" or not isinstance(c.tag, str) or c.tag[len(ATOM):] not in PERSON or len(c) or c.attrib
+                for c in child):
+            return None
+    return (out, language) if out else None
+
+
+def _atom_entry(element: ET.Element, base: str, language: str | None) -> dict | None:
+    """One Atom entry as feedparser's entry, its keys in feedparser's order (less ``guidislink``)."""
+    if element.attrib:
+        return None
+    entry: dict = {}
+    seen: set[str] = set()
+    has_content = False
+    for field in element:
+        tag = field.tag
+        local = tag[len(ATOM):] if isinstance(tag, str) and tag.startswith(ATOM) else None
+        allowed = ATOM_FIELDS.get(local)
+        if allowed is None or set(field.attrib) - allowed or (local in seen and local not in ("link", "category")):
+            return None
+        seen.add(local)
+        if local == "author":
+            if not _atom_author(entry, field, base):
+                return None
+            continue
+        if len(field):
+            return None
+        raw = field.text
+        if local == "id":  # feedparser reads an Atom id as a guid that is a permalink: joined, and the link until one comes
+            entry["id"] = value = _text(raw, base, uri=True)
+            entry.setdefault("link", value)
+        elif local in ("title", "summary", "content"):
+            kind = TEXT_TYPES.get(field.get("type", "text/plain").lower())
+            if kind is None:
+                return None
+            value = _text(raw, base, html=kind == "text/html")
+            if local == "title":
+                entry["title"] = value
+            elif local == "summary":
+                if "summary" in entry and not has_content:
+                    return None  # (feedparser would read this one as content)
+                entry["summary"] = value
+            else:
+                has_content = True
+                entry.setdefault("content", []).append({"type": kind, "language": language, "base": base, "value": value})
+                entry.setdefault("summary", value)
+        elif local == "link":
+            attributes = {name.lower(): (value.lower() if name.lower() in ("rel", "type") else value)
+                          for name, value in field.attrib.items()}
+            if not attributes.get("href") or (raw or "").strip():
+                return None
+            attributes.setdefault("rel", "alternate")
+            attributes.setdefault("type", "application/atom+xml" if attributes["rel"] == "self" else "text/html")
+            attributes["href"] = _urljoin(base, attributes["href"])
+            entry.setdefault("links", []).append(attributes)
+            if attributes["rel"] == "alternate" and attributes["type"] in ("text/html", "application/xhtml+xml"):
+                entry["link"] = attributes["href"]
+        elif local in ("updated", "published"):
+            entry[local] = value = _text(raw, base)
+            entry[local + "_parsed"] = _parse_date(value)
+        else:  # category: its attributes are the tag
+            if (raw or "").strip():
+                return None
+            tags = entry.setdefault("tags", [])
+            term, scheme, label = field.get("term"), field.get("scheme"), field.get("label")
+            if term or scheme or label:
+                _tag(tags, {"term": term, "scheme": scheme, "label": label})
+    return entry
+
+
+def _atom_author(entry: dict, author: ET.Element, base: str) -> bool:
+    """feedparser's reading of an Atom person (``_start_author`` … ``_end_author``): the name, uri
+    and email into ``author_detail`` and ``authors``, the uri also as the entry's ``href``, and
+    ``author`` as the name (with the email)."""
+    if author.attrib or (author.text or "").strip() or any((c.tail or "").strip() for c in author):
+        return False
+    entry.setdefault("authors", []).append({})
+    seen = set()
+    for child in author:
+        local = child.tag[len(ATOM):] if isinstance(child.tag, str) and child.tag.startswith(ATOM) else None
+        if local not in PERSON or local in seen or len(child) or child.attrib:
+            return False
+        seen.add(local)
+        if local == "uri":
+            key, value = "href", _text(child.text, base, uri=True)
+            entry["href"] = value
+        else:
+            key, value = local, (child.text or "").strip()  # read without its text steps (feedparser's push(..., 0))
+        entry.setdefault("author_detail", {})[key] = value
+        _sync_author(entry)
+        entry["authors"][-1][key] = value
+    entry["author"] = ""
+    _sync_author(entry)
+    return True
+
+
+def _sync_author(entry: dict) -> None:
+    """feedparser's ``_sync_author_detail`` for an Atom person: ``author`` from the detail read so far."""
+    detail = entry["authors"][-1]
+    if detail:
+        name, email = detail.get("name"), detail.get("email")
+        if name and email:
+            entry["author"] = f"{name} ({email})"
+        elif name:
+            entry["author"] = name
+        elif email:
+            entry["author"] = email
 
 
 def _plain_bytes(body: bytes, headers: dict) -> bool:
