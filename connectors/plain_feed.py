@@ -53,6 +53,19 @@ _MARKUP = re.compile(r"[<>&\r]")
 _REFERENCE = re.compile("&([A-Za-z0-9_]+);")
 _EMAIL = re.compile(r"(([a-zA-Z0-9\_\-\.\+]+)@((\[[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.)|(([a-zA-Z0-9\-]+\.)+))"
                     r"([a-zA-Z]{2,4}|[0-9]{1,3})(\]?))(\?subject=\S+)?")  # feedparser's, quirks and all
+ATOM = "{http://www.w3.org/2005/Atom}"
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+# An Atom entry's elements read here and the attributes each may carry; a feed's own elements
+# (they change nothing feedparser keeps of an entry).
+ATOM_FIELDS = {"id": set(), "title": {"type"}, "link": {"href", "rel", "type", "title", "hreflang", "length"},
+               "updated": set(), "published": set(), "content": {"type"}, "summary": {"type"}, "author": set(),
+               "category": {"term", "scheme", "label"}}
+ATOM_FEED = frozenset({"title", "subtitle", "id", "updated", "icon", "logo", "rights", "generator", "link", "category",
+                       "author"})
+PERSON = frozenset({"name", "uri", "email"})
+# Atom's text types as feedparser maps them (``map_content_type``): plain text or HTML; XHTML is left to it.
+TEXT_TYPES = {"text": "text/plain", "plain": "text/plain", "text/plain": "text/plain", "html": "text/html",
+              "text/html": "text/html"}
 
 
 def entries(body: bytes, *, url: str, headers: dict | None = None) -> tuple[list[dict], str | None] | None:
@@ -65,12 +78,12 @@ def entries(body: bytes, *, url: str, headers: dict | None = None) -> tuple[list
         root = ET.fromstring(body)
     except ET.ParseError:
         return None
+    base = make_safe_absolute_uri(url, url) or url  # feedparser's base: the URL joined with itself
+    language = headers.get("content-language")
     if root.tag == ATOM + "feed":
-        return _atom(root, make_safe_absolute_uri(url, url) or url, headers.get("content-language"))
+        return _atom(root, base, language)
     if root.tag != "rss" or set(root.attrib) - {"version"} or len(root) != 1 or root[0].tag != "channel" or root[0].attrib:
         return None
-    base = make_safe_absolute_uri(url, url) or url
-    language = headers.get("content-language")
     out: list[dict] = []
     for child in root[0]:
         tag = _name(child.tag)
@@ -81,7 +94,7 @@ def entries(body: bytes, *, url: str, headers: dict | None = None) -> tuple[list
                 return None
             continue
         if tag == "item":
-            entry = _entry(child, base, headers.get("content-language"))
+            entry = _entry(child, base, headers.get("content-language"))  # (the header's: see _entry)
             if entry is None:
                 return None
             out.append(entry)
@@ -108,21 +121,6 @@ def _name(tag: object) -> str | None:
     uri, _, local = tag[1:].partition("}")
     prefix = PREFIXES.get(uri.lower())
     return f"{prefix}:{local.lower()}" if prefix else None
-
-
-ATOM = "{http://www.w3.org/2005/Atom}"
-XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
-# An Atom entry's elements read here and the attributes each may carry; a feed's own elements
-# (they change nothing feedparser keeps of an entry).
-ATOM_FIELDS = {"id": set(), "title": {"type"}, "link": {"href", "rel", "type", "title", "hreflang", "length"},
-               "updated": set(), "published": set(), "content": {"type"}, "summary": {"type"}, "author": set(),
-               "category": {"term", "scheme", "label"}}
-ATOM_FEED = frozenset({"title", "subtitle", "id", "updated", "icon", "logo", "rights", "generator", "link", "category",
-                       "author"})
-PERSON = frozenset({"name", "uri", "email"})
-# Atom's text types as feedparser maps them (``map_content_type``): plain text or HTML; XHTML is left to it.
-TEXT_TYPES = {"text": "text/plain", "plain": "text/plain", "text/plain": "text/plain", "html": "text/html",
-              "text/html": "text/html"}
 
 
 def _atom(root: ET.Element, base: str, header_language: str | None) -> tuple[list[dict], str | None] | None:
@@ -275,7 +273,8 @@ def _plain_bytes(body: bytes, headers: dict) -> bool:
 
 def _entry(item: ET.Element, base: str, language: str | None) -> dict | None:
     """One item as feedparser's entry, its keys in feedparser's order (less ``guidislink``,
-    which ``rss.given`` drops)."""
+    which ``rss.given`` drops). ``language``: the response's, which feedparser gives content (the
+    channel's ``language`` element names the feed's alone)."""
     if item.attrib:
         return None
     entry: dict = {}
