@@ -10,6 +10,12 @@ as the monitor does (nothing looked ahead), and each corpus is scored by its own
 false alarms per series-month and daily bursts paged again. ``--report`` adds corpora made with
 other seeds that no choice of settings ever saw.
 
+``--false-alarms`` prints, for the defaults, what the alarms outside every labelled window were:
+each one's biggest hour (from 2 hours before it to 1 hour after) as the corpus's generator sizes a
+storm (its excess over the median of that hour on the 7 days before), counted by size and volume.
+A background series is real tweet volume: its own bursts, which nobody labelled, count as false
+alarms when a detector hears them.
+
 ``--select`` runs the selection procedure, fixed before any fold was scored: every setting of
 ``GRID`` on every series of the dev corpus and the ``--seeds`` corpora; then each of the five
 brands (its three volumes together) is held out in turn, the setting that best meets the
@@ -73,6 +79,31 @@ def detect(path: str, setting: dict) -> list[int]:
     settings = replace(SpikeSettings(), **setting)
     state = new_state(times[0], settings)
     return [i for i, (at, value) in enumerate(zip(times, values)) if update(state, at, value, settings).fired]
+
+
+def alarm_sizes(corpus: "Corpus", fired: dict[str, list[int]]) -> list[tuple[str, str, float]]:
+    """Each alarm outside every labelled window (its series, spike or drop, the biggest hour around
+    it as the generator sizes a storm: excess over the median of that hour on the 7 days before)."""
+    sys.path.insert(0, str(STORMS))
+    import make_storms  # the generator's own measure of a storm's size
+
+    out = []
+    for key, rows in fired.items():
+        _, times, values = read(corpus.paths[key])
+        naive = [t.replace(tzinfo=None) for t in times]
+        counts = [int(v) for v in values]
+        wins = [(datetime.strptime(a[:19], FMT), datetime.strptime(b[:19], FMT)) for a, b in corpus.windows[key]]
+        settings = SpikeSettings()
+        state = new_state(times[0], settings)
+        kinds = {i: update(state, at, value, settings).kind for i, (at, value) in enumerate(zip(times, values))}
+        for i in rows:
+            if any(a <= naive[i] <= b for a, b in wins):
+                continue
+            biggest = max(((sum(counts[j:j + 12]) - make_storms.hourly_normal(counts, naive, j))
+                           / make_storms.hourly_normal(counts, naive, j) for j in range(max(0, i - 24), min(len(counts) - 12, i + 12))),
+                          default=0.0)
+            out.append((key, kinds[i], biggest))
+    return out
 
 
 def _task(args: tuple[str, int]) -> tuple[str, int, list[int]]:
@@ -187,6 +218,7 @@ def main() -> None:
     parser.add_argument("--seeds", default="1,2", help="corpora made with these seeds beside dev (default 1,2)")
     parser.add_argument("--report", default="", help="more corpora, by seed, that no choice of settings sees")
     parser.add_argument("--select", action="store_true", help="run the selection procedure over GRID")
+    parser.add_argument("--false-alarms", action="store_true", help="size the defaults' alarms outside every window")
     parser.add_argument("--jobs", type=int, default=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 2)
     parser.add_argument("--work", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "monitor-storm-eval")
     args = parser.parse_args()
@@ -228,6 +260,17 @@ def main() -> None:
         print(f"defaults, {c.folder.name}{seen}: {official(c, fired, args.work / 'results' / c.folder.name / 'defaults')}")
     print("defaults, every corpus pooled: " + line(pooled([c.tally({k: results[(c.paths[k], 0)] for k in c.paths}, BRANDS)
                                                             for c in everything])))
+    if args.false_alarms:
+        sizes = [a for c in everything for a in alarm_sizes(c, {k: results[(c.paths[k], 0)] for k in c.paths})]
+        spikes = [a for a in sizes if a[1] == "spike"]
+        bins = [("under 1.5×", 0.0, 1.5), ("1.5–3×", 1.5, 3.0), ("3–6×", 3.0, 6.0), ("6× and more", 6.0, float("inf"))]
+        print(f"defaults' alarms outside every labelled window: {len(sizes)} ({len(sizes) - len(spikes)} drops); the "
+              "storms among them, by their biggest hour's excess over its normal volume (the generator's own measure): "
+              + ", ".join(f"{label} {sum(low <= a[2] < high for a in spikes)}" for label, low, high in bins))
+        for level in ("v100", "v025", "v005"):
+            mine = [a for a in spikes if level in a[0]]
+            print(f"  {level[1:].lstrip('0') or '0'} % volume: {len(mine)} alarms, {sum(a[2] >= 3 for a in mine)} of them on an hour"
+                  " at 3× its normal excess or more")
 
 
 if __name__ == "__main__":
