@@ -84,7 +84,8 @@ def detect(path: str, setting: dict) -> list[int]:
 def alarm_sizes(corpus: "Corpus", fired: dict[str, list[int]]) -> list[tuple[str, str, float]]:
     """Each alarm outside every labelled window (its series, spike or drop, the biggest hour around
     it as the generator sizes a storm: excess over the median of that hour on the 7 days before)."""
-    sys.path.insert(0, str(STORMS))
+    if str(STORMS) not in sys.path:
+        sys.path.insert(0, str(STORMS))
     import make_storms  # the generator's own measure of a storm's size
 
     out = []
@@ -99,9 +100,9 @@ def alarm_sizes(corpus: "Corpus", fired: dict[str, list[int]]) -> list[tuple[str
         for i in rows:
             if any(a <= naive[i] <= b for a, b in wins):
                 continue
-            biggest = max(((sum(counts[j:j + 12]) - make_storms.hourly_normal(counts, naive, j))
-                           / make_storms.hourly_normal(counts, naive, j) for j in range(max(0, i - 24), min(len(counts) - 12, i + 12))),
-                          default=0.0)
+            biggest = max((sum(counts[j:j + 12]) / normal - 1.0
+                           for j in range(max(0, i - 24), min(len(counts) - 12, i + 12))
+                           for normal in (make_storms.hourly_normal(counts, naive, j),)), default=0.0)
             out.append((key, kinds[i], biggest))
     return out
 

@@ -90,7 +90,7 @@ def entries(body: bytes, *, url: str, headers: dict | None = None) -> tuple[list
         if tag is None:
             return None
         if tag in CHANNEL_EXTRAS:
-            if len(child) or any("{" in name or name.lower() in ("base", "lang") for name in child.attrib):
+            if len(child) or _rebases(child):
                 return None
             continue
         if tag == "item":
@@ -106,7 +106,7 @@ def entries(body: bytes, *, url: str, headers: dict | None = None) -> tuple[list
         elif tag == "image" and not child.attrib and all(
                 f.tag in IMAGE_FIELDS and not len(f) and not f.attrib for f in child):
             continue
-        elif ":" in tag or len(child) or any("{" in name or name.lower() in ("base", "lang") for name in child.attrib):
+        elif ":" in tag or len(child) or _rebases(child):
             return None  # an element feedparser would read into the channel's state, or a new base or language
     return (out, language) if out else None
 
@@ -123,6 +123,17 @@ def _name(tag: object) -> str | None:
     return f"{prefix}:{local.lower()}" if prefix else None
 
 
+def _atom_name(tag: object) -> str | None:
+    """An Atom element's local name, None for anything else."""
+    return tag[len(ATOM):] if isinstance(tag, str) and tag.startswith(ATOM) else None
+
+
+def _rebases(element: ET.Element) -> bool:
+    """Whether an attribute of ``element`` is namespaced or sets a base or language, which
+    feedparser would carry into what follows."""
+    return any("{" in name or name.lower() in ("base", "lang") for name in element.attrib)
+
+
 def _atom(root: ET.Element, base: str, header_language: str | None) -> tuple[list[dict], str | None] | None:
     """An Atom 1.0 feed's entries as feedparser gives them, and its language; None when any part
     is outside the plain shape."""
@@ -133,18 +144,16 @@ def _atom(root: ET.Element, base: str, header_language: str | None) -> tuple[lis
         return None
     out: list[dict] = []
     for child in root:
-        tag = child.tag
-        if not isinstance(tag, str) or not tag.startswith(ATOM):
+        local = _atom_name(child.tag)
+        if local is None:
             return None
-        local = tag[len(ATOM):]
         if local == "entry":
             entry = _atom_entry(child, base, language)
             if entry is None:
                 return None
             out.append(entry)
-        elif local not in ATOM_FEED or any("{" in name or name.lower() in ("base", "lang") for name in child.attrib) or any(
-                local != "author" or not isinstance(c.tag, str) or c.tag[len(ATOM):] not in PERSON or len(c) or c.attrib
-                for c in child):
+        elif local not in ATOM_FEED or _rebases(child) or any(
+                local != "author" or _atom_name(c.tag) not in PERSON or len(c) or c.attrib for c in child):
             return None
     return (out, language) if out else None
 
@@ -157,8 +166,7 @@ def _atom_entry(element: ET.Element, base: str, language: str | None) -> dict | 
     seen: set[str] = set()
     has_content = False
     for field in element:
-        tag = field.tag
-        local = tag[len(ATOM):] if isinstance(tag, str) and tag.startswith(ATOM) else None
+        local = _atom_name(field.tag)
         allowed = ATOM_FIELDS.get(local)
         if allowed is None or set(field.attrib) - allowed or (local in seen and local not in ("link", "category")):
             return None
@@ -221,7 +229,7 @@ def _atom_author(entry: dict, author: ET.Element, base: str) -> bool:
     entry.setdefault("authors", []).append({})
     seen = set()
     for child in author:
-        local = child.tag[len(ATOM):] if isinstance(child.tag, str) and child.tag.startswith(ATOM) else None
+        local = _atom_name(child.tag)
         if local not in PERSON or local in seen or len(child) or child.attrib:
             return False
         seen.add(local)
@@ -239,7 +247,9 @@ def _atom_author(entry: dict, author: ET.Element, base: str) -> bool:
 
 
 def _sync_author(entry: dict) -> None:
-    """feedparser's ``_sync_author_detail`` for an Atom person: ``author`` from the detail read so far."""
+    """feedparser's ``_sync_author_detail``: ``author`` from the person's detail read so far; with
+    none, the detail from ``author``'s text (an address in it, by feedparser's own pattern, is the
+    email and the rest the name)."""
     detail = entry["authors"][-1]
     if detail:
         name, email = detail.get("name"), detail.get("email")
@@ -249,6 +259,25 @@ def _sync_author(entry: dict) -> None:
             entry["author"] = name
         elif email:
             entry["author"] = email
+        return
+    author, email = entry.get("author"), None
+    if not author:
+        return
+    match = _EMAIL.search(author)
+    if match:
+        email = match.group(0)
+        author = author.replace(email, "").replace("()", "").replace("<>", "").replace("&lt;&gt;", "").strip()
+        if author and author[0] == "(":
+            author = author[1:]
+        if author and author[-1] == ")":
+            author = author[:-1]
+        author = author.strip()
+    if author or email:
+        entry.setdefault("author_detail", detail)
+    if author:
+        detail["name"] = author
+    if email:
+        detail["email"] = email
 
 
 def _plain_bytes(body: bytes, headers: dict) -> bool:
@@ -333,29 +362,10 @@ def _entry(item: ET.Element, base: str, language: str | None) -> dict | None:
 
 
 def _author(entry: dict, author: str) -> None:
-    """feedparser's author of one element of text (``_sync_author_detail``): an address in it,
-    by feedparser's own pattern, is the email and the rest the name."""
-    detail: dict = {}
-    entry["authors"] = [detail]
+    """feedparser's author of one element of text (``_start_author`` … ``_end_author``)."""
+    entry["authors"] = [{}]
     entry["author"] = author
-    if not author:
-        return
-    email = None
-    match = _EMAIL.search(author)
-    if match:
-        email = match.group(0)
-        author = author.replace(email, "").replace("()", "").replace("<>", "").replace("&lt;&gt;", "").strip()
-        if author and author[0] == "(":
-            author = author[1:]
-        if author and author[-1] == ")":
-            author = author[:-1]
-        author = author.strip()
-    if author or email:
-        entry.setdefault("author_detail", detail)
-    if author:
-        detail["name"] = author
-    if email:
-        detail["email"] = email
+    _sync_author(entry)
 
 
 def _category(tags: list[dict], domain: str | None, term: str) -> None:

@@ -11,6 +11,7 @@ UTF-8 is named with the byte and where it is.
 from __future__ import annotations
 
 import difflib
+import functools
 import os
 import re
 import typing
@@ -115,22 +116,20 @@ class _Where:
     asks: a valid file needs none of it (10,000 rules: 22 ms of every command's start-up)."""
 
     def __init__(self, node: yaml.Node | None) -> None:
-        self._node, self._lines, self._plain = node, None, None
+        self._node = node
 
-    def _walk(self) -> None:
-        if self._lines is None:
-            self._plain = {}
-            self._lines = _lines(self._node, plain=self._plain)
+    @functools.cached_property
+    def _walked(self) -> tuple[dict, dict]:
+        plain: dict = {}
+        return _lines(self._node, plain=plain), plain
 
     @property
     def lines(self) -> dict:
-        self._walk()
-        return self._lines
+        return self._walked[0]
 
     @property
     def plain(self) -> dict:
-        self._walk()
-        return self._plain
+        return self._walked[1]
 
 
 def _line_of(where: "_Where", loc: tuple) -> int | None:

@@ -43,8 +43,9 @@ def read(calls: list[Call | None], texts: list[str], model: Model, encoder: Call
     logits = model.sentence.logits(vectors, [calls[k].dense for k in chosen])
     for k, heads in zip(chosen, logits):
         call = model.with_sentence(calls[k], heads)
-        if call.probability >= threshold and alone(call):
-            call = call._replace(carried=carried(loaded, model, texts[k], call, abouts[k] if abouts else None))
+        lone = alone(call) if call.probability >= threshold else []
+        if lone:
+            call = call._replace(carried=carried(loaded, model, texts[k], lone, abouts[k] if abouts else None))
         out[k] = call
     return out
 
@@ -63,12 +64,12 @@ def alone(call: Call) -> list[str]:
     return [name for name, logit in call.sentences.items() if logit >= 0 and read.get(name, (0.0,))[0] < 0]
 
 
-def carried(encoder, model: Model, text: str, call: Call, about: re.Pattern | None = None) -> tuple[str, ...]:
+def carried(encoder, model: Model, text: str, heads: list[str], about: re.Pattern | None = None) -> tuple[str, ...]:
     """The words the sentence heads' reading rests on most. The heads are linear in the encoder's
     vector, and the vector is a sum of its words' shares (``Encoder.words``), so each head's
     log-odds splits exactly by word: the words (the brand's name and small words aside) whose
-    shares push the heads that call the post alone the most."""
-    weights = sum(model.sentence.vector(name) for name in alone(call))
+    shares push ``heads`` (those that call the post alone, ``alone``) the most."""
+    weights = sum(model.sentence.vector(name) for name in heads)
     pushes: dict[str, float] = {}
     for word, share in encoder.words(text):
         key = word.lower()

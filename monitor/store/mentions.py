@@ -88,10 +88,11 @@ class MentionStore:
                     known.add(key)
                     new.append(item)
             published = [to_iso(item.mention.published_at) for item in new]
-            rule_ids = self._rule_ids({rule for item in new for rule in item.match.keywords}, fetched)
+            rule_ids = self._ids_of("rules", "rule", {rule for item in new for rule in item.match.keywords},
+                                    first_matched_at=fetched)
             lists = {keywords: "[" + ",".join(str(rule_ids[k]) for k in keywords) + "]"
                      for keywords in {item.match.keywords for item in new} if keywords}
-            rule_sets = self._rule_sets(set(lists.values()))
+            rule_sets = self._ids_of("rule_sets", "rule_ids", set(lists.values()))
             sets = {keywords: rule_sets[text] for keywords, text in lists.items()}
             self.db.conn.executemany(
                 "INSERT INTO mentions (source, id, source_type, url, author, author_name, title,"
@@ -118,42 +119,26 @@ class MentionStore:
                 self._update_authors(list(zip(new, published)), authors)
         return new
 
-    def _rule_ids(self, rules: set[str], now: str) -> dict[str, int]:
-        """Each of ``rules``' id in the ``rules`` table, the ones never matched before added
-        (inside the caller's transaction: a rolled-back page leaves no id behind, so none is cached)."""
-        found = self._rule_rows(sorted(rules))
-        missing = sorted(rules - found.keys())
+    def _ids_of(self, table: str, key: str, values: set[str], **more: str) -> dict[str, int]:
+        """Each of ``values``' id in ``table`` (the ``rules`` by text, the ``rule_sets`` by list),
+        the ones never stored before added with ``more`` columns (inside the caller's transaction:
+        a rolled-back page leaves no id behind, so none is cached)."""
+        found = self._id_rows(table, key, sorted(values))
+        missing = sorted(values - found.keys())
         if missing:
-            self.db.conn.executemany("INSERT INTO rules (rule, first_matched_at) VALUES (?, ?) ON CONFLICT (rule) DO NOTHING",
-                                     [(rule, now) for rule in missing])
-            found.update(self._rule_rows(missing))
+            columns = ", ".join((key, *more))
+            self.db.conn.executemany(
+                f"INSERT INTO {table} ({columns}) VALUES ({', '.join('?' * (1 + len(more)))}) ON CONFLICT ({key}) DO NOTHING",
+                [(value, *more.values()) for value in missing])
+            found.update(self._id_rows(table, key, missing))
         return found
 
-    def _rule_sets(self, lists: set[str]) -> dict[str, int]:
-        """Each of ``lists`` (JSON arrays of rule ids) its id in the ``rule_sets`` table, added
-        when new (inside the caller's transaction, as ``_rule_ids``)."""
-        found = self._set_rows(sorted(lists))
-        missing = sorted(lists - found.keys())
-        if missing:
-            self.db.conn.executemany("INSERT INTO rule_sets (rule_ids) VALUES (?) ON CONFLICT (rule_ids) DO NOTHING",
-                                     [(text,) for text in missing])
-            found.update(self._set_rows(missing))
-        return found
-
-    def _set_rows(self, lists: list[str]) -> dict[str, int]:
+    def _id_rows(self, table: str, key: str, values: list[str]) -> dict[str, int]:
+        """The ids of those of ``values`` that ``table`` holds, 500 a query."""
         found: dict[str, int] = {}
-        for start in range(0, len(lists), 500):
-            chunk = lists[start : start + 500]
-            found.update(self.db.execute(
-                f"SELECT rule_ids, id FROM rule_sets WHERE rule_ids IN ({','.join('?' * len(chunk))})", chunk).fetchall())
-        return found
-
-    def _rule_rows(self, rules: list[str]) -> dict[str, int]:
-        """The ids of those of ``rules`` the ``rules`` table holds, 500 a query."""
-        found: dict[str, int] = {}
-        for start in range(0, len(rules), 500):
-            chunk = rules[start : start + 500]
-            found.update(self.db.execute(f"SELECT rule, id FROM rules WHERE rule IN ({','.join('?' * len(chunk))})",
+        for start in range(0, len(values), 500):
+            chunk = values[start : start + 500]
+            found.update(self.db.execute(f"SELECT {key}, id FROM {table} WHERE {key} IN ({','.join('?' * len(chunk))})",
                                          chunk).fetchall())
         return found
 
