@@ -123,6 +123,63 @@ def test_a_lasting_level_shift_is_news_once_and_the_new_normal_within_a_week() -
     assert abs(verdicts[-1].expected - 80) < 20
 
 
+def test_a_busy_day_expects_a_busy_hour_and_a_quiet_day_hears_a_smaller_storm() -> None:
+    # Ten ordinary weekdays, then a day whose news runs the brand at twice its usual volume from
+    # the morning: by the afternoon an hour at 3.6 × the usual (1.8 × the day's own level) is that
+    # day's weather, not a storm. The detector without today's level pages it.
+    history = quiet_days(10, 30, 21)
+    history[-2 * 288 + 36] = 200.0  # one post shared widely two days before: the month's record is high
+    at = START + len(history) * STEP  # a Thursday, 00:00
+    rng = random.Random(22)
+    busy = [float(poisson(rng, 2 * rhythm(at + k * STEP, 30))) for k in range(14 * 12)]  # to 14:00
+    probe = [float(poisson(rng, 3.6 * rhythm(at + (len(busy) + k) * STEP, 30))) for k in range(18)]
+    flat = SpikeSettings(level_hours=0)
+    for settings, pages in ((SETTINGS, False), (flat, True)):
+        state = new_state(START)
+        verdicts = [update(state, START + i * STEP, v, settings) for i, v in enumerate(history + busy + probe)]
+        afternoon = verdicts[len(history) + len(busy):]
+        assert any(v.kind == "spike" for v in afternoon) is pages, (settings.level_hours, afternoon)
+        if settings is SETTINGS:
+            assert 1.7 <= afternoon[0].level <= 2.0  # the day's level, read from the hours before the last
+            usual = afternoon[0].expected / afternoon[0].level
+            assert 1.7 * usual <= afternoon[0].expected <= 2.0 * usual
+        else:
+            assert {v.level for v in afternoon} == {1.0}
+    # A day at half its usual volume: a storm of 2.2 × the usual is 4 × this day's own.
+    quiet = [float(poisson(rng, 0.5 * rhythm(at + k * STEP, 30))) for k in range(14 * 12)]
+    storm = [float(poisson(rng, 2.2 * rhythm(at + (len(quiet) + k) * STEP, 30))) for k in range(18)]
+    for settings, pages in ((flat, False), (SETTINGS, True)):
+        state = new_state(START)
+        verdicts = [update(state, START + i * STEP, v, settings) for i, v in enumerate(history + quiet + storm)]
+        fired = [v for v in verdicts[len(history) + len(quiet):] if v.kind == "spike"]
+        assert bool(fired) is pages, settings.level_hours
+    # The alert says what it was measured against.
+    from monitor.judgement.series import method
+    words = method(SETTINGS, fired[0])
+    assert ("usually brings at today's level (its median over the last 7 days × 0.52: the 6 hours before the last "
+            "ran at 0.52× theirs)") in words, words
+
+
+def test_today_level_leaves_the_last_hour_out_so_a_storm_never_raises_its_own_bar() -> None:
+    # A storm at 4 × that lasts: the hour it began is not in the level that judges it, and an hour
+    # later the storm's own first hour is the one left out.
+    history = quiet_days(10, 30, 23)
+    at = START + len(history) * STEP + timedelta(hours=12)
+    state, _ = run(history + quiet_days(1, 30, 24, START + len(history) * STEP)[:144])
+    levels = [update(state, at + k * STEP, 4 * rhythm(at + k * STEP, 30), SETTINGS).level for k in range(24)]
+    assert all(0.8 <= level <= 1.25 for level in levels), levels
+
+
+def test_a_state_written_before_today_level_carries_on_and_learns_it_within_the_hour() -> None:
+    history = quiet_days(10, 30, 25)[:-6]  # to half past eleven
+    state, _ = run(history)
+    del state["level"]  # as a stored state of the detector before it
+    at = START + len(history) * STEP
+    verdicts = [update(state, at + k * STEP, rhythm(at + k * STEP, 30), SETTINGS) for k in range(12)]
+    assert [v.level for v in verdicts[:6]] == [1.0] * 6 and "level" in state and not any(v.fired for v in verdicts)
+    assert verdicts[6].level == state["level"] != 1.0  # from the next hour on
+
+
 def test_a_source_falling_silent_is_a_drop_a_quiet_hour_is_not() -> None:
     busy = quiet_days(4, 30, 6)
     _, verdicts = run(busy + [0.0] * 24)

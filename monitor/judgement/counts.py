@@ -9,7 +9,11 @@ time and memory (about 3 KB of JSON per series):
   (weekdays, or weekend days: a quiet Sunday does not lower a Monday), spread evenly over the
   hour's windows. A median of days: a storm yesterday does not raise today's expectation, and
   aftershocks do not either; a lasting shift is the new normal once it is most of those days.
-  Until three days of an hour exist, a running mean.
+  Until three days of an hour exist, a running mean. Then **at today's level**: × the median of
+  the ``level_hours`` hours before the last, each one's count against the same days at that
+  hour, kept within ½× to 2×: a brand in the news all day expects a busy hour, so the day's news
+  does not make every hour a storm, and a quiet day hears a smaller one (the last hour is left
+  out, so a storm never raises its own expectation while it rises).
 - **Two tests**, in the series' own units, ``+ 1`` or ``+ 2`` posts so a quiet brand's 0 → 2 is no
   ratio of infinity:
   - *fast*: every window of the last 15 minutes at least ``fast_ratio`` × expected (a storm that
@@ -64,6 +68,9 @@ SHRINK_FAST, SHRINK_HOUR = 1.0, 2.0  # posts added to both sides of a ratio
 HELD_RATIO = 1.5  # the last half hour still this far above expectation for the hour test
 RECUR_MINUTES = 30  # a burst this close to an earlier day's time of day recurs
 RECUR_AFTER = 20 * 60  # minutes: an earlier day's, not the same burst's
+LEVEL_SKIP = 1  # hours: the last hour is not in today's level (a storm rising in it would raise its own bar)
+LEVEL_LOW, LEVEL_HIGH = 0.5, 2.0  # today's level is kept within these
+LEVEL_MIN_HOURS = 3  # ... and counts once this many hours are known
 
 
 def new_count_state(start: datetime, settings: "SpikeSettings") -> dict:
@@ -73,7 +80,7 @@ def new_count_state(start: datetime, settings: "SpikeSettings") -> dict:
         "kind": "count", "rule": RULE, "t": None, "start": to_iso(start), "n": 0,
         "slot": None, "sum": 0.0, "hist": [None] * (HISTORY * shape.slots_per_day), "slot_expected": None,
         "ew": None, "scale": 0.5, "ppv": None,
-        "recent": [], "sums": [0.0, 0.0, 0.0], "day": None, "fast": [None], "hour": [None], "bars": None,
+        "recent": [], "sums": [0.0, 0.0, 0.0], "level": 1.0, "day": None, "fast": [None], "hour": [None], "bars": None,
         "start_s": int(start.timestamp()),
         "record": None, "step": 0.0, "previous": None,
         "bursts": [], "fired": None, "calmed": True, "held": None, "low_since": None, "dropped": False,
@@ -95,17 +102,19 @@ def update_count(state: dict, at: datetime, value: float, settings: "SpikeSettin
     seconds = int(at.timestamp())
     minute = seconds // 60
     slot = seconds // shape.slot_seconds
-    _roll_slot(state, slot, shape)
+    _roll_slot(state, slot, shape, settings.level_hours)
     _roll_day(state, seconds // 86400, settings.bar_days)
     posts = value if count is None else count
     if count is not None and value > 0:  # posts per unit of weight, to expect posts from weight
         ppv = posts / value
         state["ppv"] = ppv if state["ppv"] is None else state["ppv"] + rates.scale * (ppv - state["ppv"])
-    mu = _expected(state, slot, shape)
+    usual = _expected(state, slot, shape)
+    level = state.get("level", 1.0)  # (a state written before today's level has none until its next hour)
     _learn(state, value)
     state["t"], state["n"] = to_iso(at), state["n"] + 1
-    if mu is None:
+    if usual is None:
         return Verdict(at, value, value, value, value, 0.0, warming_up=True)
+    mu = usual * level
     per_post = 1.0 if count is None else (state["ppv"] or 0.0)
     recent, sums = state["recent"], state["sums"]
     _push(recent, sums, value, mu, posts, shape.hour_windows)
@@ -140,7 +149,7 @@ def update_count(state: dict, at: datetime, value: float, settings: "SpikeSettin
         state["calmed"] = True  # an hour after the burst began, the last hour is back to normal
     armed = state["fired"] is None or (seconds - state["fired"] >= rates.rearm_seconds and state["calmed"])
     if warming:
-        return Verdict(at, value, mu, *band, z, warming_up=True, firing=not armed)
+        return Verdict(at, value, mu, *band, z, warming_up=True, firing=not armed, level=level)
 
     kind, rule, confidence, held = None, None, 0.0, None
     if armed:
@@ -164,12 +173,13 @@ def update_count(state: dict, at: datetime, value: float, settings: "SpikeSettin
             which = max((fast / fast_bar, "fast", fast, fast_bar),
                         (hour[0] / hour_bar if hour else 0.0, "hour", hour[0] if hour else 0.0, hour_bar))
             held = ("within its ordinary daily peaks", which[2], which[3])
-    if _track_drop(state, seconds, posts, mu * per_post, settings) and kind is None:  # in posts: reach is no count
-        kind, confidence = "drop", min(1.0, 1.0 - (posts + 1.0) / (mu * per_post + 1.0))
+    # A drop is against the hour's usual count (a source silent for hours must not lower its own expectation).
+    if _track_drop(state, seconds, posts, usual * per_post, settings) and kind is None:  # in posts: reach is no count
+        kind, confidence = "drop", min(1.0, 1.0 - (posts + 1.0) / (usual * per_post + 1.0))
     # What the alert explains: the test that fired, else the hour's ratio against its bar.
     burst, bar = (statistic, bar) if kind == "spike" else (hour[0] if hour else 0.0, hour_bar)
     return Verdict(at, value, mu, *band, z, kind, False, not armed and kind is None, confidence, burst, bar,
-                   held, None, rule)
+                   held, None, rule, level)
 
 
 def _push(recent: list, sums: list, value: float, mu: float, posts: float, windows: int) -> None:
@@ -231,12 +241,12 @@ def sleep(state: dict, first: int, until: int, settings: "SpikeSettings", *, wei
     for seconds in range(first, until, step):
         slot = seconds // slot_seconds
         if slot != state["slot"]:
-            _roll_slot(state, slot, shape)
+            _roll_slot(state, slot, shape, settings.level_hours)
         if seconds // 86400 != state["day"]:
             _roll_day(state, seconds // 86400, settings.bar_days)
         if state["fast"][0] is None:
             state["fast"][0] = 0.0
-        mu = _expected(state, slot, shape)
+        mu = _expected(state, slot, shape) * state.get("level", 1.0)
         _learn(state, 0.0)
         _push(state["recent"], state["sums"], 0.0, mu, 0.0, shape.hour_windows)  # (a new hour sums afresh)
         _rescale(state, math.log((0.0 + 1.0) / (mu + 1.0)), scale_rate)
@@ -247,9 +257,9 @@ def sleep(state: dict, first: int, until: int, settings: "SpikeSettings", *, wei
     return count
 
 
-def _roll_slot(state: dict, slot: int, shape) -> None:
-    """Close the slot (an hour) before ``slot``: its sum joins the days' history; slots skipped
-    (no windows seen) are unknown, not zero."""
+def _roll_slot(state: dict, slot: int, shape, level_hours: int) -> None:
+    """Close the slot (an hour) before ``slot``: its sum joins the days' history (slots skipped, no
+    windows seen, are unknown, not zero); the new slot's expectation and today's level."""
     current = state["slot"]
     if current == slot:
         return
@@ -258,41 +268,74 @@ def _roll_slot(state: dict, slot: int, shape) -> None:
         hist[current % size] = state["sum"]
         for missing in range(current + 1, min(slot, current + 1 + size)):
             hist[missing % size] = None
-    state["slot"], state["sum"], state["slot_expected"] = slot, 0.0, _slot_expected(state, slot, shape)
+    days = _days_of(state, slot, shape)
+    state["slot"], state["sum"] = slot, 0.0
+    state["slot_expected"] = None if days is None else _usual(state, slot, shape, days)
+    state["level"] = _level(state, slot, shape, days, level_hours)
     # The hour's running sums, summed afresh once an hour so rounding never builds up.
     recent = state["recent"]
     state["sums"] = [sum(w[0] for w in recent), sum(w[1] for w in recent), sum(w[2] for w in recent)]
 
 
-def _slot_expected(state: dict, slot: int, shape) -> float | None:
-    """The median of this slot's sum and its two neighbours' (the hour before and after: a daily
-    rhythm is smooth, and three times the samples keep a quiet brand's median off a lucky zero) on
-    the last ``DAYS`` days of its kind (weekdays for a weekday, weekend days for a weekend day: a
-    quiet Sunday does not lower a Monday, nor a Monday raise a Sunday); of the last ``DAYS`` days
-    of any kind until ``MIN_DAYS`` of its kind exist; None before."""
+def _days_of(state: dict, slot: int, shape) -> list[int] | None:
+    """The days (back from ``slot``) whose counts at this hour make its expectation: the last
+    ``DAYS`` days of its kind (weekdays for a weekday, weekend days for a weekend day: a quiet
+    Sunday does not lower a Monday, nor a Monday raise a Sunday), of the last ``DAYS`` days of any
+    kind until ``MIN_DAYS`` of its kind exist; None before."""
     hist, per_day = state["hist"], shape.slots_per_day
     size = len(hist)
     weekend = (slot // per_day + 3) % 7 >= 5  # 1970-01-01 was a Thursday
     alike, any_kind = [], []
-    days_alike = days_any = 0
     for back in range(1, HISTORY + 1):
-        here = slot - back * per_day
-        past = hist[here % size]
-        if past is None:
+        if hist[(slot - back * per_day) % size] is None:
             continue
-        near = [past] + [v for v in (hist[(here - 1) % size], hist[(here + 1) % size]) if v is not None]
         if back <= DAYS:
-            any_kind += near
-            days_any += 1
-        if days_alike < DAYS and ((slot // per_day - back + 3) % 7 >= 5) == weekend:
-            alike += near
-            days_alike += 1
-    values = alike if days_alike >= MIN_DAYS else any_kind
-    if (days_alike if values is alike else days_any) < MIN_DAYS:
+            any_kind.append(back)
+        if len(alike) < DAYS and ((slot // per_day - back + 3) % 7 >= 5) == weekend:
+            alike.append(back)
+    days = alike if len(alike) >= MIN_DAYS else any_kind
+    return days if len(days) >= MIN_DAYS else None
+
+
+def _usual(state: dict, slot: int, shape, days: list[int]) -> float | None:
+    """The median of ``slot``'s sum and its two neighbours' (the hour before and after: a daily
+    rhythm is smooth, and three times the samples keep a quiet brand's median off a lucky zero) on
+    ``days`` back (None when none is known)."""
+    hist, per_day = state["hist"], shape.slots_per_day
+    size = len(hist)
+    values = []
+    for back in days:
+        here = slot - back * per_day
+        values += [v for v in (hist[here % size], hist[(here - 1) % size], hist[(here + 1) % size]) if v is not None]
+    if not values:
         return None
     values.sort()
     n = len(values)
     return values[n // 2] if n % 2 else (values[n // 2 - 1] + values[n // 2]) / 2
+
+
+def _level(state: dict, slot: int, shape, days: list[int] | None, hours: int) -> float:
+    """Today's level for ``slot``: the median of the ``hours`` hours before the last, each hour's
+    count against the same ``days`` at that hour (the days the slot's expectation is made of: a
+    Sunday's level reads Saturday evening against the weekends before), ``SHRINK_HOUR`` posts added
+    to both (a quiet brand's 0 of 0.3 is no level of nothing); within ``LEVEL_LOW`` …
+    ``LEVEL_HIGH``; 1 with it off or under ``LEVEL_MIN_HOURS`` known."""
+    if not hours or days is None:
+        return 1.0
+    hist = state["hist"]
+    size, ratios = len(hist), []
+    older = [back for back in days if back < HISTORY]  # an earlier hour's 14th day back is already today's
+    for earlier in range(slot - LEVEL_SKIP - hours, slot - LEVEL_SKIP):
+        count = hist[earlier % size]
+        usual = None if count is None else _usual(state, earlier, shape, older)
+        if usual is not None:
+            ratios.append((count + SHRINK_HOUR) / (usual + SHRINK_HOUR))
+    n = len(ratios)
+    if n < LEVEL_MIN_HOURS:
+        return 1.0
+    ratios.sort()
+    middle = ratios[n // 2] if n % 2 else (ratios[n // 2 - 1] + ratios[n // 2]) / 2
+    return min(LEVEL_HIGH, max(LEVEL_LOW, middle))
 
 
 def _expected(state: dict, slot: int, shape) -> float | None:

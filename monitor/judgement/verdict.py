@@ -39,6 +39,7 @@ class Verdict(NamedTuple):
     held: tuple[str, float, float] | None = None  # a burst held back: (why, its statistic, the bar)
     record: tuple[str, float] | None = None  # what fired on a record: ("value high", the record it beat)
     rule: str | None = None  # which test fired a count: "fast" (the last 15 minutes) or "hour"
+    level: float = 1.0  # a count's expectation was its usual for this hour × this (today's level)
 
     @property
     def fired(self) -> bool:
