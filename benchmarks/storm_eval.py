@@ -16,6 +16,16 @@ storm (its excess over the median of that hour on the 7 days before), counted by
 A background series is real tweet volume: its own bursts, which nobody labelled, count as false
 alarms when a detector hears them.
 
+``--background`` counts the background's own bursts outside every labelled window, sized the same
+way (an hour at 1.5×, 3× and 6× its normal excess or more, at least 12 posts above it as the
+generator's smallest storm, one per 12 hours): what a detector that hears every storm of that size
+must also page, per series-month.
+
+``--known-start`` prints how soon each storm could be told at best: knowing its start, the first
+window by which its posts since then are improbable against the detector's expectation (Poisson
+p ≤ 10⁻⁴, at least 5 posts and 3× above it), by size; a bound no detector that must find the
+start reaches, to set the delay beside.
+
 ``--select`` runs the selection procedure, fixed before any fold was scored: every setting of
 ``GRID`` on every series of the dev corpus and the ``--seeds`` corpora; then each of the five
 brands (its three volumes together) is held out in turn, the setting that best meets the
@@ -49,7 +59,7 @@ STORMS = Path(__file__).resolve().parents[2] / "shared" / "eval" / "storms"
 BRANDS = ("AAPL", "AMZN", "FB", "GOOG", "IBM")
 FA_MAX = 2.0
 GRID = [dict(fast_ratio=f, fast_bar_factor=fb, storm_ratio=r, bar_factor=b)
-        for f, fb, r, b in itertools.product((4.0, 5.0, 6.0), (1.5, 2.0, 2.5), (2.5, 3.0), (1.0, 1.25, 1.5))]
+        for f, fb, r, b in itertools.product((4.0, 5.0, 6.0), (1.5, 2.0, 2.5), (2.0, 2.5, 3.0), (1.0, 1.25, 1.5, 1.75))]
 FMT = "%Y-%m-%d %H:%M:%S"
 
 
@@ -104,6 +114,61 @@ def alarm_sizes(corpus: "Corpus", fired: dict[str, list[int]]) -> list[tuple[str
                            for j in range(max(0, i - 24), min(len(counts) - 12, i + 12))
                            for normal in (make_storms.hourly_normal(counts, naive, j),)), default=0.0)
             out.append((key, kinds[i], biggest))
+    return out
+
+
+def background_bursts(corpus: "Corpus", sizes: tuple[float, ...]) -> tuple[dict[float, int], float]:
+    """The background's own bursts outside every labelled window: for each size, the hours (one per
+    12 hours, after the 4 days the generator leaves before its first storm) at that excess over
+    their normal or more and at least 12 posts above it, as the generator sizes a storm; and the
+    series-months looked at."""
+    if str(STORMS) not in sys.path:
+        sys.path.insert(0, str(STORMS))
+    import make_storms
+
+    found, windows = {size: 0 for size in sizes}, 0
+    for key, path in corpus.paths.items():
+        _, times, values = read(path)
+        naive = [t.replace(tzinfo=None) for t in times]
+        counts = [int(v) for v in values]
+        wins = [(datetime.strptime(a[:19], FMT), datetime.strptime(b[:19], FMT)) for a, b in corpus.windows[key]]
+        last = {size: None for size in sizes}
+        for j in range(4 * 288, len(counts) - 12):
+            if any(a <= naive[j] <= b or a <= naive[j + 11] <= b for a, b in wins):
+                continue
+            windows += 1
+            normal = make_storms.hourly_normal(counts, naive, j)
+            hour = sum(counts[j:j + 12])
+            for size in sizes:
+                if hour / normal - 1.0 >= size and hour - normal >= 12 and (last[size] is None or j - last[size] >= 144):
+                    found[size] += 1
+                    last[size] = j
+    return found, windows * 300 / (30 * 86400)
+
+
+def known_start(corpus: "Corpus") -> dict[str, list[float | None]]:
+    """For each storm (by kind and size), the minutes from its start to the first window by which the
+    posts since its start are improbable against the defaults' expectation (None: not within 2 h)."""
+    from monitor.judgement.verdict import poisson_sf
+
+    settings, out = SpikeSettings(), {}
+    expected: dict[str, tuple[list, list]] = {}
+    for s in corpus.storms:
+        if s["file"] not in expected:
+            _, times, values = read(corpus.paths[s["file"]])
+            state = new_state(times[0], settings)
+            expected[s["file"]] = ([t.replace(tzinfo=None) for t in times], values,
+                                   [update(state, at, value, settings).expected for at, value in zip(times, values)])
+        times, values, mus = expected[s["file"]]
+        i = times.index(datetime.strptime(s["start"], FMT))
+        seen = mu = 0.0
+        found = None
+        for k in range(min(24, len(values) - i)):
+            seen, mu = seen + values[i + k], mu + mus[i + k]
+            if seen - mu >= 5 and (seen + 2) / (mu + 2) >= 3 and poisson_sf(seen, max(mu, 0.5)) <= 1e-4:
+                found = 5.0 * k
+                break
+        out.setdefault(f"{s['kind']} {s['ratio']:g}×", []).append(found)
     return out
 
 
@@ -220,6 +285,8 @@ def main() -> None:
     parser.add_argument("--report", default="", help="more corpora, by seed, that no choice of settings sees")
     parser.add_argument("--select", action="store_true", help="run the selection procedure over GRID")
     parser.add_argument("--false-alarms", action="store_true", help="size the defaults' alarms outside every window")
+    parser.add_argument("--known-start", action="store_true", help="how soon each storm could be told, knowing its start")
+    parser.add_argument("--background", action="store_true", help="count the background's own bursts outside every window")
     parser.add_argument("--jobs", type=int, default=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 2)
     parser.add_argument("--work", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "monitor-storm-eval")
     args = parser.parse_args()
@@ -261,6 +328,23 @@ def main() -> None:
         print(f"defaults, {c.folder.name}{seen}: {official(c, fired, args.work / 'results' / c.folder.name / 'defaults')}")
     print("defaults, every corpus pooled: " + line(pooled([c.tally({k: results[(c.paths[k], 0)] for k in c.paths}, BRANDS)
                                                             for c in everything])))
+    if args.known_start:
+        found: dict[str, list] = {}
+        for c in everything:
+            for kind, delays in known_start(c).items():
+                found.setdefault(kind, []).extend(delays)
+        told = sorted(d for delays in found.values() for d in delays if d is not None)
+        print("knowing each storm's start, the first window by which its posts are improbable (p ≤ 1e-4, 3× and 5 "
+              f"above expected): median {told[len(told) // 2]:.0f} min over {len(told)} storms told within 2 h, "
+              f"{sum(d <= 20 for d in told)} within 20 min; " + ", ".join(
+                  f"{kind} {sum(d is not None for d in delays)}/{len(delays)}" for kind, delays in sorted(found.items())))
+    if args.background:
+        sizes = (1.5, 3.0, 6.0)
+        tallies = [background_bursts(c, sizes) for c in everything]
+        months = sum(t[1] for t in tallies)
+        print(f"the background's own bursts outside every labelled window ({months:.0f} series-months), sized as the "
+              "generator sizes a storm: " + ", ".join(f"{size:g}× and more {sum(t[0][size] for t in tallies) / months:.2f}"
+                                                        " per series-month" for size in sizes))
     if args.false_alarms:
         sizes = [a for c in everything for a in alarm_sizes(c, {k: results[(c.paths[k], 0)] for k in c.paths})]
         spikes = [a for a in sizes if a[1] == "spike"]
