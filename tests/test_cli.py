@@ -208,6 +208,7 @@ def test_backtest_lists_the_storms_it_would_page_and_the_daily_bursts_it_held_ba
     assert result.output.count(" SPIKE Acme Cloud: ") == 1, result.output  # the first day, not the next two
     first = start + timedelta(days=10, minutes=600)  # its first window: a month's record
     assert f"  Acme Cloud  {first:%Y-%m-%d %H:%M} UTC  " in result.output and " mentions against " in result.output
+    assert re.search(r" mentions against \d+ expected  \(peak window (9|10|11)\.\d×\)", result.output), result.output
     assert ("2 brand-level bursts held back as recurring at the time of day of an earlier day's (the last: mentions "
             f"of Acme Cloud at {(first + timedelta(days=2, minutes=10)).isoformat()[:16]}") in result.output
     assert "spikes.recurring_days: 0 pages them" in result.output

@@ -187,6 +187,17 @@ def test_a_source_falling_silent_is_a_drop_a_quiet_hour_is_not() -> None:
     assert len(drops) == 1 and drops[0].at - verdicts[len(busy)].at == SETTINGS.drop_after
     _, verdicts = run(busy + [v / 3 for v in busy[-24:]])  # a third of usual: a calm hour, not a broken source
     assert not any(v.kind == "drop" for v in verdicts)
+    # On a busy day the drop is still judged, and said, against the hour's usual count, not today's level.
+    rng = random.Random(26)
+    busy_day = [float(poisson(rng, 1.6 * rhythm(START + (len(busy) + k) * STEP, 30))) for k in range(12 * 12)]
+    said, levels = {}, {}
+    for settings in (SETTINGS, SpikeSettings(level_hours=0)):
+        state = new_state(START)
+        verdicts = [update(state, START + i * STEP, v, settings) for i, v in enumerate(busy + busy_day + [0.0] * 24)]
+        said[settings.level_hours] = [(v.at, v.expected) for v in verdicts if v.kind == "drop"]
+        levels[settings.level_hours] = verdicts[len(busy) + len(busy_day) - 1].level
+    assert levels[6] > 1.3 and levels[0] == 1.0  # the day ran busy ...
+    assert len(said[6]) == 1 and said[6] == said[0]  # ... and its drop is said as without the level
 
 
 def test_a_weighted_series_drops_on_its_posts_not_on_its_weight() -> None:

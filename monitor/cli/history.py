@@ -93,11 +93,18 @@ def backtest(ctx: click.Context, since: str, until: str | None, brands: tuple[st
         click.echo("Storms the settings would have paged (brand, when, how long, posts against expected, peak):")
         for storm, _ in storms:
             if storm.kind == "spike":
-                peak = max((numbers[0] / numbers[1] for m in storm.windows.values()
-                            for name, numbers in m.items() if name == storm.measure and numbers[1]), default=0.0)
+                # The headline measure's windows; where it did not fire itself (the storm heard on its
+                # reach), the series that fired, named.
+                seen = {name: [m[name] for m in storm.windows.values() if name in m]
+                        for name in {name for m in storm.windows.values() for name in m}}
+                measure = storm.measure if seen.get(storm.measure) else next(iter(sorted(seen)), storm.measure)
+                ratios = [n[0] / n[1] for n in seen.get(measure, []) if n[1] >= 0.05]
+                named = "" if measure == storm.measure else f" in {measure.replace('_', ' ')}"
+                # Where about nothing was expected a ratio says nothing: the busiest window's count instead.
+                peak = (f"peak window {max(ratios):,.1f}×{named}" if ratios else
+                        f"peak window {max((n[0] for n in seen.get(measure, [])), default=0):,.0f}{named} against about 0 expected")
                 click.echo(f"  {storm.brand}  {storm.start:%Y-%m-%d %H:%M} UTC  {span_words(storm.end - storm.start)}  "
-                           f"{storm.posts:,} {storm.measure} against {storm.expected:,.0f} expected  "
-                           f"(peak window {peak:,.1f}×)")
+                           f"{storm.posts:,} {storm.measure} against {storm.expected:,.0f} expected  ({peak})")
             else:
                 click.echo(f"  {storm.brand}  {storm.start:%Y-%m-%d %H:%M} UTC  drop on "
                            f"{'all sources' if storm.source == ALL_SOURCES else storm.source}")

@@ -178,6 +178,8 @@ def update_count(state: dict, at: datetime, value: float, settings: "SpikeSettin
         kind, confidence = "drop", min(1.0, 1.0 - (posts + 1.0) / (usual * per_post + 1.0))
     # What the alert explains: the test that fired, else the hour's ratio against its bar.
     burst, bar = (statistic, bar) if kind == "spike" else (hour[0] if hour else 0.0, hour_bar)
+    if kind == "drop":  # said against what it was judged against
+        return Verdict(at, value, usual, *band, z, kind, False, False, confidence, burst, bar, held, None, rule)
     return Verdict(at, value, mu, *band, z, kind, False, not armed and kind is None, confidence, burst, bar,
                    held, None, rule, level)
 
