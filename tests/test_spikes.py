@@ -157,7 +157,7 @@ def test_a_busy_day_expects_a_busy_hour_and_a_quiet_day_hears_a_smaller_storm() 
     from monitor.judgement.series import method
     words = method(SETTINGS, fired[0])
     assert ("usually brings at today's level (its median over the last 7 days × 0.52: the 6 hours before the last "
-            "ran at 0.52× theirs)") in words, words
+            "ran at 0.52× their usual)") in words, words
 
 
 def test_today_level_leaves_the_last_hour_out_so_a_storm_never_raises_its_own_bar() -> None:

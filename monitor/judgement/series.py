@@ -274,7 +274,7 @@ def method(settings: SpikeSettings, v: Verdict) -> str:
     usual = "what this hour of the day usually brings (its median over the last 7 days)"
     if abs(v.level - 1.0) >= 0.005:
         usual = (f"what this hour of the day usually brings at today's level (its median over the last 7 days × "
-                 f"{v.level:.2g}: the {settings.level_hours} hours before the last ran at {v.level:.2g}× theirs)")
+                 f"{v.level:.2g}: the {settings.level_hours} hours before the last ran at {v.level:.2g}× their usual)")
     if v.rule == "record":
         test = (f"{v.value:,.0f} is above every window of the last {_days(settings.record_memory)} ({v.burst:,.1f}× "
                 f"the highest before), improbable at that rate (p ≤ {settings.record_p:g})")
