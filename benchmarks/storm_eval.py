@@ -91,13 +91,19 @@ def detect(path: str, setting: dict) -> list[int]:
     return [i for i, (at, value) in enumerate(zip(times, values)) if update(state, at, value, settings).fired]
 
 
+def _generator():
+    """The corpus generator's module: its own measure of a storm's size (``hourly_normal``)."""
+    if str(STORMS) not in sys.path:
+        sys.path.insert(0, str(STORMS))
+    import make_storms
+
+    return make_storms
+
+
 def alarm_sizes(corpus: "Corpus", fired: dict[str, list[int]]) -> list[tuple[str, str, float]]:
     """Each alarm outside every labelled window (its series, spike or drop, the biggest hour around
     it as the generator sizes a storm: excess over the median of that hour on the 7 days before)."""
-    if str(STORMS) not in sys.path:
-        sys.path.insert(0, str(STORMS))
-    import make_storms  # the generator's own measure of a storm's size
-
+    make_storms = _generator()
     out = []
     for key, rows in fired.items():
         _, times, values = read(corpus.paths[key])
@@ -122,10 +128,7 @@ def background_bursts(corpus: "Corpus", sizes: tuple[float, ...]) -> tuple[dict[
     12 hours, after the 4 days the generator leaves before its first storm) at that excess over
     their normal or more and at least 12 posts above it, as the generator sizes a storm; and the
     series-months looked at."""
-    if str(STORMS) not in sys.path:
-        sys.path.insert(0, str(STORMS))
-    import make_storms
-
+    make_storms = _generator()
     found, windows = {size: 0 for size in sizes}, 0
     for key, path in corpus.paths.items():
         _, times, values = read(path)
