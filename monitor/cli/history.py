@@ -93,18 +93,8 @@ def backtest(ctx: click.Context, since: str, until: str | None, brands: tuple[st
         click.echo("Storms the settings would have paged (brand, when, how long, posts against expected, peak):")
         for storm, _ in storms:
             if storm.kind == "spike":
-                # The headline measure's windows; where it did not fire itself (the storm heard on its
-                # reach), the series that fired, named.
-                seen = {name: [m[name] for m in storm.windows.values() if name in m]
-                        for name in {name for m in storm.windows.values() for name in m}}
-                measure = storm.measure if seen.get(storm.measure) else next(iter(sorted(seen)), storm.measure)
-                ratios = [n[0] / n[1] for n in seen.get(measure, []) if n[1] >= 0.05]
-                named = "" if measure == storm.measure else f" in {measure.replace('_', ' ')}"
-                # Where about nothing was expected a ratio says nothing: the busiest window's count instead.
-                peak = (f"peak window {max(ratios):,.1f}×{named}" if ratios else
-                        f"peak window {max((n[0] for n in seen.get(measure, [])), default=0):,.0f}{named} against about 0 expected")
                 click.echo(f"  {storm.brand}  {storm.start:%Y-%m-%d %H:%M} UTC  {span_words(storm.end - storm.start)}  "
-                           f"{storm.posts:,} {storm.measure} against {storm.expected:,.0f} expected  ({peak})")
+                           f"{storm.posts:,} {storm.measure} against {storm.expected:,.0f} expected  ({_peak(storm)})")
             else:
                 click.echo(f"  {storm.brand}  {storm.start:%Y-%m-%d %H:%M} UTC  drop on "
                            f"{'all sources' if storm.source == ALL_SOURCES else storm.source}")
@@ -181,3 +171,19 @@ def demo(ctx: click.Context) -> None:
         f"  {me} --db {demo_db} backtest --since 30d\n"
         f"  {me} --db {demo_db} serve          (the web UI, on http://127.0.0.1:8001)"
     )
+
+
+def _peak(storm) -> str:
+    """The storm's peak window against expected: of its headline measure, or where that did not
+    fire itself (a storm heard on its reach) of the series that fired, named; where about nothing
+    was expected a ratio says nothing, so the busiest window's count instead."""
+    seen: dict[str, list] = {}
+    for numbers_of in storm.windows.values():
+        for name, numbers in numbers_of.items():
+            seen.setdefault(name, []).append(numbers)
+    measure = storm.measure if seen.get(storm.measure) else next(iter(sorted(seen)), storm.measure)
+    named = "" if measure == storm.measure else f" in {measure.replace('_', ' ')}"
+    ratios = [n[0] / n[1] for n in seen.get(measure, []) if n[1] >= 0.05]
+    if ratios:
+        return f"peak window {max(ratios):,.1f}×{named}"
+    return f"peak window {max((n[0] for n in seen.get(measure, [])), default=0):,.0f}{named} against about 0 expected"

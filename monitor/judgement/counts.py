@@ -51,6 +51,7 @@ the store), so a restarted monitor scores exactly as one that never stopped.
 from __future__ import annotations
 
 import math
+import statistics
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -178,10 +179,9 @@ def update_count(state: dict, at: datetime, value: float, settings: "SpikeSettin
         kind, confidence = "drop", min(1.0, 1.0 - (posts + 1.0) / (usual * per_post + 1.0))
     # What the alert explains: the test that fired, else the hour's ratio against its bar.
     burst, bar = (statistic, bar) if kind == "spike" else (hour[0] if hour else 0.0, hour_bar)
-    if kind == "drop":  # said against what it was judged against
-        return Verdict(at, value, usual, *band, z, kind, False, False, confidence, burst, bar, held, None, rule)
-    return Verdict(at, value, mu, *band, z, kind, False, not armed and kind is None, confidence, burst, bar,
-                   held, None, rule, level)
+    dropped = kind == "drop"  # said against what it was judged against
+    return Verdict(at, value, usual if dropped else mu, *band, z, kind, False, not armed and kind is None, confidence,
+                   burst, bar, held, None, rule, 1.0 if dropped else level)
 
 
 def _push(recent: list, sums: list, value: float, mu: float, posts: float, windows: int) -> None:
@@ -309,11 +309,7 @@ def _usual(state: dict, slot: int, shape, days: list[int]) -> float | None:
     for back in days:
         here = slot - back * per_day
         values += [v for v in (hist[here % size], hist[(here - 1) % size], hist[(here + 1) % size]) if v is not None]
-    if not values:
-        return None
-    values.sort()
-    n = len(values)
-    return values[n // 2] if n % 2 else (values[n // 2 - 1] + values[n // 2]) / 2
+    return statistics.median(values) if values else None
 
 
 def _level(state: dict, slot: int, shape, days: list[int] | None, hours: int) -> float:
@@ -332,12 +328,9 @@ def _level(state: dict, slot: int, shape, days: list[int] | None, hours: int) ->
         usual = None if count is None else _usual(state, earlier, shape, older)
         if usual is not None:
             ratios.append((count + SHRINK_HOUR) / (usual + SHRINK_HOUR))
-    n = len(ratios)
-    if n < LEVEL_MIN_HOURS:
+    if len(ratios) < LEVEL_MIN_HOURS:
         return 1.0
-    ratios.sort()
-    middle = ratios[n // 2] if n % 2 else (ratios[n // 2 - 1] + ratios[n // 2]) / 2
-    return min(LEVEL_HIGH, max(LEVEL_LOW, middle))
+    return min(LEVEL_HIGH, max(LEVEL_LOW, statistics.median(ratios)))
 
 
 def _expected(state: dict, slot: int, shape) -> float | None:
