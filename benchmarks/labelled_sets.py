@@ -98,7 +98,8 @@ def encoded(name: str, texts: list[str], encoder=None, *, say=print):
     from monitor.judgement import encoder as encoders
     from monitor.judgement.language import cache_folder
 
-    key = hashlib.sha256("\0".join(texts).encode() + encoders.FILES_SHA256["model.safetensors"].encode()).hexdigest()[:16]
+    key = hashlib.sha256("\0".join(texts).encode() + encoders.FILES_SHA256["model.safetensors"].encode()
+                         + encoders.READING.encode()).hexdigest()[:16]
     path = cache_folder() / "encoder-eval" / f"{name}-{key}.npy"
     if path.exists():
         return np.load(path)

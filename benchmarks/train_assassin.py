@@ -91,7 +91,8 @@ def sentence_heads(model: dict, sets, words, dense, labels, heads, groups) -> di
         out[head] = training.fit_sentence_head(vectors[idx], [dense[i] for i in idx], [labels[i] for i in idx],
                                                [groups[i] for i in idx])
     sentence = {"heads": out, "floor": 0.0, "encoder": {
-        "name": "sentence-transformers/all-MiniLM-L6-v2", "revision": encoders.REVISION, "sha256": encoders.FILES_SHA256}}
+        "name": "sentence-transformers/all-MiniLM-L6-v2", "revision": encoders.REVISION, "sha256": encoders.FILES_SHA256,
+        "reading": encoders.READING}}
     fitted = Model.from_dict({**model, "sentence": sentence})
     fast = [fitted.call_words(w, dict(zip(DENSE, d))) for w, d in zip(words, dense)]
     logits = fitted.sentence.logits(vectors, [dict(zip(DENSE, d)) for d in dense])

@@ -1,5 +1,5 @@
 """The sentence encoder (monitor/judgement/encoder.py): the real all-MiniLM-L6-v2 weights, checked
-against their pins, in numpy."""
+against their pins, read in int8 by onnxruntime and by numpy."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def test_a_batch_reads_each_text_as_alone(encoder: encoders.Encoder) -> None:
 def test_a_text_read_lately_is_not_encoded_again_and_the_memory_is_bounded(encoder: encoders.Encoder,
                                                                            monkeypatch) -> None:
     first = encoder.encode(["Acme Cloud lost my invoices #12", "another post"])
-    monkeypatch.setattr(encoder, "_forward", None)  # any encoding now would fail
+    monkeypatch.setattr(encoder, "_states", None)  # any encoding now would fail
     again = encoder.encode(["Acme Cloud lost my invoices #99"])  # the same text as read (numbers as 0)
     assert float(abs(again[0] - first[0]).max()) == 0.0
     monkeypatch.undo()
@@ -82,29 +82,74 @@ def test_a_vector_is_taken_apart_by_word(encoder: encoders.Encoder) -> None:
     assert cosine > 0.95 and 0.7 < float(total @ vector) < 1.0  # the markers hold the rest
 
 
+def test_a_batch_keeps_each_texts_words_as_read_alone(encoder: encoders.Encoder) -> None:
+    """``read`` hands back each text's token states (a batch of other lengths: padding), so naming
+    its words needs no second pass, and they are the words of the text read alone; a text
+    remembered from an earlier call has none (``words`` encodes it then)."""
+    encoder.forget()
+    texts = ["Acme Cloud ate my invoices again, ticket #4412", "short", "ok " * 200, "Great, Acme is down. Just great."]
+    vectors, tokens = encoder.read(texts)
+    assert float(abs(vectors - encoder.encode(texts)).max()) == 0.0
+    for text, read_as in zip(texts, tokens):
+        assert read_as is not None and read_as.text == encoders.steady_text(text)
+        for (word, share), (same, alone) in zip(encoder.words(text, read_as), encoder.words(text), strict=True):
+            assert word == same and float(abs(share - alone).max()) < 1e-5
+    assert encoder.read(texts[:1])[1] == [None]  # remembered: not encoded again
+
+
 def test_onnxruntime_runs_the_same_graph_as_numpy(encoder: encoders.Encoder) -> None:
-    """The graph built from the pinned weights (encoder_graph) gives numpy's vectors, and its word
-    shares; it is kept in the cache folder under the weights' sha256 and read from there."""
+    """The graph built from the pinned weights (encoder_graph) computes numpy's int8 reading: the
+    same vectors and word shares, to the rounding of each token's activations (a last-bit
+    difference in a float sum can move a value across a rounding step, and six layers carry it on);
+    it is kept in the cache folder under the weights' sha256 and read from there."""
     assert encoder.backend == "onnxruntime"
     by_numpy = encoders.load(backend="numpy")
     assert by_numpy.backend == "numpy"
     texts = ["Acme Cloud ate my invoices again, ticket #4412", "short", "ok " * 200, "Great, Acme is down. Just great."]
-    assert float(abs(encoder.encode(texts) - by_numpy.encode(texts)).max()) < 1e-5
-    for (word, share), (same, other) in zip(encoder.words(texts[0]), by_numpy.words(texts[0])):
-        assert word == same and float(abs(share - other).max()) < 1e-5
+    assert float(((encoder.encode(texts) * by_numpy.encode(texts)).sum(1)).min()) > 0.98
+    for (word, share), (same, other) in zip(encoder.words(texts[0]), by_numpy.words(texts[0]), strict=True):
+        assert word == same and float(abs(share - other).max()) < 0.02
     from monitor.judgement.language import cache_folder
 
-    (kept,) = cache_folder().glob("all-MiniLM-L6-v2-*.onnx")
-    assert kept.name == f"all-MiniLM-L6-v2-{encoders.FILES_SHA256['model.safetensors'][:16]}.onnx"
+    assert (cache_folder() / encoders.GRAPH_FILE).is_file()
+    assert encoders.GRAPH_FILE.startswith(f"all-MiniLM-L6-v2-{encoders.FILES_SHA256['model.safetensors'][:16]}")
+
+
+def test_the_int8_reading_sums_exactly_and_stays_near_the_float_product() -> None:
+    """Each product's weights in 7 bits per column and each token's activations in 8 bits: the
+    integer sums are exact (float32 holds them: under 2**24), and each token's product stays within
+    cosine 0.999 of the float one (six layers of it keep the vectors within 0.99 of float32's)."""
+    import numpy as np
+    from safetensors.numpy import load_file
+
+    weights = load_file(str(encoders.locate() / "model.safetensors"))
+    name = next(k for k in weights if k.endswith("encoder.layer.0.intermediate.dense.weight"))
+    matrix = np.ascontiguousarray(weights[name].T)  # 384 × 1536: the largest product
+    steps, scales = encoders._quantized(np, matrix)
+    assert steps.dtype == np.int8 and int(abs(steps).max()) == encoders.WEIGHT_STEPS
+    x = np.random.default_rng(1).standard_normal((40, 384)).astype(np.float32) * 3
+    x[0] = 0.0  # a token of zeros has a product of zeros
+    got = encoders._product(np, x, steps, scales)
+    scale = np.maximum(abs(x).max(1, keepdims=True), encoders.TINY) / encoders.ACTIVATION_STEPS
+    exact = (np.rint(x / scale).astype(np.int64) @ steps.astype(np.int64)).astype(np.float32) * scale * scales
+    assert float(abs(got - exact).max()) == 0.0
+    assert float(abs(got[0]).max()) == 0.0
+    true = (x @ matrix)[1:]
+    cosines = (got[1:] * true).sum(1) / np.linalg.norm(got[1:], axis=1) / np.linalg.norm(true, axis=1)
+    assert float(cosines.min()) > 0.999
 
 
 def test_a_damaged_copy_of_the_graph_is_built_again(encoder: encoders.Encoder) -> None:
     from monitor.judgement.language import cache_folder
 
-    (kept,) = cache_folder().glob("all-MiniLM-L6-v2-*.onnx")
+    kept = cache_folder() / encoders.GRAPH_FILE
     good = kept.read_bytes()
     kept.write_bytes(good[: len(good) // 2])  # a disk that filled up half-way
+    stale = cache_folder() / f"all-MiniLM-L6-v2-{encoders.FILES_SHA256['model.safetensors'][:16]}.onnx"
+    stale.write_bytes(b"an earlier reading's graph")  # the float32 one of earlier versions
     again = encoders.load()
     assert again.backend == "onnxruntime" and kept.read_bytes() == good
+    assert not stale.exists()  # the cache folder keeps the graph in use only
     text = ["Acme Cloud lost my files"]
-    assert float(abs(again.encode(text) - encoders.load(backend="numpy").encode(text)).max()) < 1e-5
+    encoder.forget()
+    assert float(abs(again.encode(text) - encoder.encode(text)).max()) == 0.0

@@ -28,9 +28,12 @@ class Counting:
     def __init__(self) -> None:
         self.inner, self.texts = encoders.shared(), []
 
-    def encode(self, texts: list[str]):
+    def read(self, texts: list[str]):
         self.texts += texts
-        return self.inner.encode(texts)
+        return self.inner.read(texts)
+
+    def words(self, text: str, tokens=None):
+        return self.inner.words(text, tokens)
 
 
 def judged(scorer: Scorer, model: Model, texts: list[str], mode: str = "auto", encoder=None):
@@ -45,6 +48,7 @@ def test_the_shipped_model_has_sentence_heads_and_a_floor_below_the_line(model: 
     assert model.sentence is not None and set(model.sentence.heads) == {"complaint", "negative"}
     assert 0.0 < model.sentence.floor < 0.5  # posts under the line that the four heads may still call
     assert model.sentence.encoder["sha256"] == encoders.FILES_SHA256
+    assert model.sentence.encoder["reading"] == encoders.READING  # trained on the vectors the encoder gives
     for head in model.sentence.heads.values():
         assert len(head["vector"]) == encoders.DIMENSIONS
 

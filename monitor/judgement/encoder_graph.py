@@ -1,12 +1,13 @@
 """The sentence encoder's forward pass as an ONNX graph, for onnxruntime.
 
-numpy runs all-MiniLM-L6-v2 one operation at a time; onnxruntime runs the same graph with fused
-kernels and its own threads, two to three times faster on two cores
-(``benchmarks/pipeline.py``), with the same vectors (to 1e-5: a test holds the two equal). The
-graph is built here from the pinned weights (``encoder.load`` checks them first), in float32 as
-trained: an int8 copy was tried and moves the vectors too far (cosine 0.90 on some tweets) for heads
-trained on float32 ones. It is written once to the cache folder, named by the weights' sha256,
-and read from there afterwards; building needs the ``onnx`` package, running only onnxruntime.
+numpy runs all-MiniLM-L6-v2 one operation at a time; onnxruntime runs the same graph with its own
+kernels and threads (``benchmarks/pipeline.py``). Each product is the encoder's int8 reading
+(``encoder._product``): each token's activations rounded to 8 bits of their own scale (stored
+offset by 128, the unsigned form the int8 kernels take), an integer ``MatMulInteger`` with the
+weights' 7-bit columns, scaled back; a whole-tensor scale (onnxruntime's own dynamic quantizer)
+would make a text's vector depend on the other texts of its batch. It is written once to the
+cache folder, named by the weights' sha256, and read from there afterwards; building needs the
+``onnx`` package, running only onnxruntime.
 
 Pure: weights in, a serialised graph out. Inputs ``input_ids`` (int64, batch × tokens) and
 ``attention_mask`` (float32); output ``states``, the last layer's state of every token (pooling
@@ -18,8 +19,10 @@ from __future__ import annotations
 OPSET = 17  # LayerNormalization's first opset
 
 
-def build(words, positions, token_type, norm, layers, *, heads: int, dimensions: int) -> bytes:
-    """The serialised graph of the weights as ``encoder.Encoder`` holds them (its ``_layers`` tuples)."""
+def build(words, positions, token_type, norm, layers, *, heads: int, dimensions: int, activation_steps: int,
+          tiny: float) -> bytes:
+    """The serialised graph of the weights as ``encoder.Encoder`` holds them (its ``_layers`` tuples,
+    each product's weights quantized: ``encoder._quantized``)."""
     import numpy as np
     from onnx import TensorProto, helper, numpy_helper
 
@@ -34,6 +37,16 @@ def build(words, positions, token_type, norm, layers, *, heads: int, dimensions:
         out = f"t{len(nodes)}"
         nodes.append(helper.make_node(op, inputs, [out], **attributes))
         return out
+
+    def product(x: str, weights: tuple, tag: str) -> str:
+        """``x`` times a quantized product's weights (``encoder._product``): each token's
+        activations in 8 bits of its own scale (stored offset by 128, the kernels' unsigned form),
+        an integer product, scaled back by the token's and the column's scales."""
+        scale = node("Div", [node("Max", [node("ReduceMax", [node("Abs", [x])], axes=[-1], keepdims=1), tiny]), steps])
+        stepped = node("Cast", [node("Add", [node("Round", [node("Div", [x, scale])]), offset])], to=TensorProto.UINT8)
+        summed = node("MatMulInteger", [stepped, const(f"{tag}.q", weights[0]), offset_q, zero_q])
+        return node("Mul", [node("Mul", [node("Cast", [summed], to=TensorProto.FLOAT), scale]),
+                            const(f"{tag}.scales", weights[1])])
 
     def layer_norm(x: str, weights: tuple, tag: str) -> str:
         return node("LayerNormalization", [x, const(f"{tag}.gain", weights[0]), const(f"{tag}.bias", weights[1])],
@@ -52,21 +65,23 @@ def build(words, positions, token_type, norm, layers, *, heads: int, dimensions:
     half, one = const("half", np.float32(0.5)), const("one_", np.float32(1.0))
     inner_scale, cube = const("gelu_scale", np.float32(0.7978845608)), const("gelu_cube", np.float32(0.044715))
     picks = [const(f"pick{i}", np.array(i, np.int64)) for i in range(3)]
+    tiny, steps = const("tiny", np.float32(tiny)), const("steps", np.float32(activation_steps))
+    offset, offset_q, zero_q = const("offset", np.float32(128.0)), const("offset_q", np.uint8(128)), const("zero_q", np.int8(0))
     for n, (qkv, qkv_bias, out, out_bias, norm1, up, up_bias, down, down_bias, norm2) in enumerate(layers):
-        both = node("Add", [node("MatMul", [x, const(f"l{n}.qkv", qkv)]), const(f"l{n}.qkv_bias", qkv_bias)])
+        both = node("Add", [product(x, qkv, f"l{n}.qkv"), const(f"l{n}.qkv_bias", qkv_bias)])
         both = node("Transpose", [node("Reshape", [both, split])], perm=[2, 0, 3, 1, 4])
         q, k, v = (node("Gather", [both, pick], axis=0) for pick in picks)
         scores = node("MatMul", [q, node("Transpose", [k], perm=[0, 1, 3, 2])])
         scores = node("Softmax", [node("Add", [node("Mul", [scores, scale]), hidden])], axis=-1)
         context = node("Reshape", [node("Transpose", [node("MatMul", [scores, v])], perm=[0, 2, 1, 3]), joined])
-        attended = node("Add", [node("MatMul", [context, const(f"l{n}.out", out)]), const(f"l{n}.out_bias", out_bias)])
+        attended = node("Add", [product(context, out, f"l{n}.out"), const(f"l{n}.out_bias", out_bias)])
         x = layer_norm(node("Add", [x, attended]), norm1, f"l{n}.norm1")
-        inner = node("Add", [node("MatMul", [x, const(f"l{n}.up", up)]), const(f"l{n}.up_bias", up_bias)])
+        inner = node("Add", [product(x, up, f"l{n}.up"), const(f"l{n}.up_bias", up_bias)])
         # BERT's GELU in its tanh form, as the numpy pass computes it (the heads were trained on those vectors)
         cubed = node("Mul", [node("Mul", [node("Mul", [inner, inner]), inner]), cube])
         tanh = node("Tanh", [node("Mul", [node("Add", [inner, cubed]), inner_scale])])
         gelu = node("Mul", [node("Mul", [inner, half]), node("Add", [one, tanh])])
-        fed = node("Add", [node("MatMul", [gelu, const(f"l{n}.down", down)]), const(f"l{n}.down_bias", down_bias)])
+        fed = node("Add", [product(gelu, down, f"l{n}.down"), const(f"l{n}.down_bias", down_bias)])
         x = layer_norm(node("Add", [x, fed]), norm2, f"l{n}.norm2")
     nodes[-1].output[0] = "states"
     graph = helper.make_graph(

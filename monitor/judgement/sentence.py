@@ -24,6 +24,7 @@ from monitor.judgement.learned import SMALL_WORDS, Call, Model
 
 CARRIED_TOP = 3
 CARRIED_MIN = 0.1  # log-odds a word must carry to be named
+CHUNK = 128  # posts encoded at a time: their token states are kept until their words are named
 
 
 def read(calls: list[Call | None], texts: list[str], model: Model, encoder: Callable[[], object | None], *,
@@ -39,14 +40,17 @@ def read(calls: list[Call | None], texts: list[str], model: Model, encoder: Call
     if loaded is None:
         return calls
     out = list(calls)
-    vectors = loaded.encode([texts[k] for k in chosen])
-    logits = model.sentence.logits(vectors, [calls[k].dense for k in chosen])
-    for k, heads in zip(chosen, logits):
-        call = model.with_sentence(calls[k], heads)
-        lone = alone(call) if call.probability >= threshold else []
-        if lone:
-            call = call._replace(carried=carried(loaded, model, texts[k], lone, abouts[k] if abouts else None))
-        out[k] = call
+    for start in range(0, len(chosen), CHUNK):
+        some = chosen[start : start + CHUNK]
+        vectors, tokens = loaded.read([texts[k] for k in some])
+        logits = model.sentence.logits(vectors, [calls[k].dense for k in some])
+        for k, heads, read_as in zip(some, logits, tokens):
+            call = model.with_sentence(calls[k], heads)
+            lone = alone(call) if call.probability >= threshold else []
+            if lone:
+                call = call._replace(carried=carried(loaded, model, texts[k], lone, abouts[k] if abouts else None,
+                                                     read_as))
+            out[k] = call
     return out
 
 
@@ -64,14 +68,16 @@ def alone(call: Call) -> list[str]:
     return [name for name, logit in call.sentences.items() if logit >= 0 and read.get(name, (0.0,))[0] < 0]
 
 
-def carried(encoder, model: Model, text: str, heads: list[str], about: re.Pattern | None = None) -> tuple[str, ...]:
+def carried(encoder, model: Model, text: str, heads: list[str], about: re.Pattern | None = None,
+            tokens=None) -> tuple[str, ...]:
     """The words the sentence heads' reading rests on most. The heads are linear in the encoder's
     vector, and the vector is a sum of its words' shares (``Encoder.words``), so each head's
     log-odds splits exactly by word: the words (the brand's name and small words aside) whose
-    shares push ``heads`` (those that call the post alone, ``alone``) the most."""
+    shares push ``heads`` (those that call the post alone, ``alone``) the most. ``tokens``: the
+    text as the encoder read it (``Encoder.read``), so it is not encoded twice."""
     weights = sum(model.sentence.vector(name) for name in heads)
     pushes: dict[str, float] = {}
-    for word, share in encoder.words(text):
+    for word, share in encoder.words(text, tokens):
         key = word.lower()
         if len(key) > 2 and key not in SMALL_WORDS and any(c.isalpha() for c in key) and not (about and about.search(word)):
             pushes[key] = pushes.get(key, 0.0) + float(share @ weights)
