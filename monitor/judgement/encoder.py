@@ -60,6 +60,7 @@ GRAPH_FILE = f"all-MiniLM-L6-v2-{FILES_SHA256['model.safetensors'][:16]}-int8.on
 REMEMBERED = 4096  # vectors of texts read lately (1.5 KB each)
 BATCH = 16  # texts of similar length encoded together (measured: 16 to 32 fastest on two cores)
 
+
 class Tokens(NamedTuple):
     """A text as the encoder read it: the text (numbers and links as read), its tokenizer encoding
     (ids, words, offsets) and its tokens' last states (tokens × 384)."""
@@ -148,8 +149,8 @@ def load(folder: Path | None = None, *, backend: str | None = None) -> "Encoder"
 
 def _arrays(weights: dict) -> tuple:
     """The weights as the forward pass reads them: embeddings, their norm, and per layer the
-    queries', keys' and values' weights fused into one product; each product's weights in 8-bit
-    integers (``_quantized``)."""
+    queries', keys' and values' weights fused into one product; each product's weights as 7-bit
+    integers and their columns' scales (``_quantized``)."""
     import numpy as np
 
     def quantized(matrix):

@@ -42,7 +42,7 @@ def build(words, positions, token_type, norm, layers, *, heads: int, dimensions:
         """``x`` times a quantized product's weights (``encoder._product``): each token's
         activations in 8 bits of its own scale (stored offset by 128, the kernels' unsigned form),
         an integer product, scaled back by the token's and the column's scales."""
-        scale = node("Div", [node("Max", [node("ReduceMax", [node("Abs", [x])], axes=[-1], keepdims=1), tiny]), steps])
+        scale = node("Div", [node("Max", [node("ReduceMax", [node("Abs", [x])], axes=[-1], keepdims=1), least]), steps])
         stepped = node("Cast", [node("Add", [node("Round", [node("Div", [x, scale])]), offset])], to=TensorProto.UINT8)
         summed = node("MatMulInteger", [stepped, const(f"{tag}.q", weights[0]), offset_q, zero_q])
         return node("Mul", [node("Mul", [node("Cast", [summed], to=TensorProto.FLOAT), scale]),
@@ -65,7 +65,7 @@ def build(words, positions, token_type, norm, layers, *, heads: int, dimensions:
     half, one = const("half", np.float32(0.5)), const("one_", np.float32(1.0))
     inner_scale, cube = const("gelu_scale", np.float32(0.7978845608)), const("gelu_cube", np.float32(0.044715))
     picks = [const(f"pick{i}", np.array(i, np.int64)) for i in range(3)]
-    tiny, steps = const("tiny", np.float32(tiny)), const("steps", np.float32(activation_steps))
+    least, steps = const("tiny", np.float32(tiny)), const("steps", np.float32(activation_steps))
     offset, offset_q, zero_q = const("offset", np.float32(128.0)), const("offset_q", np.uint8(128)), const("zero_q", np.int8(0))
     for n, (qkv, qkv_bias, out, out_bias, norm1, up, up_bias, down, down_bias, norm2) in enumerate(layers):
         both = node("Add", [product(x, qkv, f"l{n}.qkv"), const(f"l{n}.qkv_bias", qkv_bias)])
