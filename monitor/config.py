@@ -193,7 +193,7 @@ class Spikes(Section):
         default=3.0, gt=1, description="A storm: the last hour (its busiest quarter aside) at least this × what that "
         "hour of the day usually brings.")
     fast_ratio: float = Field(
-        default=5.0, gt=1, description="Or every window of the last 15 minutes at least this × expected.")
+        default=4.0, gt=1, description="Or every window of the last 15 minutes at least this × expected.")
     bar_factor: float = Field(
         default=1.25, ge=0, description="And the hour's ratio above this × the series' ordinary daily peak of it "
         "(a bursty brand needs a bigger burst; 0: off).")
@@ -204,7 +204,7 @@ class Spikes(Section):
         "the last, each against its usual count (kept within ½× to 2×; 0: off).")
     bar_quantile: float = Field(
         default=0.75, ge=0, le=1, description="The ordinary daily peak: this quantile of the series' daily maxima.")
-    bar_days: int = Field(default=14, ge=2, le=60, description="... over the last this many days.")
+    bar_days: int = Field(default=28, ge=2, le=60, description="... over the last this many days.")
     recurring_days: int = Field(
         default=3, ge=0, le=14, description="A burst at the time of day of one up to this many days back is weather "
         "(a bot, a newsletter), held back (0: off).")

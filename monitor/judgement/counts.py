@@ -3,7 +3,7 @@
 A storm is what a person looking at the series would call one: the count runs at several times
 what this hour of the day usually brings, and keeps doing so, rather than one window jumping
 (one post shared widely, a retweet burst) or the day's ordinary rhythm. Per window, in constant
-time and memory (about 3 KB of JSON per series):
+time and memory (about 3.5 KB of JSON per series):
 
 - **What is expected**: the median of this hour's count over the last 7 days of its kind
   (weekdays, or weekend days: a quiet Sunday does not lower a Monday), spread evenly over the

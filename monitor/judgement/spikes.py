@@ -37,12 +37,12 @@ class SpikeSettings:
     warmup: timedelta = timedelta(days=1)
     # The storm rule (counts), chosen by benchmarks/storm_eval.py's procedure:
     storm_ratio: float = 3.0  # the last hour, its busiest quarter aside, at least this × expected
-    fast_ratio: float = 5.0  # or every window of the last 15 minutes at least this × expected
+    fast_ratio: float = 4.0  # or every window of the last 15 minutes at least this × expected
     bar_factor: float = 1.25  # and above this × the series' ordinary daily peak of the hour's ratio
     fast_bar_factor: float = 2.0  # ... of the 15 minutes' ratio
     level_hours: int = 6  # expected at today's level: the median of this many hours before the last (0: off)
     bar_quantile: float = 0.75  # the ordinary daily peak: this quantile of the daily maxima
-    bar_days: int = 14  # ... of the last this many days
+    bar_days: int = 28  # ... of the last this many days
     recurring_days: int = 3  # a burst at the time of day of one this many days back is weather (0: off)
     min_excess: float = 5.0  # posts above expectation
     max_p: float = 1e-4  # Poisson probability of a count at least this high
