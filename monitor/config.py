@@ -190,7 +190,7 @@ class Spikes(Section):
     history: Duration = Field(default="28d", description="How far back a new series starts from stored mentions.")
     warmup: Duration = Field(default="1d", description="History needed before a series may fire.")
     storm_ratio: float = Field(
-        default=3.0, gt=1, description="A storm: the last hour (its busiest quarter aside) at least this × what that "
+        default=2.75, gt=1, description="A storm: the last hour (its busiest quarter aside) at least this × what that "
         "hour of the day usually brings.")
     fast_ratio: float = Field(
         default=4.0, gt=1, description="Or every window of the last 15 minutes at least this × expected.")

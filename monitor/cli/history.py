@@ -110,7 +110,7 @@ def backtest(ctx: click.Context, since: str, until: str | None, brands: tuple[st
         top = max(weather, key=lambda h: h.size / h.bar if h.bar else 0.0)
         click.echo(f"{len(weather)} brand-level burst{'s' if len(weather) != 1 else ''} held back as within the "
                    f"series' ordinary daily peaks (closest: {top.measure.replace('_', ' ')} of {top.brand} at "
-                   f"{to_iso(top.at)}, {top.size:.1f}× expected where {top.bar:.1f}× was needed); lower "
+                   f"{to_iso(top.at)}, {top.size:.1f}× expected where {round(top.bar, 2):g}× was needed); lower "
                    f"spikes.bar_factor to hear such bursts.", err=as_json)
 
 

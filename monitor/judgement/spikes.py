@@ -36,7 +36,7 @@ class SpikeSettings:
     window: timedelta = timedelta(minutes=5)
     warmup: timedelta = timedelta(days=1)
     # The storm rule (counts), chosen by benchmarks/storm_eval.py's procedure:
-    storm_ratio: float = 3.0  # the last hour, its busiest quarter aside, at least this × expected
+    storm_ratio: float = 2.75  # the last hour, its busiest quarter aside, at least this × expected
     fast_ratio: float = 4.0  # or every window of the last 15 minutes at least this × expected
     bar_factor: float = 1.25  # and above this × the series' ordinary daily peak of the hour's ratio
     fast_bar_factor: float = 2.0  # ... of the 15 minutes' ratio
