@@ -59,8 +59,8 @@ STORMS = Path(__file__).resolve().parents[2] / "shared" / "eval" / "storms"
 BRANDS = ("AAPL", "AMZN", "FB", "GOOG", "IBM")
 FA_MAX = 2.0
 GRID = [dict(fast_ratio=f, fast_bar_factor=fb, storm_ratio=r, bar_factor=b, bar_days=d)
-        for f, fb, r, b, d in itertools.product((4.0, 5.0, 6.0), (1.5, 2.0, 2.5), (2.0, 2.5, 2.75, 3.0), (1.0, 1.25, 1.5, 1.75),
-                                                (14, 28))]
+        for f, fb, r, b, d in itertools.product((4.0, 5.0, 6.0), (1.5, 2.0, 2.5), (2.0, 2.5, 2.75, 3.0),
+                                                (1.0, 1.25, 1.5, 1.75), (14, 28))]
 FMT = "%Y-%m-%d %H:%M:%S"
 
 
