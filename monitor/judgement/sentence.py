@@ -7,8 +7,8 @@ the encoder reads only the posts whose fast probability is at least the model's 
 post that could alert, and the uncertain ones below the line. The floor is set by a procedure on
 the training texts (``benchmarks/train_assassin.py``, ``floor_of``): low enough that the four
 heads' calls are kept and no set's ranking falls more than 0.01 ROC-AUC below the four heads
-reading every text; under it the fast call stands. ``always`` reads every post, ``off`` none; where the encoder cannot run (not
-installed), the fast call stands alone.
+reading every text; under it the fast call stands. ``always`` reads every post, ``off`` none;
+where the encoder cannot run (not installed), the fast call stands alone.
 
 An alert never says "the model said 0.83": where the sentence heads call a post that its words
 alone did not, the reason names the words their reading rests on (``carried``: each word's share of
