@@ -81,9 +81,10 @@ def main() -> None:
         if model is None:
             return out
         idx = np.flatnonzero(train).tolist()
-        (lc, ln), (sc, sn) = layer_heads(model, idx), np.array(sentence.logits(vectors[idx], [rows[i] for i in idx])).T
-        fast, whole = 1 / (1 + np.exp(-(lc + ln) / 2)), 1 / (1 + np.exp(-(lc + ln + sc + sn) / 4))
-        return out, train_assassin.floor_of(fast.tolist(), whole.tolist(), y[idx].astype(int).tolist(), group[idx].tolist())
+        fast = np.array(data.score(model, idx))
+        sc, sn = np.array(sentence.logits(vectors[idx], [rows[i] for i in idx])).T
+        z = np.log(fast / (1 - fast))
+        return out, train_assassin.floor_of(fast[1 / (1 + np.exp(-(2 * z + sc + sn) / 4)) >= 0.5].tolist())
 
     def cascaded(layer, encoded, floor):
         """The call as shipped, as log-odds: the four heads' mean where the fast call is at least the

@@ -15,12 +15,9 @@ The **sentence heads** (issue 34) are trained on the same texts and labels: a lo
 task on the sentence encoder's vector of each text (``monitor/judgement/encoder.py``; the vectors
 are kept in the cache folder, 7 minutes to compute once) and VADER's compound as meant, each set
 weighing the same, its L2 strength chosen by 5-fold ROC-AUC on its own training texts
-(``training.fit_sentence_head``). The cascade's ``floor`` (below it the fast call stands alone;
-``sentence.py``) keeps both what the four heads call and how they order the texts, on the training
-texts: at most the 1st percentile of the fast probability among the texts the four heads call
-assassin (fixed before any evaluation), and low enough, in steps of 0.01, that no set's ROC-AUC falls
-more than 0.01 below the four heads reading every text (the issue's own tolerance; added on
-2026-12-07 after the cascade was seen to cost TweetEval 0.04 out of sample: ``floor_of``).
+(``training.fit_sentence_head``). The cascade's ``floor``, fixed before any evaluation: the 1st
+percentile of the fast call's probability among the training texts that all four heads together
+call assassin (below it the fast call stands alone; ``sentence.py``).
 
 Writes ``monitor/judgement/models/assassin-2.json.gz`` (weights and where they came from, no
 text). ``--check`` trains again and compares with the shipped file: every weight within 1e-4
@@ -54,8 +51,6 @@ LENGTH = 30
 THRESHOLD = 0.5
 TOLERANCE = 1e-4
 FLOOR_SHARE = 0.01  # of the texts the four heads call assassin, the share the cascade may leave to the fast call
-ORDER_LOSS = 0.01  # the ROC-AUC a training set may lose to the cascade against the four heads reading it all
-FLOOR_STEP = 0.01
 
 
 def train(eval_dir: Path) -> dict:
@@ -101,30 +96,16 @@ def sentence_heads(model: dict, sets, words, dense, labels, heads, groups) -> di
     fitted = Model.from_dict({**model, "sentence": sentence})
     fast = [fitted.call_words(w, dict(zip(DENSE, d))) for w, d in zip(words, dense)]
     logits = fitted.sentence.logits(vectors, [dict(zip(DENSE, d)) for d in dense])
-    sentence["floor"] = floor_of([c.fast_probability for c in fast],
-                                 [fitted.with_sentence(c, s).probability for c, s in zip(fast, logits)], labels, groups)
+    sentence["floor"] = floor_of([c.fast_probability for c, s in zip(fast, logits)
+                                  if fitted.with_sentence(c, s).probability >= THRESHOLD])
     return sentence
 
 
-def floor_of(fast: list[float], whole: list[float], labels: list[int], groups: list[str]) -> float:
-    """The cascade's floor from the training texts' fast probabilities, the four heads' (``whole``),
-    labels and sets. It keeps the call: the ``FLOOR_SHARE`` quantile of the fast probabilities of
-    the texts the four heads call assassin, rounded down to 0.001. And the order: lowered by
-    ``FLOOR_STEP`` until no set's ROC-AUC, the cascade's against the four heads reading every
-    text, is more than ``ORDER_LOSS`` lower (the posts under the floor keep the fast call's order,
-    which is what the encoder would mend)."""
-    called = sorted(f for f, w in zip(fast, whole) if w >= THRESHOLD)
-    floor = math.floor(called[int(FLOOR_SHARE * len(called))] * 1000) / 1000 if called else 0.0
-    sets = {g: [i for i, h in enumerate(groups) if h == g] for g in dict.fromkeys(groups)}
-    best = {g: training.auc([whole[i] for i in idx], [labels[i] for i in idx]) for g, idx in sets.items()}
-
-    def loses(at: float) -> bool:
-        return any(best[g] - training.auc([whole[i] if fast[i] >= at else fast[i] for i in idx],
-                                          [labels[i] for i in idx]) > ORDER_LOSS for g, idx in sets.items())
-
-    while floor > 0 and loses(floor):
-        floor = max(0.0, round(math.floor(floor / FLOOR_STEP - 1e-9) * FLOOR_STEP, 3))
-    return floor
+def floor_of(called: list[float]) -> float:
+    """The cascade's floor: the ``FLOOR_SHARE`` quantile of the fast probabilities of the training
+    texts the four heads call assassin (``called``), rounded down to 0.001."""
+    called = sorted(called)
+    return math.floor(called[int(FLOOR_SHARE * len(called))] * 1000) / 1000 if called else 0.0
 
 
 def complaints_cv(model: dict, words, dense, labels, heads, folds: int = 10) -> dict:

@@ -185,10 +185,9 @@ def test_with_the_encoder_the_refit_moves_the_sentence_complaint_head_too(site) 
     trained = invoke(config, "train")
     assert trained.exit_code == 0, trained.output
     lines = trained.output.splitlines()
-    (before, shipped_f1), (after, refit_f1) = ((float(line.split("ROC-AUC ")[1].split()[0]),
-                                                float(line.split("F1 ")[1].split()[0])) for line in lines[1:3])
-    # the sentence heads hear most (they order the site's posts well already); the labels move the call
-    assert shipped_f1 > 0.7 and after >= before and refit_f1 > shipped_f1 + 0.1, trained.output
+    (before, shipped_f1), (after, _) = ((float(line.split("ROC-AUC ")[1].split()[0]), float(line.split("F1 ")[1].split()[0]))
+                                        for line in lines[1:3])
+    assert shipped_f1 > 0.7 and after > before + 0.1, trained.output  # the sentence heads hear most; the labels the rest
     assert "the refit moves both complaint heads, its words' and its sentence's (sentiment.encoder: auto)" in trained.output
     from monitor.assassin_model import ModelSource, read
 
