@@ -43,6 +43,11 @@ class SourceOptions(Section):
         description="Brands this source belongs to (an app's reviews, the brand's own channel, subreddit or forum): "
                     "its posts are theirs without naming them; keyword rules still add other brands.",
     )
+    official: bool = Field(
+        default=False,
+        description="The brand's own voice (its status page, blog or announcements): posts are stored, searched and "
+                    "counted, never called assassins or advocates (an incident notice is not a hurt customer).",
+    )
     refresh: bool = Field(
         default=True,
         description="Re-read the engagement of this source's recent mentions on the refresh: schedule, so their reach "

@@ -325,3 +325,32 @@ sources:
     assert stored == [3, 5, 6]  # each owed window keeps its boundary second: a post there is never lost
     assert "warning, hn: behind: 1 window not read to the end yet" in statuses[0]
     assert "behind" not in statuses[2]
+
+
+def test_an_official_source_is_the_brand_speaking_never_an_assassin(tmp_path: Path, database: str, httpserver: HTTPServer) -> None:
+    """The brand's status page: its incident notices read as complaints to the call, and the same
+    words on a customer's feed are one; marked ``official``, they are stored and never alert."""
+    feed = """<?xml version="1.0"?><rss version="2.0"><channel><title>status</title>
+    <item><guid>1</guid><title>Acme Cloud deleted our backups again. Worst, most infuriating vendor ever and support ignores us.</title>
+      <link>https://status.example/1</link><pubDate>Mon, 23 Nov 2026 10:00:00 GMT</pubDate></item>
+    <item><guid>2</guid><title>Acme Cloud: the incident affecting logins has been resolved.</title>
+      <link>https://status.example/2</link><pubDate>Mon, 23 Nov 2026 10:05:00 GMT</pubDate></item>
+    </channel></rss>"""
+    httpserver.expect_request("/status.xml").respond_with_data(feed, content_type="application/rss+xml")
+    config = tmp_path / "config.yaml"
+    config.write_text(f"""
+database: {database}
+brands: [{{name: Acme Cloud, keywords: ['"Acme Cloud"']}}]
+sources:
+  - {{name: status, type: rss, url: "{httpserver.url_for('/status.xml')}", official: true}}
+  - {{name: customers, type: rss, url: "{httpserver.url_for('/status.xml')}"}}
+alerts: {{backfill: 36500d, max_age: 36500d}}
+""")
+    code, output = once(config)
+    assert code == 0, output
+    found = {(r[0], r[1][-1]): r[2:] for r in rows(database, "SELECT source, url, bucket, bucket_reasons FROM mentions")}
+    assert found[("customers", "1")][0] == "assassin"  # the same words from a customer
+    assert {found[("status", k)][0] for k in "12"} == {"apathetic"}
+    assert "the brand speaking, not a customer" in found[("status", "1")][1]
+    alerted = rows(database, "SELECT source, mention_id FROM alerts WHERE kind = 'assassin'")
+    assert {source for source, _ in alerted} == {"customers"} and any(m.endswith("/1") for _, m in alerted)
