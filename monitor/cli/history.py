@@ -59,6 +59,7 @@ def backtest(ctx: click.Context, since: str, until: str | None, brands: tuple[st
     import os
 
     from monitor.judgement.series import ALL_SOURCES
+    from monitor.judgement.series import times as bar_times
     from monitor.judgement.storms import describe as describe_storm
     from monitor.judgement.storms import span as span_words
     from monitor.models import utcnow
@@ -110,7 +111,7 @@ def backtest(ctx: click.Context, since: str, until: str | None, brands: tuple[st
         top = max(weather, key=lambda h: h.size / h.bar if h.bar else 0.0)
         click.echo(f"{len(weather)} brand-level burst{'s' if len(weather) != 1 else ''} held back as within the "
                    f"series' ordinary daily peaks (closest: {top.measure.replace('_', ' ')} of {top.brand} at "
-                   f"{to_iso(top.at)}, {top.size:.1f}× expected where {round(top.bar, 2):g}× was needed); lower "
+                   f"{to_iso(top.at)}, {top.size:.1f}× expected where {bar_times(top.bar)} was needed); lower "
                    f"spikes.bar_factor to hear such bursts.", err=as_json)
 
 

@@ -256,6 +256,11 @@ def explain(item: Fired, settings: SpikeSettings, window_rows: list[dict], basel
     }
 
 
+def times(bar: float) -> str:
+    """A series' bar as set ("2.75×", never rounded to a tenth it is not)."""
+    return f"{round(bar, 2):g}×"
+
+
 def method(settings: SpikeSettings, v: Verdict) -> str:
     if v.record:
         what, before = v.record
@@ -280,10 +285,10 @@ def method(settings: SpikeSettings, v: Verdict) -> str:
                 f"the highest before), improbable at that rate (p ≤ {settings.record_p:g})")
     elif v.rule == "fast":
         test = (f"every window of the last 15 minutes at ≥ {v.burst:.1f}× {usual}; this series needs "
-                f"{round(v.bar, 2):g}× ({settings.fast_ratio:g}×, or {settings.fast_bar_factor:g}× its ordinary daily peak)")
+                f"{times(v.bar)} ({settings.fast_ratio:g}×, or {settings.fast_bar_factor:g}× its ordinary daily peak)")
     else:
         test = (f"the last hour at {v.burst:.1f}× {usual}, its busiest quarter set aside, and still ≥ 1.5× in the "
-                f"last half hour; this series needs {round(v.bar, 2):g}× ({settings.storm_ratio:g}×, or "
+                f"last half hour; this series needs {times(v.bar)} ({settings.storm_ratio:g}×, or "
                 f"{settings.bar_factor:g}× its ordinary daily peak over {settings.bar_days} days)")
     return f"the storm rule: {test}; ≥ {settings.min_excess:g} posts above expected and Poisson p ≤ {settings.max_p:g}"
 
