@@ -55,7 +55,12 @@ def build(words, positions, token_type, norm, layers, *, heads: int, dimensions:
     ids, mask = "input_ids", "attention_mask"
     width = node("Shape", [ids], start=1, end=2)
     at = node("Slice", [const("positions", positions), const("zero", np.array([0], np.int64)), width])
-    x = node("Add", [node("Add", [node("Gather", [const("words", words), ids]), at]), const("token_type", token_type)])
+    # Each word's embedding in 8 bits and its scale (``encoder._rows``), made float again once gathered.
+    word_scale = node("Unsqueeze", [node("Gather", [const("word_scales", words[1]), ids]),
+                                    const("last", np.array([-1], np.int64))])
+    looked_up = node("Mul", [node("Cast", [node("Gather", [const("words", words[0]), ids])], to=TensorProto.FLOAT),
+                             word_scale])
+    x = node("Add", [node("Add", [looked_up, at]), const("token_type", token_type)])
     x = layer_norm(x, norm, "embeddings")
     hidden = node("Mul", [node("Sub", [const("one", np.float32(1.0)), mask]), const("never", np.float32(-1e9))])
     hidden = node("Unsqueeze", [hidden, const("axes12", np.array([1, 2], np.int64))])  # padding is never attended to
