@@ -139,6 +139,24 @@ def test_the_int8_reading_sums_exactly_and_stays_near_the_float_product() -> Non
     assert float(cosines.min()) > 0.999
 
 
+def test_the_word_table_is_read_in_8_bits_per_word_and_the_graph_stays_small(encoder: encoders.Encoder) -> None:
+    """The word-embedding table (30,522 × 384, 45 MB in float32: half the model) in 8-bit integers
+    per row with the row's scale: every value within half a step of its word's scale, and the graph
+    in the cache folder under 30 MB (59 MB with the table in float32)."""
+    import numpy as np
+    from safetensors.numpy import load_file
+
+    from monitor.judgement.language import cache_folder
+
+    weights = load_file(str(encoders.locate() / "model.safetensors"))
+    table = weights[next(k for k in weights if k.endswith("embeddings.word_embeddings.weight"))]
+    steps, scales = encoders._rows(np, table)
+    assert steps.dtype == np.int8 and int(abs(steps).max()) == encoders.WORD_STEPS
+    assert float((abs(steps * scales[:, None] - table) / scales[:, None]).max()) <= 0.5 + 1e-3
+    encoder.encode(["Acme Cloud lost my files"])
+    assert (cache_folder() / encoders.GRAPH_FILE).stat().st_size < 30_000_000
+
+
 def test_a_damaged_copy_of_the_graph_is_built_again(encoder: encoders.Encoder) -> None:
     from monitor.judgement.language import cache_folder
 
