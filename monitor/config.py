@@ -9,6 +9,7 @@ the meaning (keyword syntax, duplicate names, receivers that exist). Each proble
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 import re
 from functools import cached_property
@@ -27,6 +28,24 @@ from monitor.models import DEFAULT_DATABASE, Duration, Section, at_least, is_pos
 
 
 
+def _account(entry: str) -> str:
+    """A brand's own account, ``type:handle`` (the handle as the store keeps a post's author)."""
+    kind, _, handle = entry.partition(":")
+    kind, handle = kind.strip(), handle.strip().removeprefix("@")
+    if kind not in REGISTRY:
+        close = difflib.get_close_matches(kind, list(REGISTRY), n=1) if handle else []
+        hint = f"did you mean {close[0]}:{handle}? " if close else ""
+        raise ValueError(f"{entry!r} does not start with a source type — {hint}write the author as type:handle,"
+                         f" e.g. x:AcmeCloud or bluesky:acme.bsky.social (types: {', '.join(sorted(REGISTRY))})")
+    if not handle or any(c.isspace() for c in handle):
+        raise ValueError(f"{entry!r}: the handle after {kind}: is empty or has spaces — write the author as the store"
+                         " keeps it, e.g. x:AcmeCloud")
+    return f"{kind}:{handle}"
+
+
+Account = Annotated[str, AfterValidator(_account)]
+
+
 class Brand(Section):
     """A watched brand and the rules that say a post is about it."""
 
@@ -42,6 +61,13 @@ class Brand(Section):
                                                         " never alerted on unless alerting is true.")
     alerting: bool | None = Field(default=None, description="Alert on this brand's posts and storms (default: yes for"
                                                             " your brands, no for a competitor).")
+    accounts: list[Account] = Field(
+        default=[],
+        description="The brand's own accounts, as the store keeps a post's author, each after its source type: "
+                    "x:AcmeCloud, bluesky:acme.bsky.social, reddit:AcmeCloudTeam, mastodon:acme@mastodon.social. "
+                    "Their posts about the brand are the brand speaking: stored and counted, never an assassin or "
+                    "an advocate.",
+    )
 
     @property
     def alerts_on(self) -> bool:

@@ -28,7 +28,7 @@ from monitor.judgement.ratings import with_stars
 from monitor.judgement.reach import estimate_reach
 from monitor.judgement.sentiment import Scorer, score_all
 from monitor.judgement.text import html_to_text, plain_name
-from monitor.judgement.voice import as_own_voice
+from monitor.judgement.voice import own_voice
 from monitor.models import (
     Alert,
     FetchResult,
@@ -123,7 +123,10 @@ def judge(matched: list[tuple[Mention, Match]], scorer: Scorer, config: Config, 
     )
     scores = [with_stars(result, m.metrics.get("rating")) for (m, _), result in zip(matched, scores)]  # reviews
     official = {source.name for source in config.sources if source.official}  # the brand's own voice
-    scores = [as_own_voice(result) if m.source in official else result for (m, _), result in zip(matched, scores)]
+    accounts = {brand.name: brand.accounts for brand in config.brands if brand.accounts}
+    if official or accounts:
+        scores = [own_voice(m, found.brands, result, official=official, accounts=accounts)
+                  for (m, found), result in zip(matched, scores)]
     reach = config.reach
     return [Judged(m, found, result, estimate_reach(m, reach, bucket=result.bucket))
             for (m, found), result in zip(matched, scores)]

@@ -39,6 +39,11 @@ CASES = {
     "inner star": (HEAD.replace("[globex]", "['glob*x']"),
                    "line 3: brands[0].keywords[0]: 'glob*x' in 'glob*x': * works only at the end of a word (a prefix)"
                    " — write glob*"),
+    "account without its source type": (HEAD + "    accounts: ['x:Globex', 'blusky:globex.bsky.social']\n",
+                                        "line 4: brands[0].accounts[1]: 'blusky:globex.bsky.social' does not start with a"
+                                        " source type — did you mean bluesky:globex.bsky.social? write the author as"
+                                        " type:handle, e.g. x:AcmeCloud or bluesky:acme.bsky.social (types: "
+                                        f"{', '.join(sorted(REGISTRY))})"),
     "unknown bound brand": (SOURCE + "    brands: [Globx]\n",
                             "line 7: sources[0].brands[0]: unknown brand 'Globx' — did you mean 'Globex'? use one of: 'Globex'"),
     "unquoted time": (HEAD + "alerts:\n  digest_at: 10:30\n",

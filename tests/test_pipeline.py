@@ -327,6 +327,50 @@ sources:
     assert "behind" not in statuses[2]
 
 
+def test_a_post_by_the_brands_own_account_is_the_brand_speaking_never_an_assassin(
+        tmp_path: Path, database: str, httpserver: HTTPServer) -> None:
+    """The brand's support account answering in a storm reads as a complaint to the call, and with
+    the brand's audience behind it, it would be the loudest assassin alert of the storm. Named in
+    ``brands[].accounts``, its posts are stored and never alert; the same words from a customer do."""
+    words = "<p>Sorry, Acme Cloud is down again and we are still investigating the outage. Awful day, we hate this too.</p>"
+
+    def status(ident: int, acct: str, followers: int) -> dict:
+        return {"id": str(113500000000000000 + ident), "created_at": f"2026-11-23T10:0{ident}:00.000Z",
+                "language": "en", "url": f"https://mastodon.example/@{acct}/{ident}", "content": words,
+                "replies_count": 0, "reblogs_count": 0, "favourites_count": 0, "reblog": None,
+                "account": {"id": str(ident), "username": acct.split("@")[0], "acct": acct, "display_name": acct,
+                            "followers_count": followers}}
+
+    httpserver.expect_request("/api/v1/timelines/tag/acmecloud").respond_with_json(
+        [status(2, "AcmeCloud", 250_000), status(1, "angry@other.example", 300)])
+    config = tmp_path / "config.yaml"
+    config.write_text(f"""
+database: {database}
+brands: [{{name: Acme Cloud, keywords: ['"Acme Cloud"'], accounts: ["mastodon:@acmecloud"]}}]
+sources:
+  - {{name: masto, type: mastodon, base_url: "{httpserver.url_for('/').rstrip('/')}", hashtags: [acmecloud], max_pages: 1}}
+alerts: {{backfill: 36500d, max_age: 36500d}}
+""")
+    code, output = once(config)
+    assert code == 0, output
+    found = {r[0]: r[1:] for r in rows(database, "SELECT author, bucket, bucket_reasons FROM mentions")}
+    assert found["angry@other.example"][0] == "assassin"  # the same words from a customer
+    assert found["AcmeCloud"][0] == "apathetic"
+    assert "the brand's own account (mastodon:acmecloud" in found["AcmeCloud"][1]
+    alerted = rows(database, "SELECT mention_id FROM alerts WHERE kind = 'assassin'")
+    assert len(alerted) == 1 and alerted[0][0].endswith("1"), alerted
+
+
+def test_a_brands_account_is_its_handle_on_its_source_type_in_any_case() -> None:
+    from monitor.judgement.voice import own_account
+
+    accounts = ["x:AcmeCloud", "mastodon:acme@mastodon.social"]
+    assert own_account("@acmecloud", "x", accounts) == "x:AcmeCloud"
+    assert own_account("ACME@mastodon.social", "mastodon", accounts) == "mastodon:acme@mastodon.social"
+    assert own_account("AcmeCloud", "bluesky", accounts) is None  # another platform's AcmeCloud may be anyone
+    assert own_account("AcmeCloudFan", "x", accounts) is None and own_account("", "x", accounts) is None
+
+
 def test_an_official_source_is_the_brand_speaking_never_an_assassin(tmp_path: Path, database: str, httpserver: HTTPServer) -> None:
     """The brand's status page: its incident notices read as complaints to the call, and the same
     words on a customer's feed are one; marked ``official``, they are stored and never alert."""

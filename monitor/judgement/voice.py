@@ -3,18 +3,48 @@ its announcements) is the brand speaking, not a customer: its incident notices r
 to the assassin call ("We are investigating elevated error rates", "the incident affecting logins
 has been resolved": the sentence heads call such a notice a complaint with near certainty), and
 an alert on the brand's own words is noise a community manager must never get. Its posts are
-stored, searched and counted like any other; they are never an assassin or an advocate."""
+stored, searched and counted like any other; they are never an assassin or an advocate. The same
+holds for the brand's own accounts on any source (``brands[].accounts``): its support team's
+"Sorry to hear that, we are looking into the outage" is not a hurt customer, and with the brand's
+audience behind it, it would be the loudest assassin of the storm."""
 
 from __future__ import annotations
 
-from monitor.models import Score
+from collections.abc import Iterable
+
+from monitor.models import Mention, Score
 
 OWN_VOICE = "the brand's own channel (official: true): the brand speaking, not a customer"
 
 
-def as_own_voice(score: Score) -> Score:
-    """``score`` of a post on an official source: apathetic, saying why (its compound and
+def as_own_voice(score: Score, reason: str = OWN_VOICE) -> Score:
+    """``score`` of a post in the brand's own voice: apathetic, saying why (its compound and
     assassin score kept, as read). A post left unscored is as it was."""
     if score.bucket is None or score.bucket == "apathetic":
         return score
-    return Score(score.compound, "apathetic", (OWN_VOICE,), score.unscored_reason, score.assassin_score)
+    return Score(score.compound, "apathetic", (reason,), score.unscored_reason, score.assassin_score)
+
+
+def own_account(author: str, source_type: str, accounts: Iterable[str]) -> str | None:
+    """The entry of ``accounts`` (``type:handle``, as ``brands[].accounts`` keeps them) that is this
+    post's author on this source type, in any case and with or without an ``@``; None for a customer."""
+    handle = f"{source_type}:{author.removeprefix('@')}".casefold()
+    return next((entry for entry in accounts if entry.casefold() == handle), None) if author else None
+
+
+def own_account_reason(entry: str) -> str:
+    """Why a post by one of the brand's accounts is not a customer's, in words."""
+    return f"the brand's own account ({entry}, brands[].accounts): the brand speaking, not a customer"
+
+
+def own_voice(mention: Mention, brands: Iterable[str], score: Score, *, official: set[str],
+              accounts: dict[str, list[str]]) -> Score:
+    """``score``, or the brand's own voice where it speaks: a post on a source marked ``official``
+    (by name), or by one of the ``accounts`` (``brands[].accounts``, by brand) of a brand it names."""
+    if mention.source in official:
+        return as_own_voice(score)
+    for brand in brands:
+        entry = own_account(mention.author, mention.source_type, accounts.get(brand, ()))
+        if entry is not None:
+            return as_own_voice(score, own_account_reason(entry))
+    return score
