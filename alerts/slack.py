@@ -75,7 +75,7 @@ def _truncate(value: str, limit: int) -> str:
     return value if len(value) <= limit else value[: limit - 13] + "… (truncated)"
 
 
-ACTIONABLE = ("assassin", "spike", "group", "reach")
+ACTIONABLE = ("assassin", "spike", "group", "reach", "press")
 VALUE_MAX = 2000  # a button's value (Slack's limit)
 
 
@@ -144,7 +144,7 @@ def render(alert: Alert, *, links: str | None = None, actions: str | None = None
     if alert.mentions and alert.kind in ("assassin", "group", "reach"):
         first = alert.mentions[0].mention
         notes.append(f"wrong call? `monitor label {text(first.source, 60)}:{text(first.id, 80)} not`")
-    if alert.brand and alert.kind in ("assassin", "spike", "group"):
+    if alert.brand and alert.kind in ("assassin", "spike", "group", "press"):
         notes.append(f"quiet it: `monitor silence add brand=\"{text(alert.brand, 60)}\" --for 2h`")
     if notes:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _truncate(" · ".join(notes), SECTION_MAX)}]})

@@ -158,13 +158,13 @@ def headline(alert: Alert) -> str:
     n = len(alert.mentions)
     low, high = total_reach(alert)
     what = {"assassin": "Assassin", "spike": "Storm", "drop": "Silence", "source_down": "Source down",
-            "budget": "Budget", "digest": "Digest", "reach": "Reach", "group": "Alerts"}.get(alert.kind, alert.kind.replace("_", " ").title())
+            "budget": "Budget", "digest": "Digest", "reach": "Reach", "group": "Alerts", "press": "Press"}.get(alert.kind, alert.kind.replace("_", " ").title())
     if alert.kind == "assassin" and n > 1:
         what = f"{n} assassins"
     parts = [what, alert.brand] if alert.brand else [what]
     if alert.kind in ("spike", "drop") and alert.brand and alert.reason.startswith(f"{alert.brand}: "):
         parts.append(alert.reason[len(alert.brand) + 2:].split(",")[0].split(";")[0])  # "134 negative posts in 2 hours"
-    elif alert.kind in ("assassin", "reach", "group") and high:
+    elif alert.kind in ("assassin", "reach", "group", "press") and high:
         parts.append(f"reaches {reach_phrase(low, high)}" if n == 1 else f"together up to {reach_phrase(high, high)}")
     elif alert.kind in ("source_down", "budget") and alert.source:
         parts.append(alert.source)

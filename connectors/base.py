@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Callable, ClassVar, Iterator, Mapping, Protocol, Sequence
 
 import httpx
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from monitor.errors import ConnectorError, MissingCredential, ParseError
 from monitor.models import (
@@ -48,6 +48,12 @@ class SourceOptions(Section):
         description="The brand's own voice (its status page, blog or announcements): posts are stored, searched and "
                     "counted, never called assassins or advocates (an incident notice is not a hurt customer).",
     )
+    press: bool = Field(
+        default=False,
+        description="A newsroom's articles (a news site's feed; Google News always): coverage, not a customer. Posts are "
+                    "stored, searched and counted, never called assassins or advocates; one the call reads as hostile "
+                    "raises a press alert with its reach (alerts.press).",
+    )
     refresh: bool = Field(
         default=True,
         description="Re-read the engagement of this source's recent mentions on the refresh: schedule, so their reach "
@@ -71,6 +77,13 @@ class SourceOptions(Section):
         if info.field_name and info.field_name.endswith("_env") and isinstance(value, str):
             return check_env_name(value)
         return value
+
+    @model_validator(mode="after")
+    def _one_voice(self):
+        if self.official and self.press:
+            raise ValueError("official and press are both true — a source is the brand's own voice (official) or a "
+                             "newsroom's (press), not both: keep one")
+        return self
 
     def credential_envs(self) -> list[str]:
         """Environment variables this source is configured to read its credentials from."""

@@ -36,6 +36,8 @@ class GoogleNewsOptions(SourceOptions):
 
     type: Literal["googlenews"] = "googlenews"
     base_url: str | None = Field(default="https://news.google.com", description="Google News root.")
+    press: bool = Field(default=True, description="Its items are publishers' articles: coverage, not customers "
+                                                  "(see sources[].press).")
     query: list[str] | None = Field(default=None, description="Search terms instead of the brands' (ORed).")
     hl: str = Field(default="en-US", description="Interface language, e.g. en-US, fr.")
     gl: str = Field(default="US", description="Country edition, e.g. US, BE.")

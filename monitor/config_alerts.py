@@ -245,6 +245,9 @@ class Alerts(Section):
     buckets: list[Literal["assassin", "advocate", "apathetic"]] = Field(
         default=["assassin"], description="Mention buckets that raise an alert."
     )
+    press: bool = Field(
+        default=True, description="A press source's article the assassin call reads as hostile raises a press alert "
+                                  "(negative coverage, with its reach); false: stored and counted only.")
     receivers: list[str] | None = Field(default=None, description="Receiver names to notify (default: every receiver).")
     web_url: str | None = Field(
         default=None, description="Where people open monitor serve (its --base-url, e.g. https://monitor.example.com): "

@@ -123,9 +123,10 @@ def judge(matched: list[tuple[Mention, Match]], scorer: Scorer, config: Config, 
     )
     scores = [with_stars(result, m.metrics.get("rating")) for (m, _), result in zip(matched, scores)]  # reviews
     official = {source.name for source in config.sources if source.official}  # the brand's own voice
+    press = {source.name for source in config.sources if source.press}  # a newsroom's
     accounts = {brand.name: brand.accounts for brand in config.brands if brand.accounts}
-    if official or accounts:
-        scores = [own_voice(m, found.brands, result, official=official, accounts=accounts)
+    if official or press or accounts:
+        scores = [own_voice(m, found.brands, result, official=official, press=press, accounts=accounts)
                   for (m, found), result in zip(matched, scores)]
     reach = config.reach
     return [Judged(m, found, result, estimate_reach(m, reach, bucket=result.bucket))
@@ -141,24 +142,39 @@ def decide_alerts(new: list[Judged], *, config: Config, first_run: bool, now: da
     """An alert per new mention in an alerting bucket, except old posts and a first run's backlog."""
     window = config.alerts.backfill if first_run else config.alerts.max_age
     quiet = config.quiet_brands()
-    return [mention_alert(judged, config=config, now=now) for judged in new
-            if judged.score.bucket in config.alerts.buckets and judged.mention.published_at >= now - window
-            and not quiet.issuperset(judged.match.brands)]
+    press = {source.name for source in config.sources if source.press} if config.alerts.press else set()
+    return [mention_alert(judged, config=config, now=now, kind="press" if judged.mention.source in press else None)
+            for judged in new
+            if (judged.score.bucket in config.alerts.buckets or is_hostile_coverage(judged, press, config))
+            and judged.mention.published_at >= now - window and not quiet.issuperset(judged.match.brands)]
 
 
-def mention_alert(judged: Judged, *, config: Config, now: datetime, edited: str = "") -> Alert:
-    """The alert one post in an alerting bucket raises (``edited``: what it said before an edit)."""
+def is_hostile_coverage(judged: Judged, press: set[str], config: Config) -> bool:
+    """A press source's article that the call read as an assassin (``as_press`` kept its score): the
+    coverage a PR team wants to hear of ("Acme Cloud outage disrupts thousands of businesses", which
+    VADER's words alone read as neutral)."""
+    score = judged.score
+    return (judged.mention.source in press and score.assassin_score is not None
+            and score.assassin_score >= config.sentiment.assassin_threshold)
+
+
+def mention_alert(judged: Judged, *, config: Config, now: datetime, edited: str = "", kind: str | None = None) -> Alert:
+    """The alert one post in an alerting bucket raises (``edited``: what it said before an edit;
+    ``kind``: ``press`` for hostile coverage)."""
     m, s = judged.mention, judged.score
     severity = "critical" if judged.reach.high >= config.alerts.critical_reach else "warning"
+    kind = kind or ("assassin" if s.bucket == "assassin" else "mention")
     return Alert(
-        key=f"{s.bucket}:{m.source}:{m.id}",
-        kind="assassin" if s.bucket == "assassin" else "mention",
+        key=f"{kind if kind == 'press' else s.bucket}:{m.source}:{m.id}",
+        kind=kind,
         brand=judged.match.brand,
         source=m.source,
         severity=severity,
         reason=(f"edited ({edited}); " if edited else "")
-        + (f"assassin score {s.assassin_score:.2f}: " if s.assassin_score is not None else f"{s.bucket}: ")
-        + "; ".join(s.reasons),
+        + (f"hostile coverage (assassin score {s.assassin_score:.2f}, had a customer written it): "
+           + "; ".join(s.reasons[1:]) if kind == "press"
+           else (f"assassin score {s.assassin_score:.2f}: " if s.assassin_score is not None else f"{s.bucket}: ")
+           + "; ".join(s.reasons)),
         mentions=(judged,),
         created_at=now,
     )

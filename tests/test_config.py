@@ -72,7 +72,7 @@ def test_unknown_key_suggests_the_close_one() -> None:
 def test_unknown_key_in_a_source_lists_that_connectors_keys() -> None:
     text = VALID + "    bogus: 1\n"
     assert problems(text) == [
-        "line 8: sources[0].bogus: unknown key — remove it (known keys: name, type, every, enabled, base_url, brands, official, refresh, max_body, "
+        "line 8: sources[0].bogus: unknown key — remove it (known keys: name, type, every, enabled, base_url, brands, official, press, refresh, max_body, "
         "query, read, tags, hits_per_page, max_pages, first_run, overlap)"
     ]
 

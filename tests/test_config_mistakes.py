@@ -44,6 +44,9 @@ CASES = {
                                         " source type — did you mean bluesky:globex.bsky.social? write the author as"
                                         " type:handle, e.g. x:AcmeCloud or bluesky:acme.bsky.social (types: "
                                         f"{', '.join(sorted(REGISTRY))})"),
+    "official and press": (SOURCE + "    official: true\n    press: true\n",
+                           "line 5: sources[0]: official and press are both true — a source is the brand's own voice"
+                           " (official) or a newsroom's (press), not both: keep one"),
     "unknown bound brand": (SOURCE + "    brands: [Globx]\n",
                             "line 7: sources[0].brands[0]: unknown brand 'Globx' — did you mean 'Globex'? use one of: 'Globex'"),
     "unquoted time": (HEAD + "alerts:\n  digest_at: 10:30\n",

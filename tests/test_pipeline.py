@@ -371,6 +371,43 @@ def test_a_brands_account_is_its_handle_on_its_source_type_in_any_case() -> None
     assert own_account("AcmeCloudFan", "x", accounts) is None and own_account("", "x", accounts) is None
 
 
+def test_a_headline_is_coverage_never_an_assassin_and_hostile_coverage_raises_a_press_alert(
+        tmp_path: Path, database: str, httpserver: HTTPServer) -> None:
+    """Google News' items are publishers' articles: "Acme Cloud outage disrupts thousands of
+    businesses" is an assassin to the call (taught on customers' posts, where an outage is a
+    complaint) when a plain feed carries it. From a press source it is coverage: stored apathetic
+    saying why, and, read as hostile, a press alert with the call's reasons rather than an
+    assassin alert; the good news beside it raises nothing."""
+    httpserver.expect_request("/rss/search").respond_with_data(fixture_bytes("googlenews_search.rss.xml"),
+                                                               content_type="application/rss+xml")
+    feed = """<?xml version="1.0"?><rss version="2.0"><channel><title>tech</title>
+    <item><guid>1</guid><title>Acme Cloud outage disrupts thousands of businesses</title>
+      <link>https://blog.example/1</link><pubDate>Mon, 23 Nov 2026 10:15:00 GMT</pubDate></item>
+    </channel></rss>"""
+    httpserver.expect_request("/feed.xml").respond_with_data(feed, content_type="application/rss+xml")
+    config = tmp_path / "config.yaml"
+    config.write_text(f"""
+database: {database}
+brands: [{{name: Acme Cloud, keywords: ['"Acme Cloud"']}}]
+sources:
+  - {{name: news, type: googlenews, base_url: "{httpserver.url_for('/').rstrip('/')}"}}
+  - {{name: blog, type: rss, url: "{httpserver.url_for('/feed.xml')}"}}
+alerts: {{backfill: 36500d, max_age: 36500d}}
+""")
+    code, output = once(config)
+    assert code == 0, output
+    found = {(r[0], r[1]): r[2:] for r in rows(database, "SELECT source, title, bucket, bucket_reasons FROM mentions")}
+    headline = "Acme Cloud outage disrupts thousands of businesses"
+    assert found[("blog", headline)][0] == "assassin"  # the words alone, from a source nobody described
+    assert found[("news", headline)][0] == "apathetic"
+    assert "news coverage (press: true)" in found[("news", headline)][1]
+    assert {bucket for (source, _), (bucket, _) in found.items() if source == "news"} == {"apathetic"}
+    alerted = dict(rows(database, "SELECT source, kind FROM alerts"))
+    assert alerted == {"blog": "assassin", "news": "press"}, alerted
+    press = rows(database, "SELECT reason FROM alerts WHERE kind = 'press'")[0][0]
+    assert press.startswith("hostile coverage (assassin score 0.") and "news coverage" not in press
+
+
 def test_an_official_source_is_the_brand_speaking_never_an_assassin(tmp_path: Path, database: str, httpserver: HTTPServer) -> None:
     """The brand's status page: its incident notices read as complaints to the call, and the same
     words on a customer's feed are one; marked ``official``, they are stored and never alert."""

@@ -6,7 +6,13 @@ an alert on the brand's own words is noise a community manager must never get. I
 stored, searched and counted like any other; they are never an assassin or an advocate. The same
 holds for the brand's own accounts on any source (``brands[].accounts``): its support team's
 "Sorry to hear that, we are looking into the outage" is not a hurt customer, and with the brand's
-audience behind it, it would be the loudest assassin of the storm."""
+audience behind it, it would be the loudest assassin of the storm.
+
+The press is not a customer either (``sources[].press``; Google News always): "Acme Cloud recalls 2
+million routers over fire risk" is a publisher reporting, and the call, taught on customers' posts
+where an outage is a complaint, reads it as an assassin. Coverage is stored and counted as it is
+read, bucketed apathetic, and one the call reads as hostile keeps the call's reasons so it can
+alert as coverage (``press`` alerts) rather than as a hurt customer."""
 
 from __future__ import annotations
 
@@ -15,6 +21,7 @@ from collections.abc import Iterable
 from monitor.models import Mention, Score
 
 OWN_VOICE = "the brand's own channel (official: true): the brand speaking, not a customer"
+PRESS = "news coverage (press: true): a publisher reporting, not a customer"
 
 
 def as_own_voice(score: Score, reason: str = OWN_VOICE) -> Score:
@@ -23,6 +30,15 @@ def as_own_voice(score: Score, reason: str = OWN_VOICE) -> Score:
     if score.bucket is None or score.bucket == "apathetic":
         return score
     return Score(score.compound, "apathetic", (reason,), score.unscored_reason, score.assassin_score)
+
+
+def as_press(score: Score) -> Score:
+    """``score`` of a press source's article: apathetic, saying why; where the call read it as an
+    assassin its reasons are kept after that (what a press alert says), and its scores as read."""
+    if score.bucket is None or score.bucket == "apathetic":
+        return score
+    reasons = (PRESS, *score.reasons) if score.bucket == "assassin" else (PRESS,)
+    return Score(score.compound, "apathetic", reasons, score.unscored_reason, score.assassin_score)
 
 
 def own_account(author: str, source_type: str, accounts: Iterable[str]) -> str | None:
@@ -37,12 +53,15 @@ def own_account_reason(entry: str) -> str:
     return f"the brand's own account ({entry}, brands[].accounts): the brand speaking, not a customer"
 
 
-def own_voice(mention: Mention, brands: Iterable[str], score: Score, *, official: set[str],
+def own_voice(mention: Mention, brands: Iterable[str], score: Score, *, official: set[str], press: set[str],
               accounts: dict[str, list[str]]) -> Score:
-    """``score``, or the brand's own voice where it speaks: a post on a source marked ``official``
-    (by name), or by one of the ``accounts`` (``brands[].accounts``, by brand) of a brand it names."""
+    """``score``, or who speaks where it is not a customer: a post on a source marked ``official``
+    or ``press`` (by name), or by one of the ``accounts`` (``brands[].accounts``, by brand) of a
+    brand it names."""
     if mention.source in official:
         return as_own_voice(score)
+    if mention.source in press:
+        return as_press(score)
     for brand in brands:
         entry = own_account(mention.author, mention.source_type, accounts.get(brand, ()))
         if entry is not None:
