@@ -139,14 +139,20 @@ def author_rules(config: Config) -> AuthorRules:
 
 
 def decide_alerts(new: list[Judged], *, config: Config, first_run: bool, now: datetime) -> list[Alert]:
-    """An alert per new mention in an alerting bucket, except old posts and a first run's backlog."""
+    """An alert per new mention in an alerting bucket (and per hostile article of a press source),
+    except old posts and a first run's backlog."""
     window = config.alerts.backfill if first_run else config.alerts.max_age
     quiet = config.quiet_brands()
     press = {source.name for source in config.sources if source.press} if config.alerts.press else set()
-    return [mention_alert(judged, config=config, now=now, kind="press" if judged.mention.source in press else None)
-            for judged in new
-            if (judged.score.bucket in config.alerts.buckets or is_hostile_coverage(judged, press, config))
-            and judged.mention.published_at >= now - window and not quiet.issuperset(judged.match.brands)]
+    out = []
+    for judged in new:
+        if judged.mention.published_at < now - window or quiet.issuperset(judged.match.brands):
+            continue
+        if is_hostile_coverage(judged, press, config):
+            out.append(mention_alert(judged, config=config, now=now, kind="press"))
+        elif judged.score.bucket in config.alerts.buckets:
+            out.append(mention_alert(judged, config=config, now=now))
+    return out
 
 
 def is_hostile_coverage(judged: Judged, press: set[str], config: Config) -> bool:

@@ -408,6 +408,24 @@ alerts: {{backfill: 36500d, max_age: 36500d}}
     assert press.startswith("hostile coverage (assassin score 0.") and "news coverage" not in press
 
 
+def test_coverage_that_is_not_hostile_alerts_only_as_its_bucket_asks(tmp_path: Path, database: str,
+                                                                      httpserver: HTTPServer) -> None:
+    """With apathetic posts alerting too, the good news is a plain mention alert, never a press one."""
+    httpserver.expect_request("/rss/search").respond_with_data(fixture_bytes("googlenews_search.rss.xml"),
+                                                               content_type="application/rss+xml")
+    config = tmp_path / "config.yaml"
+    config.write_text(f"""
+database: {database}
+brands: [{{name: Acme Cloud, keywords: ['"Acme Cloud"']}}]
+sources: [{{name: news, type: googlenews, base_url: "{httpserver.url_for('/').rstrip('/')}"}}]
+alerts: {{backfill: 36500d, max_age: 36500d, buckets: [assassin, apathetic]}}
+""")
+    code, output = once(config)
+    assert code == 0, output
+    kinds = sorted(kind for (kind,) in rows(database, "SELECT kind FROM alerts"))
+    assert kinds == ["mention", "press"], kinds
+
+
 def test_an_official_source_is_the_brand_speaking_never_an_assassin(tmp_path: Path, database: str, httpserver: HTTPServer) -> None:
     """The brand's status page: its incident notices read as complaints to the call, and the same
     words on a customer's feed are one; marked ``official``, they are stored and never alert."""
