@@ -328,6 +328,10 @@ class Config(Section):
                              " ~/.pgpass (libpq's own places), never from config.yaml")
         return value
 
+    def sources_marked(self, mark: str) -> frozenset[str]:
+        """The names of the sources with ``mark`` (``official``, ``press``) set: who speaks on them."""
+        return frozenset(source.name for source in self.sources if getattr(source, mark))
+
     def quiet_brands(self) -> frozenset[str]:
         """The brands watched without alerts (competitors, unless asked)."""
         return frozenset(b.name for b in self.brands if not b.alerts_on)

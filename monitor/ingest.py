@@ -122,8 +122,7 @@ def judge(matched: list[tuple[Mention, Match]], scorer: Scorer, config: Config, 
         encoder_mode=mode,
     )
     scores = [with_stars(result, m.metrics.get("rating")) for (m, _), result in zip(matched, scores)]  # reviews
-    official = {source.name for source in config.sources if source.official}  # the brand's own voice
-    press = {source.name for source in config.sources if source.press}  # a newsroom's
+    official, press = config.sources_marked("official"), config.sources_marked("press")
     accounts = {brand.name: brand.accounts for brand in config.brands if brand.accounts}
     if official or press or accounts:
         scores = [own_voice(m, found.brands, result, official=official, press=press, accounts=accounts)
@@ -143,7 +142,7 @@ def decide_alerts(new: list[Judged], *, config: Config, first_run: bool, now: da
     except old posts and a first run's backlog."""
     window = config.alerts.backfill if first_run else config.alerts.max_age
     quiet = config.quiet_brands()
-    press = {source.name for source in config.sources if source.press} if config.alerts.press else set()
+    press = config.sources_marked("press") if config.alerts.press else frozenset()
     out = []
     for judged in new:
         if judged.mention.published_at < now - window or quiet.issuperset(judged.match.brands):
@@ -155,8 +154,8 @@ def decide_alerts(new: list[Judged], *, config: Config, first_run: bool, now: da
     return out
 
 
-def is_hostile_coverage(judged: Judged, press: set[str], config: Config) -> bool:
-    """A press source's article that the call read as an assassin (``as_press`` kept its score): the
+def is_hostile_coverage(judged: Judged, press: frozenset[str], config: Config) -> bool:
+    """A press source's article that the call read as an assassin (``voice.own_voice`` kept its score): the
     coverage a PR team wants to hear of ("Acme Cloud outage disrupts thousands of businesses", which
     VADER's words alone read as neutral)."""
     score = judged.score

@@ -186,15 +186,16 @@ def _arrays(weights: dict) -> tuple:
             layers)
 
 
-def _quantized(np, matrix) -> tuple:
+def _quantized(np, matrix, *, steps: int = WEIGHT_STEPS, axis: int = 0) -> tuple:
     """A product's weights (inputs × outputs) as 7-bit integers per output column and each column's
     scale: the int8 reading runs about twice as fast as float32 on two cores with vectors within
     cosine 0.99 of it (``benchmarks/pipeline.py``; the heads are trained on these vectors). Seven
     bits, not eight: an 8-bit activation times an 8-bit weight, summed in pairs, overflows the
-    16-bit step of the int8 kernels of CPUs without VNNI; in 7 bits every CPU sums exactly."""
-    scales = np.abs(matrix).max(0) / WEIGHT_STEPS
+    16-bit step of the int8 kernels of CPUs without VNNI; in 7 bits every CPU sums exactly.
+    (``steps`` and ``axis``: other integers, or per row: ``_rows``.)"""
+    scales = np.abs(matrix).max(axis, keepdims=True) / steps
     scales[scales == 0] = 1.0
-    return np.rint(matrix / scales).astype(np.int8), scales.astype(np.float32)
+    return np.rint(matrix / scales).astype(np.int8), scales.reshape(-1).astype(np.float32)
 
 
 def _rows(np, table) -> tuple:
@@ -202,9 +203,7 @@ def _rows(np, table) -> tuple:
     memory (the word table is half the model's weights). Vectors stay within cosine 0.992 of the
     float table's (mean 0.997 on 2,000 tweets and complaints), about as far as the two backends
     are from each other; the heads are trained on them."""
-    scales = np.abs(table).max(1) / WORD_STEPS
-    scales[scales == 0] = 1.0
-    return np.rint(table / scales[:, None]).astype(np.int8), scales.astype(np.float32)
+    return _quantized(np, table, steps=WORD_STEPS, axis=1)
 
 
 def _product(np, x, weights, scales):

@@ -24,20 +24,13 @@ OWN_VOICE = "the brand's own channel (official: true): the brand speaking, not a
 PRESS = "news coverage (press: true): a publisher reporting, not a customer"
 
 
-def as_own_voice(score: Score, reason: str = OWN_VOICE) -> Score:
-    """``score`` of a post in the brand's own voice: apathetic, saying why (its compound and
-    assassin score kept, as read). A post left unscored is as it was."""
+def as_own_voice(score: Score, reason: str = OWN_VOICE, *, keep_call: bool = False) -> Score:
+    """``score`` of a post that is not a customer's: apathetic, saying why (its compound and
+    assassin score kept, as read; with ``keep_call``, an assassin's reasons after that: what a
+    press alert says). A post left unscored is as it was."""
     if score.bucket is None or score.bucket == "apathetic":
         return score
-    return Score(score.compound, "apathetic", (reason,), score.unscored_reason, score.assassin_score)
-
-
-def as_press(score: Score) -> Score:
-    """``score`` of a press source's article: apathetic, saying why; where the call read it as an
-    assassin its reasons are kept after that (what a press alert says), and its scores as read."""
-    if score.bucket is None or score.bucket == "apathetic":
-        return score
-    reasons = (PRESS, *score.reasons) if score.bucket == "assassin" else (PRESS,)
+    reasons = (reason, *score.reasons) if keep_call and score.bucket == "assassin" else (reason,)
     return Score(score.compound, "apathetic", reasons, score.unscored_reason, score.assassin_score)
 
 
@@ -48,12 +41,7 @@ def own_account(author: str, source_type: str, accounts: Iterable[str]) -> str |
     return next((entry for entry in accounts if entry.casefold() == handle), None) if author else None
 
 
-def own_account_reason(entry: str) -> str:
-    """Why a post by one of the brand's accounts is not a customer's, in words."""
-    return f"the brand's own account ({entry}, brands[].accounts): the brand speaking, not a customer"
-
-
-def own_voice(mention: Mention, brands: Iterable[str], score: Score, *, official: set[str], press: set[str],
+def own_voice(mention: Mention, brands: Iterable[str], score: Score, *, official: frozenset[str], press: frozenset[str],
               accounts: dict[str, list[str]]) -> Score:
     """``score``, or who speaks where it is not a customer: a post on a source marked ``official``
     or ``press`` (by name), or by one of the ``accounts`` (``brands[].accounts``, by brand) of a
@@ -61,9 +49,10 @@ def own_voice(mention: Mention, brands: Iterable[str], score: Score, *, official
     if mention.source in official:
         return as_own_voice(score)
     if mention.source in press:
-        return as_press(score)
+        return as_own_voice(score, PRESS, keep_call=True)
     for brand in brands:
         entry = own_account(mention.author, mention.source_type, accounts.get(brand, ()))
         if entry is not None:
-            return as_own_voice(score, own_account_reason(entry))
+            return as_own_voice(score, f"the brand's own account ({entry}, brands[].accounts): the brand speaking, "
+                                       "not a customer")
     return score
