@@ -155,9 +155,9 @@ def decide_alerts(new: list[Judged], *, config: Config, first_run: bool, now: da
 
 
 def is_hostile_coverage(judged: Judged, press: frozenset[str], config: Config) -> bool:
-    """A press source's article that the call read as an assassin (``voice.own_voice`` kept its score): the
-    coverage a PR team wants to hear of ("Acme Cloud outage disrupts thousands of businesses", which
-    VADER's words alone read as neutral)."""
+    """A press source's article that the call read as an assassin (``voice.own_voice`` kept its
+    score): the coverage a PR team wants to hear of ("Acme Cloud outage disrupts thousands of
+    businesses", which VADER's words alone read as neutral)."""
     score = judged.score
     return (judged.mention.source in press and score.assassin_score is not None
             and score.assassin_score >= config.sentiment.assassin_threshold)
@@ -168,18 +168,20 @@ def mention_alert(judged: Judged, *, config: Config, now: datetime, edited: str 
     ``kind``: ``press`` for hostile coverage)."""
     m, s = judged.mention, judged.score
     severity = "critical" if judged.reach.high >= config.alerts.critical_reach else "warning"
-    kind = kind or ("assassin" if s.bucket == "assassin" else "mention")
+    if kind == "press":  # its first reason says it is coverage; the call's follow
+        said = (f"hostile coverage (assassin score {s.assassin_score:.2f}, had a customer written it): "
+                + "; ".join(s.reasons[1:]))
+    else:
+        kind = "assassin" if s.bucket == "assassin" else "mention"
+        said = ((f"assassin score {s.assassin_score:.2f}: " if s.assassin_score is not None else f"{s.bucket}: ")
+                + "; ".join(s.reasons))
     return Alert(
-        key=f"{kind if kind == 'press' else s.bucket}:{m.source}:{m.id}",
+        key=f"{'press' if kind == 'press' else s.bucket}:{m.source}:{m.id}",
         kind=kind,
         brand=judged.match.brand,
         source=m.source,
         severity=severity,
-        reason=(f"edited ({edited}); " if edited else "")
-        + (f"hostile coverage (assassin score {s.assassin_score:.2f}, had a customer written it): "
-           + "; ".join(s.reasons[1:]) if kind == "press"
-           else (f"assassin score {s.assassin_score:.2f}: " if s.assassin_score is not None else f"{s.bucket}: ")
-           + "; ".join(s.reasons)),
+        reason=(f"edited ({edited}); " if edited else "") + said,
         mentions=(judged,),
         created_at=now,
     )
