@@ -134,8 +134,13 @@ def why_line(judged: Judged) -> str:
 
 def call_label(judged: Judged) -> str:
     """What the call rests on, never a number that contradicts it: ``assassin, 88 % sure``,
-    ``advocate, tone +0.72``, ``unscored``."""
+    ``advocate, tone +0.72``, ``unscored``; for who is not a customer, who it is (``press, hostile,
+    85 % sure``: the call's reading had a customer written it; ``the brand's own``)."""
     s = judged.score
+    if s.speaker == "press":
+        return f"press, hostile, {s.assassin_score:.0%} sure" if s.call == "assassin" and s.assassin_score is not None else "press"
+    if s.speaker == "brand":
+        return "the brand's own"
     if s.bucket is None:
         return "unscored"
     if s.bucket == "assassin" and s.reasons and s.reasons[0].endswith("-star review"):

@@ -5,8 +5,9 @@ a source filter. The store's reads happen in ``gather``; ``render`` only formats
 What it shows, as Brand24 and Mention open with: mentions per day by bucket, the assassins'
 likely reach per day (one outlier cannot flatten it: it is cut and named), share of voice against
 the competitors the config watches, mentions by source, the storms on a timeline with their one
-line, the top assassins and advocates by reach (one row per distinct text, its copies counted),
-the authors who moved between buckets, and the alerts with who acknowledged them.
+line, the top assassins and advocates by reach (one row per distinct text, its copies counted)
+and the hostile coverage (press articles the call read as an assassin's words: not a customer, but
+what a PR team answers), the authors who moved between buckets, and the alerts with who acknowledged them.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 
 PERIODS = (7, 30, 90)  # days the period filter offers
 BUCKETS = ("advocates", "apathetics", "assassins", "unscored")
+COVERAGE = "Hostile coverage by likely reach (press articles the call read as an assassin's words)"
 
 
 @dataclass
@@ -70,6 +72,7 @@ class Dashboard:
     advocates: list[dict]
     moves: list[dict]
     alerts: list[dict]
+    coverage: list[dict] = field(default_factory=list)  # press articles the call read as an assassin's words
     outlier: dict | None = None
     totals: dict = field(default_factory=dict)
 
@@ -121,6 +124,7 @@ def gather(store: "Store", filters: Filters, *, competitors: Sequence[str] = (),
         store.top_texts("assassin", start, now, brands=brands, source=filters.source or None),
         store.top_texts("advocate", start, now, brands=brands, source=filters.source or None),
         moves, store.acted_alerts(start, brands=brands),
+        coverage=store.top_texts("assassin", start, now, brands=brands, source=filters.source or None, speaker="press"),
     )
     page.totals = {name: sum(values) for name, values in buckets.items()}
     page.totals["mentions"] = sum(page.totals.values())
@@ -253,6 +257,7 @@ number of people a post reached, by its source's method; audiences overlap, so s
 <section><h2>Alerts and who acknowledged them</h2>{f"<table class=alerts><tr><th>sent</th><th>kind</th><th>brand</th><th>why</th><th>acknowledged by</th><th>when</th></tr>{alerts}</table>" if alerts else "<p class=none>No alert sent in this period.</p>"}</section>
 </div>
 {texts_table("Top assassins by likely reach", page.assassins, "assassin")}
+{texts_table(COVERAGE, page.coverage, "coverage")}
 {texts_table("Top advocates by likely reach", page.advocates, "advocate")}
 <h3>Authors who moved between buckets</h3>{f"<table class=moves><tr><th>when</th><th>source</th><th>author</th><th>move</th><th class=num>audience</th></tr>{moves}</table>" if moves else "<p class=none>No author changed bucket in this period.</p>"}
 <script>

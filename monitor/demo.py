@@ -1,7 +1,7 @@
 """``monitor demo``: the real pipeline over bundled sample posts, served from 127.0.0.1.
 
-Nothing leaves the machine: a local HTTP server plays a review blog's RSS feed and the Hacker
-News search API, and the real connectors, HTTP client, scorer, store and console receiver run
+Nothing leaves the machine: a local HTTP server plays a review blog's RSS feed, the Hacker
+News search API and a Google News search, and the real connectors, HTTP client, scorer, store and console receiver run
 against it, into a separate database.
 """
 
@@ -44,7 +44,13 @@ HN_HITS = [
      "Acme Cloud billing is fine I guess."),
 ]
 
-SOURCES = ("forum", "review-blog", "hackernews")  # the history's source, then the config's
+# (minutes ago, id, headline, publisher) for a Google News search: the press, not customers.
+NEWS = [
+    (45, "CBMiDemoOutage", "Acme Cloud outage disrupts thousands of businesses", "The Daily Byte"),
+    (200, "CBMiDemoRegion", "Acme Cloud opens new Frankfurt region", "Cloud Weekly"),
+]
+
+SOURCES = ("forum", "review-blog", "hackernews", "news")  # the history's source, then the config's
 
 DEMO_CONFIG = """\
 contact: demo@example.invalid
@@ -63,6 +69,10 @@ sources:
   - name: hackernews
     type: hackernews
     base_url: {base}/api/v1
+    every: 10m
+  - name: news  # Google News: the press (sources[].press), stored as coverage, never an assassin
+    type: googlenews
+    base_url: {base}
     every: 10m
 receivers:
   - name: console
@@ -137,6 +147,18 @@ def render_feed(now: datetime) -> bytes:
     ).encode()
 
 
+def render_news(now: datetime) -> bytes:
+    """The sample Google News search, as its RSS reads: "Headline - Publisher" through a redirect link."""
+    items = "".join(
+        f"<item><title>{escape(title)} - {escape(publisher)}</title><link>https://news.google.com/rss/articles/{ident}</link>"
+        f'<guid isPermaLink="false">{ident}</guid><pubDate>{format_datetime(now - timedelta(minutes=ago))}</pubDate>'
+        f'<description>{escape(title)}</description><source url="https://{publisher.lower().replace(" ", "")}.example">'
+        f"{escape(publisher)}</source></item>"
+        for ago, ident, title, publisher in NEWS)
+    return ('<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>"Acme Cloud" - Google News</title>'
+            f"<link>https://news.google.com/</link><description>Google News</description>{items}</channel></rss>").encode()
+
+
 def render_hits(now: datetime, since: int = 0) -> bytes:
     """The sample Hacker News search page, as Algolia returns it."""
     hits = []
@@ -165,6 +187,8 @@ def serve(now: datetime) -> Iterator[str]:
             url = urlsplit(self.path)
             if url.path == "/feed.xml":
                 body, kind = render_feed(now), "application/rss+xml"
+            elif url.path == "/rss/search":
+                body, kind = render_news(now), "application/rss+xml"
             elif url.path == "/api/v1/search_by_date":
                 filters = parse_qs(url.query).get("numericFilters", [""])[0]
                 since = int(filters.split("=")[-1]) if "=" in filters else 0

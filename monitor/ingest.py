@@ -35,6 +35,7 @@ from monitor.models import (
     Judged,
     Match,
     Mention,
+    Score,
     SourceState,
     clean_text,
     doubling,
@@ -142,25 +143,22 @@ def decide_alerts(new: list[Judged], *, config: Config, first_run: bool, now: da
     except old posts and a first run's backlog."""
     window = config.alerts.backfill if first_run else config.alerts.max_age
     quiet = config.quiet_brands()
-    press = config.sources_marked("press") if config.alerts.press else frozenset()
     out = []
     for judged in new:
         if judged.mention.published_at < now - window or quiet.issuperset(judged.match.brands):
             continue
-        if is_hostile_coverage(judged, press, config):
+        if config.alerts.press and is_hostile_coverage(judged.score):
             out.append(mention_alert(judged, config=config, now=now, kind="press"))
         elif judged.score.bucket in config.alerts.buckets:
             out.append(mention_alert(judged, config=config, now=now))
     return out
 
 
-def is_hostile_coverage(judged: Judged, press: frozenset[str], config: Config) -> bool:
+def is_hostile_coverage(score: Score) -> bool:
     """A press source's article that the call read as an assassin (``voice.own_voice`` kept its
-    score): the coverage a PR team wants to hear of ("Acme Cloud outage disrupts thousands of
+    call): the coverage a PR team wants to hear of ("Acme Cloud outage disrupts thousands of
     businesses", which VADER's words alone read as neutral)."""
-    score = judged.score
-    return (judged.mention.source in press and score.assassin_score is not None
-            and score.assassin_score >= config.sentiment.assassin_threshold)
+    return score.speaker == "press" and score.read_as == "assassin"
 
 
 def mention_alert(judged: Judged, *, config: Config, now: datetime, edited: str = "", kind: str | None = None) -> Alert:

@@ -235,13 +235,25 @@ class Match:
 
 @dataclass(frozen=True, slots=True)
 class Score:
-    """Sentiment of a mention. ``compound`` and ``bucket`` are None when it was left unscored."""
+    """Sentiment of a mention. ``compound`` and ``bucket`` are None when it was left unscored.
+
+    ``speaker``: who the post is from, as the config tells (``customer``; ``brand``, its official
+    sources and accounts; ``press``, a press source). Only a customer can be an assassin or an
+    advocate, so for the others ``read_as`` keeps the bucket the call read in their words (a
+    hostile article is ``read_as`` assassin, bucketed apathetic): what the PR team looks for."""
 
     compound: float | None
     bucket: str | None
     reasons: tuple[str, ...] = ()
     unscored_reason: str | None = None
     assassin_score: float | None = None
+    speaker: str = "customer"
+    read_as: str | None = None
+
+    @property
+    def call(self) -> str | None:
+        """The bucket the call read in the words, whoever spoke them."""
+        return self.bucket if self.speaker == "customer" else self.read_as
 
 
 @dataclass(frozen=True, slots=True)

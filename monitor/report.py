@@ -4,8 +4,8 @@ and, with ``--pdf``, the same pages printed by headless Chromium where it is ins
 Each brand's section is the dashboard's data over the report's period (``monitor.dashboard``):
 mentions per day by bucket (today's partial day marked), assassins' reach per day on a scale one
 outlier cannot flatten (the outlier named), share of voice against the competitors, mentions by
-source, the storms in plain words, the top assassins and advocates as distinct texts with their
-copies counted, and the authors who moved; beside it the period before, every bucket and the
+source, the storms in plain words, the top assassins, the hostile coverage and the advocates as distinct
+texts with their copies counted, and the authors who moved; beside it the period before, every bucket and the
 reach. Charts are inline SVG, readable in print. Every text from a post is escaped, and only
 http(s) links are made links.
 """
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from monitor.charts import esc, lines, stacked_days, stacked_rows
-from monitor.dashboard import BUCKETS, Dashboard, Filters, gather as gather_page, net_of, outlier_of, reach_chart, texts_table
+from monitor.dashboard import BUCKETS, COVERAGE, Dashboard, Filters, gather as gather_page, net_of, outlier_of, reach_chart, texts_table
 from monitor.errors import MonitorError
 
 if TYPE_CHECKING:
@@ -96,6 +96,7 @@ def _section(r: BrandReport) -> str:
 <h3>Mentions by source</h3>{stacked_rows(sources, f"Mentions of {r.brand} by source and bucket") if sources else "<p>None in this period.</p>"}
 <h3>Storms</h3>{f"<ul>{storms}</ul>" if storms else "<p>None in this period.</p>"}
 {texts_table("Top assassins by likely reach", p.assassins, "assassin")}
+{texts_table(COVERAGE, p.coverage, "coverage")}
 {texts_table("Top advocates by likely reach", p.advocates, "advocate")}
 <h3>Authors who changed bucket</h3>{f"<table><tr><th>when (UTC)</th><th>source</th><th>author</th><th>move</th><th class=num>audience</th></tr>{moves}</table>" if moves else "<p>None in this period.</p>"}
 </section>"""

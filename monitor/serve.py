@@ -63,6 +63,17 @@ QUERIES = {
                f" FROM mentions WHERE bucket = 'assassin' AND published_at >= {WEEK_AGO}"
                " ORDER BY reach_likely DESC LIMIT 500",
     },
+    "hostile_coverage_last_30_days": {
+        "title": "Hostile coverage of the last 30 days, widest reach first",
+        "description": "Articles of the press sources (Google News; sources[].press) that the assassin call read as"
+                       " an assassin's words: coverage, not a customer, so they are bucketed apathetic; what the"
+                       " PR team answers.",
+        "sql": "SELECT published_at, brand, source, author AS publisher, reach_likely, assassin_score,"
+               " coalesce(nullif(title, ''), substr(text, 1, 200)) AS headline, url, id"
+               " FROM mentions WHERE speaker != 'customer' AND speaker = 'press' AND read_as = 'assassin'"
+               " AND published_at >= strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-30 days')"
+               " ORDER BY reach_likely DESC LIMIT 500",
+    },
     "brand_health_by_day": {
         "title": "Brand health by day: buckets, net score, reach of assassins",
         "sql": "SELECT day, brand, mentions, advocates, apathetics, assassins, unscored, net_score, assassin_reach"

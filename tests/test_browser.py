@@ -48,6 +48,7 @@ def test_the_report_renders_its_charts(demo: Path, tmp_path: Path) -> None:
     dom = chromium("--dump-dom", report.as_uri())
     assert dom.count('class="bar"') >= 20 and "data-value" in dom, "SVG charts with a bar per day"
     assert "Top assassins by likely reach" in dom and "Acme Cloud outage took our production down" in dom
+    assert "Hostile coverage by likely reach" in dom and "Acme Cloud outage disrupts thousands of businesses" in dom
     shot = tmp_path / "report.png"
     chromium("--screenshot=" + str(shot), "--window-size=1000,2400", report.as_uri())
     assert shot.stat().st_size > 20_000, "a rendered page, not a blank one"

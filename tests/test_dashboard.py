@@ -58,6 +58,8 @@ READ = """(() => {
     storms: document.querySelectorAll("svg.timeline rect.storm").length,
     storm_lines: document.querySelectorAll("li.storm-line").length,
     assassins: document.querySelectorAll("table.texts.assassin tr.assassin").length,
+    coverage: [...document.querySelectorAll("table.texts.coverage tr.coverage td.post")].map(e => e.textContent),
+    assassin_texts: [...document.querySelectorAll("table.texts.assassin td.post")].map(e => e.textContent),
     copies: [...document.querySelectorAll("table.texts.advocate td[data-copies]")].map(e => Number(e.getAttribute("data-copies"))),
     mentions: Number(figure("mentions")), assassins_figure: Number(figure("assassins")), reach: Number(figure("reach")),
     outlier: (document.querySelector("p.outlier") || {}).textContent || "",
@@ -79,6 +81,8 @@ def test_the_dashboard_draws_every_chart_with_the_numbers_sql_gives_and_its_filt
         assert page["voice_lines"] == ["Acme Cloud", "Globex Cloud"] and page["voice"] == sql["voice"]
         assert page["sources"] >= 3 and page["storms"] == page["storm_lines"] == 1
         assert page["assassins"] == 10 and max(page["copies"]) > 1, "one row per distinct text, its copies counted"
+        headline = "Acme Cloud outage disrupts thousands of businesses"  # the demo's Google News: the press
+        assert page["coverage"] == [headline] and headline not in page["assassin_texts"], "hostile coverage, apart"
         assert "through one post on hackernews" in page["outlier"], "the reach outlier is cut and named"
         assert page["net_explained"]
         assert all(iso and "UTC" not in shown for iso, shown in page["times"]), "times in the viewer's zone"

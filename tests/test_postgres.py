@@ -80,6 +80,25 @@ def test_the_migration_moves_matched_rule_texts_to_the_rules_table(pg) -> None:
         ("1", 0, '"Acme"'), ("1", 1, "acme AND outage"), ("2", 0, "acme AND outage")]
 
 
+def test_the_migration_says_who_spoke_each_earlier_post_from_its_first_reason(pg) -> None:
+    from tests.test_store import SPOKEN
+
+    with pg.transaction():  # a database at version 9, before mentions.speaker and mentions.read_as
+        pg.execute("DROP SCHEMA public CASCADE")
+        pg.execute("CREATE SCHEMA public")
+        pg.execute("CREATE TABLE monitor_schema (version integer NOT NULL)")
+        pg.execute("INSERT INTO monitor_schema VALUES (9)")
+        for script in MIGRATIONS[:9]:
+            pg.execute(script)
+    for ident, bucket, reasons, _, _ in SPOKEN:
+        pg.execute("INSERT INTO mentions (source, id, source_type, published_at, fetched_at, brand, brands, bucket,"
+                   " bucket_reasons) VALUES ('s', %s, 'rss', now(), now(), 'Acme', '[]', %s, %s)",
+                   (ident, bucket, json.dumps(reasons)))
+    assert migrate(pg) == len(MIGRATIONS)
+    found = dict((i, (s, r)) for i, s, r in pg.execute("SELECT id, speaker, read_as FROM mentions").fetchall())
+    assert found == {ident: (speaker, read_as) for ident, _, _, speaker, read_as in SPOKEN}
+
+
 def test_full_text_search_stems_english_and_the_brand_health_views_read_the_rollups(pg) -> None:
     pg.execute("INSERT INTO mentions (source, id, source_type, title, text, published_at, fetched_at, brand, brands)"
                " VALUES ('blog', '1', 'rss', 'Acme Cloud', 'They refunded nobody', now(), now(),"

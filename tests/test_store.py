@@ -208,6 +208,38 @@ def test_the_migration_moves_matched_rule_texts_to_the_rules_table(tmp_path: Pat
                                 " WHERE m.id = '4'").fetchone()[0] == "[3]"
 
 
+# Rows as the press, the brand's own channel and a customer were stored before who speaks had a column.
+SPOKEN = (("press-hostile", "apathetic", ["news coverage (press: true): a publisher reporting, not a customer",
+                                          "complaint: outage"], "press", "assassin"),
+          ("press-glad", "apathetic", ["news coverage (press: true): a publisher reporting, not a customer"], "press", "advocate"),
+          ("status", "apathetic", ["the brand's own channel (official: true): the brand speaking, not a customer"], "brand", None),
+          ("support", "apathetic", ["the brand's own account (x:AcmeCloud, brands[].accounts): the brand speaking, "
+                                    "not a customer"], "brand", None),
+          ("customer", "assassin", ["complaint: outage"], "customer", "assassin"),
+          ("unscored", None, [], "customer", None))
+
+
+def test_the_migration_says_who_spoke_each_earlier_post_from_its_first_reason(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    old = _store_at(path, 23)  # before mentions.speaker and mentions.read_as
+    for ident, bucket, reasons, _, _ in SPOKEN:
+        old.execute("INSERT INTO mentions (source, id, source_type, published_at, fetched_at, brand, brands, bucket,"
+                    " bucket_reasons) VALUES ('s', ?, 'rss', '2026-01-02T00:00:00Z', '2026-01-02T00:00:00Z', 'Acme',"
+                    " '[\"Acme\"]', ?, ?)", (ident, bucket, json.dumps(reasons)))
+    old.conn.commit()
+    old.close()
+    with Store(path) as store:
+        found = {r["id"]: (r["speaker"], r["read_as"]) for r in store.db.query("SELECT id, speaker, read_as FROM mentions")}
+        assert found == {ident: (speaker, read_as) for ident, _, _, speaker, read_as in SPOKEN}
+        scores = {j.mention.id: j.score for j in store.mentions_by_key([("s", "press-hostile"), ("s", "customer")])}
+        assert scores["press-hostile"].call == "assassin" and scores["press-hostile"].bucket == "apathetic"
+        assert scores["customer"].speaker == "customer" and scores["customer"].call == "assassin"
+        plan = " ".join(r[3] for r in store.db.execute(
+            "EXPLAIN QUERY PLAN SELECT * FROM mentions m WHERE m.speaker != 'customer' AND m.speaker = 'press'"
+            " AND m.read_as = 'assassin' AND m.published_at >= '2026-01-01'"))
+        assert "mentions_speaker" in plan, plan  # the dashboard's hostile coverage reads the few rows not a customer's
+
+
 def test_mastodon_mentions_move_to_their_uri_with_their_labels(tmp_path: Path) -> None:
     path = tmp_path / "m.db"
     old = _store_at(path, 12)  # before statuses were filed under their uri

@@ -17,6 +17,7 @@ alert as coverage (``press`` alerts) rather than as a hurt customer."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 from monitor.models import Mention, Score
 
@@ -24,14 +25,15 @@ OWN_VOICE = "the brand's own channel (official: true): the brand speaking, not a
 PRESS = "news coverage (press: true): a publisher reporting, not a customer"
 
 
-def as_own_voice(score: Score, reason: str = OWN_VOICE, *, keep_call: bool = False) -> Score:
-    """``score`` of a post that is not a customer's: apathetic, saying why (its compound and
-    assassin score kept, as read; with ``keep_call``, an assassin's reasons after that: what a
-    press alert says). A post left unscored is as it was."""
+def as_own_voice(score: Score, reason: str = OWN_VOICE, *, speaker: str = "brand") -> Score:
+    """``score`` of a post that is not a customer's: spoken by ``speaker`` (``brand`` or ``press``),
+    the call's bucket kept as ``read_as``, apathetic, saying why (its compound and assassin score
+    kept, as read; the press keeps an assassin's reasons after that: what a press alert says)."""
+    spoken = replace(score, speaker=speaker, read_as=score.bucket)
     if score.bucket is None or score.bucket == "apathetic":
-        return score
-    reasons = (reason, *score.reasons) if keep_call and score.bucket == "assassin" else (reason,)
-    return Score(score.compound, "apathetic", reasons, score.unscored_reason, score.assassin_score)
+        return spoken
+    reasons = (reason, *score.reasons) if speaker == "press" and score.bucket == "assassin" else (reason,)
+    return replace(spoken, bucket="apathetic", reasons=reasons)
 
 
 def own_account(author: str, source_type: str, accounts: Iterable[str]) -> str | None:
@@ -49,7 +51,7 @@ def own_voice(mention: Mention, brands: Iterable[str], score: Score, *, official
     if mention.source in official:
         return as_own_voice(score)
     if mention.source in press:
-        return as_own_voice(score, PRESS, keep_call=True)
+        return as_own_voice(score, PRESS, speaker="press")
     for brand in brands:
         entry = own_account(mention.author, mention.source_type, accounts.get(brand, ()))
         if entry is not None:

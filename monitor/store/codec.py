@@ -38,7 +38,7 @@ def _row(item: Judged, fetched: str | None, published: str, rule_sets: dict[tupl
         published, fetched, match.brand, _strings(match.brands),
         rule_sets.get(match.keywords), m.language, score.compound, score.bucket,
         _strings(score.reasons), score.unscored_reason, m.audience, _json(dict(m.metrics)),
-        reach.low, reach.high, reach.method, _json(m.raw), score.assassin_score, reach.likely,
+        reach.low, reach.high, reach.method, _json(m.raw), score.assassin_score, reach.likely, score.speaker, score.call,
     )
 
 
@@ -50,6 +50,7 @@ def row_alert(row: dict) -> Alert:
 def judged_from_row(row: dict) -> Judged:
     """A stored mention row back as a Judged (the raw payload left out; its rules' texts read as
     ``matched_keywords``: ``MentionStore._matched``)."""
+    speaker = row["speaker"]
     mention = Mention(
         source=row["source"], id=row["id"], url=row["url"], text=row["text"] or "",
         published_at=from_iso(row["published_at"]), title=row["title"] or "", author=row["author"] or "",
@@ -60,7 +61,8 @@ def judged_from_row(row: dict) -> Judged:
         mention,
         Match(tuple(json.loads(row["brands"])), tuple(json.loads(row["matched_keywords"]))),
         Score(row["sentiment"], row["bucket"], tuple(json.loads(row["bucket_reasons"] or "[]")),
-              row["unscored_reason"], row["assassin_score"]),
+              row["unscored_reason"], row["assassin_score"], speaker,
+              row["read_as"] if speaker != "customer" else None),
         Reach(row["reach_low"] or 1, row["reach_high"] or 1, row["reach_method"] or "", row["reach_likely"]),
     )
 

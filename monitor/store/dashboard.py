@@ -72,16 +72,19 @@ class DashboardStore:
         return f"m.brand IN ({','.join('?' * len(brands)) or 'NULL'})", list(brands)
 
     def top_texts(self, bucket: str, start: datetime, end: datetime, *, brands: Sequence[str],
-                  source: str | None = None, limit: int = 10) -> list[dict]:
-        """The texts said in ``bucket`` in [start, end) of ``brands``, one row per distinct text (a
-        copied or spammed post counted once, with its ``copies``), widest likely reach first: the
-        widest copy's source, author, time, URL and reach.
+                  source: str | None = None, limit: int = 10, speaker: str | None = None) -> list[dict]:
+        """The texts said in ``bucket`` in [start, end) of ``brands`` (with ``speaker``, ``press`` or
+        ``brand``: that speaker's texts the call read as ``bucket``, hostile coverage for one), one
+        row per distinct text (a copied or spammed post counted once, with its ``copies``), widest
+        likely reach first: the widest copy's source, author, time, URL and reach.
 
         The widest posts are read first (a top-N sort, not a sort of every text), more of them
         while copies crowd out distinct texts; then the chosen texts' copies are counted."""
         brand_test, brand_args = self._brands_test(brands)
-        where = (f"m.bucket = ? AND m.published_at >= ? AND m.published_at < ? AND {brand_test} AND (? = '' OR m.source = ?)")
-        args = [bucket, to_iso(start), to_iso(end), *brand_args, source or "", source or ""]
+        # ``speaker != 'customer'`` is the partial index mentions_speaker's own term: SQLite uses it then
+        said = "m.speaker != 'customer' AND m.speaker = ? AND m.read_as = ?" if speaker else "m.bucket = ?"
+        where = (f"{said} AND m.published_at >= ? AND m.published_at < ? AND {brand_test} AND (? = '' OR m.source = ?)")
+        args = [*((speaker,) if speaker else ()), bucket, to_iso(start), to_iso(end), *brand_args, source or "", source or ""]
         chosen: dict[str, dict] = {}
         wanted = limit * 20
         while True:

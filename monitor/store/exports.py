@@ -14,7 +14,8 @@ if TYPE_CHECKING:
 # What each export holds (never the raw payloads or the outbox's internals), the column its
 # period filters on, and whether it has a brand and a bucket to filter on.
 EXPORTS = {
-    "mentions": ("source, id, published_at, fetched_at, brand, brands, {matched} AS matched_keywords, bucket, sentiment, assassin_score,"
+    "mentions": ("source, id, published_at, fetched_at, brand, brands, {matched} AS matched_keywords, bucket, speaker, read_as,"
+                 " sentiment, assassin_score,"
                  " bucket_reasons, reach_low, reach_likely, reach_high, reach_method, author, author_name, audience,"
                  " language, title, text, url, metrics", "published_at", True, True),
     "authors": ("source, handle, display_name, audience, mentions, scored_mentions, mean_sentiment, latest_sentiment,"

@@ -98,8 +98,8 @@ class MentionStore:
                 "INSERT INTO mentions (source, id, source_type, url, author, author_name, title,"
                 " text, published_at, fetched_at, brand, brands, rule_set, language, sentiment,"
                 " bucket, bucket_reasons, unscored_reason, audience, metrics, reach_low, reach_high,"
-                " reach_method, raw, assassin_score, reach_likely)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
+                " reach_method, raw, assassin_score, reach_likely, speaker, read_as)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
                 [_row(item, fetched, when, sets) for item, when in zip(new, published)],
             )
             self._index_text(last_rowid)

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 _COLUMNS = ("source, id, url, text, published_at, title, author, author_name, language, audience, metrics, source_type,"
             " brands, {matched} AS matched_keywords, sentiment, bucket, bucket_reasons, unscored_reason, assassin_score, reach_low,"
-            " reach_high, reach_method, reach_likely")
+            " reach_high, reach_method, reach_likely, speaker, read_as")
 
 
 class RefreshStore:
@@ -61,10 +61,10 @@ class RefreshStore:
         self.db.execute(
             "UPDATE mentions SET title = ?, text = ?, language = ?, metrics = ?, sentiment = ?, bucket = ?,"
             " bucket_reasons = ?, unscored_reason = ?, assassin_score = ?, reach_low = ?, reach_high = ?,"
-            " reach_likely = ?, reach_method = ?, raw = ? WHERE source = ? AND id = ?",
+            " reach_likely = ?, reach_method = ?, raw = ?, speaker = ?, read_as = ? WHERE source = ? AND id = ?",
             (m.title, m.text, m.language, _json(dict(m.metrics)), s.compound, s.bucket, _strings(s.reasons),
              s.unscored_reason, s.assassin_score, reach.low, reach.high, reach.likely, reach.method, _json(m.raw),
-             m.source, m.id),
+             s.speaker, s.call, m.source, m.id),
         )
         published = to_iso(before.mention.published_at)
         self._roll_up([(before, published, -1), (after, published, 1)])
