@@ -11,8 +11,9 @@ prints, on the same harness as ``sentiment_eval.py``:
   for the word heads alone (the fast call; in the complaint folds, its complaint head trained
   without each fold), for the sentence heads alone, for the four heads' mean, and for **the call
   as shipped**: the cascade, where the four heads read the texts whose fast probability is at
-  least the floor that train_assassin's procedure picks on the same training texts, and the fast
-  call the rest (with the share of texts it sends to the encoder); also the four heads read as the
+  least the reading line that train_assassin's procedure picks on the same training texts (held
+  under the line below its floor), and the fast call the rest (with the share of texts it sends to
+  the encoder); also the four heads read as the
   likelier task (the larger of the two tasks' head means), measured and not adopted;
 - the encoder's throughput on tweets (texts per second) against VADER's reading;
 - with ``--every-set``, every sentiment set trained without it (issue 34: no set more than 0.01
@@ -38,7 +39,7 @@ import train_assassin  # noqa: E402
 
 from monitor.judgement import encoder as encoders  # noqa: E402
 from monitor.judgement import training  # noqa: E402
-from monitor.judgement.learned import DENSE, Sentence  # noqa: E402
+from monitor.judgement.learned import DENSE, HELD_UNDER, Sentence  # noqa: E402
 from monitor.judgement.text import html_to_text  # noqa: E402
 
 def main() -> None:
@@ -84,14 +85,21 @@ def main() -> None:
         fast = np.array(data.score(model, idx))
         sc, sn = np.array(sentence.logits(vectors[idx], [rows[i] for i in idx])).T
         z = np.log(fast / (1 - fast))
-        return out, train_assassin.floor_of(fast[1 / (1 + np.exp(-(2 * z + sc + sn) / 4)) >= 0.5].tolist())
+        four = 1 / (1 + np.exp(-(2 * z + sc + sn) / 4))
+        return out, train_assassin.lines_of(fast.tolist(), four.tolist(), y[idx].astype(int).tolist(), group[idx].tolist())
 
-    def cascaded(layer, encoded, floor):
+    def cascaded(layer, encoded, lines):
         """The call as shipped, as log-odds: the four heads' mean where the fast call is at least the
-        floor, else the fast call; and which texts the encoder read."""
+        reading line, held under the line (``Model.cascade``) where it is under the floor, else the
+        fast call; and which texts the encoder read."""
         (lc, ln), (ec, en) = layer, encoded
-        read = 1 / (1 + np.exp(-(lc + ln) / 2)) >= floor
-        return np.where(read, (lc + ln + ec + en) / 4, (lc + ln) / 2), read
+        floor, reads_from = lines
+        fast = 1 / (1 + np.exp(-(lc + ln) / 2))
+        held = np.log((0.5 - HELD_UNDER) / (0.5 + HELD_UNDER))
+        four = (lc + ln + ec + en) / 4
+        four = np.where(fast < floor, np.minimum(four, held), four)
+        read = fast >= reads_from
+        return np.where(read, four, (lc + ln) / 2), read
 
     def report(name, how, idx, layer, encoded, cascade=None, read=None):
         """F1 at even odds and ROC-AUC of each way to read the four heads' log-odds, and of the call
@@ -121,7 +129,7 @@ def main() -> None:
     mine = group == "tweeteval"
     model = data.fit(everything[~mine].tolist())
     layer, (encoded, cascade_of) = layer_heads(model, everything[mine].tolist()), encoder_heads(~mine, mine, model)
-    print(f"tweeteval   cross-set  the cascade's floor {cascade_of}")
+    print(f"tweeteval   cross-set  the cascade's floor and reading line {cascade_of}")
     report("tweeteval", "cross-set", everything[mine], layer, encoded, *cascaded(layer, encoded, cascade_of))
     mine = group == "complaints"
     others = everything[~mine].tolist()

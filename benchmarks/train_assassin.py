@@ -15,9 +15,12 @@ The **sentence heads** (issue 34) are trained on the same texts and labels: a lo
 task on the sentence encoder's vector of each text (``monitor/judgement/encoder.py``; the vectors
 are kept in the cache folder, 7 minutes to compute once) and VADER's compound as meant, each set
 weighing the same, its L2 strength chosen by 5-fold ROC-AUC on its own training texts
-(``training.fit_sentence_head``). The cascade's ``floor``, fixed before any evaluation: the 1st
-percentile of the fast call's probability among the training texts that all four heads together
-call assassin (below it the fast call stands alone; ``sentence.py``).
+(``training.fit_sentence_head``). The cascade's two lines, fixed before any evaluation (``lines_of``;
+``sentence.py``): the ``floor``, the 1st percentile of the fast call's probability among the
+training texts that all four heads together call assassin (under it the sentence heads order a post
+but cannot make it an assassin), and ``reads_from``, the highest line, in steps of 0.01 down from
+the floor, at which no training set loses more than 0.01 ROC-AUC against reading every text (under
+it the fast call stands alone).
 
 Writes ``monitor/judgement/models/assassin-2.json.gz`` (weights and where they came from, no
 text). ``--check`` trains again and compares with the shipped file: every weight within 1e-4
@@ -41,7 +44,7 @@ import labelled_sets  # noqa: E402
 from monitor.assassin_model import SHIPPED, read, write  # noqa: E402
 from monitor.judgement import training  # noqa: E402
 from monitor.judgement import encoder as encoders  # noqa: E402
-from monitor.judgement.learned import DENSE, Model  # noqa: E402
+from monitor.judgement.learned import DENSE, HELD_UNDER, Model  # noqa: E402
 from monitor.judgement.sentiment import Scorer  # noqa: E402
 from monitor.judgement.text import html_to_text  # noqa: E402
 
@@ -51,6 +54,7 @@ LENGTH = 30
 THRESHOLD = 0.5
 TOLERANCE = 1e-4
 FLOOR_SHARE = 0.01  # of the texts the four heads call assassin, the share the cascade may leave to the fast call
+READ_STEP, READ_LOSS = 0.01, 0.01  # the reading line's steps down from the floor, and the ROC-AUC a set may lose
 
 
 def train(eval_dir: Path) -> dict:
@@ -96,9 +100,32 @@ def sentence_heads(model: dict, sets, words, dense, labels, heads, groups) -> di
     fitted = Model.from_dict({**model, "sentence": sentence})
     fast = [fitted.call_words(w, dict(zip(DENSE, d))) for w, d in zip(words, dense)]
     logits = fitted.sentence.logits(vectors, [dict(zip(DENSE, d)) for d in dense])
-    sentence["floor"] = floor_of([c.fast_probability for c, s in zip(fast, logits)
-                                  if fitted.with_sentence(c, s).probability >= THRESHOLD])
+    sentence["floor"], sentence["reads_from"] = lines_of(
+        [c.fast_probability for c in fast], [fitted.with_sentence(c, s).probability for c, s in zip(fast, logits)],
+        labels, groups)
     return sentence
+
+
+def lines_of(fast: list[float], four: list[float], labels: list[int], groups: list[str]) -> tuple[float, float]:
+    """The cascade's two lines from the training texts' fast and four-heads probabilities: the
+    ``floor`` (``floor_of`` the texts the four heads call assassin), and ``reads_from``, the highest
+    line, in steps of ``READ_STEP`` down from the floor, at which no training set's ROC-AUC of the
+    cascade is more than ``READ_LOSS`` below its reading every text (both held under the line below
+    the floor, as ``Model.cascade`` holds them)."""
+    import numpy as np
+
+    fast_, four_, y, group = np.asarray(fast), np.asarray(four), np.asarray(labels), np.asarray(groups)
+    floor = floor_of(fast_[four_ >= THRESHOLD].tolist())
+    held = np.where(fast_ < floor, np.minimum(four_, THRESHOLD - HELD_UNDER), four_)
+    sets = [group == name for name in dict.fromkeys(groups)]
+    whole = [training.auc(held[s].tolist(), y[s].tolist()) for s in sets]
+    line = floor
+    while line > 0:
+        cascade = np.where(fast_ >= line, held, fast_)
+        if all(training.auc(cascade[s].tolist(), y[s].tolist()) >= a - READ_LOSS for s, a in zip(sets, whole)):
+            break
+        line = max(0.0, round(line - READ_STEP, 3))
+    return floor, line
 
 
 def floor_of(called: list[float]) -> float:
@@ -140,7 +167,8 @@ def differences(a: dict, b: dict) -> float:
     sa, sb = a.get("sentence") or {"heads": {}}, b.get("sentence") or {"heads": {}}
     if set(sa["heads"]) != set(sb["heads"]):
         return float("inf")  # one has sentence heads the other lacks
-    worst = max(worst, abs(sa.get("floor", 0.0) - sb.get("floor", 0.0)))
+    worst = max(worst, abs(sa.get("floor", 0.0) - sb.get("floor", 0.0)),
+                abs((sa.get("reads_from") or 0.0) - (sb.get("reads_from") or 0.0)))
     for name in sa["heads"]:
         ha, hb = sa["heads"][name], sb["heads"][name]
         if set(ha["dense"]) != set(hb["dense"]):
@@ -172,7 +200,8 @@ def main() -> None:
     print(f"brand complaints, {cv['folds']}-fold: F1 {cv['f1']:.3f}, ROC-AUC {cv['auc']:.3f}")
     sentence = model["sentence"]
     print("sentence heads: " + ", ".join(f"{n} (L2 {h['strength']:g})" for n, h in sentence["heads"].items())
-          + f"; the cascade reads posts whose fast probability is at least {sentence['floor']}")
+          + f"; the cascade reads posts whose fast probability is at least {sentence['reads_from']}, and calls them"
+          f" from {sentence['floor']}")
     print(f"trained in {spent:.0f}s: {grams} n-gram weights; wrote {args.out} ({args.out.stat().st_size:,} bytes, sha256 {digest})")
 
 

@@ -187,7 +187,7 @@ def test_with_the_encoder_the_refit_moves_the_sentence_complaint_head_too(site) 
     lines = trained.output.splitlines()
     (before, shipped_f1), (after, _) = ((float(line.split("ROC-AUC ")[1].split()[0]), float(line.split("F1 ")[1].split()[0]))
                                         for line in lines[1:3])
-    assert shipped_f1 > 0.7 and after > before + 0.1, trained.output  # the sentence heads hear most; the labels the rest
+    assert shipped_f1 > 0.7 and after > max(0.95, before + 0.02), trained.output  # the sentence heads hear most; the labels the rest
     assert "the refit moves both complaint heads, its words' and its sentence's (sentiment.encoder: auto)" in trained.output
     from monitor.assassin_model import ModelSource, read
 

@@ -47,6 +47,7 @@ def judged(scorer: Scorer, model: Model, texts: list[str], mode: str = "auto", e
 def test_the_shipped_model_has_sentence_heads_and_a_floor_below_the_line(model: Model) -> None:
     assert model.sentence is not None and set(model.sentence.heads) == {"complaint", "negative"}
     assert 0.0 < model.sentence.floor < 0.5  # posts under the line that the four heads may still call
+    assert 0.0 < model.sentence.first_read < model.sentence.floor  # and under it, posts they only order
     assert model.sentence.encoder["sha256"] == encoders.FILES_SHA256
     assert model.sentence.encoder["reading"] == encoders.READING  # trained on the vectors the encoder gives
     for head in model.sentence.heads.values():
@@ -59,10 +60,10 @@ def test_the_cascade_sends_the_encoder_only_posts_the_fast_call_cannot_rule_out(
     counting = Counting()
     scores, calls = judged(scorer, model, texts, "auto", counting)
     fast = [c.fast_probability for c in calls]
-    read = [t for t, p in zip(texts, fast) if p >= model.sentence.floor]
+    read = [t for t, p in zip(texts, fast) if p >= model.sentence.first_read]
     assert counting.texts == read and 2 <= len(read) < len(texts)  # the praise is never read twice
     for call, result in zip(calls, scores):
-        assert (call.sentence is not None) == (call.fast_probability >= model.sentence.floor)
+        assert (call.sentence is not None) == (call.fast_probability >= model.sentence.first_read)
         assert result.assassin_score == round(call.probability, 4)
         if call.sentence is None:
             assert call.probability == call.fast_probability < 0.5
@@ -74,6 +75,25 @@ def test_the_cascade_sends_the_encoder_only_posts_the_fast_call_cannot_rule_out(
     counting = Counting()
     scores_off, calls = judged(scorer, model, texts, "off", counting)
     assert counting.texts == [] and all(c.sentence is None and c.probability == c.fast_probability for c in calls)
+
+
+def test_under_the_floor_the_sentence_heads_order_a_post_but_never_make_it_an_assassin(scorer: Scorer,
+                                                                                      model: Model) -> None:
+    """A status notice: the fast call puts it under the floor, the sentence complaint head alone
+    reads it as a complaint with near certainty. It is read (its score orders it among the calm
+    posts) and held under the line, saying why; in every mode that reads it."""
+    notices = ["Acme Cloud status page says maintenance tonight, post 13 of feed 57.",
+               "Globex status page says maintenance tonight, post 13 of feed 57."]
+    for mode in ("auto", "always"):
+        scores, calls = judged(scorer, model, notices, mode)
+        for call, result in zip(calls, scores):
+            assert model.sentence.first_read <= call.fast_probability < model.sentence.floor
+            assert call.sentence is not None and call.sentence[0] > 2  # the sentence complaint head: a complaint
+            assert model.with_sentence(call, call.sentence).probability >= 0.5  # the four heads' mean would say so
+            assert call.held and result.bucket == "apathetic" and result.assassin_score == 0.4999
+            assert "held under the line" in result.reasons[-1]
+    calm, _ = judged(scorer, model, ["Globex support answered quickly today, thanks"])
+    assert not any("held under" in r for r in calm[0].reasons)
 
 
 def test_the_call_is_the_mean_of_the_four_heads_log_odds(scorer: Scorer, model: Model) -> None:

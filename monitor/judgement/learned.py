@@ -38,6 +38,7 @@ DENSE = ("compound", "tone", "negativity", "positivity", "churn", "grievance", "
          "intensity", "news")  # read beside the words (assassin.features)
 HEADS = ("complaint", "negative")
 DEFAULT_THRESHOLD = 0.5  # the heads are trained class-balanced: even odds is the call
+HELD_UNDER = 1e-4  # how far under the line a post stays that the fast call puts under the cascade's floor
 CACHE_WORDS = 200_000  # word scores kept per model (a few MB); the cache starts over when full
 MIN_GRAM, MAX_GRAM = 2, 5
 
@@ -82,14 +83,20 @@ class Head:
 class Sentence:
     """The sentence heads: per head a weight for each of the encoder's dimensions, one for each of
     its dense features (VADER's and the cues', as the word heads read them) and a bias (the
-    standardisation folded in). ``floor``: the fast call's probability
-    from which a post is read by them in ``auto`` (the cascade); ``encoder``: which encoder's
-    vectors they read."""
+    standardisation folded in). The cascade (``auto``): a post is read by them from the fast call's
+    probability ``reads_from``; under ``floor`` the fast call is sure enough that they order the post
+    but cannot make it an assassin (``Model.cascade``). ``encoder``: which encoder's vectors they read."""
 
     heads: dict[str, dict]
     floor: float
     encoder: dict
+    reads_from: float | None = None  # None: from the floor (a model trained before the two differed)
     _arrays: tuple | None = field(default=None, repr=False)
+
+    @property
+    def first_read(self) -> float:
+        """The fast probability from which the cascade reads a post."""
+        return self.floor if self.reads_from is None else self.reads_from
 
     def logits(self, vectors, dense: list[dict[str, float]]) -> list[tuple[float, ...]]:
         """Each head's log-odds for each text (``vectors``: one row per text; ``dense``: each
@@ -114,7 +121,8 @@ class Sentence:
         return np.asarray(self.heads[name]["vector"], dtype=np.float64)
 
     def to_dict(self) -> dict:
-        return {"heads": self.heads, "floor": self.floor, "encoder": self.encoder}
+        out = {"heads": self.heads, "floor": self.floor, "encoder": self.encoder}
+        return out if self.reads_from is None else {**out, "reads_from": self.reads_from}
 
 
 @dataclass
@@ -132,7 +140,7 @@ class Model:
     def from_dict(cls, data: dict) -> "Model":
         heads = {name: Head(h["bias"], h["grams"], h["dense"]) for name, h in data["heads"].items()}
         read = data.get("sentence")
-        sentence = Sentence(read["heads"], read["floor"], read["encoder"]) if read else None
+        sentence = Sentence(read["heads"], read["floor"], read["encoder"], read.get("reads_from")) if read else None
         return cls(data["version"], heads, data["length"], data["threshold"], data.get("meta", {}), sentence)
 
     def to_dict(self) -> dict:
@@ -177,6 +185,17 @@ class Model:
         z = (call.fast * n + sum(logits)) / (n + len(logits))
         return call._replace(probability=_sigmoid(z), sentence=logits, carried=carried)
 
+    def cascade(self, call: "Call", logits: tuple[float, ...], threshold: float) -> "Call":
+        """``call`` as the cascade reads it with the sentence heads' log-odds: their mean with the
+        word heads' (``with_sentence``), except that a post the fast call puts under the sentence
+        heads' ``floor`` stays under the line ``threshold`` (``HELD_UNDER`` below it): there the
+        fast call is sure enough ("Acme Cloud status page says maintenance tonight", which the
+        sentence complaint head alone calls a complaint), and the sentence heads only order it."""
+        read = self.with_sentence(call, logits)
+        if call.fast_probability < self.sentence.floor and read.probability > threshold - HELD_UNDER:
+            return read._replace(probability=threshold - HELD_UNDER, held=True)
+        return read
+
 
 class Call(NamedTuple):
     """What the learned layer says of one text (a tuple: one is made per post; each head is
@@ -191,6 +210,7 @@ class Call(NamedTuple):
     fast: float = 0.0  # the word heads' mean log-odds (the fast call)
     sentence: tuple[float, ...] | None = None  # the sentence heads' log-odds, where they read the post
     carried: tuple[str, ...] = ()  # the words their reading rests on most (see sentence.carried)
+    held: bool = False  # the four heads called it, but the fast call put it under the floor (Model.cascade)
 
     @property
     def fast_probability(self) -> float:

@@ -3,12 +3,16 @@
 The fast call (the learned layer's word heads) reads a post in well under a millisecond; the
 sentence encoder takes about ten on two cores. A post the fast call puts far below the line is
 almost never called an assassin once the sentence heads join, so with ``sentiment.encoder: auto``
-the encoder reads only the posts whose fast probability is at least the model's ``floor`` — every
-post that could alert, and the uncertain ones below the line. The floor was fixed by a procedure
-before any evaluation (``benchmarks/train_assassin.py``: the 1st percentile of the fast
-probability among the training texts the four heads together call assassin); under it the fast
-call stands. ``always`` reads every post, ``off`` none; where the encoder cannot run (not
-installed), the fast call stands alone.
+two lines of the fast probability divide the posts, each fixed by a procedure before any
+evaluation (``benchmarks/train_assassin.py``). From the model's ``floor`` (the 1st percentile of the
+fast probability among the training texts the four heads together call assassin) the four heads
+call the post: every post that could alert, and the uncertain ones below the line. Between
+``reads_from`` (the highest line, in steps of 0.01 down from the floor, at which no training set's
+ROC-AUC is more than 0.01 below the four heads reading every text) and the floor, the sentence
+heads read the post to order it, but cannot make it an assassin (``Model.cascade``): the fast call
+is sure there, and the sentence complaint head alone calls a status notice a complaint. Under
+``reads_from`` the fast call stands. ``always`` reads every post (still held under the line below
+the floor), ``off`` none; where the encoder cannot run (not installed), the fast call stands alone.
 
 An alert never says "the model said 0.83": where the sentence heads call a post that its words
 alone did not, the reason names the words their reading rests on (``carried``: each word's share of
@@ -45,7 +49,7 @@ def read(calls: list[Call | None], texts: list[str], model: Model, encoder: Call
         vectors, tokens = loaded.read([texts[k] for k in some])
         logits = model.sentence.logits(vectors, [calls[k].dense for k in some])
         for k, heads, read_as in zip(some, logits, tokens):
-            call = model.with_sentence(calls[k], heads)
+            call = model.cascade(calls[k], heads, threshold)
             lone = alone(call) if call.probability >= threshold else []
             if lone:
                 call = call._replace(carried=carried(loaded, model, texts[k], lone, abouts[k] if abouts else None,
@@ -58,7 +62,7 @@ def is_read(call: Call, model: Model, mode: str) -> bool:
     """Whether the cascade sends a post to the sentence heads (``mode``: sentiment.encoder)."""
     if mode == "off" or model.sentence is None:
         return False
-    return mode == "always" or call.fast_probability >= model.sentence.floor
+    return mode == "always" or call.fast_probability >= model.sentence.first_read
 
 
 def alone(call: Call) -> list[str]:

@@ -462,8 +462,14 @@ def score_all(
                             else SARCASM_REASON,)
         else:
             reasons = (f"compound {compound:+.2f}" + (f" ≥ {advocate_above:+.2f}" if bucket == "advocate" else ""),)
+            if call is not None and call.held:
+                reasons += (HELD_REASON,)
         out[n] = Score(compound, bucket, reasons, None, assassin_score)
     return out
+
+
+HELD_REASON = ("the sentence as a whole reads as a complaint, its words far from one: held under the line "
+               "(as a notice reads; `monitor label` it if it is a complaint)")
 
 
 def layer_features(values: dict[str, float], reading: Reading) -> dict[str, float]:

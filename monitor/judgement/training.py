@@ -302,7 +302,7 @@ def call_all(model, words: list[list[str]], dense: list[list[float]], vectors=No
     if vectors is None or model.sentence is None or mode == "off":
         return [call.probability for call in calls]
     logits = model.sentence.logits(vectors, [call.dense for call in calls])
-    return [model.with_sentence(call, heads).probability if is_read(call, model, mode) else call.probability
+    return [model.cascade(call, heads, model.threshold).probability if is_read(call, model, mode) else call.probability
             for call, heads in zip(calls, logits)]
 
 
