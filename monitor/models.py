@@ -85,6 +85,8 @@ def from_iso(value: str | None) -> datetime | None:
 
 
 DEFAULT_DATABASE = "data/monitor.db"  # relative to the config file's folder
+# The alerts a person acts on (acknowledges from Slack): who answered and how fast is counted for these.
+ACTED_ON = "('assassin', 'press', 'spike', 'reach')"  # as SQL
 
 
 def is_postgres(database: str) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from monitor.models import ACTED_ON
 from monitor.store.labels import NEAREST
 
 SCHEMA = Path(__file__).resolve().parent / "schema.md"  # package data: it ships in the wheel
@@ -42,7 +43,7 @@ QUERIES = {
     },
     "alerts_acted_on": {
         "title": "The last 7 days' alerts and what the team did with them",
-        "description": "Each Slack notification of an assassin or a storm: when it went out, when it was first"
+        "description": "Each Slack notification of an assassin, hostile coverage or a storm: when it went out, when it was first"
                        " acknowledged from its buttons and how many minutes that took, and every act on it (who acted"
                        " is in alert_actions).",
         "sql": "SELECT a.notification, min(a.brand) AS brand, min(a.kind) AS kind, min(a.sent_at) AS sent_at,"
@@ -52,7 +53,7 @@ QUERIES = {
                " AND x.action = 'ack')) - julianday(min(a.sent_at))) * 1440) AS minutes_to_acknowledge,"
                " (SELECT group_concat(x.action, ', ') FROM alert_actions x WHERE x.notification = a.notification)"
                " AS actions"
-               f" FROM alerts a WHERE a.status = 'sent' AND a.kind IN ('assassin', 'spike', 'reach') AND a.sent_at >= {WEEK_AGO}"
+               f" FROM alerts a WHERE a.status = 'sent' AND a.kind IN {ACTED_ON} AND a.sent_at >= {WEEK_AGO}"
                " AND a.notification IS NOT NULL GROUP BY a.notification ORDER BY sent_at DESC LIMIT 500",
     },
     "assassins_last_7_days": {

@@ -63,6 +63,7 @@ READ = """(() => {
     copies: [...document.querySelectorAll("table.texts.advocate td[data-copies]")].map(e => Number(e.getAttribute("data-copies"))),
     mentions: Number(figure("mentions")), assassins_figure: Number(figure("assassins")), reach: Number(figure("reach")),
     outlier: (document.querySelector("p.outlier") || {}).textContent || "",
+    alert_kinds: [...document.querySelectorAll("table.alerts tr td:nth-child(2)")].map(e => e.textContent),
     net_explained: document.body.textContent.includes("Net score = advocates minus assassins"),
     times: [...document.querySelectorAll("time[datetime]")].slice(0, 3).map(t => [t.getAttribute("datetime"), t.textContent]),
   };
@@ -83,6 +84,7 @@ def test_the_dashboard_draws_every_chart_with_the_numbers_sql_gives_and_its_filt
         assert page["assassins"] == 10 and max(page["copies"]) > 1, "one row per distinct text, its copies counted"
         headline = "Acme Cloud outage disrupts thousands of businesses"  # the demo's Google News: the press
         assert page["coverage"] == [headline] and headline not in page["assassin_texts"], "hostile coverage, apart"
+        assert sorted(page["alert_kinds"]) == ["assassin", "press", "spike"], "every alert a person acts on"
         assert "through one post on hackernews" in page["outlier"], "the reach outlier is cut and named"
         assert page["net_explained"]
         assert all(iso and "UTC" not in shown for iso, shown in page["times"]), "times in the viewer's zone"

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from monitor.models import from_iso, to_iso
+from monitor.models import ACTED_ON, from_iso, to_iso
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -50,12 +50,12 @@ class ActionStore:
 
     def acknowledgements(self, *, since: datetime, until: datetime | None = None,
                          brand: str | None = None) -> tuple[int, int, float | None]:
-        """Notifications sent in [since, until) that carry an assassin or a storm (of ``brand``),
+        """Notifications sent in [since, until) that carry an assassin, hostile coverage or a storm (of ``brand``),
         how many of them were acknowledged, and the median minutes from sending to the first
         acknowledgement."""
         sent = {row["notification"]: from_iso(row["sent_at"]) for row in self.db.query(
             "SELECT notification, MIN(sent_at) AS sent_at FROM alerts WHERE status = 'sent' AND sent_at >= ?"
-            " AND sent_at < ? AND kind IN ('assassin', 'spike', 'reach') AND notification IS NOT NULL"
+            f" AND sent_at < ? AND kind IN {ACTED_ON} AND notification IS NOT NULL"
             + (" AND brand = ?" if brand else "") + " GROUP BY notification",
             (to_iso(since), to_iso(until) if until else "9999-12-31T23:59:59Z", *((brand,) if brand else ())))}
         acked = {row["notification"]: from_iso(row["at"]) for row in self.db.query(

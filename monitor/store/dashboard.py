@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Sequence
 
-from monitor.models import to_iso
+from monitor.models import ACTED_ON, to_iso
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -129,7 +129,7 @@ class DashboardStore:
             "  ORDER BY x.at LIMIT 1) AS acknowledged_by,"
             " (SELECT min(x.at) FROM alert_actions x WHERE x.notification = a.notification AND x.action = 'ack')"
             " AS acknowledged_at"
-            " FROM alerts a WHERE a.status = 'sent' AND a.kind IN ('assassin', 'spike', 'reach') AND a.sent_at >= ?"
+            f" FROM alerts a WHERE a.status = 'sent' AND a.kind IN {ACTED_ON} AND a.sent_at >= ?"
             f" AND a.brand IN ({','.join('?' * len(brands)) or 'NULL'})"
             " AND a.notification IS NOT NULL GROUP BY a.notification ORDER BY sent_at DESC LIMIT ?",
             (to_iso(start), *brands, limit),
