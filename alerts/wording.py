@@ -138,7 +138,8 @@ def call_label(judged: Judged) -> str:
     85 % sure``: the call's reading had a customer written it; ``the brand's own``)."""
     s = judged.score
     if s.speaker == "press":
-        return f"press, hostile, {s.assassin_score:.0%} sure" if s.call == "assassin" and s.assassin_score is not None else "press"
+        hostile = s.call == "assassin" and s.assassin_score is not None
+        return f"press, hostile, {s.assassin_score:.0%} sure" if hostile else "press"
     if s.speaker == "brand":
         return "the brand's own"
     if s.bucket is None:
