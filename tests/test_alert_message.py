@@ -175,3 +175,16 @@ def test_a_call_the_sentence_heads_make_alone_says_why_in_the_posts_words(slack,
     why = next(line for line in shown.splitlines() if line.startswith("_") and line.endswith("_"))
     assert why.startswith("_complaint: ‘") and "borked" in why.lower(), why
     assert not re.search(r"\b(acme|cloud)\b", why.lower()), why
+
+
+def test_a_press_alert_says_the_press_spoke_and_how_hostile_the_call_read_it(slack, judged) -> None:
+    """Coverage is bucketed apathetic (the press is no customer); its card names who spoke and what
+    the call read, never "apathetic" beside a hostile headline."""
+    from monitor.judgement.voice import PRESS, as_own_voice
+
+    article = replace(judged[3], score=as_own_voice(judged[3].score, PRESS, speaker="press"))
+    assert article.score.bucket == "apathetic" and article.score.call == "assassin"
+    body = sent(slack, Alert("press:blog:3", "press", "Acme Cloud", "blog", "critical", "hostile coverage", (article,), NOW))
+    shown = visible(body["blocks"])
+    assert body["blocks"][0]["text"]["text"].startswith("Press · Acme Cloud")
+    assert f"press, hostile, {article.score.assassin_score:.0%} sure" in shown and "apathetic" not in shown, shown
