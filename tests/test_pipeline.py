@@ -411,6 +411,9 @@ alerts: {{backfill: 36500d, max_age: 36500d}}
     assert {who for (source, _), (who, _) in spoken.items() if source == "news"} == {"press"}
     hostile = rows(database, "SELECT source, title FROM mentions WHERE speaker = 'press' AND read_as = 'assassin'")
     assert hostile == [("news", headline)], "the schema's query for hostile coverage"
+    found = CliRunner().invoke(main, ["--config", str(config), "search", "disrupts"], catch_exceptions=False).output
+    lines = {line.split()[-1].split(":")[0]: line for line in found.splitlines() if "disrupts" in line}
+    assert "press, hostile" in lines["news"] and " assassin " in lines["blog"], found  # who spoke, in the search
 
 
 def test_coverage_that_is_not_hostile_alerts_only_as_its_bucket_asks(tmp_path: Path, database: str,

@@ -242,7 +242,7 @@ def search(ctx: click.Context, query: str, limit: int, brand: str | None, source
         return
     table = [
         [
-            row["published_at"][:16].replace("T", " "), _clean(row["brand"], 16), row["bucket"] or "-",
+            row["published_at"][:16].replace("T", " "), _clean(row["brand"], 16), _said_by(row),
             f"{row['sentiment']:+.2f}" if row["sentiment"] is not None else "-",
             f"{row['reach_likely']:,}" if row["reach_likely"] is not None else "-", _clean(row["author"], 16),
             _clean(row["title"] or row["text"], 50), _clean(f"{row['source']}:{row['id']}", 30),
@@ -252,6 +252,16 @@ def search(ctx: click.Context, query: str, limit: int, brand: str | None, source
     click.echo(tabulate(table, headers=["published (UTC)", "brand", "bucket", "sent.", "reach", "author", "title",
                                         "id (for monitor label)"]))
     click.echo(shown)
+
+
+def _said_by(row: dict) -> str:
+    """A search row's bucket, or who spoke where it was not a customer (the press: hostile where the
+    call read an assassin's words; the brand's own)."""
+    if row.get("speaker") == "press":
+        return "press, hostile" if row.get("read_as") == "assassin" else "press"
+    if row.get("speaker") == "brand":
+        return "brand's own"
+    return row["bucket"] or "-"
 
 
 @main.command()

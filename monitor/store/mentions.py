@@ -14,8 +14,8 @@ if TYPE_CHECKING:
     import sqlite_utils
 
 
-SEARCH_COLUMNS = ("m.source, m.id, m.published_at, m.brand, m.brands, m.bucket, m.sentiment, m.author, m.title, m.text,"
-                  " m.url, m.reach_low, m.reach_likely, m.reach_high")  # what a search returns
+SEARCH_COLUMNS = ("m.source, m.id, m.published_at, m.brand, m.brands, m.bucket, m.speaker, m.read_as, m.sentiment,"
+                  " m.author, m.title, m.text, m.url, m.reach_low, m.reach_likely, m.reach_high")  # what a search returns
 SEARCH_AMONG = 10_000  # matches ranked by default: the newest this many
 
 
