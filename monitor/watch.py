@@ -178,7 +178,8 @@ def _save_states(store: Store, brand: str, states: dict[str, dict], *, now: date
 
 def digest_alert(store: Store, brand: str, *, now: datetime, period: timedelta = timedelta(days=1)) -> Alert:
     """The daily digest of ``brand`` over the period ending ``now``."""
-    top = [j for bucket in ("assassin", "advocate") for j in store.top_mentions(brand, bucket, now - period, now, limit=TOP)]
+    top = [j for bucket, speaker in (("assassin", None), ("assassin", "press"), ("advocate", None))
+           for j in store.top_mentions(brand, bucket, now - period, now, limit=TOP, speaker=speaker)]
     handled = store.acknowledgements(since=now - period, until=now, brand=brand) if store.buttons_used() else None
     return digest(brand, current=store.bucket_counts(brand, now - period, now),
                   previous=store.bucket_counts(brand, now - 2 * period, now - period), top=top, now=now, period=period,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -182,9 +183,15 @@ def test_digest_counts_buckets_against_the_previous_period_and_names_the_top_peo
         judged("d4", author="d", when=today, compound=-0.9, assassin=0.9),
         judged("d5", author="e", when=today, compound=-0.8, assassin=0.8),
     ], fetched_at=NOW, authors=RULES)
+    from monitor.judgement.voice import PRESS, as_own_voice
+
+    article = judged("d6", author="The Daily Byte", when=today, compound=-0.5, assassin=0.9, source="news")
+    store.save_mentions([replace(article, score=as_own_voice(article.score, PRESS, speaker="press"))],
+                        fetched_at=NOW, authors=RULES)
     alert = digest(store, "Acme", now=NOW)
     assert alert.kind == "digest" and alert.labels["kind"] == "digest"
-    assert alert.reason == ("last 1d: advocates 1 (+0), apathetic 0 (-1), assassins 2 (+2); "
-                            "net score -33.3 (was +50.0)")
-    assert [j.score.bucket for j in alert.mentions] == ["assassin", "assassin", "advocate"]
+    assert alert.reason == ("last 1d: advocates 1 (+0), apathetic 1 (+0), assassins 2 (+2); "
+                            "net score -25.0 (was +50.0)")
+    assert [(j.score.bucket, j.score.speaker) for j in alert.mentions] == [
+        ("assassin", "customer"), ("assassin", "customer"), ("apathetic", "press"), ("advocate", "customer")]
     assert digest(store, "Nobody", now=NOW).reason.endswith("net score n/a")

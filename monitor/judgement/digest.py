@@ -1,8 +1,9 @@
 """The daily digest per brand: how the buckets moved, and who to thank or call back.
 
 Counts of advocates, apathetics and assassins over the last period against the one before,
-the net score (advocates % minus assassins % of scored mentions) of both, and the top assassins
-and advocates by likely reach. It is an alert of kind ``digest``: it goes through the router
+the net score (advocates % minus assassins % of scored mentions) of both, and the top assassins,
+the hostile coverage (press articles the call read as an assassin's words) and the advocates by
+likely reach. It is an alert of kind ``digest``: it goes through the router
 like any other (route it with ``kind="digest"``), once per brand and period.
 """
 

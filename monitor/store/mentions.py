@@ -333,13 +333,16 @@ class MentionStore:
         counts.update({bucket: n for bucket, n in rows})
         return counts
 
-    def top_mentions(self, brand: str, bucket: str, start: datetime, end: datetime, *, limit: int) -> list[Judged]:
-        """The ``limit`` mentions of ``brand`` in ``bucket`` published in [start, end) with the widest likely reach."""
+    def top_mentions(self, brand: str, bucket: str, start: datetime, end: datetime, *, limit: int,
+                     speaker: str | None = None) -> list[Judged]:
+        """The ``limit`` mentions of ``brand`` in ``bucket`` published in [start, end) with the widest likely reach
+        (with ``speaker``, ``press`` or ``brand``: that speaker's the call read as ``bucket``, as ``top_texts``)."""
+        said = "m.speaker != 'customer' AND m.speaker = ? AND m.read_as = ?" if speaker else "m.bucket = ?"
         rows = self.db.query(
             f"SELECT m.*, {self._matched('m')} AS matched_keywords FROM mentions m, {self._each_brand('m')}"
-            " WHERE b.value = ? AND m.bucket = ?"
+            f" WHERE b.value = ? AND {said}"
             " AND m.published_at >= ? AND m.published_at < ?"
             " ORDER BY m.reach_likely DESC, m.published_at DESC, m.source, m.id LIMIT ?",  # ties: the same on every run
-            (brand, bucket, to_iso(start), to_iso(end), limit),
+            (brand, *((speaker,) if speaker else ()), bucket, to_iso(start), to_iso(end), limit),
         )
         return [judged_from_row(row) for row in rows]
