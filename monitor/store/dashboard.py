@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Sequence
 
 from monitor.models import ACTED_ON, to_iso
+from monitor.store.mentions import SPOKEN_BY
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -81,8 +82,7 @@ class DashboardStore:
         The widest posts are read first (a top-N sort, not a sort of every text), more of them
         while copies crowd out distinct texts; then the chosen texts' copies are counted."""
         brand_test, brand_args = self._brands_test(brands)
-        # ``speaker != 'customer'`` is the partial index mentions_speaker's own term: SQLite uses it then
-        said = "m.speaker != 'customer' AND m.speaker = ? AND m.read_as = ?" if speaker else "m.bucket = ?"
+        said = SPOKEN_BY if speaker else "m.bucket = ?"
         where = (f"{said} AND m.published_at >= ? AND m.published_at < ? AND {brand_test} AND (? = '' OR m.source = ?)")
         args = [*((speaker,) if speaker else ()), bucket, to_iso(start), to_iso(end), *brand_args, source or "", source or ""]
         chosen: dict[str, dict] = {}

@@ -16,6 +16,9 @@ if TYPE_CHECKING:
 
 SEARCH_COLUMNS = ("m.source, m.id, m.published_at, m.brand, m.brands, m.bucket, m.speaker, m.read_as, m.sentiment,"
                   " m.author, m.title, m.text, m.url, m.reach_low, m.reach_likely, m.reach_high")  # what a search returns
+# A speaker's posts the call read as a bucket (``speaker``, then ``read_as``): the first term is the
+# partial index mentions_speaker's own, which SQLite uses only when a query names it.
+SPOKEN_BY = "m.speaker != 'customer' AND m.speaker = ? AND m.read_as = ?"
 SEARCH_AMONG = 10_000  # matches ranked by default: the newest this many
 
 
@@ -337,7 +340,7 @@ class MentionStore:
                      speaker: str | None = None) -> list[Judged]:
         """The ``limit`` mentions of ``brand`` in ``bucket`` published in [start, end) with the widest likely reach
         (with ``speaker``, ``press`` or ``brand``: that speaker's the call read as ``bucket``, as ``top_texts``)."""
-        said = "m.speaker != 'customer' AND m.speaker = ? AND m.read_as = ?" if speaker else "m.bucket = ?"
+        said = SPOKEN_BY if speaker else "m.bucket = ?"
         rows = self.db.query(
             f"SELECT m.*, {self._matched('m')} AS matched_keywords FROM mentions m, {self._each_brand('m')}"
             f" WHERE b.value = ? AND {said}"
