@@ -71,7 +71,7 @@ QUERIES = {
                        " PR team answers.",
         "sql": "SELECT published_at, brand, source, author AS publisher, reach_likely, assassin_score,"
                " coalesce(nullif(title, ''), substr(text, 1, 200)) AS headline, url, id"
-               " FROM mentions WHERE speaker != 'customer' AND speaker = 'press' AND read_as = 'assassin'"
+               " FROM mentions WHERE speaker = 'press' AND read_as = 'assassin'"
                " AND published_at >= strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-30 days')"
                " ORDER BY reach_likely DESC LIMIT 500",
     },

@@ -407,7 +407,7 @@ alerts: {{backfill: 36500d, max_age: 36500d}}
     press = rows(database, "SELECT reason FROM alerts WHERE kind = 'press'")[0][0]
     assert press.startswith("hostile coverage (assassin score 0.") and "news coverage" not in press
     spoken = {(s, t): (who, read) for s, t, who, read in rows(database, "SELECT source, title, speaker, read_as FROM mentions")}
-    assert spoken[("news", headline)] == ("press", "assassin") and spoken[("blog", headline)] == ("customer", "assassin")
+    assert spoken[("news", headline)] == ("press", "assassin") and spoken[("blog", headline)] == (None, None)
     assert {who for (source, _), (who, _) in spoken.items() if source == "news"} == {"press"}
     hostile = rows(database, "SELECT source, title FROM mentions WHERE speaker = 'press' AND read_as = 'assassin'")
     assert hostile == [("news", headline)], "the schema's query for hostile coverage"
@@ -460,6 +460,6 @@ alerts: {{backfill: 36500d, max_age: 36500d}}
     assert {found[("status", k)][0] for k in "12"} == {"apathetic"}
     assert "the brand speaking, not a customer" in found[("status", "1")][1]
     spoken = {(r[0], r[1][-1]): r[2:] for r in rows(database, "SELECT source, url, speaker, read_as FROM mentions")}
-    assert spoken[("status", "1")] == ("brand", "assassin") and spoken[("customers", "1")] == ("customer", "assassin")
+    assert spoken[("status", "1")] == ("brand", "assassin") and spoken[("customers", "1")] == (None, None)
     alerted = rows(database, "SELECT source, mention_id FROM alerts WHERE kind = 'assassin'")
     assert {source for source, _ in alerted} == {"customers"} and any(m.endswith("/1") for _, m in alerted)

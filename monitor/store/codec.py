@@ -38,8 +38,14 @@ def _row(item: Judged, fetched: str | None, published: str, rule_sets: dict[tupl
         published, fetched, match.brand, _strings(match.brands),
         rule_sets.get(match.keywords), m.language, score.compound, score.bucket,
         _strings(score.reasons), score.unscored_reason, m.audience, _json(dict(m.metrics)),
-        reach.low, reach.high, reach.method, _json(m.raw), score.assassin_score, reach.likely, score.speaker, score.call,
+        reach.low, reach.high, reach.method, _json(m.raw), score.assassin_score, reach.likely, *spoken(score),
     )
+
+
+def spoken(score: Score) -> tuple[str | None, str | None]:
+    """The ``speaker`` and ``read_as`` columns of a mention: NULL for a customer (nearly every post;
+    its bucket is what the call read), else who spoke and what the call read in their words."""
+    return (None, None) if score.speaker == "customer" else (score.speaker, score.read_as)
 
 
 def row_alert(row: dict) -> Alert:
@@ -50,7 +56,7 @@ def row_alert(row: dict) -> Alert:
 def judged_from_row(row: dict) -> Judged:
     """A stored mention row back as a Judged (the raw payload left out; its rules' texts read as
     ``matched_keywords``: ``MentionStore._matched``)."""
-    speaker = row["speaker"]
+    speaker = row["speaker"] or "customer"
     mention = Mention(
         source=row["source"], id=row["id"], url=row["url"], text=row["text"] or "",
         published_at=from_iso(row["published_at"]), title=row["title"] or "", author=row["author"] or "",
@@ -61,8 +67,7 @@ def judged_from_row(row: dict) -> Judged:
         mention,
         Match(tuple(json.loads(row["brands"])), tuple(json.loads(row["matched_keywords"]))),
         Score(row["sentiment"], row["bucket"], tuple(json.loads(row["bucket_reasons"] or "[]")),
-              row["unscored_reason"], row["assassin_score"], speaker,
-              row["read_as"] if speaker != "customer" else None),
+              row["unscored_reason"], row["assassin_score"], speaker, row["read_as"]),
         Reach(row["reach_low"] or 1, row["reach_high"] or 1, row["reach_method"] or "", row["reach_likely"]),
     )
 

@@ -16,9 +16,8 @@ if TYPE_CHECKING:
 
 SEARCH_COLUMNS = ("m.source, m.id, m.published_at, m.brand, m.brands, m.bucket, m.speaker, m.read_as, m.sentiment,"
                   " m.author, m.title, m.text, m.url, m.reach_low, m.reach_likely, m.reach_high")  # what a search returns
-# A speaker's posts the call read as a bucket (``speaker``, then ``read_as``): the first term is the
-# partial index mentions_speaker's own, which SQLite uses only when a query names it.
-SPOKEN_BY = "m.speaker != 'customer' AND m.speaker = ? AND m.read_as = ?"
+# A speaker's posts the call read as a bucket (``speaker``, then ``read_as``; the partial index mentions_speaker).
+SPOKEN_BY = "m.speaker = ? AND m.read_as = ?"
 SEARCH_AMONG = 10_000  # matches ranked by default: the newest this many
 
 

@@ -519,22 +519,22 @@ def _v23(db: sqlite_utils.Database) -> None:
 def _v24(db: sqlite_utils.Database) -> None:
     # Who speaks: only a customer can be an assassin, so the brand's own channels and the press are
     # bucketed apathetic; ``read_as`` keeps what the call read in their words (hostile coverage is
-    # press read as an assassin). Earlier rows are customers unless their first reason says otherwise:
-    # the press's kept an assassin's reasons after its own (else it was read as an advocate); the
-    # brand's did not say (an apathetic post of either was stored as it was read, and reads customer).
-    # The index holds only the few rows not a customer's (queries name ``speaker != 'customer'``).
+    # press read as an assassin). Both NULL for a customer (nearly every post: no bytes, no rewrite of
+    # the table). Earlier rows are customers unless their first reason says otherwise: the press's
+    # kept an assassin's reasons after its own (else it was read as an advocate); the brand's did not
+    # say (an apathetic post of either was stored as it was read, and reads as a customer's). The
+    # index holds only the few rows not a customer's.
     db.executescript(
         """
-        ALTER TABLE mentions ADD COLUMN speaker TEXT NOT NULL DEFAULT 'customer';
+        ALTER TABLE mentions ADD COLUMN speaker TEXT;
         ALTER TABLE mentions ADD COLUMN read_as TEXT;
-        UPDATE mentions SET read_as = bucket WHERE bucket IS NOT NULL;
         UPDATE mentions SET speaker = 'press',
           read_as = CASE WHEN json_array_length(bucket_reasons) > 1 THEN 'assassin' ELSE 'advocate' END
           WHERE bucket_reasons LIKE '["news coverage (press: true)%';
         UPDATE mentions SET speaker = 'brand', read_as = NULL
           WHERE bucket_reasons LIKE '["the brand''s own channel (official: true)%'
              OR bucket_reasons LIKE '["the brand''s own account (%';
-        CREATE INDEX mentions_speaker ON mentions (speaker, read_as, published_at) WHERE speaker != 'customer';
+        CREATE INDEX mentions_speaker ON mentions (speaker, read_as, published_at) WHERE speaker IS NOT NULL;
         """
     )
 

@@ -317,16 +317,15 @@ MIGRATIONS: list[str] = [
       CROSS JOIN LATERAL jsonb_array_elements(s.rule_ids::jsonb) WITH ORDINALITY AS j(value, n)
       JOIN rules r ON r.id = (j.value)::bigint""",
     # 10: SQLite's 24, who speaks (mentions.speaker) and what the call read in their words (mentions.read_as).
-    """ALTER TABLE mentions ADD COLUMN speaker text NOT NULL DEFAULT 'customer';
+    """ALTER TABLE mentions ADD COLUMN speaker text;
     ALTER TABLE mentions ADD COLUMN read_as text;
-    UPDATE mentions SET read_as = bucket WHERE bucket IS NOT NULL;
     UPDATE mentions SET speaker = 'press',
       read_as = CASE WHEN jsonb_array_length(bucket_reasons) > 1 THEN 'assassin' ELSE 'advocate' END
       WHERE bucket_reasons->>0 LIKE 'news coverage (press: true)%';
     UPDATE mentions SET speaker = 'brand', read_as = NULL
       WHERE bucket_reasons->>0 LIKE 'the brand''s own channel (official: true)%'
          OR bucket_reasons->>0 LIKE 'the brand''s own account (%';
-    CREATE INDEX mentions_speaker ON mentions (speaker, read_as, published_at) WHERE speaker <> 'customer'""",
+    CREATE INDEX mentions_speaker ON mentions (speaker, read_as, published_at) WHERE speaker IS NOT NULL""",
 ]
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Callable
 
 from monitor.models import Judged, to_iso
-from monitor.store.codec import _json, _strings, judged_from_row
+from monitor.store.codec import _json, _strings, judged_from_row, spoken
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -64,7 +64,7 @@ class RefreshStore:
             " reach_likely = ?, reach_method = ?, raw = ?, speaker = ?, read_as = ? WHERE source = ? AND id = ?",
             (m.title, m.text, m.language, _json(dict(m.metrics)), s.compound, s.bucket, _strings(s.reasons),
              s.unscored_reason, s.assassin_score, reach.low, reach.high, reach.likely, reach.method, _json(m.raw),
-             s.speaker, s.call, m.source, m.id),
+             *spoken(s), m.source, m.id),
         )
         published = to_iso(before.mention.published_at)
         self._roll_up([(before, published, -1), (after, published, 1)])
