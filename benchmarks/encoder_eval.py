@@ -95,9 +95,8 @@ def main() -> None:
         (lc, ln), (ec, en) = layer, encoded
         floor, reads_from = lines
         fast = 1 / (1 + np.exp(-(lc + ln) / 2))
-        held = np.log((0.5 - HELD_UNDER) / (0.5 + HELD_UNDER))
-        four = (lc + ln + ec + en) / 4
-        four = np.where(fast < floor, np.minimum(four, held), four)
+        four = train_assassin.held_under(fast, (lc + ln + ec + en) / 4, floor,
+                                         np.log((0.5 - HELD_UNDER) / (0.5 + HELD_UNDER)))
         read = fast >= reads_from
         return np.where(read, four, (lc + ln) / 2), read
 

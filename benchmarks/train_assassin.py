@@ -116,7 +116,7 @@ def lines_of(fast: list[float], four: list[float], labels: list[int], groups: li
 
     fast_, four_, y, group = np.asarray(fast), np.asarray(four), np.asarray(labels), np.asarray(groups)
     floor = floor_of(fast_[four_ >= THRESHOLD].tolist())
-    held = np.where(fast_ < floor, np.minimum(four_, THRESHOLD - HELD_UNDER), four_)
+    held = held_under(fast_, four_, floor, THRESHOLD - HELD_UNDER)
     sets = [group == name for name in dict.fromkeys(groups)]
     whole = [training.auc(held[s].tolist(), y[s].tolist()) for s in sets]
     line = floor
@@ -126,6 +126,15 @@ def lines_of(fast: list[float], four: list[float], labels: list[int], groups: li
             break
         line = max(0.0, round(line - READ_STEP, 3))
     return floor, line
+
+
+def held_under(fast, four, floor: float, line: float):
+    """``four`` (the four heads' reading, arrays) as ``Model.cascade`` holds it: at most ``line`` (the
+    threshold less ``HELD_UNDER``, as a probability or as log-odds, as ``four`` is) where the fast
+    probability ``fast`` is under the floor."""
+    import numpy as np
+
+    return np.where(fast < floor, np.minimum(four, line), four)
 
 
 def floor_of(called: list[float]) -> float:
