@@ -188,3 +188,19 @@ def test_the_sentence_heads_hear_a_sites_own_words_for_broken_without_a_label(sc
     false = [sum(s.bucket == "assassin" for s in scores[len(HURT):]) for scores in (words_only, cascade)]
     assert heard[0] <= 2 and heard[1] >= len(HURT) // 2, heard  # "borked", "janky": never in the training sets
     assert false[1] <= 1, false
+
+
+def test_a_reason_never_names_the_brands_own_name(scorer: Scorer, model: Model) -> None:
+    """"cloud" of "Acme Cloud" pushed both kinds of head and was named as what the post complains of."""
+    acme = re.compile(r"\bacme\s+cloud\b", re.IGNORECASE)
+    texts = ["Acme Cloud outage disrupts thousands of businesses",
+             "Acme Cloud lost our files again, cloud backups gone, cancelling"]
+    for mode in ("always", "off"):
+        scores = score_all(scorer, [(t, "en", acme) for t in texts], advocate_above=0.5, assassin_threshold=0.5,
+                           model=model, encoder=encoders.shared, encoder_mode=mode)
+        assert scores[1].bucket == "assassin", (mode, scores)  # (the headline is read whole only by the encoder)
+        for text, result in zip(texts, scores):
+            if result.bucket != "assassin":
+                continue
+            named = {w for r in result.reasons if ": " in r for w in r.split(": ", 1)[1].split(", ")}
+            assert named and not named & {"acme", "cloud"}, (mode, text, result.reasons)

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 import operator
+import re
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -242,9 +243,9 @@ class Call(NamedTuple):
         out.update((f"sentence {name}", round(_sigmoid(logit), 4)) for name, logit in self.sentences.items())
         return out
 
-    def reasons(self, *, top: int = 4) -> list[str]:
+    def reasons(self, *, top: int = 4, skip: frozenset[str] = frozenset()) -> list[str]:
         """In words: the heads that called it, each with the words that pushed it most (small
-        words aside). A sentence head that agrees with a word head adds "and the sentence as a
+        words and ``skip``, the brand's own name (``name_words``), aside). A sentence head that agrees with a word head adds "and the sentence as a
         whole"; one that calls it alone names the words its reading rests on (``carried``)."""
         out, read, sentences = [], self.read, self.sentences
         for name, label in (("complaint", "complaint"), ("negative", "negative about the brand")):
@@ -253,7 +254,7 @@ class Call(NamedTuple):
             if by_words:
                 # Distinct words, VADER's (no punctuation left); few push: filter, then sort (C beats heapq).
                 pushing = [(push, word) for push, word in zip(read[name][1], self.words)
-                           if push > 0.05 and len(word) > 2 and word not in SMALL_WORDS]
+                           if push > 0.05 and len(word) > 2 and word not in SMALL_WORDS and word not in skip]
                 strongest = [word for _, word in sorted(pushing, reverse=True)[:top]]
                 label += " (its words and the sentence as a whole)" if by_sentence else ""
                 out.append(f"{label}: {', '.join(strongest)}" if strongest else label)
@@ -265,6 +266,17 @@ class Call(NamedTuple):
 SMALL_WORDS = frozenset("the and for are but not you your with this that have has had was were will from they them their "
                    "what when where which who why how all any can its our out about into more than then there been "
                    "being also very much some only over such just get got".split())
+
+
+def name_words(text: str, about: "re.Pattern | None") -> frozenset[str]:
+    """The lower-cased words of the brand's own name as ``text`` writes it (``about``'s matches): a
+    reason never names them ("cloud" of "Acme Cloud" is no complaint of the post's)."""
+    if about is None:
+        return frozenset()
+    return frozenset(word.lower() for found in about.finditer(text) for word in _WORD.findall(found.group(0)))
+
+
+_WORD = re.compile(r"\w+")
 
 
 def _sigmoid(z: float) -> float:

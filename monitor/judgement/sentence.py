@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from typing import Callable
 
-from monitor.judgement.learned import SMALL_WORDS, Call, Model
+from monitor.judgement.learned import SMALL_WORDS, Call, Model, name_words
 
 CARRIED_TOP = 3
 CARRIED_MIN = 0.1  # log-odds a word must carry to be named
@@ -81,9 +81,10 @@ def carried(encoder, model: Model, text: str, heads: list[str], about: re.Patter
     text as the encoder read it (``Encoder.read``), so it is not encoded twice."""
     weights = sum(model.sentence.vector(name) for name in heads)
     pushes: dict[str, float] = {}
+    brand = name_words(text, about)
     for word, share in encoder.words(text, tokens):
         key = word.lower()
-        if len(key) > 2 and key not in SMALL_WORDS and any(c.isalpha() for c in key) and not (about and about.search(word)):
+        if len(key) > 2 and key not in SMALL_WORDS and any(c.isalpha() for c in key) and key not in brand:
             pushes[key] = pushes.get(key, 0.0) + float(share @ weights)
     strongest = sorted(((push, word) for word, push in pushes.items()), reverse=True)[:CARRIED_TOP]
     return tuple(word for push, word in strongest if push >= CARRIED_MIN)

@@ -28,7 +28,7 @@ from vaderSentiment.vaderSentiment import (
 from monitor.judgement import sentence
 from monitor.judgement.assassin import cue_phrases, cues, features, reasons_for, score_features
 from monitor.judgement.language import UNDETERMINED
-from monitor.judgement.learned import Model
+from monitor.judgement.learned import Model, name_words
 from monitor.models import Score
 
 MAX_SENTENCE_WORDS = 60
@@ -455,7 +455,7 @@ def score_all(
         liking = reading.meant
         bucket = bucket_for(liking, assassin_score, advocate_above=advocate_above, assassin_threshold=assassin_threshold)
         if bucket == "assassin":
-            reasons = (tuple(call.reasons() + cue_phrases(found)) if call
+            reasons = (tuple(call.reasons(skip=name_words(text, items[n][2])) + cue_phrases(found)) if call
                        else tuple(reasons_for(text, compound, values, found=found)))
             if reading.sarcastic:  # why its praise words did not count
                 reasons += (f"praise beside a failure ({reading.irony}): read as sarcasm" if reading.irony
