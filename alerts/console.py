@@ -24,8 +24,13 @@ def render_text(alert: Alert, *, width: int = 100) -> str:
         lines.append(f"  numbers: {_clean(alert.details)}")
     for judged in alert.mentions:
         m, s, r = judged.mention, judged.score, judged.reach
-        title = _clean(m.title or "(untitled)")
-        body = _clean(m.text, width * 2)
+        # A post without a title (a forum reply, a toot) is headed by its text; a title's text
+        # is shown under it unless it only repeats it (a news item's summary often does).
+        title, body = _clean(m.title), _clean(m.text, width * 2)
+        if not title:
+            title, body = body or "(no text)", ""
+        elif body == title:
+            body = ""
         who = _clean(m.author_name or m.author or "unknown author")
         if m.audience:
             who += f" ({m.audience:,} followers)"
@@ -33,7 +38,7 @@ def render_text(alert: Alert, *, width: int = 100) -> str:
         why = _clean(why_line(judged))
         lines += [
             f"  ▸ {title}",
-            f"    {body}" if body else "    (no text)",
+            *([f"    {body}"] if body else []),
             *([f"    why: {why}"] if why and s.bucket == "assassin" else []),
             f"    by {who} · {_clean(call)}",
             f"    reach {fmt_reach(r.low, r.high)} ({_clean(r.method)})",

@@ -188,3 +188,16 @@ def test_a_press_alert_says_the_press_spoke_and_how_hostile_the_call_read_it(sla
     shown = visible(body["blocks"])
     assert body["blocks"][0]["text"]["text"].startswith("Press · Acme Cloud")
     assert f"press, hostile, {article.score.assassin_score:.0%} sure" in shown and "apathetic" not in shown, shown
+
+
+def test_the_terminal_heads_a_post_by_its_title_or_else_its_text_and_never_repeats_it(judged) -> None:
+    """A forum reply has no title: "(untitled)" was its headline, its text a line below it."""
+    from alerts.console import render_text
+
+    untitled, headline = judged[0], judged[1]
+    headline = replace(headline, mention=replace(headline.mention, title=headline.mention.text))
+    shown = render_text(Alert("assassin:x", "assassin", "Acme Cloud", None, "critical", "2 assassin posts",
+                              (untitled, headline), NOW)).splitlines()
+    assert f"  ▸ {untitled.mention.text}" in shown and not any("untitled" in line for line in shown)
+    assert shown.count(f"  ▸ {headline.mention.text}") == 1 and sum(headline.mention.text in line for line in shown) == 1
+    assert not any(line.strip() == untitled.mention.text for line in shown)  # not said twice
