@@ -188,6 +188,8 @@ def test_a_press_alert_says_the_press_spoke_and_how_hostile_the_call_read_it(sla
     shown = visible(body["blocks"])
     assert body["blocks"][0]["text"]["text"].startswith("Press · Acme Cloud")
     assert f"press, hostile, {article.score.assassin_score:.0%} sure" in shown and "apathetic" not in shown, shown
+    # Why the call read it as hostile, in the article's own words (it said "tone -0.62").
+    assert "‘worst vendor’" in shown and "tone" not in shown, shown
 
 
 def test_the_terminal_heads_a_post_by_its_title_or_else_its_text_and_never_repeats_it(judged) -> None:
