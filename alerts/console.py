@@ -39,7 +39,7 @@ def render_text(alert: Alert, *, width: int = 100) -> str:
         lines += [
             f"  ▸ {title}",
             *([f"    {body}"] if body else []),
-            *([f"    why: {why}"] if why and says_why(s) else []),
+            *([f"    why: {why}"] if why and says_why(s) and why not in alert.reason else []),  # (one post's alert said it)
             f"    by {who} · {_clean(call)}",
             f"    reach {fmt_reach(r.low, r.high)} ({_clean(r.method)})",
             f"    {_clean(m.url or '(no link)', 300)}",

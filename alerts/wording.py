@@ -138,6 +138,22 @@ def why_line(judged: Judged) -> str:
     return f"{stars} · {line}" if stars else line
 
 
+def post_reason(judged: Judged, *, press: bool = False) -> str:
+    """The reason of one post's alert, as people read it (the store's alerts, the terminal, e-mail,
+    a webhook's description, a group's section): the call and why in the post's words,
+    ``assassin, 98% sure; wants to leave: ‘no refund’, ‘Awful’`` or, for the ``press``,
+    ``hostile coverage, 85% sure; service failure: ‘outage disrupts thousands’``. The full
+    reasons stay on the post's row (``bucket_reasons``)."""
+    s, why = judged.score, why_line(judged)
+    if press:
+        label = f"hostile coverage, {s.assassin_score:.0%} sure" if s.assassin_score is not None else "hostile coverage"
+    else:
+        label = call_label(judged)
+        said = label.removeprefix("assassin, ")  # a review's stars, said once
+        why = why.removeprefix(f"{said} · ") if why != said else ""
+    return f"{label}; {why}" if why and not why.startswith("tone ") else label
+
+
 def call_label(judged: Judged) -> str:
     """What the call rests on, never a number that contradicts it: ``assassin, 88 % sure``,
     ``advocate, tone +0.72``, ``unscored``; for who is not a customer, who it is (``press, hostile,

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Sequence
 from datetime import datetime, timedelta
 
+from alerts.wording import post_reason
 from connectors import REGISTRY
 from connectors.base import SourceOptions
 from monitor.assassin_model import ModelSource
@@ -166,13 +167,9 @@ def mention_alert(judged: Judged, *, config: Config, now: datetime, edited: str 
     ``kind``: ``press`` for hostile coverage)."""
     m, s = judged.mention, judged.score
     severity = "critical" if judged.reach.high >= config.alerts.critical_reach else "warning"
-    if kind == "press":  # its first reason says it is coverage; the call's follow
-        said = (f"hostile coverage (assassin score {s.assassin_score:.2f}, had a customer written it): "
-                + "; ".join(s.reasons[1:]))
-    else:
+    if kind != "press":
         kind = "assassin" if s.bucket == "assassin" else "mention"
-        said = ((f"assassin score {s.assassin_score:.2f}: " if s.assassin_score is not None else f"{s.bucket}: ")
-                + "; ".join(s.reasons))
+    said = post_reason(judged, press=kind == "press")
     return Alert(
         key=f"{'press' if kind == 'press' else s.bucket}:{m.source}:{m.id}",
         kind=kind,

@@ -203,3 +203,16 @@ def test_the_terminal_heads_a_post_by_its_title_or_else_its_text_and_never_repea
     assert f"  ▸ {untitled.mention.text}" in shown and not any("untitled" in line for line in shown)
     assert shown.count(f"  ▸ {headline.mention.text}") == 1 and sum(headline.mention.text in line for line in shown) == 1
     assert not any(line.strip() == untitled.mention.text for line in shown)  # not said twice
+
+
+def test_a_posts_alert_reason_is_the_call_and_why_in_its_words_never_the_raw_reasons(judged) -> None:
+    """What the alerts table, the dashboard, the terminal, e-mail and a group's Slack section show:
+    it was "assassin score 0.97: complaint (its words and the sentence as a whole): lost, …"."""
+    from monitor.ingest import mention_alert
+
+    config = parse_config("brands: [{name: Acme Cloud, keywords: ['\"Acme Cloud\"']}]\n")
+    for j in judged:
+        reason = mention_alert(j, config=config, now=NOW).reason
+        assert re.fullmatch(r"assassin, \d+% sure; [a-z ]+: ‘[^’]+’(, ‘[^’]+’)*", reason), reason
+        assert "score" not in reason and "sentence as a whole" not in reason
+        assert not re.search(r"\b(acme|cloud|4512|u123abc)\b", reason.split("; ", 1)[1].lower()), reason

@@ -405,7 +405,9 @@ alerts: {{backfill: 36500d, max_age: 36500d}}
     alerted = dict(rows(database, "SELECT source, kind FROM alerts"))
     assert alerted == {"blog": "assassin", "news": "press"}, alerted
     press = rows(database, "SELECT reason FROM alerts WHERE kind = 'press'")[0][0]
-    assert press.startswith("hostile coverage (assassin score 0.") and "news coverage" not in press
+    # Said as a person reads it: the call and why in the article's words, never the raw reasons.
+    assert re.fullmatch(r"hostile coverage, \d+% sure; [a-z ]+: ‘[^’]+’(, ‘[^’]+’)*", press), press
+    assert "outage disrupts" in press and "score" not in press and "news coverage" not in press
     spoken = {(s, t): (who, read) for s, t, who, read in rows(database, "SELECT source, title, speaker, read_as FROM mentions")}
     assert spoken[("news", headline)] == ("press", "assassin") and spoken[("blog", headline)] == (None, None)
     assert {who for (source, _), (who, _) in spoken.items() if source == "news"} == {"press"}
