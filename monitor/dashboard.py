@@ -116,8 +116,13 @@ def gather(store: "Store", filters: Filters, *, competitors: Sequence[str] = (),
     storms = [s for s in store.storms(since=start, brand=brands[0] if len(brands) == 1 else None)
               if s["brand"] in scope and s["started_at"] <= to_iso(now)]
     storms = [s for s in storms if not filters.source or s.get("source") in (None, filters.source)]
-    moves = sorted((m for b in brands for m in store.author_moves(b, start, now, limit=20)),
-                   key=lambda m: m["at"], reverse=True)[:20]
+    latest: dict[tuple[str, str], dict] = {}  # each author's latest move over the brands in scope
+    for move in (m for b in brands for m in store.author_moves(b, start, now, limit=20)):
+        key = (move["source"], move["handle"])
+        if key not in latest or move["at"] > latest[key]["at"]:
+            latest[key] = move
+    moves = sorted(latest.values(), key=lambda m: (m["to_bucket"] == "assassin", m["from_bucket"] == "advocate",
+                                                   m["audience"] or 0, m["at"]), reverse=True)[:20]  # as the store orders them
     page = Dashboard(
         filters, start, now, brands, every, rivals, store.source_names(), days, buckets, reach, voice,
         by_source, storms,
@@ -259,7 +264,7 @@ number of people a post reached, by its source's method; audiences overlap, so s
 {texts_table("Top assassins by likely reach", page.assassins, "assassin")}
 {texts_table(COVERAGE, page.coverage, "coverage")}
 {texts_table("Top advocates by likely reach", page.advocates, "advocate")}
-<h3>Authors who moved between buckets</h3>{f"<table class=moves><tr><th>when</th><th>source</th><th>author</th><th>move</th><th class=num>audience</th></tr>{moves}</table>" if moves else "<p class=none>No author changed bucket in this period.</p>"}
+<h3>Authors who moved between buckets <small>(each one's latest move: who turned assassin first, then lost advocates, the widest audience first)</small></h3>{f"<table class=moves><tr><th>when</th><th>source</th><th>author</th><th>move</th><th class=num>audience</th></tr>{moves}</table>" if moves else "<p class=none>No author changed bucket in this period.</p>"}
 <script>
 for (const t of document.querySelectorAll("time[datetime]")) {{
   const d = new Date(t.getAttribute("datetime"));

@@ -98,7 +98,7 @@ def _section(r: BrandReport) -> str:
 {texts_table("Top assassins by likely reach", p.assassins, "assassin")}
 {texts_table(COVERAGE, p.coverage, "coverage")}
 {texts_table("Top advocates by likely reach", p.advocates, "advocate")}
-<h3>Authors who changed bucket</h3>{f"<table><tr><th>when (UTC)</th><th>source</th><th>author</th><th>move</th><th class=num>audience</th></tr>{moves}</table>" if moves else "<p>None in this period.</p>"}
+<h3>Authors who changed bucket</h3><p>Each one's latest move: who turned assassin first, then lost advocates, the widest audience first.</p>{f"<table><tr><th>when (UTC)</th><th>source</th><th>author</th><th>move</th><th class=num>audience</th></tr>{moves}</table>" if moves else "<p>None in this period.</p>"}
 </section>"""
 
 

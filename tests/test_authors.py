@@ -195,3 +195,35 @@ def test_digest_counts_buckets_against_the_previous_period_and_names_the_top_peo
     assert [(j.score.bucket, j.score.speaker) for j in alert.mentions] == [
         ("assassin", "customer"), ("assassin", "customer"), ("apathetic", "press"), ("advocate", "customer")]
     assert digest(store, "Nobody", now=NOW).reason.endswith("net score n/a")
+
+
+def test_the_dashboards_moves_put_who_turned_assassin_first_then_the_loudest_each_author_once(database: str) -> None:
+    """A PR team reads the top of the list: it was newest first, every move of every author, so a
+    day of forum regulars drifting advocate → apathetic pushed out the one who turned assassin."""
+    days = lambda n: NOW - timedelta(hours=24 * n)  # noqa: E731
+    batches = [
+        # gus: an advocate who turned assassin 3 days ago (audience 40).
+        [judged("g1", author="gus", when=days(6), compound=0.9, audience=40)],
+        [judged("g2", author="gus", when=days(3), compound=-0.9, assassin=0.9, audience=40),
+         judged("g3", author="gus", when=days(3) + timedelta(minutes=5), compound=-0.9, assassin=0.9, audience=40)],
+        # hal: apathetic, then assassin, then calmed down (his latest move is the one shown).
+        [judged("h1", author="hal", when=days(8), compound=0.0, audience=10)],
+        [judged("h2", author="hal", when=days(5), compound=-0.9, assassin=0.9, audience=10),
+         judged("h3", author="hal", when=days(5) + timedelta(minutes=5), compound=-0.9, assassin=0.9, audience=10)],
+        [judged(f"h{k}", author="hal", when=days(2) + timedelta(minutes=k), compound=0.1, audience=10) for k in range(4, 12)],
+    ]
+    # Twelve regulars drift advocate → apathetic, each more recently than anything above.
+    for n in range(12):
+        batches.append([judged(f"r{n}a", author=f"reg{n}", when=days(7), compound=0.9, audience=n)])
+        batches.append([judged(f"r{n}{k}", author=f"reg{n}", when=days(1) + timedelta(minutes=n * 10 + k), compound=0.0,
+                               audience=n) for k in range(6)])
+    with Store(database) as store:
+        store.ensure_source("masto", "mastodon", now=NOW)
+        for batch in batches:
+            store.save_mentions(batch, fetched_at=NOW, authors=RULES)
+        moves = store.author_moves("Acme", NOW - timedelta(days=30), NOW + timedelta(minutes=1), limit=5)
+    shown = [(m["handle"], m["from_bucket"], m["to_bucket"]) for m in moves]
+    assert shown[0] == ("gus", "advocate", "assassin"), shown
+    assert [h for h, _, _ in shown].count("hal") <= 1 and all(h != "hal" or t != "assassin" for h, _, t in shown), shown
+    # Then lost advocates, the loudest first.
+    assert [h for h, f, _ in shown[1:]] == ["reg11", "reg10", "reg9", "reg8"], shown

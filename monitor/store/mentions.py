@@ -17,6 +17,10 @@ if TYPE_CHECKING:
 SEARCH_COLUMNS = ("m.source, m.id, m.published_at, m.brand, m.brands, m.bucket, m.speaker, m.read_as, m.sentiment,"
                   " m.author, m.title, m.text, m.url, m.reach_low, m.reach_likely, m.reach_high")  # what a search returns
 # A speaker's posts the call read as a bucket (``speaker``, then ``read_as``; the partial index mentions_speaker).
+# Authors' moves a PR team reads first: who turned assassin, then lost advocates, then the loudest, then the newest
+# (the audience's NULL read as 0: PostgreSQL sorts NULL first in DESC).
+MOVES_FIRST = ("(to_bucket = 'assassin') DESC, (from_bucket = 'advocate') DESC, coalesce(audience, 0) DESC,"
+               " at DESC")
 SPOKEN_BY = "m.speaker = ? AND m.read_as = ?"
 SEARCH_AMONG = 10_000  # matches ranked by default: the newest this many
 
@@ -301,13 +305,16 @@ class MentionStore:
         ))
 
     def author_moves(self, brand: str, start: datetime, end: datetime, *, limit: int) -> list[dict]:
-        """Authors whose bucket changed in [start, end) with a post naming ``brand``, newest first."""
+        """Authors whose bucket changed in [start, end) with a post naming ``brand``: each author's
+        latest move, the ones that matter first (``MOVES_FIRST``)."""
         return list(self.db.query(
-            "SELECT t.at, t.source, t.handle, a.display_name, a.audience, t.from_bucket, t.to_bucket, t.mention_id"
+            "SELECT at, source, handle, display_name, audience, from_bucket, to_bucket, mention_id FROM"
+            " (SELECT t.at, t.source, t.handle, a.display_name, a.audience, t.from_bucket, t.to_bucket, t.mention_id,"
+            " row_number() OVER (PARTITION BY t.source, t.handle ORDER BY t.at DESC) AS latest"
             " FROM author_transitions t JOIN authors a USING (source, handle)"
             " JOIN mentions m ON m.source = t.mention_source AND m.id = t.mention_id"
             " WHERE t.at >= ? AND t.at < ? AND t.from_bucket IS NOT NULL"
-            f" AND {self._names_brand('m')} ORDER BY t.at DESC LIMIT ?",
+            f" AND {self._names_brand('m')}) moved WHERE latest = 1 ORDER BY {MOVES_FIRST} LIMIT ?",
             (to_iso(start), to_iso(end), brand, limit),
         ))
 
