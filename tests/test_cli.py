@@ -409,3 +409,15 @@ def test_backfill_looks_for_a_brand_again_and_says_what_it_found(tmp_path: Path,
         titles = sorted(r[0] for r in store.db.execute("SELECT title FROM mentions"))
     assert titles == ["Acme news", "Globex refund refused"], "only what is younger than --since"
     assert invoke("--config", str(path), "backfill", "--brand", "Initech").exit_code == 2
+
+
+def test_classify_reads_a_text_about_the_brands_the_configs_rules_find_in_it(tmp_path: Path) -> None:
+    """As the pipeline does: without "brand", "cloud" of "Acme Cloud" was named as what the text complains of."""
+    config = tmp_path / "config.yaml"
+    config.write_text(f"database: {tmp_path / 'm.db'}\nbrands: [{{name: Acme Cloud, keywords: ['\"Acme Cloud\"']}}]\n")
+    text = "Acme Cloud ate my invoices again, third time, I want a refund"
+    lines = f"{text}\n" + json.dumps({"text": text, "brand": "Acme Cloud"}) + "\n"
+    result = CliRunner().invoke(main, ["--config", str(config), "classify"], input=lines, catch_exceptions=False)
+    found, named = [json.loads(line) for line in result.output.splitlines()]
+    assert found == named and found["bucket"] == "assassin"
+    assert not re.search(r"\b(acme|cloud)\b", " ".join(found["reasons"]).lower()), found["reasons"]

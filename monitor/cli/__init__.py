@@ -309,12 +309,15 @@ def classify(ctx: click.Context, source, brand: str | None) -> None:
                                                  published_at=utcnow(), language=item.get("language"))), detector)
         about_brand = item.get("brand") or brand
         about = None
+        language = post.language
+        text = scored_text(post)
         if about_brand:
             known = [b.name for b in config.brands] if config else []
             about = matcher.brand_pattern([about_brand]) if matcher and about_brand in known else re.compile(
                 rf"(?<!\w){re.escape(about_brand)}(?!\w)", re.IGNORECASE)
-        language = post.language
-        text = scored_text(post)
+        elif matcher:  # the brands the config's rules find in it, as the pipeline reads a post about them
+            found = matcher.match(text, language)
+            about = matcher.brand_pattern(found.brands) if found else None
         calls: list = []
         (result,) = score_all(scorer, [(text, language, about)], advocate_above=sentiment.advocate_above,
                               assassin_threshold=sentiment.assassin_threshold, model=model, calls=calls,
