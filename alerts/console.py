@@ -6,7 +6,7 @@ import sys
 from typing import TextIO
 
 from alerts.base import fmt_reach
-from alerts.wording import call_label, says_why, why_line
+from alerts.wording import call_label, why_line
 from monitor.models import Alert, clean_text
 
 
@@ -39,7 +39,7 @@ def render_text(alert: Alert, *, width: int = 100) -> str:
         lines += [
             f"  ▸ {title}",
             *([f"    {body}"] if body else []),
-            *([f"    why: {why}"] if why and says_why(s) and why not in alert.reason else []),  # (one post's alert said it)
+            *([f"    why: {why}"] if why and (s.bucket == "assassin" or s.is_hostile_coverage) and why not in alert.reason else []),  # (one post's alert said it)
             f"    by {who} · {_clean(call)}",
             f"    reach {fmt_reach(r.low, r.high)} ({_clean(r.method)})",
             f"    {_clean(m.url or '(no link)', 300)}",

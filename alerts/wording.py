@@ -111,17 +111,11 @@ def quoted(text: str, items: list[str], *, own: set[str], taken: set[str] | None
     return out
 
 
-def says_why(score) -> bool:
-    """Whether a post's card says why it was called: an assassin's, and hostile coverage (the press
-    read as an assassin would be, ``ingest.is_hostile_coverage``)."""
-    return score.bucket == "assassin" or (score.speaker == "press" and score.read_as == "assassin")
-
-
 def why_line(judged: Judged) -> str:
     """One line of why, in the post's own words: ``wants to leave: ‘never again’, ‘lost all my
     data’``: the strongest kind of reason the post gives, and up to PHRASES of its phrases."""
     s = judged.score
-    if not says_why(s):
+    if s.bucket != "assassin" and not s.is_hostile_coverage:  # hostile coverage says why too
         return "" if s.compound is None else f"tone {s.compound:+.2f}"
     stars = s.reasons[0] if s.reasons and s.reasons[0].endswith("-star review") else ""  # the customer's own call
     reasons = leaned_on(judged)

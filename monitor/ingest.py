@@ -148,18 +148,11 @@ def decide_alerts(new: list[Judged], *, config: Config, first_run: bool, now: da
     for judged in new:
         if judged.mention.published_at < now - window or quiet.issuperset(judged.match.brands):
             continue
-        if config.alerts.press and is_hostile_coverage(judged.score):
+        if config.alerts.press and judged.score.is_hostile_coverage:
             out.append(mention_alert(judged, config=config, now=now, kind="press"))
         elif judged.score.bucket in config.alerts.buckets:
             out.append(mention_alert(judged, config=config, now=now))
     return out
-
-
-def is_hostile_coverage(score: Score) -> bool:
-    """A press source's article that the call read as an assassin (``voice.own_voice`` kept its
-    call): the coverage a PR team wants to hear of ("Acme Cloud outage disrupts thousands of
-    businesses", which VADER's words alone read as neutral)."""
-    return score.speaker == "press" and score.read_as == "assassin"
 
 
 def mention_alert(judged: Judged, *, config: Config, now: datetime, edited: str = "", kind: str | None = None) -> Alert:

@@ -257,6 +257,13 @@ class Score:
         """The bucket the call read in the words, whoever spoke them."""
         return self.bucket if self.speaker == "customer" else self.read_as
 
+    @property
+    def is_hostile_coverage(self) -> bool:
+        """A press source's article the call read as an assassin's words ("Acme Cloud outage
+        disrupts thousands of businesses", which VADER's words alone read as neutral): bucketed
+        apathetic (the press is no customer), and the coverage a PR team wants to hear of."""
+        return self.speaker == "press" and self.read_as == "assassin"
+
 
 @dataclass(frozen=True, slots=True)
 class Reach:

@@ -245,8 +245,9 @@ class Call(NamedTuple):
 
     def reasons(self, *, top: int = 4, skip: frozenset[str] = frozenset()) -> list[str]:
         """In words: the heads that called it, each with the words that pushed it most (small
-        words and ``skip``, the brand's own name (``name_words``), aside). A sentence head that agrees with a word head adds "and the sentence as a
-        whole"; one that calls it alone names the words its reading rests on (``carried``)."""
+        words and ``skip``, the brand's own name (``name_words``), aside). A sentence head that
+        agrees with a word head adds "and the sentence as a whole"; one that calls it alone names
+        the words its reading rests on (``carried``)."""
         out, read, sentences = [], self.read, self.sentences
         for name, label in (("complaint", "complaint"), ("negative", "negative about the brand")):
             by_words = name in read and read[name][0] >= 0
